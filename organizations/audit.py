@@ -1,0 +1,83 @@
+"""Writing audit entries. Services call `record` inside their transaction."""
+from __future__ import annotations
+
+from typing import Any, Protocol, Union
+
+from django.db import models
+
+from .models import ActorType, AuditEvent, Organization, User
+
+
+class AuditActor(Protocol):
+    """Anything that can act besides a user (an app installation) exposes this."""
+
+    def audit_actor(self) -> tuple[str, str, str]: ...
+
+
+Actor = Union[User, AuditActor, None]
+
+
+def describe_actor(actor: Actor) -> tuple[str, str, str]:
+    if actor is None:
+        return ActorType.SYSTEM, "", "system"
+    if isinstance(actor, User):
+        return ActorType.USER, str(actor.pk), actor.email
+    return actor.audit_actor()
+
+
+def record(
+    organization: Organization | None,
+    actor: Actor,
+    action: str,
+    target: models.Model | None = None,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    target_label: str | None = None,
+) -> AuditEvent:
+    actor_type, actor_id, actor_label = describe_actor(actor)
+    return AuditEvent.objects.create(
+        organization=organization,
+        org_uid=organization.uid if organization else "",
+        actor_type=actor_type,
+        actor_id=actor_id,
+        actor_label=actor_label[:255],
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None and target.pk is not None else "",
+        target_label=(target_label if target_label is not None else (str(target) if target is not None else ""))[:255],
+        before=before,
+        after=after,
+    )
+
+
+def bulk_record(events: list[AuditEvent]) -> None:
+    AuditEvent.objects.bulk_create(events, batch_size=1000)
+
+
+def build_event(
+    organization: Organization | None,
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str = "",
+    target_id: str = "",
+    target_label: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """An unsaved event, for bulk writes from large background jobs."""
+    actor_type, actor_id, actor_label = describe_actor(actor)
+    return AuditEvent(
+        organization=organization,
+        org_uid=organization.uid if organization else "",
+        actor_type=actor_type,
+        actor_id=actor_id,
+        actor_label=actor_label[:255],
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label[:255],
+        before=before,
+        after=after,
+    )

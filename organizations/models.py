@@ -1,0 +1,277 @@
+"""Tenants and the people in them. Models stay thin: every change goes through
+organizations.services, which also writes the audit entry."""
+from __future__ import annotations
+
+import secrets
+import string
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+UID_ALPHABET = string.ascii_lowercase + string.digits
+UID_LENGTH = 20  # ~103 bits: not guessable, URL-safe, and no "_" (Okta rejects it in base URLs)
+
+
+def new_org_uid() -> str:
+    return "".join(secrets.choice(UID_ALPHABET) for _ in range(UID_LENGTH))
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, email: str) -> "User":
+        return self.get(email__iexact=email)
+
+    def _create_user(self, email: str, password: str | None, **extra) -> "User":
+        if not email:
+            raise ValueError("An account needs an e-mail address.")
+        user = self.model(email=self.normalize_email(email), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> "User":
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> "User":
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """One global login per person, unique by e-mail compared case-insensitively."""
+
+    username = None
+    email = models.EmailField("e-mail address", max_length=254)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Plan(models.TextChoices):
+    FREE = "free", "Free"
+    TEAM = "team", "Team"
+    ENTERPRISE = "enterprise", "Enterprise"
+
+
+PLAN_FEATURES: dict[str, frozenset[str]] = {
+    Plan.FREE: frozenset(),
+    Plan.TEAM: frozenset(),
+    Plan.ENTERPRISE: frozenset({"scim"}),
+}
+
+
+class Organization(models.Model):
+    uid = models.CharField(max_length=32, unique=True, default=new_org_uid, editable=False)
+    name = models.CharField(max_length=200)
+    plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.ENTERPRISE)
+    scim_enabled = models.BooleanField(default=False)
+    scim_enabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def has_feature(self, feature: str) -> bool:
+        return feature in PLAN_FEATURES.get(self.plan, frozenset())
+
+
+class OrgRole(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+
+
+# Higher wins when several sources grant an org role.
+ORG_ROLE_RANK = {OrgRole.MEMBER: 0, OrgRole.ADMIN: 1, OrgRole.OWNER: 2}
+MANAGER_ROLES = (OrgRole.OWNER, OrgRole.ADMIN)
+
+
+class MembershipQuerySet(models.QuerySet):
+    def managers(self) -> "MembershipQuerySet":
+        return self.filter(role__in=MANAGER_ROLES, active=True)
+
+
+class Membership(models.Model):
+    """A person in one org. It is also the SCIM User resource of that org: the
+    scim_* fields are the IdP's profile of the person, kept per membership so an
+    IdP of org A never renames the account for org B."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    # Effective org role (what permissions read).
+    role = models.CharField(max_length=10, choices=OrgRole.choices, default=OrgRole.MEMBER)
+    # Org role granted by hand; SCIM group mappings can raise the effective role
+    # above it but never lower it (the access engine derives `role`).
+    manual_role = models.CharField(max_length=10, choices=OrgRole.choices, default=OrgRole.MEMBER)
+    active = models.BooleanField(default=True)
+
+    # SCIM profile (RFC 7643 User). userName defaults to the account e-mail.
+    scim_username = models.CharField(max_length=255)
+    scim_external_id = models.CharField(max_length=255, blank=True, default="")
+    display_name = models.CharField(max_length=255, blank=True, default="")
+    given_name = models.CharField(max_length=255, blank=True, default="")
+    family_name = models.CharField(max_length=255, blank=True, default="")
+    emails = models.JSONField(default=list, blank=True)
+    scim_extra = models.JSONField(default=dict, blank=True)  # enterprise extension etc.
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="membership_unique_person_per_org"),
+            models.UniqueConstraint(
+                fields=["organization"], condition=Q(role="owner"), name="membership_one_owner_per_org"
+            ),
+            models.UniqueConstraint(
+                "organization", Lower("scim_username"), name="membership_username_ci_unique_per_org"
+            ),
+        ]
+        indexes = [
+            models.Index("organization", Lower("scim_external_id"), name="membership_extid_ci_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user.email} in {self.organization.name}"
+
+    @property
+    def is_manager(self) -> bool:
+        return self.active and self.role in MANAGER_ROLES
+
+    @property
+    def primary_email(self) -> str:
+        for entry in self.emails or []:
+            if isinstance(entry, dict) and entry.get("primary"):
+                return entry.get("value") or self.user.email
+        return self.user.email
+
+
+class Stack(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="stacks")
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint("organization", Lower("name"), name="stack_name_ci_unique_per_org"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StackRole(models.Model):
+    """Built-in roles have no organization; custom roles belong to one org."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="stack_roles", null=True, blank=True
+    )
+    name = models.CharField(max_length=100)
+    builtin = models.BooleanField(default=False, editable=False)
+
+    class Meta:
+        ordering = ["-builtin", "name", "id"]
+        constraints = [
+            models.UniqueConstraint("organization", Lower("name"), name="stackrole_name_ci_unique_per_org"),
+            models.UniqueConstraint(
+                Lower("name"), condition=Q(organization__isnull=True), name="stackrole_builtin_name_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def available_to(cls, organization: Organization) -> models.QuerySet["StackRole"]:
+        return cls.objects.filter(Q(organization__isnull=True) | Q(organization=organization))
+
+
+class AccessSource(models.TextChoices):
+    MANUAL = "manual", "Granted by hand"
+    SCIM = "scim", "SCIM group mapping"
+
+
+class StackAccess(models.Model):
+    """One stack role held by a membership, and where it came from. Rows with
+    source=scim belong to the access engine; rows with source=manual are never
+    touched by it."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="stack_access")
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="access")
+    role = models.ForeignKey(StackRole, on_delete=models.CASCADE, related_name="access")
+    source = models.CharField(max_length=10, choices=AccessSource.choices, default=AccessSource.MANUAL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["stack__name", "role__name", "id"]
+        verbose_name_plural = "stack access"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership", "stack", "role", "source"], name="stackaccess_unique_grant"
+            ),
+        ]
+        indexes = [models.Index(fields=["stack", "role"], name="stackaccess_stack_role_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.role} on {self.stack}"
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "User"
+    INSTALLATION = "installation", "App installation"
+    SYSTEM = "system", "System"
+
+
+class AuditEvent(models.Model):
+    """Who did what to what, with before/after, and when. Actor and target are
+    kept as strings as well as ids so the trail survives deletions. Never
+    holds secrets."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events"
+    )
+    org_uid = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    actor_type = models.CharField(max_length=20, choices=ActorType.choices)
+    actor_id = models.CharField(max_length=64, blank=True, default="")
+    actor_label = models.CharField(max_length=255, blank=True, default="")
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=64, blank=True, default="")
+    target_id = models.CharField(max_length=64, blank=True, default="")
+    target_label = models.CharField(max_length=255, blank=True, default="")
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="audit_org_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target_label}"

@@ -1,0 +1,298 @@
+"""Every change to organizations, members and stacks. Each function runs in a
+transaction, writes its audit entry and takes a keyword-only `actor`."""
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from . import audit
+from .audit import Actor
+from .models import (
+    MANAGER_ROLES,
+    AccessSource,
+    Membership,
+    Organization,
+    OrgRole,
+    Plan,
+    Stack,
+    StackAccess,
+    StackRole,
+    User,
+)
+
+
+class ServiceError(ValueError):
+    """A request the domain rules refuse; the message is safe to show a user."""
+
+
+class OwnershipError(ServiceError):
+    """The Owner can only change by transferring ownership."""
+
+
+def _notify_access_engine(membership_ids: list[int], *, actor: Actor) -> None:
+    # Imported here: mappings depends on organizations, not the other way round.
+    from mappings.services import recompute_memberships
+
+    recompute_memberships(membership_ids, actor=actor)
+
+
+def find_account(email: str) -> User | None:
+    return User.objects.filter(email__iexact=email.strip()).first()
+
+
+def get_or_create_account(email: str, *, first_name: str = "", last_name: str = "") -> tuple[User, bool]:
+    """The one global login of a person, found by e-mail case-insensitively."""
+    email = email.strip()
+    if not email or "@" not in email:
+        raise ServiceError("A valid e-mail address is required.")
+    user = find_account(email)
+    if user is not None:
+        return user, False
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=email, first_name=first_name[:150], last_name=last_name[:150]), True
+    except IntegrityError:
+        # Another request created the same account concurrently.
+        return User.objects.get(email__iexact=email), False
+
+
+@transaction.atomic
+def create_organization(
+    name: str, *, owner_email: str, actor: Actor, plan: str = Plan.ENTERPRISE, owner_password: str | None = None
+) -> Organization:
+    name = name.strip()
+    if not name:
+        raise ServiceError("An organization needs a name.")
+    owner, created = get_or_create_account(owner_email)
+    if owner_password:
+        owner.set_password(owner_password)
+    if created or owner_password:
+        owner.is_staff = True
+        owner.save()
+    org = Organization.objects.create(name=name, plan=plan)
+    Membership.objects.create(
+        organization=org, user=owner, role=OrgRole.OWNER, manual_role=OrgRole.OWNER, scim_username=owner.email
+    )
+    audit.record(org, actor, "organization.create", org, after={"name": name, "plan": plan, "owner": owner.email})
+    return org
+
+
+@transaction.atomic
+def add_member(
+    organization: Organization,
+    email: str,
+    *,
+    actor: Actor,
+    role: str = OrgRole.MEMBER,
+    password: str | None = None,
+    first_name: str = "",
+    last_name: str = "",
+) -> Membership:
+    """Invite a person by hand. Their SCIM userName defaults to their e-mail, so an
+    IdP's `userName eq` lookup finds them instead of creating a duplicate."""
+    if role == OrgRole.OWNER:
+        raise OwnershipError("There is exactly one Owner; transfer ownership instead.")
+    if role not in OrgRole.values:
+        raise ServiceError(f"Unknown role {role!r}.")
+    user, _ = get_or_create_account(email, first_name=first_name, last_name=last_name)
+    if password:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    if Membership.objects.filter(organization=organization, user=user).exists():
+        raise ServiceError(f"{user.email} is already a member of {organization.name}.")
+    if Membership.objects.filter(organization=organization, scim_username__iexact=user.email).exists():
+        raise ServiceError(f"Another member already has the userName {user.email}.")
+    membership = Membership.objects.create(
+        organization=organization,
+        user=user,
+        role=role,
+        manual_role=role,
+        scim_username=user.email,
+        given_name=first_name or user.first_name,
+        family_name=last_name or user.last_name,
+        emails=[{"value": user.email, "type": "work", "primary": True}],
+    )
+    if role in MANAGER_ROLES and not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    audit.record(organization, actor, "membership.add", membership, after={"email": user.email, "role": role})
+    return membership
+
+
+@transaction.atomic
+def change_role(membership: Membership, role: str, *, actor: Actor) -> Membership:
+    """Change the role granted by hand. The effective role is re-derived, so a
+    SCIM group mapping granting more still applies."""
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if role not in OrgRole.values:
+        raise ServiceError(f"Unknown role {role!r}.")
+    if membership.role == OrgRole.OWNER or role == OrgRole.OWNER:
+        raise OwnershipError("The Owner's role can only change by transferring ownership.")
+    before = {"role": membership.role, "manual_role": membership.manual_role}
+    membership.manual_role = role
+    membership.save(update_fields=["manual_role", "updated_at"])
+    _notify_access_engine([membership.pk], actor=actor)
+    membership.refresh_from_db()
+    if membership.role in MANAGER_ROLES and not membership.user.is_staff:
+        membership.user.is_staff = True
+        membership.user.save(update_fields=["is_staff"])
+    audit.record(
+        membership.organization,
+        actor,
+        "membership.change_role",
+        membership,
+        before=before,
+        after={"role": membership.role, "manual_role": membership.manual_role},
+    )
+    return membership
+
+
+@transaction.atomic
+def transfer_ownership(organization: Organization, new_owner: Membership, *, actor: Actor) -> Membership:
+    """The only way the Owner changes. The previous Owner becomes an Admin."""
+    if new_owner.organization_id != organization.pk:
+        raise ServiceError("The new owner must be a member of this organization.")
+    memberships = {
+        m.pk: m
+        for m in Membership.objects.select_for_update().filter(
+            Q(organization=organization, role=OrgRole.OWNER) | Q(pk=new_owner.pk)
+        )
+    }
+    new_owner = memberships[new_owner.pk]
+    if not new_owner.active:
+        raise ServiceError("A deactivated member cannot become the Owner.")
+    old_owner = next((m for m in memberships.values() if m.role == OrgRole.OWNER), None)
+    if old_owner is not None and old_owner.pk == new_owner.pk:
+        raise ServiceError(f"{new_owner.user.email} is already the Owner.")
+    if old_owner is not None:
+        old_owner.role = old_owner.manual_role = OrgRole.ADMIN
+        old_owner.save(update_fields=["role", "manual_role", "updated_at"])
+    new_owner.role = new_owner.manual_role = OrgRole.OWNER
+    new_owner.save(update_fields=["role", "manual_role", "updated_at"])
+    if not new_owner.user.is_staff:
+        new_owner.user.is_staff = True
+        new_owner.user.save(update_fields=["is_staff"])
+    audit.record(
+        organization,
+        actor,
+        "organization.transfer_ownership",
+        organization,
+        before={"owner": old_owner.user.email if old_owner else None},
+        after={"owner": new_owner.user.email},
+    )
+    return new_owner
+
+
+@transaction.atomic
+def remove_member(membership: Membership, *, actor: Actor) -> None:
+    """Remove a person from the org; the account and the audit trail stay."""
+    if membership.role == OrgRole.OWNER:
+        raise OwnershipError("The Owner cannot be removed; transfer ownership first.")
+    before = {"email": membership.user.email, "role": membership.role, "active": membership.active}
+    org = membership.organization
+    audit.record(org, actor, "membership.remove", membership, before=before)
+    membership.delete()
+
+
+@transaction.atomic
+def create_stack(organization: Organization, name: str, *, actor: Actor) -> Stack:
+    name = name.strip()
+    if not name:
+        raise ServiceError("A stack needs a name.")
+    if Stack.objects.filter(organization=organization, name__iexact=name).exists():
+        raise ServiceError(f"A stack named {name!r} already exists.")
+    stack = Stack.objects.create(organization=organization, name=name)
+    audit.record(organization, actor, "stack.create", stack, after={"name": name})
+    from mappings.services import stack_created
+
+    stack_created(stack, actor=actor)
+    return stack
+
+
+@transaction.atomic
+def create_stack_role(organization: Organization, name: str, *, actor: Actor) -> StackRole:
+    name = name.strip()
+    if not name:
+        raise ServiceError("A stack role needs a name.")
+    if StackRole.available_to(organization).filter(name__iexact=name).exists():
+        raise ServiceError(f"A stack role named {name!r} already exists.")
+    role = StackRole.objects.create(organization=organization, name=name)
+    audit.record(organization, actor, "stack_role.create", role, after={"name": name})
+    return role
+
+
+def _check_same_org(membership: Membership, stack: Stack, role: StackRole) -> None:
+    if stack.organization_id != membership.organization_id:
+        raise ServiceError("That stack belongs to another organization.")
+    if role.organization_id not in (None, membership.organization_id):
+        raise ServiceError("That stack role belongs to another organization.")
+
+
+@transaction.atomic
+def grant_stack_role(membership: Membership, stack: Stack, role: StackRole, *, actor: Actor) -> StackAccess:
+    """Grant by hand. Kept apart from SCIM-derived access, which never clobbers it."""
+    _check_same_org(membership, stack, role)
+    access, created = StackAccess.objects.get_or_create(
+        membership=membership, stack=stack, role=role, source=AccessSource.MANUAL
+    )
+    if created:
+        audit.record(
+            membership.organization,
+            actor,
+            "stack_access.grant",
+            membership,
+            after={"stack": stack.name, "role": role.name, "source": AccessSource.MANUAL},
+        )
+    return access
+
+
+@transaction.atomic
+def revoke_stack_role(membership: Membership, stack: Stack, role: StackRole, *, actor: Actor) -> bool:
+    """Revoke a grant made by hand; access derived from SCIM groups is not touched."""
+    _check_same_org(membership, stack, role)
+    deleted, _ = StackAccess.objects.filter(
+        membership=membership, stack=stack, role=role, source=AccessSource.MANUAL
+    ).delete()
+    if deleted:
+        audit.record(
+            membership.organization,
+            actor,
+            "stack_access.revoke",
+            membership,
+            before={"stack": stack.name, "role": role.name, "source": AccessSource.MANUAL},
+        )
+    return bool(deleted)
+
+
+@transaction.atomic
+def rename_organization(organization: Organization, name: str, *, actor: Actor) -> Organization:
+    name = name.strip()
+    if not name:
+        raise ServiceError("An organization needs a name.")
+    before = {"name": organization.name}
+    organization.name = name
+    organization.save(update_fields=["name"])
+    audit.record(organization, actor, "organization.rename", organization, before=before, after={"name": name})
+    return organization
+
+
+def managed_organizations(user: User):
+    """Orgs whose settings this account may open: all for a superuser, otherwise
+    those where it is an active Owner or Admin."""
+    if not user.is_authenticated or not user.is_active:
+        return Organization.objects.none()
+    if user.is_superuser:
+        return Organization.objects.all()
+    return Organization.objects.filter(
+        memberships__user=user, memberships__active=True, memberships__role__in=MANAGER_ROLES
+    ).distinct()
+
+
+def can_manage(user: User, organization: Organization) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return Membership.objects.filter(
+        organization=organization, user=user, active=True, role__in=MANAGER_ROLES
+    ).exists()

@@ -1,0 +1,152 @@
+"""SCIM enablement, the marketplace, secret tokens and SCIM groups."""
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from organizations.models import ActorType, Membership, Organization
+
+
+class MarketplaceApp(models.Model):
+    """The catalog is data (seeded by a migration), not code."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    vendor = models.CharField(max_length=100)
+    summary = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    # What the app is allowed to do once authorized, shown on the authorization step.
+    permissions = models.JSONField(default=list, blank=True)
+    requires_feature = models.CharField(max_length=50, default="scim")
+    listed = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=100)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AppInstallation(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="app_installations")
+    app = models.ForeignKey(MarketplaceApp, on_delete=models.PROTECT, related_name="installations")
+    installed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    uninstalled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "app"],
+                condition=Q(uninstalled_at__isnull=True),
+                name="installation_one_live_per_app",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app.name} in {self.organization.name}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.uninstalled_at is None
+
+    def audit_actor(self) -> tuple[str, str, str]:
+        return ActorType.INSTALLATION, str(self.pk), f"{self.app.name} (installation {self.pk})"
+
+
+def hash_token(token: str) -> str:
+    """Tokens carry 256 bits of randomness, so a plain SHA-256 is not brute-forceable."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SecretToken(models.Model):
+    """A bearer token, stored only as its hash. `prefix` is a non-secret lookup key
+    (also shown to admins so they can tell tokens apart)."""
+
+    installation = models.ForeignKey(AppInstallation, on_delete=models.CASCADE, related_name="tokens")
+    prefix = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}…"
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None
+
+
+class ScimGroup(models.Model):
+    """A group pushed by an identity provider; its members are memberships of the same org."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="scim_groups")
+    display_name = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=255, blank=True, default="")
+    members = models.ManyToManyField(Membership, through="ScimGroupMember", related_name="scim_groups")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint("organization", Lower("display_name"), name="scimgroup_name_ci_unique_per_org"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class ScimGroupMember(models.Model):
+    group = models.ForeignKey(ScimGroup, on_delete=models.CASCADE, related_name="memberships")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="group_memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "membership"], name="scimgroupmember_unique"),
+        ]
+        indexes = [models.Index(fields=["membership", "group"], name="scimgroupmember_member_idx")]
+
+
+class ProvisioningOutcome(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+
+
+class ProvisioningEvent(models.Model):
+    """One SCIM call as an admin sees it on the SCIM tab ("why did Okta's push fail?").
+    Expires after SCIM_ACTIVITY_RETENTION_DAYS."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="provisioning_events")
+    installation = models.ForeignKey(
+        AppInstallation, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    operation = models.CharField(max_length=100)
+    target = models.CharField(max_length=255, blank=True, default="")
+    status = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=10, choices=ProvisioningOutcome.choices)
+    detail = models.TextField(blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="provevent_org_time_idx"),
+            models.Index(fields=["created_at"], name="provevent_time_idx"),
+        ]

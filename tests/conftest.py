@@ -1,0 +1,188 @@
+"""Shared fixtures, and the rule for tests that need services.
+
+Tests marked `postgres`, `redis`, `celery_worker` or `browser` skip with a clear
+reason when that service is missing. ORGDESK_REQUIRE (set by .ci/run) names the
+capabilities that must be present ("all", or e.g. "browser"): for those a
+missing service, or any skip at all, is a failure."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests import factories
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CAPABILITIES = ("postgres", "redis", "celery_worker", "browser")
+
+
+def required() -> set[str]:
+    value = os.environ.get("ORGDESK_REQUIRE", "").strip()
+    if value == "all":
+        return set(CAPABILITIES)
+    return {v.strip() for v in value.split(",") if v.strip()}
+
+
+def _redis_up() -> bool:
+    url = os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL")
+    if not url:
+        return False
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def _missing(capability: str) -> str | None:
+    """Why this capability is unavailable, or None when it is there."""
+    if capability == "postgres":
+        if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+            return "needs PostgreSQL: set DATABASE_URL=postgres://... (.ci/run does)"
+    elif capability == "redis":
+        if not _redis_up():
+            return "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0 with a server up (.ci/run does)"
+    elif capability == "celery_worker":
+        if not os.environ.get("CELERY_BROKER_URL"):
+            return "needs a Celery broker: set CELERY_BROKER_URL=redis://... (.ci/run does)"
+        if not _redis_up():
+            return "needs the Redis broker at CELERY_BROKER_URL to be up"
+    elif capability == "browser":
+        if not Path(CHROMIUM).exists():
+            return "needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)"
+        try:
+            import playwright  # noqa: F401
+        except ImportError:
+            return "needs playwright (pip install -e '.[dev]')"
+    return None
+
+
+def pytest_runtest_setup(item):
+    must = required()
+    for capability in CAPABILITIES:
+        if item.get_closest_marker(capability) is None:
+            continue
+        reason = _missing(capability)
+        if reason is None:
+            continue
+        if capability in must:
+            pytest.fail(f"ORGDESK_REQUIRE includes {capability!r} but it is missing: {reason}", pytrace=False)
+        pytest.skip(reason)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if required() and report.skipped and not hasattr(report, "wasxfail"):
+        markers = {c for c in CAPABILITIES if item.get_closest_marker(c)}
+        if markers & required() or required() == set(CAPABILITIES):
+            report.outcome = "failed"
+            report.longrepr = f"skipped under ORGDESK_REQUIRE={os.environ.get('ORGDESK_REQUIRE')}: {report.longrepr}"
+
+
+@pytest.fixture(autouse=True)
+def _celery_mode(request):
+    """Tasks run eagerly unless the test asked for a real worker."""
+    from config.celery import app
+
+    eager = request.node.get_closest_marker("celery_worker") is None
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = eager
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real Celery worker process on the test database, for tests marked celery_worker."""
+    reason = _missing("celery_worker")
+    if reason:
+        pytest.skip(reason)
+    db = settings.DATABASES["default"]
+    env = dict(os.environ)
+    env["DATABASE_URL"] = (
+        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        if db["ENGINE"] == "django.db.backends.postgresql"
+        else f"sqlite:///{db['NAME']}"
+    )
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    log = open(ROOT / "var" / "celery-test-worker.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-c", "2", "--loglevel", "INFO"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    from config.celery import app
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"Celery worker exited early; see {log.name}")
+        if app.control.ping(timeout=1):
+            break
+    else:
+        proc.terminate()
+        pytest.fail("Celery worker did not answer a ping within 60 s")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture
+def browser_page():
+    """A Playwright page in Debian's headless Chromium (never a downloaded browser)."""
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+@pytest.fixture
+def org(db):
+    return factories.make_org("Acme")
+
+
+@pytest.fixture
+def other_org(db):
+    return factories.make_org("Globex")
+
+
+@pytest.fixture
+def owner(org):
+    return factories.owner_of(org)
+
+
+@pytest.fixture
+def admin_member(org):
+    return factories.make_member(org, "admin@acme.example", role="admin")
+
+
+@pytest.fixture
+def plain_member(org):
+    return factories.make_member(org, "member@acme.example")
+
+
