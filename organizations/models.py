@@ -134,7 +134,6 @@ class Membership(models.Model):
     display_name = models.CharField(max_length=255, blank=True, default="")
     given_name = models.CharField(max_length=255, blank=True, default="")
     family_name = models.CharField(max_length=255, blank=True, default="")
-    emails = models.JSONField(default=list, blank=True)
     scim_extra = models.JSONField(default=dict, blank=True)  # enterprise extension etc.
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -164,12 +163,25 @@ class Membership(models.Model):
     def is_manager(self) -> bool:
         return self.active and self.role in MANAGER_ROLES
 
-    @property
-    def primary_email(self) -> str:
-        for entry in self.emails or []:
-            if isinstance(entry, dict) and entry.get("primary"):
-                return entry.get("value") or self.user.email
-        return self.user.email
+
+
+class MembershipEmail(models.Model):
+    """An e-mail of a membership's SCIM profile (RFC 7643 `emails`). A table, not a
+    JSON list, so filters such as `emails[type eq "work"].value eq "..."` are
+    indexed ORM queries on SQLite and PostgreSQL alike."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="email_set")
+    value = models.CharField(max_length=254)
+    type = models.CharField(max_length=32, blank=True, default="")
+    primary = models.BooleanField(default=False)
+    display = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["-primary", "id"]
+        indexes = [models.Index(Lower("value"), "membership", name="membershipemail_value_ci_idx")]
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class Stack(models.Model):

@@ -11,6 +11,7 @@ from .models import (
     MANAGER_ROLES,
     AccessSource,
     Membership,
+    MembershipEmail,
     Organization,
     OrgRole,
     Plan,
@@ -110,8 +111,8 @@ def add_member(
         scim_username=user.email,
         given_name=first_name or user.first_name,
         family_name=last_name or user.last_name,
-        emails=[{"value": user.email, "type": "work", "primary": True}],
     )
+    MembershipEmail.objects.create(membership=membership, value=user.email, type="work", primary=True)
     if role in MANAGER_ROLES and not user.is_staff:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
