@@ -39,11 +39,12 @@ class OrgdeskAdminSite(admin.AdminSite):
         return can_use_admin(request.user)
 
     def get_urls(self):
+        from mappings.admin_views import get_urls as mapping_urls
         from organizations.admin_views import get_urls as org_urls
         from scim.admin_views import get_urls as scim_urls
 
         custom = [
-            path("orgs/<str:org_uid>/", include(org_urls(self) + scim_urls(self))),
+            path("orgs/<str:org_uid>/", include(org_urls(self) + scim_urls(self) + mapping_urls(self))),
         ]
         return custom + super().get_urls()
 
