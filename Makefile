@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test install worker clean
+.PHONY: run test install worker bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: install
 
 worker: install
 	$(VENV)/bin/celery -A config worker --loglevel INFO -Q $${CELERY_QUEUE:-orgdesk}
+
+bench: install
+	$(PY) benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) var

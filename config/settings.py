@@ -68,6 +68,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+if env_bool("QUERY_COUNT_HEADER", False):
+    MIDDLEWARE.insert(0, "config.querycount.QueryCountMiddleware")
+
 ROOT_URLCONF = "config.urls"
 
 TEMPLATES = [

@@ -1,0 +1,333 @@
+"""One command for the scale benchmark (see benchmarks/README.md).
+
+PostgreSQL + gunicorn (workers = cores) + a Celery worker on Redis; wrk drives
+HTTP load from separate processes. Prints a table and writes
+benchmarks/results/<date>.json and the README's results table."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+PY = sys.executable
+PORT = 8199
+HOST = f"http://127.0.0.1:{PORT}"
+DB_NAME = "orgdesk_bench"
+CONNECTIONS = 8
+
+
+def sh(*cmd: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, text=True, **kw)
+
+
+def ensure_tools() -> None:
+    if shutil.which("wrk") is None:
+        print("installing wrk (Debian package)…", flush=True)
+        subprocess.run("apt-get update -qq && apt-get install -y -qq wrk", shell=True, check=True)
+    if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"]).returncode != 0:
+        sys.exit("PostgreSQL is not listening on 127.0.0.1:5432")
+    if subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True).returncode != 0:
+        sys.exit("Redis is not listening on 127.0.0.1:6379")
+
+
+def bench_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+        REDIS_URL="redis://127.0.0.1:6379/12",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/13",
+        CELERY_QUEUE="orgdesk_bench",
+        DEBUG="0",
+        SECRET_KEY="benchmark-only-secret-key-" + "x" * 40,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="0",
+        PUBLIC_BASE_URL=HOST,
+        QUERY_COUNT_HEADER="1",
+        LOG_LEVEL="WARNING",
+        # Generous limits: the benchmark measures speed, not the rate limiter.
+        SCIM_RATE_LIMIT_PER_MINUTE="100000000",
+    )
+    return env
+
+
+def reset_database(env: dict[str, str]) -> None:
+    sh("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", DB_NAME)
+    sh("createdb", "-h", "127.0.0.1", "-U", "postgres", DB_NAME)
+    sh(PY, "manage.py", "migrate", "--noinput", "-v0", cwd=ROOT, env=env)
+    subprocess.run(["redis-cli", "-n", "12", "flushdb"], capture_output=True)
+    subprocess.run(["redis-cli", "-n", "13", "flushdb"], capture_output=True)
+
+
+def seed(env: dict[str, str], users: int, label: str, big: int) -> dict:
+    out = subprocess.run(
+        [PY, "-m", "benchmarks.seed", "--users", str(users), "--groups", "1000", "--big-group", str(big), "--label", label],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    )
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"seeded {label}: {users} users, {info['groups']} groups (largest {info['big_group_members']}) "
+          f"in {info['seed_seconds']} s", flush=True)
+    return info
+
+
+def start_servers(env: dict[str, str]) -> list[subprocess.Popen]:
+    workers = os.cpu_count() or 2
+    logs = BENCH / ".work"
+    logs.mkdir(exist_ok=True)
+    web = subprocess.Popen(
+        [str(Path(PY).parent / "gunicorn"), "config.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{PORT}",
+         "--log-level", "warning", "--timeout", "120"],
+        cwd=ROOT, env=env, stdout=open(logs / "gunicorn.log", "w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    worker = subprocess.Popen(
+        [PY, "-m", "celery", "-A", "config", "worker", "-Q", "orgdesk_bench", "-c", str(workers), "--loglevel", "WARNING"],
+        cwd=ROOT, env=env, stdout=open(logs / "celery.log", "w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{HOST}/healthz", timeout=2).status_code == 200:
+                return [web, worker]
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    raise SystemExit("gunicorn did not come up; see benchmarks/.work/gunicorn.log")
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_wrk(op: str, seconds: int, *, token: str = "", base: str = "", args: list = (), extra: list = ()) -> dict:
+    env = dict(os.environ, BENCH_OP=op, BENCH_TOKEN=token, BENCH_BASE=base, BENCH_DIR=str(BENCH),
+               BENCH_ARGS=",".join(map(str, args)), BENCH_EXTRA=",".join(map(str, extra)))
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--timeout", "10s",
+         "-s", str(BENCH / "scenario.lua"), HOST],
+        env=env, capture_output=True, text=True, check=True,
+    )
+    line = next(l for l in out.stdout.splitlines() if l.startswith("WRKJSON "))
+    data = json.loads(line[len("WRKJSON "):])
+    secs = data["duration_us"] / 1e6
+    return {
+        "rps": round(data["requests"] / secs, 1),
+        "p50_ms": round(data["p50_us"] / 1000, 2),
+        "p95_ms": round(data["p95_us"] / 1000, 2),
+        "p99_ms": round(data["p99_us"] / 1000, 2),
+        "max_ms": round(data["max_us"] / 1000, 2),
+        "requests": data["requests"],
+        "errors": data["errors"],
+    }
+
+
+def queries_for(client: httpx.Client, method: str, url: str, **kw) -> int | None:
+    response = client.request(method, url, **kw)
+    if response.status_code >= 400:
+        print(f"  ! {method} {url} -> {response.status_code} {response.text[:200]}", flush=True)
+    value = response.headers.get("X-Query-Count")
+    return int(value) if value is not None else None
+
+
+def full_import(client: httpx.Client, base: str) -> dict:
+    started = time.monotonic()
+    start, pages, total, seen = 1, 0, None, 0
+    while True:
+        r = client.get(f"{base}/Users", params={"startIndex": start, "count": 100})
+        r.raise_for_status()
+        body = r.json()
+        total = body["totalResults"]
+        seen += len(body["Resources"])
+        pages += 1
+        start += 100
+        if start > total or not body["Resources"]:
+            break
+    seconds = time.monotonic() - started
+    return {"seconds": round(seconds, 1), "pages": pages, "users_seen": seen, "total": total,
+            "pages_per_s": round(pages / seconds, 1)}
+
+
+def mapping_change(env: dict[str, str], info: dict) -> dict:
+    """Map the largest group to Developer on every stack; time until all members hold it."""
+    script = f"""
+import time, json
+from organizations.models import Organization, StackAccess, AccessSource, StackRole
+from scim.models import ScimGroup
+from mappings import services
+from mappings.models import RecomputeJob
+org = Organization.objects.get(uid={info['org_uid']!r})
+group = ScimGroup.objects.get(pk={info['big_group_id']})
+role = StackRole.objects.get(organization=None, name="Developer")
+started = time.monotonic()
+services.save_mapping(org, group, org_role="member", stack_roles={{}}, all_stacks_role=role, actor=None)
+expected = {info['big_group_members']} * {len(info['stack_ids'])}
+while time.monotonic() - started < 300:
+    have = StackAccess.objects.filter(membership__scim_groups=group, role=role, source=AccessSource.SCIM).count()
+    if have >= expected:
+        break
+    time.sleep(0.25)
+print(json.dumps({{"seconds": round(time.monotonic() - started, 1), "members": {info['big_group_members']},
+                  "grants_applied": have, "grants_expected": expected}}))
+"""
+    out = subprocess.run([PY, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def worker_peak_rss_mb(web: subprocess.Popen) -> float:
+    children = subprocess.run(["pgrep", "-P", str(web.pid)], capture_output=True, text=True).stdout.split()
+    peak = 0
+    for pid in children:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except FileNotFoundError:
+            continue
+    return round(peak / 1024, 1)
+
+
+def measure_size(info: dict, seconds: int, env: dict[str, str]) -> list[dict]:
+    base = f"/scim/v2/organizations/{info['org_uid']}"
+    token = info["token"]
+    size = info["users"]
+    rows = []
+    client = httpx.Client(base_url=HOST, headers={"Authorization": f"Bearer {token}",
+                                                  "Content-Type": "application/scim+json"}, timeout=120)
+    username = info["sample_usernames"][0]
+    q_lookup = urllib.parse.quote(f'userName eq "{username}"')
+    ops = [
+        ("connector_test", "GET /Users?startIndex=1&count=2", {}, ("GET", f"{base}/Users?startIndex=1&count=2", {})),
+        ("username_lookup", "GET /Users?filter=userName eq", {"args": info["sample_usernames"]},
+         ("GET", f"{base}/Users?filter={q_lookup}&startIndex=1&count=100", {})),
+        ("post_user", "POST /Users", {}, None),
+        ("put_user", "PUT /Users/{id}", {"args": info["sample_user_ids"][:100]}, None),
+        ("patch_deactivate", "PATCH /Users/{id} active=false", {"args": info["sample_user_ids"][100:200]}, None),
+        ("group_patch_100", "PATCH /Groups/{id} ±100 members",
+         {"args": info["non_member_ids"][:100], "extra": [info["small_group_id"]]}, None),
+        ("big_group_no_members", "GET /Groups/{big}?excludedAttributes=members",
+         {"extra": [info["big_group_id"]]}, ("GET", f"{base}/Groups/{info['big_group_id']}?excludedAttributes=members", {})),
+    ]
+    for op, label, kw, probe in ops:
+        result = run_wrk(op, seconds, token=token, base=base, **kw)
+        queries = queries_for(client, *probe[:2]) if probe else None
+        if op == "post_user":
+            queries = queries_for(client, "POST", f"{base}/Users", json={
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"probe-{size}-{time.time()}@x.example",
+                "emails": [{"value": f"probe-{size}-{time.time()}@x.example", "primary": True}], "active": True})
+        elif op == "put_user":
+            uid = info["sample_user_ids"][0]
+            queries = queries_for(client, "PUT", f"{base}/Users/{uid}", json={
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"u-put-{uid}@bench.example",
+                "name": {"givenName": "Q", "familyName": "Q"}, "active": True})
+        elif op == "patch_deactivate":
+            queries = queries_for(client, "PATCH", f"{base}/Users/{info['sample_user_ids'][150]}", json={
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "value": {"active": False}}]})
+        elif op == "group_patch_100":
+            queries = queries_for(client, "PATCH", f"{base}/Groups/{info['small_group_id']}", json={
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "add", "path": "members", "value": [{"value": str(i)} for i in info["non_member_ids"][:100]]}]})
+        rows.append({"operation": label, "op": op, "size": size, "queries": queries, **result})
+        print(f"  {label:<48} {size:>7} {result['rps']:>9} rps  p50 {result['p50_ms']:>8} ms  "
+              f"p95 {result['p95_ms']:>8}  p99 {result['p99_ms']:>8}  q={queries}  errors={result['errors']}", flush=True)
+    imp = full_import(client, base)
+    rows.append({"operation": "full import (count=100, every page)", "op": "full_import", "size": size, **imp})
+    print(f"  full import: {imp}", flush=True)
+    client.close()
+    return rows
+
+
+def write_results(results: dict) -> Path:
+    day = dt.date.today().isoformat()
+    path = BENCH / "results" / f"{day}.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    lines = ["| Operation | Users | req/s | p50 ms | p95 ms | p99 ms | queries/req |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for row in results["rows"]:
+        if "rps" in row:
+            lines.append(f"| {row['operation']} | {row['size']:,} | {row['rps']:,} | {row['p50_ms']} | {row['p95_ms']} | "
+                         f"{row['p99_ms']} | {row['queries'] if row['queries'] is not None else '–'} |")
+    for row in results["rows"]:
+        if row.get("op") == "full_import":
+            lines.append(f"| full import, {row['pages']} pages of 100 | {row['size']:,} | {row['pages_per_s']} pages/s | "
+                         f"total {row['seconds']} s | | | |")
+    for row in results.get("mapping", []):
+        lines.append(f"| mapping change on a {row.get('members', '?'):,}-member group (until applied) | {row['size']:,} | | "
+                     f"total {row.get('seconds', row.get('error'))} s | | | |")
+    lines.append(f"\nPeak RSS of a gunicorn worker after GET of the largest group with members: "
+                 f"{results.get('peak_worker_rss_mb')} MB. Run on {day}, {os.cpu_count()} cores.")
+    table = "\n".join(lines)
+    readme = BENCH / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    if start in text and end in text:
+        text = text.split(start)[0] + start + "\n" + table + "\n" + end + text.split(end)[1]
+        readme.write_text(text)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=8, help="wrk duration per operation")
+    parser.add_argument("--sizes", default="1000,100000")
+    parser.add_argument("--big-group", type=int, default=20000)
+    parser.add_argument("--no-reset", action="store_true", help="keep the database (skips seeding)")
+    args = parser.parse_args()
+    ensure_tools()
+    env = bench_env()
+    os.chdir(ROOT)
+    started = time.monotonic()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    reset_database(env)
+    infos = [seed(env, n, f"s{n}", min(args.big_group, n)) for n in sizes]
+    procs = start_servers(env)
+    results: dict = {"date": dt.date.today().isoformat(), "cores": os.cpu_count(), "connections": CONNECTIONS,
+                     "seconds_per_op": args.seconds, "rows": [], "mapping": [], "seeding": {}}
+    try:
+        bare = run_wrk("bare", args.seconds)
+        results["rows"].append({"operation": "bare Django JSON view (ceiling)", "op": "bare", "size": 0, "queries": 0, **bare})
+        print(f"  bare view: {bare}", flush=True)
+        for info in infos:
+            results["seeding"][info["users"]] = info["seed_seconds"]
+            results["rows"].extend(measure_size(info, args.seconds, env))
+        with httpx.Client(base_url=HOST, timeout=120) as client:
+            big = infos[-1]
+            r = client.get(f"/scim/v2/organizations/{big['org_uid']}/Groups/{big['big_group_id']}",
+                           headers={"Authorization": f"Bearer {big['token']}"})
+            results["big_group_get_with_members"] = {"status": r.status_code, "bytes": len(r.content)}
+        results["peak_worker_rss_mb"] = worker_peak_rss_mb(procs[0])
+        for info in infos:
+            row = mapping_change(env, info)
+            row["size"] = info["users"]
+            results["mapping"].append(row)
+            print(f"  mapping change ({info['users']}): {row}", flush=True)
+    finally:
+        stop(procs)
+    results["total_seconds"] = round(time.monotonic() - started, 1)
+    path = write_results(results)
+    print(f"\nwrote {path.relative_to(ROOT)} in {results['total_seconds']} s")
+
+
+if __name__ == "__main__":
+    main()
