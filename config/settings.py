@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",  # TokenAuthentication for the read-only /api/ (mappings.api)
     "django_scim",
     "organizations",
     "scim",
@@ -59,6 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # SCIM JSON for every response under /scim/, request log, provisioning activity.
+    "scim.api.middleware.ScimApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -161,7 +164,7 @@ REST_FRAMEWORK = {
 }
 
 # django-scim2: read at import; misspelled keys are silently ignored, so
-# tests/test_scim_settings.py pins that these are the values it sees.
+# tests/scim_api/test_settings_pinned.py pins that these are the values it sees.
 SCIM_SERVICE_PROVIDER = {
     "NETLOC": PUBLIC_BASE_URL.split("://", 1)[-1],
     "SCHEME": PUBLIC_BASE_URL.split("://", 1)[0],
@@ -173,11 +176,12 @@ SCIM_SERVICE_PROVIDER = {
             "primary": True,
         }
     ],
-    "USER_ADAPTER": "scim.adapters.ScimUser",
-    "GROUP_ADAPTER": "scim.adapters.ScimGroup",
+    "USER_ADAPTER": "scim.api.adapters.ScimUser",
+    "GROUP_ADAPTER": "scim.api.adapters.ScimGroupAdapter",
     "GROUP_MODEL": "scim.models.ScimGroup",
-    "USER_MODEL_GETTER": "scim.adapters.get_user_model",
-    "AUTH_CHECK_MIDDLEWARE": "scim.auth.ScimAuthCheckMiddleware",
+    "USER_MODEL_GETTER": "scim.api.adapters.get_membership_model",
+    "AUTH_CHECK_MIDDLEWARE": "scim.api.auth.ScimAuthCheckMiddleware",
+    "SERVICE_PROVIDER_CONFIG_MODEL": "scim.api.discovery.ServiceProviderConfig",
     "WWW_AUTHENTICATE_HEADER": 'Bearer realm="orgdesk-scim"',
 }
 

@@ -1,3 +1,8 @@
-"""Read-only REST API (access report). Filled in by the Group mapping work."""
+"""Read-only REST API, mounted at /api/ by config/urls.py."""
+from django.urls import path
 
-urlpatterns: list = []
+from .api import OrgAccessReportView
+
+urlpatterns = [
+    path("orgs/<str:org_uid>/access/", OrgAccessReportView.as_view(), name="api-org-access"),
+]

@@ -57,3 +57,38 @@ def derive_access(
         if rule.all_stacks_role_id is not None:
             grants.update((stack_id, rule.all_stacks_role_id) for stack_id in stack_ids)
     return DerivedAccess(role, frozenset(grants))
+
+
+@dataclass(frozen=True)
+class AccessExplanation:
+    """Which of a member's groups grant what: the "why" behind derived access."""
+
+    org_role_groups: dict[str, frozenset[int]]  # org role -> mapped groups granting it
+    stack_role_groups: dict[tuple[int, int], frozenset[int]]  # (stack_id, role_id) -> groups
+
+
+def explain_access(
+    *,
+    group_ids: frozenset[int] | set[int],
+    rules: dict[int, MappingRule],
+    stack_ids: frozenset[int] | set[int],
+) -> AccessExplanation:
+    """The groups behind each role a member's mapped groups grant. Kept next to
+    derive_access so the page that explains access and the code that applies it
+    read the same rules."""
+    org_roles: dict[str, set[int]] = {}
+    stack_roles: dict[tuple[int, int], set[int]] = {}
+    for group_id in group_ids:
+        rule = rules.get(group_id)
+        if rule is None:
+            continue
+        org_roles.setdefault(rule.org_role, set()).add(group_id)
+        pairs = set(rule.stack_roles)
+        if rule.all_stacks_role_id is not None:
+            pairs.update((stack_id, rule.all_stacks_role_id) for stack_id in stack_ids)
+        for pair in pairs:
+            stack_roles.setdefault(pair, set()).add(group_id)
+    return AccessExplanation(
+        {role: frozenset(groups) for role, groups in org_roles.items()},
+        {pair: frozenset(groups) for pair, groups in stack_roles.items()},
+    )

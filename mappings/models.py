@@ -1,10 +1,11 @@
 """Group mappings: a SCIM group grants an org role and stack roles."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from organizations.models import Organization, OrgRole, Stack, StackRole
-from scim.models import ScimGroup
+from scim.models import AppInstallation, ScimGroup
 
 MAPPABLE_ORG_ROLES = [(OrgRole.ADMIN.value, OrgRole.ADMIN.label), (OrgRole.MEMBER.value, OrgRole.MEMBER.label)]
 
@@ -45,14 +46,39 @@ class RecomputeJob(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    ACTIVE = (Status.PENDING, Status.RUNNING)
+
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="recompute_jobs")
     reason = models.CharField(max_length=255)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
+    # The memberships to re-derive, fixed when the job is created (sorted ids). The
+    # worker walks them in batches and `done` is the resume point after a retry.
+    membership_ids = models.JSONField(default=list, blank=True)
+    # Who caused it, so the audit entries the worker writes name the right actor.
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_installation = models.ForeignKey(
+        AppInstallation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "status"], name="recomputejob_org_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.get_status_display()} {self.done}/{self.total})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, self.done * 100 // self.total)

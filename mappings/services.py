@@ -1,23 +1,53 @@
-"""Applying derived access to the stored rows. The only writer of SCIM-sourced
-StackAccess rows and of the effective `Membership.role`."""
+"""Applying derived access to the stored rows, and editing group mappings.
+
+This module is the only writer of SCIM-sourced StackAccess rows and of the
+effective `Membership.role`. Rows with source=manual are never read for
+writing, so access granted by hand survives every recompute."""
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import transaction
 
 from organizations import audit
 from organizations.audit import Actor
-from organizations.models import AccessSource, Membership, Organization, OrgRole, Stack, StackAccess
+from organizations.models import (
+    AccessSource,
+    Membership,
+    Organization,
+    Stack,
+    StackAccess,
+    StackRole,
+    User,
+)
+from organizations.services import ServiceError
 
-from .engine import DerivedAccess, MappingRule, derive_access
-from .models import GroupMapping
+from .engine import MappingRule, derive_access
+from .models import MAPPABLE_ORG_ROLES, GroupMapping, GroupMappingStackRole, RecomputeJob
 
+# Memberships re-derived per transaction. Each batch costs a constant number of
+# queries (tests/test_mappings_service.py pins it), whatever its size.
 BATCH_SIZE = 500
+
+ACTION_RECOMPUTE = "access.recompute"
+ACTION_MAPPING_CREATE = "group_mapping.create"
+ACTION_MAPPING_UPDATE = "group_mapping.update"
+ACTION_MAPPING_DELETE = "group_mapping.delete"
+
+MAPPABLE_ROLE_VALUES = frozenset(value for value, _ in MAPPABLE_ORG_ROLES)
+
+
+class MappingError(ServiceError):
+    """A mapping the domain rules refuse (another org's group/stack/role, Owner as role)."""
+
+
+# --- the engine, applied ------------------------------------------------------
 
 
 def load_rules(organization_id: int) -> dict[int, MappingRule]:
+    """Every mapping of the org as pure rules, keyed by group id (2 queries)."""
     rules: dict[int, MappingRule] = {}
     mappings = GroupMapping.objects.filter(organization_id=organization_id).prefetch_related("stack_roles")
     for mapping in mappings:
@@ -30,35 +60,36 @@ def load_rules(organization_id: int) -> dict[int, MappingRule]:
     return rules
 
 
-def _apply_batch(
-    organization: Organization,
-    memberships: list[Membership],
-    rules: dict[int, MappingRule],
-    stack_ids: frozenset[int],
-    *,
-    actor: Actor,
-) -> int:
-    """Recompute a batch in a constant number of queries; return how many changed."""
+def _apply_batch(organization: Organization, memberships: list[Membership], *, actor: Actor) -> int:
+    """Re-derive a batch of (already locked) memberships of one org and write the
+    difference. Constant query count: rules (2), stacks, groups, held rows, then
+    at most one insert, one delete, one update and one audit insert.
+
+    Rules are read here, after the rows are locked, not once per job: when two
+    recomputes of the same org overlap (a mapping edited twice in a row), a batch
+    that runs later always applies the newer mapping."""
     from scim.models import ScimGroupMember
 
+    rules = load_rules(organization.pk)
+    stack_ids = frozenset(Stack.objects.filter(organization_id=organization.pk).values_list("pk", flat=True))
     ids = [m.pk for m in memberships]
     groups_of: dict[int, set[int]] = defaultdict(set)
     for membership_id, group_id in ScimGroupMember.objects.filter(membership_id__in=ids).values_list(
         "membership_id", "group_id"
     ):
         groups_of[membership_id].add(group_id)
-    held: dict[int, set[tuple[int, int]]] = defaultdict(set)
-    for membership_id, stack_id, role_id in StackAccess.objects.filter(
+    held: dict[int, dict[tuple[int, int], int]] = defaultdict(dict)  # member -> (stack, role) -> row id
+    for row_id, membership_id, stack_id, role_id in StackAccess.objects.filter(
         membership_id__in=ids, source=AccessSource.SCIM
-    ).values_list("membership_id", "stack_id", "role_id"):
-        held[membership_id].add((stack_id, role_id))
+    ).values_list("pk", "membership_id", "stack_id", "role_id"):
+        held[membership_id][(stack_id, role_id)] = row_id
 
     to_add: list[StackAccess] = []
-    to_remove: list[tuple[int, int, int]] = []
+    remove_ids: list[int] = []
     role_changes: list[Membership] = []
     events = []
     for m in memberships:
-        derived: DerivedAccess = derive_access(
+        derived = derive_access(
             active=m.active,
             current_role=m.role,
             manual_role=m.manual_role,
@@ -66,16 +97,16 @@ def _apply_batch(
             rules=rules,
             stack_ids=stack_ids,
         )
-        current = held.get(m.pk, set())
-        added = derived.stack_roles - current
-        removed = current - derived.stack_roles
+        current = held.get(m.pk, {})
+        added = derived.stack_roles - current.keys()
+        removed = current.keys() - derived.stack_roles
         role_changed = derived.org_role != m.role
         if not (added or removed or role_changed):
             continue
         to_add.extend(
             StackAccess(membership_id=m.pk, stack_id=s, role_id=r, source=AccessSource.SCIM) for s, r in added
         )
-        to_remove.extend((m.pk, s, r) for s, r in removed)
+        remove_ids.extend(current[pair] for pair in removed)
         before = {"role": m.role, "stack_roles": sorted(map(list, current))}
         if role_changed:
             m.role = derived.org_role
@@ -84,7 +115,7 @@ def _apply_batch(
             audit.build_event(
                 organization,
                 actor,
-                "access.recompute",
+                ACTION_RECOMPUTE,
                 target_type="organizations.membership",
                 target_id=str(m.pk),
                 target_label=m.scim_username,
@@ -92,21 +123,13 @@ def _apply_batch(
                 after={"role": derived.org_role, "stack_roles": sorted(map(list, derived.stack_roles))},
             )
         )
+    if remove_ids:
+        StackAccess.objects.filter(pk__in=remove_ids).delete()
     if to_add:
+        # ignore_conflicts: a concurrent recompute may have inserted the same grant.
         StackAccess.objects.bulk_create(to_add, batch_size=1000, ignore_conflicts=True)
-    if to_remove:
-        by_member: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for membership_id, s, r in to_remove:
-            by_member[membership_id].append((s, r))
-        from django.db.models import Q
-
-        condition = Q()
-        for membership_id, pairs in by_member.items():
-            for s, r in pairs:
-                condition |= Q(membership_id=membership_id, stack_id=s, role_id=r)
-        StackAccess.objects.filter(condition, source=AccessSource.SCIM).delete()
     if role_changes:
-        Membership.objects.bulk_update(role_changes, ["role"], batch_size=1000)
+        Membership.objects.bulk_update(role_changes, ["role"], batch_size=BATCH_SIZE)
     if events:
         audit.bulk_record(events)
     return len(events)
@@ -115,41 +138,243 @@ def _apply_batch(
 @transaction.atomic
 def recompute_memberships(membership_ids: Iterable[int], *, actor: Actor) -> int:
     """Re-derive access for these memberships now; returns how many changed.
-    Rows are locked so two recomputes of the same members serialise."""
+
+    Rows are locked in primary-key order, so two recomputes of overlapping
+    members serialise instead of deadlocking; ids of deleted memberships are
+    skipped (their access rows went with them)."""
     ids = sorted(set(membership_ids))
     if not ids:
         return 0
     changed = 0
-    by_org: dict[int, list[Membership]] = defaultdict(list)
+    orgs: dict[int, Organization] = {}
     for start in range(0, len(ids), BATCH_SIZE):
         chunk = ids[start : start + BATCH_SIZE]
+        by_org: dict[int, list[Membership]] = defaultdict(list)
         for m in Membership.objects.select_for_update().filter(pk__in=chunk).order_by("pk"):
             by_org[m.organization_id].append(m)
-    for org_id, memberships in by_org.items():
-        organization = Organization.objects.get(pk=org_id)
-        rules = load_rules(org_id)
-        stack_ids = frozenset(Stack.objects.filter(organization_id=org_id).values_list("pk", flat=True))
-        for start in range(0, len(memberships), BATCH_SIZE):
-            changed += _apply_batch(
-                organization, memberships[start : start + BATCH_SIZE], rules, stack_ids, actor=actor
-            )
+        for org_id, memberships in by_org.items():
+            if org_id not in orgs:
+                orgs[org_id] = Organization.objects.get(pk=org_id)
+            changed += _apply_batch(orgs[org_id], memberships, actor=actor)
     return changed
+
+
+# --- scheduling: inline when small, a Celery job when large -------------------
+
+
+def _job_actor_fields(actor: Actor) -> dict:
+    from scim.models import AppInstallation
+
+    if isinstance(actor, User):
+        return {"actor_user": actor}
+    if isinstance(actor, AppInstallation):
+        return {"actor_installation": actor}
+    return {}
+
+
+def job_actor(job: RecomputeJob) -> Actor:
+    """The actor a background job writes its audit entries as."""
+    return job.actor_user or job.actor_installation
+
+
+def schedule_recompute(
+    organization: Organization, membership_ids: Iterable[int], *, actor: Actor, reason: str
+) -> RecomputeJob | None:
+    """Apply the change inside the caller's transaction when it touches at most
+    ACCESS_SYNC_LIMIT members; otherwise record a RecomputeJob (its progress shows
+    on the SCIM tab) and hand it to a worker once the transaction commits, so the
+    worker sees the committed mapping. Returns the job, or None when done inline."""
+    ids = sorted(set(membership_ids))
+    if len(ids) <= settings.ACCESS_SYNC_LIMIT:
+        recompute_memberships(ids, actor=actor)
+        return None
+    job = RecomputeJob.objects.create(
+        organization=organization,
+        reason=reason[:255],
+        total=len(ids),
+        membership_ids=ids,
+        **_job_actor_fields(actor),
+    )
+    from .tasks import recompute_group_access
+
+    transaction.on_commit(lambda: recompute_group_access.delay(job.pk))
+    return job
+
+
+def active_jobs(organization: Organization):
+    return RecomputeJob.objects.filter(organization=organization, status__in=RecomputeJob.ACTIVE)
+
+
+# --- events the rest of the app reports ---------------------------------------
 
 
 def stack_created(stack: Stack, *, actor: Actor) -> None:
     """A new stack gains the roles of every all-stacks mapping."""
-    groups = GroupMapping.objects.filter(
-        organization_id=stack.organization_id, all_stacks_role__isnull=False
-    ).values_list("group_id", flat=True)
-    if not groups:
-        return
     from scim.models import ScimGroupMember
 
-    member_ids = ScimGroupMember.objects.filter(group_id__in=list(groups)).values_list("membership_id", flat=True)
-    recompute_memberships(list(member_ids.distinct()), actor=actor)
+    groups = list(
+        GroupMapping.objects.filter(
+            organization_id=stack.organization_id, all_stacks_role__isnull=False
+        ).values_list("group_id", flat=True)
+    )
+    if not groups:
+        return
+    member_ids = ScimGroupMember.objects.filter(group_id__in=groups).values_list("membership_id", flat=True)
+    schedule_recompute(
+        stack.organization, member_ids.distinct(), actor=actor, reason=f"New stack {stack.name}"
+    )
 
 
 def group_members_changed(membership_ids: Iterable[int], *, actor: Actor) -> int:
-    """The one call the SCIM API makes after any change to group membership,
-    a group's deletion, or a user's activation state."""
-    return recompute_memberships(membership_ids, actor=actor)
+    """The one call the SCIM API makes, inside its transaction, after any change to
+    group membership, a group's deletion (with the member ids collected before
+    deleting; the mapping cascades with the group), or a user's activation state.
+    Returns how many members changed now (0 when handed to a worker)."""
+    ids = sorted(set(membership_ids))
+    if not ids:
+        return 0
+    if len(ids) <= settings.ACCESS_SYNC_LIMIT:
+        return recompute_memberships(ids, actor=actor)
+    first = Membership.objects.select_related("organization").filter(pk__in=ids).first()
+    if first is None:
+        return 0
+    schedule_recompute(first.organization, ids, actor=actor, reason="SCIM group membership change")
+    return 0
+
+
+# --- editing mappings ---------------------------------------------------------
+
+
+def _describe(mapping: GroupMapping | None) -> dict | None:
+    """Audit shape of a mapping, by names (ids alone would not survive deletions)."""
+    if mapping is None:
+        return None
+    return {
+        "group": mapping.group.display_name,
+        "org_role": mapping.org_role,
+        "all_stacks_role": mapping.all_stacks_role.name if mapping.all_stacks_role_id else None,
+        "stack_roles": {
+            sr.stack.name: sr.role.name
+            for sr in mapping.stack_roles.select_related("stack", "role").order_by("stack__name", "stack_id")
+        },
+    }
+
+
+def _check_role(org: Organization, role: StackRole | None) -> None:
+    if role is not None and role.organization_id not in (None, org.pk):
+        raise MappingError(f"The stack role {role.name!r} belongs to another organization.")
+
+
+def _member_ids(group_id: int) -> list[int]:
+    from scim.models import ScimGroupMember
+
+    return list(ScimGroupMember.objects.filter(group_id=group_id).values_list("membership_id", flat=True))
+
+
+@transaction.atomic
+def save_mapping(
+    org: Organization,
+    group,
+    *,
+    org_role: str,
+    stack_roles: dict[Stack, StackRole | None],
+    all_stacks_role: StackRole | None,
+    actor: Actor,
+) -> GroupMapping:
+    """Create or replace the mapping of a SCIM group. `stack_roles` is the whole
+    desired set: stacks absent from it, or mapped to None, get no role from this
+    group. The group's members are re-derived (inline or by a worker)."""
+    from scim.models import ScimGroup
+
+    if group.organization_id != org.pk:
+        raise MappingError("That SCIM group belongs to another organization.")
+    if org_role not in MAPPABLE_ROLE_VALUES:
+        raise MappingError(
+            "A group can map to the Admin or Member role only; the Owner changes only by transferring ownership."
+        )
+    for stack, role in stack_roles.items():
+        if stack.organization_id != org.pk:
+            raise MappingError(f"The stack {stack.name!r} belongs to another organization.")
+        _check_role(org, role)
+    _check_role(org, all_stacks_role)
+
+    # Lock the group: concurrent edits of one mapping serialise (and a group being
+    # deleted over SCIM cannot be mapped half-way).
+    group = ScimGroup.objects.select_for_update().filter(pk=group.pk).first()
+    if group is None:
+        raise MappingError("That SCIM group no longer exists; it was deleted by the identity provider.")
+    mapping = GroupMapping.objects.filter(group=group).first()
+    before = _describe(mapping)
+    if mapping is None:
+        mapping = GroupMapping(organization=org, group=group)
+    mapping.org_role = org_role
+    mapping.all_stacks_role = all_stacks_role
+    mapping.save()
+    wanted = {stack.pk: role.pk for stack, role in stack_roles.items() if role is not None}
+    existing = {sr.stack_id: sr for sr in mapping.stack_roles.all()}
+    stale = [sr.pk for stack_id, sr in existing.items() if wanted.get(stack_id) != sr.role_id]
+    if stale:
+        GroupMappingStackRole.objects.filter(pk__in=stale).delete()
+    fresh = [
+        GroupMappingStackRole(mapping=mapping, stack_id=stack_id, role_id=role_id)
+        for stack_id, role_id in wanted.items()
+        if stack_id not in existing or existing[stack_id].role_id != role_id
+    ]
+    if fresh:
+        GroupMappingStackRole.objects.bulk_create(fresh)
+    after = _describe(mapping)
+    if after == before:
+        return mapping
+    audit.record(
+        org,
+        actor,
+        ACTION_MAPPING_CREATE if before is None else ACTION_MAPPING_UPDATE,
+        mapping,
+        before=before,
+        after=after,
+        target_label=group.display_name,
+    )
+    schedule_recompute(org, _member_ids(group.pk), actor=actor, reason=f"Mapping of {group.display_name} saved")
+    return mapping
+
+
+@transaction.atomic
+def delete_mapping(mapping: GroupMapping, *, actor: Actor) -> None:
+    """Remove a mapping; its group's members lose exactly what it granted."""
+    mapping = (
+        GroupMapping.objects.select_for_update(of=("self",))
+        .select_related("group", "organization")
+        .filter(pk=mapping.pk)
+        .first()
+    )
+    if mapping is None:
+        raise MappingError("That mapping was already removed.")
+    org, group = mapping.organization, mapping.group
+    before = _describe(mapping)
+    audit.record(org, actor, ACTION_MAPPING_DELETE, mapping, before=before, target_label=group.display_name)
+    mapping.delete()
+    schedule_recompute(org, _member_ids(group.pk), actor=actor, reason=f"Mapping of {group.display_name} removed")
+
+
+def member_counts(org: Organization) -> dict[int, int]:
+    """Members per mapped group, in one query (the SCIM tab's "affects N members")."""
+    from django.db.models import Count
+
+    return dict(
+        GroupMapping.objects.filter(organization=org)
+        .annotate(n=Count("group__memberships"))
+        .values_list("pk", "n")
+    )
+
+
+__all__ = [
+    "MappingError",
+    "active_jobs",
+    "delete_mapping",
+    "group_members_changed",
+    "load_rules",
+    "recompute_memberships",
+    "save_mapping",
+    "schedule_recompute",
+    "stack_created",
+]

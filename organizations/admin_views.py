@@ -1,12 +1,29 @@
 """Organization Settings pages: the General, Members and Stacks tabs.
 
-Shared helpers for every settings tab (the SCIM tab lives in scim.admin_views)."""
+Shared helpers for every settings tab (the SCIM tab lives in scim.admin_views).
+Views parse forms and render; every change goes through organizations.services."""
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest
+from typing import Callable
+
+from django.contrib import messages
+from django.db.models import Count, Prefetch
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path
 
-from .models import Organization
+from . import services
+from .forms import (
+    FORM_ACTION_FIELD,
+    ActionForm,
+    AddMemberForm,
+    ChangeRoleForm,
+    CreateStackForm,
+    CreateStackRoleForm,
+    RenameOrganizationForm,
+    TransferOwnershipForm,
+)
+from .models import Membership, Organization, OrgRole, Stack, StackAccess, StackRole
 from .services import can_manage
 
 SETTINGS_TABS = [
@@ -38,5 +55,170 @@ def org_settings_context(request: HttpRequest, site, org: Organization, active_t
     }
 
 
-def get_urls(site):
-    return []
+def may_transfer_ownership(request: HttpRequest, org: Organization) -> bool:
+    """Only the Owner (or a superuser) hands over ownership: an Admin must not be
+    able to make themselves the Owner."""
+    user = request.user
+    if user.is_superuser:
+        return True
+    return Membership.objects.filter(organization=org, user=user, role=OrgRole.OWNER, active=True).exists()
+
+
+# A handler gets the cleaned data and returns the success message.
+Handler = Callable[[dict], str]
+
+
+class OrgSettingsViews:
+    """The tabs of one admin site. Each tab may hold several forms; the posted one
+    is named by the hidden `form` field, the others stay unbound."""
+
+    def __init__(self, site):
+        self.site = site
+
+    # --- plumbing -----------------------------------------------------------
+
+    def _forms(self, request: HttpRequest, classes: list[type[ActionForm]], **kwargs) -> dict[str, ActionForm]:
+        posted = request.POST.get(FORM_ACTION_FIELD) if request.method == "POST" else None
+        return {cls.action: cls(request.POST if cls.action == posted else None, **kwargs.get(cls.action, {}))
+                for cls in classes}
+
+    def _handle_post(
+        self, request: HttpRequest, forms: dict[str, ActionForm], handlers: dict[str, Handler]
+    ) -> HttpResponse | None:
+        """Run the posted form's handler; a redirect on success, None to re-render
+        the page with the form's errors."""
+        if request.method != "POST":
+            return None
+        action = request.POST.get(FORM_ACTION_FIELD, "")
+        form = forms.get(action)
+        if form is None or action not in handlers:
+            messages.error(request, "Unknown form; nothing was changed.")
+            return None
+        if not form.is_valid():
+            return None
+        try:
+            message = handlers[action](form.cleaned_data)
+        except services.ServiceError as exc:
+            form.add_error(None, str(exc))
+            return None
+        messages.success(request, message)
+        return HttpResponseRedirect(request.path)
+
+    def _render(self, request, template: str, org: Organization, tab: str, **extra) -> TemplateResponse:
+        context = org_settings_context(request, self.site, org, tab, form_action_field=FORM_ACTION_FIELD, **extra)
+        return TemplateResponse(request, template, context)
+
+    # --- tabs ---------------------------------------------------------------
+
+    def general(self, request: HttpRequest, org_uid: str) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        forms = self._forms(request, [RenameOrganizationForm], rename={"initial": {"name": org.name}})
+
+        def rename(data: dict) -> str:
+            services.rename_organization(org, data["name"], actor=request.user)
+            return f"The organization is now called “{org.name}”."
+
+        response = self._handle_post(request, forms, {"rename": rename})
+        if response is not None:
+            return response
+        owner = org.memberships.filter(role=OrgRole.OWNER).select_related("user").first()
+        counts = org.memberships.aggregate(members=Count("id"))
+        return self._render(
+            request,
+            "admin/orgdesk/org_settings_general.html",
+            org,
+            "general",
+            rename_form=forms["rename"],
+            owner=owner,
+            member_count=counts["members"],
+            stack_count=org.stacks.count(),
+        )
+
+    def members(self, request: HttpRequest, org_uid: str) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        can_transfer = may_transfer_ownership(request, org)
+        classes: list[type[ActionForm]] = [AddMemberForm, ChangeRoleForm]
+        if can_transfer:
+            classes.append(TransferOwnershipForm)
+        scoped = {"organization": org}
+        forms = self._forms(request, classes, **{"change-role": scoped, "transfer-ownership": scoped})
+
+        def add(data: dict) -> str:
+            m = services.add_member(
+                org, data["email"], role=data["role"], first_name=data["first_name"],
+                last_name=data["last_name"], actor=request.user,
+            )
+            return f"{m.user.email} was added as {m.get_role_display()}."
+
+        def change(data: dict) -> str:
+            m = services.change_role(data["membership"], data["role"], actor=request.user)
+            return f"{m.user.email} now has the role {m.get_role_display()}."
+
+        def transfer(data: dict) -> str:
+            m = services.transfer_ownership(org, data["membership"], actor=request.user)
+            return f"{m.user.email} is now the Owner."
+
+        handlers = {"add-member": add, "change-role": change}
+        if can_transfer:
+            handlers["transfer-ownership"] = transfer
+        response = self._handle_post(request, forms, handlers)
+        if response is not None:
+            return response
+        memberships = (
+            Membership.objects.filter(organization=org)
+            .select_related("user")
+            .prefetch_related(
+                Prefetch("stack_access", queryset=StackAccess.objects.select_related("stack", "role"))
+            )
+            .order_by("user__email")
+        )
+        return self._render(
+            request,
+            "admin/orgdesk/org_settings_members.html",
+            org,
+            "members",
+            memberships=memberships,
+            add_form=forms["add-member"],
+            change_role_form=forms["change-role"],
+            transfer_form=forms.get("transfer-ownership"),
+        )
+
+    def stacks(self, request: HttpRequest, org_uid: str) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        forms = self._forms(request, [CreateStackForm, CreateStackRoleForm])
+
+        def create_stack(data: dict) -> str:
+            stack = services.create_stack(org, data["name"], actor=request.user)
+            return f"Stack “{stack.name}” was created."
+
+        def create_role(data: dict) -> str:
+            role = services.create_stack_role(org, data["name"], actor=request.user)
+            return f"Stack role “{role.name}” was created."
+
+        response = self._handle_post(
+            request, forms, {"create-stack": create_stack, "create-stack-role": create_role}
+        )
+        if response is not None:
+            return response
+        stacks = Stack.objects.filter(organization=org).annotate(
+            people=Count("access__membership", distinct=True)
+        )
+        return self._render(
+            request,
+            "admin/orgdesk/org_settings_stacks.html",
+            org,
+            "stacks",
+            stacks=stacks,
+            stack_roles=StackRole.available_to(org),
+            stack_form=forms["create-stack"],
+            role_form=forms["create-stack-role"],
+        )
+
+
+def get_urls(site) -> list:
+    views = OrgSettingsViews(site)
+    return [
+        path("settings/", site.admin_view(views.general), name="org-settings"),
+        path("settings/members/", site.admin_view(views.members), name="org-settings-members"),
+        path("settings/stacks/", site.admin_view(views.stacks), name="org-settings-stacks"),
+    ]

@@ -22,7 +22,8 @@ class UserManager(BaseUserManager):
     use_in_migrations = True
 
     def get_by_natural_key(self, email: str) -> "User":
-        return self.get(email__iexact=email)
+        # Lower(...) matches the user_email_ci_unique index; __iexact would not use it.
+        return self.alias(_email_ci=Lower("email")).get(_email_ci=email.lower())
 
     def _create_user(self, email: str, password: str | None, **extra) -> "User":
         if not email:

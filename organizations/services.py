@@ -3,7 +3,8 @@ transaction, writes its audit entry and takes a keyword-only `actor`."""
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 
 from . import audit
 from .audit import Actor
@@ -37,8 +38,15 @@ def _notify_access_engine(membership_ids: list[int], *, actor: Actor) -> None:
     recompute_memberships(membership_ids, actor=actor)
 
 
+def filter_ci(queryset: QuerySet, field: str, value: str) -> QuerySet:
+    """Compare `field` case-insensitively through Lower(...), which the functional
+    unique indexes cover (`__iexact` is UPPER on PostgreSQL and LIKE on SQLite,
+    so it would scan)."""
+    return queryset.alias(_ci_value=Lower(field)).filter(_ci_value=value.lower())
+
+
 def find_account(email: str) -> User | None:
-    return User.objects.filter(email__iexact=email.strip()).first()
+    return filter_ci(User.objects.all(), "email", email.strip()).first()
 
 
 def get_or_create_account(email: str, *, first_name: str = "", last_name: str = "") -> tuple[User, bool]:
@@ -54,7 +62,7 @@ def get_or_create_account(email: str, *, first_name: str = "", last_name: str = 
             return User.objects.create_user(email=email, first_name=first_name[:150], last_name=last_name[:150]), True
     except IntegrityError:
         # Another request created the same account concurrently.
-        return User.objects.get(email__iexact=email), False
+        return filter_ci(User.objects.all(), "email", email).get(), False
 
 
 @transaction.atomic
@@ -101,7 +109,7 @@ def add_member(
         user.save(update_fields=["password"])
     if Membership.objects.filter(organization=organization, user=user).exists():
         raise ServiceError(f"{user.email} is already a member of {organization.name}.")
-    if Membership.objects.filter(organization=organization, scim_username__iexact=user.email).exists():
+    if filter_ci(Membership.objects.filter(organization=organization), "scim_username", user.email).exists():
         raise ServiceError(f"Another member already has the userName {user.email}.")
     membership = Membership.objects.create(
         organization=organization,
@@ -200,7 +208,7 @@ def create_stack(organization: Organization, name: str, *, actor: Actor) -> Stac
     name = name.strip()
     if not name:
         raise ServiceError("A stack needs a name.")
-    if Stack.objects.filter(organization=organization, name__iexact=name).exists():
+    if filter_ci(Stack.objects.filter(organization=organization), "name", name).exists():
         raise ServiceError(f"A stack named {name!r} already exists.")
     stack = Stack.objects.create(organization=organization, name=name)
     audit.record(organization, actor, "stack.create", stack, after={"name": name})
@@ -215,7 +223,7 @@ def create_stack_role(organization: Organization, name: str, *, actor: Actor) ->
     name = name.strip()
     if not name:
         raise ServiceError("A stack role needs a name.")
-    if StackRole.available_to(organization).filter(name__iexact=name).exists():
+    if filter_ci(StackRole.available_to(organization), "name", name).exists():
         raise ServiceError(f"A stack role named {name!r} already exists.")
     role = StackRole.objects.create(organization=organization, name=name)
     audit.record(organization, actor, "stack_role.create", role, after={"name": name})
@@ -274,6 +282,18 @@ def rename_organization(organization: Organization, name: str, *, actor: Actor) 
     organization.name = name
     organization.save(update_fields=["name"])
     audit.record(organization, actor, "organization.rename", organization, before=before, after={"name": name})
+    return organization
+
+
+@transaction.atomic
+def change_plan(organization: Organization, plan: str, *, actor: Actor) -> Organization:
+    """Operators move an org between plans; features such as SCIM follow the plan."""
+    if plan not in Plan.values:
+        raise ServiceError(f"Unknown plan {plan!r}.")
+    before = {"plan": organization.plan}
+    organization.plan = plan
+    organization.save(update_fields=["plan"])
+    audit.record(organization, actor, "organization.change_plan", organization, before=before, after={"plan": plan})
     return organization
 
 

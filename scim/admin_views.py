@@ -1,5 +1,305 @@
-"""SCIM tab and Marketplace pages. Filled in by the Enable-SCIM work."""
+"""Organization Settings > SCIM tab and the Marketplace pages.
+
+Views parse and render; scim.services decides and writes. Every view starts
+with get_managed_org_or_404, so a Member or another org's admin gets a 404 and
+nothing changes. Confirmations are pages: GET shows them, only POST acts."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Prefetch, Q
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from mappings.admin_views import scim_tab_context
+from organizations.admin_views import get_managed_org_or_404, org_settings_context
+from organizations.models import Organization
+from organizations.services import ServiceError
+
+from . import services
+from .activity import activity_context
+from .forms import MarketplaceSearchForm
+from .models import AppInstallation, MarketplaceApp, SecretToken
+from .tokens import TOKEN_MARKER, IssuedToken
+
+SAFE_METHODS = ("GET", "HEAD")
 
 
-def get_urls(site):
-    return []
+def _live_tokens() -> Prefetch:
+    return Prefetch("tokens", queryset=SecretToken.objects.filter(revoked_at__isnull=True), to_attr="live_tokens")
+
+
+def _page_context(request: HttpRequest, site, org: Organization, title: str, **extra) -> dict:
+    """Context for Marketplace pages (not a settings tab, but the same admin chrome)."""
+    return {**site.each_context(request), "org": org, "title": title, "token_marker": TOKEN_MARKER, **extra}
+
+
+def _only(request: HttpRequest, *methods: str) -> HttpResponse | None:
+    if request.method not in methods:
+        return HttpResponseNotAllowed(methods)
+    return None
+
+
+def _confirmation(request, site, org, *, title, message, button, cancel_url, danger=False, **extra) -> HttpResponse:
+    context = _page_context(
+        request, site, org, title, message=message, button=button, cancel_url=cancel_url, danger=danger, **extra
+    )
+    return TemplateResponse(request, "admin/scim/confirm.html", context)
+
+
+def _render_issued(request, site, org, installation: AppInstallation, issued: IssuedToken, *, heading: str):
+    """The only page that ever shows a secret: rendered on the POST itself (never a
+    redirect to a GET that could show it again); admin_view adds no-cache headers."""
+    context = _page_context(
+        request,
+        site,
+        org,
+        heading,
+        installation=installation,
+        scim_url=services.scim_url(org),
+        secret_token=issued.secret,
+    )
+    return TemplateResponse(request, "admin/scim/token_issued.html", context)
+
+
+def _get_installation(org: Organization, installation_id: int) -> AppInstallation:
+    """An installation of *this* org; another org's id is a 404."""
+    return get_object_or_404(
+        AppInstallation.objects.select_related("app", "installed_by").prefetch_related(_live_tokens()),
+        pk=installation_id,
+        organization=org,
+    )
+
+
+def _listed_app(slug: str) -> MarketplaceApp:
+    return get_object_or_404(MarketplaceApp, slug=slug, listed=True)
+
+
+# ---- SCIM tab -------------------------------------------------------------
+
+
+def scim_tab_view(site):
+    def view(request: HttpRequest, org_uid: str) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        installations = (
+            AppInstallation.objects.filter(organization=org, uninstalled_at__isnull=True)
+            .select_related("app")
+            .prefetch_related(_live_tokens())
+        )
+        context = org_settings_context(
+            request,
+            site,
+            org,
+            "scim",
+            plan_has_scim=org.has_feature(services.SCIM_FEATURE),
+            scim_url=services.scim_url(org),
+            installations=list(installations) if org.scim_enabled else [],
+            token_marker=TOKEN_MARKER,
+        )
+        if org.scim_enabled:
+            context.update(scim_tab_context(request, org))
+            context.update(activity_context(request, org))
+        return TemplateResponse(request, "admin/scim/scim_tab.html", context)
+
+    return view
+
+
+def scim_toggle_view(site, *, enable: bool):
+    def view(request: HttpRequest, org_uid: str) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        if refused := _only(request, "GET", "HEAD", "POST"):
+            return refused
+        tab_url = reverse("admin:org-settings-scim", args=[org.uid])
+        if not org.has_feature(services.SCIM_FEATURE):
+            messages.error(request, f"The {org.get_plan_display()} plan does not include SCIM.")
+            return redirect(tab_url)
+        if request.method in SAFE_METHODS:
+            if enable:
+                message = (
+                    f"Turn on SCIM provisioning for {org.name}? Installed identity-provider apps can then "
+                    "create, update and deactivate members and push groups."
+                )
+                return _confirmation(
+                    request, site, org, title="Enable SCIM", message=message, button="Enable", cancel_url=tab_url
+                )
+            message = (
+                f"Turn off SCIM provisioning for {org.name}? Every SCIM request is refused (401) until you "
+                "enable it again. Nothing is deleted: members, groups, mappings and installations stay."
+            )
+            return _confirmation(
+                request, site, org, title="Disable SCIM", message=message, button="Disable", cancel_url=tab_url,
+                danger=True,
+            )
+        try:
+            if enable:
+                services.enable_scim(org, actor=request.user)
+                messages.success(request, "SCIM is enabled. Install an app from the Marketplace to connect your IdP.")
+            else:
+                services.disable_scim(org, actor=request.user)
+                messages.success(request, "SCIM is disabled. SCIM requests are refused until you enable it again.")
+        except ServiceError as exc:
+            messages.error(request, str(exc))
+        return redirect(tab_url)
+
+    return view
+
+
+# ---- Marketplace ------------------------------------------------------------
+
+
+def marketplace_apps_view(site):
+    def view(request: HttpRequest, org_uid: str) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        form = MarketplaceSearchForm(request.GET or None)
+        query = form.cleaned_data["q"] if form.is_valid() else ""
+        apps = MarketplaceApp.objects.filter(listed=True)
+        if query:
+            apps = apps.filter(Q(name__icontains=query) | Q(vendor__icontains=query) | Q(summary__icontains=query))
+        installed = dict(
+            AppInstallation.objects.filter(organization=org, uninstalled_at__isnull=True).values_list("app_id", "id")
+        )
+        cards = [(app, installed.get(app.pk)) for app in apps]
+        context = _page_context(request, site, org, "Marketplace: Apps", form=form, query=query, cards=cards)
+        return TemplateResponse(request, "admin/scim/marketplace_apps.html", context)
+
+    return view
+
+
+def marketplace_app_view(site):
+    def view(request: HttpRequest, org_uid: str, slug: str) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        app = _listed_app(slug)
+        context = _page_context(
+            request,
+            site,
+            org,
+            app.name,
+            app=app,
+            installation=services.live_installation(org, app),
+            plan_has_scim=org.has_feature(app.requires_feature) if app.requires_feature else True,
+        )
+        return TemplateResponse(request, "admin/scim/marketplace_app.html", context)
+
+    return view
+
+
+def marketplace_install_view(site):
+    def view(request: HttpRequest, org_uid: str, slug: str) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        if refused := _only(request, "GET", "HEAD", "POST"):
+            return refused
+        app = _listed_app(slug)
+        existing = services.live_installation(org, app)
+        plan_has_scim = org.has_feature(app.requires_feature) if app.requires_feature else True
+        error = ""
+        if request.method == "POST" and existing is None:
+            try:
+                installation, issued = services.install_app(org, app, actor=request.user)
+            except services.AlreadyInstalled as exc:
+                existing, error = exc.installation, str(exc)
+            except ServiceError as exc:
+                error = str(exc)
+            else:
+                return _render_issued(request, site, org, installation, issued, heading=f"{app.name} installed")
+        elif request.method == "POST":
+            error = services.AlreadyInstalled(existing).args[0]
+        context = _page_context(
+            request,
+            site,
+            org,
+            f"Authorize {app.name}",
+            app=app,
+            installation=existing,
+            plan_has_scim=plan_has_scim,
+            error=error,
+        )
+        return TemplateResponse(request, "admin/scim/marketplace_install.html", context, status=400 if error else 200)
+
+    return view
+
+
+def installation_view(site):
+    def view(request: HttpRequest, org_uid: str, installation_id: int) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        installation = _get_installation(org, installation_id)
+        tokens = installation.live_tokens
+        context = _page_context(
+            request,
+            site,
+            org,
+            f"{installation.app.name} installation",
+            installation=installation,
+            token=tokens[0] if tokens else None,
+            scim_url=services.scim_url(org),
+        )
+        return TemplateResponse(request, "admin/scim/installation.html", context)
+
+    return view
+
+
+def installation_action_view(site, *, action: str):
+    """Regenerate the token or uninstall: GET confirms, POST acts."""
+
+    def view(request: HttpRequest, org_uid: str, installation_id: int) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        if refused := _only(request, "GET", "HEAD", "POST"):
+            return refused
+        installation = _get_installation(org, installation_id)
+        page_url = reverse("admin:marketplace-installation", args=[org.uid, installation.pk])
+        if not installation.is_live:
+            messages.error(request, f"{installation.app.name} has already been uninstalled.")
+            return redirect(page_url)
+        if request.method in SAFE_METHODS:
+            if action == "regenerate":
+                return _confirmation(
+                    request, site, org, title="Regenerate token",
+                    message=f"Issue a new Secret Token for {installation.app.name}? The current token stops "
+                    "working at once; paste the new one into your identity provider.",
+                    button="Regenerate token", cancel_url=page_url, danger=True, installation=installation,
+                )
+            return _confirmation(
+                request, site, org, title=f"Uninstall {installation.app.name}",
+                message=f"Uninstall {installation.app.name}? All its tokens stop working at once. Members, groups "
+                "and mappings it provisioned stay.",
+                button="Uninstall", cancel_url=page_url, danger=True, installation=installation,
+            )
+        try:
+            if action == "regenerate":
+                issued = services.regenerate_token(installation, actor=request.user)
+                return _render_issued(request, site, org, installation, issued, heading="New Secret Token")
+            services.uninstall_app(installation, actor=request.user)
+            messages.success(request, f"{installation.app.name} was uninstalled; its tokens no longer work.")
+        except ServiceError as exc:
+            messages.error(request, str(exc))
+        return redirect(page_url)
+
+    return view
+
+
+def get_urls(site) -> list:
+    """Mounted under /admin/orgs/<org_uid>/ by OrgdeskAdminSite.get_urls."""
+    wrap = site.admin_view
+    return [
+        path("settings/scim/", wrap(scim_tab_view(site)), name="org-settings-scim"),
+        path("settings/scim/enable/", wrap(scim_toggle_view(site, enable=True)), name="org-settings-scim-enable"),
+        path("settings/scim/disable/", wrap(scim_toggle_view(site, enable=False)), name="org-settings-scim-disable"),
+        path("marketplace/apps/", wrap(marketplace_apps_view(site)), name="marketplace-apps"),
+        path("marketplace/apps/<slug:slug>/", wrap(marketplace_app_view(site)), name="marketplace-app"),
+        path("marketplace/apps/<slug:slug>/install/", wrap(marketplace_install_view(site)), name="marketplace-install"),
+        path(
+            "marketplace/installations/<int:installation_id>/",
+            wrap(installation_view(site)),
+            name="marketplace-installation",
+        ),
+        path(
+            "marketplace/installations/<int:installation_id>/regenerate/",
+            wrap(installation_action_view(site, action="regenerate")),
+            name="marketplace-installation-regenerate",
+        ),
+        path(
+            "marketplace/installations/<int:installation_id>/uninstall/",
+            wrap(installation_action_view(site, action="uninstall")),
+            name="marketplace-installation-uninstall",
+        ),
+    ]

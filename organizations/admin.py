@@ -1,0 +1,401 @@
+"""The tenant-scoped admin for organizations, members, stacks, stack roles and
+the audit log.
+
+Access is by org role, not Django model permissions (see config.admin_site): a
+superuser sees everything; an active Owner/Admin sees and edits only the orgs
+they manage; anyone else sees nothing. Objects of other orgs are left out of
+get_queryset, so their change URLs get the admin's usual "doesn't exist"
+redirect and never render. Saves go through organizations.services."""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+
+from . import services
+from .forms import (
+    MembershipAddForm,
+    MembershipChangeForm,
+    OrganizationAddForm,
+    OrganizationChangeForm,
+    OrgdeskUserChangeForm,
+    OrgdeskUserCreationForm,
+    StackAddForm,
+    StackRoleAddForm,
+)
+from .models import AuditEvent, Membership, Organization, OrgRole, Stack, StackAccess, StackRole, User
+
+_MANAGED_IDS_ATTR = "_orgdesk_managed_org_ids"
+
+
+def managed_org_ids(request: HttpRequest) -> frozenset[int]:
+    """Ids of the orgs this request's user manages, computed once per request
+    (the admin asks for permissions many times per page)."""
+    ids = getattr(request, _MANAGED_IDS_ATTR, None)
+    if ids is None:
+        ids = frozenset(services.managed_organizations(request.user).values_list("pk", flat=True))
+        setattr(request, _MANAGED_IDS_ATTR, ids)
+    return ids
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    """Permissions by org role. `org_field` is the lookup from the model to its
+    Organization ("" for Organization itself)."""
+
+    org_field = "organization"
+    # Foreign keys limited to the orgs the user manages, by the lookup to the org
+    # from the related model.
+    scoped_foreign_keys = {"organization": "pk__in", "membership": "organization__in", "stack": "organization__in"}
+
+    def _org_id(self, obj) -> int | None:
+        return obj.pk if not self.org_field else getattr(obj, f"{self.org_field}_id")
+
+    def _may_manage(self, request: HttpRequest, obj=None) -> bool:
+        if request.user.is_superuser:
+            return True
+        ids = managed_org_ids(request)
+        if obj is None:
+            return bool(ids)
+        return self._org_id(obj) in ids
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        lookup = f"{self.org_field}__in" if self.org_field else "pk__in"
+        return qs.filter(**{lookup: managed_org_ids(request)})
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._may_manage(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._may_manage(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._may_manage(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._may_manage(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._may_manage(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        lookup = self.scoped_foreign_keys.get(db_field.name)
+        if lookup and "queryset" not in kwargs:
+            qs = db_field.remote_field.model._default_manager.all()
+            if not request.user.is_superuser:
+                qs = qs.filter(**{lookup: managed_org_ids(request)})
+            kwargs["queryset"] = qs
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ServiceFormMixin:
+    """Validates the service's preconditions in the form, so refusals show as form
+    errors. Subclasses override `service_save(request, obj, form, change)`."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        admin_self = self
+
+        class ServiceForm(form_class):
+            def _post_clean(self):
+                super()._post_clean()
+                if self.errors:
+                    return
+                try:
+                    self._service_result = admin_self.service_save(request, self.instance, self, change)
+                except services.ServiceError as exc:
+                    self.add_error(None, str(exc))
+
+        return ServiceForm
+
+    def service_save(self, request, obj, form, change):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def save_form(self, request, form, change):
+        # The service already saved; hand the admin the stored object.
+        return getattr(form, "_service_result", form.instance)
+
+    def save_model(self, request, obj, form, change):
+        """Saved by the service while validating the form (inside the admin's
+        transaction), so nothing is left to do here."""
+
+    def save_related(self, request, form, formsets, change):
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(ServiceFormMixin, TenantScopedAdmin):
+    org_field = ""
+    list_display = ["name", "uid", "plan", "scim_enabled", "created_at"]
+    list_filter = ["plan", "scim_enabled"]
+    search_fields = ["name", "uid"]
+    readonly_fields = ["uid", "scim_enabled", "created_at"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = OrganizationChangeForm if obj else OrganizationAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "plan", "owner_email"]
+        return ["name", "uid", "plan", "scim_enabled", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(self.readonly_fields)
+        if not request.user.is_superuser:
+            readonly.append("plan")  # the plan is what the customer pays for
+        return readonly
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A new org has a new Owner; only operators create them here (or create_org).
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # no service deletes an org and its audit trail
+
+    def service_save(self, request, obj, form, change):
+        data = form.cleaned_data
+        if not change:
+            return services.create_organization(
+                data["name"], owner_email=data["owner_email"], plan=data["plan"], actor=request.user
+            )
+        current = Organization.objects.get(pk=obj.pk)
+        if data["name"] != current.name:
+            services.rename_organization(current, data["name"], actor=request.user)
+        if "plan" in data and data["plan"] != current.plan:
+            services.change_plan(current, data["plan"], actor=request.user)
+        return current
+
+
+class StackAccessInline(admin.TabularInline):
+    """What a member can do on which stack and where it came from; read-only
+    here because grants go through services (and SCIM rows belong to the engine)."""
+
+    model = StackAccess
+    fields = ["stack", "role", "source", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("stack", "role")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return True  # the parent admin already scoped obj to a managed org
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.action(description="Transfer ownership to the selected member")
+def transfer_ownership(modeladmin, request, queryset):
+    if queryset.count() != 1:
+        modeladmin.message_user(request, "Select exactly one member to become the Owner.", messages.ERROR)
+        return
+    membership = queryset.select_related("organization", "user").get()
+    org = membership.organization
+    if not (request.user.is_superuser or org.memberships.filter(user=request.user, role=OrgRole.OWNER).exists()):
+        modeladmin.message_user(request, "Only the Owner can transfer ownership.", messages.ERROR)
+        return
+    try:
+        services.transfer_ownership(org, membership, actor=request.user)
+    except services.ServiceError as exc:
+        modeladmin.message_user(request, str(exc), messages.ERROR)
+        return
+    modeladmin.message_user(request, f"{membership.user.email} is now the Owner of {org.name}.", messages.SUCCESS)
+
+
+@admin.register(Membership)
+class MembershipAdmin(ServiceFormMixin, TenantScopedAdmin):
+    list_display = ["email", "organization", "role", "manual_role", "active", "created_at"]
+    list_filter = ["role", "active"]
+    search_fields = ["user__email", "scim_username", "display_name"]
+    list_select_related = ["user", "organization"]
+    autocomplete_fields = ["organization"]
+    inlines = [StackAccessInline]
+    actions = [transfer_ownership]
+
+    @admin.display(ordering="user__email", description="e-mail")
+    def email(self, obj: Membership) -> str:
+        return obj.user.email
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = MembershipChangeForm if obj else MembershipAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["organization", "email", "role"]
+        fields = ["user", "organization", "role", "active", "scim_username", "scim_external_id"]
+        if obj.role != OrgRole.OWNER:
+            fields.insert(3, "manual_role")
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["user", "organization", "role", "active", "scim_username", "scim_external_id"]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # The Owner's role only changes by transferring ownership.
+        if obj is not None and obj.role == OrgRole.OWNER:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.role == OrgRole.OWNER:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def service_save(self, request, obj, form, change):
+        data = form.cleaned_data
+        if not change:
+            return services.add_member(data["organization"], data["email"], role=data["role"], actor=request.user)
+        current = Membership.objects.get(pk=obj.pk)
+        if data["manual_role"] != current.manual_role:
+            return services.change_role(current, data["manual_role"], actor=request.user)
+        return current
+
+    def delete_model(self, request, obj):
+        services.remove_member(obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("user", "organization"):
+            services.remove_member(membership, actor=request.user)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Stack access rows go with the membership; our permissions are org roles.
+        owners = [m for m in objs if m.role == OrgRole.OWNER]
+        if owners:
+            protected = list(protected) + [f"{m} (the Owner: transfer ownership first)" for m in owners]
+        return deleted, model_count, set(), protected
+
+
+@admin.register(Stack)
+class StackAdmin(ServiceFormMixin, TenantScopedAdmin):
+    list_display = ["name", "organization", "created_at"]
+    search_fields = ["name", "organization__name"]
+    list_select_related = ["organization"]
+    autocomplete_fields = ["organization"]
+    form = StackAddForm
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["organization", "name", "created_at"] if obj is not None else []
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # no service removes a stack and its access yet
+
+    def service_save(self, request, obj, form, change):
+        data = form.cleaned_data
+        return services.create_stack(data["organization"], data["name"], actor=request.user)
+
+
+@admin.register(StackRole)
+class StackRoleAdmin(ServiceFormMixin, TenantScopedAdmin):
+    """Built-in roles are shared by every org and read-only; custom roles belong to one."""
+
+    list_display = ["name", "organization", "builtin"]
+    list_filter = ["builtin"]
+    search_fields = ["name"]
+    list_select_related = ["organization"]
+    autocomplete_fields = ["organization"]
+    form = StackRoleAddForm
+
+    def get_queryset(self, request):
+        qs = admin.ModelAdmin.get_queryset(self, request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(Q(organization__isnull=True) | Q(organization__in=managed_org_ids(request)))
+
+    def _may_manage(self, request, obj=None) -> bool:
+        if obj is not None and obj.organization_id is None:
+            return super()._may_manage(request)  # a built-in: visible to every manager
+        return super()._may_manage(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["organization", "name", "builtin"] if obj is not None else []
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def service_save(self, request, obj, form, change):
+        data = form.cleaned_data
+        return services.create_stack_role(data["organization"], data["name"], actor=request.user)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(TenantScopedAdmin):
+    """Read-only: the trail is written by services, never edited."""
+
+    list_display = ["created_at", "org_uid", "actor_type", "actor_label", "action", "target_label"]
+    list_filter = ["action", "actor_type"]
+    search_fields = ["actor_label", "target_label", "action", "org_uid"]
+    date_hierarchy = "created_at"
+    list_select_related = ["organization"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Accounts span orgs, so only superusers manage them here."""
+
+    form = OrgdeskUserChangeForm
+    add_form = OrgdeskUserCreationForm
+    list_display = ["email", "first_name", "last_name", "is_staff", "is_superuser", "is_active"]
+    search_fields = ["email", "first_name", "last_name"]
+    ordering = ["email"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "usable_password", "password1", "password2")}),)
+    filter_horizontal = ()
+    list_filter = ["is_staff", "is_superuser", "is_active"]
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser

@@ -1,0 +1,153 @@
+"""Forms for the Organization Settings tabs and the tenant-scoped admin.
+
+Forms only parse input; the views hand the cleaned data to organizations.services,
+which decides and writes. A ServiceError from a service becomes a form error."""
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+
+from .models import Membership, Organization, OrgRole, Stack, StackRole, User
+
+# Roles that can be granted by hand: the Owner only changes by a transfer.
+GRANTABLE_ROLES = [(OrgRole.ADMIN.value, OrgRole.ADMIN.label), (OrgRole.MEMBER.value, OrgRole.MEMBER.label)]
+
+# The hidden field that says which of a tab's several forms was posted.
+FORM_ACTION_FIELD = "form"
+
+
+class ActionForm(forms.Form):
+    """A settings-tab form; `action` names it in the POST so one view can serve several."""
+
+    action = ""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", self.action)
+        super().__init__(*args, **kwargs)
+
+
+class RenameOrganizationForm(ActionForm):
+    action = "rename"
+    name = forms.CharField(max_length=200, label="Organization name")
+
+
+class AddMemberForm(ActionForm):
+    action = "add-member"
+    email = forms.EmailField(label="E-mail", max_length=254)
+    role = forms.ChoiceField(choices=GRANTABLE_ROLES, initial=OrgRole.MEMBER)
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+
+
+class _MembershipChoiceForm(ActionForm):
+    """A form picking one membership of this org (never another org's)."""
+
+    membership = forms.ModelChoiceField(queryset=Membership.objects.none(), label="Member")
+
+    def __init__(self, *args, organization: Organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["membership"]
+        field.queryset = self.membership_queryset(organization)
+        field.label_from_instance = lambda m: f"{m.user.email} ({m.get_role_display()})"
+
+    def membership_queryset(self, organization: Organization):
+        return Membership.objects.filter(organization=organization).select_related("user")
+
+
+class ChangeRoleForm(_MembershipChoiceForm):
+    action = "change-role"
+    role = forms.ChoiceField(choices=GRANTABLE_ROLES)
+
+    def membership_queryset(self, organization: Organization):
+        return super().membership_queryset(organization).exclude(role=OrgRole.OWNER)
+
+
+class TransferOwnershipForm(_MembershipChoiceForm):
+    action = "transfer-ownership"
+    confirm = forms.BooleanField(
+        label="I understand the current Owner becomes an Admin", required=True
+    )
+
+    def membership_queryset(self, organization: Organization):
+        return super().membership_queryset(organization).exclude(role=OrgRole.OWNER).filter(active=True)
+
+
+class CreateStackForm(ActionForm):
+    action = "create-stack"
+    name = forms.CharField(max_length=200, label="Stack name")
+
+
+class CreateStackRoleForm(ActionForm):
+    action = "create-stack-role"
+    name = forms.CharField(max_length=100, label="Role name")
+
+
+# --- ModelAdmin forms -------------------------------------------------------
+
+
+class OrganizationAddForm(forms.ModelForm):
+    """Creating an org always creates its Owner, so the form asks for one."""
+
+    owner_email = forms.EmailField(label="Owner e-mail", max_length=254)
+
+    class Meta:
+        model = Organization
+        fields = ["name", "plan"]
+
+
+class OrganizationChangeForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = ["name", "plan"]
+
+
+class MembershipAddForm(forms.ModelForm):
+    """Adding a person by e-mail: the account is found or created by the service."""
+
+    email = forms.EmailField(label="E-mail", max_length=254)
+    role = forms.ChoiceField(choices=GRANTABLE_ROLES, initial=OrgRole.MEMBER)
+
+    class Meta:
+        model = Membership
+        fields = ["organization"]
+
+
+class MembershipChangeForm(forms.ModelForm):
+    """Only the hand-granted role is edited here, and never to or from Owner."""
+
+    manual_role = forms.ChoiceField(choices=GRANTABLE_ROLES, label="Role granted by hand")
+
+    class Meta:
+        model = Membership
+        fields = ["manual_role"]
+
+
+class StackAddForm(forms.ModelForm):
+    class Meta:
+        model = Stack
+        fields = ["organization", "name"]
+
+
+class StackRoleAddForm(forms.ModelForm):
+    class Meta:
+        model = StackRole
+        fields = ["organization", "name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A custom role always belongs to an org; built-ins come from a migration.
+        if "organization" in self.fields:
+            self.fields["organization"].required = True
+
+
+class OrgdeskUserCreationForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email",)
+
+
+class OrgdeskUserChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+

@@ -1,0 +1,59 @@
+"""Names and canned messages of the SCIM API, kept in one place (Sentry style)
+instead of scattered strings."""
+from __future__ import annotations
+
+from django_scim.constants import SCIM_CONTENT_TYPE, SchemaURI
+
+__all__ = ["SCIM_CONTENT_TYPE", "SchemaURI"]
+
+ERROR_SCHEMA = SchemaURI.ERROR
+LIST_RESPONSE_SCHEMA = SchemaURI.LIST_RESPONSE
+SEARCH_REQUEST_SCHEMA = SchemaURI.SERACH_REQUEST  # sic: django-scim2 spells it so
+PATCH_OP_SCHEMA = SchemaURI.PATCH_OP
+USER_SCHEMA = SchemaURI.USER
+GROUP_SCHEMA = SchemaURI.GROUP
+ENTERPRISE_USER_SCHEMA = SchemaURI.ENTERPRISE_USER
+
+# Content types a client may send (with or without "; charset=...").
+ACCEPTED_CONTENT_TYPES = frozenset({"application/scim+json", "application/json"})
+
+# PATCH op names, compared lower-cased: Entra sends "Add", "Replace", "Remove".
+OP_ADD = "add"
+OP_REMOVE = "remove"
+OP_REPLACE = "replace"
+PATCH_OPS = (OP_ADD, OP_REMOVE, OP_REPLACE)
+
+# RFC 7644 §3.12 scimType values.
+SCIM_TYPE_UNIQUENESS = "uniqueness"
+SCIM_TYPE_INVALID_VALUE = "invalidValue"
+SCIM_TYPE_INVALID_SYNTAX = "invalidSyntax"
+SCIM_TYPE_INVALID_FILTER = "invalidFilter"
+SCIM_TYPE_INVALID_PATH = "invalidPath"
+SCIM_TYPE_NO_TARGET = "noTarget"
+SCIM_TYPE_MUTABILITY = "mutability"
+
+DEFAULT_PAGE_SIZE = 100
+
+# Canned error details.
+DETAIL_UNAUTHENTICATED = "A valid Bearer token of an app installed in this organization is required."
+DETAIL_OWNER = "The Owner cannot be deactivated, deleted or renamed over SCIM: ownership must be transferred first."
+DETAIL_USER_NOT_FOUND = "User not found"
+DETAIL_GROUP_NOT_FOUND = "Group not found"
+DETAIL_ROUTE_NOT_FOUND = "No SCIM endpoint at this path"
+DETAIL_METHOD_NOT_ALLOWED = "Method not allowed on this endpoint"
+DETAIL_TOO_LARGE = "Request body is larger than the maximum of {limit} bytes"
+DETAIL_UNSUPPORTED_MEDIA = "Content-Type must be application/scim+json or application/json"
+DETAIL_SERVER_ERROR = "Internal server error while processing the SCIM request"
+DETAIL_USERNAME_TAKEN = "userName {value!r} is already taken in this organization"
+DETAIL_ACCOUNT_ALREADY_MEMBER = "A user with e-mail {value!r} already exists in this organization"
+DETAIL_GROUP_NAME_TAKEN = "A group named {value!r} already exists in this organization"
+DETAIL_UNKNOWN_MEMBERS = "Unknown member ids for this organization: {ids}"
+
+ENTERPRISE_ATTRIBUTES = (
+    "employeeNumber",
+    "costCenter",
+    "organization",
+    "division",
+    "department",
+    "manager",
+)

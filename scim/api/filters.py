@@ -1,0 +1,400 @@
+"""SCIM filters and sortBy as Django ORM expressions, for Users (Membership) and Groups (ScimGroup).
+
+The caller scopes by org: `Membership.objects.filter(organization=org).filter(user_filter_q(f))`.
+Everything here is a Q (never raw SQL), so an `or` in the filter stays inside that scope,
+and multi-valued attributes (emails, members) are `Exists` subqueries, so rows are never
+duplicated and `not`/`ne` mean "no element matches".
+
+Semantics worth knowing:
+- `ne` is the negation of `eq`, also for multi-valued attributes (`emails.value ne "x"`:
+  no e-mail is x), so `a ne v` and `not (a eq v)` always agree.
+- `eq null` means "not present", `ne null` "present".
+- Case-insensitive `eq` compares `LOWER(column)` with `LOWER(value)` in the database, which
+  is what the Lower(...) unique constraints and indexes use, so the lookup is indexed and finds
+  exactly the row uniqueness would clash with.
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from datetime import datetime, time, timezone as dt_timezone
+from functools import reduce
+from typing import Any, Callable
+
+from django.db.models import CharField, Exists, F, Func, OrderBy, OuterRef, Q, Value
+from django.db.models.functions import Length, Lower, StrIndex, Substr
+from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
+from django.utils.dateparse import parse_date, parse_datetime
+
+from organizations.models import Membership, MembershipEmail
+from scim.api.filter_parser import (
+    AND,
+    Compare,
+    Logical,
+    Node,
+    Not,
+    Present,
+    ScimFilterError,
+    ValuePath,
+    parse,
+)
+from scim.models import ScimGroup, ScimGroupMember
+
+__all__ = [
+    "ScimFilterError",
+    "apply_sort_order",
+    "group_filter_q",
+    "group_sort_key",
+    "user_filter_q",
+    "user_sort_key",
+]
+
+CharField.register_lookup(Lower)  # `field__lower=...`: matches the Lower(...) functional indexes
+
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:user:"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:group:"
+MAX_ID = 2**63 - 1
+
+STRING, BOOLEAN, DATETIME, ID = "string", "boolean", "datetime", "id"
+ORDER_OPS = {"gt": GreaterThan, "ge": GreaterThanOrEqual, "lt": LessThan, "le": LessThanOrEqual}
+ORDER_LOOKUPS = {"gt": "gt", "ge": "gte", "lt": "lt", "le": "lte"}
+
+
+class BinaryCollate(Func):
+    """Byte-wise string order on both databases, so gt/lt/sortBy agree on SQLite (BINARY by
+    default) and PostgreSQL (whose default collation may be locale-aware)."""
+
+    template = "%(expressions)s"
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template='%(expressions)s COLLATE "C"', **extra)
+
+
+@dataclass(frozen=True)
+class Attr:
+    """A single-valued attribute, `column` relative to the model being filtered."""
+
+    kind: str
+    column: str
+    case_exact: bool = True
+    lower_indexed: bool = False  # has a Lower(column) index: use it for case-exact eq too
+
+
+@dataclass(frozen=True)
+class MultiValued:
+    """A multi-valued complex attribute stored as rows of `model` pointing back through `fk`."""
+
+    model: type
+    fk: str
+    subs: dict[str, Attr]
+    default_sub: str = "value"
+
+
+@dataclass(frozen=True)
+class Resource:
+    urn: str
+    simple: dict[str, Attr]
+    multi: dict[str, MultiValued] = field(default_factory=dict)
+    # Complex single-valued attributes (`name pr`): present when any of these is.
+    complex_present: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _id() -> Attr:
+    return Attr(ID, "pk")
+
+
+def _meta() -> dict[str, Attr]:
+    return {"meta.created": Attr(DATETIME, "created_at"), "meta.lastmodified": Attr(DATETIME, "updated_at")}
+
+
+USER = Resource(
+    urn=USER_URN,
+    simple={
+        "id": _id(),
+        "username": Attr(STRING, "scim_username", case_exact=False),
+        "externalid": Attr(STRING, "scim_external_id", lower_indexed=True),
+        "displayname": Attr(STRING, "display_name", case_exact=False),
+        "name.givenname": Attr(STRING, "given_name", case_exact=False),
+        "name.familyname": Attr(STRING, "family_name", case_exact=False),
+        "active": Attr(BOOLEAN, "active"),
+        **_meta(),
+    },
+    multi={
+        "emails": MultiValued(
+            MembershipEmail,
+            "membership",
+            {
+                "value": Attr(STRING, "value", case_exact=False),
+                "type": Attr(STRING, "type", case_exact=False),
+                "primary": Attr(BOOLEAN, "primary"),
+                "display": Attr(STRING, "display", case_exact=False),
+            },
+        )
+    },
+    complex_present={"name": ("name.givenname", "name.familyname")},
+)
+
+GROUP = Resource(
+    urn=GROUP_URN,
+    simple={
+        "id": _id(),
+        "displayname": Attr(STRING, "display_name", case_exact=False),
+        "externalid": Attr(STRING, "external_id"),
+        **_meta(),
+    },
+    multi={"members": MultiValued(ScimGroupMember, "group", {"value": Attr(ID, "membership_id")})},
+)
+
+EVERYTHING = Q(pk__isnull=False)  # not Q(): an empty Q vanishes when or-ed (`Q() | x` is `x`)
+NOTHING = Q(pk__in=[])
+
+
+# -- public API ---------------------------------------------------------------------------
+
+
+def user_filter_q(filter_string: str) -> Q:
+    """A Q over Membership; combine it with the caller's organization filter."""
+    return _Translator(USER).node(parse(filter_string))
+
+
+def group_filter_q(filter_string: str) -> Q:
+    """A Q over ScimGroup; combine it with the caller's organization filter."""
+    return _Translator(GROUP).node(parse(filter_string))
+
+
+USER_SORT = {
+    "id": "pk",
+    "username": "scim_username",
+    "displayname": "display_name",
+    "name.givenname": "given_name",
+    "name.familyname": "family_name",
+    "externalid": "scim_external_id",
+    "meta.created": "created_at",
+    "meta.lastmodified": "updated_at",
+}
+GROUP_SORT = {
+    "id": "pk",
+    "displayname": "display_name",
+    "externalid": "external_id",
+    "meta.created": "created_at",
+    "meta.lastmodified": "updated_at",
+}
+
+
+def user_sort_key(sort_by: str | None) -> list[str | OrderBy]:
+    """Ascending ordering for sortBy, always ending with the pk so pages are stable."""
+    return _sort_key(USER, USER_SORT, sort_by)
+
+
+def group_sort_key(sort_by: str | None) -> list[str | OrderBy]:
+    return _sort_key(GROUP, GROUP_SORT, sort_by)
+
+
+def apply_sort_order(keys: list[str | OrderBy], descending: bool) -> list[str | OrderBy]:
+    """sortOrder=descending reverses every key, the pk tie-break included."""
+    if not descending:
+        return list(keys)
+    flipped: list[str | OrderBy] = []
+    for key in keys:
+        if isinstance(key, OrderBy):
+            flipped.append(OrderBy(key.expression, descending=not key.descending))
+        else:
+            flipped.append(key[1:] if key.startswith("-") else f"-{key}")
+    return flipped
+
+
+def _sort_key(resource: Resource, columns: dict[str, str], sort_by: str | None) -> list[str | OrderBy]:
+    if sort_by is None or not sort_by.strip():
+        return ["pk"]
+    name = _strip_urn(resource, sort_by.strip().lower())
+    column = columns.get(name)
+    if column is None:
+        raise ScimFilterError(f"Cannot sort by unknown attribute {sort_by!r}.")
+    if column == "pk":
+        return ["pk"]
+    attr = resource.simple[name]
+    if attr.kind == STRING:
+        expr = F(column) if attr.case_exact else Lower(column)
+        return [OrderBy(BinaryCollate(expr)), "pk"]
+    return [column, "pk"]
+
+
+def _strip_urn(resource: Resource, path: str) -> str:
+    return path[len(resource.urn):] if path.startswith(resource.urn) else path
+
+
+# -- translation --------------------------------------------------------------------------
+
+
+class _Translator:
+    def __init__(self, resource: Resource) -> None:
+        self.resource = resource
+
+    def node(self, node: Node) -> Q:
+        if isinstance(node, Logical):
+            left, right = self.node(node.left), self.node(node.right)
+            return (left & right) if node.op == AND else (left | right)
+        if isinstance(node, Not):
+            return ~self.node(node.operand)
+        if isinstance(node, ValuePath):
+            return self.value_path(node)
+        return self.leaf(node)
+
+    def leaf(self, node: Compare | Present) -> Q:
+        path = _strip_urn(self.resource, node.path)
+        attr = self.resource.simple.get(path)
+        if attr is not None:
+            return _condition(attr, node, path)
+        if isinstance(node, Present) and path in self.resource.complex_present:
+            return _any(_condition(self.resource.simple[p], node, p) for p in self.resource.complex_present[path])
+        head, _, sub = path.partition(".")
+        multi = self.resource.multi.get(head)
+        if multi is None:
+            raise ScimFilterError(f"Cannot filter on unknown attribute {node.path!r}.")
+        if isinstance(node, Present) and not sub:  # `emails pr`: has any element at all
+            return Q(self._exists(multi, EVERYTHING))
+        sub = sub or multi.default_sub  # `emails eq "x"` means `emails.value eq "x"`
+        sub_attr = multi.subs.get(sub)
+        if sub_attr is None:
+            raise ScimFilterError(f"Cannot filter on unknown attribute {node.path!r}.")
+        if isinstance(node, Compare) and node.value is None:
+            present = Q(self._exists(multi, _condition(sub_attr, Present(sub), path)))
+            return _null_compare(node, present, path)
+        if isinstance(node, Compare) and node.op == "ne":
+            # No element equals the value (the negation of `eq`), not "some element differs".
+            return ~Q(self._exists(multi, _condition(sub_attr, Compare(sub, "eq", node.value), path)))
+        return Q(self._exists(multi, _condition(sub_attr, _with_path(node, sub), path)))
+
+    def value_path(self, node: ValuePath) -> Q:
+        head = _strip_urn(self.resource, node.attr)
+        multi = self.resource.multi.get(head)
+        if multi is None:
+            raise ScimFilterError(f"Cannot filter on unknown multi-valued attribute {node.attr!r}.")
+        element = _Translator(Resource(urn=f"{head}.", simple=multi.subs)).node(node.inner)
+        if node.tail is not None:
+            sub_attr = multi.subs.get(node.tail.path)
+            if sub_attr is None:
+                raise ScimFilterError(f"Cannot filter on unknown attribute '{node.attr}.{node.tail.path}'.")
+            element &= _condition(sub_attr, node.tail, f"{head}.{node.tail.path}")
+        return Q(self._exists(multi, element))
+
+    @staticmethod
+    def _exists(multi: MultiValued, condition: Q) -> Exists:
+        return Exists(multi.model.objects.filter(condition, **{multi.fk: OuterRef("pk")}))
+
+
+def _any(qs: Any) -> Q:
+    return reduce(operator.or_, qs)
+
+
+def _with_path(node: Compare | Present, path: str) -> Compare | Present:
+    return Compare(path, node.op, node.value) if isinstance(node, Compare) else Present(path)
+
+
+def _null_compare(node: Compare, present: Q, name: str) -> Q:
+    if node.op == "eq":
+        return ~present
+    if node.op == "ne":
+        return present
+    raise ScimFilterError(f"Operator {node.op!r} cannot compare {name!r} with null.")
+
+
+def _condition(attr: Attr, node: Compare | Present, name: str) -> Q:
+    """The Q for one single-valued attribute (of the resource or of one element)."""
+    if isinstance(node, Present):
+        if attr.kind == STRING:
+            return Q(**{f"{attr.column}__isnull": False}) & ~Q(**{attr.column: ""})
+        return Q(**{f"{attr.column}__isnull": False})
+    if node.value is None:
+        return _null_compare(node, _condition(attr, Present(node.path), name), name)
+    handler: Callable[[Attr, str, Any, str], Q] = _HANDLERS[attr.kind]
+    return handler(attr, node.op, node.value, name)
+
+
+def _unsupported(op: str, name: str, kind: str) -> ScimFilterError:
+    return ScimFilterError(f"Operator {op!r} is not supported for {name!r} ({kind}).")
+
+
+def _string(attr: Attr, op: str, value: Any, name: str) -> Q:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ScimFilterError(f"{name!r} is a string; cannot compare it with {value!r}.")
+    value = str(value)
+    column = attr.column
+    if attr.case_exact:
+        if op in ("eq", "ne"):
+            q = Q(**{column: value})
+            if attr.lower_indexed:  # same result, but lets the database use the Lower() index
+                q = Q(**{f"{column}__lower": Lower(Value(value))}) & q
+            return q if op == "eq" else ~q
+        # Django's contains/startswith are case-insensitive on SQLite (LIKE): compare exactly instead.
+        if op == "co":
+            return Q(GreaterThan(StrIndex(column, Value(value)), 0)) if value else EVERYTHING
+        if op == "sw":
+            return Q(Exact(Substr(column, 1, len(value)), Value(value))) if value else EVERYTHING
+        if op == "ew":
+            if not value:
+                return EVERYTHING
+            start = Length(column) - len(value) + 1
+            return Q(GreaterThan(start, 0), Exact(Substr(column, start, len(value)), Value(value)))
+        return Q(ORDER_OPS[op](BinaryCollate(F(column)), Value(value)))
+    if op in ("eq", "ne"):
+        q = Q(**{f"{column}__lower": Lower(Value(value))})
+        return q if op == "eq" else ~q
+    if op in ("co", "sw", "ew"):
+        lookup = {"co": "icontains", "sw": "istartswith", "ew": "iendswith"}[op]
+        return Q(**{f"{column}__{lookup}": value})
+    return Q(ORDER_OPS[op](BinaryCollate(Lower(column)), BinaryCollate(Lower(Value(value)))))
+
+
+def _boolean(attr: Attr, op: str, value: Any, name: str) -> Q:
+    if op not in ("eq", "ne"):
+        raise _unsupported(op, name, "boolean")
+    # Entra sends booleans as strings ("False"): accept "true"/"false" in any case.
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        value = value.lower() == "true"
+    if not isinstance(value, bool):
+        raise ScimFilterError(f"{name!r} is a boolean; cannot compare it with {value!r}.")
+    q = Q(**{attr.column: value})
+    return q if op == "eq" else ~q
+
+
+def _datetime(attr: Attr, op: str, value: Any, name: str) -> Q:
+    if op in ("co", "sw", "ew"):
+        raise _unsupported(op, name, "dateTime")
+    moment = _parse_moment(value, name)
+    q = Q(**{attr.column if op in ("eq", "ne") else f"{attr.column}__{ORDER_LOOKUPS[op]}": moment})
+    return ~q if op == "ne" else q
+
+
+def _parse_moment(value: Any, name: str) -> datetime:
+    parsed = None
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value.strip())
+            if parsed is None and (day := parse_date(value.strip())) is not None:
+                parsed = datetime.combine(day, time.min)
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        raise ScimFilterError(f"{name!r} is a dateTime; {value!r} is not an ISO 8601 date and time.")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt_timezone.utc)
+    return parsed
+
+
+def _identifier(attr: Attr, op: str, value: Any, name: str) -> Q:
+    if op not in ("eq", "ne"):
+        raise _unsupported(op, name, "id")
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    # Ids are our integer pks; anything else (Okta's connector test sends a random GUID) matches nothing.
+    q = Q(**{attr.column: int(text)}) if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID else NOTHING
+    return q if op == "eq" else ~q
+
+
+_HANDLERS: dict[str, Callable[[Attr, str, Any, str], Q]] = {
+    STRING: _string,
+    BOOLEAN: _boolean,
+    DATETIME: _datetime,
+    ID: _identifier,
+}

@@ -1,0 +1,470 @@
+"""SCIM views: django-scim2's views (its method routing, adapters, error types)
+with what it lacks for a multi-tenant service: every query scoped to the org of
+the token, pages cut in SQL with a constant number of queries, `attributes` /
+`excludedAttributes`, atomic writes, and SCIM JSON for every error."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import View
+from django_scim import views as scim_views
+from django_scim.exceptions import SCIMException
+from django_scim.settings import scim_settings
+
+from organizations.models import Membership
+from scim.models import ScimGroup, ScimGroupMember
+
+from . import constants as c
+from .adapters import ScimGroupAdapter, ScimUser, resource_url
+from .discovery import ServiceProviderConfig, schemas
+from .errors import (
+    BadRequest,
+    InvalidFilter,
+    InvalidSyntax,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    error_response,
+    exception_response,
+)
+from .listing import ListParams, list_document, parse_list_params, shape, wants
+
+logger = logging.getLogger("orgdesk.scim")
+
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+def scim_json(doc: Any, status: int = 200, location: str | None = None) -> HttpResponse:
+    response = HttpResponse(json.dumps(doc), content_type=c.SCIM_CONTENT_TYPE, status=status)
+    if location:
+        response["Location"] = location
+    return response
+
+
+def note_activity(request: HttpRequest, operation: str, target: str = "") -> None:
+    """What the Provisioning activity list shows for this call (see scim.activity)."""
+    request.scim_operation = operation
+    if target:
+        request.scim_target = str(target)[:255]
+
+
+class ScimApiView(scim_views.SCIMView):
+    """Base of every SCIM endpoint: token auth (django-scim2's AUTH_CHECK_MIDDLEWARE
+    decorator, which is ours), body limits, and SCIM errors for everything."""
+
+    @method_decorator(csrf_exempt)
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return self._authenticated_dispatch(request, *args, **kwargs)
+
+    @method_decorator(scim_settings.AUTH_CHECK_MIDDLEWARE)
+    def _authenticated_dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            self._read_body(request)
+            return View.dispatch(self, request, *args, **kwargs)
+        except SCIMException as exc:
+            return exception_response(exc)
+        except Exception:
+            logger.exception("SCIM request failed", extra={"org_uid": kwargs.get("org_uid", "")})
+            return error_response(500, c.DETAIL_SERVER_ERROR)
+
+    def _read_body(self, request: HttpRequest) -> None:
+        """413 from Content-Length before reading anything; 415 for other types.
+        Reads the stream ourselves so Django's smaller DATA_UPLOAD_MAX_MEMORY_SIZE
+        does not turn a legal body into a 400."""
+        limit = settings.SCIM_MAX_BODY_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            raise PayloadTooLarge(c.DETAIL_TOO_LARGE.format(limit=limit))
+        if request.method not in BODY_METHODS:
+            return
+        content_type = (request.META.get("CONTENT_TYPE") or "").split(";", 1)[0].strip().lower()
+        data = request.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge(c.DETAIL_TOO_LARGE.format(limit=limit))
+        request._body = data
+        if data.strip() and content_type not in c.ACCEPTED_CONTENT_TYPES:
+            raise UnsupportedMediaType(c.DETAIL_UNSUPPORTED_MEDIA)
+
+    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = error_response(405, c.DETAIL_METHOD_NOT_ALLOWED)
+        response["Allow"] = ", ".join(m.upper() for m in self._allowed_methods())
+        return response
+
+    def load_body(self, body: bytes) -> dict[str, Any]:
+        try:
+            doc = json.loads(body.decode("utf-8").strip() or "{}")
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidSyntax(f"Could not decode the JSON body: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise InvalidSyntax("The body must be a JSON object")
+        return doc
+
+
+class ResourceView(ScimApiView):
+    """Shared behaviour of /Users and /Groups."""
+
+    adapter: type
+    noun: str  # "user" / "group"
+    not_found: str
+    lookup_url_kwarg = "uuid"
+
+    # --- to be provided by subclasses ---
+    def base_queryset(self, request: HttpRequest) -> QuerySet:
+        raise NotImplementedError
+
+    def with_related(self, qs: QuerySet, params: ListParams | None) -> QuerySet:
+        raise NotImplementedError
+
+    def filter_q(self, filter_string: str):
+        raise NotImplementedError
+
+    def sort_keys(self, params: ListParams) -> list:
+        raise NotImplementedError
+
+    def render(self, request: HttpRequest, obj, params: ListParams | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # --- reading ---
+    def get_object(self, request: HttpRequest, uuid: str, params: ListParams | None = None, *, lock: bool = False):
+        uuid = str(uuid).strip()
+        if not uuid.isdigit() or len(uuid) > 18:
+            raise NotFound(self.not_found)
+        qs = self.base_queryset(request).filter(pk=int(uuid))
+        qs = qs.select_for_update(of=("self",)) if lock else self.with_related(qs, params)
+        obj = qs.first()
+        if obj is None:
+            raise NotFound(self.not_found)
+        return obj
+
+    def filtered(self, request: HttpRequest, params: ListParams) -> QuerySet:
+        qs = self.base_queryset(request)
+        if params.filter:
+            from .filters import ScimFilterError
+
+            try:
+                qs = qs.filter(self.filter_q(params.filter))
+            except ScimFilterError as exc:
+                raise InvalidFilter(str(exc)) from exc
+        return qs
+
+    def page(self, request: HttpRequest, qs: QuerySet, params: ListParams, offset: int, limit: int) -> list:
+        from .filters import ScimFilterError, apply_sort_order
+
+        if limit <= 0:
+            return []
+        try:
+            keys = self.sort_keys(params)
+        except ScimFilterError as exc:
+            raise BadRequest(f"Invalid sortBy: {exc}") from exc
+        if params.descending:
+            keys = apply_sort_order(keys, True)
+        objs = self.with_related(qs.order_by(*keys), params)[offset : offset + limit]
+        return [self.render(request, obj, params) for obj in objs]
+
+    def get(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
+        params = parse_list_params(request.GET)
+        if uuid is not None:
+            obj = self.get_object(request, uuid, params)
+            note_activity(request, f"Get {self.noun}", self.target_of(obj))
+            doc = self.render(request, obj, params)
+            return scim_json(doc, location=doc.get("meta", {}).get("location"))
+        return self.list(request, params)
+
+    def list(self, request: HttpRequest, params: ListParams) -> HttpResponse:
+        note_activity(request, f"Look up {self.noun}s" if params.filter else f"List {self.noun}s", params.filter or "")
+        qs = self.filtered(request, params)
+        total = qs.count()
+        resources: list = []
+        if total >= params.start_index:
+            resources = self.page(request, qs, params, params.start_index - 1, params.count)
+        return scim_json(list_document(resources, total, params.start_index))
+
+    def target_of(self, obj) -> str:
+        raise NotImplementedError
+
+    # --- writing ---
+    def post(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
+        if uuid is not None:
+            return self.http_method_not_allowed(request)
+        body = self.load_body(request.body)
+        note_activity(request, f"Create {self.noun}", self.target_of_body(body))
+        scim_obj = self.adapter(self.model_cls(), request=request)
+        with transaction.atomic():
+            scim_obj.from_dict(body)
+            scim_obj.save()
+        obj = self.get_object(request, scim_obj.obj.pk)
+        doc = self.render(request, obj, parse_list_params(request.GET))
+        return scim_json(doc, status=201, location=doc["meta"]["location"])
+
+    def put(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
+        if uuid is None:
+            return self.http_method_not_allowed(request)
+        body = self.load_body(request.body)
+        with transaction.atomic():
+            obj = self.get_object(request, uuid, lock=True)
+            note_activity(request, f"Update {self.noun}", self.target_of_body(body) or self.target_of(obj))
+            scim_obj = self.adapter(obj, request=request)
+            scim_obj.from_dict(body)
+            self.describe_write(request, scim_obj)
+            scim_obj.save()
+        return self.after_write(request, uuid)
+
+    def patch(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
+        if uuid is None:
+            return self.http_method_not_allowed(request)
+        body = self.load_body(request.body)
+        operations = body.get("Operations", body.get("operations"))
+        if not operations:
+            raise BadRequest('A PATCH needs a non-empty "Operations" list')
+        with transaction.atomic():
+            obj = self.get_object(request, uuid, lock=True)
+            note_activity(request, f"Update {self.noun}", self.target_of(obj))
+            scim_obj = self.adapter(obj, request=request)
+            scim_obj.handle_operations(operations)
+            self.describe_write(request, scim_obj)
+            scim_obj.save()
+        return self.after_write(request, uuid, patch=True)
+
+    def delete(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
+        if uuid is None:
+            return self.http_method_not_allowed(request)
+        with transaction.atomic():
+            obj = self.get_object(request, uuid, lock=True)
+            note_activity(request, f"Delete {self.noun}", self.target_of(obj))
+            self.adapter(obj, request=request).delete()
+        return HttpResponse(status=204, content_type=c.SCIM_CONTENT_TYPE)
+
+    def describe_write(self, request: HttpRequest, scim_obj) -> None:
+        """Refine the activity's operation name once the change is known."""
+
+    def after_write(self, request: HttpRequest, uuid: str, *, patch: bool = False) -> HttpResponse:
+        params = parse_list_params(request.GET)
+        obj = self.get_object(request, uuid, params)
+        doc = self.render(request, obj, params)
+        return scim_json(doc, location=doc["meta"]["location"])
+
+    def target_of_body(self, body: dict) -> str:
+        return ""
+
+
+class UsersView(ResourceView, scim_views.UsersView):
+    adapter = ScimUser
+    noun = "user"
+    not_found = c.DETAIL_USER_NOT_FOUND
+
+    def base_queryset(self, request: HttpRequest) -> QuerySet:
+        return Membership.objects.filter(organization=request.scim_org)
+
+    def with_related(self, qs: QuerySet, params: ListParams | None) -> QuerySet:
+        qs = qs.prefetch_related("email_set")
+        if params is None or wants("groups", params.attributes, params.excluded):
+            qs = qs.prefetch_related(
+                Prefetch(
+                    "group_memberships",
+                    queryset=ScimGroupMember.objects.select_related("group").order_by("group_id"),
+                )
+            )
+        return qs
+
+    def filter_q(self, filter_string: str):
+        from .filters import user_filter_q
+
+        return user_filter_q(filter_string)
+
+    def sort_keys(self, params: ListParams) -> list:
+        from .filters import user_sort_key
+
+        return user_sort_key(params.sort_by)
+
+    def render(self, request: HttpRequest, obj, params: ListParams | None) -> dict[str, Any]:
+        include = params is None or wants("groups", params.attributes, params.excluded)
+        doc = self.adapter(obj, request=request).to_dict(include_groups=include)
+        return shape(doc, params.attributes, params.excluded) if params else doc
+
+    def target_of(self, obj) -> str:
+        return obj.scim_username
+
+    def target_of_body(self, body: dict) -> str:
+        value = body.get("userName")
+        return value if isinstance(value, str) else ""
+
+    def describe_write(self, request: HttpRequest, scim_obj) -> None:
+        before, after = scim_obj.obj.active, scim_obj.profile.active
+        if before and not after:
+            note_activity(request, "Deactivate user")
+        elif after and not before:
+            note_activity(request, "Reactivate user")
+
+
+class GroupsView(ResourceView, scim_views.GroupsView):
+    adapter = ScimGroupAdapter
+    noun = "group"
+    not_found = c.DETAIL_GROUP_NOT_FOUND
+
+    def base_queryset(self, request: HttpRequest) -> QuerySet:
+        return ScimGroup.objects.filter(organization=request.scim_org)
+
+    def with_related(self, qs: QuerySet, params: ListParams | None) -> QuerySet:
+        if params is None or wants("members", params.attributes, params.excluded):
+            members = ScimGroupMember.objects.only("id", "group_id", "membership_id").order_by("pk")
+            qs = qs.prefetch_related(Prefetch("memberships", queryset=members, to_attr="prefetched_members"))
+        return qs
+
+    def filter_q(self, filter_string: str):
+        from .filters import group_filter_q
+
+        return group_filter_q(filter_string)
+
+    def sort_keys(self, params: ListParams) -> list:
+        from .filters import group_sort_key
+
+        return group_sort_key(params.sort_by)
+
+    def render(self, request: HttpRequest, obj, params: ListParams | None) -> dict[str, Any]:
+        include = params is None or wants("members", params.attributes, params.excluded)
+        doc = self.adapter(obj, request=request).to_dict(include_members=include)
+        return shape(doc, params.attributes, params.excluded) if params else doc
+
+    def target_of(self, obj) -> str:
+        return obj.display_name
+
+    def target_of_body(self, body: dict) -> str:
+        value = body.get("displayName")
+        return value if isinstance(value, str) else ""
+
+    def describe_write(self, request: HttpRequest, scim_obj) -> None:
+        renamed = scim_obj.name is not None and scim_obj.name != scim_obj.obj.display_name
+        if scim_obj.members_touched and not renamed:
+            note_activity(request, "Update group members")
+        elif renamed and not scim_obj.members_touched:
+            note_activity(request, "Rename group", scim_obj.name)
+
+    def after_write(self, request: HttpRequest, uuid: str, *, patch: bool = False) -> HttpResponse:
+        # Group PATCH answers 204 (what Entra prefers; Okta accepts 200 or 204),
+        # unless the client asked for attributes, then 200 with the group.
+        if patch and not (request.GET.get("attributes") or request.GET.get("excludedAttributes")):
+            return HttpResponse(status=204, content_type=c.SCIM_CONTENT_TYPE)
+        return super().after_write(request, uuid, patch=patch)
+
+
+class SearchView(ScimApiView):
+    """POST .search (RFC 7644 §3.4.3) for Users, Groups, or both at the root."""
+
+    http_method_names = ["post"]
+    resource_views: tuple[type[ResourceView], ...] = ()
+
+    def post(self, request: HttpRequest, org_uid: str) -> HttpResponse:
+        body = self.load_body(request.body)
+        schemas_ = body.get("schemas")
+        if schemas_ is not None and c.SEARCH_REQUEST_SCHEMA not in (schemas_ or []):
+            raise BadRequest(f'A search request must have the schema "{c.SEARCH_REQUEST_SCHEMA}"')
+        params = parse_list_params(body)
+        if len(self.resource_views) == 1:
+            view = self.resource_views[0]()
+            view.request = request
+            return view.list(request, params)
+        return self.search_all(request, params)
+
+    def search_all(self, request: HttpRequest, params: ListParams) -> HttpResponse:
+        """Root search: Users first, then Groups. A filter valid for only one of
+        them searches that one; valid for neither is 400 invalidFilter."""
+        note_activity(request, "Search", params.filter or "")
+        querysets = []
+        errors = []
+        for view_class in self.resource_views:
+            view = view_class()
+            view.request = request
+            try:
+                querysets.append((view, view.filtered(request, params)))
+            except InvalidFilter as exc:
+                errors.append(exc)
+        if not querysets:
+            raise errors[0]
+        counts = [qs.count() for _, qs in querysets]
+        resources: list = []
+        offset, remaining = params.start_index - 1, params.count
+        for (view, qs), count in zip(querysets, counts):
+            if remaining <= 0:
+                break
+            if offset >= count:
+                offset -= count
+                continue
+            page = view.page(request, qs, params, offset, remaining)
+            resources.extend(page)
+            remaining -= len(page)
+            offset = 0
+        return scim_json(list_document(resources, sum(counts), params.start_index))
+
+
+class UsersSearchView(SearchView):
+    resource_views = (UsersView,)
+
+
+class GroupsSearchView(SearchView):
+    resource_views = (GroupsView,)
+
+
+class RootSearchView(SearchView):
+    resource_views = (UsersView, GroupsView)
+
+
+class ServiceProviderConfigView(ScimApiView, scim_views.ServiceProviderConfigView):
+    def get(self, request: HttpRequest, org_uid: str) -> HttpResponse:
+        note_activity(request, "Read configuration")
+        config = ServiceProviderConfig(request, location=resource_url(request, "service-provider-config"))
+        return scim_json(config.to_dict())
+
+
+def _discovery_list(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return list_document(resources, len(resources), 1)
+
+
+class ResourceTypesView(ScimApiView, scim_views.ResourceTypesView):
+    def get(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
+        note_activity(request, "Read configuration")
+        types = {a.resource_type: a.resource_type_dict(request) for a in (ScimUser, ScimGroupAdapter)}
+        if uuid is None:
+            return scim_json(_discovery_list([types[k] for k in sorted(types)]))
+        if uuid not in types:
+            raise NotFound(f"Resource type {uuid!r} not found")
+        return scim_json(types[uuid])
+
+
+class SchemasView(ScimApiView, scim_views.SchemasView):
+    def get(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
+        note_activity(request, "Read configuration")
+        docs = schemas(lambda schema_id: resource_url(request, "schema", uuid=schema_id))
+        if uuid is None:
+            return scim_json(_discovery_list(docs))
+        for doc in docs:
+            if doc["id"] == uuid:
+                return scim_json(doc)
+        raise NotFound(f"Schema {uuid!r} not found")
+
+
+class NotImplementedView(ScimApiView):
+    """/Bulk and /Me: advertised as unsupported, answered 501 (RFC 7644 §3.12)."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete"]
+
+    def _501(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return error_response(501, "Not implemented by this service provider")
+
+    get = post = put = patch = delete = _501
+
+
+@csrf_exempt
+def route_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    return error_response(404, c.DETAIL_ROUTE_NOT_FOUND)

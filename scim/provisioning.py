@@ -1,0 +1,417 @@
+"""Every change the SCIM API makes, as named service functions (Zulip style): the
+django-scim2 adapters only translate SCIM to these calls. Each runs in one
+transaction, records an audit entry with the app installation as actor, and tells
+the access engine once about every membership whose groups or state changed."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from organizations import audit
+from organizations.audit import Actor
+from organizations.models import Membership, MembershipEmail, Organization, OrgRole
+from organizations.services import OwnershipError, ServiceError, get_or_create_account, remove_member
+
+from .models import ScimGroup, ScimGroupMember
+
+__all__ = [
+    "InvalidValue",
+    "OwnershipError",
+    "UniquenessError",
+    "UserProfile",
+    "add_group_members",
+    "create_group",
+    "deactivate_membership",
+    "delete_group",
+    "delete_membership",
+    "provision_user",
+    "reactivate_membership",
+    "remove_group_members",
+    "rename_group",
+    "set_group_members",
+    "set_membership_active",
+    "update_group",
+    "update_user_profile",
+]
+
+OWNER_MESSAGE = "The Owner cannot be deactivated, deleted or renamed over SCIM: ownership must be transferred first."
+AUDIT_ID_LIMIT = 200  # ids listed in one audit entry; counts are always exact
+
+
+class InvalidValue(ServiceError):
+    """A value the SCIM schema or our domain refuses (SCIM 400 invalidValue)."""
+
+
+class UniquenessError(ServiceError):
+    """userName, account or group name already taken in this org (SCIM 409 uniqueness)."""
+
+
+@dataclass
+class UserProfile:
+    """The IdP's view of a person, kept per membership."""
+
+    user_name: str
+    external_id: str = ""
+    display_name: str = ""
+    given_name: str = ""
+    family_name: str = ""
+    emails: list[dict[str, Any]] = field(default_factory=list)  # {value, type, primary, display}
+    active: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)  # extension schemas, keyed by URN
+
+    @classmethod
+    def of(cls, membership: Membership) -> "UserProfile":
+        return cls(
+            user_name=membership.scim_username,
+            external_id=membership.scim_external_id,
+            display_name=membership.display_name,
+            given_name=membership.given_name,
+            family_name=membership.family_name,
+            emails=[
+                {"value": e.value, "type": e.type, "primary": e.primary, "display": e.display}
+                for e in membership.email_set.all()
+            ],
+            active=membership.active,
+            extra=dict(membership.scim_extra or {}),
+        )
+
+    def account_email(self) -> str:
+        """userName when it is an e-mail, else the primary, else a work, else any e-mail."""
+        if _looks_like_email(self.user_name):
+            return self.user_name.strip()
+        ordered = sorted(self.emails, key=lambda e: (not e.get("primary"), e.get("type") != "work"))
+        for email in ordered:
+            if _looks_like_email(email.get("value", "")):
+                return email["value"].strip()
+        raise InvalidValue("userName is not an e-mail address and no e-mail was given: cannot find or create the account.")
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "userName": self.user_name,
+            "externalId": self.external_id,
+            "displayName": self.display_name,
+            "givenName": self.given_name,
+            "familyName": self.family_name,
+            "emails": [e.get("value") for e in self.emails],
+            "active": self.active,
+        }
+
+
+def _looks_like_email(value: str) -> bool:
+    value = (value or "").strip()
+    local, _, domain = value.partition("@")
+    return bool(local) and "." in domain and " " not in value
+
+
+def _username_taken(organization: Organization, user_name: str, *, exclude_pk: int | None = None) -> bool:
+    # Lower(...) matches the functional unique index; __iexact would not use it.
+    qs = Membership.objects.filter(organization=organization).alias(u=Lower("scim_username")).filter(u=user_name.lower())
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.exists()
+
+
+def _write_emails(membership: Membership, emails: list[dict[str, Any]]) -> None:
+    MembershipEmail.objects.filter(membership=membership).delete()
+    MembershipEmail.objects.bulk_create(
+        MembershipEmail(
+            membership=membership,
+            value=str(e.get("value", ""))[:254],
+            type=str(e.get("type") or "")[:32],
+            primary=bool(e.get("primary")),
+            display=str(e.get("display") or "")[:255],
+        )
+        for e in emails
+        if e.get("value")
+    )
+
+
+def _notify(membership_ids: Iterable[int], *, actor: Actor) -> None:
+    ids = sorted(set(membership_ids))
+    if not ids:
+        return
+    from mappings.services import group_members_changed
+
+    group_members_changed(ids, actor=actor)
+
+
+@transaction.atomic
+def provision_user(organization: Organization, profile: UserProfile, *, actor: Actor) -> Membership:
+    """POST /Users: find or create the global account by e-mail and add it to the
+    org as a Member. An account that is already a member (say invited by hand) is
+    a conflict: the IdP is expected to find it by `userName eq` and link it."""
+    if not profile.user_name.strip():
+        raise InvalidValue("userName is required.")
+    email = profile.account_email()
+    if _username_taken(organization, profile.user_name):
+        raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.")
+    try:
+        account, _ = get_or_create_account(email, first_name=profile.given_name, last_name=profile.family_name)
+    except ServiceError as exc:
+        raise InvalidValue(str(exc)) from exc
+    if Membership.objects.filter(organization=organization, user=account).exists():
+        raise UniquenessError(f"A user with e-mail {email!r} already exists in this organization.")
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(
+                organization=organization,
+                user=account,
+                role=OrgRole.MEMBER,
+                manual_role=OrgRole.MEMBER,
+                active=profile.active,
+                scim_username=profile.user_name[:255],
+                scim_external_id=profile.external_id[:255],
+                display_name=profile.display_name[:255],
+                given_name=profile.given_name[:255],
+                family_name=profile.family_name[:255],
+                scim_extra=profile.extra,
+            )
+    except IntegrityError as exc:  # a concurrent POST won the race
+        raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.") from exc
+    _write_emails(membership, profile.emails)
+    audit.record(
+        organization, actor, "scim.user.provision", membership, target_label=membership.scim_username,
+        after=profile.snapshot(),
+    )
+    return membership
+
+
+@transaction.atomic
+def update_user_profile(membership: Membership, profile: UserProfile, *, actor: Actor) -> Membership:
+    """PUT or PATCH /Users/<id>: store the new profile; a change of `active`
+    (de)provisions through set_membership_active."""
+    membership = Membership.objects.select_for_update().select_related("organization").get(pk=membership.pk)
+    before = UserProfile.of(membership)
+    if not profile.user_name.strip():
+        raise InvalidValue("userName must not be empty.")
+    if profile.user_name.lower() != membership.scim_username.lower() and _username_taken(
+        membership.organization, profile.user_name, exclude_pk=membership.pk
+    ):
+        raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.")
+    if membership.role == OrgRole.OWNER and not profile.active:
+        raise OwnershipError(OWNER_MESSAGE)
+    membership.scim_username = profile.user_name[:255]
+    membership.scim_external_id = profile.external_id[:255]
+    membership.display_name = profile.display_name[:255]
+    membership.given_name = profile.given_name[:255]
+    membership.family_name = profile.family_name[:255]
+    membership.scim_extra = profile.extra
+    try:
+        with transaction.atomic():
+            membership.save()
+    except IntegrityError as exc:
+        raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.") from exc
+    if before.emails != profile.emails:
+        _write_emails(membership, profile.emails)
+    profile_changed = before.snapshot() | {"active": None} != profile.snapshot() | {"active": None} or (
+        before.extra != profile.extra
+    )
+    if profile_changed:
+        audit.record(
+            membership.organization, actor, "scim.user.update", membership, target_label=membership.scim_username,
+            before=before.snapshot(), after=profile.snapshot(),
+        )
+    if before.active != profile.active:
+        set_membership_active(membership, profile.active, actor=actor)
+    return membership
+
+
+@transaction.atomic
+def set_membership_active(membership: Membership, active: bool, *, actor: Actor) -> Membership:
+    """Deprovisioning keeps the record (GET shows active:false) and drops all
+    derived access at once; reactivation re-derives it from current groups."""
+    membership = Membership.objects.select_for_update().select_related("organization").get(pk=membership.pk)
+    if membership.role == OrgRole.OWNER and not active:
+        raise OwnershipError(OWNER_MESSAGE)
+    if membership.active == active:
+        return membership
+    membership.active = active
+    membership.save(update_fields=["active", "updated_at"])
+    audit.record(
+        membership.organization, actor, "scim.user.reactivate" if active else "scim.user.deactivate", membership,
+        target_label=membership.scim_username, before={"active": not active}, after={"active": active},
+    )
+    _notify([membership.pk], actor=actor)
+    return membership
+
+
+def deactivate_membership(membership: Membership, *, actor: Actor) -> Membership:
+    return set_membership_active(membership, False, actor=actor)
+
+
+def reactivate_membership(membership: Membership, *, actor: Actor) -> Membership:
+    return set_membership_active(membership, True, actor=actor)
+
+
+@transaction.atomic
+def delete_membership(membership: Membership, *, actor: Actor) -> None:
+    """DELETE /Users/<id>: the membership leaves the org; account and audit trail stay."""
+    if membership.role == OrgRole.OWNER:
+        raise OwnershipError(OWNER_MESSAGE)
+    membership_id = membership.pk
+    remove_member(membership, actor=actor)
+    _notify([membership_id], actor=actor)
+
+
+# --- groups -----------------------------------------------------------------
+
+
+def resolve_member_ids(organization: Organization, values: Iterable[Any]) -> set[int]:
+    """Membership ids of *this* org; any other value (another org's, unknown, not a
+    number) refuses the whole request, so nothing is applied half-way."""
+    wanted: set[int] = set()
+    bad: list[str] = []
+    for value in values:
+        text = str(value).strip()
+        if text.isdigit() and len(text) < 19:
+            wanted.add(int(text))
+        else:
+            bad.append(text)
+    if wanted:
+        found = set(
+            Membership.objects.filter(organization=organization, pk__in=wanted).values_list("pk", flat=True)
+        )
+        bad.extend(str(i) for i in sorted(wanted - found))
+    if bad:
+        raise InvalidValue(f"Unknown member ids for this organization: {', '.join(bad[:20])}")
+    return wanted
+
+
+def _name_taken(organization: Organization, name: str, *, exclude_pk: int | None = None) -> bool:
+    qs = ScimGroup.objects.filter(organization=organization).alias(n=Lower("display_name")).filter(n=name.lower())
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.exists()
+
+
+def _clean_name(display_name: str) -> str:
+    name = (display_name or "").strip()
+    if not name:
+        raise InvalidValue("displayName is required.")
+    return name[:255]
+
+
+@transaction.atomic
+def create_group(
+    organization: Organization,
+    display_name: str,
+    *,
+    actor: Actor,
+    external_id: str = "",
+    member_ids: Iterable[int] = (),
+) -> ScimGroup:
+    name = _clean_name(display_name)
+    if _name_taken(organization, name):
+        raise UniquenessError(f"A group named {name!r} already exists in this organization.")
+    try:
+        with transaction.atomic():
+            group = ScimGroup.objects.create(organization=organization, display_name=name, external_id=external_id[:255])
+    except IntegrityError as exc:
+        raise UniquenessError(f"A group named {name!r} already exists in this organization.") from exc
+    ids = sorted(set(member_ids))
+    ScimGroupMember.objects.bulk_create(ScimGroupMember(group=group, membership_id=i) for i in ids)
+    audit.record(
+        organization, actor, "scim.group.create", group,
+        after={"displayName": name, "externalId": external_id, "members": len(ids), "member_ids": ids[:AUDIT_ID_LIMIT]},
+    )
+    _notify(ids, actor=actor)
+    return group
+
+
+@transaction.atomic
+def update_group(
+    group: ScimGroup, *, actor: Actor, display_name: str | None = None, external_id: str | None = None
+) -> ScimGroup:
+    """Rename and/or change externalId; unchanged values write nothing (Okta resends
+    the name with every membership change)."""
+    before = {"displayName": group.display_name, "externalId": group.external_id}
+    fields = []
+    if display_name is not None:
+        name = _clean_name(display_name)
+        if name != group.display_name:
+            if name.lower() != group.display_name.lower() and _name_taken(group.organization, name, exclude_pk=group.pk):
+                raise UniquenessError(f"A group named {name!r} already exists in this organization.")
+            group.display_name = name
+            fields.append("display_name")
+    if external_id is not None and external_id[:255] != group.external_id:
+        group.external_id = external_id[:255]
+        fields.append("external_id")
+    if fields:
+        try:
+            with transaction.atomic():
+                group.save(update_fields=[*fields, "updated_at"])
+        except IntegrityError as exc:
+            raise UniquenessError(f"A group named {group.display_name!r} already exists in this organization.") from exc
+        audit.record(
+            group.organization, actor, "scim.group.update", group, before=before,
+            after={"displayName": group.display_name, "externalId": group.external_id},
+        )
+    return group
+
+
+def rename_group(group: ScimGroup, display_name: str, *, actor: Actor) -> ScimGroup:
+    return update_group(group, display_name=display_name, actor=actor)
+
+
+@transaction.atomic
+def change_group_members(
+    group: ScimGroup, *, actor: Actor, add: Iterable[int] = (), remove: Iterable[int] = (),
+    replace: Iterable[int] | None = None,
+) -> tuple[set[int], set[int]]:
+    """The one writer of group membership: `replace` sets the whole list, else
+    `remove` then `add` apply. Ids must already be resolved for this org. Returns
+    (added, removed) and notifies the access engine once for both."""
+    current = set(ScimGroupMember.objects.filter(group=group).values_list("membership_id", flat=True))
+    if replace is not None:
+        target = set(replace)
+    else:
+        target = (current - set(remove)) | set(add)
+    added, removed = target - current, current - target
+    if removed:
+        ScimGroupMember.objects.filter(group=group, membership_id__in=removed).delete()
+    if added:
+        ScimGroupMember.objects.bulk_create(
+            (ScimGroupMember(group=group, membership_id=i) for i in sorted(added)), ignore_conflicts=True
+        )
+    if added or removed:
+        ScimGroup.objects.filter(pk=group.pk).update(updated_at=timezone.now())
+        audit.record(
+            group.organization, actor, "scim.group.members", group,
+            before={"members": len(current)},
+            after={
+                "members": len(target),
+                "added": sorted(added)[:AUDIT_ID_LIMIT],
+                "removed": sorted(removed)[:AUDIT_ID_LIMIT],
+            },
+        )
+        _notify(added | removed, actor=actor)
+    return added, removed
+
+
+def set_group_members(group: ScimGroup, member_ids: Iterable[int], *, actor: Actor) -> tuple[set[int], set[int]]:
+    return change_group_members(group, replace=member_ids, actor=actor)
+
+
+def add_group_members(group: ScimGroup, member_ids: Iterable[int], *, actor: Actor) -> tuple[set[int], set[int]]:
+    return change_group_members(group, add=member_ids, actor=actor)
+
+
+def remove_group_members(group: ScimGroup, member_ids: Iterable[int], *, actor: Actor) -> tuple[set[int], set[int]]:
+    return change_group_members(group, remove=member_ids, actor=actor)
+
+
+@transaction.atomic
+def delete_group(group: ScimGroup, *, actor: Actor) -> None:
+    """Members lose what the group granted; the group's mapping goes with it."""
+    member_ids = list(ScimGroupMember.objects.filter(group=group).values_list("membership_id", flat=True))
+    audit.record(
+        group.organization, actor, "scim.group.delete", group,
+        before={"displayName": group.display_name, "members": len(member_ids)},
+    )
+    group.delete()
+    _notify(member_ids, actor=actor)

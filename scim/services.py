@@ -1,0 +1,199 @@
+"""Enabling SCIM and the marketplace: install, regenerate the token, uninstall.
+
+Every function runs in a transaction, checks that a user actor may manage the
+org, and writes an audit entry that never contains a secret (only the token's
+non-secret prefix). Secrets leave these functions exactly once, inside the
+returned IssuedToken, for the caller to show and forget."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from organizations import audit
+from organizations.audit import Actor
+from organizations.models import Organization, User
+from organizations.services import ServiceError, can_manage
+
+from .models import AppInstallation, MarketplaceApp, SecretToken
+from .tokens import IssuedToken, issue_token
+
+SCIM_FEATURE = "scim"
+SCIM_PATH = "/scim/v2/organizations/"
+
+# Audit actions (constants, not scattered strings).
+ACTION_ENABLE = "scim.enable"
+ACTION_DISABLE = "scim.disable"
+ACTION_INSTALL = "marketplace.install"
+ACTION_REGENERATE = "marketplace.token_regenerate"
+ACTION_UNINSTALL = "marketplace.uninstall"
+
+
+class ScimPermissionDenied(ServiceError):
+    """The acting user is not an active Owner or Admin of the org (nor a superuser)."""
+
+
+class ScimNotAvailable(ServiceError):
+    """The org's plan lacks SCIM, or SCIM is switched off."""
+
+
+class AlreadyInstalled(ServiceError):
+    """The app already has a live installation in this org. We refuse rather than
+    return the existing one: a second install would have to issue a new token, and
+    doing that silently would break the IdP already using the old one. Regenerating
+    the token is an explicit action on the installation page."""
+
+    def __init__(self, installation: AppInstallation) -> None:
+        self.installation = installation
+        super().__init__(
+            f"{installation.app.name} is already installed in {installation.organization.name}. "
+            "Open the installation to regenerate its token, or uninstall it first."
+        )
+
+
+def scim_url(org: Organization) -> str:
+    """The base URL an IdP is given: PUBLIC_BASE_URL + path, no trailing slash
+    (Okta appends "/Users" itself and a double slash breaks it)."""
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{SCIM_PATH}{org.uid}"
+
+
+def ensure_can_manage(org: Organization, actor: Actor) -> None:
+    """Users must be an active Owner/Admin of *this* org or a superuser. Non-user
+    actors (None = system/operator, or an app installation) are trusted callers."""
+    if isinstance(actor, User) and not can_manage(actor, org):
+        raise ScimPermissionDenied(f"{actor.email} is not an Owner or Admin of {org.name}.")
+
+
+def ensure_plan_has_scim(org: Organization) -> None:
+    if not org.has_feature(SCIM_FEATURE):
+        raise ScimNotAvailable(f"The {org.get_plan_display()} plan of {org.name} does not include SCIM.")
+
+
+def _locked_org(org: Organization) -> Organization:
+    """Re-read the org under a row lock so concurrent toggles/installs serialise."""
+    return Organization.objects.select_for_update().get(pk=org.pk)
+
+
+def _token_summary(token: SecretToken) -> dict:
+    return {"token_id": token.pk, "token_prefix": token.prefix}
+
+
+@transaction.atomic
+def enable_scim(org: Organization, *, actor: Actor) -> Organization:
+    ensure_can_manage(org, actor)
+    ensure_plan_has_scim(org)
+    locked = _locked_org(org)
+    if not locked.scim_enabled:
+        locked.scim_enabled = True
+        locked.scim_enabled_at = timezone.now()
+        locked.save(update_fields=["scim_enabled", "scim_enabled_at"])
+        audit.record(locked, actor, ACTION_ENABLE, locked, before={"scim_enabled": False}, after={"scim_enabled": True})
+    org.scim_enabled, org.scim_enabled_at = locked.scim_enabled, locked.scim_enabled_at
+    return org
+
+
+@transaction.atomic
+def disable_scim(org: Organization, *, actor: Actor) -> Organization:
+    """Deletes nothing: tokens stop working because scim.tokens.authenticate
+    checks org.scim_enabled, and enabling again resumes them."""
+    ensure_can_manage(org, actor)
+    locked = _locked_org(org)
+    if locked.scim_enabled:
+        locked.scim_enabled = False
+        locked.save(update_fields=["scim_enabled"])
+        audit.record(locked, actor, ACTION_DISABLE, locked, before={"scim_enabled": True}, after={"scim_enabled": False})
+    org.scim_enabled = False
+    return org
+
+
+def live_installation(org: Organization, app: MarketplaceApp) -> AppInstallation | None:
+    return (
+        AppInstallation.objects.select_related("app", "organization")
+        .filter(organization=org, app=app, uninstalled_at__isnull=True)
+        .first()
+    )
+
+
+@transaction.atomic
+def install_app(org: Organization, app: MarketplaceApp, *, actor: Actor) -> tuple[AppInstallation, IssuedToken]:
+    """Install the app and issue its first token. Refuses a second live install
+    of the same app (AlreadyInstalled)."""
+    ensure_can_manage(org, actor)
+    if app.requires_feature and not org.has_feature(app.requires_feature):
+        raise ScimNotAvailable(f"The {org.get_plan_display()} plan of {org.name} does not include {app.name}.")
+    locked = _locked_org(org)
+    if not locked.scim_enabled:
+        raise ScimNotAvailable(f"Enable SCIM for {org.name} before installing {app.name}.")
+    existing = live_installation(locked, app)
+    if existing is not None:
+        raise AlreadyInstalled(existing)
+    try:
+        with transaction.atomic():
+            installation = AppInstallation.objects.create(
+                organization=locked, app=app, installed_by=actor if isinstance(actor, User) else None
+            )
+    except IntegrityError:  # lost a race with a concurrent install
+        raise AlreadyInstalled(live_installation(locked, app)) from None
+    issued = issue_token(installation)
+    audit.record(
+        locked, actor, ACTION_INSTALL, installation, after={"app": app.slug, **_token_summary(issued.token)}
+    )
+    return installation, issued
+
+
+def _revoke_live_tokens(installation: AppInstallation, now) -> list[str]:
+    live = SecretToken.objects.filter(installation=installation, revoked_at__isnull=True)
+    prefixes = list(live.values_list("prefix", flat=True))
+    live.update(revoked_at=now)  # one statement: every old token dies at once
+    return prefixes
+
+
+def _locked_live_installation(installation: AppInstallation) -> AppInstallation:
+    locked = (
+        AppInstallation.objects.select_for_update(of=("self",))
+        .select_related("app", "organization")
+        .get(pk=installation.pk)
+    )
+    if locked.uninstalled_at is not None:
+        raise ServiceError(f"{locked.app.name} has been uninstalled; install it again for a new token.")
+    return locked
+
+
+@transaction.atomic
+def regenerate_token(installation: AppInstallation, *, actor: Actor) -> IssuedToken:
+    """Revoke every live token of the installation and issue a new one."""
+    ensure_can_manage(installation.organization, actor)
+    locked = _locked_live_installation(installation)
+    revoked = _revoke_live_tokens(locked, timezone.now())
+    issued = issue_token(locked)
+    audit.record(
+        locked.organization,
+        actor,
+        ACTION_REGENERATE,
+        locked,
+        before={"token_prefixes": revoked},
+        after=_token_summary(issued.token),
+    )
+    return issued
+
+
+@transaction.atomic
+def uninstall_app(installation: AppInstallation, *, actor: Actor) -> AppInstallation:
+    """Revoke all tokens and mark the installation uninstalled; users, groups and
+    mappings provisioned through it stay."""
+    ensure_can_manage(installation.organization, actor)
+    locked = _locked_live_installation(installation)
+    now = timezone.now()
+    revoked = _revoke_live_tokens(locked, now)
+    locked.uninstalled_at = now
+    locked.save(update_fields=["uninstalled_at"])
+    audit.record(
+        locked.organization,
+        actor,
+        ACTION_UNINSTALL,
+        locked,
+        before={"live": True, "token_prefixes": revoked},
+        after={"live": False},
+    )
+    installation.uninstalled_at = now
+    return locked

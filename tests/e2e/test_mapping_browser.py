@@ -1,0 +1,84 @@
+"""Group mapping in a real browser: an admin maps a pushed SCIM group on the SCIM
+tab, the member gets the roles, the "why" page explains them, and removing the
+mapping (after confirming) takes them away."""
+from __future__ import annotations
+
+import pytest
+
+from organizations.models import AccessSource, Membership, Organization, OrgRole, StackAccess
+from scim import provisioning
+from tests import factories
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def log_in(page, live_server, email: str) -> None:
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", factories.PASSWORD)
+    page.click("input[type=submit]")
+
+
+def held(membership: Membership) -> tuple[str, set[tuple[str, str]]]:
+    membership.refresh_from_db()
+    rows = StackAccess.objects.filter(membership=membership, source=AccessSource.SCIM)
+    return membership.role, set(rows.values_list("stack__name", "role__name"))
+
+
+def test_admin_maps_a_scim_group_in_the_browser_and_the_member_gets_the_roles(browser_page, live_server):
+    org = factories.make_org("Acme Browser")
+    Organization.objects.filter(pk=org.pk).update(scim_enabled=True)
+    admin = factories.make_member(org, "ada@acme.example", role=OrgRole.ADMIN)
+    jane = factories.make_member(org, "jane@acme.example")
+    factories.make_stack(org, "Web")
+    factories.make_stack(org, "Docs")
+    group = provisioning.create_group(org, "Engineering", member_ids=[jane.pk], actor=None)
+
+    page = browser_page
+    log_in(page, live_server, admin.user.email)
+    page.click(f"#org-settings-list >> text={org.name}")
+    page.get_by_role("tab", name="SCIM").click()
+    section = page.locator("#group-mapping")
+    assert section.get_by_text("No group is mapped yet.").is_visible()
+
+    section.get_by_label("SCIM Group").select_option(label="Engineering")
+    section.get_by_label("Organization Role").select_option(label="Admin")
+    section.get_by_label("Stack Role: Web").select_option(label="Developer")
+    section.get_by_label("All stacks").select_option(label="Content Manager")
+    section.get_by_role("button", name="Update").click()
+
+    assert "Mapping of Engineering saved." in page.locator("ul.messagelist").inner_text()
+    row = page.locator('#group-mapping-list tr[data-group="Engineering"]')
+    assert row.locator(".member-count").inner_text() == "1"
+    assert "Web: Developer" in row.inner_text() and "All stacks: Content Manager" in row.inner_text()
+    assert held(jane) == (
+        OrgRole.ADMIN,
+        {("Web", "Developer"), ("Web", "Content Manager"), ("Docs", "Content Manager")},
+    )
+
+    # "Why does Jane have Admin?" -> the Engineering group.
+    page.goto(f"{live_server.url}/admin/orgs/{org.uid}/members/{jane.pk}/access/")
+    assert "SCIM group Engineering" in page.locator("#org-role").inner_text()
+    assert page.locator('#stack-roles tr[data-stack="Web"][data-role="Developer"]').count() == 1
+
+    # Edit: drop the all-stacks role.
+    page.get_by_role("tab", name="SCIM").click()
+    page.locator('#group-mapping-list tr[data-group="Engineering"]').get_by_role("link", name="Edit").click()
+    assert "Editing the mapping of Engineering" in page.locator("#group-mapping-form").inner_text()
+    page.locator("#group-mapping").get_by_label("All stacks").select_option(label="No role on all stacks")
+    page.locator("#group-mapping").get_by_role("button", name="Update").click()
+    assert held(jane) == (OrgRole.ADMIN, {("Web", "Developer")})
+
+    # A member removed from the group over SCIM loses what it granted.
+    provisioning.remove_group_members(group, [jane.pk], actor=None)
+    assert held(jane) == (OrgRole.MEMBER, set())
+    provisioning.add_group_members(group, [jane.pk], actor=None)
+    assert held(jane) == (OrgRole.ADMIN, {("Web", "Developer")})
+
+    # Remove the mapping, after a confirmation page.
+    page.reload()
+    page.locator('#group-mapping-list tr[data-group="Engineering"]').get_by_role("link", name="Remove").click()
+    assert "Remove the mapping of Engineering?" in page.locator("#mapping-confirm-delete").inner_text()
+    page.get_by_role("button", name="Yes, remove the mapping").click()
+    assert page.locator("#no-group-mappings").is_visible()
+    assert held(jane) == (OrgRole.MEMBER, set())

@@ -1,0 +1,296 @@
+"""Marketplace: installing an app issues the SCIM URL and a Secret Token shown once;
+regenerating and uninstalling kill old tokens at once. Services and admin pages."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+from django.utils.html import escape
+
+from organizations.models import AuditEvent, Plan
+from scim import services
+from scim.models import AppInstallation, MarketplaceApp, SecretToken
+from scim.tokens import authenticate
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+OKTA = "okta-generic-scim"
+
+
+@pytest.fixture
+def okta(db) -> MarketplaceApp:
+    return MarketplaceApp.objects.get(slug=OKTA)
+
+
+@pytest.fixture
+def scim_org(org, owner):
+    services.enable_scim(org, actor=owner.user)
+    return org
+
+
+def url(name: str, org, *args) -> str:
+    return reverse(f"admin:{name}", args=[org.uid, *args])
+
+
+# ---- services ---------------------------------------------------------------
+
+
+def test_catalog_is_seeded_with_three_scim_apps(db):
+    slugs = list(MarketplaceApp.objects.filter(listed=True).values_list("slug", flat=True))
+    assert slugs == ["okta-generic-scim", "entra-id-scim", "onelogin-scim"]
+
+
+def test_install_issues_a_working_token_and_audits_without_the_secret(scim_org, owner, okta):
+    installation, issued = services.install_app(scim_org, okta, actor=owner.user)
+
+    assert installation.installed_by == owner.user and installation.is_live
+    assert authenticate(issued.secret, scim_org.uid).installation == installation
+    event = AuditEvent.objects.get(action=services.ACTION_INSTALL)
+    assert event.after == {"app": OKTA, "token_id": issued.token.pk, "token_prefix": issued.token.prefix}
+    assert_no_secret_in_audit(issued.secret)
+
+
+def assert_no_secret_in_audit(secret: str) -> None:
+    urlsafe_part = secret.split("_", 2)[2]
+    for event in AuditEvent.objects.all():
+        dumped = json.dumps([event.before, event.after, event.target_label, event.actor_label])
+        assert secret not in dumped and urlsafe_part not in dumped
+
+
+def test_install_requires_scim_enabled(org, owner, okta):
+    with pytest.raises(services.ScimNotAvailable, match="Enable SCIM"):
+        services.install_app(org, okta, actor=owner.user)
+    assert not AppInstallation.objects.exists()
+
+
+def test_install_refused_on_plan_without_scim(db, okta):
+    org = factories.make_org("Small", plan=Plan.TEAM)
+    org.scim_enabled = True  # e.g. downgraded after enabling
+    org.save()
+    with pytest.raises(services.ScimNotAvailable, match="does not include"):
+        services.install_app(org, okta, actor=factories.owner_of(org).user)
+
+
+def test_second_live_install_of_same_app_is_refused_with_a_clear_error(scim_org, owner, okta):
+    first, issued = services.install_app(scim_org, okta, actor=owner.user)
+
+    with pytest.raises(services.AlreadyInstalled, match="already installed") as exc:
+        services.install_app(scim_org, okta, actor=owner.user)
+
+    assert exc.value.installation == first
+    assert authenticate(issued.secret, scim_org.uid) is not None  # the IdP in use keeps working
+    assert SecretToken.objects.count() == 1
+
+
+def test_member_cannot_install(scim_org, plain_member, okta):
+    with pytest.raises(services.ScimPermissionDenied):
+        services.install_app(scim_org, okta, actor=plain_member.user)
+    assert not AppInstallation.objects.exists()
+
+
+def test_regenerate_revokes_every_live_token_and_issues_a_new_one(scim_org, owner, okta):
+    installation, first = services.install_app(scim_org, okta, actor=owner.user)
+    # A stray second live token (e.g. from an interrupted rotation) must die too.
+    from scim.tokens import issue_token
+
+    stray = issue_token(installation)
+
+    new = services.regenerate_token(installation, actor=owner.user)
+
+    assert authenticate(first.secret, scim_org.uid) is None
+    assert authenticate(stray.secret, scim_org.uid) is None
+    assert authenticate(new.secret, scim_org.uid) is not None
+    event = AuditEvent.objects.get(action=services.ACTION_REGENERATE)
+    assert sorted(event.before["token_prefixes"]) == sorted([first.token.prefix, stray.token.prefix])
+    assert event.after["token_prefix"] == new.token.prefix
+    assert_no_secret_in_audit(new.secret)
+
+
+def test_uninstall_kills_tokens_and_allows_a_fresh_install(scim_org, admin_member, okta):
+    installation, issued = services.install_app(scim_org, okta, actor=admin_member.user)
+
+    services.uninstall_app(installation, actor=admin_member.user)
+
+    installation.refresh_from_db()
+    assert installation.uninstalled_at is not None
+    assert authenticate(issued.secret, scim_org.uid) is None
+    assert not SecretToken.objects.filter(revoked_at__isnull=True).exists()
+    assert AuditEvent.objects.filter(action=services.ACTION_UNINSTALL).count() == 1
+    with pytest.raises(services.ServiceError, match="uninstalled"):
+        services.regenerate_token(installation, actor=admin_member.user)
+    again, _ = services.install_app(scim_org, okta, actor=admin_member.user)
+    assert again.pk != installation.pk
+
+
+def test_other_orgs_owner_cannot_regenerate_or_uninstall(scim_org, owner, other_org, okta):
+    installation, issued = services.install_app(scim_org, okta, actor=owner.user)
+    stranger = factories.owner_of(other_org).user
+
+    with pytest.raises(services.ScimPermissionDenied):
+        services.regenerate_token(installation, actor=stranger)
+    with pytest.raises(services.ScimPermissionDenied):
+        services.uninstall_app(installation, actor=stranger)
+    assert authenticate(issued.secret, scim_org.uid) is not None
+
+
+# ---- views ------------------------------------------------------------------
+
+
+def test_apps_page_lists_cards_and_filters_server_side(client, scim_org, owner):
+    client.force_login(owner.user)
+    all_apps = client.get(url("marketplace-apps", scim_org)).content.decode()
+    for name in ("Okta Generic SCIM", "Microsoft Entra ID SCIM", "OneLogin SCIM"):
+        assert name in all_apps
+    assert 'id="app-search"' in all_apps
+
+    okta_only = client.get(url("marketplace-apps", scim_org), {"q": "okta"}).content.decode()
+    assert "Okta Generic SCIM" in okta_only and "OneLogin SCIM" not in okta_only
+
+    nothing = client.get(url("marketplace-apps", scim_org), {"q": "salesforce"}).content.decode()
+    assert "No app matches" in nothing
+
+
+def test_app_page_offers_install_only_when_scim_is_on(client, org, owner):
+    client.force_login(owner.user)
+    install_url = url("marketplace-install", org, OKTA)
+
+    off = client.get(url("marketplace-app", org, OKTA)).content.decode()
+    assert "SCIM is not enabled" in off and install_url not in off
+    assert url("org-settings-scim", org) in off
+
+    services.enable_scim(org, actor=owner.user)
+    on = client.get(url("marketplace-app", org, OKTA)).content.decode()
+    assert "Install App" in on and install_url in on
+
+
+def test_authorization_step_lists_permissions_and_get_installs_nothing(client, scim_org, owner, okta):
+    client.force_login(owner.user)
+    response = client.get(url("marketplace-install", scim_org, OKTA))
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Authorize &amp; Install" in body
+    for permission in okta.permissions:
+        assert escape(permission) in body
+    assert not AppInstallation.objects.exists()
+
+
+def test_authorize_and_install_renders_url_and_token_once(client, scim_org, owner, settings):
+    settings.PUBLIC_BASE_URL = "https://orgdesk.example.com"
+    client.force_login(owner.user)
+
+    response = client.post(url("marketplace-install", scim_org, OKTA))
+
+    assert response.status_code == 200  # rendered, not redirected: a reload cannot show it again
+    assert "no-store" in response["Cache-Control"] or "no-cache" in response["Cache-Control"]
+    body = response.content.decode()
+    scim_url = f"https://orgdesk.example.com/scim/v2/organizations/{scim_org.uid}"
+    assert f'id="scim-url" value="{scim_url}"' in body
+    secret = body.split('id="secret-token" value="', 1)[1].split('"', 1)[0]
+    assert "shown only this once" in body
+    installation = AppInstallation.objects.get()
+    assert authenticate(secret, scim_org.uid).installation == installation
+
+    detail = client.get(url("marketplace-installation", scim_org, installation.pk)).content.decode()
+    assert secret not in detail and secret.split("_", 2)[2] not in detail
+    assert installation.tokens.get().prefix in detail
+    assert client.get(url("marketplace-app", scim_org, OKTA)).content.decode().count(
+        url("marketplace-installation", scim_org, installation.pk)
+    )
+
+
+def test_install_post_refused_when_scim_off(client, org, owner):
+    client.force_login(owner.user)
+    response = client.post(url("marketplace-install", org, OKTA))
+    assert response.status_code == 400
+    assert "Enable SCIM" in response.content.decode()
+    assert not AppInstallation.objects.exists()
+
+
+def test_second_install_post_shows_error_and_link(client, scim_org, owner, okta):
+    installation, _ = services.install_app(scim_org, okta, actor=owner.user)
+    client.force_login(owner.user)
+    response = client.post(url("marketplace-install", scim_org, OKTA))
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "already installed" in body and 'id="secret-token"' not in body
+    assert url("marketplace-installation", scim_org, installation.pk) in body
+    assert SecretToken.objects.count() == 1
+
+
+def test_regenerate_confirms_then_shows_new_token_once(client, scim_org, owner, okta):
+    installation, first = services.install_app(scim_org, okta, actor=owner.user)
+    client.force_login(owner.user)
+    regenerate = url("marketplace-installation-regenerate", scim_org, installation.pk)
+
+    confirm = client.get(regenerate)
+    assert confirm.status_code == 200 and "Regenerate token" in confirm.content.decode()
+    assert authenticate(first.secret, scim_org.uid) is not None
+
+    body = client.post(regenerate).content.decode()
+    new_secret = body.split('id="secret-token" value="', 1)[1].split('"', 1)[0]
+    assert new_secret != first.secret
+    assert authenticate(first.secret, scim_org.uid) is None
+    assert authenticate(new_secret, scim_org.uid) is not None
+
+
+def test_uninstall_confirms_then_kills_tokens(client, scim_org, owner, okta):
+    installation, issued = services.install_app(scim_org, okta, actor=owner.user)
+    client.force_login(owner.user)
+    uninstall = url("marketplace-installation-uninstall", scim_org, installation.pk)
+
+    assert client.get(uninstall).status_code == 200
+    installation.refresh_from_db()
+    assert installation.is_live
+
+    response = client.post(uninstall)
+    assert response.status_code == 302
+    installation.refresh_from_db()
+    assert not installation.is_live
+    assert authenticate(issued.secret, scim_org.uid) is None
+    assert "Uninstalled" in client.get(response.url).content.decode()
+
+
+def test_installation_of_another_org_is_404_and_untouched(client, scim_org, owner, other_org, okta):
+    installation, issued = services.install_app(scim_org, okta, actor=owner.user)
+    other_owner = factories.owner_of(other_org).user
+    client.force_login(other_owner)
+
+    for name in ("marketplace-installation", "marketplace-installation-regenerate", "marketplace-installation-uninstall"):
+        # Their own org's URL with our installation id, and our org's URL.
+        assert client.get(url(name, other_org, installation.pk)).status_code == 404
+        assert client.post(url(name, other_org, installation.pk)).status_code == 404
+        assert client.post(url(name, scim_org, installation.pk)).status_code == 404
+    installation.refresh_from_db()
+    assert installation.is_live and authenticate(issued.secret, scim_org.uid) is not None
+
+
+@pytest.mark.parametrize("name,args", [("marketplace-apps", []), ("marketplace-app", [OKTA]), ("marketplace-install", [OKTA])])
+def test_marketplace_is_404_for_another_orgs_admin(client, scim_org, other_org, name, args):
+    client.force_login(factories.owner_of(other_org).user)
+    assert client.get(url(name, scim_org, *args)).status_code == 404
+    assert client.post(url("marketplace-install", scim_org, OKTA)).status_code == 404
+    assert not AppInstallation.objects.exists()
+
+
+def test_unknown_or_unlisted_app_is_404(client, scim_org, owner, okta):
+    client.force_login(owner.user)
+    assert client.get(url("marketplace-app", scim_org, "nope")).status_code == 404
+    okta.listed = False
+    okta.save()
+    assert client.post(url("marketplace-install", scim_org, OKTA)).status_code == 404
+
+
+def test_admin_index_links_to_marketplace(client, org, owner):
+    client.force_login(owner.user)
+    assert url("marketplace-apps", org) in client.get(reverse("admin:index")).content.decode()
+
+
+def test_catalog_admin_is_for_superusers_only(client, org, owner, django_user_model):
+    changelist = reverse("admin:scim_marketplaceapp_changelist")
+    client.force_login(owner.user)
+    assert client.get(changelist).status_code == 403
+    root = django_user_model.objects.create_superuser("root@example.com", "x")
+    client.force_login(root)
+    assert "Okta Generic SCIM" in client.get(changelist).content.decode()

@@ -1,0 +1,436 @@
+"""The admin is tenant-scoped: an Owner/Admin sees and changes only their own
+orgs, another org's objects are a 404 (or the admin's "doesn't exist"
+redirect), never shown; a plain Member gets nothing. Changes go through the
+services, so each leaves its audit entry."""
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from organizations.models import AuditEvent, Membership, OrgRole, Stack, StackRole, User
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+SETTINGS_PAGES = ["admin:org-settings", "admin:org-settings-members", "admin:org-settings-stacks"]
+
+
+@pytest.fixture
+def foreign(other_org):
+    """Org B with a member, a stack and a custom role, seen from org A."""
+    return {
+        "org": other_org,
+        "member": factories.make_member(other_org, "secret-person@globex.example"),
+        "stack": factories.make_stack(other_org, "Globex Secret Stack"),
+        "role": StackRole.objects.create(organization=other_org, name="Globex Secret Role"),
+    }
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner.user)
+    return client
+
+
+def settings_url(name: str, org) -> str:
+    return reverse(name, args=[org.uid])
+
+
+def post_form(client, urlname: str, org, form: str, **fields):
+    """POST one of a settings tab's forms, as the page does (hidden `form` + prefixed fields)."""
+    data = {"form": form, **{f"{form}-{k}": v for k, v in fields.items()}}
+    return client.post(settings_url(urlname, org), data)
+
+
+# --- Organization Settings pages ----------------------------------------------
+
+
+@pytest.mark.parametrize("page", SETTINGS_PAGES)
+def test_owner_opens_their_own_settings_tabs(owner_client, org, page):
+    response = owner_client.get(settings_url(page, org))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert org.name in content
+    for label in ("General", "Members", "Stacks", "SCIM"):
+        assert f">{label}</a>" in content
+
+
+@pytest.mark.parametrize("page", SETTINGS_PAGES)
+def test_owner_of_org_a_gets_404_for_org_b_settings(owner_client, foreign, page):
+    response = owner_client.get(settings_url(page, foreign["org"]))
+    assert response.status_code == 404
+    assert foreign["org"].name.encode() not in response.content
+
+
+@pytest.mark.parametrize("page", SETTINGS_PAGES)
+def test_posting_to_org_b_settings_is_404_and_changes_nothing(owner_client, foreign, page):
+    response = post_form(owner_client, page, foreign["org"], "create-stack", name="Injected")
+    assert response.status_code == 404
+    assert not Stack.objects.filter(name="Injected").exists()
+
+
+@pytest.mark.parametrize("page", SETTINGS_PAGES)
+def test_unknown_org_uid_is_404(owner_client, page):
+    assert owner_client.get(reverse(page, args=["doesnotexist000000000"])).status_code == 404
+
+
+@pytest.mark.parametrize("page", SETTINGS_PAGES)
+def test_plain_member_cannot_open_org_settings(client, org, plain_member, page):
+    client.force_login(plain_member.user)
+    response = client.get(settings_url(page, org))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+@pytest.mark.parametrize("page", SETTINGS_PAGES)
+def test_member_of_org_a_who_manages_org_b_gets_404_for_org_a(client, org, other_org, page):
+    person = factories.make_member(org, "two-hats@example.com")
+    factories.make_member(other_org, "two-hats@example.com", role=OrgRole.ADMIN)
+    client.force_login(User.objects.get(pk=person.user_id))  # fresh: the password hash changed
+
+    assert client.get(settings_url(page, org)).status_code == 404
+    assert client.get(settings_url(page, other_org)).status_code == 200
+
+
+def test_plain_member_cannot_log_into_the_admin(client, plain_member):
+    response = client.post(
+        reverse("admin:login"), {"username": plain_member.user.email, "password": factories.PASSWORD}
+    )
+    assert response.status_code == 200
+    assert b"only an organization&#x27;s Owner or Admin" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_admin_logs_in_with_email_in_any_case(client, admin_member):
+    response = client.post(
+        reverse("admin:login"), {"username": admin_member.user.email.upper(), "password": factories.PASSWORD}
+    )
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(admin_member.user.pk)
+
+
+def test_admin_index_links_settings_of_managed_orgs_only(owner_client, org, other_org):
+    response = owner_client.get(reverse("admin:index"))
+    content = response.content.decode()
+    assert settings_url("admin:org-settings", org) in content
+    assert settings_url("admin:org-settings", other_org) not in content
+    assert other_org.name not in content
+
+
+def test_superuser_opens_any_org_settings(client, org, other_org):
+    client.force_login(User.objects.create_superuser(email="root@orgdesk.example", password="x"))
+    for page in SETTINGS_PAGES:
+        assert client.get(settings_url(page, other_org)).status_code == 200
+
+
+# --- Settings forms call the services -------------------------------------------
+
+
+def test_rename_form_renames_and_audits(owner_client, org, owner):
+    response = post_form(owner_client, "admin:org-settings", org, "rename", name="Acme Two")
+    assert response.status_code == 302
+    org.refresh_from_db()
+    assert org.name == "Acme Two"
+    assert AuditEvent.objects.filter(action="organization.rename", actor_id=str(owner.user.pk)).exists()
+
+
+def test_blank_rename_shows_a_form_error(owner_client, org):
+    response = post_form(owner_client, "admin:org-settings", org, "rename", name="  ")
+    assert response.status_code == 200
+    assert b"errorlist" in response.content
+    org.refresh_from_db()
+    assert org.name == "Acme"
+
+
+def test_members_tab_adds_a_member_through_the_service(owner_client, org, owner):
+    response = post_form(
+        owner_client, "admin:org-settings-members", org, "add-member", email="New@Acme.example", role="admin",
+        first_name="New", last_name="Person",
+    )
+    assert response.status_code == 302
+    membership = Membership.objects.get(organization=org, user__email__iexact="new@acme.example")
+    assert membership.role == OrgRole.ADMIN and membership.scim_username == membership.user.email
+    assert AuditEvent.objects.filter(action="membership.add", actor_id=str(owner.user.pk)).exists()
+    page = owner_client.get(response["Location"]).content.decode()
+    assert f"{membership.user.email} was added as Admin." in page
+
+
+def test_adding_an_existing_member_again_is_a_form_error(owner_client, org, plain_member):
+    response = post_form(
+        owner_client, "admin:org-settings-members", org, "add-member", email=plain_member.user.email.upper(),
+        role="member",
+    )
+    assert response.status_code == 200
+    assert b"already a member" in response.content
+    assert org.memberships.count() == 2
+
+
+def test_the_owner_role_cannot_be_granted_by_the_add_form(owner_client, org):
+    response = post_form(
+        owner_client, "admin:org-settings-members", org, "add-member", email="x@acme.example", role="owner"
+    )
+    assert response.status_code == 200
+    assert not Membership.objects.filter(user__email="x@acme.example").exists()
+
+
+def test_members_tab_changes_a_role(owner_client, org, plain_member):
+    response = post_form(
+        owner_client, "admin:org-settings-members", org, "change-role", membership=plain_member.pk, role="admin"
+    )
+    assert response.status_code == 302
+    plain_member.refresh_from_db()
+    assert plain_member.role == OrgRole.ADMIN
+    assert AuditEvent.objects.filter(action="membership.change_role", target_id=str(plain_member.pk)).exists()
+
+
+def test_change_role_cannot_pick_the_owner_or_another_orgs_member(owner_client, org, owner, foreign):
+    for target in (owner, foreign["member"]):
+        response = post_form(
+            owner_client, "admin:org-settings-members", org, "change-role", membership=target.pk, role="member"
+        )
+        assert response.status_code == 200
+        assert b"Select a valid choice" in response.content
+    owner.refresh_from_db()
+    foreign["member"].refresh_from_db()
+    assert owner.role == OrgRole.OWNER and foreign["member"].role == OrgRole.MEMBER
+
+
+def test_owner_transfers_ownership_from_the_members_tab(owner_client, org, owner, admin_member):
+    response = post_form(
+        owner_client, "admin:org-settings-members", org, "transfer-ownership", membership=admin_member.pk,
+        confirm="on",
+    )
+    assert response.status_code == 302
+    assert factories.owner_of(org).pk == admin_member.pk
+    owner.refresh_from_db()
+    assert owner.role == OrgRole.ADMIN
+
+
+def test_an_admin_cannot_make_themselves_owner(client, org, owner, admin_member):
+    client.force_login(admin_member.user)
+    page = client.get(settings_url("admin:org-settings-members", org)).content
+    assert b"transfer-ownership-form" not in page
+
+    post_form(client, "admin:org-settings-members", org, "transfer-ownership", membership=admin_member.pk,
+              confirm="on")
+
+    assert factories.owner_of(org).pk == owner.pk
+
+
+def test_members_tab_lists_only_this_orgs_people_with_stack_roles(owner_client, org, plain_member, foreign):
+    stack = factories.make_stack(org, "Website")
+    from organizations import services
+
+    services.grant_stack_role(plain_member, stack, StackRole.objects.get(name="Developer"), actor=None)
+
+    content = owner_client.get(settings_url("admin:org-settings-members", org)).content.decode()
+
+    assert plain_member.user.email in content
+    assert "Developer on Website" in content and "Granted by hand" in content
+    assert foreign["member"].user.email not in content
+
+
+def test_members_tab_query_count_does_not_grow_with_members(owner_client, org, django_assert_max_num_queries):
+    stack = factories.make_stack(org)
+    role = StackRole.objects.get(name="Developer")
+    from organizations import services
+
+    for _ in range(15):
+        services.grant_stack_role(factories.make_member(org), stack, role, actor=None)
+    with django_assert_max_num_queries(20):
+        response = owner_client.get(settings_url("admin:org-settings-members", org))
+    assert response.status_code == 200
+
+
+def test_stacks_tab_creates_a_stack_and_a_custom_role(owner_client, org, foreign):
+    assert post_form(owner_client, "admin:org-settings-stacks", org, "create-stack", name="Docs").status_code == 302
+    assert post_form(
+        owner_client, "admin:org-settings-stacks", org, "create-stack-role", name="Reviewer"
+    ).status_code == 302
+
+    content = owner_client.get(settings_url("admin:org-settings-stacks", org)).content.decode()
+    assert "Docs" in content and "Reviewer" in content and "Content Manager" in content
+    assert foreign["stack"].name not in content and foreign["role"].name not in content
+    assert Stack.objects.get(name="Docs").organization == org
+
+
+def test_duplicate_stack_name_is_a_form_error(owner_client, org):
+    factories.make_stack(org, "Docs")
+    response = post_form(owner_client, "admin:org-settings-stacks", org, "create-stack", name="docs")
+    assert response.status_code == 200
+    assert b"already exists" in response.content
+
+
+def test_settings_forms_need_csrf(client, org, owner):
+    from django.test import Client
+
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(owner.user)
+    response = post_form(csrf_client, "admin:org-settings-stacks", org, "create-stack", name="NoToken")
+    assert response.status_code == 403
+    assert not Stack.objects.filter(name="NoToken").exists()
+
+
+# --- ModelAdmins ------------------------------------------------------------------
+
+
+def change_url(obj) -> str:
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+
+
+def changelist_url(model) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+
+def org_of(obj):
+    return obj if obj._meta.model_name == "organization" else obj.organization
+
+
+@pytest.mark.parametrize("key", ["org", "member", "stack", "role"])
+def test_owner_cannot_open_org_b_objects_by_admin_url(owner_client, foreign, key):
+    url = change_url(foreign[key])
+
+    response = owner_client.get(url)
+
+    assert response.status_code == 302 and response["Location"] == reverse("admin:index")
+    content = owner_client.get(response["Location"]).content.decode()
+    assert "doesn’t exist" in content
+    for secret in ("Globex", "secret-person@globex.example"):
+        assert secret not in content
+
+
+@pytest.mark.parametrize("key", ["member", "stack", "role"])
+def test_owner_cannot_change_org_b_objects_by_post(owner_client, foreign, key):
+    obj = foreign[key]
+    response = owner_client.post(change_url(obj), {"manual_role": "admin", "name": "Hijacked"})
+    assert response.status_code == 302
+    assert AuditEvent.objects.filter(organization=foreign["org"], actor_type="user").count() == 0
+
+
+@pytest.mark.parametrize("key", ["org", "member", "stack", "role"])
+def test_owner_never_sees_org_b_objects_in_changelists(owner_client, org, foreign, key):
+    factories.make_stack(org, "Acme Stack")
+    model = type(foreign[key])
+    response = owner_client.get(changelist_url(model))
+
+    assert response.status_code == 200
+    shown = list(response.context["cl"].result_list)
+    assert shown, "the owner's own org has objects of every kind"
+    assert all(
+        (getattr(o, "builtin", False) or org_of(o).pk == org.pk) for o in shown
+    )
+    content = response.content.decode()
+    for secret in ("Globex", "secret-person@globex.example"):
+        assert secret not in content
+
+
+def test_owner_sees_only_their_orgs_audit_events(owner_client, org, foreign):
+    response = owner_client.get(changelist_url(AuditEvent))
+    orgs = {e.organization_id for e in response.context["cl"].result_list}
+    assert orgs == {org.pk}
+    event = AuditEvent.objects.filter(organization=foreign["org"]).first()
+    assert "doesn’t exist" in owner_client.get(change_url(event), follow=True).content.decode()
+
+
+def test_audit_events_are_read_only(owner_client, org):
+    event = AuditEvent.objects.filter(organization=org).first()
+    response = owner_client.post(change_url(event), {"action": "forged"})
+    assert response.status_code == 403
+    event.refresh_from_db()
+    assert event.action != "forged"
+    assert owner_client.get(reverse("admin:organizations_auditevent_add")).status_code == 403
+
+
+def test_audit_changelist_filters_by_action_and_actor_type(owner_client, org, plain_member):
+    response = owner_client.get(changelist_url(AuditEvent), {"action": "membership.add", "actor_type": "system"})
+    actions = {e.action for e in response.context["cl"].result_list}
+    assert actions == {"membership.add"}
+
+
+def test_user_admin_is_for_superusers_only(owner_client):
+    assert owner_client.get(changelist_url(User)).status_code == 403
+
+
+def test_adding_a_member_in_the_admin_goes_through_the_service(owner_client, org, owner):
+    response = owner_client.post(
+        reverse("admin:organizations_membership_add"),
+        {"organization": org.pk, "email": "via-admin@acme.example", "role": "member"},
+    )
+    assert response.status_code == 302
+    membership = Membership.objects.get(user__email="via-admin@acme.example")
+    assert membership.email_set.filter(primary=True).exists()  # only the service creates this
+    assert AuditEvent.objects.filter(action="membership.add", target_id=str(membership.pk)).exists()
+
+
+def test_admin_add_form_refuses_another_orgs_organization(owner_client, foreign):
+    response = owner_client.post(
+        reverse("admin:organizations_membership_add"),
+        {"organization": foreign["org"].pk, "email": "intruder@acme.example", "role": "member"},
+    )
+    assert response.status_code == 200
+    assert b"Select a valid choice" in response.content
+    assert not Membership.objects.filter(user__email="intruder@acme.example").exists()
+
+
+def test_changing_a_role_in_the_admin_goes_through_the_service(owner_client, plain_member):
+    inline_management = {"stack_access-TOTAL_FORMS": "0", "stack_access-INITIAL_FORMS": "0"}
+    response = owner_client.post(change_url(plain_member), {"manual_role": "admin", **inline_management})
+    assert response.status_code == 302
+    plain_member.refresh_from_db()
+    assert plain_member.role == OrgRole.ADMIN
+    assert AuditEvent.objects.filter(action="membership.change_role", target_id=str(plain_member.pk)).exists()
+
+
+def test_owner_membership_is_read_only_in_the_admin(owner_client, owner):
+    response = owner_client.post(change_url(owner), {"manual_role": "member"})
+    assert response.status_code == 403
+    owner.refresh_from_db()
+    assert owner.role == OrgRole.OWNER
+
+
+def test_transfer_ownership_admin_action(owner_client, org, owner, plain_member):
+    response = owner_client.post(
+        changelist_url(Membership), {"action": "transfer_ownership", "_selected_action": [plain_member.pk]}
+    )
+    assert response.status_code == 302
+    assert factories.owner_of(org).pk == plain_member.pk
+
+
+def test_deleting_a_member_in_the_admin_uses_the_service(owner_client, plain_member):
+    response = owner_client.post(reverse("admin:organizations_membership_delete", args=[plain_member.pk]),
+                                 {"post": "yes"})
+    assert response.status_code == 302
+    assert not Membership.objects.filter(pk=plain_member.pk).exists()
+    assert AuditEvent.objects.filter(action="membership.remove", target_id=str(plain_member.pk)).exists()
+
+
+def test_adding_a_stack_in_the_admin_goes_through_the_service(owner_client, org):
+    response = owner_client.post(reverse("admin:organizations_stack_add"), {"organization": org.pk, "name": "Api"})
+    assert response.status_code == 302
+    assert AuditEvent.objects.filter(action="stack.create", target_label="Api").exists()
+
+
+def test_builtin_stack_roles_are_read_only(owner_client):
+    builtin = StackRole.objects.get(name="Admin", builtin=True)
+    assert owner_client.get(change_url(builtin)).status_code == 200  # viewable
+    response = owner_client.post(change_url(builtin), {"name": "Hacked"})
+    assert response.status_code == 403
+    builtin.refresh_from_db()
+    assert builtin.name == "Admin"
+
+
+def test_custom_stack_role_is_created_for_a_managed_org(owner_client, org):
+    response = owner_client.post(
+        reverse("admin:organizations_stackrole_add"), {"organization": org.pk, "name": "Translator"}
+    )
+    assert response.status_code == 302
+    assert StackRole.objects.get(name="Translator").organization == org
+
+
+def test_organization_autocomplete_only_offers_managed_orgs(owner_client, org, other_org):
+    response = owner_client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "organizations", "model_name": "stack", "field_name": "organization", "term": ""},
+    )
+    assert response.status_code == 200
+    assert [r["text"] for r in response.json()["results"]] == [org.name]
