@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
@@ -113,6 +114,15 @@ class ServiceFormMixin:
 
     def service_save(self, request, obj, form, change):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # A POST that ends up re-rendering the form (an inline formset was invalid)
+        # must not keep what the service wrote while the form validated: roll back
+        # the admin's changeform transaction.
+        form = getattr(context.get("adminform"), "form", None)
+        if request.method == "POST" and hasattr(form, "_service_result"):
+            transaction.set_rollback(True)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def save_form(self, request, form, change):
         # The service already saved; hand the admin the stored object.
@@ -236,7 +246,8 @@ class MembershipAdmin(ServiceFormMixin, TenantScopedAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["organization", "email", "role"]
-        fields = ["user", "organization", "role", "active", "scim_username", "scim_external_id"]
+        # "email", not "user": the account admin is for superusers only.
+        fields = ["email", "organization", "role", "active", "scim_username", "scim_external_id"]
         if obj.role != OrgRole.OWNER:
             fields.insert(3, "manual_role")
         return fields
@@ -244,7 +255,7 @@ class MembershipAdmin(ServiceFormMixin, TenantScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return ["user", "organization", "role", "active", "scim_username", "scim_external_id"]
+        return ["email", "organization", "role", "active", "scim_username", "scim_external_id"]
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
@@ -347,7 +358,7 @@ class StackRoleAdmin(ServiceFormMixin, TenantScopedAdmin):
 class AuditEventAdmin(TenantScopedAdmin):
     """Read-only: the trail is written by services, never edited."""
 
-    list_display = ["created_at", "org_uid", "actor_type", "actor_label", "action", "target_label"]
+    list_display = ["created_at", "organization", "actor_label", "action", "target_label"]
     list_filter = ["action", "actor_type"]
     search_fields = ["actor_label", "target_label", "action", "org_uid"]
     date_hierarchy = "created_at"

@@ -434,3 +434,29 @@ def test_organization_autocomplete_only_offers_managed_orgs(owner_client, org, o
     )
     assert response.status_code == 200
     assert [r["text"] for r in response.json()["results"]] == [org.name]
+
+
+def test_a_rejected_admin_post_leaves_no_change_behind(owner_client, plain_member):
+    # No inline management form: the admin re-renders the page, and what the
+    # service wrote while the form validated is rolled back.
+    response = owner_client.post(change_url(plain_member), {"manual_role": "admin"})
+
+    assert response.status_code == 200
+    plain_member.refresh_from_db()
+    assert plain_member.role == OrgRole.MEMBER
+    assert not AuditEvent.objects.filter(action="membership.change_role").exists()
+
+
+def test_role_change_refused_by_the_service_is_a_form_error(owner_client, org, plain_member, monkeypatch):
+    from organizations import services
+
+    def refuse(*args, **kwargs):
+        raise services.ServiceError("Refused for a reason the user can read.")
+
+    monkeypatch.setattr(services, "change_role", refuse)
+    response = owner_client.post(
+        change_url(plain_member),
+        {"manual_role": "admin", "stack_access-TOTAL_FORMS": "0", "stack_access-INITIAL_FORMS": "0"},
+    )
+    assert response.status_code == 200
+    assert b"Refused for a reason the user can read." in response.content

@@ -188,6 +188,7 @@ def user_sort_key(sort_by: str | None) -> list[str | OrderBy]:
 
 
 def group_sort_key(sort_by: str | None) -> list[str | OrderBy]:
+    """Ascending ordering for sortBy on Groups, ending with the pk."""
     return _sort_key(GROUP, GROUP_SORT, sort_by)
 
 

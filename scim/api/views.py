@@ -360,10 +360,10 @@ class GroupsView(ResourceView, scim_views.GroupsView):
 
 
 class SearchView(ScimApiView):
-    """POST .search (RFC 7644 §3.4.3) for Users, Groups, or both at the root."""
+    """POST /Users/.search and /Groups/.search (RFC 7644 §3.4.3)."""
 
     http_method_names = ["post"]
-    resource_views: tuple[type[ResourceView], ...] = ()
+    resource_views: tuple[type[ResourceView], ...] = ()  # exactly one
 
     def post(self, request: HttpRequest, org_uid: str) -> HttpResponse:
         body = self.load_body(request.body)
@@ -371,41 +371,9 @@ class SearchView(ScimApiView):
         if schemas_ is not None and c.SEARCH_REQUEST_SCHEMA not in (schemas_ or []):
             raise BadRequest(f'A search request must have the schema "{c.SEARCH_REQUEST_SCHEMA}"')
         params = parse_list_params(body)
-        if len(self.resource_views) == 1:
-            view = self.resource_views[0]()
-            view.request = request
-            return view.list(request, params)
-        return self.search_all(request, params)
-
-    def search_all(self, request: HttpRequest, params: ListParams) -> HttpResponse:
-        """Root search: Users first, then Groups. A filter valid for only one of
-        them searches that one; valid for neither is 400 invalidFilter."""
-        note_activity(request, "Search", params.filter or "")
-        querysets = []
-        errors = []
-        for view_class in self.resource_views:
-            view = view_class()
-            view.request = request
-            try:
-                querysets.append((view, view.filtered(request, params)))
-            except InvalidFilter as exc:
-                errors.append(exc)
-        if not querysets:
-            raise errors[0]
-        counts = [qs.count() for _, qs in querysets]
-        resources: list = []
-        offset, remaining = params.start_index - 1, params.count
-        for (view, qs), count in zip(querysets, counts):
-            if remaining <= 0:
-                break
-            if offset >= count:
-                offset -= count
-                continue
-            page = view.page(request, qs, params, offset, remaining)
-            resources.extend(page)
-            remaining -= len(page)
-            offset = 0
-        return scim_json(list_document(resources, sum(counts), params.start_index))
+        view = self.resource_views[0]()
+        view.request = request
+        return view.list(request, params)
 
 
 class UsersSearchView(SearchView):
@@ -416,8 +384,17 @@ class GroupsSearchView(SearchView):
     resource_views = (GroupsView,)
 
 
-class RootSearchView(SearchView):
-    resource_views = (UsersView, GroupsView)
+class RootSearchView(ScimApiView):
+    """POST /.search across resource types answers 501 (allowed by RFC 7644
+    §3.4.3/§3.12). A User's id is its membership id and a Group's its group id,
+    so one list mixing both could hold two resources with the same id; no IdP
+    searches at the root, they use /Users/.search and /Groups/.search."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, org_uid: str) -> HttpResponse:
+        note_activity(request, "Search")
+        return error_response(501, "Search across resource types is not supported: use /Users/.search or /Groups/.search")
 
 
 class ServiceProviderConfigView(ScimApiView, scim_views.ServiceProviderConfigView):

@@ -26,7 +26,11 @@ def enable_scim(org: Organization, app_slug: str = "okta-generic-scim") -> tuple
     """SCIM on, one live installation, one token; returns (installation, secret)."""
     org.scim_enabled = True
     org.save(update_fields=["scim_enabled"])
-    installation = AppInstallation.objects.create(organization=org, app=MarketplaceApp.objects.get(slug=app_slug))
+    # get_or_create: transactional tests flush the catalog the migration seeded.
+    app, _ = MarketplaceApp.objects.get_or_create(
+        slug=app_slug, defaults={"name": app_slug, "vendor": "Test", "summary": "SCIM app for tests"}
+    )
+    installation = AppInstallation.objects.create(organization=org, app=app)
     return installation, issue_token(installation).secret
 
 

@@ -14,6 +14,10 @@ from .helpers import enable_scim
 # leave "neither provisioned nor deprovisioned"), so the server refuses the
 # removal with 400 scimType "mutability" and keeps returning `active`.
 KNOWN_DEVIATIONS = {("check_remove_attribute", "active")}
+# search_with_attributes posts to the root /.search, which answers 501 (a User's
+# id is a membership id and a Group's a group id, so a mixed list could repeat an
+# id); the checker itself reports that as SKIPPED, and nothing else may skip.
+EXPECTED_SKIPS = {"search_with_attributes"}
 
 
 @pytest.mark.e2e
@@ -45,6 +49,6 @@ def test_scim2_tester_checks_all_pass(live_server, settings):
         failures.append(f"{result.status.name} {result.title}: {result.reason}")
     assert not failures, "\n".join(failures)
     assert sum(r.status == Status.SUCCESS for r in results) >= 80  # the checker really ran
-    skipped = [r.title for r in results if r.status == Status.SKIPPED]
-    assert not skipped, skipped
+    skipped = {r.title for r in results if r.status == Status.SKIPPED}
+    assert skipped <= EXPECTED_SKIPS, skipped
     assert deviations == [("check_remove_attribute", "active")] * len(deviations)

@@ -1,0 +1,80 @@
+"""Hot paths run a fixed number of queries whatever the org and page size."""
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from organizations.models import Membership, MembershipEmail, OrgRole
+from scim.models import ScimGroup, ScimGroupMember
+
+pytestmark = pytest.mark.django_db
+
+# token lookup, COUNT, page, and the ProvisioningEvent INSERT
+BASE = 4
+
+
+def bulk_members(org, n):
+    from organizations.models import User
+
+    start = User.objects.count()
+    users = User.objects.bulk_create(User(email=f"bulk{start + i}@x.com") for i in range(n))
+    members = Membership.objects.bulk_create(
+        Membership(organization=org, user=u, role=OrgRole.MEMBER, scim_username=u.email) for u in users
+    )
+    MembershipEmail.objects.bulk_create(
+        MembershipEmail(membership=m, value=m.scim_username, type="work", primary=True) for m in members
+    )
+    return members
+
+
+def queries_for(callable_) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = callable_()
+    assert response.status_code == 200, response.content
+    return len(ctx.captured_queries)
+
+
+def test_users_page_query_count_does_not_grow_with_page_or_org(scim, org):
+    members = bulk_members(org, 120)
+    group = ScimGroup.objects.create(organization=org, display_name="All")
+    ScimGroupMember.objects.bulk_create(ScimGroupMember(group=group, membership=m) for m in members)
+    scim.get("/Users", {"count": 1})  # warm up (last_used_at write of the token)
+    small = queries_for(lambda: scim.get("/Users", {"startIndex": 1, "count": 2}))
+    big = queries_for(lambda: scim.get("/Users", {"startIndex": 1, "count": 100}))
+    assert small == big == BASE + 2  # + emails prefetch + groups prefetch
+    bulk_members(org, 150)  # a bigger org does not change it either
+    assert queries_for(lambda: scim.get("/Users", {"startIndex": 50, "count": 100})) == big
+
+
+def test_username_lookup_query_count(scim, org, django_assert_num_queries):
+    bulk_members(org, 30)
+    scim.get("/Users", {"count": 1})
+    with django_assert_num_queries(BASE + 2):
+        response = scim.get("/Users", {"filter": 'userName eq "bulk7@x.com"', "startIndex": 1, "count": 100})
+    assert response.json()["totalResults"] == 1
+
+
+def test_groups_page_query_count_is_constant(scim, org):
+    members = bulk_members(org, 50)
+    for i in range(30):
+        group = ScimGroup.objects.create(organization=org, display_name=f"G{i}")
+        ScimGroupMember.objects.bulk_create(ScimGroupMember(group=group, membership=m) for m in members[: i + 1])
+    scim.get("/Groups", {"count": 1})
+    small = queries_for(lambda: scim.get("/Groups", {"count": 2}))
+    big = queries_for(lambda: scim.get("/Groups", {"count": 30}))
+    assert small == big == BASE + 1  # + members prefetch
+    assert queries_for(lambda: scim.get("/Groups", {"count": 30, "excludedAttributes": "members"})) == BASE
+
+
+def test_group_get_with_excluded_members_runs_no_member_query(scim, org):
+    members = bulk_members(org, 40)
+    group = ScimGroup.objects.create(organization=org, display_name="Big")
+    ScimGroupMember.objects.bulk_create(ScimGroupMember(group=group, membership=m) for m in members)
+    scim.get("/Groups", {"count": 1})
+    with CaptureQueriesContext(connection) as ctx:
+        response = scim.get(f"/Groups/{group.pk}", {"excludedAttributes": "members"})
+    assert response.status_code == 200 and "members" not in response.json()
+    sql = [q["sql"] for q in ctx.captured_queries]
+    assert not any("scim_scimgroupmember" in s for s in sql), sql
+    assert len(sql) == 3  # token, group, activity INSERT
