@@ -1,6 +1,22 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+BUILTIN_STACK_ROLES = ["Admin", "Developer", "Content Manager"]
+
+
+def ensure_builtin_stack_roles(sender=None, using="default", **kwargs) -> None:
+    """Built-in stack roles are data. Seeded by migration 0002 and re-ensured after
+    every migrate or flush (a flush between transactional tests empties tables)."""
+    from .models import StackRole
+
+    for name in BUILTIN_STACK_ROLES:
+        if not StackRole.objects.using(using).filter(organization=None, name__iexact=name).exists():
+            StackRole.objects.using(using).create(organization=None, name=name, builtin=True)
 
 
 class OrganizationsConfig(AppConfig):
     name = "organizations"
     verbose_name = "Organizations"
+
+    def ready(self) -> None:
+        post_migrate.connect(ensure_builtin_stack_roles, sender=self, dispatch_uid="orgdesk-builtin-stack-roles")

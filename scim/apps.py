@@ -1,6 +1,25 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def ensure_catalog(sender=None, using="default", **kwargs) -> None:
+    """The marketplace catalog is data. Seeded by migration 0002 and re-ensured
+    after every migrate or flush (a flush between transactional tests empties it)."""
+    from importlib import import_module
+
+    from .models import MarketplaceApp
+
+    seed = import_module("scim.migrations.0002_marketplace_catalog")
+    for data in seed.APPS:
+        if not MarketplaceApp.objects.using(using).filter(slug=data["slug"]).exists():
+            MarketplaceApp.objects.using(using).create(
+                **data, permissions=seed.PERMISSIONS, requires_feature="scim"
+            )
 
 
 class ScimConfig(AppConfig):
     name = "scim"
     verbose_name = "SCIM provisioning"
+
+    def ready(self) -> None:
+        post_migrate.connect(ensure_catalog, sender=self, dispatch_uid="orgdesk-marketplace-catalog")

@@ -12,7 +12,7 @@ from mappings.services import schedule_recompute
 from organizations.models import AuditEvent, Membership, OrgRole, StackAccess, User
 from scim.models import ScimGroupMember
 from tests import factories
-from tests.test_mappings_service import access_of, builtin, make_group, map_group, role_of
+from tests.test_mappings_service import access_of, builtin, ensure_builtin_roles, make_group, map_group, role_of
 
 
 def bulk_members(org, n: int, prefix: str = "p") -> list[Membership]:
@@ -120,6 +120,7 @@ SCALE = 2_000
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_applies_a_mapping_change_for_2000_members(celery_worker_process, settings):
     settings.ACCESS_SYNC_LIMIT = 200
+    ensure_builtin_roles()
     org = factories.make_org("Scale")
     web, api = factories.make_stack(org, "Web"), factories.make_stack(org, "API")
     members = bulk_members(org, SCALE, "scale")

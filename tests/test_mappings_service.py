@@ -20,8 +20,22 @@ pytestmark = pytest.mark.django_db
 # --- helpers (also used by the other mapping test modules) --------------------
 
 
+BUILTIN_ROLES = ("Admin", "Developer", "Content Manager")
+
+
+def ensure_builtin_roles() -> None:
+    """The built-in roles come from a data migration; a transactional test that ran
+    before (live_server, worker) flushed them, so tests that need them recreate them."""
+    for name in BUILTIN_ROLES:
+        StackRole.objects.get_or_create(organization=None, name=name, defaults={"builtin": True})
+
+
 def builtin(name: str) -> StackRole:
-    return StackRole.objects.get(organization=None, name=name)
+    role = StackRole.objects.filter(organization=None, name=name).first()
+    if role is None:
+        ensure_builtin_roles()
+        role = StackRole.objects.get(organization=None, name=name)
+    return role
 
 
 def make_group(org, name: str, members=()) -> ScimGroup:

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from organizations.models import AuditEvent, Plan
 from scim import services
-from scim.models import AppInstallation, SecretToken
+from scim.models import AppInstallation, MarketplaceApp, SecretToken
 from scim.tokens import authenticate
 from tests import factories
 
@@ -84,7 +84,7 @@ def test_plan_without_scim_cannot_enable(db):
 
 def test_disabling_deletes_nothing_and_tokens_stop_until_enabled_again(org, owner):
     services.enable_scim(org, actor=owner.user)
-    app = services.MarketplaceApp.objects.get(slug="okta-generic-scim")
+    app = MarketplaceApp.objects.get(slug="okta-generic-scim")
     installation, issued = services.install_app(org, app, actor=owner.user)
     assert authenticate(issued.secret, org.uid) is not None
 
@@ -213,7 +213,7 @@ def test_other_orgs_admin_gets_404_and_nothing_changes(client, org, other_org):
 
 def test_scim_tab_query_count_does_not_grow_with_installations(client, org, owner):
     services.enable_scim(org, actor=owner.user)
-    apps = list(services.MarketplaceApp.objects.all())
+    apps = list(MarketplaceApp.objects.all())
     services.install_app(org, apps[0], actor=owner.user)
     client.force_login(owner.user)
     client.get(tab_url(org))  # warm caches (content types, sessions)

@@ -8,8 +8,9 @@ import pytest
 from organizations.models import AccessSource, Membership, Organization, OrgRole, StackAccess
 from scim import provisioning
 from tests import factories
+from tests.test_mappings_service import ensure_builtin_roles
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def log_in(page, live_server, email: str) -> None:
@@ -26,6 +27,7 @@ def held(membership: Membership) -> tuple[str, set[tuple[str, str]]]:
 
 
 def test_admin_maps_a_scim_group_in_the_browser_and_the_member_gets_the_roles(browser_page, live_server):
+    ensure_builtin_roles()
     org = factories.make_org("Acme Browser")
     Organization.objects.filter(pk=org.pk).update(scim_enabled=True)
     admin = factories.make_member(org, "ada@acme.example", role=OrgRole.ADMIN)

@@ -9,12 +9,13 @@ import pytest
 
 from mappings.models import GroupMapping
 from mappings.services import save_mapping
-from organizations.models import AccessSource, Membership, Organization, OrgRole, StackAccess, StackRole
+from organizations.models import AccessSource, Membership, Organization, OrgRole, StackAccess
 from scim.models import AppInstallation, MarketplaceApp, ScimGroup
 from scim.tokens import issue_token
 from tests import factories
+from tests.test_mappings_service import builtin
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 SCIM_JSON = "application/scim+json"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -93,7 +94,7 @@ def test_scim_pushed_group_mapping_follows_membership_and_deprovisioning(live_se
         org,
         ScimGroup.objects.get(pk=group["id"]),
         org_role=OrgRole.ADMIN,
-        stack_roles={web: StackRole.objects.get(organization=None, name="Developer")},
+        stack_roles={web: builtin("Developer")},
         all_stacks_role=None,
         actor=None,
     )

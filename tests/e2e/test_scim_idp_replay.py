@@ -247,7 +247,7 @@ def test_onelogin_connection_test_and_delete(idp):
 
 
 def test_errors_are_scim_json_over_http(idp):
-    wrong = httpx.get(f"{idp.base_url}/Users", headers={"Authorization": "Bearer nope"})
+    wrong = httpx.get(str(idp.base_url).rstrip("/") + "/Users", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401 and wrong.json()["schemas"] == [ERROR_SCHEMA]
     assert "bearer" in wrong.headers["www-authenticate"].lower()
     for response in (idp.get("/Nope"), idp.delete("/Users"), idp.post("/Users", content=b"{nope")):

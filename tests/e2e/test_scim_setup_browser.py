@@ -91,8 +91,19 @@ def test_owner_enables_scim_installs_okta_and_the_token_lifecycle_holds(
     assert scim_status(scim_url, token) == 401
     assert scim_status(scim_url, new_token) == 200
 
-    # Uninstall: every token of the installation stops working.
+    # Disable SCIM: refused (401) while off, nothing lost; enabling again resumes.
     page.click("#done")
+    installation_url = page.url
+    page.goto(f"{live_server.url}/admin/orgs/{org.uid}/settings/scim/")
+    page.get_by_role("link", name="Disable SCIM").click()
+    page.get_by_role("button", name="Disable", exact=True).click()
+    assert "SCIM is disabled" in page.locator("#scim-state").inner_text()
+    assert scim_status(scim_url, new_token) == 401
+    enable_scim(page)
+    assert scim_status(scim_url, new_token) == 200
+
+    # Uninstall: every token of the installation stops working.
+    page.goto(installation_url)
     page.get_by_role("link", name="Uninstall").click()
     page.get_by_role("button", name="Uninstall").click()
     assert "Uninstalled" in page.locator("#installation-status").inner_text()
