@@ -93,8 +93,10 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
 
 class ServiceFormMixin:
-    """Validates the service's preconditions in the form, so refusals show as form
-    errors. Subclasses override `service_save(request, obj, form, change)`."""
+    """Saves through a service while the form validates, so a ServiceError (a rule
+    the domain refuses) becomes a form error rather than a 500. The admin runs the
+    whole change view in one transaction; render_change_form rolls it back if the
+    page is re-rendered anyway. Subclasses implement `service_save`."""
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change=change, **kwargs)

@@ -159,6 +159,12 @@ def browser_page():
         yield page
         context.close()
         browser.close()
+        # Inside Playwright's sync API Django opens a second DB connection (its
+        # greenlets have their own contextvars); close it, or PostgreSQL refuses
+        # to drop the test database ("being accessed by other users").
+        from django.db import connections
+
+        connections.close_all()
 
 
 @pytest.fixture

@@ -98,3 +98,14 @@ def test_map_group_does_not_see_another_orgs_groups_stacks_or_roles(org, other_o
     org_services.create_stack_role(other_org, "TheirRole", actor=None)
     with pytest.raises(CommandError, match="No stack role"):
         run("map_group", org.uid, "Engineering", "--org-role", "Admin", "--all-stacks", "TheirRole")
+
+
+def test_map_group_records_the_actor_and_refuses_a_non_admin(org, owner, plain_member):
+    from organizations.models import AuditEvent
+
+    make_group(org, "Engineering", [plain_member])
+    with pytest.raises(CommandError, match="not an active Owner or Admin"):
+        run("map_group", org.uid, "Engineering", "--org-role", "Admin", "--actor", plain_member.user.email)
+    assert not GroupMapping.objects.exists()
+    run("map_group", org.uid, "Engineering", "--org-role", "Admin", "--actor", owner.user.email.upper())
+    assert AuditEvent.objects.get(action="group_mapping.create").actor_label == owner.user.email

@@ -29,7 +29,6 @@ from .errors import (
     BadRequest,
     InvalidFilter,
     InvalidSyntax,
-    MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -176,6 +175,7 @@ class ResourceView(ScimApiView):
     def get(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
         params = parse_list_params(request.GET)
         if uuid is not None:
+            note_activity(request, f"Get {self.noun}", f"id {uuid}")
             obj = self.get_object(request, uuid, params)
             note_activity(request, f"Get {self.noun}", self.target_of(obj))
             doc = self.render(request, obj, params)
@@ -212,9 +212,9 @@ class ResourceView(ScimApiView):
         if uuid is None:
             return self.http_method_not_allowed(request)
         body = self.load_body(request.body)
+        note_activity(request, f"Update {self.noun}", self.target_of_body(body) or f"id {uuid}")
         with transaction.atomic():
             obj = self.get_object(request, uuid, lock=True)
-            note_activity(request, f"Update {self.noun}", self.target_of_body(body) or self.target_of(obj))
             scim_obj = self.adapter(obj, request=request)
             scim_obj.from_dict(body)
             self.describe_write(request, scim_obj)
@@ -228,6 +228,7 @@ class ResourceView(ScimApiView):
         operations = body.get("Operations", body.get("operations"))
         if not operations:
             raise BadRequest('A PATCH needs a non-empty "Operations" list')
+        note_activity(request, f"Update {self.noun}", f"id {uuid}")
         with transaction.atomic():
             obj = self.get_object(request, uuid, lock=True)
             note_activity(request, f"Update {self.noun}", self.target_of(obj))
@@ -240,6 +241,7 @@ class ResourceView(ScimApiView):
     def delete(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
         if uuid is None:
             return self.http_method_not_allowed(request)
+        note_activity(request, f"Delete {self.noun}", f"id {uuid}")
         with transaction.atomic():
             obj = self.get_object(request, uuid, lock=True)
             note_activity(request, f"Delete {self.noun}", self.target_of(obj))

@@ -1,7 +1,7 @@
 """`manage.py map_group ORG_UID "GROUP" --org-role Admin|Member [--stack "STACK=ROLE" ...] [--all-stacks ROLE]`.
 
 Replaces the group's whole mapping (stacks not named get no role from it),
-through the same service as the SCIM tab, audited as the system actor."""
+through the same service as the SCIM tab, audited as --actor (or the system)."""
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
@@ -10,6 +10,7 @@ from django.db.models.functions import Lower
 from mappings.models import MAPPABLE_ORG_ROLES
 from mappings.services import MappingError, save_mapping
 from organizations.models import Organization, Stack, StackRole
+from organizations.services import can_manage, find_account
 from scim.models import ScimGroup
 
 ROLE_BY_LABEL = {label.lower(): value for value, label in MAPPABLE_ORG_ROLES}
@@ -26,11 +27,19 @@ class Command(BaseCommand):
             "--stack", action="append", default=[], metavar="STACK=ROLE", help="A stack role; repeat for more."
         )
         parser.add_argument("--all-stacks", metavar="ROLE", help="A role on every stack, including later ones.")
+        parser.add_argument(
+            "--actor", metavar="EMAIL", help="Record the change as this Owner/Admin (default: the system)."
+        )
 
     def handle(self, *args, org_uid: str, group: str, org_role: str, stack: list[str], all_stacks, **options):
         org = Organization.objects.filter(uid=org_uid).first()
         if org is None:
             raise CommandError(f"No organization with uid {org_uid!r}.")
+        actor = None
+        if options.get("actor"):
+            actor = find_account(options["actor"])
+            if actor is None or not can_manage(actor, org):
+                raise CommandError(f"{options['actor']} is not an active Owner or Admin of {org.name}.")
         role_value = ROLE_BY_LABEL.get(org_role.strip().lower())
         if role_value is None:
             raise CommandError(f"--org-role must be Admin or Member, not {org_role!r}.")
@@ -51,7 +60,7 @@ class Command(BaseCommand):
         all_role = self._role(org, all_stacks) if all_stacks else None
         try:
             mapping = save_mapping(
-                org, scim_group, org_role=role_value, stack_roles=stack_roles, all_stacks_role=all_role, actor=None
+                org, scim_group, org_role=role_value, stack_roles=stack_roles, all_stacks_role=all_role, actor=actor
             )
         except MappingError as exc:
             raise CommandError(str(exc)) from exc

@@ -1,0 +1,223 @@
+"""The SCIM Group adapter: a ScimGroup whose members are memberships of the org."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from django_scim.adapters import SCIMGroup
+
+from scim import provisioning
+from scim.models import ScimGroup
+
+from . import constants as c
+from .adapter_base import _ci_get, _string, absolute, resource_url, translate_service_errors
+from .errors import BadRequest, NoTarget
+from .patch import PatchPath, parse_path
+
+
+class ScimGroupAdapter(SCIMGroup):
+    id_field = "pk"
+    url_name = "scim_api:group"
+    resource_type = "Group"
+
+    def __init__(self, obj: ScimGroup, request=None) -> None:
+        super().__init__(obj, request)
+        self.name: str | None = None
+        self.external_id: str | None = None
+        # Pending membership change, composed across PATCH operations.
+        self.replace_values: set[str] | None = None
+        self.add_values: set[str] = set()
+        self.remove_values: set[str] = set()
+        self.members_touched = False
+
+    @property
+    def path(self) -> str:
+        return reverse(self.url_name, kwargs={"org_uid": self.request.scim_org.uid, "uuid": self.id})
+
+    @property
+    def location(self) -> str:
+        return absolute(self.path)
+
+    @property
+    def display_name(self) -> str:
+        return self.obj.display_name
+
+    @property
+    def members(self) -> list[dict[str, Any]]:
+        links = getattr(self.obj, "prefetched_members", None)
+        if links is None:
+            links = self.obj.memberships.order_by("pk")
+        # No `display`: it is not in RFC 7643's Group schema, IdPs do not read it
+        # back, and leaving it out keeps a big group's page a single-table query.
+        org_uid = self.request.scim_org.uid
+        base = absolute(reverse("scim_api:users", kwargs={"org_uid": org_uid}))
+        return [
+            {"value": str(link.membership_id), "$ref": f"{base}/{link.membership_id}", "type": "User"}
+            for link in links
+        ]
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {
+            "resourceType": self.resource_type,
+            "created": self.obj.created_at.isoformat(),
+            "lastModified": self.obj.updated_at.isoformat(),
+            "location": self.location,
+        }
+
+    def to_dict(self, *, include_members: bool = True) -> dict[str, Any]:
+        d: dict[str, Any] = {"schemas": [c.GROUP_SCHEMA], "id": self.id}
+        if self.obj.external_id:
+            d["externalId"] = self.obj.external_id
+        d["displayName"] = self.obj.display_name
+        if include_members:
+            d["members"] = self.members
+        d["meta"] = self.meta
+        return d
+
+    @classmethod
+    def resource_type_dict(cls, request=None) -> dict[str, Any]:
+        return {
+            "schemas": [c.SchemaURI.RESOURCE_TYPE],
+            "id": cls.resource_type,
+            "name": "Group",
+            "endpoint": "/Groups",
+            "description": "A group pushed by the identity provider; its members are users of this organization",
+            "schema": c.GROUP_SCHEMA,
+            "schemaExtensions": [],
+            "meta": {"location": resource_url(request, "resource-type", uuid=cls.resource_type), "resourceType": "ResourceType"},
+        }
+
+    # --- parsing ----------------------------------------------------------------
+    @staticmethod
+    def member_values(value: Any) -> set[str]:
+        if value is None:
+            return set()
+        if isinstance(value, dict):  # Okta may send a single member object
+            value = [value]
+        if not isinstance(value, list):
+            raise BadRequest('"members" must be a list')
+        values = set()
+        for item in value:
+            if not isinstance(item, dict) or item.get("value") in (None, ""):
+                raise BadRequest('every member needs a "value"')
+            values.add(str(item["value"]))
+        return values
+
+    def validate_dict(self, d: dict) -> None:
+        if not isinstance(d, dict):
+            raise BadRequest("The body must be a JSON object")
+
+    def from_dict(self, d: dict) -> None:
+        """POST and PUT. A PUT without `members` keeps the members (safer than
+        RFC's "unassigned" when an IdP only renames); `members: []` empties it."""
+        self.validate_dict(d)
+        name = _ci_get(d, "displayName")
+        if not isinstance(name, str) or not name.strip():
+            raise BadRequest('"displayName" is required and must be a string')
+        self.name = name
+        self.external_id = _string({"externalId": _ci_get(d, "externalId")}, "externalId")
+        members = _ci_get(d, "members")
+        if members is not None or self.obj.pk is None:
+            self.replace_values = self.member_values(members)
+            self.members_touched = True
+
+    # --- PATCH --------------------------------------------------------------------
+    validate_op_add = validate_op_remove = validate_op_replace = None
+
+    def split_path(self, path: str) -> PatchPath:
+        return parse_path(path)
+
+    def parse_path_and_values(self, path, value):
+        if not path:
+            if not isinstance(value, dict):
+                raise NoTarget("A PATCH operation without a path needs an object value")
+            return [(self.split_path(key), item) for key, item in value.items()]
+        return [(self.split_path(path), value)]
+
+    def handle_operations(self, operations: list) -> None:
+        if not isinstance(operations, list):
+            raise BadRequest('"Operations" must be a list')
+        for operation in operations:
+            if not isinstance(operation, dict) or not isinstance(operation.get("op"), str):
+                raise BadRequest('Every operation needs an "op"')
+        super().handle_operations(operations)
+
+    def _members_op(self, op: str, values: set[str]) -> None:
+        self.members_touched = True
+        if op == c.OP_REPLACE:
+            self.replace_values, self.add_values, self.remove_values = set(values), set(), set()
+        elif op == c.OP_ADD:
+            if self.replace_values is not None:
+                self.replace_values |= values
+            else:
+                self.add_values |= values
+                self.remove_values -= values
+        else:
+            if self.replace_values is not None:
+                self.replace_values -= values
+            else:
+                self.remove_values |= values
+                self.add_values -= values
+
+    def handle_add(self, path: PatchPath, value, operation) -> None:
+        self._apply(path, value, c.OP_ADD)
+
+    def handle_replace(self, path: PatchPath, value, operation) -> None:
+        self._apply(path, value, c.OP_REPLACE)
+
+    def handle_remove(self, path: PatchPath, value, operation) -> None:
+        self._apply(path, value, c.OP_REMOVE)
+
+    def _apply(self, path: PatchPath, value: Any, op: str) -> None:
+        if path.attr == "members":
+            if path.filter_attr == "value":
+                # Okta: {"op":"remove","path":"members[value eq \"<id>\"]"}
+                self._members_op(op if op == c.OP_REMOVE else c.OP_ADD, {path.filter_value or ""})
+            elif path.filter_attr is not None:
+                raise BadRequest(f"Unsupported member filter in {path.raw!r}")
+            elif op == c.OP_REMOVE and value in (None, [], {}):
+                self._members_op(c.OP_REPLACE, set())  # remove all members
+            else:
+                # Entra removes by value list: {"op":"Remove","path":"members","value":[{"value":"<id>"}]}
+                self._members_op(op, self.member_values(value))
+        elif path.attr == "displayname":
+            if op == c.OP_REMOVE:
+                raise BadRequest('"displayName" cannot be removed')
+            if not isinstance(value, str):
+                raise BadRequest('"displayName" must be a string')
+            self.name = value
+        elif path.attr == "externalid":
+            self.external_id = "" if op == c.OP_REMOVE else _string({"externalId": value}, "externalId")
+        # "id" (Okta's path-less rename carries the group id), "schemas", "meta",
+        # unknown attributes: ignored, so Okta's rename never fails.
+
+    # --- writing ------------------------------------------------------------------
+    @translate_service_errors
+    def save(self) -> None:
+        request = self.request
+        actor, org = request.scim_installation, request.scim_org
+        lenient_remove = self.remove_values
+        strict = self.add_values | (self.replace_values or set())
+        member_ids = provisioning.resolve_member_ids(org, strict) if strict else set()
+        if self.obj.pk is None:
+            self.obj = provisioning.create_group(
+                org, self.name or "", external_id=self.external_id or "", member_ids=member_ids, actor=actor
+            )
+            return
+        if self.name is not None or self.external_id is not None:
+            provisioning.update_group(self.obj, display_name=self.name, external_id=self.external_id, actor=actor)
+        if self.members_touched:
+            # Removing someone who is not (or no longer) a member is a no-op, not an
+            # error: Okta retries removals of users deleted meanwhile.
+            remove_ids = {int(v) for v in lenient_remove if v.isdigit() and len(v) < 19}
+            if self.replace_values is not None:
+                provisioning.change_group_members(self.obj, replace=member_ids, actor=actor)
+            else:
+                provisioning.change_group_members(
+                    self.obj, add=member_ids & {int(v) for v in self.add_values}, remove=remove_ids, actor=actor
+                )
+
+    @translate_service_errors
+    def delete(self) -> None:
+        provisioning.delete_group(self.obj, actor=self.request.scim_installation)

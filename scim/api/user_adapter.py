@@ -1,0 +1,347 @@
+"""The SCIM User adapter: a User is an org Membership (see DESIGN.md)."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from django.urls import reverse
+from django_scim.adapters import SCIMUser
+
+from organizations.models import Membership
+from scim import provisioning
+from scim.provisioning import UserProfile
+
+from . import constants as c
+from .adapter_base import _ci_get, _string, absolute, resource_url, translate_service_errors
+from .errors import BadRequest, Mutability, NoTarget
+from .patch import PatchPath, coerce_bool, parse_path
+
+
+def _parse_emails(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if isinstance(value, dict):  # OneLogin sends one e-mail as an object
+        value = [value]
+    if not isinstance(value, list):
+        raise BadRequest('"emails" must be a list')
+    emails = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise BadRequest('every entry of "emails" must be an object')
+        address = _string(item, "value").strip()
+        if not address:
+            continue
+        emails.append(
+            {
+                "value": address,
+                "type": _string(item, "type"),
+                "primary": coerce_bool(item["primary"], "emails.primary") if item.get("primary") is not None else False,
+                "display": _string(item, "display"),
+            }
+        )
+    return emails
+
+
+class ScimUser(SCIMUser):
+    id_field = "pk"
+    url_name = "scim_api:user"
+    resource_type = "User"
+
+    def __init__(self, obj: Membership, request=None) -> None:
+        super().__init__(obj, request)
+        self._doc: dict[str, Any] | None = None  # PATCH works on a plain document
+
+    # --- rendering ------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        return reverse(self.url_name, kwargs={"org_uid": self.request.scim_org.uid, "uuid": self.id})
+
+    @property
+    def location(self) -> str:
+        return absolute(self.path)
+
+    @property
+    def display_name(self) -> str:
+        m = self.obj
+        return m.display_name or f"{m.given_name} {m.family_name}".strip() or m.scim_username
+
+    @property
+    def emails(self) -> list[dict[str, Any]]:
+        out = []
+        for e in self.obj.email_set.all():
+            item = {"value": e.value, "primary": e.primary}
+            if e.type:
+                item["type"] = e.type
+            if e.display:
+                item["display"] = e.display
+            out.append(item)
+        return out
+
+    @property
+    def groups(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "value": str(link.group_id),
+                "$ref": resource_url(self.request, "group", uuid=link.group_id),
+                "display": link.group.display_name,
+                "type": "direct",
+            }
+            for link in self.obj.group_memberships.all()
+        ]
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {
+            "resourceType": self.resource_type,
+            "created": self.obj.created_at.isoformat(),
+            "lastModified": self.obj.updated_at.isoformat(),
+            "location": self.location,
+        }
+
+    def to_dict(self, *, include_groups: bool = True) -> dict[str, Any]:
+        m = self.obj
+        name = {k: v for k, v in (("givenName", m.given_name), ("familyName", m.family_name)) if v}
+        d: dict[str, Any] = {"schemas": [c.USER_SCHEMA], "id": self.id}
+        if m.scim_external_id:
+            d["externalId"] = m.scim_external_id
+        d["userName"] = m.scim_username
+        if name:
+            d["name"] = name
+        if m.display_name:
+            d["displayName"] = m.display_name
+        emails = self.emails
+        if emails:
+            d["emails"] = emails
+        d["active"] = m.active
+        if include_groups:
+            groups = self.groups
+            if groups:
+                d["groups"] = groups
+        enterprise = (m.scim_extra or {}).get(c.ENTERPRISE_USER_SCHEMA)
+        if enterprise:
+            d["schemas"].append(c.ENTERPRISE_USER_SCHEMA)
+            d[c.ENTERPRISE_USER_SCHEMA] = enterprise
+        d["meta"] = self.meta
+        return d
+
+    @classmethod
+    def resource_type_dict(cls, request=None) -> dict[str, Any]:
+        return {
+            "schemas": [c.SchemaURI.RESOURCE_TYPE],
+            "id": cls.resource_type,
+            "name": "User",
+            "endpoint": "/Users",
+            "description": "A person in this organization (an org membership)",
+            "schema": c.USER_SCHEMA,
+            "schemaExtensions": [{"schema": c.ENTERPRISE_USER_SCHEMA, "required": False}],
+            "meta": {"location": resource_url(request, "resource-type", uuid=cls.resource_type), "resourceType": "ResourceType"},
+        }
+
+    # --- parsing ----------------------------------------------------------------
+    def validate_dict(self, d: dict) -> None:
+        if not isinstance(d, dict):
+            raise BadRequest("The body must be a JSON object")
+
+    def from_dict(self, d: dict) -> None:
+        """Whole-resource parse (POST and PUT). Read-only and unknown attributes
+        (`id`, `meta`, `groups`, `password`, `locale`, ...) are ignored."""
+        self.validate_dict(d)
+        user_name = _ci_get(d, "userName")
+        if user_name is None or (isinstance(user_name, str) and not user_name.strip()):
+            raise BadRequest('"userName" is required')
+        if not isinstance(user_name, str):
+            raise BadRequest('"userName" must be a string')
+        name = _ci_get(d, "name")
+        if name is None:
+            name = {}
+        if not isinstance(name, dict):
+            raise BadRequest('"name" must be an object')
+        active = _ci_get(d, "active")
+        if active is None:  # PUT without `active` keeps the state (POST: active)
+            active_value = self.obj.active if self.obj.pk else True
+        else:
+            active_value = coerce_bool(active, "active")
+        extra = dict(self.obj.scim_extra or {}) if self.obj.pk else {}
+        enterprise = _ci_get(d, c.ENTERPRISE_USER_SCHEMA)
+        if enterprise is not None:
+            if not isinstance(enterprise, dict):
+                raise BadRequest(f'"{c.ENTERPRISE_USER_SCHEMA}" must be an object')
+            if enterprise:
+                extra[c.ENTERPRISE_USER_SCHEMA] = enterprise
+            else:
+                extra.pop(c.ENTERPRISE_USER_SCHEMA, None)
+        else:
+            extra.pop(c.ENTERPRISE_USER_SCHEMA, None)
+        self.profile = UserProfile(
+            user_name=user_name.strip(),
+            external_id=_string({"externalId": _ci_get(d, "externalId")}, "externalId"),
+            display_name=_string({"displayName": _ci_get(d, "displayName")}, "displayName"),
+            given_name=_string(name, "givenName"),
+            family_name=_string(name, "familyName"),
+            emails=_parse_emails(_ci_get(d, "emails")),
+            active=active_value,
+            extra=extra,
+        )
+
+    def as_document(self) -> dict[str, Any]:
+        """The mutable attributes as a plain SCIM document, for PATCH to work on."""
+        m = self.obj
+        return {
+            "userName": m.scim_username,
+            "externalId": m.scim_external_id,
+            "displayName": m.display_name,
+            "name": {"givenName": m.given_name, "familyName": m.family_name},
+            "emails": [
+                {"value": e.value, "type": e.type, "primary": e.primary, "display": e.display}
+                for e in m.email_set.all()
+            ],
+            "active": m.active,
+            c.ENTERPRISE_USER_SCHEMA: copy.deepcopy((m.scim_extra or {}).get(c.ENTERPRISE_USER_SCHEMA) or {}),
+        }
+
+    # --- PATCH --------------------------------------------------------------------
+    # Our handlers coerce types themselves ("False" from Entra is fine).
+    validate_op_add = validate_op_remove = validate_op_replace = None
+
+    def split_path(self, path: str) -> PatchPath:
+        return parse_path(path)
+
+    def parse_path_and_values(self, path, value):
+        if not path:
+            if not isinstance(value, dict):
+                raise NoTarget("A PATCH operation without a path needs an object value")
+            # Path-less add/replace: every key is a path, including Entra's dotted
+            # keys ("name.givenName") and extension URNs.
+            pairs = []
+            for key, item in value.items():
+                parsed = self.split_path(key)
+                if parsed.urn and not parsed.attr and isinstance(item, dict):
+                    pairs.extend((PatchPath(attr=k, urn=parsed.urn, raw=f"{key}:{k}"), v) for k, v in item.items())
+                else:
+                    pairs.append((parsed, item))
+            return pairs
+        return [(self.split_path(path), value)]
+
+    def handle_operations(self, operations: list) -> None:
+        if self._doc is None:
+            self._doc = self.as_document()
+        if not isinstance(operations, list):
+            raise BadRequest('"Operations" must be a list')
+        for operation in operations:
+            if not isinstance(operation, dict) or not isinstance(operation.get("op"), str):
+                raise BadRequest('Every operation needs an "op"')
+        super().handle_operations(operations)
+        self.from_dict(self._doc)
+
+    def handle_add(self, path: PatchPath, value, operation) -> None:
+        self._apply(path, value, c.OP_ADD)
+
+    def handle_replace(self, path: PatchPath, value, operation) -> None:
+        self._apply(path, value, c.OP_REPLACE)
+
+    def handle_remove(self, path: PatchPath, value, operation) -> None:
+        self._apply(path, value, c.OP_REMOVE)
+
+    def _apply(self, path: PatchPath, value: Any, op: str) -> None:
+        doc = self._doc
+        if path.urn:
+            if path.urn != c.ENTERPRISE_USER_SCHEMA:
+                return  # an extension we do not store: ignored like unknown attributes
+            ent = doc[c.ENTERPRISE_USER_SCHEMA]
+            if not path.attr:
+                if op == c.OP_REMOVE:
+                    ent.clear()
+                elif isinstance(value, dict):
+                    ent.update(value)
+                return
+            if path.sub:
+                target = ent.setdefault(path.attr, {})
+                if not isinstance(target, dict):
+                    target = ent[path.attr] = {}
+                if op == c.OP_REMOVE:
+                    target.pop(path.sub, None)
+                else:
+                    target[path.sub] = value
+            elif op == c.OP_REMOVE:
+                ent.pop(path.attr, None)
+            else:
+                ent[path.attr] = value
+            return
+        attr = path.attr
+        if attr in ("username", "externalid", "displayname", "active"):
+            key = {"username": "userName", "externalid": "externalId", "displayname": "displayName", "active": "active"}[attr]
+            if op == c.OP_REMOVE:
+                if key in ("userName", "active"):
+                    # A membership always has a userName and a state; RFC 7644 §3.12 `mutability`.
+                    raise Mutability(f'"{key}" cannot be removed')
+                doc[key] = ""
+            else:
+                doc[key] = value
+        elif attr == "name":
+            name = doc["name"]
+            if path.sub:
+                if path.sub in ("givenname", "familyname"):
+                    name["givenName" if path.sub == "givenname" else "familyName"] = "" if op == c.OP_REMOVE else value
+            elif op == c.OP_REMOVE:
+                name.update(givenName="", familyName="")
+            elif isinstance(value, dict):
+                for k in ("givenName", "familyName"):
+                    if _ci_get(value, k) is not None:
+                        name[k] = _ci_get(value, k)
+            else:
+                raise BadRequest('"name" must be an object')
+        elif attr == "emails":
+            self._apply_emails(path, value, op)
+        # groups, password, meta, id, schemas, locale and unknown attributes: ignored.
+
+    def _apply_emails(self, path: PatchPath, value: Any, op: str) -> None:
+        doc = self._doc
+        if path.filter_attr is None:
+            if op == c.OP_REMOVE:
+                doc["emails"] = []
+            elif op == c.OP_REPLACE:
+                doc["emails"] = _parse_emails(value)
+            else:
+                added = _parse_emails(value)
+                known = {e["value"].lower() for e in doc["emails"]}
+                doc["emails"].extend(e for e in added if e["value"].lower() not in known)
+            return
+        # emails[type eq "work"].value (Entra) or emails[value eq "..."]
+        fattr, fvalue = path.filter_attr, (path.filter_value or "").lower()
+
+        def matches(e: dict) -> bool:
+            if fattr == "primary":
+                return bool(e.get("primary")) == (fvalue == "true")
+            return str(e.get(fattr, "")).lower() == fvalue
+
+        selected = [e for e in doc["emails"] if matches(e)]
+        if op == c.OP_REMOVE:
+            if path.sub:
+                for e in selected:
+                    e[path.sub] = "" if path.sub != "primary" else False
+                doc["emails"] = [e for e in doc["emails"] if e.get("value")]
+            else:
+                doc["emails"] = [e for e in doc["emails"] if not matches(e)]
+            return
+        if not selected:  # RFC 7644 §3.5.2.3 would say noTarget; Entra expects an add
+            new = {"value": "", "type": path.filter_value if fattr == "type" else "", "primary": not doc["emails"]}
+            doc["emails"].append(new)
+            selected = [new]
+        for e in selected:
+            if path.sub:
+                e[{"value": "value", "type": "type", "primary": "primary", "display": "display"}.get(path.sub, path.sub)] = value
+            elif isinstance(value, dict):
+                e.update({k: v for k, v in value.items() if k in ("value", "type", "primary", "display")})
+
+    # --- writing ------------------------------------------------------------------
+    @translate_service_errors
+    def save(self) -> None:
+        actor = self.request.scim_installation
+        if self.obj.pk is None:
+            self.obj = provisioning.provision_user(self.request.scim_org, self.profile, actor=actor)
+        else:
+            self.obj = provisioning.update_user_profile(self.obj, self.profile, actor=actor)
+
+    @translate_service_errors
+    def delete(self) -> None:
+        provisioning.delete_membership(self.obj, actor=self.request.scim_installation)
