@@ -50,6 +50,7 @@ def _section_context(org: Organization, form: GroupMappingForm, editing: GroupMa
         "mapping_editing": editing,
         "group_mappings": _mappings(org),
         "recompute_jobs": list(services.active_jobs(org)[:5]),
+        "failed_job": services.last_failed_job(org),
     }
 
 

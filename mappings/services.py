@@ -205,6 +205,13 @@ def active_jobs(organization: Organization):
     return RecomputeJob.objects.filter(organization=organization, status__in=RecomputeJob.ACTIVE)
 
 
+def last_failed_job(organization: Organization) -> RecomputeJob | None:
+    """The org's latest job, if it failed for good: the SCIM tab says so until a
+    later job (any mapping save) re-derives access again."""
+    last = RecomputeJob.objects.filter(organization=organization).only("pk", "status", "reason", "done", "total").first()
+    return last if last is not None and last.status == RecomputeJob.Status.FAILED else None
+
+
 # --- events the rest of the app reports ---------------------------------------
 
 

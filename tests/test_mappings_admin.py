@@ -281,3 +281,11 @@ def test_a_group_deleted_while_the_form_was_open_is_a_form_error(owner_client, s
         save_mapping(
             scim_org, form.cleaned_data["group"], org_role="admin", stack_roles={}, all_stacks_role=None, actor=None
         )
+
+
+def test_a_failed_recompute_is_reported_until_a_later_job(owner_client, scim_org):
+    RecomputeJob.objects.create(organization=scim_org, reason="Mapping of Big saved", status="failed", total=9, done=4)
+    page = owner_client.get(tab_url(scim_org)).content.decode()
+    assert 'id="recompute-failed"' in page and "4/9 members done" in page
+    RecomputeJob.objects.create(organization=scim_org, reason="Again", status="done", total=9, done=9)
+    assert 'id="recompute-failed"' not in owner_client.get(tab_url(scim_org)).content.decode()
