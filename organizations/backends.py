@@ -11,7 +11,7 @@ class EmailBackend(ModelBackend):
         if not login or password is None:
             return None
         try:
-            user = User.objects.get(email__iexact=login)
+            user = User.objects.get_by_natural_key(login)
         except User.DoesNotExist:
             User().set_password(password)  # same cost as a real check: no timing oracle
             return None

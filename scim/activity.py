@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -23,6 +24,11 @@ OUTCOME_PARAM = "outcome"
 _METHOD_OPERATIONS = {"GET": "Read", "POST": "Create", "PUT": "Replace", "PATCH": "Update", "DELETE": "Delete"}
 
 
+def _clean(value: str, limit: int) -> str:
+    """Storable text: IdP input may carry lone surrogates or NULs."""
+    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")[:limit]
+
+
 def record_request(request: HttpRequest, response: HttpResponse, duration_ms: int, *, detail: str = "") -> None:
     """Called by the SCIM middleware after every call. Unauthenticated calls are
     only logged: writing rows for them would let anyone fill the table."""
@@ -34,18 +40,19 @@ def record_request(request: HttpRequest, response: HttpResponse, duration_ms: in
         f"{_METHOD_OPERATIONS.get(request.method, request.method)} {request.path.rsplit('/', 1)[-1]}"
     )
     try:
-        ProvisioningEvent.objects.create(
-            organization=org,
-            installation=getattr(request, "scim_installation", None),
-            method=request.method[:10],
-            path=request.path[:500],
-            operation=operation[:100],
-            target=getattr(request, "scim_target", "")[:255],
-            status=status,
-            outcome=ProvisioningOutcome.SUCCESS if status < 400 else ProvisioningOutcome.FAILURE,
-            detail=detail,
-            duration_ms=duration_ms,
-        )
+        with transaction.atomic():  # a savepoint: a failed INSERT must not break an outer transaction
+            ProvisioningEvent.objects.create(
+                organization=org,
+                installation=getattr(request, "scim_installation", None),
+                method=request.method[:10],
+                path=_clean(request.path, 500),
+                operation=_clean(operation, 100),
+                target=_clean(getattr(request, "scim_target", ""), 255),
+                status=status,
+                outcome=ProvisioningOutcome.SUCCESS if status < 400 else ProvisioningOutcome.FAILURE,
+                detail=_clean(detail, 2000),
+                duration_ms=duration_ms,
+            )
     except Exception:  # activity is a convenience: never fail the SCIM call for it
         logger.exception("Could not record provisioning activity")
 

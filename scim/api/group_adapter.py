@@ -12,7 +12,7 @@ from scim.models import ScimGroup
 from . import constants as c
 from .adapter_base import _ci_get, _string, absolute, resource_url, translate_service_errors
 from .errors import BadRequest, NoTarget
-from .patch import PatchPath, parse_path
+from .patch import PatchPath, parse_path, validate_operations
 
 
 class ScimGroupAdapter(SCIMGroup):
@@ -136,11 +136,7 @@ class ScimGroupAdapter(SCIMGroup):
         return [(self.split_path(path), value)]
 
     def handle_operations(self, operations: list) -> None:
-        if not isinstance(operations, list):
-            raise BadRequest('"Operations" must be a list')
-        for operation in operations:
-            if not isinstance(operation, dict) or not isinstance(operation.get("op"), str):
-                raise BadRequest('Every operation needs an "op"')
+        validate_operations(operations)
         super().handle_operations(operations)
 
     def _members_op(self, op: str, values: set[str]) -> None:

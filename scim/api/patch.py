@@ -88,3 +88,18 @@ def coerce_bool(value: object, name: str) -> bool:
         if lowered in FALSE_STRINGS:
             return False
     raise BadRequest(f'"{name}" must be a boolean, got {type(value).__name__} {value!r}')
+
+
+def validate_operations(operations: object) -> list[dict]:
+    """Shape check before django-scim2's driver walks the list: a list of objects
+    with a string `op` and, if present, a string `path`."""
+    from .errors import BadRequest
+
+    if not isinstance(operations, list):
+        raise BadRequest('"Operations" must be a list')
+    for operation in operations:
+        if not isinstance(operation, dict) or not isinstance(operation.get("op"), str):
+            raise BadRequest('Every operation needs an "op" string')
+        if operation.get("path") is not None and not isinstance(operation["path"], str):
+            raise BadRequest('"path" must be a string')
+    return operations

@@ -14,7 +14,7 @@ from scim.provisioning import UserProfile
 from . import constants as c
 from .adapter_base import _ci_get, _string, absolute, resource_url, translate_service_errors
 from .errors import BadRequest, Mutability, NoTarget
-from .patch import PatchPath, coerce_bool, parse_path
+from .patch import PatchPath, coerce_bool, parse_path, validate_operations
 
 
 def _parse_emails(value: Any) -> list[dict[str, Any]]:
@@ -225,11 +225,7 @@ class ScimUser(SCIMUser):
     def handle_operations(self, operations: list) -> None:
         if self._doc is None:
             self._doc = self.as_document()
-        if not isinstance(operations, list):
-            raise BadRequest('"Operations" must be a list')
-        for operation in operations:
-            if not isinstance(operation, dict) or not isinstance(operation.get("op"), str):
-                raise BadRequest('Every operation needs an "op"')
+        validate_operations(operations)
         super().handle_operations(operations)
         self.from_dict(self._doc)
 

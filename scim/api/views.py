@@ -108,6 +108,10 @@ class ScimApiView(scim_views.SCIMView):
             raise InvalidSyntax(f"Could not decode the JSON body: {exc}") from exc
         if not isinstance(doc, dict):
             raise InvalidSyntax("The body must be a JSON object")
+        try:  # JSON may escape lone surrogates ("\ud800"), which no database can store
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise BadRequest("The body contains invalid Unicode (a lone surrogate escape)") from exc
         return doc
 
 
