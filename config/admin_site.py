@@ -10,6 +10,8 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.urls import include, path
 
+from organizations.throttle import ThrottledLoginFormMixin
+
 
 def can_use_admin(user) -> bool:
     from organizations.services import managed_organizations
@@ -19,7 +21,7 @@ def can_use_admin(user) -> bool:
     return user.is_superuser or managed_organizations(user).exists()
 
 
-class OrgdeskAuthenticationForm(AdminAuthenticationForm):
+class OrgdeskAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
     def confirm_login_allowed(self, user):
         if not user.is_active or not can_use_admin(user):
             raise ValidationError(

@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # SCIM JSON for every response under /scim/, request log, provisioning activity.
     "scim.api.middleware.ScimApiMiddleware",
+    # A database or cache outage under /scim/ is 503 SCIM JSON with Retry-After.
+    "scim.api.outage.ScimOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -190,6 +192,21 @@ SCIM_MAX_BODY_BYTES = env_int("SCIM_MAX_BODY_BYTES", 5 * 1024 * 1024)
 SCIM_ACTIVITY_RETENTION_DAYS = env_int("SCIM_ACTIVITY_RETENTION_DAYS", 30)
 # A mapping change touching more members than this runs as a Celery task.
 ACCESS_SYNC_LIMIT = env_int("ACCESS_SYNC_LIMIT", 200)
+# Abuse limits (scim/api/ratelimit.py), counted in the cache; 0 turns a limit off.
+# Far above Okta's ~600 requests/minute per app and Entra's parallel bursts.
+SCIM_RATE_LIMIT_PER_MINUTE = env_int("SCIM_RATE_LIMIT_PER_MINUTE", 6000)
+SCIM_RATE_LIMIT_BURST = env_int("SCIM_RATE_LIMIT_BURST", 500)  # per installation per second
+SCIM_AUTH_FAILURES_PER_MINUTE = env_int("SCIM_AUTH_FAILURES_PER_MINUTE", 30)  # bad tokens per address
+# Admin sign-in throttling (organizations/throttle.py).
+ADMIN_LOGIN_FAILURES_PER_ACCOUNT = env_int("ADMIN_LOGIN_FAILURES_PER_ACCOUNT", 5)
+ADMIN_LOGIN_FAILURES_PER_ADDRESS = env_int("ADMIN_LOGIN_FAILURES_PER_ADDRESS", 20)
+ADMIN_LOGIN_LOCKOUT_SECONDS = env_int("ADMIN_LOGIN_LOCKOUT_SECONDS", 900)
+# Answer 503 (Retry-After) instead of hanging when PostgreSQL or Redis is unreachable.
+DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+if REDIS_URL:
+    CACHES["default"]["OPTIONS"] = {"socket_connect_timeout": 2, "socket_timeout": 2}
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = True

@@ -195,9 +195,9 @@ def schedule_recompute(
         membership_ids=ids,
         **_job_actor_fields(actor),
     )
-    from .tasks import recompute_group_access
+    from .tasks import enqueue
 
-    transaction.on_commit(lambda: recompute_group_access.delay(job.pk))
+    transaction.on_commit(lambda: enqueue(job.pk))
     return job
 
 

@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from . import services
+from .admin_filters import ManagedOrganizationFilter
 from .forms import (
     MembershipAddForm,
     MembershipChangeForm,
@@ -361,7 +362,7 @@ class AuditEventAdmin(TenantScopedAdmin):
     """Read-only: the trail is written by services, never edited."""
 
     list_display = ["created_at", "organization", "actor_label", "action", "target_label"]
-    list_filter = ["action", "actor_type"]
+    list_filter = [ManagedOrganizationFilter, "action", "actor_type"]
     search_fields = ["actor_label", "target_label", "action", "org_uid"]
     date_hierarchy = "created_at"
     list_select_related = ["organization"]

@@ -8,7 +8,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -40,19 +39,18 @@ def record_request(request: HttpRequest, response: HttpResponse, duration_ms: in
         f"{_METHOD_OPERATIONS.get(request.method, request.method)} {request.path.rsplit('/', 1)[-1]}"
     )
     try:
-        with transaction.atomic():  # a savepoint: a failed INSERT must not break an outer transaction
-            ProvisioningEvent.objects.create(
-                organization=org,
-                installation=getattr(request, "scim_installation", None),
-                method=request.method[:10],
-                path=_clean(request.path, 500),
-                operation=_clean(operation, 100),
-                target=_clean(getattr(request, "scim_target", ""), 255),
-                status=status,
-                outcome=ProvisioningOutcome.SUCCESS if status < 400 else ProvisioningOutcome.FAILURE,
-                detail=_clean(detail, 2000),
-                duration_ms=duration_ms,
-            )
+        ProvisioningEvent.objects.create(
+            organization=org,
+            installation=getattr(request, "scim_installation", None),
+            method=request.method[:10],
+            path=_clean(request.path, 500),
+            operation=_clean(operation, 100),
+            target=_clean(getattr(request, "scim_target", ""), 255),
+            status=status,
+            outcome=ProvisioningOutcome.SUCCESS if status < 400 else ProvisioningOutcome.FAILURE,
+            detail=_clean(detail, 2000),
+            duration_ms=duration_ms,
+        )
     except Exception:  # activity is a convenience: never fail the SCIM call for it
         logger.exception("Could not record provisioning activity")
 

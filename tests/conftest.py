@@ -89,6 +89,15 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit and sign-in throttle counters live in the cache (Redis under
+    .ci/run); each test starts with none, whatever the tests before it sent."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _celery_mode(request):
     """Tasks run eagerly unless the test asked for a real worker."""
     from config.celery import app

@@ -110,3 +110,10 @@ def patch_operations(body: dict[str, Any]) -> list[dict[str, Any]]:
         if path is not None and not isinstance(path, str):
             raise BadRequest(f'Operation {number}: "path" must be a string, got {type(path).__name__}')
     return operations
+
+
+def check_query(params) -> None:
+    """Every query parameter (filter, sortBy, attributes, ...) may reach SQL."""
+    for name, values in params.lists():
+        for value in values:
+            check_query_value(name, value)

@@ -260,6 +260,9 @@ class ScimUser(SCIMUser):
                     target[path.sub] = value
             elif op == c.OP_REMOVE:
                 ent.pop(path.attr, None)
+            elif path.attr.lower() == "manager" and isinstance(value, str):
+                # Entra sends the manager as a bare id; the schema's manager is complex.
+                ent["manager"] = {"value": value}
             else:
                 ent[path.attr] = value
             return

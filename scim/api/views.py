@@ -106,6 +106,8 @@ class ScimApiView(scim_views.SCIMView):
             doc = json.loads(body.decode("utf-8").strip() or "{}")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidSyntax(f"Could not decode the JSON body: {exc}") from exc
+        except RecursionError as exc:
+            raise InvalidSyntax("The JSON body is nested too deeply") from exc
         if not isinstance(doc, dict):
             raise InvalidSyntax("The body must be a JSON object")
         try:  # JSON may escape lone surrogates ("\ud800"), which no database can store

@@ -33,7 +33,7 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-TRIED = {"inputs": 0, "refused": 0, "accepted": 0}
+TRIED = {"inputs": 0, "refused": 0, "accepted": 0, "server_errors": 0}
 
 
 class Env:
@@ -70,6 +70,8 @@ def check(response, before) -> None:
     TRIED["inputs"] += 1
     status = response.status_code
     body = response.content[:500]
+    if status >= 500:
+        TRIED["server_errors"] += 1
     assert status < 500, (status, body)
     if status < 400:
         TRIED["accepted"] += 1
@@ -263,3 +265,25 @@ def test_oversized_body_without_a_token_is_401_and_not_read(env, settings):
         CONTENT_LENGTH=str(10**9), **{"wsgi.input": ExplodingStream()},
     )
     assert response.status_code == 401
+
+
+@FUZZ
+@given(
+    header=st.one_of(
+        s.strings,
+        st.builds(lambda scheme, tail: f"{scheme} {tail}", st.sampled_from(["Bearer", "bearer", "BEARER", "Token", "Basic", ""]),
+                  st.one_of(s.strings, st.sampled_from(["odk_", "odk_12345678_", "odk_zzzzzzzz_" + "a" * 43, "odk__x", "_" * 3]))),
+    ).filter(lambda h: "\n" not in h and "\r" not in h),
+    org_uid=st.one_of(st.none(), st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=1, max_size=40)),
+)
+def test_bad_credentials_and_org_uids_are_401_never_500(env, settings, header, org_uid):
+    settings.SCIM_AUTH_FAILURES_PER_MINUTE = 0  # this test is about the answer, not the throttle
+    before = snapshot()
+    uid = org_uid or env.scim.org.uid
+    extra = {"HTTP_AUTHORIZATION": header} if header else {}
+    response = env.scim.client.get(f"/scim/v2/organizations/{uid}/Users", **extra)
+    if org_uid is None and header.strip().lower() == f"bearer {env.scim.token}".lower():
+        return  # the one right answer hypothesis is unlikely to find
+    check(response, before)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")

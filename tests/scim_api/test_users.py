@@ -303,3 +303,8 @@ def test_retried_post_after_failure_does_not_409(scim, org, monkeypatch):
 def test_users_and_trailing_slash_both_work(scim):
     assert scim.get("/Users").status_code == 200
     assert scim.get("/Users/").status_code == 200
+
+
+def test_entra_manager_id_is_stored_as_complex_value(scim, member):
+    response = scim.patch(f"/Users/{member.pk}", patch_body({"op": "Add", "path": f"{ENTERPRISE}:manager", "value": "42"}))
+    assert response.json()[ENTERPRISE] == {"manager": {"value": "42"}}

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.hardening.conftest import _fast_password_hashing, _fresh_cache  # noqa: F401
+from tests.hardening.conftest import _fast_password_hashing  # noqa: F401
 
 from .world import World, build_world
 

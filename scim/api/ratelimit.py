@@ -1,0 +1,164 @@
+"""Abuse limits for the SCIM API, kept in Django's cache (Redis when REDIS_URL is
+set, so every worker process shares them; process memory otherwise).
+
+- Per installation: a sliding one-minute window of SCIM_RATE_LIMIT_PER_MINUTE
+  requests plus a one-second cap of SCIM_RATE_LIMIT_BURST. The defaults are far
+  above what Okta (about 600 requests a minute to an app) and Entra (bursts of
+  parallel PATCHes during a cycle) send, so only a runaway client is stopped.
+- Per client address: after SCIM_AUTH_FAILURES_PER_MINUTE requests with a bad
+  token within a minute, further requests from that address are refused before
+  the token is even looked at, until the window slides past the failures.
+
+Over a limit: 429 SCIM JSON with Retry-After (RFC 7644 §3.12 lists 429 as
+"too many requests"). If the cache itself is down the limits fail open: a Redis
+outage must not become a SCIM outage; it is logged."""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+
+from .errors import error_response
+
+logger = logging.getLogger("orgdesk.scim.ratelimit")
+
+KEY_PREFIX = "scim-rl"
+MINUTE = 60
+DETAIL_RATE_LIMITED = "Too many requests for this app installation: retry after {seconds} s"
+DETAIL_AUTH_LOCKED = "Too many requests with an invalid token from this address: retry after {seconds} s"
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    retry_after: int = 0
+
+
+ALLOW = Decision(True)
+
+
+def _limit(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+def client_address(request: HttpRequest) -> str:
+    """REMOTE_ADDR: behind a reverse proxy it must be the client's address (the
+    proxy's own would pool every client into one failure budget)."""
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def _incr(key: str, timeout: int, by: int = 1) -> int:
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key, by)
+    except ValueError:  # expired between add and incr
+        cache.set(key, by, timeout=timeout)
+        return by
+
+
+def _sliding(kind: str, ident: str, now: float) -> tuple[str, int, float]:
+    """(current window key, previous window count, weight of the previous window)."""
+    window = int(now // MINUTE)
+    previous = cache.get(f"{KEY_PREFIX}:{kind}:{ident}:{window - 1}") or 0
+    weight = 1 - (now % MINUTE) / MINUTE
+    return f"{KEY_PREFIX}:{kind}:{ident}:{window}", int(previous), weight
+
+
+def _retry_after(previous: int, current: int, limit: int, now: float) -> int:
+    """Seconds until the sliding estimate (previous * share of the window still
+    covered + current) drops back under the limit; at least 1."""
+    left = MINUTE - now % MINUTE
+    if current < limit:
+        # Within this window: previous * (left - t) / 60 + current < limit.
+        wait = left - MINUTE * (limit - current) / previous if previous else 0
+        wait = min(wait, left)  # at the boundary only `current` remains, and it is under the limit
+    else:
+        # Only in the next window: current * (1 - t / 60) < limit.
+        wait = left + MINUTE * (1 - limit / current)
+    return max(1, math.ceil(wait))
+
+
+def _fail_open(what: str) -> Decision:
+    logger.warning("SCIM rate limiting unavailable (%s); allowing the request", what, exc_info=True)
+    return ALLOW
+
+
+def check_installation(installation_id: int, *, now: float | None = None) -> Decision:
+    """Count one request of an installation; refuse it when over a limit."""
+    per_minute = _limit("SCIM_RATE_LIMIT_PER_MINUTE", 6000)
+    burst = _limit("SCIM_RATE_LIMIT_BURST", 500)
+    if per_minute <= 0 and burst <= 0:
+        return ALLOW
+    now = time.time() if now is None else now
+    try:
+        if burst > 0:
+            second_key = f"{KEY_PREFIX}:burst:{installation_id}:{int(now)}"
+            if _incr(second_key, timeout=2) > burst:
+                return Decision(False, 1)
+        if per_minute > 0:
+            key, previous, weight = _sliding("inst", str(installation_id), now)
+            current = _incr(key, timeout=2 * MINUTE)
+            if previous * weight + current > per_minute:
+                cache.decr(key)  # a refused request does not use up the budget
+                return Decision(False, _retry_after(previous, current, per_minute, now))
+    except Exception:
+        return _fail_open("installation limit")
+    return ALLOW
+
+
+def check_address(address: str, *, now: float | None = None) -> Decision:
+    """Refuse an address that sent too many bad tokens recently (counts nothing)."""
+    limit = _limit("SCIM_AUTH_FAILURES_PER_MINUTE", 30)
+    if limit <= 0:
+        return ALLOW
+    now = time.time() if now is None else now
+    try:
+        key, previous, weight = _sliding("authfail", address, now)
+        current = int(cache.get(key) or 0)
+    except Exception:
+        return _fail_open("address check")
+    if previous * weight + current >= limit:
+        return Decision(False, _retry_after(previous, current, limit, now))
+    return ALLOW
+
+
+def note_auth_failure(address: str, *, now: float | None = None) -> None:
+    if _limit("SCIM_AUTH_FAILURES_PER_MINUTE", 30) <= 0:
+        return
+    now = time.time() if now is None else now
+    try:
+        key, _, _ = _sliding("authfail", address, now)
+        _incr(key, timeout=2 * MINUTE)
+    except Exception:
+        _fail_open("recording an auth failure")
+
+
+def too_many_requests(decision: Decision, detail: str) -> HttpResponse:
+    response = error_response(429, detail.format(seconds=decision.retry_after))
+    response["Retry-After"] = str(decision.retry_after)
+    return response
+
+
+# --- the three calls the SCIM auth check makes -------------------------------
+
+
+def refuse_locked_out_address(request: HttpRequest) -> HttpResponse | None:
+    decision = check_address(client_address(request))
+    return None if decision.allowed else too_many_requests(decision, DETAIL_AUTH_LOCKED)
+
+
+def record_auth_failure(request: HttpRequest) -> None:
+    note_auth_failure(client_address(request))
+
+
+def refuse_over_limit(request: HttpRequest) -> HttpResponse | None:
+    installation = getattr(request, "scim_installation", None)
+    if installation is None:
+        return None
+    decision = check_installation(installation.pk)
+    return None if decision.allowed else too_many_requests(decision, DETAIL_RATE_LIMITED)

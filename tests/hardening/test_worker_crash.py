@@ -1,0 +1,118 @@
+"""A Celery worker process killed (SIGKILL) in the middle of an access recompute:
+the task is acknowledged late and rejected on worker loss, so the broker hands
+it out again; the batch that was running rolled back with its connection and the
+job resumes from its last committed batch. The org ends exactly consistent:
+every member's access applied once, the job done, nothing left to recompute."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+
+from mappings.models import RecomputeJob
+from mappings.services import recompute_memberships
+from organizations.models import AccessSource, AuditEvent, Membership, OrgRole, StackAccess, User
+from scim.models import ScimGroup, ScimGroupMember
+from tests import factories
+from tests.test_mappings_service import builtin, ensure_builtin_roles, map_group
+
+pytestmark = [pytest.mark.postgres, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+MEMBERS = 6000  # 12 batches of 500: long enough to be killed mid-way
+QUEUE = f"orgdesk_h5_crash_{os.getpid()}"
+FAULTS = {"worker_kills": 0}
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+@pytest.fixture
+def worker():
+    """A worker of our own (one pool process) on a queue of our own, so killing
+    its child cannot disturb the session's shared worker."""
+    from config.celery import app
+
+    db = django_settings.DATABASES["default"]
+    env = dict(os.environ)
+    env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env["CELERY_QUEUE"] = QUEUE
+    log = open(ROOT / "var" / "celery-crash-test-worker.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", QUEUE, "-c", "1", "-P", "prefork",
+         "-n", f"crash-{os.getpid()}@%h", "--loglevel", "INFO"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = QUEUE
+    deadline = time.monotonic() + 60
+    while not children(proc.pid):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the crash-test worker did not start; see {log.name}")
+        time.sleep(0.1)
+    try:
+        yield proc
+    finally:
+        app.conf.task_default_queue = previous_queue
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_worker_killed_mid_recompute_leaves_the_org_consistent(worker, settings):
+    settings.ACCESS_SYNC_LIMIT = 100
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    ensure_builtin_roles()
+    org = factories.make_org("Crash")
+    stack = factories.make_stack(org, "Prod")
+    users = User.objects.bulk_create(User(email=f"c{i}@crash.example") for i in range(MEMBERS))
+    members = Membership.objects.bulk_create(Membership(organization=org, user=u, scim_username=u.email) for u in users)
+    ids = [m.pk for m in members]
+    group = ScimGroup.objects.create(organization=org, display_name="Everyone")
+    ScimGroupMember.objects.bulk_create(ScimGroupMember(group=group, membership=m) for m in members)
+
+    map_group(org, group, org_role=OrgRole.ADMIN, stacks={stack: "Developer"})  # schedules the job on commit
+    job = RecomputeJob.objects.get(organization=org)
+
+    # Kill the pool process as soon as the first batch has committed.
+    deadline = time.monotonic() + 120
+    killed_at = None
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.done > 0:
+            assert job.done < job.total, "the job finished before it could be interrupted"
+            for child in children(worker.pid):
+                os.kill(child, signal.SIGKILL)
+                FAULTS["worker_kills"] += 1
+            killed_at = job.done
+            break
+        time.sleep(0.01)
+    assert killed_at is not None, "the job never started"
+
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.status in (RecomputeJob.Status.DONE, RecomputeJob.Status.FAILED):
+            break
+        time.sleep(0.2)
+    assert (job.status, job.done, job.error) == (RecomputeJob.Status.DONE, MEMBERS, ""), (job.status, job.done, job.error)
+    assert job.done > killed_at
+
+    # Exactly consistent: every member Admin with Developer on Prod, each applied once.
+    assert Membership.objects.filter(pk__in=ids, role=OrgRole.ADMIN).count() == MEMBERS
+    dev = builtin("Developer")
+    rows = StackAccess.objects.filter(membership_id__in=ids, source=AccessSource.SCIM)
+    assert rows.count() == MEMBERS
+    assert set(rows.values_list("stack_id", "role_id").distinct()) == {(stack.pk, dev.pk)}
+    assert AuditEvent.objects.filter(organization=org, action="access.recompute").count() == MEMBERS
+    assert recompute_memberships(ids, actor=None) == 0
