@@ -180,9 +180,11 @@ group = ScimGroup.objects.get(pk={info['big_group_id']})
 role = StackRole.objects.get(organization=None, name="Developer")
 started = time.monotonic()
 services.save_mapping(org, group, org_role="member", stack_roles={{}}, all_stacks_role=role, actor=None)
-expected = {info['big_group_members']} * {len(info['stack_ids'])}
+active_members = group.members.filter(active=True).count()
+expected = active_members * {len(info['stack_ids'])}
 while time.monotonic() - started < 300:
-    have = StackAccess.objects.filter(membership__scim_groups=group, role=role, source=AccessSource.SCIM).count()
+    have = StackAccess.objects.filter(membership__scim_groups=group, membership__active=True, role=role,
+                                      source=AccessSource.SCIM).count()
     if have >= expected:
         break
     time.sleep(0.25)

@@ -12,7 +12,14 @@ for v in string.gmatch(os.getenv("BENCH_ARGS") or "", "([^,]+)") do table.insert
 local extra = {}
 for v in string.gmatch(os.getenv("BENCH_EXTRA") or "", "([^,]+)") do table.insert(extra, v) end
 local counter = 0
-local thread_tag = tostring(math.random(1, 1000000000))
+-- Each wrk thread has its own Lua state; setup() gives each a distinct tag so
+-- POSTed userNames never collide across threads or runs.
+local thread_count = 0
+thread_tag = "t"
+function setup(thread)
+  thread_count = thread_count + 1
+  thread:set("thread_tag", tostring(os.time()) .. "-" .. thread_count)
+end
 
 local function headers()
   return {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/scim+json",

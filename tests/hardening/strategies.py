@@ -35,9 +35,16 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=16,
 )
-strings = st.one_of(st.text(max_size=60), st.sampled_from(NASTY_STRINGS))
+strings = st.one_of(
+    st.text(max_size=60),
+    st.sampled_from(NASTY_STRINGS),
+    st.text(min_size=1, max_size=20).map(lambda t: t + "\x00" + t),  # NUL inside an otherwise fine value
+)
 emails = st.one_of(
     st.emails().map(lambda e: e[:200]),
+    # look like e-mails (so they get past validation) but carry what no database stores
+    st.emails().map(lambda e: e.replace("@", "\x00@", 1)),
+    st.emails().map(lambda e: e.replace("@", "\ud800@", 1)),
     strings,
 )
 
@@ -128,7 +135,7 @@ FILTER_TOKENS = [
     "meta.created", "meta.lastModified", "members", "members.value", "title", "urn:x:y", f"{ENTERPRISE}:department",
     "eq", "ne", "co", "sw", "ew", "pr", "gt", "ge", "lt", "le", "EQ", "and", "or", "not", "AND", "(", ")", "[",
     '"x"', '"', "\"a\\\"b\"", "true", "false", "null", "1", "-1", "1e99", '"2024-01-01T00:00:00Z"', '"not-a-date"',
-    "'single'", ";", "--", "%", "_", "*", "\x00",
+    "'single'", ";", "--", "%", "_", "*", "\x00", '"a\x00b"', '"\\u0000"', '"\\ud800"',
 ]
 filters = st.one_of(
     st.lists(st.sampled_from(FILTER_TOKENS), min_size=1, max_size=14).map(" ".join),
