@@ -155,7 +155,16 @@ list_params = st.fixed_dictionaries(
         "attributes": st.one_of(st.sampled_from(["userName", "emails.value,name", "members", "", ",,,", "urn:x:y"]), strings),
         "excludedAttributes": st.one_of(st.sampled_from(["groups", "members", "meta"]), strings),
     },
-)
+).filter(lambda params: all(_url_safe(v) for v in params.values()))
+
+
+def _url_safe(value: str) -> bool:
+    """A query string cannot carry a lone surrogate (it is not UTF-8); bodies can."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def search_body() -> st.SearchStrategy:
