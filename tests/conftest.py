@@ -152,9 +152,11 @@ def celery_worker_process(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def browser_page():
+def browser_page(monkeypatch):
     """A Playwright page in Debian's headless Chromium (never a downloaded browser)."""
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop
+    # Playwright's sync API runs an event loop; set only for this test, so no
+    # subprocess started later (e.g. `check --deploy`) inherits it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from scim.tokens import authenticate
 
 from . import constants as c
+from . import ratelimit
 from .errors import error_response
 
 BEARER = "bearer"
@@ -46,6 +47,12 @@ class ScimAuthCheckMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # An address that sent too many bad tokens is refused before any lookup.
+        if (refused := ratelimit.refuse_locked_out_address(request)) is not None:
+            return refused
         if not authenticate_request(request, kwargs.get("org_uid", "")):
+            ratelimit.record_auth_failure(request)
             return error_response(401, c.DETAIL_UNAUTHENTICATED)
+        if (refused := ratelimit.refuse_over_limit(request)) is not None:
+            return refused
         return self.get_response(request, *args, **kwargs)

@@ -161,4 +161,17 @@ def refuse_over_limit(request: HttpRequest) -> HttpResponse | None:
     if installation is None:
         return None
     decision = check_installation(installation.pk)
-    return None if decision.allowed else too_many_requests(decision, DETAIL_RATE_LIMITED)
+    if decision.allowed:
+        return None
+    if not _first_refusal_this_minute(installation.pk):
+        # Only the first 429 of a minute goes to the Provisioning activity list:
+        # a flood of refused requests must not become a flood of INSERTs.
+        request.scim_org = None
+    return too_many_requests(decision, DETAIL_RATE_LIMITED)
+
+
+def _first_refusal_this_minute(installation_id: int) -> bool:
+    try:
+        return bool(cache.add(f"{KEY_PREFIX}:refused:{installation_id}:{int(time.time() // MINUTE)}", 1, MINUTE * 2))
+    except Exception:
+        return False

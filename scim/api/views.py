@@ -23,12 +23,12 @@ from organizations.models import Membership
 from scim.models import ScimGroup, ScimGroupMember
 
 from . import constants as c
+from . import hostile
 from .adapters import ScimGroupAdapter, ScimUser, resource_url
 from .discovery import ServiceProviderConfig, schemas
 from .errors import (
     BadRequest,
     InvalidFilter,
-    InvalidSyntax,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -36,6 +36,7 @@ from .errors import (
     exception_response,
 )
 from .listing import ListParams, list_document, parse_list_params, shape, wants
+from .outage import is_outage
 
 logger = logging.getLogger("orgdesk.scim")
 
@@ -67,11 +68,14 @@ class ScimApiView(scim_views.SCIMView):
     @method_decorator(scim_settings.AUTH_CHECK_MIDDLEWARE)
     def _authenticated_dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
+            hostile.check_query(request.GET)
             self._read_body(request)
             return View.dispatch(self, request, *args, **kwargs)
         except SCIMException as exc:
             return exception_response(exc)
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc):
+                raise  # scim.api.outage.ScimOutageMiddleware answers 503 with Retry-After
             logger.exception("SCIM request failed", extra={"org_uid": kwargs.get("org_uid", "")})
             return error_response(500, c.DETAIL_SERVER_ERROR)
 
@@ -102,19 +106,9 @@ class ScimApiView(scim_views.SCIMView):
         return response
 
     def load_body(self, body: bytes) -> dict[str, Any]:
-        try:
-            doc = json.loads(body.decode("utf-8").strip() or "{}")
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidSyntax(f"Could not decode the JSON body: {exc}") from exc
-        except RecursionError as exc:
-            raise InvalidSyntax("The JSON body is nested too deeply") from exc
-        if not isinstance(doc, dict):
-            raise InvalidSyntax("The body must be a JSON object")
-        try:  # JSON may escape lone surrogates ("\ud800"), which no database can store
-            json.dumps(doc, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise BadRequest("The body contains invalid Unicode (a lone surrogate escape)") from exc
-        return doc
+        # Refuses what would fail further down: bad UTF-8/JSON, NaN, nesting past
+        # 32 levels, lone surrogates and NUL (neither can be stored in PostgreSQL).
+        return hostile.load_document(body)
 
 
 class ResourceView(ScimApiView):
@@ -231,9 +225,7 @@ class ResourceView(ScimApiView):
         if uuid is None:
             return self.http_method_not_allowed(request)
         body = self.load_body(request.body)
-        operations = body.get("Operations", body.get("operations"))
-        if not operations:
-            raise BadRequest('A PATCH needs a non-empty "Operations" list')
+        operations = hostile.patch_operations(body)  # shape-checked: nothing applies if one is malformed
         note_activity(request, f"Update {self.noun}", f"id {uuid}")
         with transaction.atomic():
             obj = self.get_object(request, uuid, lock=True)

@@ -129,6 +129,22 @@ def test_parallel_posts_of_one_user_name_create_exactly_one_member(env):
     assert User.objects.filter(email__iexact="dup.user@race.example").count() == 1
 
 
+def test_parallel_posts_of_one_person_under_different_user_names_make_one_member(env):
+    """Entra sends the UPN as userName, a second connector the e-mail: one account,
+    one membership, the other requests 409."""
+    org, token, _ = env
+
+    def post(n: int) -> int:
+        body = new_user(f"alias{n}", emails=[{"value": "One.Person@race.example", "primary": True, "type": "work"}])
+        return client_for(org, token).post("/Users", body).status_code
+
+    statuses = race([lambda n=n: post(n) for n in range(CLIENTS)])
+    RACED["requests"] += len(statuses)
+    assert sorted(statuses) == [201] + [409] * (CLIENTS - 1), statuses
+    assert User.objects.filter(email__iexact="one.person@race.example").count() == 1
+    assert Membership.objects.filter(organization=org, user__email__iexact="one.person@race.example").count() == 1
+
+
 def test_parallel_posts_of_one_group_name_create_exactly_one_group(env):
     org, token, _ = env
 

@@ -191,3 +191,15 @@ def test_limits_are_shared_through_redis(limits, scim):
     keys = [k.decode() for k in client.scan_iter("h5-rl-test:*scim-rl:inst:*")]
     assert keys, "the installation counter lives in Redis"
     cache.clear()
+
+
+def test_a_flood_of_refused_requests_writes_one_activity_row(limits, scim, org):
+    from scim.models import ProvisioningEvent
+
+    for _ in range(10):
+        scim.get("/Users")
+    before = ProvisioningEvent.objects.filter(organization=org).count()
+    for _ in range(25):
+        assert scim.get("/Users").status_code == 429
+    refused = ProvisioningEvent.objects.filter(organization=org, status=429)
+    assert ProvisioningEvent.objects.filter(organization=org).count() == before + 1 == before + refused.count()
