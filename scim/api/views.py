@@ -185,10 +185,14 @@ class ResourceView(ScimApiView):
     def list(self, request: HttpRequest, params: ListParams) -> HttpResponse:
         note_activity(request, f"Look up {self.noun}s" if params.filter else f"List {self.noun}s", params.filter or "")
         qs = self.filtered(request, params)
-        total = qs.count()
-        resources: list = []
-        if total >= params.start_index:
-            resources = self.page(request, qs, params, params.start_index - 1, params.count)
+        offset = params.start_index - 1
+        resources = self.page(request, qs, params, offset, params.count)
+        if 0 < len(resources) < params.count or (not resources and params.count > 0 and offset == 0):
+            # A page that is not full is the last one: its end is the total, and
+            # the COUNT(*) is saved (Okta's `userName eq` lookups, small orgs).
+            total = offset + len(resources)
+        else:
+            total = qs.count()
         return scim_json(list_document(resources, total, params.start_index))
 
     def target_of(self, obj) -> str:
