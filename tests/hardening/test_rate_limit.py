@@ -98,19 +98,19 @@ def test_zero_turns_limits_off(settings):
     settings.SCIM_AUTH_FAILURES_PER_MINUTE = 0
     assert all(ratelimit.check_installation(4, now=T0).allowed for _ in range(100))
     for _ in range(100):
-        ratelimit.note_auth_failure("10.0.0.1", now=T0)
-    assert ratelimit.check_address("10.0.0.1", now=T0).allowed
+        ratelimit.note_auth_failure("127.0.1.1", now=T0)
+    assert ratelimit.check_address("127.0.1.1", now=T0).allowed
 
 
 def test_address_is_locked_out_after_failures(limits):
     for _ in range(4):
-        ratelimit.note_auth_failure("10.0.0.9", now=T0 + 1)
-    assert ratelimit.check_address("10.0.0.9", now=T0 + 2).allowed
-    ratelimit.note_auth_failure("10.0.0.9", now=T0 + 2)
-    refused = ratelimit.check_address("10.0.0.9", now=T0 + 3)
+        ratelimit.note_auth_failure("127.0.1.9", now=T0 + 1)
+    assert ratelimit.check_address("127.0.1.9", now=T0 + 2).allowed
+    ratelimit.note_auth_failure("127.0.1.9", now=T0 + 2)
+    refused = ratelimit.check_address("127.0.1.9", now=T0 + 3)
     assert not refused.allowed and refused.retry_after == 57
-    assert ratelimit.check_address("10.0.0.10", now=T0 + 3).allowed
-    assert ratelimit.check_address("10.0.0.9", now=T0 + 120).allowed
+    assert ratelimit.check_address("127.0.1.10", now=T0 + 3).allowed
+    assert ratelimit.check_address("127.0.1.9", now=T0 + 120).allowed
 
 
 BROKEN_REDIS = {
@@ -126,8 +126,8 @@ def test_cache_outage_fails_open_and_is_logged(limits, caplog):
     limits.CACHES = BROKEN_REDIS
     with caplog.at_level(logging.WARNING, logger="orgdesk.scim.ratelimit"):
         assert all(ratelimit.check_installation(5, now=T0).allowed for _ in range(20))
-        ratelimit.note_auth_failure("10.0.0.1")
-        assert ratelimit.check_address("10.0.0.1").allowed
+        ratelimit.note_auth_failure("127.0.1.1")
+        assert ratelimit.check_address("127.0.1.1").allowed
     assert "rate limiting unavailable" in caplog.text
 
 
