@@ -23,7 +23,7 @@ def limits(settings):
     return settings
 
 
-def attempt(client: Client, email: str, password: str, address: str = "10.0.0.1"):
+def attempt(client: Client, email: str, password: str, address: str = "127.0.3.1"):
     return client.post(LOGIN, {"username": email, "password": password, "next": "/admin/"}, REMOTE_ADDR=address)
 
 
@@ -57,11 +57,11 @@ def test_throttle_is_per_account_case_insensitively(limits, owner, admin_member)
 def test_address_is_refused_after_failures_across_accounts(limits, owner):
     client = Client()
     for n in range(6):
-        attempt(client, f"nobody{n}@example.com", "nope", address="10.9.9.9")
-    response = attempt(client, owner.user.email, factories.PASSWORD, address="10.9.9.9")
+        attempt(client, f"nobody{n}@example.com", "nope", address="127.0.9.9")
+    response = attempt(client, owner.user.email, factories.PASSWORD, address="127.0.9.9")
     assert any("Too many" in e for e in form_errors(response))
     # the same account from another address is fine
-    assert attempt(Client(), owner.user.email, factories.PASSWORD, address="10.1.1.1").status_code == 302
+    assert attempt(Client(), owner.user.email, factories.PASSWORD, address="127.0.1.1").status_code == 302
 
 
 def test_success_resets_the_account_counter(limits, owner):

@@ -159,7 +159,7 @@ def test_bad_tokens_from_one_address_are_slowed_before_the_token_is_checked(limi
     monkeypatch.setattr("scim.api.auth.authenticate", lambda *a: calls.append(a))
     assert_429(scim.get("/Users"))  # even a good token, from the locked-out address
     assert calls == [], "the token must not be looked up while the address is locked out"
-    other_address = scim.client.get(scim.url("/Users"), HTTP_AUTHORIZATION=f"Bearer {scim.token}", REMOTE_ADDR="10.2.3.4")
+    other_address = scim.client.get(scim.url("/Users"), HTTP_AUTHORIZATION=f"Bearer {scim.token}", REMOTE_ADDR="127.0.2.4")
     assert other_address.status_code == 401  # authenticate is stubbed out: the request reached it
 
 
