@@ -190,6 +190,8 @@ SCIM_SERVICE_PROVIDER = {
 SCIM_MAX_PAGE_SIZE = env_int("SCIM_MAX_PAGE_SIZE", 1000)
 SCIM_MAX_BODY_BYTES = env_int("SCIM_MAX_BODY_BYTES", 5 * 1024 * 1024)
 SCIM_ACTIVITY_RETENTION_DAYS = env_int("SCIM_ACTIVITY_RETENTION_DAYS", 30)
+# Seconds an unfiltered list's totalResults is cached (scim/api/totals.py); 0: always COUNT.
+SCIM_TOTAL_CACHE_SECONDS = env_int("SCIM_TOTAL_CACHE_SECONDS", 5)
 # A mapping change touching more members than this runs as a Celery task.
 ACCESS_SYNC_LIMIT = env_int("ACCESS_SYNC_LIMIT", 200)
 # Abuse limits (scim/api/ratelimit.py), counted in the cache; 0 turns a limit off.

@@ -23,3 +23,6 @@ class ScimConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(ensure_catalog, sender=self, dispatch_uid="orgdesk-marketplace-catalog")
+        from .api import totals
+
+        totals.connect()

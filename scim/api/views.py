@@ -23,7 +23,7 @@ from organizations.models import Membership
 from scim.models import ScimGroup, ScimGroupMember
 
 from . import constants as c
-from . import hostile
+from . import hostile, totals
 from .adapters import ScimGroupAdapter, ScimUser, resource_url
 from .discovery import ServiceProviderConfig, schemas
 from .errors import (
@@ -191,8 +191,10 @@ class ResourceView(ScimApiView):
             # A page that is not full is the last one: its end is the total, and
             # the COUNT(*) is saved (Okta's `userName eq` lookups, small orgs).
             total = offset + len(resources)
-        else:
+        elif params.filter:
             total = qs.count()
+        else:
+            total = totals.unfiltered_total(self.noun, request.scim_org.pk, qs.count)
         return scim_json(list_document(resources, total, params.start_index))
 
     def target_of(self, obj) -> str:

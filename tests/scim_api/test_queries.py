@@ -10,7 +10,7 @@ from scim.models import ScimGroup, ScimGroupMember
 
 pytestmark = pytest.mark.django_db
 
-# token lookup, COUNT, page, and the ProvisioningEvent INSERT
+# token lookup, COUNT (or, once cached, nothing), page, and the ProvisioningEvent INSERT
 BASE = 4
 
 
@@ -42,9 +42,40 @@ def test_users_page_query_count_does_not_grow_with_page_or_org(scim, org):
     scim.get("/Users", {"count": 1})  # warm up (last_used_at write of the token)
     small = queries_for(lambda: scim.get("/Users", {"startIndex": 1, "count": 2}))
     big = queries_for(lambda: scim.get("/Users", {"startIndex": 1, "count": 100}))
-    assert small == big == BASE + 2  # + emails prefetch + groups prefetch
+    # + emails prefetch + groups prefetch; the unfiltered total is cached, so no COUNT
+    assert small == big == BASE + 1
     bulk_members(org, 150)  # a bigger org does not change it either
     assert queries_for(lambda: scim.get("/Users", {"startIndex": 50, "count": 100})) == big
+
+
+def test_unfiltered_total_is_cached_and_dropped_when_users_come_and_go(scim, org):
+    bulk_members(org, 5)  # + the owner = 6
+    assert scim.get("/Users", {"count": 2}).json()["totalResults"] == 6
+    with CaptureQueriesContext(connection) as ctx:
+        assert scim.get("/Users", {"count": 2}).json()["totalResults"] == 6
+    assert not any("COUNT(" in q["sql"] for q in ctx.captured_queries)
+    created = scim.post("/Users", {"userName": "new@x.com"})
+    assert created.status_code == 201
+    assert scim.get("/Users", {"count": 2}).json()["totalResults"] == 7
+    assert scim.delete(f"/Users/{created.json()['id']}").status_code == 204
+    assert scim.get("/Users", {"count": 2}).json()["totalResults"] == 6
+    # filtered lists always count
+    assert scim.get("/Users", {"count": 1, "filter": 'userName sw "bulk"'}).json()["totalResults"] == 5
+
+
+def test_group_total_follows_group_creation_and_deletion(scim, org):
+    ids = [scim.post("/Groups", {"displayName": f"G{i}"}).json()["id"] for i in range(3)]
+    assert scim.get("/Groups", {"count": 1}).json()["totalResults"] == 3
+    assert scim.delete(f"/Groups/{ids[0]}").status_code == 204
+    assert scim.get("/Groups", {"count": 1}).json()["totalResults"] == 2
+
+
+def test_total_cache_can_be_turned_off(scim, org, settings):
+    settings.SCIM_TOTAL_CACHE_SECONDS = 0
+    bulk_members(org, 3)
+    scim.get("/Users", {"count": 1})
+    bulk_members(org, 2)  # bulk inserts send no signal; with the cache off it does not matter
+    assert scim.get("/Users", {"count": 1}).json()["totalResults"] == 6
 
 
 def test_username_lookup_query_count(scim, org, django_assert_num_queries):
@@ -76,8 +107,8 @@ def test_groups_page_query_count_is_constant(scim, org):
     scim.get("/Groups", {"count": 1})
     small = queries_for(lambda: scim.get("/Groups", {"count": 2}))
     big = queries_for(lambda: scim.get("/Groups", {"count": 30}))
-    assert small == big == BASE + 1  # + members prefetch
-    assert queries_for(lambda: scim.get("/Groups", {"count": 30, "excludedAttributes": "members"})) == BASE
+    assert small == big == BASE  # + members prefetch, - COUNT (the unfiltered total is cached)
+    assert queries_for(lambda: scim.get("/Groups", {"count": 30, "excludedAttributes": "members"})) == BASE - 1
 
 
 def test_group_get_with_excluded_members_runs_no_member_query(scim, org):

@@ -1,0 +1,75 @@
+"""Cached `totalResults` of unfiltered lists.
+
+Okta's connector test (`GET /Users?startIndex=1&count=2`) and every page of an
+import need the org's total number of users or groups. At 100,000 members that
+COUNT(*) is an ~11 ms index-only scan, the only part of a page whose cost grows
+with the org, so the unfiltered total is cached per org for a few seconds and
+dropped when a member or group is created or deleted (on commit). Filtered
+lists are always counted. With the in-process cache (no REDIS_URL) another
+server process may serve a total up to SCIM_TOTAL_CACHE_SECONDS old; with
+Redis every process sees the invalidation at once."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+USERS = "user"
+GROUPS = "group"
+
+
+def _key(resource: str, organization_id: int) -> str:
+    return f"scim-total:{resource}:{organization_id}"
+
+
+def unfiltered_total(resource: str, organization_id: int, count: Callable[[], int]) -> int:
+    seconds = getattr(settings, "SCIM_TOTAL_CACHE_SECONDS", 5)
+    if seconds <= 0:
+        return count()
+    key = _key(resource, organization_id)
+    try:
+        cached = cache.get(key)
+    except Exception:  # a cache outage must not fail the SCIM call
+        return count()
+    if cached is not None:
+        return cached
+    total = count()
+    try:
+        cache.set(key, total, seconds)
+    except Exception:
+        pass
+    return total
+
+
+def forget(resource: str, organization_id: int) -> None:
+    def drop() -> None:
+        try:
+            cache.delete(_key(resource, organization_id))
+        except Exception:
+            pass
+
+    drop()  # now, for reads inside this transaction
+    transaction.on_commit(drop)  # and after commit, for everyone else
+
+
+def _membership_changed(sender, instance, created: bool = True, **kwargs) -> None:
+    if created:
+        forget(USERS, instance.organization_id)
+
+
+def _group_changed(sender, instance, created: bool = True, **kwargs) -> None:
+    if created:
+        forget(GROUPS, instance.organization_id)
+
+
+def connect() -> None:
+    from organizations.models import Membership
+    from scim.models import ScimGroup
+
+    post_save.connect(_membership_changed, sender=Membership, dispatch_uid="scim-total-membership-save")
+    post_delete.connect(_membership_changed, sender=Membership, dispatch_uid="scim-total-membership-delete")
+    post_save.connect(_group_changed, sender=ScimGroup, dispatch_uid="scim-total-group-save")
+    post_delete.connect(_group_changed, sender=ScimGroup, dispatch_uid="scim-total-group-delete")
