@@ -45,7 +45,7 @@ def access_report(
     role_names = {r.pk: r.name for r in StackRole.available_to(org).only("pk", "name")}
     groups_of: dict[int, set[int]] = defaultdict(set)
     group_names: dict[int, str] = {}
-    for membership_id, group_id, name in ScimGroupMember.objects.filter(membership_id__in=ids).values_list(
+    for membership_id, group_id, name in ScimGroupMember.objects.filter(membership_id__in=ids, group__organization=org).values_list(
         "membership_id", "group_id", "group__display_name"
     ):
         groups_of[membership_id].add(group_id)

@@ -74,9 +74,9 @@ def _apply_batch(organization: Organization, memberships: list[Membership], *, a
     stack_ids = frozenset(Stack.objects.filter(organization_id=organization.pk).values_list("pk", flat=True))
     ids = [m.pk for m in memberships]
     groups_of: dict[int, set[int]] = defaultdict(set)
-    for membership_id, group_id in ScimGroupMember.objects.filter(membership_id__in=ids).values_list(
-        "membership_id", "group_id"
-    ):
+    for membership_id, group_id in ScimGroupMember.objects.filter(
+        membership_id__in=ids, group__organization_id=organization.pk
+    ).values_list("membership_id", "group_id"):
         groups_of[membership_id].add(group_id)
     held: dict[int, dict[tuple[int, int], int]] = defaultdict(dict)  # member -> (stack, role) -> row id
     for row_id, membership_id, stack_id, role_id in StackAccess.objects.filter(

@@ -217,7 +217,7 @@ def transfer_ownership(modeladmin, request, queryset):
         return
     membership = queryset.select_related("organization", "user").get()
     org = membership.organization
-    if not (request.user.is_superuser or org.memberships.filter(user=request.user, role=OrgRole.OWNER).exists()):
+    if not services.can_transfer_ownership(request.user, org):
         modeladmin.message_user(request, "Only the Owner can transfer ownership.", messages.ERROR)
         return
     try:

@@ -55,15 +55,6 @@ def org_settings_context(request: HttpRequest, site, org: Organization, active_t
     }
 
 
-def may_transfer_ownership(request: HttpRequest, org: Organization) -> bool:
-    """Only the Owner (or a superuser) hands over ownership: an Admin must not be
-    able to make themselves the Owner."""
-    user = request.user
-    if user.is_superuser:
-        return True
-    return Membership.objects.filter(organization=org, user=user, role=OrgRole.OWNER, active=True).exists()
-
-
 # A handler gets the cleaned data and returns the success message.
 Handler = Callable[[dict], str]
 
@@ -122,7 +113,6 @@ class OrgSettingsViews:
         if response is not None:
             return response
         owner = org.memberships.filter(role=OrgRole.OWNER).select_related("user").first()
-        counts = org.memberships.aggregate(members=Count("id"))
         return self._render(
             request,
             "admin/orgdesk/org_settings_general.html",
@@ -130,13 +120,13 @@ class OrgSettingsViews:
             "general",
             rename_form=forms["rename"],
             owner=owner,
-            member_count=counts["members"],
+            member_count=org.memberships.count(),
             stack_count=org.stacks.count(),
         )
 
     def members(self, request: HttpRequest, org_uid: str) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
-        can_transfer = may_transfer_ownership(request, org)
+        can_transfer = services.can_transfer_ownership(request.user, org)
         classes: list[type[ActionForm]] = [AddMemberForm, ChangeRoleForm]
         if can_transfer:
             classes.append(TransferOwnershipForm)

@@ -35,20 +35,18 @@ def record(
     after: dict[str, Any] | None = None,
     target_label: str | None = None,
 ) -> AuditEvent:
-    actor_type, actor_id, actor_label = describe_actor(actor)
-    return AuditEvent.objects.create(
-        organization=organization,
-        org_uid=organization.uid if organization else "",
-        actor_type=actor_type,
-        actor_id=actor_id,
-        actor_label=actor_label[:255],
-        action=action,
+    event = build_event(
+        organization,
+        actor,
+        action,
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None and target.pk is not None else "",
-        target_label=(target_label if target_label is not None else (str(target) if target is not None else ""))[:255],
+        target_label=target_label if target_label is not None else (str(target) if target is not None else ""),
         before=before,
         after=after,
     )
+    event.save(force_insert=True)
+    return event
 
 
 def bulk_record(events: list[AuditEvent]) -> None:

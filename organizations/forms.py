@@ -85,20 +85,16 @@ class CreateStackRoleForm(ActionForm):
 # --- ModelAdmin forms -------------------------------------------------------
 
 
-class OrganizationAddForm(forms.ModelForm):
-    """Creating an org always creates its Owner, so the form asks for one."""
-
-    owner_email = forms.EmailField(label="Owner e-mail", max_length=254)
-
-    class Meta:
-        model = Organization
-        fields = ["name", "plan"]
-
-
 class OrganizationChangeForm(forms.ModelForm):
     class Meta:
         model = Organization
         fields = ["name", "plan"]
+
+
+class OrganizationAddForm(OrganizationChangeForm):
+    """Creating an org always creates its Owner, so the form asks for one."""
+
+    owner_email = forms.EmailField(label="Owner e-mail", max_length=254)
 
 
 class MembershipAddForm(forms.ModelForm):

@@ -165,7 +165,6 @@ class Membership(models.Model):
         return self.active and self.role in MANAGER_ROLES
 
 
-
 class MembershipEmail(models.Model):
     """An e-mail of a membership's SCIM profile (RFC 7643 `emails`). A table, not a
     JSON list, so filters such as `emails[type eq "work"].value eq "..."` are

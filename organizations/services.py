@@ -317,3 +317,15 @@ def can_manage(user: User, organization: Organization) -> bool:
     return Membership.objects.filter(
         organization=organization, user=user, active=True, role__in=MANAGER_ROLES
     ).exists()
+
+
+def can_transfer_ownership(user: User, organization: Organization) -> bool:
+    """Only the active Owner (or a superuser) hands over ownership: an Admin must
+    not be able to make themselves the Owner."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return Membership.objects.filter(
+        organization=organization, user=user, active=True, role=OrgRole.OWNER
+    ).exists()

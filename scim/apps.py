@@ -10,11 +10,15 @@ def ensure_catalog(sender=None, using="default", **kwargs) -> None:
     from .models import MarketplaceApp
 
     seed = import_module("scim.migrations.0002_marketplace_catalog")
-    for data in seed.APPS:
-        if not MarketplaceApp.objects.using(using).filter(slug=data["slug"]).exists():
-            MarketplaceApp.objects.using(using).create(
-                **data, permissions=seed.PERMISSIONS, requires_feature="scim"
-            )
+    apps = MarketplaceApp.objects.using(using)
+    present = set(apps.filter(slug__in=[data["slug"] for data in seed.APPS]).values_list("slug", flat=True))
+    missing = [
+        MarketplaceApp(**data, permissions=seed.PERMISSIONS, requires_feature="scim")
+        for data in seed.APPS
+        if data["slug"] not in present
+    ]
+    if missing:
+        apps.bulk_create(missing)
 
 
 class ScimConfig(AppConfig):

@@ -116,8 +116,10 @@ def _username_taken(organization: Organization, user_name: str, *, exclude_pk: i
     return qs.exists()
 
 
-def _write_emails(membership: Membership, emails: list[dict[str, Any]]) -> None:
-    MembershipEmail.objects.filter(membership=membership).delete()
+def _write_emails(membership: Membership, emails: list[dict[str, Any]], *, new: bool = False) -> None:
+    """Replace the membership's e-mails (a new membership has none to delete)."""
+    if not new:
+        MembershipEmail.objects.filter(membership=membership).delete()
     MembershipEmail.objects.bulk_create(
         MembershipEmail(
             membership=membership,
@@ -173,7 +175,7 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
             )
     except IntegrityError as exc:  # a concurrent POST won the race
         raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.") from exc
-    _write_emails(membership, profile.emails)
+    _write_emails(membership, profile.emails, new=True)
     audit.record(
         organization, actor, "scim.user.provision", membership, target_label=membership.scim_username,
         after=profile.snapshot(),

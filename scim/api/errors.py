@@ -36,10 +36,6 @@ class Mutability(scim_exceptions.BadRequestError):
     scim_type = c.SCIM_TYPE_MUTABILITY
 
 
-class Unauthorized(scim_exceptions.AuthorizationError):
-    pass
-
-
 class Forbidden(ScimError):
     status = 403
 
@@ -52,10 +48,6 @@ class NotFound(ScimError):
 
 class Conflict(scim_exceptions.IntegrityError):
     scim_type = c.SCIM_TYPE_UNIQUENESS
-
-
-class MethodNotAllowed(ScimError):
-    status = 405
 
 
 class PayloadTooLarge(ScimError):

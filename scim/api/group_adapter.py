@@ -10,15 +10,18 @@ from scim import provisioning
 from scim.models import ScimGroup
 
 from . import constants as c
-from .adapter_base import _ci_get, _string, absolute, resource_url, translate_service_errors
+from .adapter_base import ResourceAdapter, _ci_get, _string, absolute, translate_service_errors
 from .errors import BadRequest, NoTarget
-from .patch import PatchPath, parse_path, validate_operations
+from .patch import PatchPath, validate_operations
 
 
-class ScimGroupAdapter(SCIMGroup):
+class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
     id_field = "pk"
     url_name = "scim_api:group"
     resource_type = "Group"
+    endpoint = "/Groups"
+    description = "A group pushed by the identity provider; its members are users of this organization"
+    schema = c.GROUP_SCHEMA
 
     def __init__(self, obj: ScimGroup, request=None) -> None:
         super().__init__(obj, request)
@@ -29,14 +32,6 @@ class ScimGroupAdapter(SCIMGroup):
         self.add_values: set[str] = set()
         self.remove_values: set[str] = set()
         self.members_touched = False
-
-    @property
-    def path(self) -> str:
-        return reverse(self.url_name, kwargs={"org_uid": self.request.scim_org.uid, "uuid": self.id})
-
-    @property
-    def location(self) -> str:
-        return absolute(self.path)
 
     @property
     def display_name(self) -> str:
@@ -56,15 +51,6 @@ class ScimGroupAdapter(SCIMGroup):
             for link in links
         ]
 
-    @property
-    def meta(self) -> dict[str, Any]:
-        return {
-            "resourceType": self.resource_type,
-            "created": self.obj.created_at.isoformat(),
-            "lastModified": self.obj.updated_at.isoformat(),
-            "location": self.location,
-        }
-
     def to_dict(self, *, include_members: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {"schemas": [c.GROUP_SCHEMA], "id": self.id}
         if self.obj.external_id:
@@ -74,19 +60,6 @@ class ScimGroupAdapter(SCIMGroup):
             d["members"] = self.members
         d["meta"] = self.meta
         return d
-
-    @classmethod
-    def resource_type_dict(cls, request=None) -> dict[str, Any]:
-        return {
-            "schemas": [c.SchemaURI.RESOURCE_TYPE],
-            "id": cls.resource_type,
-            "name": "Group",
-            "endpoint": "/Groups",
-            "description": "A group pushed by the identity provider; its members are users of this organization",
-            "schema": c.GROUP_SCHEMA,
-            "schemaExtensions": [],
-            "meta": {"location": resource_url(request, "resource-type", uuid=cls.resource_type), "resourceType": "ResourceType"},
-        }
 
     # --- parsing ----------------------------------------------------------------
     @staticmethod
@@ -104,10 +77,6 @@ class ScimGroupAdapter(SCIMGroup):
             values.add(str(item["value"]))
         return values
 
-    def validate_dict(self, d: dict) -> None:
-        if not isinstance(d, dict):
-            raise BadRequest("The body must be a JSON object")
-
     def from_dict(self, d: dict) -> None:
         """POST and PUT. A PUT without `members` keeps the members (safer than
         RFC's "unassigned" when an IdP only renames); `members: []` empties it."""
@@ -122,12 +91,7 @@ class ScimGroupAdapter(SCIMGroup):
             self.replace_values = self.member_values(members)
             self.members_touched = True
 
-    # --- PATCH --------------------------------------------------------------------
-    validate_op_add = validate_op_remove = validate_op_replace = None
-
-    def split_path(self, path: str) -> PatchPath:
-        return parse_path(path)
-
+    # --- PATCH (handle_add/replace/remove -> _apply: ResourceAdapter) ---------------
     def parse_path_and_values(self, path, value):
         if not path:
             if not isinstance(value, dict):
@@ -155,15 +119,6 @@ class ScimGroupAdapter(SCIMGroup):
             else:
                 self.remove_values |= values
                 self.add_values -= values
-
-    def handle_add(self, path: PatchPath, value, operation) -> None:
-        self._apply(path, value, c.OP_ADD)
-
-    def handle_replace(self, path: PatchPath, value, operation) -> None:
-        self._apply(path, value, c.OP_REPLACE)
-
-    def handle_remove(self, path: PatchPath, value, operation) -> None:
-        self._apply(path, value, c.OP_REMOVE)
 
     def _apply(self, path: PatchPath, value: Any, op: str) -> None:
         if path.attr == "members":

@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from django.urls import reverse
 from django_scim.adapters import SCIMUser
 
 from organizations.models import Membership
@@ -12,9 +11,9 @@ from scim import provisioning
 from scim.provisioning import UserProfile
 
 from . import constants as c
-from .adapter_base import _ci_get, _string, absolute, resource_url, translate_service_errors
+from .adapter_base import ResourceAdapter, _ci_get, _string, resource_url, translate_service_errors
 from .errors import BadRequest, Mutability, NoTarget
-from .patch import PatchPath, coerce_bool, parse_path, validate_operations
+from .patch import PatchPath, coerce_bool, validate_operations
 
 
 def _parse_emails(value: Any) -> list[dict[str, Any]]:
@@ -42,24 +41,20 @@ def _parse_emails(value: Any) -> list[dict[str, Any]]:
     return emails
 
 
-class ScimUser(SCIMUser):
+class ScimUser(ResourceAdapter, SCIMUser):
     id_field = "pk"
     url_name = "scim_api:user"
     resource_type = "User"
+    endpoint = "/Users"
+    description = "A person in this organization (an org membership)"
+    schema = c.USER_SCHEMA
+    schema_extensions = (c.ENTERPRISE_USER_SCHEMA,)
 
     def __init__(self, obj: Membership, request=None) -> None:
         super().__init__(obj, request)
         self._doc: dict[str, Any] | None = None  # PATCH works on a plain document
 
     # --- rendering ------------------------------------------------------------
-    @property
-    def path(self) -> str:
-        return reverse(self.url_name, kwargs={"org_uid": self.request.scim_org.uid, "uuid": self.id})
-
-    @property
-    def location(self) -> str:
-        return absolute(self.path)
-
     @property
     def display_name(self) -> str:
         m = self.obj
@@ -89,15 +84,6 @@ class ScimUser(SCIMUser):
             for link in self.obj.group_memberships.all()
         ]
 
-    @property
-    def meta(self) -> dict[str, Any]:
-        return {
-            "resourceType": self.resource_type,
-            "created": self.obj.created_at.isoformat(),
-            "lastModified": self.obj.updated_at.isoformat(),
-            "location": self.location,
-        }
-
     def to_dict(self, *, include_groups: bool = True) -> dict[str, Any]:
         m = self.obj
         name = {k: v for k, v in (("givenName", m.given_name), ("familyName", m.family_name)) if v}
@@ -124,24 +110,7 @@ class ScimUser(SCIMUser):
         d["meta"] = self.meta
         return d
 
-    @classmethod
-    def resource_type_dict(cls, request=None) -> dict[str, Any]:
-        return {
-            "schemas": [c.SchemaURI.RESOURCE_TYPE],
-            "id": cls.resource_type,
-            "name": "User",
-            "endpoint": "/Users",
-            "description": "A person in this organization (an org membership)",
-            "schema": c.USER_SCHEMA,
-            "schemaExtensions": [{"schema": c.ENTERPRISE_USER_SCHEMA, "required": False}],
-            "meta": {"location": resource_url(request, "resource-type", uuid=cls.resource_type), "resourceType": "ResourceType"},
-        }
-
     # --- parsing ----------------------------------------------------------------
-    def validate_dict(self, d: dict) -> None:
-        if not isinstance(d, dict):
-            raise BadRequest("The body must be a JSON object")
-
     def from_dict(self, d: dict) -> None:
         """Whole-resource parse (POST and PUT). Read-only and unknown attributes
         (`id`, `meta`, `groups`, `password`, `locale`, ...) are ignored."""
@@ -199,13 +168,7 @@ class ScimUser(SCIMUser):
             c.ENTERPRISE_USER_SCHEMA: copy.deepcopy((m.scim_extra or {}).get(c.ENTERPRISE_USER_SCHEMA) or {}),
         }
 
-    # --- PATCH --------------------------------------------------------------------
-    # Our handlers coerce types themselves ("False" from Entra is fine).
-    validate_op_add = validate_op_remove = validate_op_replace = None
-
-    def split_path(self, path: str) -> PatchPath:
-        return parse_path(path)
-
+    # --- PATCH (handle_add/replace/remove -> _apply: ResourceAdapter) ---------------
     def parse_path_and_values(self, path, value):
         if not path:
             if not isinstance(value, dict):
@@ -228,15 +191,6 @@ class ScimUser(SCIMUser):
         validate_operations(operations)
         super().handle_operations(operations)
         self.from_dict(self._doc)
-
-    def handle_add(self, path: PatchPath, value, operation) -> None:
-        self._apply(path, value, c.OP_ADD)
-
-    def handle_replace(self, path: PatchPath, value, operation) -> None:
-        self._apply(path, value, c.OP_REPLACE)
-
-    def handle_remove(self, path: PatchPath, value, operation) -> None:
-        self._apply(path, value, c.OP_REMOVE)
 
     def _apply(self, path: PatchPath, value: Any, op: str) -> None:
         doc = self._doc

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -35,6 +36,7 @@ from .errors import (
     error_response,
     exception_response,
 )
+from .filters import ScimFilterError, apply_sort_order, group_filter_q, group_sort_key, user_filter_q, user_sort_key
 from .listing import ListParams, list_document, parse_list_params, shape, wants
 from .outage import is_outage
 
@@ -117,6 +119,9 @@ class ResourceView(ScimApiView):
     adapter: type
     noun: str  # "user" / "group"
     not_found: str
+    name_attribute: str  # what the activity list names a written resource by
+    filter_q: Callable[[str], Q]  # SCIM filter -> Q (raises ScimFilterError)
+    sort_key: Callable[[str | None], list]  # sortBy -> order_by keys
     lookup_url_kwarg = "uuid"
 
     # --- to be provided by subclasses ---
@@ -124,12 +129,6 @@ class ResourceView(ScimApiView):
         raise NotImplementedError
 
     def with_related(self, qs: QuerySet, params: ListParams | None) -> QuerySet:
-        raise NotImplementedError
-
-    def filter_q(self, filter_string: str):
-        raise NotImplementedError
-
-    def sort_keys(self, params: ListParams) -> list:
         raise NotImplementedError
 
     def render(self, request: HttpRequest, obj, params: ListParams | None) -> dict[str, Any]:
@@ -145,13 +144,12 @@ class ResourceView(ScimApiView):
         obj = qs.first()
         if obj is None:
             raise NotFound(self.not_found)
+        obj.organization = request.scim_org  # known: saves the services a query for it
         return obj
 
     def filtered(self, request: HttpRequest, params: ListParams) -> QuerySet:
         qs = self.base_queryset(request)
         if params.filter:
-            from .filters import ScimFilterError
-
             try:
                 qs = qs.filter(self.filter_q(params.filter))
             except ScimFilterError as exc:
@@ -159,12 +157,10 @@ class ResourceView(ScimApiView):
         return qs
 
     def page(self, request: HttpRequest, qs: QuerySet, params: ListParams, offset: int, limit: int) -> list:
-        from .filters import ScimFilterError, apply_sort_order
-
         if limit <= 0:
             return []
         try:
-            keys = self.sort_keys(params)
+            keys = self.sort_key(params.sort_by)
         except ScimFilterError as exc:
             raise BadRequest(f"Invalid sortBy: {exc}") from exc
         if params.descending:
@@ -262,13 +258,17 @@ class ResourceView(ScimApiView):
         return scim_json(doc, location=doc["meta"]["location"])
 
     def target_of_body(self, body: dict) -> str:
-        return ""
+        value = body.get(self.name_attribute)
+        return value if isinstance(value, str) else ""
 
 
 class UsersView(ResourceView, scim_views.UsersView):
     adapter = ScimUser
     noun = "user"
     not_found = c.DETAIL_USER_NOT_FOUND
+    name_attribute = "userName"
+    filter_q = staticmethod(user_filter_q)
+    sort_key = staticmethod(user_sort_key)
 
     def base_queryset(self, request: HttpRequest) -> QuerySet:
         return Membership.objects.filter(organization=request.scim_org)
@@ -284,16 +284,6 @@ class UsersView(ResourceView, scim_views.UsersView):
             )
         return qs
 
-    def filter_q(self, filter_string: str):
-        from .filters import user_filter_q
-
-        return user_filter_q(filter_string)
-
-    def sort_keys(self, params: ListParams) -> list:
-        from .filters import user_sort_key
-
-        return user_sort_key(params.sort_by)
-
     def render(self, request: HttpRequest, obj, params: ListParams | None) -> dict[str, Any]:
         include = params is None or wants("groups", params.attributes, params.excluded)
         doc = self.adapter(obj, request=request).to_dict(include_groups=include)
@@ -301,10 +291,6 @@ class UsersView(ResourceView, scim_views.UsersView):
 
     def target_of(self, obj) -> str:
         return obj.scim_username
-
-    def target_of_body(self, body: dict) -> str:
-        value = body.get("userName")
-        return value if isinstance(value, str) else ""
 
     def describe_write(self, request: HttpRequest, scim_obj) -> None:
         before, after = scim_obj.obj.active, scim_obj.profile.active
@@ -318,6 +304,9 @@ class GroupsView(ResourceView, scim_views.GroupsView):
     adapter = ScimGroupAdapter
     noun = "group"
     not_found = c.DETAIL_GROUP_NOT_FOUND
+    name_attribute = "displayName"
+    filter_q = staticmethod(group_filter_q)
+    sort_key = staticmethod(group_sort_key)
 
     def base_queryset(self, request: HttpRequest) -> QuerySet:
         return ScimGroup.objects.filter(organization=request.scim_org)
@@ -328,16 +317,6 @@ class GroupsView(ResourceView, scim_views.GroupsView):
             qs = qs.prefetch_related(Prefetch("memberships", queryset=members, to_attr="prefetched_members"))
         return qs
 
-    def filter_q(self, filter_string: str):
-        from .filters import group_filter_q
-
-        return group_filter_q(filter_string)
-
-    def sort_keys(self, params: ListParams) -> list:
-        from .filters import group_sort_key
-
-        return group_sort_key(params.sort_by)
-
     def render(self, request: HttpRequest, obj, params: ListParams | None) -> dict[str, Any]:
         include = params is None or wants("members", params.attributes, params.excluded)
         doc = self.adapter(obj, request=request).to_dict(include_members=include)
@@ -345,10 +324,6 @@ class GroupsView(ResourceView, scim_views.GroupsView):
 
     def target_of(self, obj) -> str:
         return obj.display_name
-
-    def target_of_body(self, body: dict) -> str:
-        value = body.get("displayName")
-        return value if isinstance(value, str) else ""
 
     def describe_write(self, request: HttpRequest, scim_obj) -> None:
         renamed = scim_obj.name is not None and scim_obj.name != scim_obj.obj.display_name

@@ -99,6 +99,7 @@ def test_worker_killed_mid_recompute_leaves_the_org_consistent(worker, settings)
             break
         time.sleep(0.01)
     assert killed_at is not None, "the job never started"
+    assert FAULTS["worker_kills"] > 0, "no pool process was found to kill"
 
     while time.monotonic() < deadline:
         job.refresh_from_db()

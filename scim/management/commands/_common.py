@@ -11,6 +11,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from organizations.models import Organization, User
 from organizations.services import ServiceError, can_manage, find_account
 from scim.models import AppInstallation
+from scim.services import scim_url
+from scim.tokens import IssuedToken
 
 
 def add_actor_argument(parser: CommandParser) -> None:
@@ -56,6 +58,39 @@ def service_errors() -> Iterator[None]:
         raise CommandError(str(exc)) from exc
 
 
+class OrgActorCommand(BaseCommand):
+    """A command taking ORG_UID and --actor: resolves both, then calls act(org, user),
+    turning a service refusal into CommandError."""
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("org_uid", metavar="ORG_UID")
+        add_actor_argument(parser)
+
+    def handle(self, *args, org_uid: str, actor: str, **options) -> None:
+        org = get_org(org_uid)
+        user = get_actor(org, actor)
+        with service_errors():
+            self.act(org, user)
+
+    def act(self, org: Organization, user: User) -> None:
+        raise NotImplementedError
+
+
 def write_json(command: BaseCommand, payload: dict) -> None:
     """Exactly one JSON object on stdout, nothing else (scripts parse it)."""
     command.stdout.write(json.dumps(payload), ending="\n")
+
+
+def write_issued_token(
+    command: BaseCommand, installation: AppInstallation, issued: IssuedToken, *, headline: str, as_json: bool
+) -> None:
+    """Print a freshly issued Secret Token once: one JSON object with --json, else
+    the headline, the SCIM URL, the token and the shown-once warning."""
+    url = scim_url(installation.organization)
+    if as_json:
+        write_json(command, {"scim_url": url, "secret_token": issued.secret, "installation_id": installation.pk})
+        return
+    command.stdout.write(headline)
+    command.stdout.write(f"SCIM URL:     {url}")
+    command.stdout.write(f"Secret Token: {issued.secret}")
+    command.stdout.write("The Secret Token is shown only now; only its hash is stored.")

@@ -1,20 +1,11 @@
-from django.core.management.base import BaseCommand
-
 from scim import services
 
-from ._common import add_actor_argument, get_actor, get_org, service_errors
+from ._common import OrgActorCommand
 
 
-class Command(BaseCommand):
+class Command(OrgActorCommand):
     help = "Disable SCIM for an organization: every SCIM request gets 401; nothing is deleted."
 
-    def add_arguments(self, parser):
-        parser.add_argument("org_uid", metavar="ORG_UID")
-        add_actor_argument(parser)
-
-    def handle(self, *args, org_uid: str, actor: str, **options) -> None:
-        org = get_org(org_uid)
-        user = get_actor(org, actor)
-        with service_errors():
-            services.disable_scim(org, actor=user)
+    def act(self, org, user) -> None:
+        services.disable_scim(org, actor=user)
         self.stdout.write(f"SCIM is disabled for {org.name}; nothing was deleted.")

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from scim import services
 from scim.models import MarketplaceApp
 
-from ._common import add_actor_argument, get_actor, get_org, service_errors, write_json
+from ._common import add_actor_argument, get_actor, get_org, service_errors, write_issued_token
 
 
 class Command(BaseCommand):
@@ -29,11 +29,10 @@ class Command(BaseCommand):
             raise CommandError(f"No marketplace app {app!r}. Known apps: {slugs}.")
         with service_errors():
             installation, issued = services.install_app(org, marketplace_app, actor=user)
-        url = services.scim_url(org)
-        if json:
-            write_json(self, {"scim_url": url, "secret_token": issued.secret, "installation_id": installation.pk})
-            return
-        self.stdout.write(f"Installed {marketplace_app.name} in {org.name} (installation {installation.pk}).")
-        self.stdout.write(f"SCIM URL:     {url}")
-        self.stdout.write(f"Secret Token: {issued.secret}")
-        self.stdout.write("The Secret Token is shown only now; only its hash is stored.")
+        write_issued_token(
+            self,
+            installation,
+            issued,
+            headline=f"Installed {marketplace_app.name} in {org.name} (installation {installation.pk}).",
+            as_json=json,
+        )

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 
 from scim import services
 
-from ._common import add_actor_argument, get_actor, get_installation, service_errors, write_json
+from ._common import add_actor_argument, get_actor, get_installation, service_errors, write_issued_token
 
 
 class Command(BaseCommand):
@@ -21,11 +21,10 @@ class Command(BaseCommand):
         user = get_actor(org, actor)
         with service_errors():
             issued = services.regenerate_token(installation, actor=user)
-        url = services.scim_url(org)
-        if json:
-            write_json(self, {"scim_url": url, "secret_token": issued.secret, "installation_id": installation.pk})
-            return
-        self.stdout.write(f"New Secret Token for {installation.app.name} in {org.name}; the old one no longer works.")
-        self.stdout.write(f"SCIM URL:     {url}")
-        self.stdout.write(f"Secret Token: {issued.secret}")
-        self.stdout.write("The Secret Token is shown only now; only its hash is stored.")
+        write_issued_token(
+            self,
+            installation,
+            issued,
+            headline=f"New Secret Token for {installation.app.name} in {org.name}; the old one no longer works.",
+            as_json=json,
+        )
