@@ -1,5 +1,7 @@
 """Provisioning activity: one ProvisioningEvent row per authenticated SCIM call
-(a single INSERT), shown on the SCIM tab so an admin can tell why a push from
+(a single plain-SQL INSERT, committed asynchronously on PostgreSQL: it is a
+diagnostic trail, and waiting for its WAL flush on every lookup is not worth
+it), shown on the SCIM tab so an admin can tell why a push from
 Okta failed. Rows expire after SCIM_ACTIVITY_RETENTION_DAYS (pruned when the tab
 is opened and by `manage.py prune_provisioning_activity`)."""
 from __future__ import annotations
@@ -13,7 +15,14 @@ from django.utils import timezone
 
 from organizations.models import Organization
 
+from . import rawsql
 from .models import ProvisioningEvent, ProvisioningOutcome
+
+EVENT = rawsql.Columns(
+    ProvisioningEvent,
+    ("organization_id", "installation_id", "created_at", "method", "path", "operation", "target", "status",
+     "outcome", "detail", "duration_ms"),
+)
 
 logger = logging.getLogger("orgdesk.scim")
 
@@ -39,17 +48,22 @@ def record_request(request: HttpRequest, response: HttpResponse, duration_ms: in
         f"{_METHOD_OPERATIONS.get(request.method, request.method)} {request.path.rsplit('/', 1)[-1]}"
     )
     try:
-        ProvisioningEvent.objects.create(
-            organization=org,
-            installation=getattr(request, "scim_installation", None),
-            method=request.method[:10],
-            path=_clean(request.path, 500),
-            operation=_clean(operation, 100),
-            target=_clean(getattr(request, "scim_target", ""), 255),
-            status=status,
-            outcome=ProvisioningOutcome.SUCCESS if status < 400 else ProvisioningOutcome.FAILURE,
-            detail=_clean(detail, 2000),
-            duration_ms=duration_ms,
+        rawsql.insert(
+            EVENT,
+            {
+                "organization_id": org.pk,
+                "installation_id": getattr(getattr(request, "scim_installation", None), "pk", None),
+                "created_at": timezone.now(),
+                "method": request.method[:10],
+                "path": _clean(request.path, 500),
+                "operation": _clean(operation, 100),
+                "target": _clean(getattr(request, "scim_target", ""), 255),
+                "status": status,
+                "outcome": ProvisioningOutcome.SUCCESS if status < 400 else ProvisioningOutcome.FAILURE,
+                "detail": _clean(detail, 2000),
+                "duration_ms": duration_ms,
+            },
+            durable=False,
         )
     except Exception:  # activity is a convenience: never fail the SCIM call for it
         logger.exception("Could not record provisioning activity")

@@ -120,7 +120,7 @@ def _write_emails(membership: Membership, emails: list[dict[str, Any]], *, new: 
     """Replace the membership's e-mails (a new membership has none to delete)."""
     if not new:
         MembershipEmail.objects.filter(membership=membership).delete()
-    MembershipEmail.objects.bulk_create(
+    created = MembershipEmail.objects.bulk_create(
         MembershipEmail(
             membership=membership,
             value=str(e.get("value", ""))[:254],
@@ -131,6 +131,12 @@ def _write_emails(membership: Membership, emails: list[dict[str, Any]], *, new: 
         for e in emails
         if e.get("value")
     )
+    if new:
+        # What a prefetch would hold, in the model's order (primary first, then
+        # as written): the write response renders it without reading it back,
+        # and a brand-new membership is in no group yet.
+        created.sort(key=lambda e: not e.primary)
+        membership._prefetched_objects_cache = {"email_set": created, "group_memberships": []}
 
 
 def _notify(membership_ids: Iterable[int], *, actor: Actor) -> None:

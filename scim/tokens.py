@@ -6,11 +6,15 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .models import AppInstallation, SecretToken, hash_token
+from organizations.models import Organization
+
+from .models import AppInstallation, MarketplaceApp, SecretToken, hash_token
+from .rawsql import Columns, fetch, qn
 
 TOKEN_MARKER = "odk"
 PREFIX_CHARS = 8
@@ -47,16 +51,45 @@ def parse_prefix(secret: str) -> str | None:
     return parts[1]
 
 
+# The token, its installation, the installation's app and org, in one row: every
+# SCIM request runs this (see scim.rawsql for why it is plain SQL).
+_AUTH_COLUMNS = [Columns(m) for m in (SecretToken, AppInstallation, MarketplaceApp, Organization)]
+
+
+@lru_cache(maxsize=None)
+def _auth_sql(vendor: str) -> str:
+    t, i, a, o = (c.table for c in _AUTH_COLUMNS)
+    return (
+        f"SELECT {', '.join(c.select for c in _AUTH_COLUMNS)} FROM {qn(t)} "
+        f"JOIN {qn(i)} ON {qn(i)}.{qn('id')} = {qn(t)}.{qn('installation_id')} "
+        f"JOIN {qn(a)} ON {qn(a)}.{qn('id')} = {qn(i)}.{qn('app_id')} "
+        f"JOIN {qn(o)} ON {qn(o)}.{qn('id')} = {qn(i)}.{qn('organization_id')} "
+        f"WHERE {qn(t)}.{qn('prefix')} = %s"
+    )
+
+
+def _token_by_prefix(prefix: str) -> SecretToken | None:
+    """The token with its installation, app and org attached (as select_related would)."""
+    rows = fetch(_auth_sql(connection.vendor), [prefix])
+    if not rows:
+        return None
+    objs, start = [], 0
+    for columns in _AUTH_COLUMNS:
+        objs.append(columns.instance(rows[0], start))
+        start += len(columns)
+    token, installation, app, org = objs
+    installation.app = app
+    installation.organization = org
+    token.installation = installation
+    return token
+
+
 def authenticate(secret: str, org_uid: str) -> SecretToken | None:
     """The live token of a live installation of *this* org while SCIM is on, or None."""
     prefix = parse_prefix(secret)
     if prefix is None:
         return None
-    row = (
-        SecretToken.objects.select_related("installation__organization", "installation__app")
-        .filter(prefix=prefix)
-        .first()
-    )
+    row = _token_by_prefix(prefix)
     if row is None:
         hmac.compare_digest(hash_token(secret), "0" * 64)  # same work either way
         return None

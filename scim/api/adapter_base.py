@@ -3,6 +3,7 @@ errors translated to SCIM errors, lenient attribute reading, and what the User
 and Group adapters render and parse alike (ResourceAdapter)."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -29,6 +30,18 @@ def absolute(path: str) -> str:
 def resource_url(request, name: str, **kwargs: Any) -> str:
     """Absolute URL of a route of this org (django-scim2 reverses without an org)."""
     return absolute(reverse(f"scim_api:{name}", kwargs={"org_uid": request.scim_org.uid, **kwargs}))
+
+
+@lru_cache(maxsize=None)
+def _org_path_template(name: str) -> str:
+    return reverse(f"scim_api:{name}", kwargs={"org_uid": "ORG-UID"})
+
+
+def document_urls(request) -> tuple[str, str]:
+    """(users URL, groups URL) of the request's org, resources being `<url>/<id>`:
+    the same as resource_url(), without two reverse() calls per request."""
+    uid = request.scim_org.uid
+    return tuple(absolute(_org_path_template(name).replace("ORG-UID", uid)) for name in ("users", "groups"))
 
 
 def translate_service_errors(func):

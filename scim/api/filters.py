@@ -47,6 +47,7 @@ __all__ = [
     "group_sort_key",
     "user_filter_q",
     "user_sort_key",
+    "username_eq",
 ]
 
 CharField.register_lookup(Lower)  # `field__lower=...`: matches the Lower(...) functional indexes
@@ -161,6 +162,24 @@ def user_filter_q(filter_string: str) -> Q:
 def group_filter_q(filter_string: str) -> Q:
     """A Q over ScimGroup; combine it with the caller's organization filter."""
     return _Translator(GROUP).node(parse(filter_string))
+
+
+def username_eq(filter_string: str) -> str | None:
+    """The value of a filter that is exactly `userName eq "<string>"` (Okta's lookup
+    before every push), which scim.api.user_rows answers without the ORM; None for
+    any other filter, a malformed one included (user_filter_q reports those)."""
+    try:
+        node = parse(filter_string)
+    except ScimFilterError:
+        return None
+    if (
+        isinstance(node, Compare)
+        and node.op == "eq"
+        and isinstance(node.value, str)
+        and _strip_urn(USER, node.path) == "username"
+    ):
+        return node.value
+    return None
 
 
 USER_SORT = {

@@ -5,9 +5,17 @@ set, so every worker process shares them; process memory otherwise).
   requests plus a one-second cap of SCIM_RATE_LIMIT_BURST. The defaults are far
   above what Okta (about 600 requests a minute to an app) and Entra (bursts of
   parallel PATCHes during a cycle) send, so only a runaway client is stopped.
+  This runs on every authenticated request, so on Redis both counters cost one
+  pipelined roundtrip on a client built once per process (Django's
+  RedisCacheClient.get_client() builds a new redis.Redis per call, and its
+  add + exists + incr costs three roundtrips per counter).
 - Per client address: after SCIM_AUTH_FAILURES_PER_MINUTE requests with a bad
-  token within a minute, further requests from that address are refused before
-  the token is even looked at, until the window slides past the failures.
+  token within a minute, further bad tokens from that address get 429 instead
+  of 401, until the window slides past the failures. The lockout is consulted
+  only once a token has failed: a valid token is always served, since a 256-bit
+  token cannot be guessed and a client behind a shared NAT or proxy address
+  must not be locked out by someone else's bad tokens. The happy path therefore
+  never reads the failure counters.
 
 Over a limit: 429 SCIM JSON with Retry-After (RFC 7644 §3.12 lists 429 as
 "too many requests"). If the cache itself is down the limits fail open: a Redis
@@ -20,7 +28,8 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient, RedisSerializer
 from django.http import HttpRequest, HttpResponse
 
 from .errors import error_response
@@ -96,6 +105,8 @@ def check_installation(installation_id: int, *, now: float | None = None) -> Dec
         return ALLOW
     now = time.time() if now is None else now
     try:
+        if (client := _redis_client()) is not None:
+            return _check_installation_redis(client, installation_id, per_minute, burst, now)
         if burst > 0:
             second_key = f"{KEY_PREFIX}:burst:{installation_id}:{int(now)}"
             if _incr(second_key, timeout=2) > burst:
@@ -111,17 +122,78 @@ def check_installation(installation_id: int, *, now: float | None = None) -> Dec
     return ALLOW
 
 
+# --- Redis: the installation limit in one roundtrip ---------------------------
+
+_redis_clients: dict[tuple[str, ...], object] = {}
+
+
+def _redis_client():
+    """A redis.Redis on the default cache's primary, built once per process per
+    CACHES configuration (tests swap CACHES), or None when the default cache is
+    not Django's RedisCache storing integers unpickled (then the generic path
+    runs). It shares the RedisCacheClient's connection pool, so the socket
+    timeouts of CACHES OPTIONS apply and an outage raises (and fails open)."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    config = (*backend._servers, repr(backend._options))
+    client = _redis_clients.get(config)
+    if client is None:
+        cache_client = backend._cache
+        if type(cache_client) is not RedisCacheClient or type(cache_client._serializer) is not RedisSerializer:
+            return None  # a custom client or serializer may not store ints as INCR-able strings
+        client = cache_client._client(connection_pool=cache_client._get_connection_pool(write=True))
+        _redis_clients[config] = client
+    return client
+
+
+def _check_installation_redis(client, installation_id: int, per_minute: int, burst: int, now: float) -> Decision:
+    """Same decisions as the generic path, with its counters on the same keys
+    (cache.make_key; RedisSerializer stores ints as plain integers, so INCR
+    works on them and cache.get reads them back). INCR creates a missing key,
+    so there is no add-then-incr race; EXPIRE is refreshed on every request,
+    harmless as every key names its own second or minute. Only a refusal
+    costs a second roundtrip, to undo its minute count."""
+    window = int(now // MINUTE)
+    minute_key = cache.make_key(f"{KEY_PREFIX}:inst:{installation_id}:{window}")
+    pipe = client.pipeline(transaction=False)
+    if burst > 0:
+        second_key = cache.make_key(f"{KEY_PREFIX}:burst:{installation_id}:{int(now)}")
+        pipe.incr(second_key)
+        pipe.expire(second_key, 2)
+    if per_minute > 0:
+        pipe.incr(minute_key)
+        pipe.expire(minute_key, 2 * MINUTE)
+        pipe.get(cache.make_key(f"{KEY_PREFIX}:inst:{installation_id}:{window - 1}"))
+    replies = pipe.execute()
+    if burst > 0 and replies[0] > burst:
+        if per_minute > 0:
+            client.decr(minute_key)  # the generic path never counted it in the minute
+        return Decision(False, 1)
+    if per_minute > 0:
+        current, previous = int(replies[-3]), int(replies[-1] or 0)
+        weight = 1 - (now % MINUTE) / MINUTE
+        if previous * weight + current > per_minute:
+            client.decr(minute_key)  # a refused request does not use up the budget
+            return Decision(False, _retry_after(previous, current, per_minute, now))
+    return ALLOW
+
+
 def check_address(address: str, *, now: float | None = None) -> Decision:
-    """Refuse an address that sent too many bad tokens recently (counts nothing)."""
+    """Whether an address sent too many bad tokens recently (counts nothing).
+    Asked only after a token failed, never on the happy path."""
     limit = _limit("SCIM_AUTH_FAILURES_PER_MINUTE", 30)
     if limit <= 0:
         return ALLOW
     now = time.time() if now is None else now
+    window = int(now // MINUTE)
+    key, previous_key = (f"{KEY_PREFIX}:authfail:{address}:{w}" for w in (window, window - 1))
     try:
-        key, previous, weight = _sliding("authfail", address, now)
-        current = int(cache.get(key) or 0)
+        counts = cache.get_many([key, previous_key])  # one roundtrip
     except Exception:
         return _fail_open("address check")
+    current, previous = int(counts.get(key) or 0), int(counts.get(previous_key) or 0)
+    weight = 1 - (now % MINUTE) / MINUTE
     if previous * weight + current >= limit:
         return Decision(False, _retry_after(previous, current, limit, now))
     return ALLOW
@@ -144,10 +216,11 @@ def too_many_requests(decision: Decision, detail: str) -> HttpResponse:
     return response
 
 
-# --- the three calls the SCIM auth check makes -------------------------------
+# --- the calls the SCIM auth check makes -------------------------------
 
 
 def refuse_locked_out_address(request: HttpRequest) -> HttpResponse | None:
+    """After a failed authentication only: 429 when the address is locked out."""
     decision = check_address(client_address(request))
     return None if decision.allowed else too_many_requests(decision, DETAIL_AUTH_LOCKED)
 

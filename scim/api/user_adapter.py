@@ -11,7 +11,8 @@ from scim import provisioning
 from scim.provisioning import UserProfile
 
 from . import constants as c
-from .adapter_base import ResourceAdapter, _ci_get, _string, resource_url, translate_service_errors
+from . import user_rows
+from .adapter_base import ResourceAdapter, _ci_get, _string, document_urls, translate_service_errors
 from .errors import BadRequest, Mutability, NoTarget
 from .patch import PatchPath, coerce_bool, validate_operations
 
@@ -54,61 +55,16 @@ class ScimUser(ResourceAdapter, SCIMUser):
         super().__init__(obj, request)
         self._doc: dict[str, Any] | None = None  # PATCH works on a plain document
 
-    # --- rendering ------------------------------------------------------------
+    # --- rendering (one renderer for reads and writes: scim.api.user_rows) ----------
     @property
     def display_name(self) -> str:
         m = self.obj
         return m.display_name or f"{m.given_name} {m.family_name}".strip() or m.scim_username
 
-    @property
-    def emails(self) -> list[dict[str, Any]]:
-        out = []
-        for e in self.obj.email_set.all():
-            item = {"value": e.value, "primary": e.primary}
-            if e.type:
-                item["type"] = e.type
-            if e.display:
-                item["display"] = e.display
-            out.append(item)
-        return out
-
-    @property
-    def groups(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "value": str(link.group_id),
-                "$ref": resource_url(self.request, "group", uuid=link.group_id),
-                "display": link.group.display_name,
-                "type": "direct",
-            }
-            for link in self.obj.group_memberships.all()
-        ]
-
     def to_dict(self, *, include_groups: bool = True) -> dict[str, Any]:
         m = self.obj
-        name = {k: v for k, v in (("givenName", m.given_name), ("familyName", m.family_name)) if v}
-        d: dict[str, Any] = {"schemas": [c.USER_SCHEMA], "id": self.id}
-        if m.scim_external_id:
-            d["externalId"] = m.scim_external_id
-        d["userName"] = m.scim_username
-        if name:
-            d["name"] = name
-        if m.display_name:
-            d["displayName"] = m.display_name
-        emails = self.emails
-        if emails:
-            d["emails"] = emails
-        d["active"] = m.active
-        if include_groups:
-            groups = self.groups
-            if groups:
-                d["groups"] = groups
-        enterprise = (m.scim_extra or {}).get(c.ENTERPRISE_USER_SCHEMA)
-        if enterprise:
-            d["schemas"].append(c.ENTERPRISE_USER_SCHEMA)
-            d[c.ENTERPRISE_USER_SCHEMA] = enterprise
-        d["meta"] = self.meta
-        return d
+        row = user_rows.row_of(m, m.email_set.all(), m.group_memberships.all() if include_groups else None)
+        return user_rows.render_user(row, *document_urls(self.request))
 
     # --- parsing ----------------------------------------------------------------
     def from_dict(self, d: dict) -> None:

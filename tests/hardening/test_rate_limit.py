@@ -1,10 +1,12 @@
 """SCIM abuse limits: per installation (sliding minute + one-second burst), bad
-tokens per address, 429 SCIM JSON with Retry-After, limits configurable and
-shared through Redis when configured; a cache outage fails open."""
+tokens per address (a valid token is never locked out), 429 SCIM JSON with
+Retry-After, limits configurable and shared through Redis when configured; a
+cache outage fails open. The one-roundtrip Redis path: test_rate_limit_redis.py."""
 from __future__ import annotations
 
 import logging
 import os
+import time
 
 import pytest
 from django.core.cache import cache
@@ -150,17 +152,44 @@ def test_other_installations_are_not_slowed_by_a_noisy_one(limits, scim, other_o
     assert other.get("/Users").status_code == 200
 
 
-def test_bad_tokens_from_one_address_are_slowed_before_the_token_is_checked(limits, scim, org, monkeypatch):
+def test_bad_tokens_from_one_address_lock_that_address_out(limits, scim, org):
     bad = ScimClient(org, "odk_deadbeef_not-a-real-token", Client())
     for _ in range(5):
         assert bad.get("/Users").status_code == 401
     assert_429(bad.get("/Users"))
+    assert_429(bad.post("/Users", {"userName": "x@example.com"}))
+    other_address = bad.client.get(bad.url("/Users"), HTTP_AUTHORIZATION=f"Bearer {bad.token}", REMOTE_ADDR="127.0.2.4")
+    assert other_address.status_code == 401
+
+
+def test_a_valid_token_is_served_from_a_locked_out_address(limits, scim, org):
+    """A client behind a shared NAT or proxy must not be locked out by someone
+    else's bad tokens from the same address: a valid token cannot be guessed."""
+    bad = ScimClient(org, "odk_deadbeef_not-a-real-token", Client())
+    for _ in range(5):
+        bad.get("/Users")
+    assert_429(bad.get("/Users"))
+    assert scim.get("/Users").status_code == 200
+    assert_429(bad.get("/Users"))  # serving the good client did not lift the lockout
+
+
+def test_a_locked_out_address_is_not_charged_more_failures(limits, scim, org):
+    bad = ScimClient(org, "odk_deadbeef_not-a-real-token", Client())
+    for _ in range(5):
+        bad.get("/Users")
+    for _ in range(20):
+        assert_429(bad.get("/Users"))
+    window = int(time.time() // ratelimit.MINUTE)
+    counts = cache.get_many([f"scim-rl:authfail:127.0.0.1:{w}" for w in (window - 1, window)])
+    assert sum(counts.values()) == 5  # either side of a minute boundary
+
+
+def test_a_valid_token_never_reads_the_address_lockout(limits, scim, monkeypatch):
     calls = []
-    monkeypatch.setattr("scim.api.auth.authenticate", lambda *a: calls.append(a))
-    assert_429(scim.get("/Users"))  # even a good token, from the locked-out address
-    assert calls == [], "the token must not be looked up while the address is locked out"
-    other_address = scim.client.get(scim.url("/Users"), HTTP_AUTHORIZATION=f"Bearer {scim.token}", REMOTE_ADDR="127.0.2.4")
-    assert other_address.status_code == 401  # authenticate is stubbed out: the request reached it
+    monkeypatch.setattr(ratelimit, "check_address", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(ratelimit, "note_auth_failure", lambda *a, **k: calls.append(a))
+    assert scim.get("/Users").status_code == 200
+    assert calls == []
 
 
 def test_a_limited_installation_writes_nothing(limits, scim):

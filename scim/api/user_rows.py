@@ -1,0 +1,156 @@
+"""SCIM User documents straight from rows: the reads Okta makes all day (the
+`userName eq` lookup before every push, the connector test, import paging,
+GET by id) in plain SQL with a constant number of queries, rendered by the one
+function that also renders write responses (`render_user`).
+
+A page is one query for the memberships (or, for filters other than
+`userName eq`, the ORM's compiled filter with `.values()`), then one for their
+e-mails and one for their groups, however long the page."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from organizations.models import Membership, MembershipEmail
+from scim.models import ScimGroup, ScimGroupMember
+from scim.rawsql import Columns, fetch, placeholders, qn
+
+from . import constants as c
+
+MEMBER = Columns(
+    Membership,
+    ("id", "scim_external_id", "scim_username", "given_name", "family_name", "display_name", "active",
+     "scim_extra", "created_at", "updated_at"),
+)
+EMAIL = Columns(MembershipEmail, ("membership_id", "value", "type", "primary", "display"))
+GROUP_LINK = Columns(ScimGroupMember, ("membership_id", "group_id"))
+GROUP_NAME = Columns(ScimGroup, ("display_name",))
+
+
+@lru_cache(maxsize=None)
+def _member_sql(vendor: str, by: str, descending: bool = False) -> str:
+    """by: "page" (the org's users by id), "username" (case-insensitive, the
+    indexed LOWER(scim_username)) or "id"."""
+    where = f"{MEMBER.column('organization')} = %s"
+    if by == "username":
+        where += f" AND LOWER({MEMBER.column('scim_username')}) = LOWER(%s)"
+    elif by == "id":
+        where += f" AND {MEMBER.column('id')} = %s"
+    order = f" ORDER BY {MEMBER.column('id')} {'DESC' if descending else 'ASC'} LIMIT %s OFFSET %s" if by != "id" else ""
+    return f"SELECT {MEMBER.select} FROM {qn(MEMBER.table)} WHERE {where}{order}"
+
+
+def _members(sql: str, params: list) -> list[dict[str, Any]]:
+    return [MEMBER.as_dict(row) for row in fetch(sql, params)]
+
+
+def page(org_id: int, *, limit: int, offset: int, descending: bool = False) -> list[dict[str, Any]]:
+    return _members(_member_sql(connection.vendor, "page", descending), [org_id, limit, offset])
+
+
+def by_username(org_id: int, user_name: str, *, limit: int, offset: int) -> list[dict[str, Any]]:
+    return _members(_member_sql(connection.vendor, "username"), [org_id, user_name, limit, offset])
+
+
+def by_id(org_id: int, pk: int) -> dict[str, Any] | None:
+    rows = _members(_member_sql(connection.vendor, "id"), [org_id, pk])
+    return rows[0] if rows else None
+
+
+def from_queryset(qs: QuerySet) -> list[dict[str, Any]]:
+    """Rows of an ORM queryset (already filtered, ordered and sliced)."""
+    return list(qs.values(*MEMBER.names))
+
+
+@lru_cache(maxsize=64)
+def _email_sql(vendor: str, n: int) -> str:
+    return (
+        f"SELECT {EMAIL.select} FROM {qn(EMAIL.table)} WHERE {EMAIL.column('membership')} IN ({placeholders(n)}) "
+        f"ORDER BY {EMAIL.column('membership')}, {EMAIL.column('primary')} DESC, {EMAIL.column('id')}"
+    )
+
+
+@lru_cache(maxsize=64)
+def _group_sql(vendor: str, n: int) -> str:
+    link, name = GROUP_LINK, GROUP_NAME
+    return (
+        f"SELECT {link.select}, {name.select} FROM {qn(link.table)} "
+        f"JOIN {qn(name.table)} ON {name.column('id')} = {link.column('group')} "
+        f"WHERE {link.column('membership')} IN ({placeholders(n)}) "
+        f"ORDER BY {link.column('membership')}, {link.column('group')}"
+    )
+
+
+def attach(rows: list[dict[str, Any]], *, groups: bool) -> list[dict[str, Any]]:
+    """Add each row's "emails" (primary first) and, if asked, "groups" (by id)."""
+    if not rows:
+        return rows
+    ids = [row["id"] for row in rows]
+    by_member: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        row["emails"] = []
+        row["groups"] = [] if groups else None
+        by_member[row["id"]] = row
+    for raw in fetch(_email_sql(connection.vendor, len(ids)), ids):
+        email = EMAIL.as_dict(raw)
+        by_member[email.pop("membership_id")]["emails"].append(email)
+    if groups:
+        for raw in fetch(_group_sql(connection.vendor, len(ids)), ids):
+            member_id, group_id = GROUP_LINK.values(raw)
+            by_member[member_id]["groups"].append((group_id, GROUP_NAME.values(raw, len(GROUP_LINK))[0]))
+    return rows
+
+
+def render_user(row: dict[str, Any], users_url: str, groups_url: str) -> dict[str, Any]:
+    """The SCIM User document of a membership row with "emails" and "groups"
+    (None: groups not wanted) attached."""
+    d: dict[str, Any] = {"schemas": [c.USER_SCHEMA], "id": str(row["id"])}
+    if row["scim_external_id"]:
+        d["externalId"] = row["scim_external_id"]
+    d["userName"] = row["scim_username"]
+    name = {k: v for k, v in (("givenName", row["given_name"]), ("familyName", row["family_name"])) if v}
+    if name:
+        d["name"] = name
+    if row["display_name"]:
+        d["displayName"] = row["display_name"]
+    emails = [_email(e) for e in row["emails"]]
+    if emails:
+        d["emails"] = emails
+    d["active"] = row["active"]
+    if row["groups"]:
+        d["groups"] = [
+            {"value": str(gid), "$ref": f"{groups_url}/{gid}", "display": display, "type": "direct"}
+            for gid, display in row["groups"]
+        ]
+    enterprise = (row["scim_extra"] or {}).get(c.ENTERPRISE_USER_SCHEMA)
+    if enterprise:
+        d["schemas"].append(c.ENTERPRISE_USER_SCHEMA)
+        d[c.ENTERPRISE_USER_SCHEMA] = enterprise
+    d["meta"] = {
+        "resourceType": "User",
+        "created": row["created_at"].isoformat(),
+        "lastModified": row["updated_at"].isoformat(),
+        "location": f"{users_url}/{row['id']}",
+    }
+    return d
+
+
+def _email(e: dict[str, Any]) -> dict[str, Any]:
+    item = {"value": e["value"], "primary": e["primary"]}
+    if e["type"]:
+        item["type"] = e["type"]
+    if e["display"]:
+        item["display"] = e["display"]
+    return item
+
+
+def row_of(m: Membership, emails: Iterable[MembershipEmail], group_links: Iterable[ScimGroupMember] | None) -> dict[str, Any]:
+    """The row of a Membership object (a write response renders what it just wrote)."""
+    row = {name: getattr(m, name) for name in MEMBER.names}
+    row["emails"] = [{"value": e.value, "type": e.type, "primary": e.primary, "display": e.display} for e in emails]
+    row["groups"] = None if group_links is None else [(link.group_id, link.group.display_name) for link in group_links]
+    return row

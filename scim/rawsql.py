@@ -1,0 +1,93 @@
+"""Plain SQL for the few queries every SCIM request runs (the token lookup, the
+user documents of lookups and pages). Django's ORM spends more time compiling
+such a query than PostgreSQL takes to answer it, so these are built once from
+the models' fields and read back with the converters the ORM would apply
+(SQLite returns datetimes as text and JSON as strings, for instance)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from django.db import connection, models
+
+
+def qn(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+class Columns:
+    """Some (or all) concrete fields of a model, as a SELECT list and a row reader."""
+
+    def __init__(self, model: type[models.Model], names: Sequence[str] | None = None) -> None:
+        self.model = model
+        fields = model._meta.concrete_fields
+        if names is not None:
+            by_name = {f.attname: f for f in fields} | {f.name: f for f in fields}
+            fields = [by_name[n] for n in names]
+        self.fields = list(fields)
+        self.names = [f.attname for f in self.fields]
+        self.table = model._meta.db_table
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def column(self, name: str) -> str:
+        return f"{qn(self.table)}.{qn(self.model._meta.get_field(name).column)}"
+
+    @cached_property
+    def select(self) -> str:
+        return ", ".join(f"{qn(self.table)}.{qn(f.column)}" for f in self.fields)
+
+    @cached_property
+    def _converters(self) -> list[tuple[int, Any, list]]:
+        out = []
+        for k, f in enumerate(self.fields):
+            col = f.get_col(self.table)
+            funcs = connection.ops.get_db_converters(col) + f.get_db_converters(connection)
+            if funcs:
+                out.append((k, col, funcs))
+        return out
+
+    def values(self, row: Sequence[Any], start: int = 0) -> list[Any]:
+        """This model's values from `row[start:]`, converted as the ORM would."""
+        values = list(row[start : start + len(self.fields)])
+        for k, col, funcs in self._converters:
+            for func in funcs:
+                values[k] = func(values[k], col, connection)
+        return values
+
+    def as_dict(self, row: Sequence[Any], start: int = 0) -> dict[str, Any]:
+        return dict(zip(self.names, self.values(row, start)))
+
+    def instance(self, row: Sequence[Any], start: int = 0) -> models.Model:
+        return self.model.from_db(connection.alias, self.names, self.values(row, start))
+
+
+def placeholders(n: int) -> str:
+    """`%s, %s, …` for an IN list (portable: no `= ANY(%s)`, which SQLite lacks)."""
+    return ", ".join(["%s"] * n)
+
+
+def fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def insert(columns: Columns, values: dict[str, Any], *, durable: bool = True) -> None:
+    """INSERT one row of `columns` (not returning its id). durable=False, outside a
+    transaction on PostgreSQL, commits it asynchronously (synchronous_commit off
+    for this one transaction): for rows a crash may lose, never for data."""
+    params = [f.get_db_prep_save(values[f.attname], connection) for f in columns.fields]
+    sql = f"INSERT INTO {qn(columns.table)} ({', '.join(qn(f.column) for f in columns.fields)}) VALUES ({placeholders(len(columns))})"
+    asynchronous = not durable and connection.vendor == "postgresql" and not connection.in_atomic_block
+    if asynchronous:
+        sql = f"BEGIN; SET LOCAL synchronous_commit TO OFF; {sql}; COMMIT"
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(sql, params)
+        except Exception:
+            if asynchronous:  # never leave the connection inside the failed BEGIN
+                cursor.execute("ROLLBACK")
+            raise
