@@ -27,6 +27,15 @@ class ScimConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(ensure_catalog, sender=self, dispatch_uid="orgdesk-marketplace-catalog")
+        from django.db.models.signals import post_delete, post_save
+
+        from organizations.models import Organization
+
+        from . import tokens
         from .api import totals
+        from .models import AppInstallation, SecretToken
 
         totals.connect()
+        for model in (SecretToken, AppInstallation, Organization):  # what a token's validity depends on
+            for signal in (post_save, post_delete):
+                signal.connect(tokens.auth_changed, sender=model, dispatch_uid=f"orgdesk-auth-{model.__name__}-{id(signal)}")

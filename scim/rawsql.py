@@ -6,10 +6,10 @@ the models' fields and read back with the converters the ORM would apply
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 
 def qn(name: str) -> str:
@@ -52,16 +52,19 @@ class Columns:
     def values(self, row: Sequence[Any], start: int = 0) -> list[Any]:
         """This model's values from `row[start:]`, converted as the ORM would."""
         values = list(row[start : start + len(self.fields)])
-        for k, col, funcs in self._converters:
-            for func in funcs:
-                values[k] = func(values[k], col, connection)
+        converters = self._converters
+        if converters:
+            conn = connections[DEFAULT_DB_ALIAS]  # the connection itself: the proxy costs a lookup per use
+            for k, col, funcs in converters:
+                for func in funcs:
+                    values[k] = func(values[k], col, conn)
         return values
 
     def as_dict(self, row: Sequence[Any], start: int = 0) -> dict[str, Any]:
         return dict(zip(self.names, self.values(row, start)))
 
     def instance(self, row: Sequence[Any], start: int = 0) -> models.Model:
-        return self.model.from_db(connection.alias, self.names, self.values(row, start))
+        return self.model.from_db(DEFAULT_DB_ALIAS, self.names, self.values(row, start))
 
 
 def placeholders(n: int) -> str:
@@ -70,23 +73,28 @@ def placeholders(n: int) -> str:
 
 
 def fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
-    with connection.cursor() as cursor:
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+@lru_cache(maxsize=None)
+def _insert_sql(columns: Columns, asynchronous: bool) -> str:
+    names = ", ".join(qn(f.column) for f in columns.fields)
+    sql = f"INSERT INTO {qn(columns.table)} ({names}) VALUES ({placeholders(len(columns))})"
+    return f"BEGIN; SET LOCAL synchronous_commit TO OFF; {sql}; COMMIT" if asynchronous else sql
 
 
 def insert(columns: Columns, values: dict[str, Any], *, durable: bool = True) -> None:
     """INSERT one row of `columns` (not returning its id). durable=False, outside a
     transaction on PostgreSQL, commits it asynchronously (synchronous_commit off
     for this one transaction): for rows a crash may lose, never for data."""
-    params = [f.get_db_prep_save(values[f.attname], connection) for f in columns.fields]
-    sql = f"INSERT INTO {qn(columns.table)} ({', '.join(qn(f.column) for f in columns.fields)}) VALUES ({placeholders(len(columns))})"
-    asynchronous = not durable and connection.vendor == "postgresql" and not connection.in_atomic_block
-    if asynchronous:
-        sql = f"BEGIN; SET LOCAL synchronous_commit TO OFF; {sql}; COMMIT"
-    with connection.cursor() as cursor:
+    conn = connections[DEFAULT_DB_ALIAS]
+    params = [f.get_db_prep_save(values[f.attname], conn) for f in columns.fields]
+    asynchronous = not durable and conn.vendor == "postgresql" and not conn.in_atomic_block
+    with conn.cursor() as cursor:
         try:
-            cursor.execute(sql, params)
+            cursor.execute(_insert_sql(columns, asynchronous), params)
         except Exception:
             if asynchronous:  # never leave the connection inside the failed BEGIN
                 cursor.execute("ROLLBACK")

@@ -16,6 +16,7 @@ from organizations.models import Organization, User
 from organizations.services import ServiceError, can_manage
 
 from .models import AppInstallation, MarketplaceApp, SecretToken
+from . import tokens
 from .tokens import IssuedToken, issue_token
 
 SCIM_FEATURE = "scim"
@@ -145,6 +146,7 @@ def _revoke_live_tokens(installation: AppInstallation, now) -> list[str]:
     live = SecretToken.objects.filter(installation=installation, revoked_at__isnull=True)
     prefixes = list(live.values_list("prefix", flat=True))
     live.update(revoked_at=now)  # one statement: every old token dies at once
+    tokens.auth_changed()  # an update() sends no post_save: forget remembered tokens
     return prefixes
 
 

@@ -3,11 +3,15 @@ by a non-secret prefix and compared in constant time."""
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -15,6 +19,9 @@ from organizations.models import Organization
 
 from .models import AppInstallation, MarketplaceApp, SecretToken, hash_token
 from .rawsql import Columns, fetch, qn
+from .redis_client import redis_client
+
+logger = logging.getLogger("orgdesk.scim")
 
 TOKEN_MARKER = "odk"
 PREFIX_CHARS = 8
@@ -68,14 +75,17 @@ def _auth_sql(vendor: str) -> str:
     )
 
 
-def _token_by_prefix(prefix: str) -> SecretToken | None:
-    """The token with its installation, app and org attached (as select_related would)."""
+def _token_row(prefix: str) -> tuple | None:
     rows = fetch(_auth_sql(connection.vendor), [prefix])
-    if not rows:
-        return None
+    return rows[0] if rows else None
+
+
+def _token_from_row(row: tuple) -> SecretToken:
+    """The token with its installation, app and org attached (as select_related
+    would): new objects every time, so no request shares them with another."""
     objs, start = [], 0
     for columns in _AUTH_COLUMNS:
-        objs.append(columns.instance(rows[0], start))
+        objs.append(columns.instance(row, start))
         start += len(columns)
     token, installation, app, org = objs
     installation.app = app
@@ -84,33 +94,109 @@ def _token_by_prefix(prefix: str) -> SecretToken | None:
     return token
 
 
+# --- the verified-token cache ----------------------------------------------------
+# Every SCIM request authenticates, so the row of a token that passed every
+# check is remembered per process (keyed by prefix) for AUTH_CACHE_SECONDS,
+# stamped with a version (a random value) kept in Redis. Whatever can make a token stop
+# working (a token, installation or org saved or deleted: regenerate, uninstall,
+# SCIM disabled, a plan change) changes the version, once at once and once on
+# commit, so the token stops working at once in every process. A request reads
+# the version (one Redis GET instead of the token query); if Redis is
+# unreachable the database decides. Without Redis (development, the SQLite test
+# run) nothing is remembered. A raw UPDATE that bypasses the models (a shell
+# `.update()`) is seen within AUTH_CACHE_SECONDS.
+AUTH_CACHE_SECONDS = 10
+AUTH_CACHE_MAX = 1000
+AUTH_VERSION_KEY = "scim-auth-version"
+_verified: dict[str, tuple[tuple, bytes, float]] = {}
+
+
+def _auth_version() -> bytes | None:
+    """The current version, or None when it cannot be trusted: no Redis, Redis
+    unreachable, or the key gone (a Redis restart or flush). A missing key gets
+    a new random value, never one a process may have stamped a row with."""
+    client = redis_client()
+    if client is None:
+        return None
+    key = cache.make_key(AUTH_VERSION_KEY)
+    try:
+        version = client.get(key)
+        if version is None:
+            client.set(key, uuid.uuid4().hex, nx=True)
+        return version
+    except Exception:
+        logger.warning("Token cache: Redis unreachable, checking the token in the database", exc_info=True)
+        return None
+
+
+def bump_auth_version() -> None:
+    """Forget every remembered token, in every process (see above)."""
+    _verified.clear()
+    client = redis_client()
+    if client is None:
+        return
+    try:
+        client.set(cache.make_key(AUTH_VERSION_KEY), uuid.uuid4().hex)
+    except Exception:  # remembered tokens then expire within AUTH_CACHE_SECONDS
+        logger.error("Token cache: could not change the auth version in Redis", exc_info=True)
+
+
+def auth_changed(**kwargs) -> None:
+    """post_save / post_delete of SecretToken, AppInstallation and Organization."""
+    bump_auth_version()
+    transaction.on_commit(bump_auth_version, using=kwargs.get("using") or "default")
+
+
+def _remembered(prefix: str, version: bytes | None) -> tuple | None:
+    if version is None:
+        return None
+    hit = _verified.get(prefix)
+    if hit is not None and hit[1] == version and hit[2] > time.monotonic():
+        return hit[0]
+    return None
+
+
+def _remember(prefix: str, row: tuple, version: bytes | None) -> None:
+    if version is None:
+        return
+    if len(_verified) >= AUTH_CACHE_MAX:
+        _verified.clear()
+    _verified[prefix] = (row, version, time.monotonic() + AUTH_CACHE_SECONDS)
+
+
 def authenticate(secret: str, org_uid: str) -> SecretToken | None:
     """The live token of a live installation of *this* org while SCIM is on, or None."""
     prefix = parse_prefix(secret)
     if prefix is None:
         return None
-    row = _token_by_prefix(prefix)
+    version = _auth_version()  # read before the row: a change after it bumps past it
+    row = _remembered(prefix, version) or _token_row(prefix)
     if row is None:
         hmac.compare_digest(hash_token(secret), "0" * 64)  # same work either way
         return None
-    if not hmac.compare_digest(row.token_hash, hash_token(secret)):
+    token = _token_from_row(row)
+    if not hmac.compare_digest(token.token_hash, hash_token(secret)):
         return None
-    installation = row.installation
+    installation = token.installation
     org = installation.organization
     if (
-        row.revoked_at is not None
+        token.revoked_at is not None
         or installation.uninstalled_at is not None
         or org.uid != org_uid
         or not org.scim_enabled
         or not org.has_feature("scim")
     ):
         return None
-    touch_last_used(row)
-    return row
+    if not touch_last_used(token):  # after a write the row is old: the next request reads it
+        _remember(prefix, row, version)
+    return token
 
 
-def touch_last_used(row: SecretToken) -> None:
+def touch_last_used(token: SecretToken) -> bool:
+    """Write last_used_at if it is older than the resolution; whether it wrote."""
     now = timezone.now()
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        SecretToken.objects.filter(pk=row.pk).update(last_used_at=now)
-        row.last_used_at = now
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        SecretToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+        return True
+    return False

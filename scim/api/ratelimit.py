@@ -28,9 +28,10 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache, RedisCacheClient, RedisSerializer
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+
+from scim.redis_client import redis_client
 
 from .errors import error_response
 
@@ -105,7 +106,7 @@ def check_installation(installation_id: int, *, now: float | None = None) -> Dec
         return ALLOW
     now = time.time() if now is None else now
     try:
-        if (client := _redis_client()) is not None:
+        if (client := redis_client()) is not None:
             return _check_installation_redis(client, installation_id, per_minute, burst, now)
         if burst > 0:
             second_key = f"{KEY_PREFIX}:burst:{installation_id}:{int(now)}"
@@ -123,29 +124,6 @@ def check_installation(installation_id: int, *, now: float | None = None) -> Dec
 
 
 # --- Redis: the installation limit in one roundtrip ---------------------------
-
-_redis_clients: dict[tuple[str, ...], object] = {}
-
-
-def _redis_client():
-    """A redis.Redis on the default cache's primary, built once per process per
-    CACHES configuration (tests swap CACHES), or None when the default cache is
-    not Django's RedisCache storing integers unpickled (then the generic path
-    runs). It shares the RedisCacheClient's connection pool, so the socket
-    timeouts of CACHES OPTIONS apply and an outage raises (and fails open)."""
-    backend = caches["default"]
-    if not isinstance(backend, RedisCache):
-        return None
-    config = (*backend._servers, repr(backend._options))
-    client = _redis_clients.get(config)
-    if client is None:
-        cache_client = backend._cache
-        if type(cache_client) is not RedisCacheClient or type(cache_client._serializer) is not RedisSerializer:
-            return None  # a custom client or serializer may not store ints as INCR-able strings
-        client = cache_client._client(connection_pool=cache_client._get_connection_pool(write=True))
-        _redis_clients[config] = client
-    return client
-
 
 def _check_installation_redis(client, installation_id: int, per_minute: int, burst: int, now: float) -> Decision:
     """Same decisions as the generic path, with its counters on the same keys

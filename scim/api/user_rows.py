@@ -3,11 +3,14 @@
 GET by id) in plain SQL with a constant number of queries, rendered by the one
 function that also renders write responses (`render_user`).
 
-A page is one query for the memberships (or, for filters other than
-`userName eq`, the ORM's compiled filter with `.values()`), then one for their
-e-mails and one for their groups, however long the page."""
+On PostgreSQL a lookup, a page or a GET is one statement: each membership row
+carries its e-mails and groups as JSON arrays. On SQLite, and for filters other
+than `userName eq` (the ORM's compiled filter with `.values()`), it is one query
+for the memberships, then one for their e-mails and one for their groups,
+however long the page."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -32,32 +35,65 @@ GROUP_NAME = Columns(ScimGroup, ("display_name",))
 
 
 @lru_cache(maxsize=None)
-def _member_sql(vendor: str, by: str, descending: bool = False) -> str:
+def _member_sql(vendor: str, by: str, descending: bool = False, groups: bool = True) -> str:
     """by: "page" (the org's users by id), "username" (case-insensitive, the
-    indexed LOWER(scim_username)) or "id"."""
+    indexed LOWER(scim_username)) or "id". On PostgreSQL each row also carries
+    its e-mails and groups as JSON arrays, so a lookup is one statement."""
     where = f"{MEMBER.column('organization')} = %s"
     if by == "username":
         where += f" AND LOWER({MEMBER.column('scim_username')}) = LOWER(%s)"
     elif by == "id":
         where += f" AND {MEMBER.column('id')} = %s"
     order = f" ORDER BY {MEMBER.column('id')} {'DESC' if descending else 'ASC'} LIMIT %s OFFSET %s" if by != "id" else ""
-    return f"SELECT {MEMBER.select} FROM {qn(MEMBER.table)} WHERE {where}{order}"
+    related = ""
+    if vendor == "postgresql":
+        e, link, name = EMAIL, GROUP_LINK, GROUP_NAME
+        related = (
+            f", (SELECT json_agg(json_build_array({e.column('value')}, {e.column('type')}, {e.column('primary')}, "
+            f"{e.column('display')}) ORDER BY {e.column('primary')} DESC, {e.column('id')}) "
+            f"FROM {qn(e.table)} WHERE {e.column('membership')} = {MEMBER.column('id')})"
+        )
+        related += (
+            f", (SELECT json_agg(json_build_array({link.column('group')}, {name.column('display_name')}) "
+            f"ORDER BY {link.column('group')}) FROM {qn(link.table)} "
+            f"JOIN {qn(name.table)} ON {name.column('id')} = {link.column('group')} "
+            f"WHERE {link.column('membership')} = {MEMBER.column('id')})"
+            if groups
+            else ", NULL"
+        )
+    return f"SELECT {MEMBER.select}{related} FROM {qn(MEMBER.table)} WHERE {where}{order}"
 
 
-def _members(sql: str, params: list) -> list[dict[str, Any]]:
-    return [MEMBER.as_dict(row) for row in fetch(sql, params)]
+def _json(value: Any) -> list:
+    if value is None:
+        return []
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
-def page(org_id: int, *, limit: int, offset: int, descending: bool = False) -> list[dict[str, Any]]:
-    return _members(_member_sql(connection.vendor, "page", descending), [org_id, limit, offset])
+def _members(sql: str, params: list, groups: bool) -> list[dict[str, Any]]:
+    rows = []
+    width = len(MEMBER)
+    for raw in fetch(sql, params):
+        row = MEMBER.as_dict(raw)
+        if len(raw) > width:  # PostgreSQL: e-mails and groups came along
+            row["emails"] = [
+                {"value": v, "type": t, "primary": p, "display": d} for v, t, p, d in _json(raw[width])
+            ]
+            row["groups"] = [tuple(g) for g in _json(raw[width + 1])] if groups else None
+        rows.append(row)
+    return rows
 
 
-def by_username(org_id: int, user_name: str, *, limit: int, offset: int) -> list[dict[str, Any]]:
-    return _members(_member_sql(connection.vendor, "username"), [org_id, user_name, limit, offset])
+def page(org_id: int, *, limit: int, offset: int, descending: bool = False, groups: bool = True) -> list[dict[str, Any]]:
+    return _members(_member_sql(connection.vendor, "page", descending, groups), [org_id, limit, offset], groups)
 
 
-def by_id(org_id: int, pk: int) -> dict[str, Any] | None:
-    rows = _members(_member_sql(connection.vendor, "id"), [org_id, pk])
+def by_username(org_id: int, user_name: str, *, limit: int, offset: int, groups: bool = True) -> list[dict[str, Any]]:
+    return _members(_member_sql(connection.vendor, "username", False, groups), [org_id, user_name, limit, offset], groups)
+
+
+def by_id(org_id: int, pk: int, *, groups: bool = True) -> dict[str, Any] | None:
+    rows = _members(_member_sql(connection.vendor, "id", False, groups), [org_id, pk], groups)
     return rows[0] if rows else None
 
 
@@ -86,8 +122,9 @@ def _group_sql(vendor: str, n: int) -> str:
 
 
 def attach(rows: list[dict[str, Any]], *, groups: bool) -> list[dict[str, Any]]:
-    """Add each row's "emails" (primary first) and, if asked, "groups" (by id)."""
-    if not rows:
+    """Add each row's "emails" (primary first) and, if asked, "groups" (by id),
+    unless the rows came with them (PostgreSQL)."""
+    if not rows or "emails" in rows[0]:
         return rows
     ids = [row["id"] for row in rows]
     by_member: dict[int, dict[str, Any]] = {}

@@ -310,20 +310,22 @@ class UsersView(ResourceView, scim_views.UsersView):
         if limit <= 0:
             return []
         org_id = request.scim_org.pk
+        groups = wants("groups", params.attributes, params.excluded)
         keys = self.sorted_keys(params)
         by_id = keys in (["pk"], ["-pk"])
         user_name = username_eq(params.filter) if params.filter else None
         if by_id and params.filter is None:
-            rows = user_rows.page(org_id, limit=limit, offset=offset, descending=keys == ["-pk"])
+            rows = user_rows.page(org_id, limit=limit, offset=offset, descending=keys == ["-pk"], groups=groups)
         elif by_id and user_name is not None:
-            rows = user_rows.by_username(org_id, user_name, limit=limit, offset=offset)
+            rows = user_rows.by_username(org_id, user_name, limit=limit, offset=offset, groups=groups)
         else:
             rows = user_rows.from_queryset(self.filtered(request, params).order_by(*keys)[offset : offset + limit])
         return self.render_rows(request, rows, params)
 
     def read_one(self, request: HttpRequest, uuid: str, params: ListParams | None, *, note: bool = True) -> dict[str, Any]:
         uuid = str(uuid).strip()
-        row = user_rows.by_id(request.scim_org.pk, int(uuid)) if uuid.isdigit() and len(uuid) <= 18 else None
+        groups = params is None or wants("groups", params.attributes, params.excluded)
+        row = user_rows.by_id(request.scim_org.pk, int(uuid), groups=groups) if uuid.isdigit() and len(uuid) <= 18 else None
         if row is None:
             raise NotFound(self.not_found)
         if note:

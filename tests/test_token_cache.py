@@ -1,0 +1,157 @@
+"""The verified-token cache (scim.tokens): with Redis, a token that passed every
+check is not looked up again on the next requests, and whatever makes a token
+stop working takes effect at once, in this process and in others."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import redis
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from organizations import services as org_services
+from scim import services, tokens
+from scim.models import MarketplaceApp, SecretToken
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db]
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The default cache on the test Redis, under a key prefix of this test's own."""
+    url = os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL")
+    prefix = f"token-cache-test-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": prefix,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    tokens._verified.clear()
+    direct = redis.Redis.from_url(url)
+    yield direct
+    for key in direct.scan_iter(f"{prefix}:*"):
+        direct.delete(key)
+    direct.close()
+    tokens._verified.clear()
+
+
+@pytest.fixture
+def installed(org, owner):
+    services.enable_scim(org, actor=owner.user)
+    app = MarketplaceApp.objects.get(slug="okta-generic-scim")
+    return services.install_app(org, app, actor=owner.user)
+
+
+def queries(fn) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    return len(ctx.captured_queries)
+
+
+def warm(secret: str, uid: str) -> None:
+    """First use: looks up the row and writes last_used_at; second: remembers it."""
+    assert tokens.authenticate(secret, uid) is not None
+    assert tokens.authenticate(secret, uid) is not None
+
+
+def test_a_remembered_token_costs_no_query(redis_cache, org, installed):
+    _, issued = installed
+    warm(issued.secret, org.uid)
+    token = None
+
+    def call():
+        nonlocal token
+        token = tokens.authenticate(issued.secret, org.uid)
+
+    assert queries(call) == 0
+    assert token.installation.organization.uid == org.uid
+    # every request gets objects of its own
+    assert tokens.authenticate(issued.secret, org.uid).installation.organization is not token.installation.organization
+
+
+def test_a_remembered_row_still_needs_the_secret(redis_cache, org, installed):
+    _, issued = installed
+    warm(issued.secret, org.uid)
+    forged = issued.secret[:-4] + ("AAAA" if not issued.secret.endswith("AAAA") else "BBBB")
+    assert tokens.authenticate(forged, org.uid) is None
+    assert tokens.authenticate(issued.secret, "someotherorguid00000") is None
+
+
+def test_regenerating_stops_the_old_token_at_once(redis_cache, org, owner, installed):
+    installation, issued = installed
+    warm(issued.secret, org.uid)
+    new = services.regenerate_token(installation, actor=owner.user)
+    assert tokens.authenticate(issued.secret, org.uid) is None
+    assert tokens.authenticate(new.secret, org.uid) is not None
+
+
+@pytest.mark.parametrize("change", ["uninstall", "disable", "downgrade"])
+def test_whatever_stops_a_token_stops_it_at_once(redis_cache, org, owner, installed, change):
+    installation, issued = installed
+    warm(issued.secret, org.uid)
+    if change == "uninstall":
+        services.uninstall_app(installation, actor=owner.user)
+    elif change == "disable":
+        services.disable_scim(org, actor=owner.user)
+    else:
+        org_services.change_plan(org, "team", actor=owner.user)
+    assert tokens.authenticate(issued.secret, org.uid) is None
+
+
+def test_a_change_made_by_another_process_is_seen(redis_cache, org, installed):
+    """Another process saving the token changes the version in Redis; this
+    process's memory is untouched, and yet the next request looks the row up."""
+    _, issued = installed
+    warm(issued.secret, org.uid)
+    SecretToken.objects.filter(pk=issued.token.pk).update(revoked_at=timezone.now())  # no signal here
+    assert tokens.authenticate(issued.secret, org.uid) is not None  # within AUTH_CACHE_SECONDS
+    redis_cache.set(cache.make_key(tokens.AUTH_VERSION_KEY), "changed-elsewhere")
+    assert tokens.authenticate(issued.secret, org.uid) is None
+
+
+def test_a_raw_update_is_seen_once_the_cache_time_is_over(redis_cache, org, installed, monkeypatch):
+    _, issued = installed
+    warm(issued.secret, org.uid)
+    SecretToken.objects.filter(pk=issued.token.pk).update(revoked_at=timezone.now())
+    later = tokens.time.monotonic() + tokens.AUTH_CACHE_SECONDS + 1
+    monkeypatch.setattr(tokens.time, "monotonic", lambda: later)
+    assert tokens.authenticate(issued.secret, org.uid) is None
+
+
+def test_a_lost_version_key_is_not_trusted(redis_cache, org, installed):
+    """After a Redis restart the key is gone: rows remembered before it are not
+    used, and the key gets a new random value."""
+    _, issued = installed
+    warm(issued.secret, org.uid)
+    redis_cache.delete(cache.make_key(tokens.AUTH_VERSION_KEY))
+    assert queries(lambda: tokens.authenticate(issued.secret, org.uid)) == 1
+    assert redis_cache.get(cache.make_key(tokens.AUTH_VERSION_KEY)) not in (None, b"0")
+
+
+def test_redis_down_means_the_database_decides(redis_cache, org, installed, settings):
+    _, issued = installed
+    warm(issued.secret, org.uid)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    assert queries(lambda: tokens.authenticate(issued.secret, org.uid)) == 1
+    SecretToken.objects.filter(pk=issued.token.pk).update(revoked_at=timezone.now())
+    assert tokens.authenticate(issued.secret, org.uid) is None
+
+
+def test_without_redis_nothing_is_remembered(org, installed, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    _, issued = installed
+    warm(issued.secret, org.uid)
+    assert queries(lambda: tokens.authenticate(issued.secret, org.uid)) == 1
