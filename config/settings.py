@@ -190,6 +190,10 @@ SCIM_SERVICE_PROVIDER = {
 SCIM_MAX_PAGE_SIZE = env_int("SCIM_MAX_PAGE_SIZE", 1000)
 SCIM_MAX_BODY_BYTES = env_int("SCIM_MAX_BODY_BYTES", 5 * 1024 * 1024)
 SCIM_ACTIVITY_RETENTION_DAYS = env_int("SCIM_ACTIVITY_RETENTION_DAYS", 30)
+# Successful reads are written to the activity list together (scim/activity.py):
+# up to this many per INSERT (1: each at once), at most this many seconds late.
+SCIM_ACTIVITY_READ_BATCH = env_int("SCIM_ACTIVITY_READ_BATCH", 100)
+SCIM_ACTIVITY_READ_DELAY = float(os.environ.get("SCIM_ACTIVITY_READ_DELAY") or 2)
 # Seconds an unfiltered list's totalResults is cached (scim/api/totals.py); 0: always COUNT.
 SCIM_TOTAL_CACHE_SECONDS = env_int("SCIM_TOTAL_CACHE_SECONDS", 5)
 # A mapping change touching more members than this runs as a Celery task.

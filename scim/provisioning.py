@@ -156,15 +156,15 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
     if not profile.user_name.strip():
         raise InvalidValue("userName is required.")
     email = profile.account_email()
-    if _username_taken(organization, profile.user_name):
-        raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.")
     try:
         account, _ = get_or_create_account(email, first_name=profile.given_name, last_name=profile.family_name)
     except ServiceError as exc:
         raise InvalidValue(str(exc)) from exc
-    if Membership.objects.filter(organization=organization, user=account).exists():
-        raise UniquenessError(f"A user with e-mail {email!r} already exists in this organization.")
     try:
+        # The unique constraints decide (userName per org, case-insensitively;
+        # one membership per person and org), concurrent POSTs included; only a
+        # refused INSERT asks which one. Raising rolls back the whole transaction,
+        # an account created above included.
         with transaction.atomic():
             membership = Membership.objects.create(
                 organization=organization,
@@ -179,8 +179,10 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
                 family_name=profile.family_name[:255],
                 scim_extra=profile.extra,
             )
-    except IntegrityError as exc:  # a concurrent POST won the race
-        raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.") from exc
+    except IntegrityError as exc:
+        if _username_taken(organization, profile.user_name):
+            raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.") from exc
+        raise UniquenessError(f"A user with e-mail {email!r} already exists in this organization.") from exc
     _write_emails(membership, profile.emails, new=True)
     audit.record(
         organization, actor, "scim.user.provision", membership, target_label=membership.scim_username,
@@ -189,11 +191,20 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
     return membership
 
 
+def _locked(membership: Membership, locked: bool) -> Membership:
+    """The membership, row-locked in this transaction. locked=True: the caller
+    already locked and read it in this transaction (the SCIM views do), so it
+    is not read again."""
+    if locked:
+        return membership
+    return Membership.objects.select_for_update().select_related("organization").get(pk=membership.pk)
+
+
 @transaction.atomic
-def update_user_profile(membership: Membership, profile: UserProfile, *, actor: Actor) -> Membership:
+def update_user_profile(membership: Membership, profile: UserProfile, *, actor: Actor, locked: bool = False) -> Membership:
     """PUT or PATCH /Users/<id>: store the new profile; a change of `active`
     (de)provisions through set_membership_active."""
-    membership = Membership.objects.select_for_update().select_related("organization").get(pk=membership.pk)
+    membership = _locked(membership, locked)
     before = UserProfile.of(membership)
     if not profile.user_name.strip():
         raise InvalidValue("userName must not be empty.")
@@ -203,17 +214,23 @@ def update_user_profile(membership: Membership, profile: UserProfile, *, actor: 
         raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.")
     if membership.role == OrgRole.OWNER and not profile.active:
         raise OwnershipError(OWNER_MESSAGE)
-    membership.scim_username = profile.user_name[:255]
-    membership.scim_external_id = profile.external_id[:255]
-    membership.display_name = profile.display_name[:255]
-    membership.given_name = profile.given_name[:255]
-    membership.family_name = profile.family_name[:255]
-    membership.scim_extra = profile.extra
-    try:
-        with transaction.atomic():
-            membership.save()
-    except IntegrityError as exc:
-        raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.") from exc
+    fields = {
+        "scim_username": profile.user_name[:255],
+        "scim_external_id": profile.external_id[:255],
+        "display_name": profile.display_name[:255],
+        "given_name": profile.given_name[:255],
+        "family_name": profile.family_name[:255],
+        "scim_extra": profile.extra,
+    }
+    changed = [name for name, value in fields.items() if getattr(membership, name) != value]
+    if changed:  # a PATCH of `active` alone writes nothing here
+        for name in changed:
+            setattr(membership, name, fields[name])
+        try:
+            with transaction.atomic():
+                membership.save(update_fields=[*changed, "updated_at"])
+        except IntegrityError as exc:
+            raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.") from exc
     if before.emails != profile.emails:
         _write_emails(membership, profile.emails)
     profile_changed = before.snapshot() | {"active": None} != profile.snapshot() | {"active": None} or (
@@ -225,15 +242,15 @@ def update_user_profile(membership: Membership, profile: UserProfile, *, actor: 
             before=before.snapshot(), after=profile.snapshot(),
         )
     if before.active != profile.active:
-        set_membership_active(membership, profile.active, actor=actor)
+        set_membership_active(membership, profile.active, actor=actor, locked=True)
     return membership
 
 
 @transaction.atomic
-def set_membership_active(membership: Membership, active: bool, *, actor: Actor) -> Membership:
+def set_membership_active(membership: Membership, active: bool, *, actor: Actor, locked: bool = False) -> Membership:
     """Deprovisioning keeps the record (GET shows active:false) and drops all
     derived access at once; reactivation re-derives it from current groups."""
-    membership = Membership.objects.select_for_update().select_related("organization").get(pk=membership.pk)
+    membership = _locked(membership, locked)
     if membership.role == OrgRole.OWNER and not active:
         raise OwnershipError(OWNER_MESSAGE)
     if membership.active == active:

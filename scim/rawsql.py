@@ -78,23 +78,37 @@ def fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
         return cursor.fetchall()
 
 
-@lru_cache(maxsize=None)
-def _insert_sql(columns: Columns, asynchronous: bool) -> str:
+# Values every backend takes as they are (get_db_prep_save returns them unchanged).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+@lru_cache(maxsize=128)
+def _insert_sql(columns: Columns, rows: int, asynchronous: bool) -> str:
     names = ", ".join(qn(f.column) for f in columns.fields)
-    sql = f"INSERT INTO {qn(columns.table)} ({names}) VALUES ({placeholders(len(columns))})"
+    values = ", ".join([f"({placeholders(len(columns))})"] * rows)
+    sql = f"INSERT INTO {qn(columns.table)} ({names}) VALUES {values}"
     return f"BEGIN; SET LOCAL synchronous_commit TO OFF; {sql}; COMMIT" if asynchronous else sql
 
 
-def insert(columns: Columns, values: dict[str, Any], *, durable: bool = True) -> None:
-    """INSERT one row of `columns` (not returning its id). durable=False, outside a
-    transaction on PostgreSQL, commits it asynchronously (synchronous_commit off
-    for this one transaction): for rows a crash may lose, never for data."""
+def insert(columns: Columns, rows: Sequence[dict[str, Any]], *, durable: bool = True) -> None:
+    """INSERT rows of `columns` in one statement (not returning ids). durable=False,
+    outside a transaction on PostgreSQL, commits them asynchronously
+    (synchronous_commit off for this one transaction): for rows a crash may
+    lose, never for data."""
+    if not rows:
+        return
     conn = connections[DEFAULT_DB_ALIAS]
-    params = [f.get_db_prep_save(values[f.attname], conn) for f in columns.fields]
+    fields = columns.fields
+    params = [
+        value if type(value) in _PLAIN else field.get_db_prep_save(value, conn)  # what the ORM would send
+        for row in rows
+        for field in fields
+        for value in (row[field.attname],)
+    ]
     asynchronous = not durable and conn.vendor == "postgresql" and not conn.in_atomic_block
     with conn.cursor() as cursor:
         try:
-            cursor.execute(_insert_sql(columns, asynchronous), params)
+            cursor.execute(_insert_sql(columns, len(rows), asynchronous), params)
         except Exception:
             if asynchronous:  # never leave the connection inside the failed BEGIN
                 cursor.execute("ROLLBACK")

@@ -98,6 +98,15 @@ def _fresh_rate_limits():
 
 
 @pytest.fixture(autouse=True)
+def _activity_written_at_once(request, settings):
+    """Successful reads reach the activity list in batches (scim.activity); tests
+    read the list right after a call, so each is written at once unless the
+    test is about the batching (marker `activity_batching`)."""
+    if request.node.get_closest_marker("activity_batching") is None:
+        settings.SCIM_ACTIVITY_READ_BATCH = 1
+
+
+@pytest.fixture(autouse=True)
 def _celery_mode(request):
     """Tasks run eagerly unless the test asked for a real worker."""
     from config.celery import app

@@ -17,6 +17,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
+from scim.redis_client import redis_client
+
 USERS = "user"
 GROUPS = "group"
 
@@ -30,15 +32,23 @@ def unfiltered_total(resource: str, organization_id: int, count: Callable[[], in
     if seconds <= 0:
         return count()
     key = _key(resource, organization_id)
+    client = redis_client()
     try:
-        cached = cache.get(key)
+        if client is not None:  # one plain command (Django stores ints unpickled)
+            raw = client.get(cache.make_key(key))
+            cached = None if raw is None else int(raw)
+        else:
+            cached = cache.get(key)
     except Exception:  # a cache outage must not fail the SCIM call
         return count()
     if cached is not None:
         return cached
     total = count()
     try:
-        cache.set(key, total, seconds)
+        if client is not None:
+            client.set(cache.make_key(key), total, ex=seconds)
+        else:
+            cache.set(key, total, seconds)
     except Exception:
         pass
     return total
@@ -46,8 +56,13 @@ def unfiltered_total(resource: str, organization_id: int, count: Callable[[], in
 
 def forget(resource: str, organization_id: int) -> None:
     def drop() -> None:
+        key = _key(resource, organization_id)
+        client = redis_client()
         try:
-            cache.delete(_key(resource, organization_id))
+            if client is not None:
+                client.delete(cache.make_key(key))
+            else:
+                cache.delete(key)
         except Exception:
             pass
 

@@ -249,7 +249,8 @@ class ScimUser(ResourceAdapter, SCIMUser):
         if self.obj.pk is None:
             self.obj = provisioning.provision_user(self.request.scim_org, self.profile, actor=actor)
         else:
-            self.obj = provisioning.update_user_profile(self.obj, self.profile, actor=actor)
+            # PUT/PATCH: the view locked and read the row in this transaction.
+            self.obj = provisioning.update_user_profile(self.obj, self.profile, actor=actor, locked=True)
 
     @translate_service_errors
     def delete(self) -> None:

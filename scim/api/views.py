@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from django.conf import settings
@@ -133,6 +134,9 @@ class ResourceView(ScimApiView):
     filter_q: Callable[[str], Q]  # SCIM filter -> Q (raises ScimFilterError)
     sort_key: Callable[[str | None], list]  # sortBy -> order_by keys
     lookup_url_kwarg = "uuid"
+    # POST parses, then saves through the services. Where saving is one service
+    # call that is a transaction of its own (users), no outer one (a savepoint) is needed.
+    create_in_transaction = True
 
     # --- to be provided by subclasses ---
     def base_queryset(self, request: HttpRequest) -> QuerySet:
@@ -144,13 +148,17 @@ class ResourceView(ScimApiView):
     def render(self, request: HttpRequest, obj, params: ListParams | None) -> dict[str, Any]:
         raise NotImplementedError
 
+    def locked_related(self, qs: QuerySet) -> QuerySet:
+        """What a write reads along with the row it locks."""
+        return qs
+
     # --- reading ---
     def get_object(self, request: HttpRequest, uuid: str, params: ListParams | None = None, *, lock: bool = False):
         uuid = str(uuid).strip()
         if not uuid.isdigit() or len(uuid) > 18:
             raise NotFound(self.not_found)
         qs = self.base_queryset(request).filter(pk=int(uuid))
-        qs = qs.select_for_update(of=("self",)) if lock else self.with_related(qs, params)
+        qs = self.locked_related(qs.select_for_update(of=("self",))) if lock else self.with_related(qs, params)
         obj = qs.first()
         if obj is None:
             raise NotFound(self.not_found)
@@ -220,7 +228,7 @@ class ResourceView(ScimApiView):
         body = self.load_body(request.body)
         note_activity(request, f"Create {self.noun}", self.target_of_body(body))
         scim_obj = self.adapter(self.model_cls(), request=request)
-        with transaction.atomic():
+        with transaction.atomic() if self.create_in_transaction else nullcontext():
             scim_obj.from_dict(body)
             scim_obj.save()
         # Rendered from the object just written (its e-mails and, for a new
@@ -280,6 +288,7 @@ class ResourceView(ScimApiView):
 
 class UsersView(ResourceView, scim_views.UsersView):
     adapter = ScimUser
+    create_in_transaction = False  # provisioning.provision_user is atomic
     noun = "user"
     not_found = c.DETAIL_USER_NOT_FOUND
     name_attribute = "userName"
@@ -305,7 +314,10 @@ class UsersView(ResourceView, scim_views.UsersView):
         doc = self.adapter(obj, request=request).to_dict(include_groups=include)
         return shape(doc, params.attributes, params.excluded) if params else doc
 
-    # Reads go through scim.api.user_rows: plain SQL, three queries a page.
+    def locked_related(self, qs: QuerySet) -> QuerySet:
+        return qs.prefetch_related("email_set")  # PATCH's document and the service's "before"
+
+    # Reads go through scim.api.user_rows (plain SQL).
     def page(self, request: HttpRequest, params: ListParams, offset: int, limit: int) -> list:
         if limit <= 0:
             return []

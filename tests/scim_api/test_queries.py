@@ -142,3 +142,76 @@ def test_group_get_with_excluded_members_runs_no_member_query(scim, org):
     sql = [q["sql"] for q in ctx.captured_queries]
     assert not any("scim_scimgroupmember" in s for s in sql), sql
     assert len(sql) == token_queries() + 1 + ACTIVITY
+
+
+# --- writes: a fixed number of statements, whatever the profile or the org -------
+
+TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK", "BEGIN", "COMMIT")
+
+
+def data_statements(callable_, status: int) -> list[str]:
+    """The statements a call runs, without transaction control (which differs
+    between a test, run inside a transaction, and production)."""
+    with CaptureQueriesContext(connection) as ctx:
+        response = callable_()
+    assert response.status_code == status, response.content
+    return [q["sql"] for q in ctx.captured_queries if not q["sql"].upper().startswith(TRANSACTION_CONTROL)]
+
+
+def user_body(user_name: str, emails: int = 1, **extra) -> dict:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "name": {"givenName": "Ada", "familyName": "Lovelace"},
+        "emails": [{"value": f"{i}.{user_name}", "type": "work", "primary": i == 0} for i in range(emails)],
+        "active": True,
+        **extra,
+    }
+
+
+def test_post_user_statements_are_fixed(scim, org):
+    bulk_members(org, 20)
+    scim.get("/Users", {"count": 1})
+    scim.get("/Users", {"count": 1})
+    one = data_statements(lambda: scim.post("/Users", user_body("one@x.com")), 201)
+    three = data_statements(lambda: scim.post("/Users", user_body("three@x.com", emails=3)), 201)
+    # account lookup and INSERT, membership INSERT, e-mails (one INSERT), audit entry,
+    # activity; the response is rendered from what was written, not read back
+    assert len(one) == len(three) == token_queries() + 5 + ACTIVITY, one
+    # a conflict: the account exists (the same person), the unique constraint
+    # refuses the membership INSERT, and only then is it asked which one
+    conflict = data_statements(lambda: scim.post("/Users", user_body("ONE@x.com")), 409)
+    assert len(conflict) == token_queries() + 3 + ACTIVITY, conflict
+
+
+def test_put_user_statements_are_fixed(scim, org):
+    members = bulk_members(org, 20)
+    scim.get("/Users", {"count": 1})
+    scim.get("/Users", {"count": 1})
+    target = members[3]
+    renamed = data_statements(lambda: scim.put(f"/Users/{target.pk}", user_body(target.scim_username, givenName="B")), 200)
+    # row locked with its e-mails, UPDATE of the changed columns, e-mails replaced
+    # (DELETE + INSERT, they changed), audit entry, the document, activity
+    assert len(renamed) == token_queries() + 6 + user_doc_queries() + ACTIVITY, renamed
+    same = data_statements(lambda: scim.put(f"/Users/{target.pk}", user_body(target.scim_username, givenName="B")), 200)
+    # nothing changed: lock + e-mails, the document, activity
+    assert len(same) == token_queries() + 2 + user_doc_queries() + ACTIVITY, same
+    assert not any(s.startswith(("UPDATE", "INSERT INTO \"organizations_auditevent\"")) for s in same)
+
+
+def test_patch_deactivate_statements_do_not_grow_with_groups(scim, org):
+    members = bulk_members(org, 30)
+    for i in range(5):
+        group = ScimGroup.objects.create(organization=org, display_name=f"G{i}")
+        ScimGroupMember.objects.bulk_create(ScimGroupMember(group=group, membership=m) for m in members[: 10 * (i + 1)])
+    scim.get("/Users", {"count": 1})
+    scim.get("/Users", {"count": 1})
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    in_three_groups = data_statements(lambda: scim.patch(f"/Users/{members[25].pk}", body), 200)
+    in_five_groups = data_statements(lambda: scim.patch(f"/Users/{members[0].pk}", body), 200)
+    assert len(in_three_groups) == len(in_five_groups), (in_three_groups, in_five_groups)
+    # row locked with its e-mails, UPDATE, audit entry; the access engine re-derives
+    # the member's access (membership, org, mappings, stacks, its groups, its
+    # current grants: 6 statements); the document; activity
+    assert len(in_five_groups) == token_queries() + 4 + 6 + user_doc_queries() + ACTIVITY, in_five_groups
+    assert sum(s.startswith("UPDATE") for s in in_five_groups) == 1  # only `active` (and updated_at)
