@@ -155,6 +155,8 @@ class Membership(models.Model):
         ]
         indexes = [
             models.Index("organization", Lower("scim_external_id"), name="membership_extid_ci_idx"),
+            # An org's users in id order (SCIM pages, import paging), index-only.
+            models.Index(fields=["organization", "id"], name="membership_org_id_idx"),
         ]
 
     def __str__(self) -> str:

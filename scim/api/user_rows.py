@@ -39,12 +39,18 @@ def _member_sql(vendor: str, by: str, descending: bool = False, groups: bool = T
     """by: "page" (the org's users by id), "username" (case-insensitive, the
     indexed LOWER(scim_username)) or "id". On PostgreSQL each row also carries
     its e-mails and groups as JSON arrays, so a lookup is one statement."""
+    pk = MEMBER.column("id")
     where = f"{MEMBER.column('organization')} = %s"
     if by == "username":
         where += f" AND LOWER({MEMBER.column('scim_username')}) = LOWER(%s)"
     elif by == "id":
-        where += f" AND {MEMBER.column('id')} = %s"
-    order = f" ORDER BY {MEMBER.column('id')} {'DESC' if descending else 'ASC'} LIMIT %s OFFSET %s" if by != "id" else ""
+        where += f" AND {pk} = %s"
+    if by != "id":
+        # The page is cut on ids alone (an index-only scan of (organization, id)),
+        # so the e-mail and group subqueries below run for its rows only, never
+        # for the OFFSET rows skipped before them.
+        order = f"ORDER BY {pk} {'DESC' if descending else 'ASC'}"
+        where = f"{pk} IN (SELECT {pk} FROM {qn(MEMBER.table)} WHERE {where} {order} LIMIT %s OFFSET %s) {order}"
     related = ""
     if vendor == "postgresql":
         e, link, name = EMAIL, GROUP_LINK, GROUP_NAME
@@ -61,7 +67,7 @@ def _member_sql(vendor: str, by: str, descending: bool = False, groups: bool = T
             if groups
             else ", NULL"
         )
-    return f"SELECT {MEMBER.select}{related} FROM {qn(MEMBER.table)} WHERE {where}{order}"
+    return f"SELECT {MEMBER.select}{related} FROM {qn(MEMBER.table)} WHERE {where}"
 
 
 def _json(value: Any) -> list:

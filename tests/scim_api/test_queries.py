@@ -215,3 +215,32 @@ def test_patch_deactivate_statements_do_not_grow_with_groups(scim, org):
     # current grants: 6 statements); the document; activity
     assert len(in_five_groups) == token_queries() + 4 + 6 + user_doc_queries() + ACTIVITY, in_five_groups
     assert sum(s.startswith("UPDATE") for s in in_five_groups) == 1  # only `active` (and updated_at)
+
+
+@pytest.mark.postgres
+def test_a_late_page_reads_e_mails_and_groups_of_its_own_rows_only(org):
+    """On PostgreSQL a page's e-mails and groups are subqueries of its one
+    statement; they must run for the page's rows, not for every row OFFSET skips
+    (which made late import pages of a large org take seconds)."""
+    import json
+
+    from scim.api import user_rows
+
+    bulk_members(org, 300)
+    sql = user_rows._member_sql(connection.vendor, "page", False, True)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, [org.pk, 20, 250])
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+
+    def subplans(node):
+        if node.get("Subplan Name") or node.get("Parent Relationship") == "SubPlan":
+            yield node
+        for child in node.get("Plans", []):
+            yield from subplans(child)
+
+    found = list(subplans(plan[0]["Plan"]))
+    assert len(found) == 2  # e-mails and groups
+    assert all(node["Actual Loops"] <= 20 for node in found), [node["Actual Loops"] for node in found]
+    rows = user_rows.page(org.pk, limit=20, offset=250)
+    assert len(rows) == 20 and rows == sorted(rows, key=lambda r: r["id"])
