@@ -212,54 +212,113 @@ def worker_peak_rss_mb(web: subprocess.Popen) -> float:
     return round(peak / 1024, 1)
 
 
-def measure_size(info: dict, seconds: int, env: dict[str, str]) -> list[dict]:
-    base = f"/scim/v2/organizations/{info['org_uid']}"
-    token = info["token"]
+CPU_GROUPS = (("gunicorn", "app"), ("postgres", "postgres"), ("redis-server", "redis"), ("celery", "worker"))
+
+
+def cpu_seconds() -> dict[int, tuple[str, float]]:
+    """CPU time (user + system) used so far by each process of the groups, by pid."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[str, float]] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        for needle, group in CPU_GROUPS:
+            if needle in cmdline:
+                found[int(pid)] = (group, (int(fields[11]) + int(fields[12])) / tick)
+                break
+    return found
+
+
+def measured(op: str, seconds: int, **kw) -> dict:
+    """wrk's figures plus the CPU milliseconds each process group spent per
+    request (a process that exits during the run, such as a PostgreSQL backend
+    whose connection reached CONN_MAX_AGE, takes its share with it)."""
+    before = cpu_seconds()
+    result = run_wrk(op, seconds, **kw)
+    after = cpu_seconds()
+    spent: dict[str, float] = {group: 0.0 for _, group in CPU_GROUPS}
+    for pid, (group, cpu) in after.items():
+        spent[group] += cpu - before.get(pid, (group, 0.0))[1]
+    if result["requests"]:
+        result["cpu_ms_per_request"] = {group: round(cpu / result["requests"] * 1000, 3) for group, cpu in spent.items()}
+    return result
+
+
+def probe_queries(client: httpx.Client, op: str, base: str, info: dict, probe) -> int | None:
+    """Queries one request of the operation runs (X-Query-Count)."""
     size = info["users"]
-    rows = []
-    client = httpx.Client(base_url=HOST, headers={"Authorization": f"Bearer {token}",
-                                                  "Content-Type": "application/scim+json"}, timeout=120)
-    username = info["sample_usernames"][0]
-    q_lookup = urllib.parse.quote(f'userName eq "{username}"')
-    ops = [
-        ("connector_test", "GET /Users?startIndex=1&count=2", {}, ("GET", f"{base}/Users?startIndex=1&count=2", {})),
+    if probe:
+        return queries_for(client, *probe[:2])
+    if op == "post_user":
+        name = f"probe-{size}-{time.time()}@x.example"
+        return queries_for(client, "POST", f"{base}/Users", json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
+            "emails": [{"value": name, "primary": True}], "active": True})
+    if op == "put_user":
+        uid = info["sample_user_ids"][0]
+        return queries_for(client, "PUT", f"{base}/Users/{uid}", json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"u-put-{uid}@bench.example",
+            "name": {"givenName": "Q", "familyName": str(time.time())}, "active": True})
+    if op == "patch_deactivate":
+        uid = info["sample_user_ids"][150]
+        patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}
+        queries_for(client, "PATCH", f"{base}/Users/{uid}", json={**patch, "Operations": [{"op": "replace", "value": {"active": True}}]})
+        return queries_for(client, "PATCH", f"{base}/Users/{uid}", json={**patch, "Operations": [{"op": "replace", "value": {"active": False}}]})
+    if op == "group_patch_100":
+        return queries_for(client, "PATCH", f"{base}/Groups/{info['small_group_id']}", json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": str(i)} for i in info["non_member_ids"][:100]]}]})
+    return None
+
+
+def operations(info: dict) -> list[tuple]:
+    base = f"/scim/v2/organizations/{info['org_uid']}"
+    q_lookup = urllib.parse.quote(f'userName eq "{info["sample_usernames"][0]}"')
+    return [
+        ("connector_test", "GET /Users?startIndex=1&count=2", {}, ("GET", f"{base}/Users?startIndex=1&count=2")),
         ("username_lookup", "GET /Users?filter=userName eq", {"args": info["sample_usernames"]},
-         ("GET", f"{base}/Users?filter={q_lookup}&startIndex=1&count=100", {})),
+         ("GET", f"{base}/Users?filter={q_lookup}&startIndex=1&count=100")),
         ("post_user", "POST /Users", {}, None),
         ("put_user", "PUT /Users/{id}", {"args": info["sample_user_ids"][:100]}, None),
         ("patch_deactivate", "PATCH /Users/{id} active=false", {"args": info["sample_user_ids"][100:200]}, None),
         ("group_patch_100", "PATCH /Groups/{id} ±100 members",
          {"args": info["non_member_ids"][:100], "extra": [info["small_group_id"]]}, None),
         ("big_group_no_members", "GET /Groups/{big}?excludedAttributes=members",
-         {"extra": [info["big_group_id"]]}, ("GET", f"{base}/Groups/{info['big_group_id']}?excludedAttributes=members", {})),
+         {"extra": [info["big_group_id"]]}, ("GET", f"{base}/Groups/{info['big_group_id']}?excludedAttributes=members")),
     ]
-    for op, label, kw, probe in ops:
-        result = run_wrk(op, seconds, token=token, base=base, **kw)
-        queries = queries_for(client, *probe[:2]) if probe else None
-        if op == "post_user":
-            queries = queries_for(client, "POST", f"{base}/Users", json={
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"probe-{size}-{time.time()}@x.example",
-                "emails": [{"value": f"probe-{size}-{time.time()}@x.example", "primary": True}], "active": True})
-        elif op == "put_user":
-            uid = info["sample_user_ids"][0]
-            queries = queries_for(client, "PUT", f"{base}/Users/{uid}", json={
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"u-put-{uid}@bench.example",
-                "name": {"givenName": "Q", "familyName": "Q"}, "active": True})
-        elif op == "patch_deactivate":
-            queries = queries_for(client, "PATCH", f"{base}/Users/{info['sample_user_ids'][150]}", json={
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "replace", "value": {"active": False}}]})
-        elif op == "group_patch_100":
-            queries = queries_for(client, "PATCH", f"{base}/Groups/{info['small_group_id']}", json={
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "add", "path": "members", "value": [{"value": str(i)} for i in info["non_member_ids"][:100]]}]})
-        rows.append({"operation": label, "op": op, "size": size, "queries": queries, **result})
-        print(f"  {label:<48} {size:>7} {result['rps']:>9} rps  p50 {result['p50_ms']:>8} ms  "
-              f"p95 {result['p95_ms']:>8}  p99 {result['p99_ms']:>8}  q={queries}  errors={result['errors']}", flush=True)
-    imp = full_import(client, base)
-    rows.append({"operation": "full import (count=100, every page)", "op": "full_import", "size": size, **imp})
-    print(f"  full import: {imp}", flush=True)
-    client.close()
+
+
+def measure_operations(infos: list[dict], seconds: int) -> list[dict]:
+    """Each operation at every size in turn (1k, 100k, then the next operation),
+    so that a machine getting busier or quieter during the run weighs on both
+    sizes alike instead of skewing their ratio."""
+    rows = []
+    clients = {
+        info["users"]: httpx.Client(base_url=HOST, timeout=120, headers={
+            "Authorization": f"Bearer {info['token']}", "Content-Type": "application/scim+json"})
+        for info in infos
+    }
+    for k in range(len(operations(infos[0]))):
+        for info in infos:
+            op, label, kw, probe = operations(info)[k]
+            base = f"/scim/v2/organizations/{info['org_uid']}"
+            result = measured(op, seconds, token=info["token"], base=base, **kw)
+            queries = probe_queries(clients[info["users"]], op, base, info, probe)
+            rows.append({"operation": label, "op": op, "size": info["users"], "queries": queries, **result})
+            print(f"  {label:<48} {info['users']:>7} {result['rps']:>9} rps  p50 {result['p50_ms']:>8} ms  "
+                  f"p95 {result['p95_ms']:>8}  p99 {result['p99_ms']:>8}  q={queries}  errors={result['errors']}  "
+                  f"cpu ms/req {result.get('cpu_ms_per_request')}", flush=True)
+    for info in infos:
+        imp = full_import(clients[info["users"]], f"/scim/v2/organizations/{info['org_uid']}")
+        rows.append({"operation": "full import (count=100, every page)", "op": "full_import", "size": info["users"], **imp})
+        print(f"  full import ({info['users']}): {imp}", flush=True)
+    for client in clients.values():
+        client.close()
     return rows
 
 
@@ -267,11 +326,14 @@ def write_results(results: dict) -> Path:
     day = dt.date.today().isoformat()
     path = BENCH / "results" / f"{day}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
-    lines = ["| Operation | Users | req/s | p50 ms | p95 ms | p99 ms | queries/req |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| Operation | Users | req/s | p50 ms | p95 ms | p99 ms | queries/req | CPU ms/req: app + PostgreSQL + Redis |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in results["rows"]:
         if "rps" in row:
+            cpu = row.get("cpu_ms_per_request") or {}
+            split = f"{cpu.get('app', 0):.2f} + {cpu.get('postgres', 0):.2f} + {cpu.get('redis', 0):.2f}" if cpu else "–"
             lines.append(f"| {row['operation']} | {row['size']:,} | {row['rps']:,} | {row['p50_ms']} | {row['p95_ms']} | "
-                         f"{row['p99_ms']} | {row['queries'] if row['queries'] is not None else '–'} |")
+                         f"{row['p99_ms']} | {row['queries'] if row['queries'] is not None else '–'} | {split} |")
     for row in results["rows"]:
         if row.get("op") == "full_import":
             lines.append(f"| full import, {row['pages']} pages of 100 | {row['size']:,} | {row['pages_per_s']} pages/s | "
@@ -279,6 +341,8 @@ def write_results(results: dict) -> Path:
     for row in results.get("mapping", []):
         lines.append(f"| mapping change on a {row.get('members', '?'):,}-member group (until applied) | {row['size']:,} | | "
                      f"total {row.get('seconds', row.get('error'))} s | | | |")
+    if results.get("bare_after"):
+        lines.append(f"\nThe bare view measured again after the operations: {results['bare_after']['rps']:,} req/s.")
     lines.append(f"\nPeak RSS of a gunicorn worker after GET of the largest group with members: "
                  f"{results.get('peak_worker_rss_mb')} MB. Run on {day}, {os.cpu_count()} cores.")
     table = "\n".join(lines)
@@ -296,7 +360,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration per operation")
     parser.add_argument("--sizes", default="1000,100000")
     parser.add_argument("--big-group", type=int, default=20000)
-    parser.add_argument("--no-reset", action="store_true", help="keep the database (skips seeding)")
     args = parser.parse_args()
     ensure_tools()
     env = bench_env()
@@ -309,12 +372,19 @@ def main() -> None:
     results: dict = {"date": dt.date.today().isoformat(), "cores": os.cpu_count(), "connections": CONNECTIONS,
                      "seconds_per_op": args.seconds, "rows": [], "mapping": [], "seeding": {}}
     try:
-        bare = run_wrk("bare", args.seconds)
+        bare = measured("bare", args.seconds)
         results["rows"].append({"operation": "bare Django JSON view (ceiling)", "op": "bare", "size": 0, "queries": 0, **bare})
         print(f"  bare view: {bare}", flush=True)
+        bare_db = measured("bare_db", args.seconds)
+        results["rows"].append({"operation": "bare view + one `SELECT 1` (/readyz)", "op": "bare_db", "size": 0,
+                                "queries": 1, **bare_db})
+        print(f"  bare view + SELECT 1: {bare_db}", flush=True)
         for info in infos:
             results["seeding"][info["users"]] = info["seed_seconds"]
-            results["rows"].extend(measure_size(info, args.seconds, env))
+        results["rows"].extend(measure_operations(infos, args.seconds))
+        bare_after = measured("bare", args.seconds)
+        results["bare_after"] = bare_after  # the ceiling again: how much the machine drifted during the run
+        print(f"  bare view again: {bare_after}", flush=True)
         with httpx.Client(base_url=HOST, timeout=120) as client:
             big = infos[-1]
             r = client.get(f"/scim/v2/organizations/{big['org_uid']}/Groups/{big['big_group_id']}",

@@ -36,6 +36,8 @@ request = function()
   counter = counter + 1
   if op == "bare" then
     return wrk.format("GET", "/healthz")
+  elseif op == "bare_db" then
+    return wrk.format("GET", "/readyz")
   elseif op == "connector_test" then
     return wrk.format("GET", base .. "/Users?startIndex=1&count=2", headers())
   elseif op == "username_lookup" then

@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import include, path, re_path
 
-from config.views import healthz
+from config.views import healthz, readyz
 from scim.api.views import route_not_found
 
 urlpatterns = [
     path("", lambda request: redirect("admin:index")),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("scim/v2/organizations/<str:org_uid>/", include("scim.api.urls")),
     # Anything else under /scim/ is a SCIM JSON 404 (and never an APPEND_SLASH redirect).

@@ -97,6 +97,32 @@ def _fresh_rate_limits():
     cache.clear()
 
 
+@pytest.fixture
+def redis_cache(settings):
+    """The default cache on the test Redis (REDIS_URL) under a key prefix of this
+    test's own, for tests marked `redis`; yields a plain client on the same
+    server and deletes the test's keys afterwards."""
+    import uuid
+
+    import redis
+
+    url = os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL")
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": prefix,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    direct = redis.Redis.from_url(url)
+    yield direct
+    for key in direct.scan_iter(f"{prefix}:*"):
+        direct.delete(key)
+    direct.close()
+
+
 @pytest.fixture(autouse=True)
 def _activity_written_at_once(request, settings):
     """Successful reads reach the activity list in batches (scim.activity); tests

@@ -3,11 +3,7 @@ check is not looked up again on the next requests, and whatever makes a token
 stop working takes effect at once, in this process and in others."""
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
-import redis
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -20,25 +16,10 @@ from scim.models import MarketplaceApp, SecretToken
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
 
-@pytest.fixture
-def redis_cache(settings):
-    """The default cache on the test Redis, under a key prefix of this test's own."""
-    url = os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL")
-    prefix = f"token-cache-test-{uuid.uuid4().hex[:12]}"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": url,
-            "KEY_PREFIX": prefix,
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-    }
+@pytest.fixture(autouse=True)
+def forget_tokens():
     tokens._verified.clear()
-    direct = redis.Redis.from_url(url)
-    yield direct
-    for key in direct.scan_iter(f"{prefix}:*"):
-        direct.delete(key)
-    direct.close()
+    yield
     tokens._verified.clear()
 
 

@@ -298,18 +298,8 @@ class UsersView(ResourceView, scim_views.UsersView):
     def base_queryset(self, request: HttpRequest) -> QuerySet:
         return Membership.objects.filter(organization=request.scim_org)
 
-    def with_related(self, qs: QuerySet, params: ListParams | None) -> QuerySet:
-        qs = qs.prefetch_related("email_set")
-        if params is None or wants("groups", params.attributes, params.excluded):
-            qs = qs.prefetch_related(
-                Prefetch(
-                    "group_memberships",
-                    queryset=ScimGroupMember.objects.select_related("group").order_by("group_id"),
-                )
-            )
-        return qs
-
     def render(self, request: HttpRequest, obj, params: ListParams | None) -> dict[str, Any]:
+        """A user just written (POST): its e-mails and groups are attached by the service."""
         include = params is None or wants("groups", params.attributes, params.excluded)
         doc = self.adapter(obj, request=request).to_dict(include_groups=include)
         return shape(doc, params.attributes, params.excluded) if params else doc

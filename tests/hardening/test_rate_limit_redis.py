@@ -5,8 +5,6 @@ and database (.ci/run points it at a database of its own) and deletes only its
 keys."""
 from __future__ import annotations
 
-import os
-import uuid
 
 import pytest
 import redis
@@ -21,27 +19,11 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 T0 = 1_800_000_000.0  # the start of a minute window (divisible by 60)
 
 
-@pytest.fixture
-def redis_cache(settings):
-    """The default cache on the test Redis, under a key prefix of this test's own."""
-    url = os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL")
-    prefix = f"rl-redis-test-{uuid.uuid4().hex[:12]}"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": url,
-            "KEY_PREFIX": prefix,
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-    }
+@pytest.fixture(autouse=True)
+def limits(settings):
     settings.SCIM_RATE_LIMIT_PER_MINUTE = 10
     settings.SCIM_RATE_LIMIT_BURST = 0
     settings.SCIM_AUTH_FAILURES_PER_MINUTE = 5
-    direct = redis.Redis.from_url(url)
-    yield direct
-    for key in direct.scan_iter(f"{prefix}:*"):
-        direct.delete(key)
-    direct.close()
 
 
 @pytest.fixture
