@@ -337,10 +337,10 @@ def write_results(results: dict) -> Path:
     for row in results["rows"]:
         if row.get("op") == "full_import":
             lines.append(f"| full import, {row['pages']} pages of 100 | {row['size']:,} | {row['pages_per_s']} pages/s | "
-                         f"total {row['seconds']} s | | | |")
+                         f"total {row['seconds']} s | | | | |")
     for row in results.get("mapping", []):
         lines.append(f"| mapping change on a {row.get('members', '?'):,}-member group (until applied) | {row['size']:,} | | "
-                     f"total {row.get('seconds', row.get('error'))} s | | | |")
+                     f"total {row.get('seconds', row.get('error'))} s | | | | |")
     if results.get("bare_after"):
         lines.append(f"\nThe bare view measured again after the operations: {results['bare_after']['rps']:,} req/s.")
     lines.append(f"\nPeak RSS of a gunicorn worker after GET of the largest group with members: "
