@@ -30,7 +30,8 @@ local function urlencode(s)
   return (string.gsub(s, "([^%w%-%.%_%~])", function(c) return string.format("%%%02X", string.byte(c)) end))
 end
 
-local function pick(list) counter = counter + 1; return list[(counter % #list) + 1] end
+-- `counter` counts this thread's requests (request() adds one); pick walks the list.
+local function pick(list) return list[(counter % #list) + 1] end
 
 request = function()
   counter = counter + 1
@@ -57,7 +58,11 @@ request = function()
       '","type":"work"}],"displayName":"Put ' .. counter .. '","active":true}'
     return wrk.format("PUT", base .. "/Users/" .. id, headers(), body)
   elseif op == "patch_deactivate" then
-    local body = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}'
+    -- Every request changes the user: the first pass over the list deactivates,
+    -- the next reactivates, and so on (a repeated active:false would change nothing).
+    local active = (math.floor(counter / #args) % 2 == 1) and "true" or "false"
+    local body = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":' ..
+      active .. '}}]}'
     return wrk.format("PATCH", base .. "/Users/" .. pick(args), headers(), body)
   elseif op == "group_patch_100" then
     -- Alternate: add 100 members, then remove the same 100 (Okta's two forms).

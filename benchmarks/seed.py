@@ -82,7 +82,7 @@ def main() -> None:
                 [MembershipEmail(membership_id=pk, value=u, type="work", primary=True) for pk, u in memberships[start : start + batch]],
                 batch_size=batch,
             )
-        groups = ScimGroup.objects.bulk_create(
+        ScimGroup.objects.bulk_create(
             [ScimGroup(organization=org, display_name=f"Group {i:04d}") for i in range(args.groups)], batch_size=batch
         )
         group_ids = list(ScimGroup.objects.filter(organization=org).order_by("pk").values_list("pk", flat=True))

@@ -121,7 +121,7 @@ def mapping_delete_view(site):
             org,
             "scim",
             mapping=mapping,
-            member_count=services.member_counts(org).get(mapping.pk, 0),
+            member_count=services.member_counts(org, mapping=mapping).get(mapping.pk, 0),
             cancel_url=_tab_url(org),
         )
         return TemplateResponse(request, "admin/mappings/mapping_confirm_delete.html", context)

@@ -4,10 +4,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from organizations.models import Organization, OrgRole, Stack, StackRole
+from organizations.models import GRANTABLE_ORG_ROLES, Organization, OrgRole, Stack, StackRole
 from scim.models import AppInstallation, ScimGroup
 
-MAPPABLE_ORG_ROLES = [(OrgRole.ADMIN.value, OrgRole.ADMIN.label), (OrgRole.MEMBER.value, OrgRole.MEMBER.label)]
+MAPPABLE_ORG_ROLES = GRANTABLE_ORG_ROLES
 
 
 class GroupMapping(models.Model):

@@ -363,15 +363,15 @@ def delete_mapping(mapping: GroupMapping, *, actor: Actor) -> None:
     schedule_recompute(org, _member_ids(group.pk), actor=actor, reason=f"Mapping of {group.display_name} removed")
 
 
-def member_counts(org: Organization) -> dict[int, int]:
-    """Members per mapped group, in one query (the SCIM tab's "affects N members")."""
+def member_counts(org: Organization, *, mapping: GroupMapping | None = None) -> dict[int, int]:
+    """Members per mapped group, in one query (the SCIM tab's "affects N members");
+    `mapping`: that mapping's only."""
     from django.db.models import Count
 
-    return dict(
-        GroupMapping.objects.filter(organization=org)
-        .annotate(n=Count("group__memberships"))
-        .values_list("pk", "n")
-    )
+    mappings = GroupMapping.objects.filter(organization=org)
+    if mapping is not None:
+        mappings = mappings.filter(pk=mapping.pk)
+    return dict(mappings.annotate(n=Count("group__memberships")).values_list("pk", "n"))
 
 
 __all__ = [

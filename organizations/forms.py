@@ -7,10 +7,10 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
-from .models import Membership, Organization, OrgRole, Stack, StackRole, User
+from .models import GRANTABLE_ORG_ROLES, Membership, Organization, OrgRole, Stack, StackRole, User
 
 # Roles that can be granted by hand: the Owner only changes by a transfer.
-GRANTABLE_ROLES = [(OrgRole.ADMIN.value, OrgRole.ADMIN.label), (OrgRole.MEMBER.value, OrgRole.MEMBER.label)]
+GRANTABLE_ROLES = GRANTABLE_ORG_ROLES
 
 # The hidden field that says which of a tab's several forms was posted.
 FORM_ACTION_FIELD = "form"

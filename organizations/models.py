@@ -105,6 +105,9 @@ class OrgRole(models.TextChoices):
     MEMBER = "member", "Member"
 
 
+# What can be granted by hand or by a group mapping: ownership only by transfer.
+GRANTABLE_ORG_ROLES = [(OrgRole.ADMIN.value, OrgRole.ADMIN.label), (OrgRole.MEMBER.value, OrgRole.MEMBER.label)]
+
 # Higher wins when several sources grant an org role.
 ORG_ROLE_RANK = {OrgRole.MEMBER: 0, OrgRole.ADMIN: 1, OrgRole.OWNER: 2}
 MANAGER_ROLES = (OrgRole.OWNER, OrgRole.ADMIN)

@@ -111,15 +111,19 @@ def add_member(
         raise ServiceError(f"{user.email} is already a member of {organization.name}.")
     if filter_ci(Membership.objects.filter(organization=organization), "scim_username", user.email).exists():
         raise ServiceError(f"Another member already has the userName {user.email}.")
-    membership = Membership.objects.create(
-        organization=organization,
-        user=user,
-        role=role,
-        manual_role=role,
-        scim_username=user.email,
-        given_name=first_name or user.first_name,
-        family_name=last_name or user.last_name,
-    )
+    try:
+        with transaction.atomic():  # the checks above can lose a race with a concurrent add or push
+            membership = Membership.objects.create(
+                organization=organization,
+                user=user,
+                role=role,
+                manual_role=role,
+                scim_username=user.email,
+                given_name=first_name or user.first_name,
+                family_name=last_name or user.last_name,
+            )
+    except IntegrityError as exc:
+        raise ServiceError(f"{user.email} is already a member of {organization.name}.") from exc
     MembershipEmail.objects.create(membership=membership, value=user.email, type="work", primary=True)
     if role in MANAGER_ROLES and not user.is_staff:
         user.is_staff = True
@@ -210,7 +214,11 @@ def create_stack(organization: Organization, name: str, *, actor: Actor) -> Stac
         raise ServiceError("A stack needs a name.")
     if filter_ci(Stack.objects.filter(organization=organization), "name", name).exists():
         raise ServiceError(f"A stack named {name!r} already exists.")
-    stack = Stack.objects.create(organization=organization, name=name)
+    try:
+        with transaction.atomic():  # a concurrent create may win after the check
+            stack = Stack.objects.create(organization=organization, name=name)
+    except IntegrityError as exc:
+        raise ServiceError(f"A stack named {name!r} already exists.") from exc
     audit.record(organization, actor, "stack.create", stack, after={"name": name})
     from mappings.services import stack_created
 

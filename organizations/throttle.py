@@ -54,28 +54,40 @@ def _keys(request: HttpRequest | None, username: str | None) -> list[tuple[str, 
     return keys
 
 
+def _until_key(key: str) -> str:
+    return f"{key}:until"
+
+
 def seconds_locked(request: HttpRequest | None, username: str | None) -> int:
     """0 when sign-in may be tried, else roughly how long it stays refused."""
     try:
+        now = time.time()
         for key, limit in _keys(request, username):
-            entry = cache.get(key)
-            if entry and entry[0] >= limit:
-                return max(1, math.ceil(entry[1] - time.time()))
+            entry = cache.get_many([key, _until_key(key)])
+            count, until = entry.get(key) or 0, entry.get(_until_key(key)) or 0
+            if count >= limit and until > now:
+                return max(1, math.ceil(until - now))
     except Exception:
         logger.warning("Sign-in throttling unavailable; allowing the attempt", exc_info=True)
     return 0
 
 
 def record_failure(request: HttpRequest | None, username: str | None) -> None:
-    """Count a failed attempt. Entries are (count, expires_at); the window starts
-    at the first failure and is not extended by later ones."""
+    """Count a failed attempt, atomically (parallel attempts must not overwrite
+    each other's count). The window starts at the first failure and is not
+    extended by later ones: the counter's expiry is set when it is created
+    (incr keeps it), and its end is kept beside it for seconds_locked."""
     _, _, window = _limits()
     try:
         now = time.time()
         for key, _limit in _keys(request, username):
-            count, expires = cache.get(key) or (0, now + window)
-            remaining = max(1, math.ceil(expires - now))
-            cache.set(key, (count + 1, expires), timeout=remaining)
+            if cache.add(key, 0, timeout=window):
+                cache.set(_until_key(key), now + window, timeout=window)
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr: a new window
+                cache.set(key, 1, timeout=window)
+                cache.set(_until_key(key), now + window, timeout=window)
         logger.info("Failed admin sign-in from %s", request.META.get("REMOTE_ADDR") if request else "?")
     except Exception:
         logger.warning("Sign-in throttling unavailable; failure not counted", exc_info=True)
@@ -86,7 +98,8 @@ def record_success(username: str | None) -> None:
     if not username:
         return
     try:
-        cache.delete(_account_key(username))
+        key = _account_key(username)
+        cache.delete_many([key, _until_key(key)])
     except Exception:
         logger.warning("Sign-in throttling unavailable", exc_info=True)
 

@@ -29,6 +29,7 @@ __all__ = [
     "deactivate_membership",
     "delete_group",
     "delete_membership",
+    "parse_id",
     "provision_user",
     "reactivate_membership",
     "remove_group_members",
@@ -40,7 +41,8 @@ __all__ = [
 ]
 
 OWNER_MESSAGE = "The Owner cannot be deactivated, deleted or renamed over SCIM: ownership must be transferred first."
-AUDIT_ID_LIMIT = 200  # ids listed in one audit entry; counts are always exact
+AUDIT_ID_LIMIT = 200
+ACCOUNT_EMAIL_MAX = 254  # User.email's max_length (RFC 5321's path limit)  # ids listed in one audit entry; counts are always exact
 
 
 class InvalidValue(ServiceError):
@@ -82,6 +84,12 @@ class UserProfile:
 
     def account_email(self) -> str:
         """userName when it is an e-mail, else the primary, else a work, else any e-mail."""
+        email = self._account_email()
+        if len(email) > ACCOUNT_EMAIL_MAX:
+            raise InvalidValue(f"The account e-mail {email[:40]!r}… is longer than {ACCOUNT_EMAIL_MAX} characters.")
+        return email
+
+    def _account_email(self) -> str:
         if _looks_like_email(self.user_name):
             return self.user_name.strip()
         ordered = sorted(self.emails, key=lambda e: (not e.get("primary"), e.get("type") != "work"))
@@ -278,9 +286,16 @@ def delete_membership(membership: Membership, *, actor: Actor) -> None:
     """DELETE /Users/<id>: the membership leaves the org; account and audit trail stay."""
     if membership.role == OrgRole.OWNER:
         raise OwnershipError(OWNER_MESSAGE)
-    membership_id = membership.pk
-    remove_member(membership, actor=actor)
-    _notify([membership_id], actor=actor)
+    remove_member(membership, actor=actor)  # its access rows go with it (CASCADE): nothing to recompute
+
+
+def parse_id(value: Any) -> int | None:
+    """A resource id as an IdP sends it (the path, a member value): ASCII digits of
+    a positive 64-bit id, else None. (str.isdigit alone accepts "²" and "١٢".)"""
+    text = str(value).strip()
+    if text.isascii() and text.isdigit() and len(text) < 19 and int(text) > 0:
+        return int(text)
+    return None
 
 
 # --- groups -----------------------------------------------------------------
@@ -292,11 +307,11 @@ def resolve_member_ids(organization: Organization, values: Iterable[Any]) -> set
     wanted: set[int] = set()
     bad: list[str] = []
     for value in values:
-        text = str(value).strip()
-        if text.isdigit() and len(text) < 19:
-            wanted.add(int(text))
+        pk = parse_id(value)
+        if pk is not None:
+            wanted.add(pk)
         else:
-            bad.append(text)
+            bad.append(str(value).strip())
     if wanted:
         found = set(
             Membership.objects.filter(organization=organization, pk__in=wanted).values_list("pk", flat=True)

@@ -12,7 +12,7 @@ from datetime import timedelta
 from functools import lru_cache
 
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from organizations.models import Organization
@@ -64,19 +64,19 @@ _AUTH_COLUMNS = [Columns(m) for m in (SecretToken, AppInstallation, MarketplaceA
 
 
 @lru_cache(maxsize=None)
-def _auth_sql(vendor: str) -> str:
-    t, i, a, o = (c.table for c in _AUTH_COLUMNS)
+def _auth_sql() -> str:
+    token, installation, app, org = _AUTH_COLUMNS
     return (
-        f"SELECT {', '.join(c.select for c in _AUTH_COLUMNS)} FROM {qn(t)} "
-        f"JOIN {qn(i)} ON {qn(i)}.{qn('id')} = {qn(t)}.{qn('installation_id')} "
-        f"JOIN {qn(a)} ON {qn(a)}.{qn('id')} = {qn(i)}.{qn('app_id')} "
-        f"JOIN {qn(o)} ON {qn(o)}.{qn('id')} = {qn(i)}.{qn('organization_id')} "
-        f"WHERE {qn(t)}.{qn('prefix')} = %s"
+        f"SELECT {', '.join(c.select for c in _AUTH_COLUMNS)} FROM {qn(token.table)} "
+        f"JOIN {qn(installation.table)} ON {installation.column('id')} = {token.column('installation')} "
+        f"JOIN {qn(app.table)} ON {app.column('id')} = {installation.column('app')} "
+        f"JOIN {qn(org.table)} ON {org.column('id')} = {installation.column('organization')} "
+        f"WHERE {token.column('prefix')} = %s"
     )
 
 
 def _token_row(prefix: str) -> tuple | None:
-    rows = fetch(_auth_sql(connection.vendor), [prefix])
+    rows = fetch(_auth_sql(), [prefix])
     return rows[0] if rows else None
 
 

@@ -100,7 +100,8 @@ class ResourceAdapter:
 
     @property
     def location(self) -> str:
-        return absolute(self.path)
+        users, groups = document_urls(self.request)  # no reverse() per resource of a page
+        return f"{users if self.resource_type == 'User' else groups}/{self.id}"
 
     @property
     def meta(self) -> dict[str, Any]:

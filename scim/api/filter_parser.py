@@ -36,6 +36,14 @@ _TOKEN_RE = re.compile(
 )
 
 
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class ScimFilterError(ValueError):
     """A filter we cannot honour; the message is the `detail` of a 400 invalidFilter."""
 
@@ -101,6 +109,8 @@ def tokenize(text: str) -> list[Token]:
                 value = json.loads(chunk, strict=False)
             except ValueError as exc:
                 raise ScimFilterError(f"Invalid string {chunk[:40]!r} at position {pos + 1}: {exc.msg}.") from None
+            if "\x00" in value or not _encodable(value):  # "\u0000" or a lone "\ud800" escape
+                raise ScimFilterError(f"The string at position {pos + 1} holds a character no attribute can contain.")
             tokens.append(Token("string", chunk, pos, value))
         elif kind != "space":
             tokens.append(Token(kind, chunk, pos))

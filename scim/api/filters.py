@@ -26,7 +26,7 @@ from django.db.models.functions import Length, Lower, StrIndex, Substr
 from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 from django.utils.dateparse import parse_date, parse_datetime
 
-from organizations.models import Membership, MembershipEmail
+from organizations.models import MembershipEmail
 from scim.api.filter_parser import (
     AND,
     Compare,
@@ -38,7 +38,7 @@ from scim.api.filter_parser import (
     ValuePath,
     parse,
 )
-from scim.models import ScimGroup, ScimGroupMember
+from scim.models import ScimGroupMember
 
 __all__ = [
     "ScimFilterError",

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import reverse
 from django_scim.adapters import SCIMGroup
 
 from scim import provisioning
 from scim.models import ScimGroup
 
 from . import constants as c
-from .adapter_base import ResourceAdapter, _ci_get, _string, absolute, translate_service_errors
+from .adapter_base import ResourceAdapter, _ci_get, _string, document_urls, translate_service_errors
 from .errors import BadRequest, NoTarget
 from .patch import PatchPath, validate_operations
 
@@ -44,8 +43,7 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
             links = self.obj.memberships.order_by("pk")
         # No `display`: it is not in RFC 7643's Group schema, IdPs do not read it
         # back, and leaving it out keeps a big group's page a single-table query.
-        org_uid = self.request.scim_org.uid
-        base = absolute(reverse("scim_api:users", kwargs={"org_uid": org_uid}))
+        base, _ = document_urls(self.request)
         return [
             {"value": str(link.membership_id), "$ref": f"{base}/{link.membership_id}", "type": "User"}
             for link in links
@@ -161,7 +159,7 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
         if self.members_touched:
             # Removing someone who is not (or no longer) a member is a no-op, not an
             # error: Okta retries removals of users deleted meanwhile.
-            remove_ids = {int(v) for v in lenient_remove if v.isdigit() and len(v) < 19}
+            remove_ids = {pk for v in lenient_remove if (pk := provisioning.parse_id(v)) is not None}
             if self.replace_values is not None:
                 provisioning.change_group_members(self.obj, replace=member_ids, actor=actor)
             else:

@@ -11,6 +11,7 @@ from . import constants as c
 from .errors import BadRequest
 
 ALWAYS_RETURNED = frozenset({"id", "schemas"})
+MAX_START_INDEX = 2**62
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ def _names(value: Any) -> tuple[str, ...]:
 def parse_list_params(source: dict[str, Any]) -> ListParams:
     """From the query string or a .search body. startIndex < 1 counts as 1 and a
     count above SCIM_MAX_PAGE_SIZE is clamped (RFC 7644 §3.4.2.4)."""
-    start = max(1, _int(source.get("startIndex"), "startIndex", 1))
+    # Past any org's size the page is simply empty; bounded so the OFFSET fits a 64-bit integer.
+    start = min(max(1, _int(source.get("startIndex"), "startIndex", 1)), MAX_START_INDEX)
     count = _int(source.get("count"), "count", c.DEFAULT_PAGE_SIZE)
     count = min(max(0, count), settings.SCIM_MAX_PAGE_SIZE)
     order = str(source.get("sortOrder") or "ascending").strip().lower()
@@ -77,9 +79,13 @@ def _strip_urn(name: str, schema_urns: tuple[str, ...]) -> str:
 def wants(attribute: str, attributes: tuple[str, ...], excluded: tuple[str, ...]) -> bool:
     """Whether a top-level attribute is returned, so callers skip loading it."""
     lowered = attribute.lower()
+
+    def name(a: str) -> str:  # "urn:…:core:2.0:Group:members" names "members" too
+        return a.rsplit(":", 1)[-1].lower() if a.lower().startswith("urn:") else a.lower()
+
     if attributes:
-        return any(a.lower() == lowered or a.lower().startswith(lowered + ".") for a in attributes)
-    return not any(e.lower() == lowered for e in excluded)
+        return any(name(a) == lowered or name(a).startswith(lowered + ".") for a in attributes)
+    return not any(name(e) == lowered for e in excluded)
 
 
 def shape(doc: dict[str, Any], attributes: tuple[str, ...], excluded: tuple[str, ...]) -> dict[str, Any]:

@@ -109,7 +109,7 @@ def from_queryset(qs: QuerySet) -> list[dict[str, Any]]:
 
 
 @lru_cache(maxsize=64)
-def _email_sql(vendor: str, n: int) -> str:
+def _email_sql(n: int) -> str:
     return (
         f"SELECT {EMAIL.select} FROM {qn(EMAIL.table)} WHERE {EMAIL.column('membership')} IN ({placeholders(n)}) "
         f"ORDER BY {EMAIL.column('membership')}, {EMAIL.column('primary')} DESC, {EMAIL.column('id')}"
@@ -117,7 +117,7 @@ def _email_sql(vendor: str, n: int) -> str:
 
 
 @lru_cache(maxsize=64)
-def _group_sql(vendor: str, n: int) -> str:
+def _group_sql(n: int) -> str:
     link, name = GROUP_LINK, GROUP_NAME
     return (
         f"SELECT {link.select}, {name.select} FROM {qn(link.table)} "
@@ -138,11 +138,11 @@ def attach(rows: list[dict[str, Any]], *, groups: bool) -> list[dict[str, Any]]:
         row["emails"] = []
         row["groups"] = [] if groups else None
         by_member[row["id"]] = row
-    for raw in fetch(_email_sql(connection.vendor, len(ids)), ids):
+    for raw in fetch(_email_sql(len(ids)), ids):
         email = EMAIL.as_dict(raw)
         by_member[email.pop("membership_id")]["emails"].append(email)
     if groups:
-        for raw in fetch(_group_sql(connection.vendor, len(ids)), ids):
+        for raw in fetch(_group_sql(len(ids)), ids):
             member_id, group_id = GROUP_LINK.values(raw)
             by_member[member_id]["groups"].append((group_id, GROUP_NAME.values(raw, len(GROUP_LINK))[0]))
     return rows

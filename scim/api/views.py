@@ -11,6 +11,7 @@ from contextlib import nullcontext
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -23,6 +24,7 @@ from django_scim.settings import scim_settings
 
 from organizations.models import Membership
 from scim.models import ScimGroup, ScimGroupMember
+from scim.provisioning import parse_id
 
 from . import constants as c
 from . import hostile, totals
@@ -33,6 +35,7 @@ from .discovery import ServiceProviderConfig, schemas
 from .errors import (
     BadRequest,
     InvalidFilter,
+    InvalidSyntax,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -86,6 +89,8 @@ class ScimApiView(scim_views.SCIMView):
             return View.dispatch(self, request, *args, **kwargs)
         except SCIMException as exc:
             return exception_response(exc)
+        except SuspiciousOperation as exc:  # e.g. more query parameters than Django parses
+            return exception_response(InvalidSyntax(f"Malformed request: {exc}"))
         except Exception as exc:
             if is_outage(exc):
                 raise  # scim.api.outage.ScimOutageMiddleware answers 503 with Retry-After
@@ -154,10 +159,10 @@ class ResourceView(ScimApiView):
 
     # --- reading ---
     def get_object(self, request: HttpRequest, uuid: str, params: ListParams | None = None, *, lock: bool = False):
-        uuid = str(uuid).strip()
-        if not uuid.isdigit() or len(uuid) > 18:
+        pk = parse_id(uuid)
+        if pk is None:
             raise NotFound(self.not_found)
-        qs = self.base_queryset(request).filter(pk=int(uuid))
+        qs = self.base_queryset(request).filter(pk=pk)
         qs = self.locked_related(qs.select_for_update(of=("self",))) if lock else self.with_related(qs, params)
         obj = qs.first()
         if obj is None:
@@ -194,7 +199,7 @@ class ResourceView(ScimApiView):
         if uuid is not None:
             note_activity(request, f"Get {self.noun}", f"id {uuid}")
             doc = self.read_one(request, uuid, params)
-            return scim_json(doc, location=doc.get("meta", {}).get("location"))
+            return scim_json(doc, location=self.location_of(request, parse_id(uuid)))
         return self.list(request, params)
 
     def read_one(self, request: HttpRequest, uuid: str, params: ListParams | None, *, note: bool = True) -> dict[str, Any]:
@@ -226,6 +231,7 @@ class ResourceView(ScimApiView):
         if uuid is not None:
             return self.http_method_not_allowed(request)
         body = self.load_body(request.body)
+        params = parse_list_params(request.GET)  # a bad query string is refused before anything is written
         note_activity(request, f"Create {self.noun}", self.target_of_body(body))
         scim_obj = self.adapter(self.model_cls(), request=request)
         with transaction.atomic() if self.create_in_transaction else nullcontext():
@@ -233,13 +239,14 @@ class ResourceView(ScimApiView):
             scim_obj.save()
         # Rendered from the object just written (its e-mails and, for a new
         # resource, its empty groups are attached by the service): no re-read.
-        doc = self.render(request, scim_obj.obj, parse_list_params(request.GET))
-        return scim_json(doc, status=201, location=doc["meta"]["location"])
+        doc = self.render(request, scim_obj.obj, params)
+        return scim_json(doc, status=201, location=self.location_of(request, scim_obj.obj.pk))
 
     def put(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
         if uuid is None:
             return self.http_method_not_allowed(request)
         body = self.load_body(request.body)
+        params = parse_list_params(request.GET)
         note_activity(request, f"Update {self.noun}", self.target_of_body(body) or f"id {uuid}")
         with transaction.atomic():
             obj = self.get_object(request, uuid, lock=True)
@@ -247,13 +254,14 @@ class ResourceView(ScimApiView):
             scim_obj.from_dict(body)
             self.describe_write(request, scim_obj)
             scim_obj.save()
-        return self.after_write(request, uuid)
+        return self.after_write(request, obj.pk, params)
 
     def patch(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
         if uuid is None:
             return self.http_method_not_allowed(request)
         body = self.load_body(request.body)
         operations = hostile.patch_operations(body)  # shape-checked: nothing applies if one is malformed
+        params = parse_list_params(request.GET)
         note_activity(request, f"Update {self.noun}", f"id {uuid}")
         with transaction.atomic():
             obj = self.get_object(request, uuid, lock=True)
@@ -262,7 +270,7 @@ class ResourceView(ScimApiView):
             scim_obj.handle_operations(operations)
             self.describe_write(request, scim_obj)
             scim_obj.save()
-        return self.after_write(request, uuid, patch=True)
+        return self.after_write(request, obj.pk, params, patch=True)
 
     def delete(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
         if uuid is None:
@@ -277,9 +285,13 @@ class ResourceView(ScimApiView):
     def describe_write(self, request: HttpRequest, scim_obj) -> None:
         """Refine the activity's operation name once the change is known."""
 
-    def after_write(self, request: HttpRequest, uuid: str, *, patch: bool = False) -> HttpResponse:
-        doc = self.read_one(request, uuid, parse_list_params(request.GET), note=False)
-        return scim_json(doc, location=doc["meta"]["location"])
+    def after_write(self, request: HttpRequest, pk: int, params: ListParams, *, patch: bool = False) -> HttpResponse:
+        doc = self.read_one(request, pk, params, note=False)
+        return scim_json(doc, location=self.location_of(request, pk))
+
+    def location_of(self, request: HttpRequest, pk: int) -> str:
+        """The resource's URL (`meta.location` may be left out by `attributes`)."""
+        return resource_url(request, self.adapter.url_name.removeprefix("scim_api:"), uuid=pk)
 
     def target_of_body(self, body: dict) -> str:
         value = body.get(self.name_attribute)
@@ -325,9 +337,9 @@ class UsersView(ResourceView, scim_views.UsersView):
         return self.render_rows(request, rows, params)
 
     def read_one(self, request: HttpRequest, uuid: str, params: ListParams | None, *, note: bool = True) -> dict[str, Any]:
-        uuid = str(uuid).strip()
+        pk = parse_id(uuid)
         groups = params is None or wants("groups", params.attributes, params.excluded)
-        row = user_rows.by_id(request.scim_org.pk, int(uuid), groups=groups) if uuid.isdigit() and len(uuid) <= 18 else None
+        row = user_rows.by_id(request.scim_org.pk, pk, groups=groups) if pk is not None else None
         if row is None:
             raise NotFound(self.not_found)
         if note:
@@ -384,12 +396,12 @@ class GroupsView(ResourceView, scim_views.GroupsView):
         elif renamed and not scim_obj.members_touched:
             note_activity(request, "Rename group", scim_obj.name)
 
-    def after_write(self, request: HttpRequest, uuid: str, *, patch: bool = False) -> HttpResponse:
+    def after_write(self, request: HttpRequest, pk: int, params: ListParams, *, patch: bool = False) -> HttpResponse:
         # Group PATCH answers 204 (what Entra prefers; Okta accepts 200 or 204),
         # unless the client asked for attributes, then 200 with the group.
         if patch and not (request.GET.get("attributes") or request.GET.get("excludedAttributes")):
             return HttpResponse(status=204, content_type=c.SCIM_CONTENT_TYPE)
-        return super().after_write(request, uuid, patch=patch)
+        return super().after_write(request, pk, params, patch=patch)
 
 
 class SearchView(ScimApiView):
@@ -401,7 +413,7 @@ class SearchView(ScimApiView):
     def post(self, request: HttpRequest, org_uid: str) -> HttpResponse:
         body = self.load_body(request.body)
         schemas_ = body.get("schemas")
-        if schemas_ is not None and c.SEARCH_REQUEST_SCHEMA not in (schemas_ or []):
+        if schemas_ is not None and (not isinstance(schemas_, list) or c.SEARCH_REQUEST_SCHEMA not in schemas_):
             raise BadRequest(f'A search request must have the schema "{c.SEARCH_REQUEST_SCHEMA}"')
         params = parse_list_params(body)
         view = self.resource_views[0]()

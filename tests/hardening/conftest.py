@@ -10,6 +10,17 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
+@pytest.fixture
+def scim(org):
+    """A SCIM client of `org`, with SCIM enabled and an Okta app installed."""
+    from django.test import Client
+
+    from tests.scim_api.helpers import ScimClient, enable_scim
+
+    _, secret = enable_scim(org)
+    return ScimClient(org, secret, Client())
+
+
 def pytest_terminal_summary(terminalreporter):
     """The figures the hardening issue asks for: hostile inputs tried, clients
     raced, faults injected (only for the suites that ran)."""

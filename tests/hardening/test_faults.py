@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 from django.db import InterfaceError, OperationalError, connection
-from django.test import Client
 
-from tests.scim_api.helpers import ScimClient, enable_scim, new_user, patch_body
+from tests.scim_api.helpers import new_user, patch_body
 
 from .snapshot import diff, snapshot
 
@@ -20,12 +19,6 @@ def assert_503(response) -> None:
     doc = response.json()
     assert doc["schemas"] == [ERROR_SCHEMA] and doc["status"] == "503" and "retry" in doc["detail"].lower()
     assert int(response["Retry-After"]) >= 1
-
-
-@pytest.fixture
-def scim(org) -> ScimClient:
-    _, secret = enable_scim(org)
-    return ScimClient(org, secret, Client())
 
 
 @pytest.mark.django_db

@@ -3,21 +3,14 @@ reach the database or a parser and come back as 500s."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from scim.api import hostile
 from scim.api.errors import ScimError
-from tests.scim_api.helpers import ScimClient, enable_scim, new_user, patch_body
+from tests.scim_api.helpers import new_user, patch_body
 
 from .snapshot import diff, snapshot
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def scim(org) -> ScimClient:
-    _, secret = enable_scim(org)
-    return ScimClient(org, secret, Client())
 
 
 @pytest.fixture

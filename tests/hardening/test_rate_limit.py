@@ -5,7 +5,6 @@ cache outage fails open. The one-roundtrip Redis path: test_rate_limit_redis.py.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import pytest
@@ -26,12 +25,6 @@ def limits(settings):
     settings.SCIM_RATE_LIMIT_BURST = 0
     settings.SCIM_AUTH_FAILURES_PER_MINUTE = 5
     return settings
-
-
-@pytest.fixture
-def scim(org) -> ScimClient:
-    _, secret = enable_scim(org)
-    return ScimClient(org, secret, Client())
 
 
 def assert_429(response) -> int:
@@ -203,23 +196,15 @@ def test_a_limited_installation_writes_nothing(limits, scim):
 
 
 @pytest.mark.redis
-def test_limits_are_shared_through_redis(limits, scim):
+def test_limits_are_shared_through_redis(limits, redis_cache, scim):
     """With REDIS_URL every process sees the same counters."""
-    url = os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL")
-    limits.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "KEY_PREFIX": "h5-rl-test"}
-    }
-    cache.clear()
     for _ in range(10):
         assert scim.get("/Users").status_code == 200
     assert_429(scim.get("/Users"))
     # another "process": a separate connection to the same Redis sees the count
-    import redis
-
-    client = redis.Redis.from_url(url)
-    keys = [k.decode() for k in client.scan_iter("h5-rl-test:*scim-rl:inst:*")]
+    prefix = limits.CACHES["default"]["KEY_PREFIX"]
+    keys = [k.decode() for k in redis_cache.scan_iter(f"{prefix}:*scim-rl:inst:*")]
     assert keys, "the installation counter lives in Redis"
-    cache.clear()
 
 
 def test_a_flood_of_refused_requests_writes_one_activity_row(limits, scim, org):

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from scim.api import ratelimit
-from tests.scim_api.helpers import ScimClient, enable_scim
+from tests.scim_api.helpers import ScimClient
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
@@ -125,12 +125,6 @@ def test_redis_down_fails_open(settings, caplog):
 
 
 # --- through the SCIM API --------------------------------------------------------
-
-
-@pytest.fixture
-def scim(org) -> ScimClient:
-    _, secret = enable_scim(org)
-    return ScimClient(org, secret, Client())
 
 
 def test_a_scim_request_with_a_valid_token_costs_two_redis_roundtrips(redis_cache, scim, roundtrips):
