@@ -46,8 +46,9 @@ def test_database_down_in_the_middle_of_a_write_is_503_and_writes_nothing(scim, 
     def down(*args, **kwargs):
         raise OperationalError("could not receive data from server: Connection reset by peer")
 
-    monkeypatch.setattr(provisioning, "change_group_members", down)
-    monkeypatch.setattr(provisioning, "update_user_profile", down)
+    # The audit entry is a service's last statement: the rows before it (the
+    # members added, the membership deactivated) must be rolled back with it.
+    monkeypatch.setattr(provisioning.audit, "record", down)
     assert_503(scim.patch(f"/Groups/{group}", patch_body({"op": "add", "path": "members", "value": [{"value": member}]})))
     assert_503(scim.patch(f"/Users/{member}", patch_body({"op": "replace", "value": {"active": False}})))
     after = snapshot()
