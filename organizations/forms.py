@@ -35,8 +35,9 @@ class AddMemberForm(ActionForm):
     action = "add-member"
     email = forms.EmailField(label="E-mail", max_length=254)
     role = forms.ChoiceField(choices=GRANTABLE_ROLES, initial=OrgRole.MEMBER)
-    first_name = forms.CharField(max_length=150, required=False)
-    last_name = forms.CharField(max_length=150, required=False)
+    # Asked for: the member is a SCIM user of the org, and IdPs read names.
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
 
 
 class _MembershipChoiceForm(ActionForm):
@@ -137,9 +138,17 @@ class StackRoleAddForm(forms.ModelForm):
 
 
 class OrgdeskUserCreationForm(AdminUserCreationForm):
+    """Names are asked for: every membership of the account is a SCIM user, and
+    identity providers read names."""
+
     class Meta:
         model = User
-        fields = ("email",)
+        fields = ("email", "first_name", "last_name")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("first_name", "last_name"):
+            self.fields[name].required = True
 
 
 class OrgdeskUserChangeForm(UserChangeForm):

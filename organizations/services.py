@@ -65,22 +65,49 @@ def get_or_create_account(email: str, *, first_name: str = "", last_name: str = 
         return filter_ci(User.objects.all(), "email", email).get(), False
 
 
+def _add_membership(organization: Organization, user: User, role: str, *, first_name: str = "", last_name: str = "") -> Membership:
+    """A membership made by hand is a complete SCIM user from the start: userName
+    and the primary work e-mail are the account's e-mail, the name is the one
+    given (else the account's), so an IdP's import and `userName eq` lookups
+    match the person instead of creating a duplicate."""
+    membership = Membership.objects.create(
+        organization=organization,
+        user=user,
+        role=role,
+        manual_role=role,
+        scim_username=user.email,
+        given_name=(first_name or user.first_name)[:255],
+        family_name=(last_name or user.last_name)[:255],
+    )
+    MembershipEmail.objects.create(membership=membership, value=user.email, type="work", primary=True)
+    return membership
+
+
 @transaction.atomic
 def create_organization(
-    name: str, *, owner_email: str, actor: Actor, plan: str = Plan.ENTERPRISE, owner_password: str | None = None
+    name: str,
+    *,
+    owner_email: str,
+    actor: Actor,
+    plan: str = Plan.ENTERPRISE,
+    owner_password: str | None = None,
+    owner_first_name: str = "",
+    owner_last_name: str = "",
 ) -> Organization:
     name = name.strip()
     if not name:
         raise ServiceError("An organization needs a name.")
-    owner, created = get_or_create_account(owner_email)
+    owner, created = get_or_create_account(
+        owner_email, first_name=owner_first_name.strip(), last_name=owner_last_name.strip()
+    )
     if owner_password:
         owner.set_password(owner_password)
     if created or owner_password:
         owner.is_staff = True
         owner.save()
     org = Organization.objects.create(name=name, plan=plan)
-    Membership.objects.create(
-        organization=org, user=owner, role=OrgRole.OWNER, manual_role=OrgRole.OWNER, scim_username=owner.email
+    _add_membership(
+        org, owner, OrgRole.OWNER, first_name=owner_first_name.strip(), last_name=owner_last_name.strip()
     )
     audit.record(org, actor, "organization.create", org, after={"name": name, "plan": plan, "owner": owner.email})
     return org
@@ -103,6 +130,7 @@ def add_member(
         raise OwnershipError("There is exactly one Owner; transfer ownership instead.")
     if role not in OrgRole.values:
         raise ServiceError(f"Unknown role {role!r}.")
+    first_name, last_name = first_name.strip(), last_name.strip()
     user, _ = get_or_create_account(email, first_name=first_name, last_name=last_name)
     if password:
         user.set_password(password)
@@ -113,18 +141,9 @@ def add_member(
         raise ServiceError(f"Another member already has the userName {user.email}.")
     try:
         with transaction.atomic():  # the checks above can lose a race with a concurrent add or push
-            membership = Membership.objects.create(
-                organization=organization,
-                user=user,
-                role=role,
-                manual_role=role,
-                scim_username=user.email,
-                given_name=first_name or user.first_name,
-                family_name=last_name or user.last_name,
-            )
+            membership = _add_membership(organization, user, role, first_name=first_name, last_name=last_name)
     except IntegrityError as exc:
         raise ServiceError(f"{user.email} is already a member of {organization.name}.") from exc
-    MembershipEmail.objects.create(membership=membership, value=user.email, type="work", primary=True)
     if role in MANAGER_ROLES and not user.is_staff:
         user.is_staff = True
         user.save(update_fields=["is_staff"])

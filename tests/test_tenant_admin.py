@@ -158,7 +158,7 @@ def test_members_tab_adds_a_member_through_the_service(owner_client, org, owner)
 def test_adding_an_existing_member_again_is_a_form_error(owner_client, org, plain_member):
     response = post_form(
         owner_client, "admin:org-settings-members", org, "add-member", email=plain_member.user.email.upper(),
-        role="member",
+        role="member", first_name="Plain", last_name="Member",
     )
     assert response.status_code == 200
     assert b"already a member" in response.content

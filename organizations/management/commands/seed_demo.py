@@ -18,6 +18,11 @@ DEMO_ACCOUNTS = [
     ("admin@demo.example", OrgRole.ADMIN),
     ("member@demo.example", OrgRole.MEMBER),
 ]
+DEMO_NAMES = {  # every member is a complete SCIM user, names included
+    "owner@demo.example": ("Olivia", "Owner"),
+    "admin@demo.example": ("Adam", "Admin"),
+    "member@demo.example": ("Mia", "Member"),
+}
 DEMO_STACKS = ["Marketing Site", "Mobile App"]
 DEMO_STACK_ROLES = ["Admin", "Developer"]
 ADMIN_URL = "http://127.0.0.1:8000/admin/"
@@ -45,11 +50,17 @@ class Command(BaseCommand):
     @transaction.atomic
     def seed(self) -> None:
         (owner_email, _), *others = DEMO_ACCOUNTS
+        first, last = DEMO_NAMES[owner_email]
         org = services.create_organization(
-            DEMO_ORG, owner_email=owner_email, owner_password=DEMO_PASSWORD, actor=None
+            DEMO_ORG, owner_email=owner_email, owner_password=DEMO_PASSWORD, owner_first_name=first,
+            owner_last_name=last, actor=None,
         )
         members = [
-            services.add_member(org, email, role=role, password=DEMO_PASSWORD, actor=None) for email, role in others
+            services.add_member(
+                org, email, role=role, password=DEMO_PASSWORD, first_name=DEMO_NAMES[email][0],
+                last_name=DEMO_NAMES[email][1], actor=None,
+            )
+            for email, role in others
         ]
         stacks = [services.create_stack(org, name, actor=None) for name in DEMO_STACKS]
         # One hand-granted stack role each, so the Members tab has something to show.
