@@ -24,6 +24,8 @@ COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 PRESENT_OP = "pr"
 AND, OR, NOT = "and", "or", "not"
 
+# An unquoted GUID-like id (hex groups joined by dashes), the one bare word accepted.
+_BARE_ID_RE = re.compile(r"[0-9A-Fa-f]+(?:-[0-9A-Fa-f]+)+\Z")
 _NUMBER_RE = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?\Z")
 _TOKEN_RE = re.compile(
     r"""
@@ -256,5 +258,13 @@ class _Parser:
             return None
         if _NUMBER_RE.match(text):
             return float(text) if any(c in text for c in ".eE") else int(text)
-        # Entra sometimes sends unquoted values (`externalId eq 0a1b-...`): a bare word is a string.
-        return text
+        if _BARE_ID_RE.match(text):
+            # Entra ID sometimes sends its object ids unquoted (`externalId eq 0a1b-...`).
+            return text
+        if text[:1] == "'":
+            raise ScimFilterError(
+                f"Strings in a filter are in double quotes (RFC 7644 §3.4.2.2); found {_describe(token)}."
+            )
+        raise ScimFilterError(
+            f"Expected a value (a string in double quotes, a number, true, false or null), found {_describe(token)}."
+        )

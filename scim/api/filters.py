@@ -21,12 +21,23 @@ from datetime import datetime, time, timezone as dt_timezone
 from functools import reduce
 from typing import Any, Callable
 
-from django.db.models import CharField, Exists, F, Func, OrderBy, OuterRef, Q, Value
-from django.db.models.functions import Length, Lower, StrIndex, Substr
-from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
+from django.db.models import CharField, Exists, F, Func, OrderBy, OuterRef, Q, Subquery, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, Length, Lower, StrIndex, Substr
+from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    IContains,
+    IEndsWith,
+    IStartsWith,
+    LessThan,
+    LessThanOrEqual,
+)
 from django.utils.dateparse import parse_date, parse_datetime
 
 from organizations.models import MembershipEmail
+from scim.api import constants as c
 from scim.api.filter_parser import (
     AND,
     Compare,
@@ -50,13 +61,11 @@ __all__ = [
     "username_eq",
 ]
 
-CharField.register_lookup(Lower)  # `field__lower=...`: matches the Lower(...) functional indexes
-
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:user:"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:group:"
 MAX_ID = 2**63 - 1
 
-STRING, BOOLEAN, DATETIME, ID = "string", "boolean", "datetime", "id"
+STRING, BOOLEAN, DATETIME, ID, REFERENCE = "string", "boolean", "datetime", "id", "reference"
 ORDER_OPS = {"gt": GreaterThan, "ge": GreaterThanOrEqual, "lt": LessThan, "le": LessThanOrEqual}
 ORDER_LOOKUPS = {"gt": "gt", "ge": "gte", "lt": "lt", "le": "lte"}
 
@@ -74,12 +83,27 @@ class BinaryCollate(Func):
 
 @dataclass(frozen=True)
 class Attr:
-    """A single-valued attribute, `column` relative to the model being filtered."""
+    """A single-valued attribute, `column` relative to the model being filtered.
+
+    `json`: the attribute lives in the `scim_extra` JSON (name sub-attributes beyond
+    the given and family name, the enterprise extension) at this key path; a key
+    never written reads as "", like an empty column, so `ne`, `pr` and sorting
+    treat "never set" and "empty" alike. `constant`: a value every element has
+    (`groups.type` is always "direct")."""
 
     kind: str
-    column: str
+    column: str = ""
     case_exact: bool = True
     lower_indexed: bool = False  # has a Lower(column) index: use it for case-exact eq too
+    json: tuple[str, ...] = ()
+    constant: str | None = None
+
+    def expr(self) -> Any:
+        if self.constant is not None:
+            return Value(self.constant, output_field=CharField())
+        if self.json:
+            return Coalesce(KT("__".join(("scim_extra", *self.json))), Value(""), output_field=CharField())
+        return F(self.column)
 
 
 @dataclass(frozen=True)
@@ -109,6 +133,16 @@ def _meta() -> dict[str, Attr]:
     return {"meta.created": Attr(DATETIME, "created_at"), "meta.lastmodified": Attr(DATETIME, "updated_at")}
 
 
+def _extra(*path: str, case_exact: bool = False) -> Attr:
+    return Attr(STRING, json=path, case_exact=case_exact)
+
+
+# The name sub-attributes kept in scim_extra (givenName and familyName are columns).
+NAME_EXTRAS = ("formatted", "middleName", "honorificPrefix", "honorificSuffix")
+ENTERPRISE_STRINGS = ("employeeNumber", "costCenter", "organization", "division", "department")
+ENTERPRISE_MANAGER = ("value", "$ref", "displayName")
+_ENT = c.ENTERPRISE_USER_SCHEMA.lower() + ":"
+
 USER = Resource(
     urn=USER_URN,
     simple={
@@ -118,7 +152,13 @@ USER = Resource(
         "displayname": Attr(STRING, "display_name", case_exact=False),
         "name.givenname": Attr(STRING, "given_name", case_exact=False),
         "name.familyname": Attr(STRING, "family_name", case_exact=False),
+        **{f"name.{sub.lower()}": _extra(c.USER_SCHEMA, "name", sub) for sub in NAME_EXTRAS},
         "active": Attr(BOOLEAN, "active"),
+        **{_ENT + a.lower(): _extra(c.ENTERPRISE_USER_SCHEMA, a) for a in ENTERPRISE_STRINGS},
+        **{
+            f"{_ENT}manager.{sub.lower()}": _extra(c.ENTERPRISE_USER_SCHEMA, "manager", sub, case_exact=sub == "$ref")
+            for sub in ENTERPRISE_MANAGER
+        },
         **_meta(),
     },
     multi={
@@ -131,9 +171,23 @@ USER = Resource(
                 "primary": Attr(BOOLEAN, "primary"),
                 "display": Attr(STRING, "display", case_exact=False),
             },
-        )
+        ),
+        # readOnly, but published, so filterable: `groups.value eq "<group id>"`
+        "groups": MultiValued(
+            ScimGroupMember,
+            "membership",
+            {
+                "value": Attr(ID, "group_id"),
+                "$ref": Attr(REFERENCE, "group_id"),
+                "display": Attr(STRING, "group__display_name", case_exact=False),
+                "type": Attr(STRING, case_exact=False, constant="direct"),
+            },
+        ),
     },
-    complex_present={"name": ("name.givenname", "name.familyname")},
+    complex_present={
+        "name": ("name.givenname", "name.familyname", *(f"name.{sub.lower()}" for sub in NAME_EXTRAS)),
+        _ENT + "manager": tuple(f"{_ENT}manager.{sub.lower()}" for sub in ENTERPRISE_MANAGER),
+    },
 )
 
 GROUP = Resource(
@@ -144,7 +198,17 @@ GROUP = Resource(
         "externalid": Attr(STRING, "external_id"),
         **_meta(),
     },
-    multi={"members": MultiValued(ScimGroupMember, "group", {"value": Attr(ID, "membership_id")})},
+    multi={
+        "members": MultiValued(
+            ScimGroupMember,
+            "group",
+            {
+                "value": Attr(ID, "membership_id"),
+                "$ref": Attr(REFERENCE, "membership_id"),
+                "type": Attr(STRING, case_exact=False, constant="User"),
+            },
+        )
+    },
 )
 
 EVERYTHING = Q(pk__isnull=False)  # not Q(): an empty Q vanishes when or-ed (`Q() | x` is `x`)
@@ -182,33 +246,14 @@ def username_eq(filter_string: str) -> str | None:
     return None
 
 
-USER_SORT = {
-    "id": "pk",
-    "username": "scim_username",
-    "displayname": "display_name",
-    "name.givenname": "given_name",
-    "name.familyname": "family_name",
-    "externalid": "scim_external_id",
-    "meta.created": "created_at",
-    "meta.lastmodified": "updated_at",
-}
-GROUP_SORT = {
-    "id": "pk",
-    "displayname": "display_name",
-    "externalid": "external_id",
-    "meta.created": "created_at",
-    "meta.lastmodified": "updated_at",
-}
-
-
 def user_sort_key(sort_by: str | None) -> list[str | OrderBy]:
     """Ascending ordering for sortBy, always ending with the pk so pages are stable."""
-    return _sort_key(USER, USER_SORT, sort_by)
+    return _sort_key(USER, sort_by)
 
 
 def group_sort_key(sort_by: str | None) -> list[str | OrderBy]:
     """Ascending ordering for sortBy on Groups, ending with the pk."""
-    return _sort_key(GROUP, GROUP_SORT, sort_by)
+    return _sort_key(GROUP, sort_by)
 
 
 def apply_sort_order(keys: list[str | OrderBy], descending: bool) -> list[str | OrderBy]:
@@ -224,20 +269,34 @@ def apply_sort_order(keys: list[str | OrderBy], descending: bool) -> list[str | 
     return flipped
 
 
-def _sort_key(resource: Resource, columns: dict[str, str], sort_by: str | None) -> list[str | OrderBy]:
+def _sort_key(resource: Resource, sort_by: str | None) -> list[str | OrderBy]:
+    """RFC 7644 §3.4.2.3: any singular attribute (sub-attributes of complex ones
+    included); a multi-valued one sorts by its primary element, else its first
+    (`emails` is `emails.value`). An element-less resource sorts as "" would."""
     if sort_by is None or not sort_by.strip():
         return ["pk"]
     name = _strip_urn(resource, sort_by.strip().lower())
-    column = columns.get(name)
-    if column is None:
-        raise ScimFilterError(f"Cannot sort by unknown attribute {sort_by!r}.")
-    if column == "pk":
+    attr = resource.simple.get(name)
+    if attr is None:
+        head, _, sub = name.partition(".")
+        multi = resource.multi.get(head)
+        attr = multi.subs.get(sub or multi.default_sub) if multi is not None else None
+        if attr is None:
+            raise ScimFilterError(f"Cannot sort by unknown attribute {sort_by!r}.")
+        element = multi.model.objects.filter(**{multi.fk: OuterRef("pk")}).order_by(*multi.model._meta.ordering or ["pk"])
+        first = Coalesce(Subquery(element.annotate(_key=attr.expr()).values("_key")[:1]), Value(_NO_ELEMENT[attr.kind]))
+        if attr.kind == STRING:
+            return [OrderBy(BinaryCollate(first if attr.case_exact else Lower(first))), "pk"]
+        return [OrderBy(first), "pk"]
+    if attr.kind == ID:
         return ["pk"]
-    attr = resource.simple[name]
     if attr.kind == STRING:
-        expr = F(column) if attr.case_exact else Lower(column)
+        expr = attr.expr() if attr.case_exact else Lower(attr.expr())
         return [OrderBy(BinaryCollate(expr)), "pk"]
-    return [column, "pk"]
+    return [attr.column, "pk"]
+
+
+_NO_ELEMENT = {STRING: "", ID: 0, REFERENCE: 0, BOOLEAN: False}
 
 
 def _strip_urn(resource: Resource, path: str) -> str:
@@ -324,8 +383,10 @@ def _condition(attr: Attr, node: Compare | Present, name: str) -> Q:
     """The Q for one single-valued attribute (of the resource or of one element)."""
     if isinstance(node, Present):
         if attr.kind == STRING:
-            return Q(**{f"{attr.column}__isnull": False}) & ~Q(**{attr.column: ""})
-        return Q(**{f"{attr.column}__isnull": False})
+            return ~Q(Exact(attr.expr(), Value("")))
+        if attr.column:
+            return Q(**{f"{attr.column}__isnull": False})
+        return EVERYTHING
     if node.value is None:
         return _null_compare(node, _condition(attr, Present(node.path), name), name)
     handler: Callable[[Attr, str, Any, str], Q] = _HANDLERS[attr.kind]
@@ -340,12 +401,12 @@ def _string(attr: Attr, op: str, value: Any, name: str) -> Q:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ScimFilterError(f"{name!r} is a string; cannot compare it with {value!r}.")
     value = str(value)
-    column = attr.column
+    column = attr.expr()
     if attr.case_exact:
         if op in ("eq", "ne"):
-            q = Q(**{column: value})
+            q = Q(Exact(column, Value(value)))
             if attr.lower_indexed:  # same result, but lets the database use the Lower() index
-                q = Q(**{f"{column}__lower": Lower(Value(value))}) & q
+                q = Q(Exact(Lower(column), Lower(Value(value)))) & q
             return q if op == "eq" else ~q
         # Django's contains/startswith are case-insensitive on SQLite (LIKE): compare exactly instead.
         if op == "co":
@@ -357,13 +418,14 @@ def _string(attr: Attr, op: str, value: Any, name: str) -> Q:
                 return EVERYTHING
             start = Length(column) - len(value) + 1
             return Q(GreaterThan(start, 0), Exact(Substr(column, start, len(value)), Value(value)))
-        return Q(ORDER_OPS[op](BinaryCollate(F(column)), Value(value)))
+        return Q(ORDER_OPS[op](BinaryCollate(column), Value(value)))
     if op in ("eq", "ne"):
-        q = Q(**{f"{column}__lower": Lower(Value(value))})
+        # LOWER(column) = LOWER(value): the expression the Lower(...) indexes hold.
+        q = Q(Exact(Lower(column), Lower(Value(value))))
         return q if op == "eq" else ~q
     if op in ("co", "sw", "ew"):
-        lookup = {"co": "icontains", "sw": "istartswith", "ew": "iendswith"}[op]
-        return Q(**{f"{column}__{lookup}": value})
+        lookup = {"co": IContains, "sw": IStartsWith, "ew": IEndsWith}[op]
+        return Q(lookup(column, value))
     return Q(ORDER_OPS[op](BinaryCollate(Lower(column)), BinaryCollate(Lower(Value(value)))))
 
 
@@ -412,9 +474,18 @@ def _identifier(attr: Attr, op: str, value: Any, name: str) -> Q:
     return q if op == "eq" else ~q
 
 
+def _reference(attr: Attr, op: str, value: Any, name: str) -> Q:
+    """A `$ref` is the URL of a resource of this org, `<base>/<id>`: compared by its id."""
+    if op not in ("eq", "ne"):
+        raise _unsupported(op, name, "reference")
+    text = value.rstrip("/").rpartition("/")[2] if isinstance(value, str) else ""
+    return _identifier(attr, op, text, name)
+
+
 _HANDLERS: dict[str, Callable[[Attr, str, Any, str], Q]] = {
     STRING: _string,
     BOOLEAN: _boolean,
     DATETIME: _datetime,
     ID: _identifier,
+    REFERENCE: _reference,
 }
