@@ -110,6 +110,20 @@ class UserProfile:
         }
 
 
+def _fit(value: str, model, field: str) -> str:
+    """The value unchanged, or InvalidValue when its column cannot hold it: nothing
+    is ever cut to fit. (The SCIM adapters check first, naming the SCIM attribute.)"""
+    limit = model._meta.get_field(field).max_length
+    if len(value) > limit:
+        raise InvalidValue(f"{field} is {len(value)} characters long; at most {limit} can be stored.")
+    return value
+
+
+def _account_email_entry(email: str) -> dict[str, Any]:
+    """`emails` is required: a profile that brings none shows the account's e-mail."""
+    return {"value": email, "type": "work", "primary": True, "display": ""}
+
+
 def _looks_like_email(value: str) -> bool:
     value = (value or "").strip()
     local, _, domain = value.partition("@")
@@ -131,10 +145,10 @@ def _write_emails(membership: Membership, emails: list[dict[str, Any]], *, new: 
     created = MembershipEmail.objects.bulk_create(
         MembershipEmail(
             membership=membership,
-            value=str(e.get("value", ""))[:254],
-            type=str(e.get("type") or "")[:32],
+            value=_fit(e["value"], MembershipEmail, "value"),
+            type=_fit(e.get("type") or "", MembershipEmail, "type"),
             primary=bool(e.get("primary")),
-            display=str(e.get("display") or "")[:255],
+            display=_fit(e.get("display") or "", MembershipEmail, "display"),
         )
         for e in emails
         if e.get("value")
@@ -164,6 +178,8 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
     if not profile.user_name.strip():
         raise InvalidValue("userName is required.")
     email = profile.account_email()
+    if not profile.emails:
+        profile.emails = [_account_email_entry(email)]
     try:
         account, _ = get_or_create_account(email, first_name=profile.given_name, last_name=profile.family_name)
     except ServiceError as exc:
@@ -180,11 +196,11 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
                 role=OrgRole.MEMBER,
                 manual_role=OrgRole.MEMBER,
                 active=profile.active,
-                scim_username=profile.user_name[:255],
-                scim_external_id=profile.external_id[:255],
-                display_name=profile.display_name[:255],
-                given_name=profile.given_name[:255],
-                family_name=profile.family_name[:255],
+                scim_username=_fit(profile.user_name, Membership, "scim_username"),
+                scim_external_id=_fit(profile.external_id, Membership, "scim_external_id"),
+                display_name=_fit(profile.display_name, Membership, "display_name"),
+                given_name=_fit(profile.given_name, Membership, "given_name"),
+                family_name=_fit(profile.family_name, Membership, "family_name"),
                 scim_extra=profile.extra,
             )
     except IntegrityError as exc:
@@ -222,12 +238,14 @@ def update_user_profile(membership: Membership, profile: UserProfile, *, actor: 
         raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.")
     if membership.role == OrgRole.OWNER and not profile.active:
         raise OwnershipError(OWNER_MESSAGE)
+    if not profile.emails:
+        profile.emails = [_account_email_entry(membership.user.email)]
     fields = {
-        "scim_username": profile.user_name[:255],
-        "scim_external_id": profile.external_id[:255],
-        "display_name": profile.display_name[:255],
-        "given_name": profile.given_name[:255],
-        "family_name": profile.family_name[:255],
+        "scim_username": _fit(profile.user_name, Membership, "scim_username"),
+        "scim_external_id": _fit(profile.external_id, Membership, "scim_external_id"),
+        "display_name": _fit(profile.display_name, Membership, "display_name"),
+        "given_name": _fit(profile.given_name, Membership, "given_name"),
+        "family_name": _fit(profile.family_name, Membership, "family_name"),
         "scim_extra": profile.extra,
     }
     changed = [name for name, value in fields.items() if getattr(membership, name) != value]
@@ -333,7 +351,7 @@ def _clean_name(display_name: str) -> str:
     name = (display_name or "").strip()
     if not name:
         raise InvalidValue("displayName is required.")
-    return name[:255]
+    return _fit(name, ScimGroup, "display_name")
 
 
 @transaction.atomic
@@ -350,7 +368,9 @@ def create_group(
         raise UniquenessError(f"A group named {name!r} already exists in this organization.")
     try:
         with transaction.atomic():
-            group = ScimGroup.objects.create(organization=organization, display_name=name, external_id=external_id[:255])
+            group = ScimGroup.objects.create(
+                organization=organization, display_name=name, external_id=_fit(external_id, ScimGroup, "external_id")
+            )
     except IntegrityError as exc:
         raise UniquenessError(f"A group named {name!r} already exists in this organization.") from exc
     ids = sorted(set(member_ids))
@@ -378,8 +398,8 @@ def update_group(
                 raise UniquenessError(f"A group named {name!r} already exists in this organization.")
             group.display_name = name
             fields.append("display_name")
-    if external_id is not None and external_id[:255] != group.external_id:
-        group.external_id = external_id[:255]
+    if external_id is not None and _fit(external_id, ScimGroup, "external_id") != group.external_id:
+        group.external_id = external_id
         fields.append("external_id")
     if fields:
         try:

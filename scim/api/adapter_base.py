@@ -60,17 +60,6 @@ def translate_service_errors(func):
     return wrapper
 
 
-def _string(d: dict, key: str, *, default: str = "") -> str:
-    value = d.get(key)
-    if value is None:
-        return default
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str):
-        raise BadRequest(f'"{key}" must be a string, got {type(value).__name__}')
-    return value
-
-
 def _ci_get(d: dict, key: str) -> Any:
     """Attribute names are case-insensitive (RFC 7643 §2.1)."""
     if key in d:

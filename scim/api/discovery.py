@@ -13,10 +13,11 @@ from django_scim.models import SCIMServiceProviderConfig
 from django_scim.schemas import default_schemas_getter
 
 from . import constants as c
+from . import limits
 
 USER_ATTRIBUTES = {
     "userName": None,
-    "name": ("givenName", "familyName"),
+    "name": ("formatted", "familyName", "givenName", "middleName", "honorificPrefix", "honorificSuffix"),
     "displayName": None,
     "active": None,
     "emails": ("value", "display", "type", "primary"),
@@ -53,11 +54,31 @@ def _base_schemas() -> dict[str, dict[str, Any]]:
             for sub in attribute["subAttributes"]:
                 if sub["name"] == "value":
                     sub["required"] = True
+        elif attribute["name"] == "active":
+            # A membership is always either active or deactivated: it cannot be left
+            # unassigned, so a PATCH `remove` of it is refused (RFC 7644 §3.5.2.2,
+            # scimType mutability). Left out of a POST it is true; of a PUT, kept.
+            attribute["required"] = True
+            attribute["description"] += (
+                " Always assigned: true when a create leaves it out, unchanged when a replace does;"
+                " it cannot be removed."
+            )
     for attribute in group["attributes"]:
         if attribute["name"] == "displayName":
             attribute.update(required=True, uniqueness="server")
     enterprise = copy.deepcopy(by_id[c.ENTERPRISE_USER_SCHEMA])
+    _describe_limits(user, "", limits.USER_LIMITS)
+    _describe_limits(group, "", limits.GROUP_LIMITS)
+    _describe_limits(enterprise, f"{c.ENTERPRISE_USER_SCHEMA}:", limits.USER_LIMITS)
     return {s["id"]: s for s in (user, group, enterprise)}
+
+
+def _describe_limits(schema: dict[str, Any], prefix: str, limits_of: dict[str, int]) -> None:
+    """Each stored string says how long it may be (longer values are refused)."""
+    for attribute in schema["attributes"]:
+        attribute["description"] += limits.describe(prefix + attribute["name"], limits_of)
+        for sub in attribute.get("subAttributes", ()):
+            sub["description"] += limits.describe(f"{prefix}{attribute['name']}.{sub['name']}", limits_of)
 
 
 def schemas(location_of) -> list[dict[str, Any]]:

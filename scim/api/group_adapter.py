@@ -9,8 +9,9 @@ from scim import provisioning
 from scim.models import ScimGroup
 
 from . import constants as c
-from .adapter_base import ResourceAdapter, _ci_get, _string, document_urls, translate_service_errors
-from .errors import BadRequest, NoTarget
+from . import limits
+from .adapter_base import ResourceAdapter, _ci_get, document_urls, translate_service_errors
+from .errors import BadRequest, Mutability, NoTarget
 from .patch import PatchPath, validate_operations
 
 
@@ -67,12 +68,14 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
         if isinstance(value, dict):  # Okta may send a single member object
             value = [value]
         if not isinstance(value, list):
-            raise BadRequest('"members" must be a list')
+            raise limits.InvalidValue('"members" must be an array of objects')
         values = set()
         for item in value:
-            if not isinstance(item, dict) or item.get("value") in (None, ""):
+            item = limits.complex_value(item, "members")
+            member = _ci_get(item, "value")
+            if member in (None, ""):
                 raise BadRequest('every member needs a "value"')
-            values.add(str(item["value"]))
+            values.add(limits.group_string(member, "members.value"))
         return values
 
     def from_dict(self, d: dict) -> None:
@@ -80,10 +83,10 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
         RFC's "unassigned" when an IdP only renames); `members: []` empties it."""
         self.validate_dict(d)
         name = _ci_get(d, "displayName")
-        if not isinstance(name, str) or not name.strip():
-            raise BadRequest('"displayName" is required and must be a string')
-        self.name = name
-        self.external_id = _string({"externalId": _ci_get(d, "externalId")}, "externalId")
+        if name is None or (isinstance(name, str) and not name.strip()):
+            raise BadRequest('"displayName" is required')
+        self.name = limits.group_string(name, "displayName")
+        self.external_id = limits.group_string(_ci_get(d, "externalId"), "externalId")
         members = _ci_get(d, "members")
         if members is not None or self.obj.pk is None:
             self.replace_values = self.member_values(members)
@@ -132,12 +135,10 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
                 self._members_op(op, self.member_values(value))
         elif path.attr == "displayname":
             if op == c.OP_REMOVE:
-                raise BadRequest('"displayName" cannot be removed')
-            if not isinstance(value, str):
-                raise BadRequest('"displayName" must be a string')
-            self.name = value
+                raise Mutability('"displayName" is required and cannot be removed')
+            self.name = limits.group_string(value, "displayName")
         elif path.attr == "externalid":
-            self.external_id = "" if op == c.OP_REMOVE else _string({"externalId": value}, "externalId")
+            self.external_id = "" if op == c.OP_REMOVE else limits.group_string(value, "externalId")
         # "id" (Okta's path-less rename carries the group id), "schemas", "meta",
         # unknown attributes: ignored, so Okta's rename never fails.
 

@@ -12,9 +12,17 @@ from scim.provisioning import UserProfile
 
 from . import constants as c
 from . import user_rows
-from .adapter_base import ResourceAdapter, _ci_get, _string, document_urls, translate_service_errors
+from . import limits
+from .adapter_base import ResourceAdapter, _ci_get, document_urls, translate_service_errors
 from .errors import BadRequest, Mutability, NoTarget
+from .filters import ENTERPRISE_STRINGS, NAME_EXTRAS
 from .patch import PatchPath, coerce_bool, validate_operations
+
+
+ENTERPRISE = c.ENTERPRISE_USER_SCHEMA
+NAME_SUBS = ("givenName", "familyName", *NAME_EXTRAS)  # given and family are columns, the rest in scim_extra
+ENTERPRISE_ATTRS = {a.lower(): a for a in (*ENTERPRISE_STRINGS, "manager")}
+MANAGER_SUBS = {"value": "value", "$ref": "$ref"}  # manager.displayName is readOnly: ignored when sent
 
 
 def _parse_emails(value: Any) -> list[dict[str, Any]]:
@@ -23,23 +31,53 @@ def _parse_emails(value: Any) -> list[dict[str, Any]]:
     if isinstance(value, dict):  # OneLogin sends one e-mail as an object
         value = [value]
     if not isinstance(value, list):
-        raise BadRequest('"emails" must be a list')
+        raise limits.InvalidValue('"emails" must be an array of objects')
     emails = []
     for item in value:
-        if not isinstance(item, dict):
-            raise BadRequest('every entry of "emails" must be an object')
-        address = _string(item, "value").strip()
+        item = limits.complex_value(item, "emails")
+        address = limits.user_string(_ci_get(item, "value"), "emails.value").strip()
         if not address:
             continue
+        primary = _ci_get(item, "primary")
         emails.append(
             {
                 "value": address,
-                "type": _string(item, "type"),
-                "primary": coerce_bool(item["primary"], "emails.primary") if item.get("primary") is not None else False,
-                "display": _string(item, "display"),
+                "type": limits.user_string(_ci_get(item, "type"), "emails.type"),
+                "primary": coerce_bool(primary, "emails.primary") if primary is not None else False,
+                "display": limits.user_string(_ci_get(item, "display"), "emails.display"),
             }
         )
     return emails
+
+
+def _parse_name(value: Any) -> dict[str, str]:
+    """Every sub-attribute of `name`, "" when not given."""
+    name = limits.complex_value(value, "name")
+    return {sub: limits.user_string(_ci_get(name, sub), f"name.{sub}") for sub in NAME_SUBS}
+
+
+def _parse_enterprise(value: Any) -> dict[str, Any]:
+    """The enterprise extension as the schema declares it, with the schema's
+    attribute names: strings, and `manager` as {value, $ref}. Entra sends the
+    manager as a bare id string."""
+    ent = limits.complex_value(value, ENTERPRISE)
+    out: dict[str, Any] = {}
+    for attr in ENTERPRISE_STRINGS:
+        text = limits.user_string(_ci_get(ent, attr), f"{ENTERPRISE}:{attr}")
+        if text:
+            out[attr] = text
+    manager = _ci_get(ent, "manager")
+    if isinstance(manager, str):
+        manager = {"value": manager}
+    manager = limits.complex_value(manager, f"{ENTERPRISE}:manager")
+    kept = {}
+    for sub in MANAGER_SUBS:
+        text = limits.user_string(_ci_get(manager, sub), f"{ENTERPRISE}:manager.{sub}")
+        if text:
+            kept[sub] = text
+    if kept:
+        out["manager"] = kept
+    return out
 
 
 class ScimUser(ResourceAdapter, SCIMUser):
@@ -68,41 +106,35 @@ class ScimUser(ResourceAdapter, SCIMUser):
 
     # --- parsing ----------------------------------------------------------------
     def from_dict(self, d: dict) -> None:
-        """Whole-resource parse (POST and PUT). Read-only and unknown attributes
-        (`id`, `meta`, `groups`, `password`, `locale`, ...) are ignored."""
+        """Whole-resource parse (POST and PUT; PATCH checks its result the same way).
+        Read-only and unknown attributes (`id`, `meta`, `groups`, `password`,
+        `locale`, ...) are ignored; every stored value is checked against its type
+        and storage limit first (scim.api.limits), nothing is coerced or cut."""
         self.validate_dict(d)
         user_name = _ci_get(d, "userName")
         if user_name is None or (isinstance(user_name, str) and not user_name.strip()):
             raise BadRequest('"userName" is required')
-        if not isinstance(user_name, str):
-            raise BadRequest('"userName" must be a string')
-        name = _ci_get(d, "name")
-        if name is None:
-            name = {}
-        if not isinstance(name, dict):
-            raise BadRequest('"name" must be an object')
+        user_name = limits.user_string(user_name, "userName").strip()
+        name = _parse_name(_ci_get(d, "name"))
         active = _ci_get(d, "active")
         if active is None:  # PUT without `active` keeps the state (POST: active)
             active_value = self.obj.active if self.obj.pk else True
         else:
             active_value = coerce_bool(active, "active")
         extra = dict(self.obj.scim_extra or {}) if self.obj.pk else {}
-        enterprise = _ci_get(d, c.ENTERPRISE_USER_SCHEMA)
-        if enterprise is not None:
-            if not isinstance(enterprise, dict):
-                raise BadRequest(f'"{c.ENTERPRISE_USER_SCHEMA}" must be an object')
-            if enterprise:
-                extra[c.ENTERPRISE_USER_SCHEMA] = enterprise
+        enterprise = _parse_enterprise(_ci_get(d, ENTERPRISE))
+        name_extras = {sub: name[sub] for sub in NAME_EXTRAS if name[sub]}
+        for key, value in ((ENTERPRISE, enterprise), (c.USER_SCHEMA, {"name": name_extras} if name_extras else {})):
+            if value:
+                extra[key] = value
             else:
-                extra.pop(c.ENTERPRISE_USER_SCHEMA, None)
-        else:
-            extra.pop(c.ENTERPRISE_USER_SCHEMA, None)
+                extra.pop(key, None)
         self.profile = UserProfile(
-            user_name=user_name.strip(),
-            external_id=_string({"externalId": _ci_get(d, "externalId")}, "externalId"),
-            display_name=_string({"displayName": _ci_get(d, "displayName")}, "displayName"),
-            given_name=_string(name, "givenName"),
-            family_name=_string(name, "familyName"),
+            user_name=user_name,
+            external_id=limits.user_string(_ci_get(d, "externalId"), "externalId"),
+            display_name=limits.user_string(_ci_get(d, "displayName"), "displayName"),
+            given_name=name["givenName"],
+            family_name=name["familyName"],
             emails=_parse_emails(_ci_get(d, "emails")),
             active=active_value,
             extra=extra,
@@ -111,17 +143,20 @@ class ScimUser(ResourceAdapter, SCIMUser):
     def as_document(self) -> dict[str, Any]:
         """The mutable attributes as a plain SCIM document, for PATCH to work on."""
         m = self.obj
+        extra = m.scim_extra or {}
+        name = {sub: "" for sub in NAME_SUBS}
+        name.update(((extra.get(c.USER_SCHEMA) or {}).get("name") or {}), givenName=m.given_name, familyName=m.family_name)
         return {
             "userName": m.scim_username,
             "externalId": m.scim_external_id,
             "displayName": m.display_name,
-            "name": {"givenName": m.given_name, "familyName": m.family_name},
+            "name": name,
             "emails": [
                 {"value": e.value, "type": e.type, "primary": e.primary, "display": e.display}
                 for e in m.email_set.all()
             ],
             "active": m.active,
-            c.ENTERPRISE_USER_SCHEMA: copy.deepcopy((m.scim_extra or {}).get(c.ENTERPRISE_USER_SCHEMA) or {}),
+            ENTERPRISE: copy.deepcopy(extra.get(ENTERPRISE) or {}),
         }
 
     # --- PATCH (handle_add/replace/remove -> _apply: ResourceAdapter) ---------------
@@ -144,64 +179,78 @@ class ScimUser(ResourceAdapter, SCIMUser):
     def handle_operations(self, operations: list) -> None:
         if self._doc is None:
             self._doc = self.as_document()
+        had_emails = bool(self._doc["emails"])
         validate_operations(operations)
         super().handle_operations(operations)
         self.from_dict(self._doc)
+        if had_emails and not self.profile.emails:
+            # /Schemas declares emails required (RFC 7644 §3.5.2.2: mutability).
+            raise Mutability('"emails" is required: the last e-mail cannot be removed')
 
     def _apply(self, path: PatchPath, value: Any, op: str) -> None:
+        """Apply one operation to the plain document; from_dict then checks types
+        and limits of the result as a whole."""
         doc = self._doc
         if path.urn:
-            if path.urn != c.ENTERPRISE_USER_SCHEMA:
-                return  # an extension we do not store: ignored like unknown attributes
-            ent = doc[c.ENTERPRISE_USER_SCHEMA]
-            if not path.attr:
-                if op == c.OP_REMOVE:
-                    ent.clear()
-                elif isinstance(value, dict):
-                    ent.update(value)
-                return
-            if path.sub:
-                target = ent.setdefault(path.attr, {})
-                if not isinstance(target, dict):
-                    target = ent[path.attr] = {}
-                if op == c.OP_REMOVE:
-                    target.pop(path.sub, None)
-                else:
-                    target[path.sub] = value
-            elif op == c.OP_REMOVE:
-                ent.pop(path.attr, None)
-            elif path.attr.lower() == "manager" and isinstance(value, str):
-                # Entra sends the manager as a bare id; the schema's manager is complex.
-                ent["manager"] = {"value": value}
-            else:
-                ent[path.attr] = value
-            return
+            if path.urn == ENTERPRISE:
+                self._apply_enterprise(path, value, op)
+            return  # an extension we do not store: ignored like unknown attributes
         attr = path.attr
         if attr in ("username", "externalid", "displayname", "active"):
             key = {"username": "userName", "externalid": "externalId", "displayname": "displayName", "active": "active"}[attr]
             if op == c.OP_REMOVE:
                 if key in ("userName", "active"):
-                    # A membership always has a userName and a state; RFC 7644 §3.12 `mutability`.
-                    raise Mutability(f'"{key}" cannot be removed')
+                    # Required in /Schemas: a membership always has a userName and a state.
+                    raise Mutability(f'"{key}" is required and cannot be removed')
                 doc[key] = ""
             else:
                 doc[key] = value
         elif attr == "name":
             name = doc["name"]
+            canonical = {sub.lower(): sub for sub in NAME_SUBS}
             if path.sub:
-                if path.sub in ("givenname", "familyname"):
-                    name["givenName" if path.sub == "givenname" else "familyName"] = "" if op == c.OP_REMOVE else value
+                if path.sub in canonical:
+                    name[canonical[path.sub]] = "" if op == c.OP_REMOVE else value
             elif op == c.OP_REMOVE:
-                name.update(givenName="", familyName="")
+                name.update(dict.fromkeys(NAME_SUBS, ""))
             elif isinstance(value, dict):
-                for k in ("givenName", "familyName"):
-                    if _ci_get(value, k) is not None:
-                        name[k] = _ci_get(value, k)
+                # Sub-attributes not given are left unchanged (RFC 7644 §3.5.2.3).
+                for sub in NAME_SUBS:
+                    if _ci_get(value, sub) is not None:
+                        name[sub] = _ci_get(value, sub)
             else:
-                raise BadRequest('"name" must be an object')
+                raise limits.InvalidValue('"name" must be an object')
         elif attr == "emails":
             self._apply_emails(path, value, op)
         # groups, password, meta, id, schemas, locale and unknown attributes: ignored.
+
+    def _apply_enterprise(self, path: PatchPath, value: Any, op: str) -> None:
+        ent = self._doc[ENTERPRISE]
+        if not path.attr:
+            if op == c.OP_REMOVE:
+                ent.clear()
+            else:
+                ent.update(limits.complex_value(value, ENTERPRISE))
+            return
+        attr = ENTERPRISE_ATTRS.get(path.attr.lower())
+        if attr is None:
+            return  # not in the schema: ignored
+        if path.sub:
+            target = ent.get(attr)
+            if not isinstance(target, dict):
+                target = ent[attr] = {} if target is None or op == c.OP_REMOVE else {"value": target}
+            sub = MANAGER_SUBS.get(path.sub.lower()) if attr == "manager" else None
+            if sub is None:
+                return
+            if op == c.OP_REMOVE:
+                target.pop(sub, None)
+            else:
+                target[sub] = value
+        elif op == c.OP_REMOVE:
+            ent.pop(attr, None)
+        else:
+            # Entra sends the manager as a bare id; _parse_enterprise makes it {"value": id}.
+            ent[attr] = value
 
     def _apply_emails(self, path: PatchPath, value: Any, op: str) -> None:
         doc = self._doc

@@ -155,7 +155,9 @@ def render_user(row: dict[str, Any], users_url: str, groups_url: str) -> dict[st
     if row["scim_external_id"]:
         d["externalId"] = row["scim_external_id"]
     d["userName"] = row["scim_username"]
+    extra = row["scim_extra"] or {}
     name = {k: v for k, v in (("givenName", row["given_name"]), ("familyName", row["family_name"])) if v}
+    name.update((k, v) for k, v in ((extra.get(c.USER_SCHEMA) or {}).get("name") or {}).items() if v)
     if name:
         d["name"] = name
     if row["display_name"]:
@@ -169,7 +171,7 @@ def render_user(row: dict[str, Any], users_url: str, groups_url: str) -> dict[st
             {"value": str(gid), "$ref": f"{groups_url}/{gid}", "display": display, "type": "direct"}
             for gid, display in row["groups"]
         ]
-    enterprise = (row["scim_extra"] or {}).get(c.ENTERPRISE_USER_SCHEMA)
+    enterprise = extra.get(c.ENTERPRISE_USER_SCHEMA)
     if enterprise:
         d["schemas"].append(c.ENTERPRISE_USER_SCHEMA)
         d[c.ENTERPRISE_USER_SCHEMA] = enterprise

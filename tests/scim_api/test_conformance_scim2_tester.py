@@ -8,12 +8,6 @@ from tests import factories
 
 from .helpers import enable_scim
 
-# The one check result we accept as failing, and why:
-# check_remove_attribute on `active` PATCH-removes `active` and expects it to be
-# absent afterwards. A membership always has a state (a removed `active` would
-# leave "neither provisioned nor deprovisioned"), so the server refuses the
-# removal with 400 scimType "mutability" and keeps returning `active`.
-KNOWN_DEVIATIONS = {("check_remove_attribute", "active")}
 # search_with_attributes posts to the root /.search, which answers 501 (a User's
 # id is a membership id and a Group's a group id, so a mixed list could repeat an
 # id); the checker itself reports that as SKIPPED, and nothing else may skip.
@@ -38,18 +32,10 @@ def test_scim2_tester_checks_all_pass(live_server, settings):
     )
     results = check_server(SyncSCIMClient(http))
 
-    failures = []
-    deviations = []
-    for result in results:
-        if result.status in (Status.SUCCESS, Status.SKIPPED):
-            continue
-        urn = (result.data or {}).get("urn") if isinstance(result.data, dict) else None
-        if (result.title, urn) in KNOWN_DEVIATIONS:
-            deviations.append((result.title, urn))
-            continue
-        failures.append(f"{result.status.name} {result.title}: {result.reason}")
+    failures = [
+        f"{r.status.name} {r.title}: {r.reason}" for r in results if r.status not in (Status.SUCCESS, Status.SKIPPED)
+    ]
     assert not failures, "\n".join(failures)
     assert sum(r.status == Status.SUCCESS for r in results) >= 80  # the checker really ran
     skipped = {r.title for r in results if r.status == Status.SKIPPED}
     assert skipped <= EXPECTED_SKIPS, skipped
-    assert deviations == [("check_remove_attribute", "active")] * len(deviations)

@@ -109,7 +109,12 @@ def test_resource_types_and_schemas_describe_what_is_implemented(scim, org):
     assert set(schemas) == {USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE}
     user_attrs = {a["name"]: a for a in schemas[USER_SCHEMA]["attributes"]}
     assert set(user_attrs) == {"userName", "name", "displayName", "active", "emails", "groups"}
-    assert {s["name"] for s in user_attrs["name"]["subAttributes"]} == {"givenName", "familyName"}
+    assert {s["name"] for s in user_attrs["name"]["subAttributes"]} == {
+        "formatted", "givenName", "familyName", "middleName", "honorificPrefix", "honorificSuffix"
+    }
+    # a membership always has a state and a userName: required, so never removable
+    assert user_attrs["active"]["required"] is True and user_attrs["userName"]["required"] is True
+    assert user_attrs["userName"]["description"].endswith("At most 255 characters.")
     assert user_attrs["userName"]["caseExact"] is False and user_attrs["userName"]["uniqueness"] == "server"
     group_attrs = {a["name"]: a for a in schemas[GROUP_SCHEMA]["attributes"]}
     assert set(group_attrs) == {"displayName", "members"}
