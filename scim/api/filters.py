@@ -37,7 +37,6 @@ from django.db.models.lookups import (
 from django.utils.dateparse import parse_date, parse_datetime
 
 from organizations.models import MembershipEmail
-from scim.api import constants as c
 from scim.api.filter_parser import (
     AND,
     Compare,
@@ -51,6 +50,8 @@ from scim.api.filter_parser import (
 )
 from scim.models import ScimGroupMember
 
+from . import constants as c
+
 __all__ = [
     "ScimFilterError",
     "apply_sort_order",
@@ -61,8 +62,8 @@ __all__ = [
     "username_eq",
 ]
 
-USER_URN = "urn:ietf:params:scim:schemas:core:2.0:user:"
-GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:group:"
+USER_URN = c.USER_SCHEMA.lower() + ":"  # paths reach the translator lower-cased
+GROUP_URN = c.GROUP_SCHEMA.lower() + ":"
 MAX_ID = 2**63 - 1
 
 STRING, BOOLEAN, DATETIME, ID, REFERENCE = "string", "boolean", "datetime", "id", "reference"

@@ -11,13 +11,11 @@ from scim import provisioning
 from scim.provisioning import UserProfile
 
 from . import constants as c
-from . import user_rows
-from . import limits
+from . import limits, user_rows
 from .adapter_base import ResourceAdapter, _ci_get, document_urls, translate_service_errors
 from .errors import BadRequest, Mutability, NoTarget
 from .filters import ENTERPRISE_STRINGS, NAME_EXTRAS
 from .patch import PatchPath, coerce_bool, validate_operations
-
 
 ENTERPRISE = c.ENTERPRISE_USER_SCHEMA
 NAME_SUBS = ("givenName", "familyName", *NAME_EXTRAS)  # given and family are columns, the rest in scim_extra
@@ -80,7 +78,7 @@ def _parse_enterprise(value: Any) -> dict[str, Any]:
     return out
 
 
-class ScimUser(ResourceAdapter, SCIMUser):
+class ScimUserAdapter(ResourceAdapter, SCIMUser):
     id_field = "pk"
     url_name = "scim_api:user"
     resource_type = "User"
