@@ -244,3 +244,49 @@ def test_a_late_page_reads_e_mails_and_groups_of_its_own_rows_only(org):
     assert all(node["Actual Loops"] <= 20 for node in found), [node["Actual Loops"] for node in found]
     rows = user_rows.page(org.pk, limit=20, offset=250)
     assert len(rows) == 20 and rows == sorted(rows, key=lambda r: r["id"])
+
+
+def test_group_patch_statements_do_not_grow_with_the_members_added_and_removed(scim, org):
+    """Okta pushes big groups as PATCHes of ±100 members: bulk DELETE and INSERT of
+    the links and one access recompute for the whole batch, however many members."""
+    from mappings.models import GroupMapping
+    from mappings.services import recompute_memberships
+
+    members = bulk_members(org, 240)
+    group = ScimGroup.objects.create(organization=org, display_name="Eng")
+    GroupMapping.objects.create(organization=org, group=group, org_role=OrgRole.ADMIN)  # every change recomputes a role
+    ScimGroupMember.objects.bulk_create(ScimGroupMember(group=group, membership=m) for m in members[:120])
+    recompute_memberships([m.pk for m in members[:120]], actor=None)
+    scim.get("/Users", {"count": 1})
+    scim.get("/Users", {"count": 1})
+
+    def swap(out, into):
+        ops = [{"op": "remove", "path": f'members[value eq "{m.pk}"]'} for m in out]
+        ops.append({"op": "add", "path": "members", "value": [{"value": str(m.pk), "display": "x"} for m in into]})
+        ops.append({"op": "replace", "value": {"id": str(group.pk), "displayName": "Eng"}})  # Okta resends the name
+        return data_statements(lambda: scim.patch(f"/Groups/{group.pk}", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}), 204)
+
+    small = swap(members[:10], members[120:130])
+    large = swap(members[10:110], members[130:230])
+
+    def shape(statements):  # SQLite splits a bulk INSERT into batches of ~100 rows (its parameter limit)
+        audit = 'INSERT INTO "organizations_auditevent"'
+        return [s for s in statements if not (connection.vendor == "sqlite" and s.startswith(audit))]
+
+    audit = 'INSERT INTO "organizations_auditevent"'
+
+    def without_audit(statements):
+        return [s for s in statements if not s.startswith(audit)]
+
+    assert len(without_audit(small)) == len(without_audit(large)), (small, large)
+    # group locked, member ids resolved, current links, DELETE, INSERT, group touched;
+    # the recompute: memberships locked, org, mappings (2), stacks, groups, held grants,
+    # one UPDATE per resulting role (admin for those added, member for those removed); activity
+    assert len(without_audit(large)) == token_queries() + 6 + 7 + 2 + ACTIVITY, large
+    assert sum(s.startswith('UPDATE "organizations_membership"') for s in large) == 2
+    # the group's entry and one per member whose access changed, in bulk (SQLite cuts a
+    # bulk INSERT into batches of ~100 rows for its parameter limit; PostgreSQL does not)
+    assert sum(s.startswith(audit) for s in large) == (1 + 1 if connection.vendor == "postgresql" else 1 + 3)
+    assert ScimGroupMember.objects.filter(group=group).count() == 120
+    assert set(Membership.objects.filter(pk__in=[m.pk for m in members[130:230]]).values_list("role", flat=True)) == {OrgRole.ADMIN}
+    assert set(Membership.objects.filter(pk__in=[m.pk for m in members[10:110]]).values_list("role", flat=True)) == {OrgRole.MEMBER}
