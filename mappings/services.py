@@ -156,7 +156,9 @@ def recompute_memberships(membership_ids: Iterable[int], *, actor: Actor) -> int
     for start in range(0, len(ids), BATCH_SIZE):
         chunk = ids[start : start + BATCH_SIZE]
         by_org: dict[int, list[Membership]] = defaultdict(list)
-        for m in Membership.objects.select_for_update().filter(pk__in=chunk).order_by("pk"):
+        locked = Membership.objects.select_for_update().filter(pk__in=chunk).order_by("pk")
+        # Only what deriving access reads and writes (not the SCIM profile and its JSON).
+        for m in locked.only("pk", "organization_id", "role", "manual_role", "active", "scim_username"):
             by_org[m.organization_id].append(m)
         for org_id, memberships in by_org.items():
             if org_id not in orgs:
@@ -238,13 +240,18 @@ def stack_created(stack: Stack, *, actor: Actor) -> None:
     )
 
 
-def group_members_changed(membership_ids: Iterable[int], *, actor: Actor) -> int:
+def group_members_changed(membership_ids: Iterable[int], *, actor: Actor, group_id: int | None = None) -> int:
     """The one call the SCIM API makes, inside its transaction, after any change to
     group membership, a group's deletion (with the member ids collected before
     deleting; the mapping cascades with the group), or a user's activation state.
-    Returns how many members changed now (0 when handed to a worker)."""
+    `group_id`: the one group whose members changed. A group without a mapping
+    grants nothing, so joining or leaving it changes nobody's access: one query
+    instead of a recompute. Returns how many members changed now (0 when handed
+    to a worker)."""
     ids = sorted(set(membership_ids))
     if not ids:
+        return 0
+    if group_id is not None and not GroupMapping.objects.filter(group_id=group_id).exists():
         return 0
     if len(ids) <= settings.ACCESS_SYNC_LIMIT:
         return recompute_memberships(ids, actor=actor)

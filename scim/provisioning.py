@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -161,13 +161,15 @@ def _write_emails(membership: Membership, emails: list[dict[str, Any]], *, new: 
         membership._prefetched_objects_cache = {"email_set": created, "group_memberships": []}
 
 
-def _notify(membership_ids: Iterable[int], *, actor: Actor) -> None:
+def _notify(membership_ids: Iterable[int], *, actor: Actor, group: ScimGroup | None = None) -> None:
+    """group: the one group whose members changed (its mapping alone can make a
+    difference); None when states or several groups changed."""
     ids = sorted(set(membership_ids))
     if not ids:
         return
     from mappings.services import group_members_changed
 
-    group_members_changed(ids, actor=actor)
+    group_members_changed(ids, actor=actor, group_id=group.pk if group is not None else None)
 
 
 @transaction.atomic
@@ -379,7 +381,7 @@ def create_group(
         organization, actor, "scim.group.create", group,
         after={"displayName": name, "externalId": external_id, "members": len(ids), "member_ids": ids[:AUDIT_ID_LIMIT]},
     )
-    _notify(ids, actor=actor)
+    _notify(ids, actor=actor, group=group)
     return group
 
 
@@ -426,31 +428,57 @@ def change_group_members(
     """The one writer of group membership: `replace` sets the whole list, else
     `remove` then `add` apply. Ids must already be resolved for this org. Returns
     (added, removed) and notifies the access engine once for both."""
-    current = set(ScimGroupMember.objects.filter(group=group).values_list("membership_id", flat=True))
+    links = ScimGroupMember.objects.filter(group=group)
     if replace is not None:
+        current = set(links.values_list("membership_id", flat=True))
         target = set(replace)
+        added, removed = target - current, current - target
+        before, after = len(current), len(target)
     else:
-        target = (current - set(remove)) | set(add)
-    added, removed = target - current, current - target
+        # Only the members named are read (a 20,000-member group is pushed 100 at a time).
+        add, remove = set(add), set(remove) - set(add)
+        present = set(links.filter(membership_id__in=add | remove).values_list("membership_id", flat=True))
+        added, removed = add - present, remove & present
+        before = None
     if removed:
         ScimGroupMember.objects.filter(group=group, membership_id__in=removed).delete()
     if added:
-        ScimGroupMember.objects.bulk_create(
-            (ScimGroupMember(group=group, membership_id=i) for i in sorted(added)), ignore_conflicts=True
-        )
+        _insert_links(group, sorted(added))
     if added or removed:
         ScimGroup.objects.filter(pk=group.pk).update(updated_at=timezone.now())
+        if before is None:  # counted only when something changed
+            after = links.count()
+            before = after - len(added) + len(removed)
         audit.record(
             group.organization, actor, "scim.group.members", group,
-            before={"members": len(current)},
+            before={"members": before},
             after={
-                "members": len(target),
+                "members": after,
                 "added": sorted(added)[:AUDIT_ID_LIMIT],
                 "removed": sorted(removed)[:AUDIT_ID_LIMIT],
             },
         )
-        _notify(added | removed, actor=actor)
+        _notify(added | removed, actor=actor, group=group)
     return added, removed
+
+
+def _insert_links(group: ScimGroup, member_ids: list[int]) -> None:
+    """One INSERT for any number of members. On PostgreSQL the ids travel as one
+    array parameter (no model instance per member: Okta pushes 100 at a time);
+    a link a concurrent request inserted first is kept (ignore conflicts)."""
+    if connection.vendor != "postgresql":
+        ScimGroupMember.objects.bulk_create(
+            (ScimGroupMember(group=group, membership_id=i) for i in member_ids), ignore_conflicts=True
+        )
+        return
+    table = ScimGroupMember._meta.db_table
+    columns = [ScimGroupMember._meta.get_field(name).column for name in ("group", "membership", "created_at")]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{table}" ("{columns[0]}", "{columns[1]}", "{columns[2]}") '
+            "SELECT %s, unnest(%s::bigint[]), %s ON CONFLICT DO NOTHING",
+            [group.pk, member_ids, timezone.now()],
+        )
 
 
 def set_group_members(group: ScimGroup, member_ids: Iterable[int], *, actor: Actor) -> tuple[set[int], set[int]]:

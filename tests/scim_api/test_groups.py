@@ -153,7 +153,7 @@ def test_membership_changes_notify_access_engine_once_per_request(scim, people, 
     import mappings.services
 
     calls = []
-    monkeypatch.setattr(mappings.services, "group_members_changed", lambda ids, *, actor: calls.append((sorted(ids), actor)))
+    monkeypatch.setattr(mappings.services, "group_members_changed", lambda ids, *, actor, group_id=None: calls.append((sorted(ids), actor)))
     gid = scim.post("/Groups", {"displayName": "G", "members": [{"value": people[0]}]}).json()["id"]
     scim.patch(
         f"/Groups/{gid}",

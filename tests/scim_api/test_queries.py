@@ -279,10 +279,11 @@ def test_group_patch_statements_do_not_grow_with_the_members_added_and_removed(s
         return [s for s in statements if not s.startswith(audit)]
 
     assert len(without_audit(small)) == len(without_audit(large)), (small, large)
-    # group locked, member ids resolved, current links, DELETE, INSERT, group touched;
-    # the recompute: memberships locked, org, mappings (2), stacks, groups, held grants,
-    # one UPDATE per resulting role (admin for those added, member for those removed); activity
-    assert len(without_audit(large)) == token_queries() + 6 + 7 + 2 + ACTIVITY, large
+    # group locked, member ids resolved, which of the named are members, DELETE, INSERT,
+    # group touched, member count; is the group mapped; the recompute: memberships
+    # locked, org, mappings (2), stacks, groups, held grants, one UPDATE per resulting
+    # role (admin for those added, member for those removed); activity
+    assert len(without_audit(large)) == token_queries() + 7 + 1 + 7 + 2 + ACTIVITY, large
     assert sum(s.startswith('UPDATE "organizations_membership"') for s in large) == 2
     # the group's entry and one per member whose access changed, in bulk (SQLite cuts a
     # bulk INSERT into batches of ~100 rows for its parameter limit; PostgreSQL does not)
@@ -290,3 +291,18 @@ def test_group_patch_statements_do_not_grow_with_the_members_added_and_removed(s
     assert ScimGroupMember.objects.filter(group=group).count() == 120
     assert set(Membership.objects.filter(pk__in=[m.pk for m in members[130:230]]).values_list("role", flat=True)) == {OrgRole.ADMIN}
     assert set(Membership.objects.filter(pk__in=[m.pk for m in members[10:110]]).values_list("role", flat=True)) == {OrgRole.MEMBER}
+
+
+def test_group_patch_of_an_unmapped_group_recomputes_nobody(scim, org):
+    members = bulk_members(org, 120)
+    group = ScimGroup.objects.create(organization=org, display_name="Unmapped")
+    scim.get("/Users", {"count": 1})
+    scim.get("/Users", {"count": 1})
+    ops = [{"op": "add", "path": "members", "value": [{"value": str(m.pk)} for m in members[:100]]}]
+    statements = data_statements(
+        lambda: scim.patch(f"/Groups/{group.pk}", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}), 204
+    )
+    # group locked, ids resolved, which are members, INSERT, group touched, count, audit,
+    # is the group mapped (no: it grants nothing, so nobody's access can change); activity
+    assert len(statements) == token_queries() + 8 + ACTIVITY, statements
+    assert ScimGroupMember.objects.filter(group=group).count() == 100
