@@ -29,6 +29,10 @@ from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+# Every family is declared on every node, so dashboards see them before the first sample.
+import mappings.metrics  # noqa: F401
+import organizations.scheduled  # noqa: F401
+import scim.metrics  # noqa: F401
 from organizations.request_context import client_address
 
 logger = logging.getLogger("orgdesk.metrics")

@@ -132,12 +132,22 @@ class RequestContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.request_id = incoming_request_id(request)
-        id_token = request_id_var.set(request.request_id)
-        address_token = client_address_var.set(client_address(request))
+        tokens = (request_id_var.set(request.request_id), client_address_var.set(client_address(request)))
         try:
             response = self.get_response(request)
-        finally:
-            request_id_var.reset(id_token)
-            client_address_var.reset(address_token)
+        except BaseException:
+            _reset(tokens)
+            raise
         response[REQUEST_ID_HEADER] = request.request_id
+        # Kept until the response is closed, so Django's own request log
+        # ("Not Found: ...", written after every middleware) carries the id too.
+        response._resource_closers.append(lambda: _reset(tokens))
         return response
+
+
+def _reset(tokens: tuple[contextvars.Token, contextvars.Token]) -> None:
+    try:
+        request_id_var.reset(tokens[0])
+        client_address_var.reset(tokens[1])
+    except ValueError:  # closed from another context: the next request sets its own
+        pass
