@@ -3,6 +3,7 @@ from the environment (see the configuration table in README.md)."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -166,6 +167,8 @@ LOGIN_URL = "admin:login"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Deployments sharing one Redis database keep apart by prefix.
+    CACHES["default"]["KEY_PREFIX"] = os.environ.get("CACHE_KEY_PREFIX", "")
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "orgdesk"}}
 
@@ -188,7 +191,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME") 
 CELERY_BEAT_SCHEDULE = {
     "prune-provisioning-activity": {
         "task": "scim.tasks.prune_provisioning_activity",
-        "schedule": crontab(minute=17),  # hourly
+        "schedule": timedelta(seconds=env_int("SCIM_ACTIVITY_PRUNE_SECONDS", 3600)),
         "options": {"expires": 3600},
     },
     "expire-invitations": {
