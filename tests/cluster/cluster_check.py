@@ -282,7 +282,7 @@ def seed() -> dict:
     from organizations import services as org_services
     from organizations.models import Membership, User
     from scim.models import MarketplaceApp, ScimGroup, ScimGroupMember
-    from scim.services import enable_scim, install_app
+    from scim.installations import enable_scim, install_app
 
     org = org_services.create_organization("Cluster Co", owner_email=OWNER, owner_password=PASSWORD, actor=None)
     owner = User.objects.get(email=OWNER)
