@@ -26,7 +26,8 @@ COPY templates ./templates
 # Editable: templates/ and settings stay beside the code (BASE_DIR).
 RUN pip install -e . \
     && SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput \
-    && rm -rf /app/var
+    && rm -rf /app/var \
+    && mkdir -p /tmp/prometheus && chown orgdesk:orgdesk /tmp/prometheus
 
 USER orgdesk
 EXPOSE 8000

@@ -50,6 +50,7 @@ RATE_LIMIT = 300  # per installation per minute, on every node together
 LOCKOUT = 6  # bad tokens per address per minute, on every node together
 BIG_GROUP = 4000  # members: a mapping change over ACCESS_SYNC_LIMIT runs on the worker, in batches of 500
 IMPORT_USERS = 60
+METRICS_TOKEN = secrets.token_urlsafe(16)
 
 TMP = Path(tempfile.mkdtemp(prefix="orgdesk-cluster-"))
 ENV = {
@@ -72,6 +73,7 @@ ENV = {
     "ACCESS_SYNC_LIMIT": "200",
     "LOG_FORMAT": "json",
     "TRUSTED_PROXY_COUNT": "1",
+    "METRICS_BEARER_TOKEN": METRICS_TOKEN,
     "CACHE_KEY_PREFIX": f"cluster-{os.getpid()}-{secrets.token_hex(4)}",
     "LOG_LEVEL": "WARNING",
 }
@@ -104,17 +106,19 @@ def step(what: str) -> None:
 # --- processes ---------------------------------------------------------------
 
 
-def start(name: str, args: list[str]) -> subprocess.Popen:
+def start(name: str, args: list[str], **env: str) -> subprocess.Popen:
     log = open(TMP / f"{name}.log", "wb")
-    proc = subprocess.Popen(args, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     processes[name] = proc
     return proc
 
 
 def start_node(name: str, port: int) -> None:
+    """Two gunicorn workers; their metrics meet in the node's own directory."""
     start(name, [str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi",
-                 "--bind", f"127.0.0.1:{port}", "--workers", "2", "--graceful-timeout", "5"])
+                 "--bind", f"127.0.0.1:{port}", "--workers", "2", "--graceful-timeout", "5"],
+          PROMETHEUS_MULTIPROC_DIR=str(TMP / f"metrics-{name}"))
 
 
 def kill(name: str, sig: int = signal.SIGTERM) -> None:
@@ -370,6 +374,31 @@ def write_a_read_b(world: dict, token: str) -> None:
     prove("a user written through node A (POST, then PATCH) is read through node B at once, by id and by filter")
 
 
+def metrics_of_node(world: dict, token: str) -> None:
+    """Each gunicorn worker is its own process; any one of them answering the
+    scrape must report the whole node (multiprocess mode)."""
+    scim = Scim(world["org"], token)
+
+    def scrape() -> float:
+        reply = http("GET", PORT_B, "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        check(reply.status == 200, f"/metrics with the token: {reply.status}")
+        for line in reply.text.splitlines():
+            if line.startswith("orgdesk_scim_requests_total{") and 'operation="GET group"' in line \
+                    and 'status="404"' in line:
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    check(http("GET", PORT_B, "/metrics").status == 403, "/metrics without the token was not refused")
+    before = scrape()
+    sent = 30
+    for _ in range(sent):  # spread over both workers of node B
+        check(scim.call(PORT_B, "GET", "/Groups/999999999").status == 404, "unknown group was not 404")
+    counts = {scrape() - before for _ in range(8)}
+    check(counts == {sent}, f"scrapes of node B saw {sorted(counts)} of the {sent} requests")
+    prove(f"/metrics of a node adds up its gunicorn workers: every scrape of node B (2 workers) counts all {sent} "
+          "SCIM requests by operation and status; without the bearer token it is 403")
+
+
 def mapping_on_worker(world: dict, admin_a: AdminSession, admin_b: AdminSession) -> None:
     from mappings.models import RecomputeJob
     from organizations.models import Membership, OrgRole
@@ -517,6 +546,7 @@ def main() -> int:
         token = token_rotation(world, admin_a)
         shared_limits(world)
         write_a_read_b(world, token)
+        metrics_of_node(world, token)
         mapping_on_worker(world, admin_a, admin_b)
         beat_prunes(world)
         kill_mid_import(world, token)
