@@ -19,10 +19,8 @@ process), the process's own registry is served."""
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import os
-from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -33,7 +31,7 @@ from prometheus_client.core import GaugeMetricFamily
 import mappings.metrics  # noqa: F401
 import organizations.scheduled  # noqa: F401
 import scim.metrics  # noqa: F401
-from organizations.request_context import client_address
+from organizations.request_context import address_in, client_address, parse_networks
 
 logger = logging.getLogger("orgdesk.metrics")
 
@@ -88,28 +86,17 @@ def exposition() -> bytes:
     return generate_latest(registry) + generate_latest(_queue_registry)
 
 
-@lru_cache(maxsize=8)
-def _networks(spec: tuple[str, ...]):
-    return tuple(ipaddress.ip_network(item, strict=False) for item in spec)
-
-
 def _allowed(request: HttpRequest) -> bool | None:
     """True/False, or None when the endpoint is off."""
     token = settings.METRICS_BEARER_TOKEN
-    networks = _networks(tuple(settings.METRICS_ALLOWED_NETWORKS))
+    networks = parse_networks(tuple(settings.METRICS_ALLOWED_NETWORKS))
     if not token and not networks:
         return None
     if token:
         given = request.META.get("HTTP_AUTHORIZATION", "")
         if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             return True
-    if networks:
-        try:
-            address = ipaddress.ip_address(client_address(request))
-        except ValueError:
-            return False
-        return any(address in net for net in networks)
-    return False
+    return bool(networks) and address_in(client_address(request), networks)
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

@@ -47,12 +47,18 @@ client_address_var: contextvars.ContextVar[str] = contextvars.ContextVar("orgdes
 
 
 @lru_cache(maxsize=8)
-def _networks(spec: tuple[str, ...]) -> tuple[Network, ...]:
+def parse_networks(spec: tuple[str, ...]) -> tuple[Network, ...]:
+    """Addresses or networks from a setting ("10.0.0.0/8", "::1"), parsed once."""
     return tuple(ipaddress.ip_network(item, strict=False) for item in spec)
 
 
 def trusted_networks() -> tuple[Network, ...]:
-    return _networks(tuple(getattr(settings, "TRUSTED_PROXIES", ()) or ()))
+    return parse_networks(tuple(getattr(settings, "TRUSTED_PROXIES", ()) or ()))
+
+
+def address_in(address: str, networks: tuple[Network, ...]) -> bool:
+    parsed = _parse(address)
+    return parsed is not None and any(parsed in net for net in networks)
 
 
 def _parse(value: str) -> IPAddress | None:
