@@ -25,6 +25,6 @@ def complete_profiles(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("organizations", "0003_membership_org_id_idx")]
+    dependencies = [("organizations", "0004_auditevent_request_context")]
 
     operations = [migrations.RunPython(complete_profiles, migrations.RunPython.noop)]
