@@ -275,10 +275,11 @@ def probe_queries(client: httpx.Client, op: str, base: str, info: dict, probe) -
         patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}
         queries_for(client, "PATCH", f"{base}/Users/{uid}", json={**patch, "Operations": [{"op": "replace", "value": {"active": True}}]})
         return queries_for(client, "PATCH", f"{base}/Users/{uid}", json={**patch, "Operations": [{"op": "replace", "value": {"active": False}}]})
-    if op == "group_patch_100":  # remove, then measure an add that really adds the 100
+    if op in ("group_patch_100", "group_patch_100_mapped"):  # remove, then measure an add that really adds the 100
         members = [{"value": str(i)} for i in info["non_member_ids"][:100]]
         patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}
-        url = f"{base}/Groups/{info['small_group_id']}"
+        group = info["small_group_id"] if op == "group_patch_100" else info["mapped_group_id"]
+        url = f"{base}/Groups/{group}"
         queries_for(client, "PATCH", url, json={**patch, "Operations": [{"op": "remove", "path": "members", "value": members}]})
         return queries_for(client, "PATCH", url, json={**patch, "Operations": [{"op": "add", "path": "members", "value": members}]})
     return None
@@ -295,6 +296,10 @@ def operations(info: dict) -> list[tuple]:
         ("patch_deactivate", "PATCH /Users/{id} active false/true", {"args": info["sample_user_ids"][100:200]}, None),
         ("group_patch_100", "PATCH /Groups/{id} ±100 members",
          {"args": info["non_member_ids"][:100], "extra": [info["small_group_id"]]}, None),
+        # The same on a mapped group: each request changes the access of 100 members
+        # (roles, stack grants, one audit entry each), the most a push can cost.
+        ("group_patch_100_mapped", "PATCH /Groups/{mapped} ±100 members (all change access)",
+         {"args": info["non_member_ids"][:100], "extra": [info["mapped_group_id"]]}, None),
         ("big_group_no_members", "GET /Groups/{big}?excludedAttributes=members",
          {"extra": [info["big_group_id"]]}, ("GET", f"{base}/Groups/{info['big_group_id']}?excludedAttributes=members")),
         # Last: every POST adds a user, so the orgs grow past their seeded size from here on.

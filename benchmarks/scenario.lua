@@ -64,7 +64,7 @@ request = function()
     local body = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":' ..
       active .. '}}]}'
     return wrk.format("PATCH", base .. "/Users/" .. pick(args), headers(), body)
-  elseif op == "group_patch_100" then
+  elseif op == "group_patch_100" or op == "group_patch_100_mapped" then
     -- Alternate: add 100 members, then remove the same 100 (Okta's two forms).
     local group = extra[1]
     local members = {}

@@ -102,6 +102,8 @@ def main() -> None:
     for gid in group_ids[1:4]:
         mapping = GroupMapping.objects.create(organization=org, group_id=gid, org_role=OrgRole.MEMBER)
         GroupMappingStackRole.objects.create(mapping=mapping, stack=stacks[0], role=dev)
+    # A group whose members become Admins: joining or leaving it changes a member's access.
+    GroupMapping.objects.create(organization=org, group_id=group_ids[-2], org_role=OrgRole.ADMIN)
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -116,6 +118,7 @@ def main() -> None:
                 "big_group_id": big,
                 "big_group_members": len(big_members),
                 "small_group_id": group_ids[-1],
+                "mapped_group_id": group_ids[-2],
                 "sample_user_ids": [pk for pk, _ in memberships[-200:]],
                 "non_member_ids": member_ids[len(big_members) :][:200] or member_ids[:200],
                 "sample_usernames": [u for _, u in memberships[:: max(1, len(memberships) // 200)]][:200],
