@@ -24,8 +24,9 @@ COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 PRESENT_OP = "pr"
 AND, OR, NOT = "and", "or", "not"
 
-# An unquoted GUID-like id (hex groups joined by dashes), the one bare word accepted.
-_BARE_ID_RE = re.compile(r"[0-9A-Fa-f]+(?:-[0-9A-Fa-f]+)+\Z")
+# An unquoted id such as Entra ID's object ids (letter/digit groups joined by
+# dashes, as a GUID is): the one bare word accepted as a string.
+_BARE_ID_RE = re.compile(r"[0-9A-Za-z]+(?:-[0-9A-Za-z]+)+\Z")
 _NUMBER_RE = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?\Z")
 _TOKEN_RE = re.compile(
     r"""
