@@ -23,6 +23,10 @@ def can_use_admin(user) -> bool:
 
 class OrgdeskAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
     def confirm_login_allowed(self, user):
+        from organizations.signin.saml.policy import password_signin_refusal
+
+        if user.is_active and (refusal := password_signin_refusal(user)):
+            raise ValidationError(refusal, code="sso_required")
         if not user.is_active or not can_use_admin(user):
             raise ValidationError(
                 "This account cannot open Orgdesk settings: only an organization's Owner or Admin can.",
