@@ -47,10 +47,11 @@ class OrgdeskAdminSite(admin.AdminSite):
     def get_urls(self):
         from mappings.admin_views import get_urls as mapping_urls
         from organizations.admin_views import get_urls as org_urls
+        from organizations.signin.saml.admin_views import get_urls as sso_urls
         from scim.admin_views import get_urls as scim_urls
 
         custom = [
-            path("orgs/<str:org_uid>/", include(org_urls(self) + scim_urls(self) + mapping_urls(self))),
+            path("orgs/<str:org_uid>/", include(org_urls(self) + scim_urls(self) + mapping_urls(self) + sso_urls(self))),
         ]
         return custom + super().get_urls()
 

@@ -22,7 +22,7 @@ from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
 from organizations import audit
 from organizations.models import MANAGER_ROLES, Membership, Organization
-from organizations.services import can_manage, find_account
+from organizations.services import find_account
 
 from . import acs, config, services
 from .forms import SsoStartForm
@@ -103,12 +103,12 @@ def _take_request(request: HttpRequest, request_id: str, org: Organization) -> d
 @never_cache
 @require_GET
 def login_view(request: HttpRequest, org_uid: str) -> HttpResponse:
-    """Send the browser to the IdP with an AuthnRequest. ?test=1 is Test SSO: an
-    Owner/Admin checks the settings before SSO is enabled; nobody is signed in."""
+    """Send the browser to the IdP with an AuthnRequest. ?test=1 is Test SSO: the
+    Owner checks the settings before SSO is enabled; nobody is signed in."""
     sso = _sso_of(org_uid)
     org = sso.organization
     test = request.GET.get("test") == "1"
-    if test and not can_manage(request.user, org):
+    if test and not services.can_configure_sso(request.user, org):
         raise Http404("No such organization.")
     if not sso.idp_configured or not (sso.enabled or test):
         reason = "not_configured" if not sso.idp_configured else "sso_disabled"
@@ -194,7 +194,7 @@ def _test_result(request, sso: SsoSettings, post: dict, request_id: str) -> Http
     """Test SSO: report what the IdP sent and whether it would be accepted;
     nobody is signed in and nothing is enabled."""
     org = sso.organization
-    if not can_manage(request.user, org):
+    if not services.can_configure_sso(request.user, org):
         raise acs.Refused("unknown_request")
     context: dict = {"org": org, "sso": sso}
     try:
