@@ -137,3 +137,14 @@ def test_replay_cache_on_redis(org, other_org, redis_cache):
     assert not UsedAssertion.objects.exists()
     keys = list(redis_cache.scan_iter("*saml-assertion*"))
     assert len(keys) == 2 and 0 < redis_cache.ttl(keys[0]) <= 5 * 60 + 60 + 120
+
+
+def test_services_refuse_an_admin_actor(sso_org):
+    admin = factories.make_member(sso_org, "admin@acme.example", role="admin").user
+    for change in (lambda: services.disable_sso(sso_org, actor=admin),
+                   lambda: services.set_strict(sso_org, True, actor=admin),
+                   lambda: services.create_settings(sso_org, actor=admin)):
+        with pytest.raises(services.ServiceError, match="only the Owner configures SSO"):
+            change()
+    sso = SsoSettings.objects.get(organization=sso_org)
+    assert (sso.enabled, sso.strict) == (True, False)

@@ -11,7 +11,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from organizations.admin_views import get_managed_org_or_404, org_settings_context
+from organizations.admin_views import org_settings_context
+from organizations.permissions import get_managed_org_or_404
 from organizations.models import Organization
 from organizations.services import ServiceError
 

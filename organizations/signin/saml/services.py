@@ -14,9 +14,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 
-from organizations import audit
+from organizations import audit, permissions
 from organizations.audit import Actor
-from organizations.models import Membership, Organization, OrgRole, User
+from organizations.models import Organization, User
 from organizations.services import ServiceError
 
 from .models import SIGNIN_NAME_RE, SsoSettings
@@ -28,12 +28,15 @@ _PEM_RE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----
 
 def can_configure_sso(user: User, org: Organization) -> bool:
     """The Owner edits SSO (Admins only read it): a wrong IdP certificate or
-    Strict mode can lock everyone out, and the Owner keeps the break-glass path."""
-    if not (user.is_authenticated and user.is_active):
-        return False
-    if user.is_superuser:
-        return True
-    return Membership.objects.filter(organization=org, user=user, active=True, role=OrgRole.OWNER).exists()
+    Strict mode can lock everyone out, and the Owner keeps the break-glass path.
+    The tenant gate's Owner check (the one that guards ownership transfer)."""
+    return permissions.can_transfer_ownership(user, org)
+
+
+def _ensure_owner(org: Organization, actor: Actor) -> None:
+    """A user acting must be the Owner; None (the system, an operator's command) is trusted."""
+    if isinstance(actor, User) and not can_configure_sso(actor, org):
+        raise permissions.NotPermitted(f"{actor.email} is not the Owner of {org.name}; only the Owner configures SSO.")
 
 
 # ---- certificates and metadata ------------------------------------------------
@@ -165,6 +168,7 @@ def get_settings(org: Organization) -> SsoSettings | None:
 @transaction.atomic
 def create_settings(org: Organization, *, actor: Actor, signin_name: str | None = None) -> SsoSettings:
     """Step 1: the sign-in name. It is fixed once created."""
+    _ensure_owner(org, actor)
     existing = SsoSettings.objects.select_for_update().filter(organization=org).first()
     if existing is not None:
         if signin_name and validate_signin_name(signin_name) != existing.signin_name:
@@ -180,7 +184,8 @@ def create_settings(org: Organization, *, actor: Actor, signin_name: str | None 
     return sso
 
 
-def _locked(org: Organization) -> SsoSettings:
+def _locked(org: Organization, actor: Actor) -> SsoSettings:
+    _ensure_owner(org, actor)
     sso = SsoSettings.objects.select_for_update().select_related("organization").filter(organization=org).first()
     if sso is None:
         raise ServiceError("Choose a sign-in name first.")
@@ -210,7 +215,7 @@ def set_identity_provider(
     if not re.match(r"^https?://", sso_url):
         raise ServiceError("The IdP Single Sign-On URL must be an http(s) URL.")
     pem = normalize_certificate(certificate)
-    sso = _locked(org)
+    sso = _locked(org, actor)
     before = _snapshot(sso)
     sso.idp_entity_id, sso.idp_sso_url, sso.idp_x509_cert = entity_id[:1024], sso_url[:1024], pem
     return _save(sso, before, "sso.set_identity_provider", actor=actor,
@@ -226,7 +231,7 @@ def import_metadata(org: Organization, xml: str | bytes, *, actor: Actor) -> Sso
 
 @transaction.atomic
 def enable_sso(org: Organization, *, actor: Actor) -> SsoSettings:
-    sso = _locked(org)
+    sso = _locked(org, actor)
     if not sso.idp_configured:
         raise ServiceError("Enter the identity provider's settings (or import its metadata) before enabling SSO.")
     info = certificate_info(sso.idp_x509_cert)
@@ -241,7 +246,7 @@ def enable_sso(org: Organization, *, actor: Actor) -> SsoSettings:
 def disable_sso(org: Organization, *, actor: Actor) -> SsoSettings:
     """Everyone stays in the org; people then sign in with a password (reset by
     e-mail). Strict mode goes off with SSO, or nobody but the Owner could sign in."""
-    sso = _locked(org)
+    sso = _locked(org, actor)
     before = _snapshot(sso)
     sso.enabled, sso.strict = False, False
     return _save(sso, before, "sso.disable", actor=actor, fields=["enabled", "strict"])
@@ -249,7 +254,7 @@ def disable_sso(org: Organization, *, actor: Actor) -> SsoSettings:
 
 @transaction.atomic
 def set_strict(org: Organization, strict: bool, *, actor: Actor) -> SsoSettings:
-    sso = _locked(org)
+    sso = _locked(org, actor)
     if strict and not sso.enabled:
         raise ServiceError("Enable SSO before turning on Strict mode.")
     before = _snapshot(sso)
@@ -259,7 +264,7 @@ def set_strict(org: Organization, strict: bool, *, actor: Actor) -> SsoSettings:
 
 @transaction.atomic
 def set_jit_provisioning(org: Organization, jit: bool, *, actor: Actor) -> SsoSettings:
-    sso = _locked(org)
+    sso = _locked(org, actor)
     before = _snapshot(sso)
     sso.jit_provisioning = bool(jit)
     return _save(sso, before, "sso.set_jit_provisioning", actor=actor, fields=["jit_provisioning"])
@@ -267,7 +272,7 @@ def set_jit_provisioning(org: Organization, jit: bool, *, actor: Actor) -> SsoSe
 
 @transaction.atomic
 def record_test(org: Organization, *, ok: bool, summary: dict, actor: Actor) -> None:
-    sso = _locked(org)
+    sso = _locked(org, actor)
     sso.last_test_at, sso.last_test_ok, sso.last_test_summary = timezone.now(), ok, summary
     sso.save(update_fields=["last_test_at", "last_test_ok", "last_test_summary", "updated_at"])
     audit.record(org, actor, "sso.test", sso, after={"accepted": ok, **summary}, target_label=sso.signin_name)
