@@ -130,3 +130,13 @@ def test_test_sso_reports_without_signing_in_or_enabling(client, org, owner, idp
     request_id = authn_request(client.get(reverse("saml:login", args=[org.uid]) + "?test=1")["Location"])[0]
     refused = post_acs(client, org, idp.response(sp, "stranger@else.example", in_response_to=request_id))
     assert 'data-accepted="no"' in refused.content.decode() and "not a member of Acme" in refused.content.decode()
+
+
+def test_okta_marketplace_page_says_where_the_sso_values_go(client, sso_org):
+    client.force_login(factories.owner_of(sso_org).user)
+    body = client.get(reverse("admin:marketplace-app", args=[sso_org.uid, "okta-generic-scim"])).content.decode()
+    sp = config.sp_urls(sso_org)
+    assert "Single sign-on URL" in body and f'id="okta-acs-url">{sp.acs_url}<' in body
+    assert f'id="okta-entity-id">{sp.entity_id}<' in body and "Audience URI (SP Entity ID)" in body
+    other = client.get(reverse("admin:marketplace-app", args=[sso_org.uid, "entra-id-scim"])).content.decode()
+    assert 'id="okta-saml-values"' not in other

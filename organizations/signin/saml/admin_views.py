@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from organizations.admin_views import org_settings_context
+from organizations.forms import FORM_ACTION_FIELD
 from organizations.permissions import get_managed_org_or_404
 from organizations.models import Organization
 from organizations.services import ServiceError
@@ -19,32 +20,29 @@ from organizations.services import ServiceError
 from . import acs, config, services
 from .forms import IdentityProviderForm, MetadataForm, OptionsForm, SigninNameForm
 
-FORM_FIELD = "form"
-
 
 def _tab_url(org: Organization) -> str:
     return reverse("admin:org-settings-sso", args=[org.uid])
 
 
 def _forms(request: HttpRequest, sso) -> dict:
-    posted = request.POST.get(FORM_FIELD) if request.method == "POST" else None
-    data = request.POST if request.method == "POST" else None
-    files = request.FILES if request.method == "POST" else None
-    initial_idp = {
-        "idp_sso_url": sso.idp_sso_url, "idp_entity_id": sso.idp_entity_id, "idp_x509_cert": sso.idp_x509_cert,
-    } if sso else {}
-    return {
-        "name": SigninNameForm(data if posted == "name" else None, prefix="name"),
-        "metadata": MetadataForm(data if posted == "metadata" else None, files if posted == "metadata" else None,
-                                 prefix="metadata"),
-        "idp": IdentityProviderForm(data if posted == "idp" else None, prefix="idp", initial=initial_idp),
-        "options": OptionsForm(data if posted == "options" else None, prefix="options",
-                               initial={"jit_provisioning": bool(sso and sso.jit_provisioning)}),
+    """The tab's forms; only the posted one (named by the hidden field) is bound."""
+    posted = request.POST.get(FORM_ACTION_FIELD) if request.method == "POST" else None
+    initial = {
+        IdentityProviderForm: {"idp_sso_url": sso.idp_sso_url, "idp_entity_id": sso.idp_entity_id,
+                               "idp_x509_cert": sso.idp_x509_cert} if sso else {},
+        OptionsForm: {"jit_provisioning": bool(sso and sso.jit_provisioning)},
     }
+    forms = {}
+    for cls in (SigninNameForm, MetadataForm, IdentityProviderForm, OptionsForm):
+        bound = cls.action == posted
+        forms[cls.action] = cls(request.POST if bound else None, request.FILES if bound else None,
+                                initial=initial.get(cls, {}))
+    return forms
 
 
 def _handle(request: HttpRequest, org: Organization, forms: dict) -> HttpResponse | None:
-    action = request.POST.get(FORM_FIELD, "")
+    action = request.POST.get(FORM_ACTION_FIELD, "")
     form = forms.get(action)
     if form is None:
         messages.error(request, "Unknown form; nothing was changed.")
@@ -96,7 +94,7 @@ def sso_tab_view(site):
             sso=sso,
             can_edit=can_edit,
             forms=forms,
-            form_field=FORM_FIELD,
+            form_action_field=FORM_ACTION_FIELD,
             sp=config.sp_urls(org) if sso else None,
             nameid_format=config.NAMEID_FORMAT,
             cert=services.certificate_info(sso.idp_x509_cert) if sso else None,
@@ -159,8 +157,9 @@ def sso_toggle_view(site, *, action: str):
             context = {
                 **site.each_context(request), "org": org, "title": title, "message": message.format(org=org.name),
                 "button": button, "danger": danger, "cancel_url": tab_url,
+                "crumb_url": tab_url, "crumb_label": "Single Sign-On",
             }
-            return TemplateResponse(request, "admin/saml/confirm.html", context)
+            return TemplateResponse(request, "admin/scim/confirm.html", context)
         try:
             act(org, request.user)
         except ServiceError as exc:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
+from organizations.forms import ActionForm
+
 from .models import SIGNIN_NAME_RE
 
 
@@ -16,7 +18,8 @@ class SsoStartForm(forms.Form):
         return self.cleaned_data["identifier"].strip()
 
 
-class SigninNameForm(forms.Form):
+class SigninNameForm(ActionForm):
+    action = "name"
     signin_name = forms.RegexField(
         regex=SIGNIN_NAME_RE,
         max_length=50,
@@ -26,7 +29,8 @@ class SigninNameForm(forms.Form):
     )
 
 
-class MetadataForm(forms.Form):
+class MetadataForm(ActionForm):
+    action = "metadata"
     metadata_xml = forms.CharField(
         label="IdP metadata XML", required=False, widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"})
     )
@@ -46,7 +50,8 @@ class MetadataForm(forms.Form):
         return data
 
 
-class IdentityProviderForm(forms.Form):
+class IdentityProviderForm(ActionForm):
+    action = "idp"
     idp_sso_url = forms.URLField(label="Identity Provider Single Sign-On URL", max_length=1024, assume_scheme="https")
     idp_entity_id = forms.CharField(label="Identity Provider Issuer (entity ID)", max_length=1024)
     idp_x509_cert = forms.CharField(
@@ -56,7 +61,8 @@ class IdentityProviderForm(forms.Form):
     )
 
 
-class OptionsForm(forms.Form):
+class OptionsForm(ActionForm):
+    action = "options"
     jit_provisioning = forms.BooleanField(
         required=False,
         label="Create people at their first sign-in (as Member) when SCIM is off",
