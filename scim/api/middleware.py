@@ -1,6 +1,7 @@
 """One middleware for everything under /scim/: whatever produced the response
 (our views, Django's URL resolver 404, an uncaught exception), clients get SCIM
-JSON with `application/scim+json`; each call is logged and recorded as
+JSON with `application/scim+json`; each call is logged (with the request id,
+config/logging.py), counted in the Prometheus metrics and recorded as
 provisioning activity. Never logs tokens or bodies."""
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from scim.metrics import observe_request
+
 from . import constants as c
 from .errors import error_response
 
 logger = logging.getLogger("orgdesk.scim")
-
-SCIM_PATH_PREFIX = "/scim/"
 
 DEFAULT_DETAILS = {
     400: "Bad request",
@@ -55,7 +56,7 @@ class ScimApiMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path_info.startswith(SCIM_PATH_PREFIX):
+        if not request.path_info.startswith(c.SCIM_PATH_PREFIX):
             return self.get_response(request)
         started = time.monotonic()
         response = self.get_response(request)
@@ -68,15 +69,17 @@ class ScimApiMiddleware:
                 response["Allow"] = allow
         elif not getattr(response, "streaming", False) and response.status_code != 204:
             response["Content-Type"] = c.SCIM_CONTENT_TYPE
-        duration_ms = int((time.monotonic() - started) * 1000)
+        elapsed = time.monotonic() - started
+        duration_ms = int(elapsed * 1000)
         self.log(request, response, duration_ms)
+        observe_request(request, response.status_code, elapsed)
         from scim.activity import record_request
 
         record_request(request, response, duration_ms, detail=error_detail(response))
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not request.path_info.startswith(SCIM_PATH_PREFIX):
+        if not request.path_info.startswith(c.SCIM_PATH_PREFIX):
             return None
         logger.exception("Unhandled error in SCIM request %s %s", request.method, request.path)
         return error_response(500, c.DETAIL_SERVER_ERROR)
