@@ -16,7 +16,8 @@ What the queries below do about it, for filters that name a key:
   statistics. It costs the org as an average one (the table's rows over its
   organizations), never as one it thinks is empty, so the key's index, which finds
   the row without reading the org, is the cheaper plan. The value is the same, and
-  the statement is still scoped to the org.
+  the statement is still scoped to the org. (Only statistics in which an average
+  org holds about one row would leave the walk a contender.)
 - a filter that matches at most one row (`eq` on a unique key: a User's userName,
   a Group's displayName, an id) has no ORDER BY and no LIMIT: nothing makes the
   id-ordered walk of the org worth anything. The (empty or one-row) page is cut
