@@ -344,7 +344,8 @@ def table(results: dict) -> str:
         f"Lookups at the start over the end: {check['start_over_end']}x (target ≤ 1.2x); the analyzed 100k org over "
         f"the end of the import: {check['reference_over_end']}x (target ≤ 1.5x; {check['reference_over_start']}x at the "
         f"start): {'met' if check['met'] else 'NOT met'}.",
-        f"At the end the planner estimates the new org at {exp['planner_estimate']:,} rows (it holds {exp['members']:,}). "
+        f"At the end the planner estimates the new org at {exp['planner_estimate']:,} row{'s' if exp['planner_estimate'] != 1 else ''} "
+        f"(it holds {exp['members']:,}). "
         f"The lookup reads {exp['lookup']['buffers']} buffers in {exp['lookup']['ms']} ms through "
         f"{', '.join(f'`{i}`' for i in exp['lookup']['indexes'])}; its former shape would read "
         f"{exp['former_lookup']['buffers']:,} buffers in {exp['former_lookup']['ms']} ms through "
