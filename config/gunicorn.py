@@ -12,6 +12,7 @@ there; the directory is emptied when the server starts and a dead worker's
 gauges are dropped (config/metrics.py)."""
 import os
 import shutil
+import sys
 
 cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -28,6 +29,16 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # the proxy logs requ
 errorlog = "-"
 # The proxy sets X-Forwarded-Proto; Django reads it (SECURE_PROXY_SSL_HEADER).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+# gunicorn's own lines (worker boots, timeouts) in the app's format: JSON in production.
+if (os.environ.get("LOG_FORMAT") or ("text" if os.environ.get("DEBUG", "true").lower() in {"1", "true", "yes", "on"}
+                                      else "json")) == "json":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from config.logging import logging_config
+
+    logconfig_dict = logging_config(fmt="json", level=os.environ.get("LOG_LEVEL", "INFO"))
+    logconfig_dict["loggers"]["gunicorn.error"] = {"level": "INFO", "handlers": ["console"], "propagate": False}
 
 
 def on_starting(server):

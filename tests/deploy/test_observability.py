@@ -81,11 +81,11 @@ def test_metrics_accept_the_bearer_token_only(settings):
 
 
 def sample(text: str, name: str, **labels: str) -> float:
-    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    """A sample's value in the text exposition; 0 when it has none yet."""
     for line in text.splitlines():
         if line.startswith(f"{name}{{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
             return float(line.rsplit(" ", 1)[1])
-    return 0.0 if wanted else 0.0
+    return 0.0
 
 
 def scrape(settings) -> str:
