@@ -25,6 +25,8 @@ from .forms import (
 )
 from .models import Membership, Organization, OrgRole, Stack, StackAccess, StackRole
 from .services import can_manage
+from .signin.members_tab import pending_invitations_context
+from .signin.invitations import invite_member
 
 SETTINGS_TABS = [
     ("general", "General", "admin:org-settings"),
@@ -134,11 +136,11 @@ class OrgSettingsViews:
         forms = self._forms(request, classes, **{"change-role": scoped, "transfer-ownership": scoped})
 
         def add(data: dict) -> str:
-            m = services.add_member(
+            m, _ = invite_member(
                 org, data["email"], role=data["role"], first_name=data["first_name"],
                 last_name=data["last_name"], actor=request.user,
             )
-            return f"{m.user.email} was added as {m.get_role_display()}."
+            return f"{m.user.email} was added as {m.get_role_display()}. An invitation e-mail is on its way."
 
         def change(data: dict) -> str:
             m = services.change_role(data["membership"], data["role"], actor=request.user)
@@ -171,6 +173,7 @@ class OrgSettingsViews:
             add_form=forms["add-member"],
             change_role_form=forms["change-role"],
             transfer_form=forms.get("transfer-ownership"),
+            **pending_invitations_context(request, org),
         )
 
     def stacks(self, request: HttpRequest, org_uid: str) -> HttpResponse:
