@@ -86,7 +86,9 @@ def invitation_accept(request: HttpRequest, org_uid: str, token: str) -> HttpRes
             pass
         else:
             try:
-                invitations.accept_invitation(invitation, password=form.cleaned_data["new_password1"] if needs_password else None)
+                user = invitations.accept_invitation(
+                    invitation, password=form.cleaned_data["new_password1"] if needs_password else None
+                )
             except ServiceError:  # used or revoked by a concurrent request since the check
                 again = invitations.check_link(org_uid, token)
                 return _refuse(request, again if again.refusal else invitations.LinkCheck(invitation, Refusal.USED))
