@@ -30,9 +30,9 @@ class ThrottledPasswordResetForm(PasswordResetForm):
         self.request = request
         super().__init__(*args, **kwargs)
 
-    def clean(self):
-        cleaned = super().clean()
-        email = cleaned.get("email") or ""
+    def clean_email(self):
+        # On the field: the admin's reset template shows field errors only.
+        email = self.cleaned_data["email"]
         locked = throttle.seconds_locked(self.request, email, prefix=RESET_THROTTLE_PREFIX)
         if locked:
             raise ValidationError(
@@ -40,7 +40,7 @@ class ThrottledPasswordResetForm(PasswordResetForm):
                 code="throttled",
             )
         throttle.record_failure(self.request, email, prefix=RESET_THROTTLE_PREFIX)
-        return cleaned
+        return email
 
     def get_users(self, email):
         user = find_account(email)
