@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 
-from organizations.admin_views import get_managed_org_or_404
+from organizations.permissions import get_managed_org_or_404
 from organizations.models import Organization
 from organizations.services import ServiceError
 

@@ -15,7 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from organizations import audit
 from organizations.models import MANAGER_ROLES, Membership
-from organizations.services import ServiceError, managed_organizations
+from organizations.permissions import managed_organizations
+from organizations.services import ServiceError
 
 from . import invitations
 from .forms import InvitationPasswordForm, ThrottledPasswordResetForm

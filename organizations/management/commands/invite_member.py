@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from organizations.models import Organization, OrgRole
-from organizations.services import ServiceError, can_manage, find_account
+from organizations.permissions import manager_account
+from organizations.services import ServiceError
 from organizations.signin.invitations import invite_member
 
 ROLES = {"admin": OrgRole.ADMIN, "member": OrgRole.MEMBER}
@@ -30,8 +31,8 @@ class Command(BaseCommand):
         org = Organization.objects.filter(uid=org_uid).first()
         if org is None:
             raise CommandError(f"No organization with uid {org_uid!r}.")
-        user = find_account(actor)
-        if user is None or not can_manage(user, org):
+        user = manager_account(org, actor)
+        if user is None:
             raise CommandError(f"--actor {actor} is not an active Owner or Admin of {org.name} ({org.uid}).")
         try:
             membership, invitation = invite_member(
