@@ -105,9 +105,10 @@ def invitation_accept(request: HttpRequest, org_uid: str, token: str) -> HttpRes
     context = page_context(
         request, f"Join {org.name}", org=org, invitation=invitation, form=form, needs_password=needs_password,
     )
-    response = TemplateResponse(request, "signin/invitation_accept.html", context)
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in this page's URL
-    return response
+    # The token is in this page's URL: Django's Referrer-Policy "same-origin" keeps
+    # it from other sites ("no-referrer" would make browsers send Origin: null,
+    # which CSRF protection rightly refuses).
+    return TemplateResponse(request, "signin/invitation_accept.html", context)
 
 
 @login_required
