@@ -41,8 +41,13 @@ REFUSALS = {
 }
 
 
+def admin_chrome(request: HttpRequest) -> dict:
+    """The admin's look without its model sidebar (these pages are for anyone)."""
+    return {**admin.site.each_context(request), "is_nav_sidebar_enabled": False}
+
+
 def page_context(request: HttpRequest, title: str, **extra) -> dict:
-    return {**admin.site.each_context(request), "title": title, **extra}
+    return {**admin_chrome(request), "title": title, **extra}
 
 
 def landing_url(user, org=None) -> str:
@@ -133,7 +138,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         return {**super().get_form_kwargs(), "request": self.request}
 
     def get_context_data(self, **kwargs):
-        return {**admin.site.each_context(self.request), **super().get_context_data(**kwargs)}
+        return {**admin_chrome(self.request), **super().get_context_data(**kwargs)}
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
@@ -143,14 +148,14 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         return response
 
     def get_context_data(self, **kwargs):
-        return {**admin.site.each_context(self.request), **super().get_context_data(**kwargs)}
+        return {**admin_chrome(self.request), **super().get_context_data(**kwargs)}
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
     def get_context_data(self, **kwargs):
-        return {**admin.site.each_context(self.request), **super().get_context_data(**kwargs)}
+        return {**admin_chrome(self.request), **super().get_context_data(**kwargs)}
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     def get_context_data(self, **kwargs):
-        return {**admin.site.each_context(self.request), **super().get_context_data(**kwargs)}
+        return {**admin_chrome(self.request), **super().get_context_data(**kwargs)}
