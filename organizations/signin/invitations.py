@@ -99,8 +99,10 @@ def invite_member(
 
 @transaction.atomic
 def resend_invitation(invitation: Invitation, *, actor: Actor) -> Invitation:
-    invitation = Invitation.objects.select_for_update().select_related("membership__user", "membership__organization").get(
-        pk=invitation.pk
+    invitation = (
+        Invitation.objects.select_for_update(of=("self",))  # the membership side is an outer join
+        .select_related("membership__user", "membership__organization")
+        .get(pk=invitation.pk)
     )
     if invitation.accepted_at is not None:
         raise services.ServiceError(f"{invitation.email} has already accepted the invitation.")
