@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
 
 from organizations.models import Membership, User
 
@@ -48,8 +47,7 @@ class MembershipSessionMiddleware:
         session = getattr(request, "session", None)
         if session is not None and session.get(SESSION_KEY) is not None and request.user.is_authenticated:
             if not session_still_valid(request):
+                # The request goes on anonymous: pages send it to sign-in, the API refuses it.
                 logout(request)
                 messages.warning(request, ENDED_MESSAGE)
-                if request.method in ("GET", "HEAD"):
-                    return HttpResponseRedirect(f"{reverse('admin:login')}")
         return self.get_response(request)

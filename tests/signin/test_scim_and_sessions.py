@@ -90,7 +90,7 @@ def test_a_member_deactivated_over_scim_loses_their_live_session_on_the_next_req
     set_active(scim, admin.pk, False)
 
     response = browser.get(reverse("admin:org-settings-members", args=[org.uid]))
-    assert response.status_code == 302 and response["Location"] == reverse("admin:login")
+    assert response.status_code == 302 and response["Location"].startswith(reverse("admin:login"))
     assert SESSION_KEY not in browser.session
     assert browser.get(reverse("member_home")).status_code == 302
     # and cannot sign in again while deactivated everywhere
