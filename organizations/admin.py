@@ -340,7 +340,7 @@ class AuditEventAdmin(TenantScopedAdmin):
 
     list_display = ["created_at", "organization", "actor_label", "action", "target_label"]
     list_filter = [ManagedOrganizationFilter, "action", "actor_type"]
-    search_fields = ["actor_label", "target_label", "action", "org_uid"]
+    search_fields = ["actor_label", "target_label", "action", "org_uid", "=request_id"]
     date_hierarchy = "created_at"
     list_select_related = ["organization"]
 
