@@ -23,6 +23,7 @@ from .models import Invitation, InvitationSource, hash_token
 REASON_REVOKED = "revoked by an admin"
 REASON_REPLACED = "replaced by a new invitation"
 REASON_DEACTIVATED = "membership deactivated"
+REASON_EXPIRED = "expired"  # set by expire_invitations; still listed, so it can be resent
 
 
 def new_token() -> str:
@@ -41,6 +42,10 @@ def _schedule_delivery(invitation_id: int) -> None:
 
 def _revoke_open(membership: Membership, *, actor: Actor, reason: str) -> int:
     now = timezone.now()
+    # An expired one stays listed until something replaces or ends it.
+    Invitation.objects.filter(membership=membership, accepted_at__isnull=True, revoked_reason=REASON_EXPIRED).update(
+        revoked_reason=reason
+    )
     revoked = 0
     for invitation in Invitation.objects.select_for_update().filter(
         membership=membership, accepted_at__isnull=True, revoked_at__isnull=True
@@ -120,9 +125,10 @@ def resend_invitation(invitation: Invitation, *, actor: Actor) -> Invitation:
 @transaction.atomic
 def revoke_invitation(invitation: Invitation, *, actor: Actor) -> Invitation:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-    if invitation.accepted_at is not None or invitation.revoked_at is not None:
+    swept = invitation.revoked_reason == REASON_EXPIRED
+    if invitation.accepted_at is not None or (invitation.revoked_at is not None and not swept):
         raise services.ServiceError("That invitation is no longer open.")
-    invitation.revoked_at, invitation.revoked_reason = timezone.now(), REASON_REVOKED
+    invitation.revoked_at, invitation.revoked_reason = invitation.revoked_at or timezone.now(), REASON_REVOKED
     invitation.save(update_fields=["revoked_at", "revoked_reason"])
     audit.record(
         invitation.organization, actor, "invitation.revoke", invitation, target_label=_label(invitation),
@@ -141,6 +147,33 @@ def set_invite_provisioned_members(organization: Organization, enabled: bool, *,
         before=before, after={"invite_provisioned_members": enabled},
     )
     return organization
+
+
+def expire_invitations() -> int:
+    """Close the open invitations whose time is up (the scheduled sweep; a link
+    past expires_at is refused anyway). Idempotent; returns how many it closed.
+    They stay on the Members tab as expired, with Resend."""
+    now = timezone.now()
+    total = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Invitation.objects.select_for_update(skip_locked=True)
+                .filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__lte=now)
+                .select_related("organization")
+                .order_by("pk")[:500]
+            )
+            if not batch:
+                return total
+            Invitation.objects.filter(pk__in=[i.pk for i in batch]).update(revoked_at=now, revoked_reason=REASON_EXPIRED)
+            audit.bulk_record([
+                audit.build_event(
+                    i.organization, None, "invitation.expire", target_type=Invitation._meta.label_lower,
+                    target_id=str(i.pk), target_label=i.email, after={"expires_at": i.expires_at.isoformat()},
+                )
+                for i in batch
+            ])
+            total += len(batch)
 
 
 # ---- following a link --------------------------------------------------------
@@ -178,9 +211,10 @@ def check_link(org_uid: str, token: str) -> LinkCheck:
     if invitation.accepted_at is not None:
         return LinkCheck(invitation, Refusal.USED)
     if invitation.revoked_at is not None:
-        if invitation.revoked_reason == REASON_DEACTIVATED:
-            return LinkCheck(invitation, Refusal.GONE)
-        return LinkCheck(invitation, Refusal.REVOKED)
+        refusal = {REASON_DEACTIVATED: Refusal.GONE, REASON_EXPIRED: Refusal.EXPIRED}.get(
+            invitation.revoked_reason, Refusal.REVOKED
+        )
+        return LinkCheck(invitation, refusal)
     if invitation.is_expired:
         return LinkCheck(invitation, Refusal.EXPIRED)
     membership = invitation.membership

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from organizations.models import Organization
 
-from .models import Invitation
+from .models import OPEN_OR_EXPIRED, Invitation
 
 INVITATIONS_PER_PAGE = 20
 PAGE_PARAM = "invitations_page"
@@ -18,7 +18,7 @@ def pending_invitations_context(request: HttpRequest, org: Organization) -> dict
     """Context for admin/signin/_pending_invitations.html: one page of the org's
     open invitations (expired ones included, so they can be resent), newest first."""
     queryset = (
-        Invitation.objects.filter(organization=org, accepted_at__isnull=True, revoked_at__isnull=True)
+        Invitation.objects.filter(OPEN_OR_EXPIRED, organization=org)
         .select_related("membership")
         .order_by("-created_at", "-id")
     )

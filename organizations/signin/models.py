@@ -17,6 +17,10 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Listed on the Members tab: not used and not ended, or ended only by the expiry sweep.
+OPEN_OR_EXPIRED = Q(accepted_at__isnull=True) & (Q(revoked_at__isnull=True) | Q(revoked_reason="expired"))
+
+
 class InvitationSource(models.TextChoices):
     MANUAL = "manual", "Added by hand"
     SCIM = "scim", "Provisioned over SCIM"
@@ -58,11 +62,7 @@ class Invitation(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             # The Members tab's page of pending invitations, newest first.
-            models.Index(
-                fields=["organization", "-created_at"],
-                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
-                name="invitation_open_idx",
-            ),
+            models.Index(fields=["organization", "-created_at"], condition=OPEN_OR_EXPIRED, name="invitation_open_idx"),
             models.Index(
                 fields=["membership"],
                 condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
@@ -76,6 +76,10 @@ class Invitation(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at <= timezone.now()
+
+    @property
+    def can_resend(self) -> bool:
+        return self.membership_id is not None and self.accepted_at is None
 
     @property
     def is_open(self) -> bool:

@@ -179,3 +179,22 @@ def test_an_smtp_outage_retries_and_loses_no_invitation(smtp_server, client):
     assert client.get(path_of(url)).status_code == 200
     assert send_invitation_email.apply(args=[invitation.pk]).get() is False  # delivered once, never again
     assert len(smtp_server.messages) == 1
+
+
+def test_the_expiry_sweep_closes_expired_links_which_stay_listed_for_resend(client, mailoutbox):
+    org = factories.make_org("Acme", owner_email="owner@acme.example")
+    _, old = invite(org, "slow@acme.example")
+    invite(org, "fresh@acme.example")
+    link = path_of(link_from(mailoutbox, "slow@acme.example"))
+    Invitation.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(days=1))
+
+    assert invitations.expire_invitations() == 1
+    assert invitations.expire_invitations() == 0  # idempotent
+    assert AuditEvent.objects.filter(action="invitation.expire").count() == 1
+    refused(client, link, 410, "expired")
+    client.login(username="owner@acme.example", password=factories.PASSWORD)
+    tab = client.get(reverse("admin:org-settings-members", args=[org.uid])).content.decode()
+    assert 'data-invitation="slow@acme.example"' in tab and "Expired" in tab
+    client.post(reverse("admin:invitation-resend", args=[org.uid, old.pk]))
+    tab = client.get(reverse("admin:org-settings-members", args=[org.uid])).content.decode()
+    assert tab.count('data-invitation="slow@acme.example"') == 1 and "Pending invitations (2)" in tab
