@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from organizations import audit, services
@@ -41,22 +42,22 @@ def _schedule_delivery(invitation_id: int) -> None:
 
 
 def _revoke_open(membership: Membership, *, actor: Actor, reason: str) -> int:
+    """End the membership's open link, and take any link the expiry sweep closed
+    off the list (one query when there is none)."""
     now = timezone.now()
-    # An expired one stays listed until something replaces or ends it.
-    Invitation.objects.filter(membership=membership, accepted_at__isnull=True, revoked_reason=REASON_EXPIRED).update(
-        revoked_reason=reason
-    )
     revoked = 0
     for invitation in Invitation.objects.select_for_update().filter(
-        membership=membership, accepted_at__isnull=True, revoked_at__isnull=True
+        Q(revoked_at__isnull=True) | Q(revoked_reason=REASON_EXPIRED), membership=membership, accepted_at__isnull=True
     ):
-        invitation.revoked_at, invitation.revoked_reason = now, reason
+        was_open = invitation.revoked_at is None
+        invitation.revoked_at, invitation.revoked_reason = invitation.revoked_at or now, reason
         invitation.save(update_fields=["revoked_at", "revoked_reason"])
-        audit.record(
-            membership.organization, actor, "invitation.revoke", invitation, target_label=_label(invitation),
-            after={"reason": reason},
-        )
-        revoked += 1
+        if was_open:
+            audit.record(
+                membership.organization, actor, "invitation.revoke", invitation, target_label=_label(invitation),
+                after={"reason": reason},
+            )
+            revoked += 1
     return revoked
 
 

@@ -87,26 +87,8 @@ def invitation_accept(request: HttpRequest, org_uid: str, token: str) -> HttpRes
         return TemplateResponse(request, "signin/invitation_refused.html", context, status=403)
     needs_password = not user.has_usable_password()
     form = InvitationPasswordForm(user, request.POST if request.method == "POST" and needs_password else None)
-    if request.method == "POST":
-        if needs_password and not form.is_valid():
-            pass
-        else:
-            try:
-                user = invitations.accept_invitation(
-                    invitation, password=form.cleaned_data["new_password1"] if needs_password else None
-                )
-            except ServiceError:  # used or revoked by a concurrent request since the check
-                again = invitations.check_link(org_uid, token)
-                return _refuse(request, again if again.refusal else invitations.LinkCheck(invitation, Refusal.USED))
-            if needs_password:
-                login(request, user, backend="organizations.backends.EmailBackend")
-                messages.success(request, f"Welcome to {org.name}. Your password is set and you are signed in.")
-                return HttpResponseRedirect(landing_url(user, org))
-            messages.success(request, f"You joined {org.name}.")
-            if request.user.is_authenticated:
-                return HttpResponseRedirect(landing_url(user, org))
-            messages.info(request, "Sign in with your e-mail and password.")
-            return HttpResponseRedirect(f"{reverse('admin:login')}?next={landing_url(user, org)}")
+    if request.method == "POST" and (not needs_password or form.is_valid()):
+        return _accept(request, check, password=form.cleaned_data["new_password1"] if needs_password else None)
     context = page_context(
         request, f"Join {org.name}", org=org, invitation=invitation, form=form, needs_password=needs_password,
     )
@@ -114,6 +96,23 @@ def invitation_accept(request: HttpRequest, org_uid: str, token: str) -> HttpRes
     # it from other sites ("no-referrer" would make browsers send Origin: null,
     # which CSRF protection rightly refuses).
     return TemplateResponse(request, "signin/invitation_accept.html", context)
+
+
+def _accept(request: HttpRequest, check: invitations.LinkCheck, *, password: str | None) -> HttpResponse:
+    invitation, org = check.invitation, check.invitation.organization
+    try:
+        user = invitations.accept_invitation(invitation, password=password)
+    except ServiceError:  # used or revoked by a concurrent request since the check
+        return _refuse(request, invitations.LinkCheck(invitation, Refusal.USED))
+    if password:
+        login(request, user, backend="organizations.backends.EmailBackend")
+        messages.success(request, f"Welcome to {org.name}. Your password is set and you are signed in.")
+        return HttpResponseRedirect(landing_url(user, org))
+    messages.success(request, f"You joined {org.name}.")
+    if request.user.is_authenticated:
+        return HttpResponseRedirect(landing_url(user, org))
+    messages.info(request, "Sign in with your e-mail and password.")
+    return HttpResponseRedirect(f"{reverse('admin:login')}?next={landing_url(user, org)}")
 
 
 @login_required
