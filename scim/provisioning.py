@@ -180,6 +180,7 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
                 role=OrgRole.MEMBER,
                 manual_role=OrgRole.MEMBER,
                 active=profile.active,
+                scim_managed=True,
                 scim_username=profile.user_name[:255],
                 scim_external_id=profile.external_id[:255],
                 display_name=profile.display_name[:255],
@@ -229,6 +230,9 @@ def update_user_profile(membership: Membership, profile: UserProfile, *, actor: 
         "given_name": profile.given_name[:255],
         "family_name": profile.family_name[:255],
         "scim_extra": profile.extra,
+        # A member invited by hand that the IdP linked (userName eq) and updated
+        # is from now on managed by the IdP.
+        "scim_managed": True,
     }
     changed = [name for name, value in fields.items() if getattr(membership, name) != value]
     if changed:  # a PATCH of `active` alone writes nothing here
