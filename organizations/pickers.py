@@ -51,7 +51,8 @@ class RemoteSelect(forms.Select):
         """Only the chosen object: one query by primary key (a ModelChoiceField's
         queryset is already scoped to the org)."""
         field = self.choices.field
-        selected = [str(v) for v in value if str(v) not in field.empty_values]
+        # Only well-formed ids reach the query: the value may be anything a user posted.
+        selected = [str(v) for v in value if str(v).isascii() and str(v).isdigit() and len(str(v)) < 19]
         options = [self.create_option(name, "", "", not selected, 0)]
         if selected:
             for index, obj in enumerate(field.queryset.filter(pk__in=selected[:1]), start=1):
