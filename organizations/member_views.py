@@ -167,12 +167,9 @@ def stack_delete_view(site):
                     "lost the roles they held on it."
                 )
             return redirect(tab)
-        from mappings.models import GroupMappingStackRole  # noqa: PLC0415 - mappings sits above organizations
-
         context = org_settings_context(
             request, site, org, "stacks", stack=stack, cancel_url=tab,
             member_count=services.stack_member_count(stack),
-            mapping_count=GroupMappingStackRole.objects.filter(stack=stack).count(),
             title=f"Delete stack {stack.name}",
         )
         return TemplateResponse(request, "admin/orgdesk/stack_confirm_delete.html", context)
