@@ -14,7 +14,7 @@ from organizations.throttle import ThrottledLoginFormMixin
 
 
 def can_use_admin(user) -> bool:
-    from organizations.services import managed_organizations
+    from organizations.permissions import managed_organizations
 
     if not (user.is_authenticated and user.is_active):
         return False
@@ -52,7 +52,7 @@ class OrgdeskAdminSite(admin.AdminSite):
 
     def each_context(self, request):
         context = super().each_context(request)
-        from organizations.services import managed_organizations
+        from organizations.permissions import managed_organizations
 
         if request.user.is_authenticated:
             context["managed_orgs"] = list(managed_organizations(request.user).only("uid", "name")[:50])

@@ -178,7 +178,7 @@ SCIM_SERVICE_PROVIDER = {
             "primary": True,
         }
     ],
-    "USER_ADAPTER": "scim.api.adapters.ScimUser",
+    "USER_ADAPTER": "scim.api.adapters.ScimUserAdapter",
     "GROUP_ADAPTER": "scim.api.adapters.ScimGroupAdapter",
     "GROUP_MODEL": "scim.models.ScimGroup",
     "USER_MODEL_GETTER": "scim.api.adapters.get_membership_model",

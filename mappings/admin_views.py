@@ -14,7 +14,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from organizations.admin_views import get_managed_org_or_404, org_settings_context
+from organizations.admin_views import org_settings_context
+from organizations.permissions import get_managed_org_or_404
 from organizations.models import Membership, Organization
 from organizations.paging import Page, paginate
 from organizations.pickers import picker_response

@@ -5,15 +5,14 @@ the org (or a superuser) gets an answer, anyone else a 404 so another org's
 existence never leaks."""
 from __future__ import annotations
 
-from django.http import Http404
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from organizations.models import Membership, Organization
-from organizations.services import can_manage
+from organizations.models import Membership
+from organizations.permissions import get_managed_org_or_404
 
 from .report import access_report
 
@@ -32,9 +31,7 @@ class OrgAccessReportView(APIView):
     pagination_class = AccessReportPagination
 
     def get(self, request: Request, org_uid: str) -> Response:
-        org = Organization.objects.filter(uid=org_uid).first()
-        if org is None or not can_manage(request.user, org):
-            raise Http404("No such organization.")
+        org = get_managed_org_or_404(request, org_uid)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             Membership.objects.filter(organization=org).select_related("user").order_by("pk"), request, view=self

@@ -13,11 +13,11 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.http import HttpRequest
 
-from . import services
+from . import permissions, services
 from .admin_filters import ActionKindFilter, ManagedOrganizationFilter
 from .directory import MIN_SEARCH_LENGTH, search_members
 from .paging import COUNT_CAP, capped_count
@@ -32,9 +32,6 @@ from .forms import (
     StackRoleAddForm,
 )
 from .models import AuditEvent, Membership, Organization, OrgRole, Stack, StackAccess, StackRole, User
-
-_MANAGED_IDS_ATTR = "_orgdesk_managed_org_ids"
-
 
 class CappedCountPaginator(Paginator):
     """Counts at most COUNT_CAP + 1 rows: a search or filter over 100,000 members
@@ -58,16 +55,6 @@ class BoundedChangeListMixin:
         return cls(queryset, per_page, orphans, allow_empty_first_page)
 
 
-def managed_org_ids(request: HttpRequest) -> frozenset[int]:
-    """Ids of the orgs this request's user manages, computed once per request
-    (the admin asks for permissions many times per page)."""
-    ids = getattr(request, _MANAGED_IDS_ATTR, None)
-    if ids is None:
-        ids = frozenset(services.managed_organizations(request.user).values_list("pk", flat=True))
-        setattr(request, _MANAGED_IDS_ATTR, ids)
-    return ids
-
-
 class TenantScopedAdmin(admin.ModelAdmin):
     """Permissions by org role. `org_field` is the lookup from the model to its
     Organization ("" for Organization itself)."""
@@ -75,25 +62,16 @@ class TenantScopedAdmin(admin.ModelAdmin):
     org_field = "organization"
     # Foreign keys limited to the orgs the user manages, by the lookup to the org
     # from the related model.
-    scoped_foreign_keys = {"organization": "pk__in", "membership": "organization__in", "stack": "organization__in"}
+    scoped_foreign_keys = {"organization": "", "membership": "organization", "stack": "organization"}
 
     def _org_id(self, obj) -> int | None:
         return obj.pk if not self.org_field else getattr(obj, f"{self.org_field}_id")
 
     def _may_manage(self, request: HttpRequest, obj=None) -> bool:
-        if request.user.is_superuser:
-            return True
-        ids = managed_org_ids(request)
-        if obj is None:
-            return bool(ids)
-        return self._org_id(obj) in ids
+        return permissions.may_manage_org_id(request, None if obj is None else self._org_id(obj))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        lookup = f"{self.org_field}__in" if self.org_field else "pk__in"
-        return qs.filter(**{lookup: managed_org_ids(request)})
+        return permissions.scope_to_managed(request, super().get_queryset(request), self.org_field)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._may_manage(request)
@@ -112,11 +90,9 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         lookup = self.scoped_foreign_keys.get(db_field.name)
-        if lookup and "queryset" not in kwargs:
+        if lookup is not None and "queryset" not in kwargs:
             qs = db_field.remote_field.model._default_manager.all()
-            if not request.user.is_superuser:
-                qs = qs.filter(**{lookup: managed_org_ids(request)})
-            kwargs["queryset"] = qs
+            kwargs["queryset"] = permissions.scope_to_managed(request, qs, lookup)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -186,13 +162,13 @@ class OrganizationAdmin(ServiceFormMixin, TenantScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(self.readonly_fields)
-        if not request.user.is_superuser:
+        if not permissions.is_operator(request.user):
             readonly.append("plan")  # the plan is what the customer pays for
         return readonly
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # A new org has a new Owner; only operators create them here (or create_org).
-        return request.user.is_superuser
+        return permissions.is_operator(request.user)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # no service deletes an org and its audit trail
@@ -244,7 +220,7 @@ def transfer_ownership(modeladmin, request, queryset):
         return
     membership = queryset.select_related("organization", "user").get()
     org = membership.organization
-    if not services.can_transfer_ownership(request.user, org):
+    if not permissions.can_transfer_ownership(request.user, org):
         modeladmin.message_user(request, "Only the Owner can transfer ownership.", messages.ERROR)
         return
     try:
@@ -372,9 +348,7 @@ class StackRoleAdmin(ServiceFormMixin, TenantScopedAdmin):
 
     def get_queryset(self, request):
         qs = admin.ModelAdmin.get_queryset(self, request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(Q(organization__isnull=True) | Q(organization__in=managed_org_ids(request)))
+        return permissions.scope_to_managed(request, qs, "organization", shared=True)
 
     def _may_manage(self, request, obj=None) -> bool:
         if obj is not None and obj.organization_id is None:
@@ -448,7 +422,7 @@ class UserAdmin(DjangoUserAdmin):
         return request.user.is_superuser
 
     def has_add_permission(self, request) -> bool:
-        return request.user.is_superuser
+        return permissions.is_operator(request.user)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser

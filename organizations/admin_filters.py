@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from . import services
+from . import permissions
 
 
 class ManagedOrganizationFilter(admin.SimpleListFilter):
@@ -15,7 +15,7 @@ class ManagedOrganizationFilter(admin.SimpleListFilter):
     parameter_name = "org"
 
     def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
-        orgs = services.managed_organizations(request.user)  # every org for a superuser
+        orgs = permissions.managed_organizations(request.user)  # every org for a superuser
         return [(org.uid, org.name) for org in orgs.order_by("name", "pk").only("uid", "name")[:200]]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:

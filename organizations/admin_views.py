@@ -8,7 +8,7 @@ from typing import Callable
 
 from django.contrib import messages
 from django.db.models import Count, Prefetch, prefetch_related_objects
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -26,7 +26,7 @@ from .forms import (
     TransferOwnershipForm,
 )
 from .models import Organization, OrgRole, Stack, StackAccess, StackRole
-from .services import can_manage
+from .permissions import can_transfer_ownership, get_managed_org_or_404
 
 SETTINGS_TABS = [
     ("general", "General", "admin:org-settings"),
@@ -34,15 +34,6 @@ SETTINGS_TABS = [
     ("stacks", "Stacks", "admin:org-settings-stacks"),
     ("scim", "SCIM", "admin:org-settings-scim"),
 ]
-
-
-def get_managed_org_or_404(request: HttpRequest, org_uid: str) -> Organization:
-    """The org, if this user may manage it. Anything else is a 404, so another
-    org's existence never leaks."""
-    org = Organization.objects.filter(uid=org_uid).first()
-    if org is None or not can_manage(request.user, org):
-        raise Http404("No such organization.")
-    return org
 
 
 def org_settings_context(request: HttpRequest, site, org: Organization, active_tab: str, **extra) -> dict:
@@ -128,7 +119,7 @@ class OrgSettingsViews:
 
     def members(self, request: HttpRequest, org_uid: str) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
-        can_transfer = services.can_transfer_ownership(request.user, org)
+        can_transfer = can_transfer_ownership(request.user, org)
         classes: list[type[ActionForm]] = [AddMemberForm, ChangeRoleForm]
         if can_transfer:
             classes.append(TransferOwnershipForm)

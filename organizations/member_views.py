@@ -16,7 +16,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
 
 from . import directory, services
-from .admin_views import get_managed_org_or_404, org_settings_context
+from .admin_views import org_settings_context
+from .permissions import get_managed_org_or_404
 from .forms import MemberRoleForm, RenameStackForm
 from .models import Membership, Organization, OrgRole, Stack, StackAccess
 from .pickers import picker_response

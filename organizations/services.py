@@ -383,37 +383,3 @@ def change_plan(organization: Organization, plan: str, *, actor: Actor) -> Organ
     organization.save(update_fields=["plan"])
     audit.record(organization, actor, "organization.change_plan", organization, before=before, after={"plan": plan})
     return organization
-
-
-def managed_organizations(user: User):
-    """Orgs whose settings this account may open: all for a superuser, otherwise
-    those where it is an active Owner or Admin."""
-    if not user.is_authenticated or not user.is_active:
-        return Organization.objects.none()
-    if user.is_superuser:
-        return Organization.objects.all()
-    return Organization.objects.filter(
-        memberships__user=user, memberships__active=True, memberships__role__in=MANAGER_ROLES
-    ).distinct()
-
-
-def can_manage(user: User, organization: Organization) -> bool:
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if user.is_superuser:
-        return True
-    return Membership.objects.filter(
-        organization=organization, user=user, active=True, role__in=MANAGER_ROLES
-    ).exists()
-
-
-def can_transfer_ownership(user: User, organization: Organization) -> bool:
-    """Only the active Owner (or a superuser) hands over ownership: an Admin must
-    not be able to make themselves the Owner."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if user.is_superuser:
-        return True
-    return Membership.objects.filter(
-        organization=organization, user=user, active=True, role=OrgRole.OWNER
-    ).exists()

@@ -1,6 +1,6 @@
 """Organization Settings > SCIM tab and the Marketplace pages.
 
-Views parse and render; scim.services decides and writes. Every view starts
+Views parse and render; scim.installations decides and writes. Every view starts
 with get_managed_org_or_404, so a Member or another org's admin gets a 404 and
 nothing changes. Confirmations are pages: GET shows them, only POST acts."""
 from __future__ import annotations
@@ -13,11 +13,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from mappings.admin_views import scim_tab_context
-from organizations.admin_views import get_managed_org_or_404, org_settings_context
+from organizations.admin_views import org_settings_context
+from organizations.permissions import get_managed_org_or_404
 from organizations.models import Organization
 from organizations.services import ServiceError
 
-from . import services
+from . import installations
 from .activity_list import activity_context
 from .forms import MarketplaceSearchForm
 from .models import AppInstallation, MarketplaceApp, SecretToken
@@ -57,7 +58,7 @@ def _render_issued(request, site, org, installation: AppInstallation, issued: Is
         org,
         heading,
         installation=installation,
-        scim_url=services.scim_url(org),
+        scim_url=installations.scim_url(org),
         secret_token=issued.secret,
     )
     return TemplateResponse(request, "admin/scim/token_issued.html", context)
@@ -82,7 +83,7 @@ def _listed_app(slug: str) -> MarketplaceApp:
 def scim_tab_view(site):
     def view(request: HttpRequest, org_uid: str) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
-        installations = (
+        live = (
             AppInstallation.objects.filter(organization=org, uninstalled_at__isnull=True)
             .select_related("app")
             .prefetch_related(_live_tokens())
@@ -92,9 +93,9 @@ def scim_tab_view(site):
             site,
             org,
             "scim",
-            plan_has_scim=org.has_feature(services.SCIM_FEATURE),
-            scim_url=services.scim_url(org),
-            installations=list(installations) if org.scim_enabled else [],
+            plan_has_scim=org.has_feature(installations.SCIM_FEATURE),
+            scim_url=installations.scim_url(org),
+            installations=list(live) if org.scim_enabled else [],
             token_marker=TOKEN_MARKER,
         )
         if org.scim_enabled:
@@ -111,7 +112,7 @@ def scim_toggle_view(site, *, enable: bool):
         if refused := _only(request, "GET", "HEAD", "POST"):
             return refused
         tab_url = reverse("admin:org-settings-scim", args=[org.uid])
-        if not org.has_feature(services.SCIM_FEATURE):
+        if not org.has_feature(installations.SCIM_FEATURE):
             messages.error(request, f"The {org.get_plan_display()} plan does not include SCIM.")
             return redirect(tab_url)
         if request.method in SAFE_METHODS:
@@ -133,10 +134,10 @@ def scim_toggle_view(site, *, enable: bool):
             )
         try:
             if enable:
-                services.enable_scim(org, actor=request.user)
+                installations.enable_scim(org, actor=request.user)
                 messages.success(request, "SCIM is enabled. Install an app from the Marketplace to connect your IdP.")
             else:
-                services.disable_scim(org, actor=request.user)
+                installations.disable_scim(org, actor=request.user)
                 messages.success(request, "SCIM is disabled. SCIM requests are refused until you enable it again.")
         except ServiceError as exc:
             messages.error(request, str(exc))
@@ -176,7 +177,7 @@ def marketplace_app_view(site):
             org,
             app.name,
             app=app,
-            installation=services.live_installation(org, app),
+            installation=installations.live_installation(org, app),
             plan_has_scim=org.has_feature(app.requires_feature) if app.requires_feature else True,
         )
         return TemplateResponse(request, "admin/scim/marketplace_app.html", context)
@@ -190,20 +191,20 @@ def marketplace_install_view(site):
         if refused := _only(request, "GET", "HEAD", "POST"):
             return refused
         app = _listed_app(slug)
-        existing = services.live_installation(org, app)
+        existing = installations.live_installation(org, app)
         plan_has_scim = org.has_feature(app.requires_feature) if app.requires_feature else True
         error = ""
         if request.method == "POST" and existing is None:
             try:
-                installation, issued = services.install_app(org, app, actor=request.user)
-            except services.AlreadyInstalled as exc:
+                installation, issued = installations.install_app(org, app, actor=request.user)
+            except installations.AlreadyInstalled as exc:
                 existing, error = exc.installation, str(exc)
             except ServiceError as exc:
                 error = str(exc)
             else:
                 return _render_issued(request, site, org, installation, issued, heading=f"{app.name} installed")
         elif request.method == "POST":
-            error = services.AlreadyInstalled(existing).args[0]
+            error = installations.AlreadyInstalled(existing).args[0]
         context = _page_context(
             request,
             site,
@@ -231,7 +232,7 @@ def installation_view(site):
             f"{installation.app.name} installation",
             installation=installation,
             token=tokens[0] if tokens else None,
-            scim_url=services.scim_url(org),
+            scim_url=installations.scim_url(org),
         )
         return TemplateResponse(request, "admin/scim/installation.html", context)
 
@@ -266,9 +267,9 @@ def installation_action_view(site, *, action: str):
             )
         try:
             if action == "regenerate":
-                issued = services.regenerate_token(installation, actor=request.user)
+                issued = installations.regenerate_token(installation, actor=request.user)
                 return _render_issued(request, site, org, installation, issued, heading="New Secret Token")
-            services.uninstall_app(installation, actor=request.user)
+            installations.uninstall_app(installation, actor=request.user)
             messages.success(request, f"{installation.app.name} was uninstalled; its tokens no longer work.")
         except ServiceError as exc:
             messages.error(request, str(exc))

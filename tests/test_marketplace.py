@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from organizations.models import AuditEvent, Plan
-from scim import services
+from scim import installations
 from scim.models import AppInstallation, MarketplaceApp, SecretToken
 from scim.tokens import authenticate, issue_token
 from tests import factories
@@ -25,7 +25,7 @@ def okta(db) -> MarketplaceApp:
 
 @pytest.fixture
 def scim_org(org, owner):
-    services.enable_scim(org, actor=owner.user)
+    installations.enable_scim(org, actor=owner.user)
     return org
 
 
@@ -42,11 +42,11 @@ def test_catalog_is_seeded_with_three_scim_apps(db):
 
 
 def test_install_issues_a_working_token_and_audits_without_the_secret(scim_org, owner, okta):
-    installation, issued = services.install_app(scim_org, okta, actor=owner.user)
+    installation, issued = installations.install_app(scim_org, okta, actor=owner.user)
 
     assert installation.installed_by == owner.user and installation.is_live
     assert authenticate(issued.secret, scim_org.uid).installation == installation
-    event = AuditEvent.objects.get(action=services.ACTION_INSTALL)
+    event = AuditEvent.objects.get(action=installations.ACTION_INSTALL)
     assert event.after == {"app": OKTA, "token_id": issued.token.pk, "token_prefix": issued.token.prefix}
     assert_no_secret_in_audit(issued.secret)
 
@@ -59,8 +59,8 @@ def assert_no_secret_in_audit(secret: str) -> None:
 
 
 def test_install_requires_scim_enabled(org, owner, okta):
-    with pytest.raises(services.ScimNotAvailable, match="Enable SCIM"):
-        services.install_app(org, okta, actor=owner.user)
+    with pytest.raises(installations.ScimNotAvailable, match="Enable SCIM"):
+        installations.install_app(org, okta, actor=owner.user)
     assert not AppInstallation.objects.exists()
 
 
@@ -68,15 +68,15 @@ def test_install_refused_on_plan_without_scim(db, okta):
     org = factories.make_org("Small", plan=Plan.TEAM)
     org.scim_enabled = True  # e.g. downgraded after enabling
     org.save()
-    with pytest.raises(services.ScimNotAvailable, match="does not include"):
-        services.install_app(org, okta, actor=factories.owner_of(org).user)
+    with pytest.raises(installations.ScimNotAvailable, match="does not include"):
+        installations.install_app(org, okta, actor=factories.owner_of(org).user)
 
 
 def test_second_live_install_of_same_app_is_refused_with_a_clear_error(scim_org, owner, okta):
-    first, issued = services.install_app(scim_org, okta, actor=owner.user)
+    first, issued = installations.install_app(scim_org, okta, actor=owner.user)
 
-    with pytest.raises(services.AlreadyInstalled, match="already installed") as exc:
-        services.install_app(scim_org, okta, actor=owner.user)
+    with pytest.raises(installations.AlreadyInstalled, match="already installed") as exc:
+        installations.install_app(scim_org, okta, actor=owner.user)
 
     assert exc.value.installation == first
     assert authenticate(issued.secret, scim_org.uid) is not None  # the IdP in use keeps working
@@ -84,51 +84,51 @@ def test_second_live_install_of_same_app_is_refused_with_a_clear_error(scim_org,
 
 
 def test_member_cannot_install(scim_org, plain_member, okta):
-    with pytest.raises(services.ScimPermissionDenied):
-        services.install_app(scim_org, okta, actor=plain_member.user)
+    with pytest.raises(installations.ScimPermissionDenied):
+        installations.install_app(scim_org, okta, actor=plain_member.user)
     assert not AppInstallation.objects.exists()
 
 
 def test_regenerate_revokes_every_live_token_and_issues_a_new_one(scim_org, owner, okta):
-    installation, first = services.install_app(scim_org, okta, actor=owner.user)
+    installation, first = installations.install_app(scim_org, okta, actor=owner.user)
     # A stray second live token (e.g. from an interrupted rotation) must die too.
     stray = issue_token(installation)
 
-    new = services.regenerate_token(installation, actor=owner.user)
+    new = installations.regenerate_token(installation, actor=owner.user)
 
     assert authenticate(first.secret, scim_org.uid) is None
     assert authenticate(stray.secret, scim_org.uid) is None
     assert authenticate(new.secret, scim_org.uid) is not None
-    event = AuditEvent.objects.get(action=services.ACTION_REGENERATE)
+    event = AuditEvent.objects.get(action=installations.ACTION_REGENERATE)
     assert sorted(event.before["token_prefixes"]) == sorted([first.token.prefix, stray.token.prefix])
     assert event.after["token_prefix"] == new.token.prefix
     assert_no_secret_in_audit(new.secret)
 
 
 def test_uninstall_kills_tokens_and_allows_a_fresh_install(scim_org, admin_member, okta):
-    installation, issued = services.install_app(scim_org, okta, actor=admin_member.user)
+    installation, issued = installations.install_app(scim_org, okta, actor=admin_member.user)
 
-    services.uninstall_app(installation, actor=admin_member.user)
+    installations.uninstall_app(installation, actor=admin_member.user)
 
     installation.refresh_from_db()
     assert installation.uninstalled_at is not None
     assert authenticate(issued.secret, scim_org.uid) is None
     assert not SecretToken.objects.filter(revoked_at__isnull=True).exists()
-    assert AuditEvent.objects.filter(action=services.ACTION_UNINSTALL).count() == 1
-    with pytest.raises(services.ServiceError, match="uninstalled"):
-        services.regenerate_token(installation, actor=admin_member.user)
-    again, _ = services.install_app(scim_org, okta, actor=admin_member.user)
+    assert AuditEvent.objects.filter(action=installations.ACTION_UNINSTALL).count() == 1
+    with pytest.raises(installations.ServiceError, match="uninstalled"):
+        installations.regenerate_token(installation, actor=admin_member.user)
+    again, _ = installations.install_app(scim_org, okta, actor=admin_member.user)
     assert again.pk != installation.pk
 
 
 def test_other_orgs_owner_cannot_regenerate_or_uninstall(scim_org, owner, other_org, okta):
-    installation, issued = services.install_app(scim_org, okta, actor=owner.user)
+    installation, issued = installations.install_app(scim_org, okta, actor=owner.user)
     stranger = factories.owner_of(other_org).user
 
-    with pytest.raises(services.ScimPermissionDenied):
-        services.regenerate_token(installation, actor=stranger)
-    with pytest.raises(services.ScimPermissionDenied):
-        services.uninstall_app(installation, actor=stranger)
+    with pytest.raises(installations.ScimPermissionDenied):
+        installations.regenerate_token(installation, actor=stranger)
+    with pytest.raises(installations.ScimPermissionDenied):
+        installations.uninstall_app(installation, actor=stranger)
     assert authenticate(issued.secret, scim_org.uid) is not None
 
 
@@ -157,7 +157,7 @@ def test_app_page_offers_install_only_when_scim_is_on(client, org, owner):
     assert "SCIM is not enabled" in off and install_url not in off
     assert url("org-settings-scim", org) in off
 
-    services.enable_scim(org, actor=owner.user)
+    installations.enable_scim(org, actor=owner.user)
     on = client.get(url("marketplace-app", org, OKTA)).content.decode()
     assert "Install App" in on and install_url in on
 
@@ -206,7 +206,7 @@ def test_install_post_refused_when_scim_off(client, org, owner):
 
 
 def test_second_install_post_shows_error_and_link(client, scim_org, owner, okta):
-    installation, _ = services.install_app(scim_org, okta, actor=owner.user)
+    installation, _ = installations.install_app(scim_org, okta, actor=owner.user)
     client.force_login(owner.user)
     response = client.post(url("marketplace-install", scim_org, OKTA))
     assert response.status_code == 400
@@ -217,7 +217,7 @@ def test_second_install_post_shows_error_and_link(client, scim_org, owner, okta)
 
 
 def test_regenerate_confirms_then_shows_new_token_once(client, scim_org, owner, okta):
-    installation, first = services.install_app(scim_org, okta, actor=owner.user)
+    installation, first = installations.install_app(scim_org, okta, actor=owner.user)
     client.force_login(owner.user)
     regenerate = url("marketplace-installation-regenerate", scim_org, installation.pk)
 
@@ -233,7 +233,7 @@ def test_regenerate_confirms_then_shows_new_token_once(client, scim_org, owner, 
 
 
 def test_uninstall_confirms_then_kills_tokens(client, scim_org, owner, okta):
-    installation, issued = services.install_app(scim_org, okta, actor=owner.user)
+    installation, issued = installations.install_app(scim_org, okta, actor=owner.user)
     client.force_login(owner.user)
     uninstall = url("marketplace-installation-uninstall", scim_org, installation.pk)
 
@@ -250,7 +250,7 @@ def test_uninstall_confirms_then_kills_tokens(client, scim_org, owner, okta):
 
 
 def test_installation_of_another_org_is_404_and_untouched(client, scim_org, owner, other_org, okta):
-    installation, issued = services.install_app(scim_org, okta, actor=owner.user)
+    installation, issued = installations.install_app(scim_org, okta, actor=owner.user)
     other_owner = factories.owner_of(other_org).user
     client.force_login(other_owner)
 

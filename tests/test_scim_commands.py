@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from organizations.models import AuditEvent
-from scim import services
+from scim import installations
 from scim.models import AppInstallation
 from scim.tokens import authenticate
 from tests import factories
@@ -41,7 +41,7 @@ def test_enable_then_install_json_prints_exactly_one_object(org, owner, settings
     installation = AppInstallation.objects.get(pk=payload["installation_id"])
     assert installation.organization == org
     assert authenticate(payload["secret_token"], org.uid).installation == installation
-    assert AuditEvent.objects.get(action=services.ACTION_INSTALL).actor_label == owner.user.email
+    assert AuditEvent.objects.get(action=installations.ACTION_INSTALL).actor_label == owner.user.email
 
 
 def test_actor_email_matches_case_insensitively(org, admin_member):
@@ -53,7 +53,7 @@ def test_actor_email_matches_case_insensitively(org, admin_member):
 def test_install_without_json_prints_url_token_and_warning(org, owner):
     run("scim_enable", org.uid, "--actor", owner.user.email)
     out = run("scim_install", org.uid, "--app", OKTA, "--actor", owner.user.email)
-    assert services.scim_url(org) in out
+    assert installations.scim_url(org) in out
     assert "shown only now" in out
 
 

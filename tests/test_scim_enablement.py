@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from organizations.models import AuditEvent, Plan
-from scim import services
+from scim import installations
 from scim.models import AppInstallation, MarketplaceApp, SecretToken
 from scim.tokens import authenticate
 from tests import factories
@@ -31,20 +31,20 @@ def disable_url(org) -> str:
 
 
 def test_owner_enables_scim_and_it_is_audited(org, owner):
-    services.enable_scim(org, actor=owner.user)
+    installations.enable_scim(org, actor=owner.user)
 
     org.refresh_from_db()
     assert org.scim_enabled and org.scim_enabled_at is not None
-    event = AuditEvent.objects.get(organization=org, action=services.ACTION_ENABLE)
+    event = AuditEvent.objects.get(organization=org, action=installations.ACTION_ENABLE)
     assert event.actor_label == owner.user.email
     assert (event.before, event.after) == ({"scim_enabled": False}, {"scim_enabled": True})
 
 
 def test_enabling_twice_records_one_audit_entry(org, admin_member):
-    services.enable_scim(org, actor=admin_member.user)
-    services.enable_scim(org, actor=admin_member.user)
+    installations.enable_scim(org, actor=admin_member.user)
+    installations.enable_scim(org, actor=admin_member.user)
 
-    assert AuditEvent.objects.filter(organization=org, action=services.ACTION_ENABLE).count() == 1
+    assert AuditEvent.objects.filter(organization=org, action=installations.ACTION_ENABLE).count() == 1
 
 
 @pytest.mark.parametrize("role", ["member", "other_org_owner", "inactive_admin"])
@@ -59,51 +59,51 @@ def test_only_active_owner_or_admin_may_enable(org, other_org, role):
         membership.save(update_fields=["active"])
         actor = membership.user
 
-    with pytest.raises(services.ScimPermissionDenied):
-        services.enable_scim(org, actor=actor)
+    with pytest.raises(installations.ScimPermissionDenied):
+        installations.enable_scim(org, actor=actor)
 
     org.refresh_from_db()
     assert not org.scim_enabled
-    assert not AuditEvent.objects.filter(action=services.ACTION_ENABLE).exists()
+    assert not AuditEvent.objects.filter(action=installations.ACTION_ENABLE).exists()
 
 
 def test_superuser_may_enable_any_org(org, django_user_model):
     root = django_user_model.objects.create_superuser("root@example.com", "x")
-    services.enable_scim(org, actor=root)
+    installations.enable_scim(org, actor=root)
     org.refresh_from_db()
     assert org.scim_enabled
 
 
 def test_plan_without_scim_cannot_enable(db):
     org = factories.make_org("Small", plan=Plan.TEAM)
-    with pytest.raises(services.ScimNotAvailable, match="does not include SCIM"):
-        services.enable_scim(org, actor=factories.owner_of(org).user)
+    with pytest.raises(installations.ScimNotAvailable, match="does not include SCIM"):
+        installations.enable_scim(org, actor=factories.owner_of(org).user)
     org.refresh_from_db()
     assert not org.scim_enabled
 
 
 def test_disabling_deletes_nothing_and_tokens_stop_until_enabled_again(org, owner):
-    services.enable_scim(org, actor=owner.user)
+    installations.enable_scim(org, actor=owner.user)
     app = MarketplaceApp.objects.get(slug="okta-generic-scim")
-    installation, issued = services.install_app(org, app, actor=owner.user)
+    installation, issued = installations.install_app(org, app, actor=owner.user)
     assert authenticate(issued.secret, org.uid) is not None
 
-    services.disable_scim(org, actor=owner.user)
+    installations.disable_scim(org, actor=owner.user)
 
     assert authenticate(issued.secret, org.uid) is None
     assert AppInstallation.objects.filter(pk=installation.pk, uninstalled_at__isnull=True).exists()
     assert SecretToken.objects.filter(installation=installation, revoked_at__isnull=True).count() == 1
     assert org.memberships.count() == 1
-    event = AuditEvent.objects.get(organization=org, action=services.ACTION_DISABLE)
+    event = AuditEvent.objects.get(organization=org, action=installations.ACTION_DISABLE)
     assert event.after == {"scim_enabled": False}
 
-    services.enable_scim(org, actor=owner.user)
+    installations.enable_scim(org, actor=owner.user)
     assert authenticate(issued.secret, org.uid) is not None
 
 
 def test_scim_url_is_public_base_url_plus_org_uid_without_trailing_slash(org, settings):
     settings.PUBLIC_BASE_URL = "https://orgdesk.example.com"
-    url = services.scim_url(org)
+    url = installations.scim_url(org)
     assert url == f"https://orgdesk.example.com/scim/v2/organizations/{org.uid}"
     assert "_" not in url
 
@@ -143,11 +143,11 @@ def test_post_of_enable_turns_scim_on(client, org, admin_member):
     page = client.get(tab_url(org)).content.decode()
     assert "SCIM is enabled" in page
     assert reverse("admin:marketplace-apps", args=[org.uid]) in page
-    assert services.scim_url(org) in page
+    assert installations.scim_url(org) in page
 
 
 def test_disable_needs_confirmation_too(client, org, owner):
-    services.enable_scim(org, actor=owner.user)
+    installations.enable_scim(org, actor=owner.user)
     client.force_login(owner.user)
 
     confirm = client.get(disable_url(org))
@@ -212,9 +212,9 @@ def test_other_orgs_admin_gets_404_and_nothing_changes(client, org, other_org):
 
 
 def test_scim_tab_query_count_does_not_grow_with_installations(client, org, owner):
-    services.enable_scim(org, actor=owner.user)
+    installations.enable_scim(org, actor=owner.user)
     apps = list(MarketplaceApp.objects.all())
-    services.install_app(org, apps[0], actor=owner.user)
+    installations.install_app(org, apps[0], actor=owner.user)
     client.force_login(owner.user)
     client.get(tab_url(org))  # warm caches (content types, sessions)
 
@@ -225,6 +225,6 @@ def test_scim_tab_query_count_does_not_grow_with_installations(client, org, owne
 
     with_one = queries_for_tab()
     for app in apps[1:]:
-        services.install_app(org, app, actor=owner.user)
+        installations.install_app(org, app, actor=owner.user)
     assert queries_for_tab() == with_one
     assert client.get(tab_url(org)).content.decode().count("Manage</a>") == len(apps)

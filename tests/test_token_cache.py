@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from organizations import services as org_services
-from scim import services, tokens
+from scim import installations, tokens
 from scim.models import MarketplaceApp, SecretToken
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
@@ -25,9 +25,9 @@ def forget_tokens():
 
 @pytest.fixture
 def installed(org, owner):
-    services.enable_scim(org, actor=owner.user)
+    installations.enable_scim(org, actor=owner.user)
     app = MarketplaceApp.objects.get(slug="okta-generic-scim")
-    return services.install_app(org, app, actor=owner.user)
+    return installations.install_app(org, app, actor=owner.user)
 
 
 def queries(fn) -> int:
@@ -68,7 +68,7 @@ def test_a_remembered_row_still_needs_the_secret(redis_cache, org, installed):
 def test_regenerating_stops_the_old_token_at_once(redis_cache, org, owner, installed):
     installation, issued = installed
     warm(issued.secret, org.uid)
-    new = services.regenerate_token(installation, actor=owner.user)
+    new = installations.regenerate_token(installation, actor=owner.user)
     assert tokens.authenticate(issued.secret, org.uid) is None
     assert tokens.authenticate(new.secret, org.uid) is not None
 
@@ -78,9 +78,9 @@ def test_whatever_stops_a_token_stops_it_at_once(redis_cache, org, owner, instal
     installation, issued = installed
     warm(issued.secret, org.uid)
     if change == "uninstall":
-        services.uninstall_app(installation, actor=owner.user)
+        installations.uninstall_app(installation, actor=owner.user)
     elif change == "disable":
-        services.disable_scim(org, actor=owner.user)
+        installations.disable_scim(org, actor=owner.user)
     else:
         org_services.change_plan(org, "team", actor=owner.user)
     assert tokens.authenticate(issued.secret, org.uid) is None

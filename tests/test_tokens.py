@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from scim import services, tokens
+from scim import installations, tokens
 from scim.models import MarketplaceApp, SecretToken, hash_token
 from tests import factories
 
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def installed(org, owner):
-    services.enable_scim(org, actor=owner.user)
+    installations.enable_scim(org, actor=owner.user)
     app = MarketplaceApp.objects.get(slug="okta-generic-scim")
-    return services.install_app(org, app, actor=owner.user)
+    return installations.install_app(org, app, actor=owner.user)
 
 
 def all_text_in_database() -> str:
@@ -45,7 +45,7 @@ def test_token_has_256_bits_and_the_documented_shape(installed):
 
 def test_token_is_not_stored_in_clear_anywhere_in_the_database(org, owner, installed):
     installation, issued = installed
-    rotated = services.regenerate_token(installation, actor=owner.user)
+    rotated = installations.regenerate_token(installation, actor=owner.user)
     dump = all_text_in_database()
 
     assert len(dump) > 1000  # the dump really read the tables
@@ -79,7 +79,7 @@ def test_wrong_or_malformed_tokens_are_refused(org, installed, mangle):
 
 def test_token_of_org_a_is_refused_on_org_b(org, installed, other_org):
     _, issued = installed
-    services.enable_scim(other_org, actor=None)
+    installations.enable_scim(other_org, actor=None)
     assert tokens.authenticate(issued.secret, other_org.uid) is None
 
 
@@ -99,7 +99,7 @@ def test_token_of_uninstalled_app_is_refused_even_if_not_revoked(org, installed)
 
 def test_token_is_refused_while_scim_is_disabled(org, owner, installed):
     _, issued = installed
-    services.disable_scim(org, actor=owner.user)
+    installations.disable_scim(org, actor=owner.user)
     assert tokens.authenticate(issued.secret, org.uid) is None
 
 
@@ -145,9 +145,9 @@ def test_unknown_prefix_costs_one_query(org, installed, django_assert_num_querie
 
 
 def test_each_org_gets_its_own_tokens(org, installed, other_org):
-    services.enable_scim(other_org, actor=None)
+    installations.enable_scim(other_org, actor=None)
     app = MarketplaceApp.objects.get(slug="okta-generic-scim")
-    _, theirs = services.install_app(other_org, app, actor=factories.owner_of(other_org).user)
+    _, theirs = installations.install_app(other_org, app, actor=factories.owner_of(other_org).user)
     _, ours = installed
 
     assert tokens.authenticate(theirs.secret, other_org.uid) is not None

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from .adapter_base import absolute, get_membership_model, resource_url, translate_service_errors
 from .group_adapter import ScimGroupAdapter
-from .user_adapter import ScimUser
+from .user_adapter import ScimUserAdapter
 
 __all__ = [
     "ScimGroupAdapter",
-    "ScimUser",
+    "ScimUserAdapter",
     "absolute",
     "get_membership_model",
     "resource_url",

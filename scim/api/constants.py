@@ -12,6 +12,10 @@ SEARCH_REQUEST_SCHEMA = SchemaURI.SERACH_REQUEST  # sic: django-scim2 spells it 
 USER_SCHEMA = SchemaURI.USER
 GROUP_SCHEMA = SchemaURI.GROUP
 ENTERPRISE_USER_SCHEMA = SchemaURI.ENTERPRISE_USER
+SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"  # RFC 7643 §7 (django-scim2 has no name for it)
+
+# Everything under this path is the SCIM API (answered in SCIM JSON, logged as activity).
+SCIM_PATH_PREFIX = "/scim/"
 
 # Content types a client may send (with or without "; charset=...").
 ACCEPTED_CONTENT_TYPES = frozenset({"application/scim+json", "application/json"})
@@ -33,6 +37,9 @@ SCIM_TYPE_MUTABILITY = "mutability"
 
 DEFAULT_PAGE_SIZE = 100
 
+# A backing service (database, cache) unreachable: 503 with Retry-After.
+RETRY_AFTER_SECONDS = 10
+
 # Canned error details.
 DETAIL_UNAUTHENTICATED = "A valid Bearer token of an app installed in this organization is required."
 DETAIL_USER_NOT_FOUND = "User not found"
@@ -42,3 +49,4 @@ DETAIL_METHOD_NOT_ALLOWED = "Method not allowed on this endpoint"
 DETAIL_TOO_LARGE = "Request body is larger than the maximum of {limit} bytes"
 DETAIL_UNSUPPORTED_MEDIA = "Content-Type must be application/scim+json or application/json"
 DETAIL_SERVER_ERROR = "Internal server error while processing the SCIM request"
+DETAIL_UNAVAILABLE = "The service is temporarily unavailable: retry after {seconds} s"

@@ -65,7 +65,7 @@ def schemas(location_of) -> list[dict[str, Any]]:
     out = []
     for schema_id, schema in sorted(_base_schemas().items()):
         doc = copy.deepcopy(schema)
-        doc["schemas"] = ["urn:ietf:params:scim:schemas:core:2.0:Schema"]
+        doc["schemas"] = [c.SCHEMA_SCHEMA]
         doc["meta"] = {"resourceType": "Schema", "location": location_of(schema_id)}
         out.append(doc)
     return out

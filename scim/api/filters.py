@@ -40,6 +40,8 @@ from scim.api.filter_parser import (
 )
 from scim.models import ScimGroupMember
 
+from . import constants as c
+
 __all__ = [
     "ScimFilterError",
     "apply_sort_order",
@@ -52,8 +54,8 @@ __all__ = [
 
 CharField.register_lookup(Lower)  # `field__lower=...`: matches the Lower(...) functional indexes
 
-USER_URN = "urn:ietf:params:scim:schemas:core:2.0:user:"
-GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:group:"
+USER_URN = c.USER_SCHEMA.lower() + ":"  # paths reach the translator lower-cased
+GROUP_URN = c.GROUP_SCHEMA.lower() + ":"
 MAX_ID = 2**63 - 1
 
 STRING, BOOLEAN, DATETIME, ID = "string", "boolean", "datetime", "id"

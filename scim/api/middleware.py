@@ -16,8 +16,6 @@ from .errors import error_response
 
 logger = logging.getLogger("orgdesk.scim")
 
-SCIM_PATH_PREFIX = "/scim/"
-
 DEFAULT_DETAILS = {
     400: "Bad request",
     401: c.DETAIL_UNAUTHENTICATED,
@@ -55,7 +53,7 @@ class ScimApiMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path_info.startswith(SCIM_PATH_PREFIX):
+        if not request.path_info.startswith(c.SCIM_PATH_PREFIX):
             return self.get_response(request)
         started = time.monotonic()
         response = self.get_response(request)
@@ -76,7 +74,7 @@ class ScimApiMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not request.path_info.startswith(SCIM_PATH_PREFIX):
+        if not request.path_info.startswith(c.SCIM_PATH_PREFIX):
             return None
         logger.exception("Unhandled error in SCIM request %s %s", request.method, request.path)
         return error_response(500, c.DETAIL_SERVER_ERROR)

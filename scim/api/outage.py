@@ -14,13 +14,11 @@ from collections.abc import Callable
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
+from . import constants as c
 from .errors import error_response
 
 logger = logging.getLogger("orgdesk.scim")
 
-SCIM_PATH_PREFIX = "/scim/"
-RETRY_AFTER_SECONDS = 10
-DETAIL_UNAVAILABLE = "The service is temporarily unavailable: retry after {seconds} s"
 
 
 def _outage_types() -> tuple[type[BaseException], ...]:
@@ -46,8 +44,8 @@ def is_outage(exc: BaseException) -> bool:
 
 
 def unavailable_response() -> HttpResponse:
-    response = error_response(503, DETAIL_UNAVAILABLE.format(seconds=RETRY_AFTER_SECONDS))
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response = error_response(503, c.DETAIL_UNAVAILABLE.format(seconds=c.RETRY_AFTER_SECONDS))
+    response["Retry-After"] = str(c.RETRY_AFTER_SECONDS)
     return response
 
 
@@ -59,7 +57,7 @@ class ScimOutageMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not request.path_info.startswith(SCIM_PATH_PREFIX) or not is_outage(exception):
+        if not request.path_info.startswith(c.SCIM_PATH_PREFIX) or not is_outage(exception):
             return None
         logger.warning(
             "SCIM %s %s: backing service unavailable (%s); answered 503",

@@ -42,7 +42,7 @@ def _parse_emails(value: Any) -> list[dict[str, Any]]:
     return emails
 
 
-class ScimUser(ResourceAdapter, SCIMUser):
+class ScimUserAdapter(ResourceAdapter, SCIMUser):
     id_field = "pk"
     url_name = "scim_api:user"
     resource_type = "User"

@@ -70,12 +70,10 @@ def test_unknown_route_and_wrong_method_are_scim_json(scim, org, client):
 
 
 def test_unexpected_error_is_500_scim_json_and_nothing_leaks(scim, monkeypatch, caplog):
-    from scim.api import views
-
     def boom(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(views.user_rows, "page", boom)
+    monkeypatch.setattr("scim.api.user_rows.page", boom)
     with caplog.at_level(logging.ERROR):
         doc = assert_scim_error(scim.get("/Users"), 500)
     assert "secret" not in doc["detail"]

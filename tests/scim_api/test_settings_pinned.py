@@ -18,7 +18,7 @@ def test_every_configured_key_is_one_django_scim2_knows():
 
 
 def test_django_scim2_resolves_our_classes():
-    assert scim_settings.USER_ADAPTER is adapters.ScimUser
+    assert scim_settings.USER_ADAPTER is adapters.ScimUserAdapter
     assert scim_settings.GROUP_ADAPTER is adapters.ScimGroupAdapter
     assert scim_settings.GROUP_MODEL is ScimGroup
     assert scim_settings.USER_MODEL_GETTER() is Membership
@@ -40,11 +40,11 @@ def test_pinned_django_scim2_behaviour_we_extend():
     assert issubclass(views.UsersView, scim_views.UsersView)
     assert issubclass(views.GroupsView, scim_views.GroupsView)
     assert issubclass(views.ScimApiView, scim_views.SCIMView)
-    assert issubclass(adapters.ScimUser, SCIMUser) and issubclass(adapters.ScimGroupAdapter, SCIMGroup)
+    assert issubclass(adapters.ScimUserAdapter, SCIMUser) and issubclass(adapters.ScimGroupAdapter, SCIMGroup)
     # ...and its PATCH driver, which lower-cases op names and refuses a path-less remove.
     from django_scim.adapters import SCIMMixin
 
-    assert adapters.ScimUser.handle_path_and_value is SCIMMixin.handle_path_and_value
+    assert adapters.ScimUserAdapter.handle_path_and_value is SCIMMixin.handle_path_and_value
     # django-scim2 renders `status` as an int; RFC 7644 wants a string: we render our own.
     from django_scim.exceptions import SCIMException
 

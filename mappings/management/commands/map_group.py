@@ -10,7 +10,7 @@ from django.db.models.functions import Lower
 from mappings.models import MAPPABLE_ORG_ROLES
 from mappings.services import MappingError, save_mapping
 from organizations.models import Organization, Stack, StackRole
-from organizations.services import can_manage, find_account
+from organizations.permissions import manager_account
 from scim.models import ScimGroup
 
 ROLE_BY_LABEL = {label.lower(): value for value, label in MAPPABLE_ORG_ROLES}
@@ -37,8 +37,8 @@ class Command(BaseCommand):
             raise CommandError(f"No organization with uid {org_uid!r}.")
         actor = None
         if options.get("actor"):
-            actor = find_account(options["actor"])
-            if actor is None or not can_manage(actor, org):
+            actor = manager_account(org, options["actor"])
+            if actor is None:
                 raise CommandError(f"{options['actor']} is not an active Owner or Admin of {org.name}.")
         role_value = ROLE_BY_LABEL.get(org_role.strip().lower())
         if role_value is None:

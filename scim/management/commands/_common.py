@@ -9,9 +9,10 @@ from typing import Iterator
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from organizations.models import Organization, User
-from organizations.services import ServiceError, can_manage, find_account
+from organizations.permissions import manager_account
+from organizations.services import ServiceError
 from scim.models import AppInstallation
-from scim.services import scim_url
+from scim.installations import scim_url
 from scim.tokens import IssuedToken
 
 
@@ -41,8 +42,8 @@ def get_installation(installation_id: int) -> AppInstallation:
 
 
 def get_actor(org: Organization, email: str) -> User:
-    user = find_account(email)
-    if user is None or not can_manage(user, org):
+    user = manager_account(org, email)
+    if user is None:
         raise CommandError(
             f"--actor {email} is not an active Owner or Admin of {org.name} ({org.uid}); "
             "only they may change its SCIM settings."

@@ -1,4 +1,4 @@
-from scim import services
+from scim import installations
 
 from ._common import OrgActorCommand
 
@@ -7,5 +7,5 @@ class Command(OrgActorCommand):
     help = "Enable SCIM for an organization (as the Enable SCIM button does)."
 
     def act(self, org, user) -> None:
-        services.enable_scim(org, actor=user)
-        self.stdout.write(f"SCIM is enabled for {org.name}. SCIM URL: {services.scim_url(org)}")
+        installations.enable_scim(org, actor=user)
+        self.stdout.write(f"SCIM is enabled for {org.name}. SCIM URL: {installations.scim_url(org)}")

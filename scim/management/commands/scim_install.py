@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from scim import services
+from scim import installations
 from scim.models import MarketplaceApp
 
 from ._common import add_actor_argument, get_actor, get_org, service_errors, write_issued_token
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             slugs = ", ".join(MarketplaceApp.objects.values_list("slug", flat=True))
             raise CommandError(f"No marketplace app {app!r}. Known apps: {slugs}.")
         with service_errors():
-            installation, issued = services.install_app(org, marketplace_app, actor=user)
+            installation, issued = installations.install_app(org, marketplace_app, actor=user)
         write_issued_token(
             self,
             installation,

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from scim import services
+from scim import installations
 
 from ._common import add_actor_argument, get_actor, get_installation, service_errors, write_issued_token
 
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         org = installation.organization
         user = get_actor(org, actor)
         with service_errors():
-            issued = services.regenerate_token(installation, actor=user)
+            issued = installations.regenerate_token(installation, actor=user)
         write_issued_token(
             self,
             installation,

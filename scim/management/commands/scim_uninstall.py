@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from scim import services
+from scim import installations
 
 from ._common import add_actor_argument, get_actor, get_installation, service_errors
 
@@ -16,7 +16,7 @@ class Command(BaseCommand):
         installation = get_installation(installation_id)
         user = get_actor(installation.organization, actor)
         with service_errors():
-            services.uninstall_app(installation, actor=user)
+            installations.uninstall_app(installation, actor=user)
         self.stdout.write(
             f"Uninstalled {installation.app.name} from {installation.organization.name}; its tokens no longer work."
         )

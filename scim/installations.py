@@ -13,7 +13,8 @@ from django.utils import timezone
 from organizations import audit
 from organizations.audit import Actor
 from organizations.models import Organization, User
-from organizations.services import ServiceError, can_manage
+from organizations.permissions import NotPermitted, ensure_can_manage
+from organizations.services import ServiceError
 
 from .models import AppInstallation, MarketplaceApp, SecretToken
 from . import tokens
@@ -30,8 +31,7 @@ ACTION_REGENERATE = "marketplace.token_regenerate"
 ACTION_UNINSTALL = "marketplace.uninstall"
 
 
-class ScimPermissionDenied(ServiceError):
-    """The acting user is not an active Owner or Admin of the org (nor a superuser)."""
+ScimPermissionDenied = NotPermitted  # what ensure_can_manage raises
 
 
 class ScimNotAvailable(ServiceError):
@@ -56,13 +56,6 @@ def scim_url(org: Organization) -> str:
     """The base URL an IdP is given: PUBLIC_BASE_URL + path, no trailing slash
     (Okta appends "/Users" itself and a double slash breaks it)."""
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{SCIM_PATH}{org.uid}"
-
-
-def ensure_can_manage(org: Organization, actor: Actor) -> None:
-    """Users must be an active Owner/Admin of *this* org or a superuser. Non-user
-    actors (None = system/operator, or an app installation) are trusted callers."""
-    if isinstance(actor, User) and not can_manage(actor, org):
-        raise ScimPermissionDenied(f"{actor.email} is not an Owner or Admin of {org.name}.")
 
 
 def ensure_plan_has_scim(org: Organization) -> None:

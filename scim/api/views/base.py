@@ -1,7 +1,9 @@
-"""SCIM views: django-scim2's views (its method routing, adapters, error types)
-with what it lacks for a multi-tenant service: every query scoped to the org of
-the token, pages cut in SQL with a constant number of queries, `attributes` /
-`excludedAttributes`, atomic writes, and SCIM JSON for every error."""
+"""The base of every SCIM endpoint: django-scim2's views (its method routing,
+adapters, error types) with what it lacks for a multi-tenant service: every query
+scoped to the org of the token, pages cut in SQL with a constant number of
+queries, `attributes` / `excludedAttributes`, atomic writes, and SCIM JSON for
+every error. /Users and /Groups subclass ResourceView (scim.api.views.users,
+scim.api.views.groups); discovery lives in scim.api.views.discovery."""
 from __future__ import annotations
 
 import json
@@ -13,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -22,17 +24,12 @@ from django_scim import views as scim_views
 from django_scim.exceptions import SCIMException
 from django_scim.settings import scim_settings
 
-from organizations.models import Membership
-from scim.models import ScimGroup, ScimGroupMember
 from scim.provisioning import parse_id
 
-from . import constants as c
-from . import hostile, totals
-from . import user_rows
-from .adapter_base import document_urls
-from .adapters import ScimGroupAdapter, ScimUser, resource_url
-from .discovery import ServiceProviderConfig, schemas
-from .errors import (
+from .. import constants as c
+from .. import hostile, totals
+from ..adapters import resource_url
+from ..errors import (
     BadRequest,
     InvalidFilter,
     InvalidSyntax,
@@ -42,17 +39,9 @@ from .errors import (
     error_response,
     exception_response,
 )
-from .filters import (
-    ScimFilterError,
-    apply_sort_order,
-    group_filter_q,
-    group_sort_key,
-    user_filter_q,
-    user_sort_key,
-    username_eq,
-)
-from .listing import ListParams, list_document, parse_list_params, shape, wants
-from .outage import is_outage
+from ..filters import ScimFilterError, apply_sort_order
+from ..listing import ListParams, list_document, parse_list_params
+from ..outage import is_outage
 
 logger = logging.getLogger("orgdesk.scim")
 
@@ -298,112 +287,6 @@ class ResourceView(ScimApiView):
         return value if isinstance(value, str) else ""
 
 
-class UsersView(ResourceView, scim_views.UsersView):
-    adapter = ScimUser
-    create_in_transaction = False  # provisioning.provision_user is atomic
-    noun = "user"
-    not_found = c.DETAIL_USER_NOT_FOUND
-    name_attribute = "userName"
-    filter_q = staticmethod(user_filter_q)
-    sort_key = staticmethod(user_sort_key)
-
-    def base_queryset(self, request: HttpRequest) -> QuerySet:
-        return Membership.objects.filter(organization=request.scim_org)
-
-    def render(self, request: HttpRequest, obj, params: ListParams | None) -> dict[str, Any]:
-        """A user just written (POST): its e-mails and groups are attached by the service."""
-        include = params is None or wants("groups", params.attributes, params.excluded)
-        doc = self.adapter(obj, request=request).to_dict(include_groups=include)
-        return shape(doc, params.attributes, params.excluded) if params else doc
-
-    def locked_related(self, qs: QuerySet) -> QuerySet:
-        return qs.prefetch_related("email_set")  # PATCH's document and the service's "before"
-
-    # Reads go through scim.api.user_rows (plain SQL).
-    def page(self, request: HttpRequest, params: ListParams, offset: int, limit: int) -> list:
-        if limit <= 0:
-            return []
-        org_id = request.scim_org.pk
-        groups = wants("groups", params.attributes, params.excluded)
-        keys = self.sorted_keys(params)
-        by_id = keys in (["pk"], ["-pk"])
-        user_name = username_eq(params.filter) if params.filter else None
-        if by_id and params.filter is None:
-            rows = user_rows.page(org_id, limit=limit, offset=offset, descending=keys == ["-pk"], groups=groups)
-        elif by_id and user_name is not None:
-            rows = user_rows.by_username(org_id, user_name, limit=limit, offset=offset, groups=groups)
-        else:
-            rows = user_rows.from_queryset(self.filtered(request, params).order_by(*keys)[offset : offset + limit])
-        return self.render_rows(request, rows, params)
-
-    def read_one(self, request: HttpRequest, uuid: str, params: ListParams | None, *, note: bool = True) -> dict[str, Any]:
-        pk = parse_id(uuid)
-        groups = params is None or wants("groups", params.attributes, params.excluded)
-        row = user_rows.by_id(request.scim_org.pk, pk, groups=groups) if pk is not None else None
-        if row is None:
-            raise NotFound(self.not_found)
-        if note:
-            note_activity(request, f"Get {self.noun}", row["scim_username"])
-        return self.render_rows(request, [row], params)[0]
-
-    def render_rows(self, request: HttpRequest, rows: list[dict[str, Any]], params: ListParams | None) -> list[dict[str, Any]]:
-        include = params is None or wants("groups", params.attributes, params.excluded)
-        user_rows.attach(rows, groups=include)
-        users_url, groups_url = document_urls(request)
-        docs = [user_rows.render_user(row, users_url, groups_url) for row in rows]
-        return [shape(doc, params.attributes, params.excluded) for doc in docs] if params else docs
-
-    def target_of(self, obj) -> str:
-        return obj.scim_username
-
-    def describe_write(self, request: HttpRequest, scim_obj) -> None:
-        before, after = scim_obj.obj.active, scim_obj.profile.active
-        if before and not after:
-            note_activity(request, "Deactivate user")
-        elif after and not before:
-            note_activity(request, "Reactivate user")
-
-
-class GroupsView(ResourceView, scim_views.GroupsView):
-    adapter = ScimGroupAdapter
-    noun = "group"
-    not_found = c.DETAIL_GROUP_NOT_FOUND
-    name_attribute = "displayName"
-    filter_q = staticmethod(group_filter_q)
-    sort_key = staticmethod(group_sort_key)
-
-    def base_queryset(self, request: HttpRequest) -> QuerySet:
-        return ScimGroup.objects.filter(organization=request.scim_org)
-
-    def with_related(self, qs: QuerySet, params: ListParams | None) -> QuerySet:
-        if params is None or wants("members", params.attributes, params.excluded):
-            members = ScimGroupMember.objects.only("id", "group_id", "membership_id").order_by("pk")
-            qs = qs.prefetch_related(Prefetch("memberships", queryset=members, to_attr="prefetched_members"))
-        return qs
-
-    def render(self, request: HttpRequest, obj, params: ListParams | None) -> dict[str, Any]:
-        include = params is None or wants("members", params.attributes, params.excluded)
-        doc = self.adapter(obj, request=request).to_dict(include_members=include)
-        return shape(doc, params.attributes, params.excluded) if params else doc
-
-    def target_of(self, obj) -> str:
-        return obj.display_name
-
-    def describe_write(self, request: HttpRequest, scim_obj) -> None:
-        renamed = scim_obj.name is not None and scim_obj.name != scim_obj.obj.display_name
-        if scim_obj.members_touched and not renamed:
-            note_activity(request, "Update group members")
-        elif renamed and not scim_obj.members_touched:
-            note_activity(request, "Rename group", scim_obj.name)
-
-    def after_write(self, request: HttpRequest, pk: int, params: ListParams, *, patch: bool = False) -> HttpResponse:
-        # Group PATCH answers 204 (what Entra prefers; Okta accepts 200 or 204),
-        # unless the client asked for attributes, then 200 with the group.
-        if patch and not (request.GET.get("attributes") or request.GET.get("excludedAttributes")):
-            return HttpResponse(status=204, content_type=c.SCIM_CONTENT_TYPE)
-        return super().after_write(request, pk, params, patch=patch)
-
-
 class SearchView(ScimApiView):
     """POST /Users/.search and /Groups/.search (RFC 7644 §3.4.3)."""
 
@@ -421,14 +304,6 @@ class SearchView(ScimApiView):
         return view.list(request, params)
 
 
-class UsersSearchView(SearchView):
-    resource_views = (UsersView,)
-
-
-class GroupsSearchView(SearchView):
-    resource_views = (GroupsView,)
-
-
 class RootSearchView(ScimApiView):
     """POST /.search across resource types answers 501 (allowed by RFC 7644
     §3.4.3/§3.12). A User's id is its membership id and a Group's its group id,
@@ -440,40 +315,6 @@ class RootSearchView(ScimApiView):
     def post(self, request: HttpRequest, org_uid: str) -> HttpResponse:
         note_activity(request, "Search")
         return error_response(501, "Search across resource types is not supported: use /Users/.search or /Groups/.search")
-
-
-class ServiceProviderConfigView(ScimApiView, scim_views.ServiceProviderConfigView):
-    def get(self, request: HttpRequest, org_uid: str) -> HttpResponse:
-        note_activity(request, "Read configuration")
-        config = ServiceProviderConfig(request, location=resource_url(request, "service-provider-config"))
-        return scim_json(config.to_dict())
-
-
-def _discovery_list(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    return list_document(resources, len(resources), 1)
-
-
-class ResourceTypesView(ScimApiView, scim_views.ResourceTypesView):
-    def get(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
-        note_activity(request, "Read configuration")
-        types = {a.resource_type: a.resource_type_dict(request) for a in (ScimUser, ScimGroupAdapter)}
-        if uuid is None:
-            return scim_json(_discovery_list([types[k] for k in sorted(types)]))
-        if uuid not in types:
-            raise NotFound(f"Resource type {uuid!r} not found")
-        return scim_json(types[uuid])
-
-
-class SchemasView(ScimApiView, scim_views.SchemasView):
-    def get(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
-        note_activity(request, "Read configuration")
-        docs = schemas(lambda schema_id: resource_url(request, "schema", uuid=schema_id))
-        if uuid is None:
-            return scim_json(_discovery_list(docs))
-        for doc in docs:
-            if doc["id"] == uuid:
-                return scim_json(doc)
-        raise NotFound(f"Schema {uuid!r} not found")
 
 
 class NotImplementedView(ScimApiView):
