@@ -9,7 +9,7 @@ last row shown), so page N costs what page 1 costs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone as dt_timezone
 from typing import Any
 from urllib.parse import urlencode
 
@@ -58,7 +58,7 @@ class ActivityFilterForm(forms.Form):
         micros, _, pk = value.partition(".")
         if not (micros.isdigit() and pk.isdigit()) or len(micros) > 18 or len(pk) > 18:
             return None
-        return datetime.fromtimestamp(int(micros) / 1e6, tz=timezone.utc), int(pk)
+        return datetime.fromtimestamp(int(micros) / 1e6, tz=dt_timezone.utc), int(pk)
 
 
 @dataclass
