@@ -91,10 +91,10 @@ def member_action_view(site, *, action: str):
             try:
                 if action == "remove":
                     services.remove_member(member, actor=request.user)
-                    messages.success(request, f"{email} was removed from {org.name}.")
+                    messages.success(request, f"Member {email} was removed from {org.name}.")
                 else:
                     services.set_member_active(member, action == "reactivate", actor=request.user)
-                    messages.success(request, f"{email} was {action}d.")
+                    messages.success(request, f"Member {email} was {action}d.")
             except services.ServiceError as exc:
                 messages.error(request, str(exc))
             return redirect(back)
