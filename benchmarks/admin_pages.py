@@ -89,43 +89,54 @@ def pages(org, big_group_id: int | None) -> list[tuple[str, str]]:
     return [(label, url) for label, url in urls if url and not url.startswith("?")]
 
 
-def measure_org(org_uid: str, big_group_id: int | None = None) -> list[dict]:
+def measure(specs: list[tuple[str, int | None]]) -> list[dict]:
+    """Every page at every org size in turn (page 1 small, page 1 large, page 2
+    small, …), so a machine that gets busier during the run weighs on both
+    sizes alike."""
     from django.db import connection
     from django.test import Client
 
     from organizations.models import Organization, OrgRole
 
-    org = Organization.objects.get(uid=org_uid)
-    owner = org.memberships.select_related("user").get(role=OrgRole.OWNER).user
-    size = org.memberships.count()
-    client = Client()
-    client.force_login(owner)
+    plans = []
+    for uid, big_group_id in specs:
+        org = Organization.objects.get(uid=uid)
+        client = Client()
+        client.force_login(org.memberships.select_related("user").get(role=OrgRole.OWNER).user)
+        plans.append((org.memberships.count(), client, pages(org, big_group_id)))
     rows = []
-    for label, url in pages(org, big_group_id):
-        counts: list[int] = []
-
-        def count(execute, sql, params, many, context):
-            counts[-1] += 1
-            return execute(sql, params, many, context)
-
-        times, status, size_bytes = [], None, 0
-        for i in range(REPEAT + 1):
-            counts.append(0)
-            with connection.execute_wrapper(count):
-                started = time.perf_counter()
-                response = client.get(url)
-                elapsed = (time.perf_counter() - started) * 1000
-            status, size_bytes = response.status_code, len(response.content)
-            if i:  # the first fetch warms caches up
-                times.append(elapsed)
-        rows.append({
-            "page": label, "url": url, "members": size, "status": status,
-            "ms": round(statistics.median(times), 1), "ms_max": round(max(times), 1),
-            "statements": counts[-1], "kb": round(size_bytes / 1024, 1),
-        })
-        print(f"  {size:>7,} {label:<48} {rows[-1]['ms']:>7} ms {counts[-1]:>3} stmts {rows[-1]['kb']:>7} KB "
-              f"[{status}]", file=sys.stderr, flush=True)
+    for index in range(max(len(p) for _, _, p in plans)):
+        for size, client, urls in plans:
+            if index < len(urls):
+                rows.append(_measure_page(connection, client, size, *urls[index]))
     return rows
+
+
+def _measure_page(connection, client, size: int, label: str, url: str) -> dict:
+    counts: list[int] = []
+
+    def count(execute, sql, params, many, context):
+        counts[-1] += 1
+        return execute(sql, params, many, context)
+
+    times, status, size_bytes = [], None, 0
+    for i in range(REPEAT + 1):
+        counts.append(0)
+        with connection.execute_wrapper(count):
+            started = time.perf_counter()
+            response = client.get(url)
+            elapsed = (time.perf_counter() - started) * 1000
+        status, size_bytes = response.status_code, len(response.content)
+        if i:  # the first fetch warms caches up
+            times.append(elapsed)
+    row = {
+        "page": label, "url": url, "members": size, "status": status,
+        "ms": round(statistics.median(times), 1), "ms_max": round(max(times), 1),
+        "statements": counts[-1], "kb": round(size_bytes / 1024, 1),
+    }
+    print(f"  {size:>7,} {label:<48} {row['ms']:>7} ms {counts[-1]:>3} stmts {row['kb']:>7} KB [{status}]",
+          file=sys.stderr, flush=True)
+    return row
 
 
 def verdicts(rows: list[dict]) -> list[dict]:
@@ -152,21 +163,6 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_in_subprocess(env: dict[str, str], infos: list[dict], root) -> list[dict]:
-    """For benchmarks/run.py: measure the seeded orgs in a fresh process."""
-    import subprocess
-
-    args = []
-    for info in infos:
-        args += [f"{info['org_uid']}:{info.get('big_group_id', '')}"]
-    out = subprocess.run([sys.executable, "-m", "benchmarks.admin_pages", *args], cwd=root, env=env,
-                         capture_output=True, text=True)
-    sys.stderr.write(out.stderr[-4000:])
-    if out.returncode != 0:
-        return [{"page": "admin pages", "error": out.stderr[-500:]}]
-    return json.loads(out.stdout)["rows"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("orgs", nargs="+", help="ORG_UID or ORG_UID:BIG_GROUP_ID, smallest org first")
@@ -180,13 +176,13 @@ def main() -> None:
 
     if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
         settings.ALLOWED_HOSTS.append("testserver")
-    rows = []
+    specs = []
     for spec in args.orgs:
         uid, _, group = spec.partition(":")
-        rows.extend(measure_org(uid, int(group) if group else None))
-    rows = verdicts(rows)
+        specs.append((uid, int(group) if group else None))
+    rows = verdicts(measure(specs))
     print(table(rows), file=sys.stderr)
-    print(json.dumps({"rows": rows}))
+    print(json.dumps({"rows": rows, "table": table(rows)}))
 
 
 if __name__ == "__main__":

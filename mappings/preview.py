@@ -18,11 +18,11 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Value
 
 from organizations.models import AccessSource, Membership, Organization, OrgRole, Stack, StackAccess, StackRole
 
-from .models import GroupMapping
+from .models import GroupMapping, GroupMappingStackRole
 
 SAMPLE_SIZE = 5
 SAMPLED_PAIRS = 6  # stack-role changes that get sample names (the rest get counts)
@@ -132,20 +132,27 @@ def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
     )
     members = counts["active"]
 
-    # Org role: Admin if granted by hand, by another mapped Admin group, or by this one.
-    other_admin_group = ScimGroupMember.objects.filter(
-        membership_id=OuterRef("pk"), group__mapping__org_role=OrgRole.ADMIN
-    ).exclude(group_id=group.pk)
+    # Org role: Admin if granted by hand, by another mapped Admin group, or by this
+    # one. The other Admin groups are few: listed first, so the per-member test
+    # is a plain index probe (or nothing at all when there are none).
+    other_admin_groups = list(
+        GroupMapping.objects.filter(organization=org, org_role=OrgRole.ADMIN).exclude(group_id=group.pk)
+        .values_list("group_id", flat=True)
+    )
+    other_admin = (
+        Exists(ScimGroupMember.objects.filter(membership_id=OuterRef("pk"), group_id__in=other_admin_groups))
+        if other_admin_groups else Value(False, output_field=BooleanField())
+    )
     if proposal.org_role == OrgRole.ADMIN:
         gain_admin = affected.filter(role=OrgRole.MEMBER)
         lose_admin = affected.none()
         admin_counts = {"gained": gain_admin.count(), "lost": 0}
     else:
         keeps_admin = Q(manual_role=OrgRole.ADMIN) | Q(_other_admin=True)
-        with_other = affected.alias(_other_admin=Exists(other_admin_group))
+        with_other = affected.alias(_other_admin=other_admin)
         gain_admin = with_other.filter(keeps_admin, role=OrgRole.MEMBER)
         lose_admin = with_other.filter(role=OrgRole.ADMIN).exclude(keeps_admin)
-        admin_counts = affected.annotate(_other_admin=Exists(other_admin_group)).aggregate(
+        admin_counts = affected.annotate(_other_admin=other_admin).aggregate(
             gained=Count("pk", filter=keeps_admin & Q(role=OrgRole.MEMBER)),
             lost=Count("pk", filter=Q(role=OrgRole.ADMIN) & ~keeps_admin),
         )
@@ -160,6 +167,7 @@ def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
     if new_pairs:
         for stack_id, role_id, n in (
             StackAccess.objects.filter(_pairs_q(new_pairs), membership__in=affected)
+            .order_by()  # no joins for StackAccess's default ordering
             .values("stack_id", "role_id").annotate(n=Count("membership_id", distinct=True))
             .values_list("stack_id", "role_id", "n")
         ):
@@ -172,23 +180,41 @@ def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
     losses: list[RoleChange] = []
     losing = StackAccess.objects.none()
     if dropped:
-        other_grant = ScimGroupMember.objects.filter(membership_id=OuterRef("membership_id")).exclude(
-            group_id=group.pk
-        ).filter(
-            Q(group__mapping__stack_roles__stack_id=OuterRef("stack_id"),
-              group__mapping__stack_roles__role_id=OuterRef("role_id"))
-            | Q(group__mapping__all_stacks_role_id=OuterRef("role_id"))
-        )
+        # Which other mapped groups grant each dropped pair: a short list per pair,
+        # so each row's test is one index probe on (membership, group).
+        granting: dict[tuple[int, int], set[int]] = {pair: set() for pair in dropped}
+        for group_id, stack_id, role_id in GroupMappingStackRole.objects.filter(
+            mapping__organization=org
+        ).exclude(mapping__group_id=group.pk).values_list("mapping__group_id", "stack_id", "role_id"):
+            if (stack_id, role_id) in granting:
+                granting[(stack_id, role_id)].add(group_id)
+        for group_id, role_id in GroupMapping.objects.filter(
+            organization=org, all_stacks_role__isnull=False
+        ).exclude(group_id=group.pk).values_list("group_id", "all_stacks_role_id"):
+            for stack_id, dropped_role in dropped:
+                if dropped_role == role_id:
+                    granting[(stack_id, role_id)].add(group_id)
+        not_granted_elsewhere = Q(pk__in=[])
+        for (stack_id, role_id), groups in granting.items():
+            pair = Q(stack_id=stack_id, role_id=role_id)
+            if groups:
+                pair &= ~Exists(ScimGroupMember.objects.filter(membership_id=OuterRef("membership_id"),
+                                                               group_id__in=sorted(groups)))
+            not_granted_elsewhere |= pair
         by_hand = StackAccess.objects.filter(
             membership_id=OuterRef("membership_id"), stack_id=OuterRef("stack_id"), role_id=OuterRef("role_id"),
             source=AccessSource.MANUAL,
         )
         losing = (
-            StackAccess.objects.filter(_pairs_q(dropped), membership__in=affected, source=AccessSource.SCIM)
-            .exclude(Exists(other_grant)).exclude(Exists(by_hand))
+            StackAccess.objects.filter(
+                not_granted_elsewhere, source=AccessSource.SCIM, membership__group_memberships__group=group,
+                membership__active=True,
+            )
+            .exclude(membership__role=OrgRole.OWNER)
+            .exclude(Exists(by_hand))
         )
         lost = dict(
-            ((s, r), n) for s, r, n in losing.values("stack_id", "role_id").annotate(n=Count("membership_id"))
+            ((s, r), n) for s, r, n in losing.order_by().values("stack_id", "role_id").annotate(n=Count("membership_id"))
             .values_list("stack_id", "role_id", "n")
         )
         losses = [RoleChange(*names[p], lost.get(p, 0)) for p in sorted(dropped, key=names.get)]
@@ -201,8 +227,8 @@ def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
                 membership_id=OuterRef("pk"), stack_id=pair[0], role_id=pair[1]))))
     for change, pair in _with_pairs(losses, dropped, names)[:SAMPLED_PAIRS]:
         if change.count:
-            change.sample = _sample(ordered.filter(pk__in=losing.filter(stack_id=pair[0], role_id=pair[1])
-                                                   .values("membership_id")))
+            rows = losing.filter(stack_id=pair[0], role_id=pair[1]).select_related("membership")
+            change.sample = [_label(a.membership) for a in rows.order_by("membership_id")[:SAMPLE_SIZE]]
 
     return Preview(
         group_name=group.display_name,

@@ -230,14 +230,16 @@ def update_user_profile(membership: Membership, profile: UserProfile, *, actor: 
         "given_name": profile.given_name[:255],
         "family_name": profile.family_name[:255],
         "scim_extra": profile.extra,
-        # A member invited by hand that the IdP linked (userName eq) and updated
-        # is from now on managed by the IdP.
-        "scim_managed": True,
     }
     changed = [name for name, value in fields.items() if getattr(membership, name) != value]
     if changed:  # a PATCH of `active` alone writes nothing here
         for name in changed:
             setattr(membership, name, fields[name])
+        # A member invited by hand that the IdP linked (userName eq) and updated
+        # is from now on managed by the IdP.
+        if not membership.scim_managed:
+            membership.scim_managed = True
+            changed.append("scim_managed")
         try:
             with transaction.atomic():
                 membership.save(update_fields=[*changed, "updated_at"])
@@ -268,7 +270,8 @@ def set_membership_active(membership: Membership, active: bool, *, actor: Actor,
     if membership.active == active:
         return membership
     membership.active = active
-    membership.save(update_fields=["active", "updated_at"])
+    membership.scim_managed = True  # the IdP (de)provisions it: it manages this member
+    membership.save(update_fields=["active", "scim_managed", "updated_at"])
     audit.record(
         membership.organization, actor, "scim.user.reactivate" if active else "scim.user.deactivate", membership,
         target_label=membership.scim_username, before={"active": not active}, after={"active": active},

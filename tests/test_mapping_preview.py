@@ -153,6 +153,6 @@ def test_preview_statements_do_not_grow_with_the_group(world, django_assert_max_
     from scim.models import ScimGroupMember
 
     ScimGroupMember.objects.bulk_create(ScimGroupMember(group=eng, membership=m) for m in bulk_members(org, 200))
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(19):
         preview = preview_mapping(org, eng, Proposal("admin", frozenset(), builtin("Admin").pk))
     assert preview.members == 204 and preview.admins_gained == 202

@@ -8,6 +8,7 @@ import pytest
 from organizations.models import AccessSource, Membership, Organization, OrgRole, StackAccess
 from scim import provisioning
 from tests import factories
+from tests.e2e.test_members_browser import snap
 from tests.test_mappings_service import ensure_builtin_roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,7 +25,10 @@ def pick_group(page, typed: str, name: str) -> None:
     """The SCIM Group picker searches as one types (select2)."""
     page.locator("#group-mapping .select2-selection").click()
     page.locator(".select2-search__field").fill(typed)
-    page.locator(".select2-results__option", has_text=name).click()
+    option = page.locator(".select2-results__option", has_text=name)
+    option.wait_for()
+    snap(page, "mapping-1-group-picker")
+    option.click()
 
 
 def held(membership: Membership) -> tuple[str, set[tuple[str, str]]]:
@@ -61,6 +65,7 @@ def test_admin_maps_a_scim_group_in_the_browser_and_the_member_gets_the_roles(br
     assert "Become Admin of the organization" in preview.inner_text()
     assert "jane@acme.example" in preview.locator('[data-change="org-role-admin-gain"]').inner_text()
     assert held(jane) == (OrgRole.MEMBER, set())
+    snap(page, "mapping-2-preview")
     page.get_by_role("button", name="Confirm").click()
 
     assert "Mapping of Engineering saved." in page.locator("ul.messagelist").inner_text()
