@@ -377,7 +377,7 @@ class AuditEventAdmin(BoundedChangeListMixin, TenantScopedAdmin):
 
     list_display = ["created_at", "organization", "actor_label", "action", "target_label"]
     list_filter = [ManagedOrganizationFilter, ActionKindFilter, "actor_type"]
-    search_fields = ["actor_label", "target_label"]
+    search_fields = ["actor_label", "target_label", "=request_id"]
     list_select_related = ["organization"]
 
     def get_readonly_fields(self, request, obj=None):
