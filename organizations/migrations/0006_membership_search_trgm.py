@@ -27,6 +27,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("organizations", "0004_membership_scim_managed")]
+    dependencies = [("organizations", "0005_membership_scim_managed")]
 
     operations = [migrations.RunPython(create, drop)]

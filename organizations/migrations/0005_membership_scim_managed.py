@@ -8,7 +8,7 @@ def mark_scim_members(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("organizations", "0003_membership_org_id_idx")]
+    dependencies = [("organizations", "0004_auditevent_request_context")]
 
     operations = [
         migrations.AddField(
