@@ -85,6 +85,7 @@ def test_admin_maps_a_scim_group_in_the_browser_and_the_member_gets_the_roles(br
     # Edit: drop the all-stacks role.
     page.get_by_role("tab", name="SCIM").click()
     page.locator('#group-mapping-list tr[data-group="Engineering"]').get_by_role("link", name="Edit").click()
+    page.wait_for_url("**edit_mapping=**")
     assert "Editing the mapping of Engineering" in page.locator("#group-mapping-form").inner_text()
     page.locator("#group-mapping").get_by_label("All stacks").select_option(label="No role on all stacks")
     page.locator("#group-mapping").get_by_role("button", name="Update").click()
