@@ -4,7 +4,7 @@ by role; the sign-in audited."""
 from __future__ import annotations
 
 import pytest
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from organizations.models import AuditEvent, Membership
 from tests import factories
@@ -44,7 +44,7 @@ def test_idp_initiated_member_lands_on_the_member_home(client, sso_org, sp, idp)
     assert response.status_code == 302
     try:
         expected = reverse("member_home")
-    except Exception:
+    except NoReverseMatch:  # the member home page is not installed
         expected = reverse("saml:signed-in")
     assert response["Location"] == expected
     assert _session_user(client) == str(member.user.pk)
