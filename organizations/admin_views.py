@@ -33,6 +33,7 @@ SETTINGS_TABS = [
     ("members", "Members", "admin:org-settings-members"),
     ("stacks", "Stacks", "admin:org-settings-stacks"),
     ("scim", "SCIM", "admin:org-settings-scim"),
+    ("sso", "Single Sign-On", "admin:org-settings-sso"),
 ]
 
 
