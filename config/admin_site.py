@@ -29,7 +29,10 @@ class OrgdeskAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm
 
     def confirm_login_allowed(self, user):
         from organizations.signin.access import can_sign_in
+        from organizations.signin.saml.policy import password_signin_refusal
 
+        if user.is_active and (refusal := password_signin_refusal(user)):
+            raise ValidationError(refusal, code="sso_required")
         if not can_sign_in(user):
             raise ValidationError(
                 "This account cannot sign in: it is not an active member of any organization.",
@@ -61,12 +64,13 @@ class OrgdeskAdminSite(admin.AdminSite):
         from mappings.admin_views import get_urls as mapping_urls
         from organizations.admin_views import get_urls as org_urls
         from organizations.signin.admin_views import get_urls as signin_urls
+        from organizations.signin.saml.admin_views import get_urls as sso_urls
         from scim.admin_views import get_urls as scim_urls
 
         custom = [
             path(
                 "orgs/<str:org_uid>/",
-                include(org_urls(self) + signin_urls(self) + scim_urls(self) + mapping_urls(self)),
+                include(org_urls(self) + signin_urls(self) + scim_urls(self) + mapping_urls(self) + sso_urls(self)),
             ),
         ]
         return custom + super().get_urls()

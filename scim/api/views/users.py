@@ -11,7 +11,7 @@ from organizations.models import Membership
 from scim.provisioning import parse_id
 
 from .. import constants as c
-from .. import user_rows
+from .. import lookups, user_rows
 from ..adapter_base import document_urls
 from ..adapters import ScimUserAdapter
 from ..errors import NotFound
@@ -54,7 +54,8 @@ class UsersView(ResourceView, scim_views.UsersView):
         elif by_id and user_name is not None:
             rows = user_rows.by_username(org_id, user_name, limit=limit, offset=offset, groups=groups)
         else:
-            rows = user_rows.from_queryset(self.filtered(request, params).order_by(*keys)[offset : offset + limit])
+            qs = user_rows.from_queryset(self.filtered(request, params))
+            rows = list(lookups.window(qs, keys, offset, limit, lookups.kind(self.noun, params.filter)))
         return self.render_rows(request, rows, params)
 
     def read_one(self, request: HttpRequest, uuid: str, params: ListParams | None, *, note: bool = True) -> dict[str, Any]:

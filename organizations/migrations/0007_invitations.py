@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('organizations', '0004_auditevent_request_context'),
+        ('organizations', '0006_membership_search_trgm'),
     ]
 
     operations = [
