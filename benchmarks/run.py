@@ -347,6 +347,16 @@ def measure_operations(infos: list[dict], seconds: int) -> list[dict]:
     return rows
 
 
+def admin_pages(env: dict[str, str], infos: list[dict]) -> dict:
+    """Every admin page at each size, signed in as the Owner (benchmarks/admin_pages.py)."""
+    orgs = [f"{info['org_uid']}:{info['big_group_id']}" for info in infos]
+    out = subprocess.run([PY, "-m", "benchmarks.admin_pages", *orgs], cwd=ROOT, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        print(out.stderr[-2000:], flush=True)
+        return {"error": out.stderr[-500:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def write_results(results: dict) -> Path:
     day = dt.date.today().isoformat()
     # One file per run (a second run the same day must not overwrite the first).
@@ -373,6 +383,9 @@ def write_results(results: dict) -> Path:
         lines.append(f"\nThe bare view measured again after the operations: {results['bare_after']['rps']:,} req/s.")
     lines.append(f"\nPeak RSS of a gunicorn worker after GET of the largest group with members: "
                  f"{results.get('peak_worker_rss_mb')} MB. Run on {day}, {os.cpu_count()} cores.")
+    if results.get("admin_pages", {}).get("table"):
+        lines.append("\nAdmin pages, signed in as the Owner (server time in-process, median of 5):\n")
+        lines.append(results["admin_pages"]["table"])
     if results.get("multitenant"):
         results["multitenant"]["date"] = day
         multitenant.write_readme(results["multitenant"])
@@ -433,6 +446,7 @@ def main() -> None:
             results["multitenant"] = multitenant.scenario(env, args.seconds)
     finally:
         stop(procs)
+    results["admin_pages"] = admin_pages(env, infos)
     results["total_seconds"] = round(time.monotonic() - started, 1)
     path = write_results(results)
     print(f"\nwrote {path.relative_to(ROOT)} in {results['total_seconds']} s")

@@ -16,6 +16,7 @@ from organizations import audit
 from organizations.audit import Actor
 from organizations.models import Membership, MembershipEmail, Organization, OrgRole
 from organizations.services import OwnershipError, ServiceError, get_or_create_account, remove_member
+from organizations.signals import membership_active_changed, membership_created
 
 from .models import ScimGroup, ScimGroupMember
 
@@ -198,6 +199,7 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
                 role=OrgRole.MEMBER,
                 manual_role=OrgRole.MEMBER,
                 active=profile.active,
+                scim_managed=True,
                 scim_username=_fit(profile.user_name, Membership, "scim_username"),
                 scim_external_id=_fit(profile.external_id, Membership, "scim_external_id"),
                 display_name=_fit(profile.display_name, Membership, "display_name"),
@@ -214,6 +216,7 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
         organization, actor, "scim.user.provision", membership, target_label=membership.scim_username,
         after=profile.snapshot(),
     )
+    membership_created.send(sender=Membership, membership=membership, source="scim", actor=actor)
     return membership
 
 
@@ -254,6 +257,11 @@ def update_user_profile(membership: Membership, profile: UserProfile, *, actor: 
     if changed:  # a PATCH of `active` alone writes nothing here
         for name in changed:
             setattr(membership, name, fields[name])
+        # A member invited by hand that the IdP linked (userName eq) and updated
+        # is from now on managed by the IdP.
+        if not membership.scim_managed:
+            membership.scim_managed = True
+            changed.append("scim_managed")
         try:
             with transaction.atomic():
                 membership.save(update_fields=[*changed, "updated_at"])
@@ -284,11 +292,13 @@ def set_membership_active(membership: Membership, active: bool, *, actor: Actor,
     if membership.active == active:
         return membership
     membership.active = active
-    membership.save(update_fields=["active", "updated_at"])
+    membership.scim_managed = True  # the IdP (de)provisions it: it manages this member
+    membership.save(update_fields=["active", "scim_managed", "updated_at"])
     audit.record(
         membership.organization, actor, "scim.user.reactivate" if active else "scim.user.deactivate", membership,
         target_label=membership.scim_username, before={"active": not active}, after={"active": active},
     )
+    membership_active_changed.send(sender=Membership, membership=membership, active=active, actor=actor)
     _notify([membership.pk], actor=actor)
     return membership
 

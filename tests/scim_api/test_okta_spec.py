@@ -49,7 +49,7 @@ def _complete_profiles() -> None:
 
     from django.apps import apps
 
-    import_module("organizations.migrations.0005_complete_scim_profiles").complete_profiles(apps, None)
+    import_module("organizations.migrations.0008_complete_scim_profiles").complete_profiles(apps, None)
 
 
 def client_for(org: Organization) -> ScimClient:

@@ -25,6 +25,6 @@ def complete_profiles(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("organizations", "0004_auditevent_request_context")]
+    dependencies = [("organizations", "0007_invitations")]
 
     operations = [migrations.RunPython(complete_profiles, migrations.RunPython.noop)]
