@@ -33,6 +33,8 @@ def sign_in(page, base: str, email: str, password: str) -> None:
 def invite(page, base: str, org, email: str, role: str) -> None:
     page.goto(f"{base}/admin/orgs/{org.uid}/settings/members/")
     page.fill("#id_add-member-email", email)
+    page.fill("#id_add-member-first_name", email.split("@")[0].title())  # names are asked for
+    page.fill("#id_add-member-last_name", "Invited")
     page.select_option("#id_add-member-role", label=role)
     page.click("#add-member-form input[type=submit]")
     page.wait_for_selector(".messagelist")
