@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
-from . import audit
+from . import audit, signals
 from .audit import Actor
 from .models import (
     MANAGER_ROLES,
@@ -228,6 +228,7 @@ def set_member_active(membership: Membership, active: bool, *, actor: Actor) -> 
         before={"active": not active, "scim_managed": membership.scim_managed},
         after={"active": active},
     )
+    signals.membership_active_changed.send(sender=Membership, membership=membership, active=active, actor=actor)
     _notify_access_engine([membership.pk], actor=actor)
     return membership
 
