@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class MappingsConfig(AppConfig):
     name = "mappings"
     verbose_name = "Group mappings"
+
+    def ready(self) -> None:
+        # mappings sits above organizations and scim: it subscribes to what they
+        # announce, they never call it (docs/ARCHITECTURE.md, "Apps").
+        from . import receivers
+
+        receivers.connect()
