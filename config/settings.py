@@ -60,10 +60,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # SCIM JSON for every response under /scim/, request log, provisioning activity.
+    # SCIM JSON for every response and error under /scim/ (an outage is 503 with
+    # Retry-After), request log, provisioning activity.
     "scim.api.middleware.ScimApiMiddleware",
-    # A database or cache outage under /scim/ is 503 SCIM JSON with Retry-After.
-    "scim.api.outage.ScimOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,7 +1,11 @@
 """One middleware for everything under /scim/: whatever produced the response
-(our views, Django's URL resolver 404, an uncaught exception), clients get SCIM
-JSON with `application/scim+json`; each call is logged and recorded as
-provisioning activity. Never logs tokens or bodies."""
+(our views, Django's URL resolver 404, an exception a view raised), clients get
+SCIM JSON with `application/scim+json`; each call is logged and recorded as
+provisioning activity. Never logs tokens or bodies.
+
+It is the one SCIM error path: every exception a SCIM view raises reaches
+`process_exception`, which hands it to scim.api.errors.response_for_exception
+(outage 503, SCIM errors their status, anything else 500)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +16,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from . import constants as c
-from .errors import error_response
+from .errors import error_response, response_for_exception
 
 logger = logging.getLogger("orgdesk.scim")
 
@@ -75,9 +79,8 @@ class ScimApiMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not request.path_info.startswith(c.SCIM_PATH_PREFIX):
-            return None
-        logger.exception("Unhandled error in SCIM request %s %s", request.method, request.path)
-        return error_response(500, c.DETAIL_SERVER_ERROR)
+            return None  # the admin and the REST API keep Django's own error handling
+        return response_for_exception(request, exception)
 
     @staticmethod
     def log(request: HttpRequest, response: HttpResponse, duration_ms: int) -> None:
