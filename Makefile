@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test install worker bench clean
+.PHONY: run test install worker beat cluster-check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ test: install
 
 worker: install
 	$(VENV)/bin/celery -A config worker --loglevel INFO -Q $${CELERY_QUEUE:-orgdesk}
+
+beat: install
+	$(VENV)/bin/celery -A config beat --loglevel INFO
+
+# Two gunicorn nodes, a worker and beat on one PostgreSQL and one Redis, and
+# the properties a multi-node deployment needs, proved over HTTP (see the script).
+cluster-check: install
+	$(PY) tests/cluster/cluster_check.py
 
 bench: install
 	$(PY) benchmarks/run.py

@@ -3,10 +3,14 @@ from the environment (see the configuration table in README.md)."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+
+from config.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -60,10 +64,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request id and client address (through the trusted proxies) for everything below.
+    "organizations.request_context.RequestContextMiddleware",
     # SCIM JSON for every response and error under /scim/ (an outage is 503 with
     # Retry-After), request log, provisioning activity.
     "scim.api.middleware.ScimApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the app itself (compressed, cache-forever names): no
+    # proxy configuration needed, and every web node serves the same files.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -73,7 +82,7 @@ MIDDLEWARE = [
 ]
 
 if env_bool("QUERY_COUNT_HEADER", False):
-    MIDDLEWARE.insert(0, "config.querycount.QueryCountMiddleware")
+    MIDDLEWARE.insert(1, "config.querycount.QueryCountMiddleware")
 
 ROOT_URLCONF = "config.urls"
 
@@ -134,7 +143,22 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "var" / "static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed, compressed files after `collectstatic` (the Docker image runs it);
+    # development serves the app directories as they are.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Development: WhiteNoise serves the app directories, no collectstatic needed.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+if DEBUG:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 LOGIN_URL = "admin:login"
 
@@ -142,6 +166,8 @@ LOGIN_URL = "admin:login"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Deployments sharing one Redis database keep apart by prefix.
+    CACHES["default"]["KEY_PREFIX"] = os.environ.get("CACHE_KEY_PREFIX", "")
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "orgdesk"}}
 
@@ -155,6 +181,29 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "orgdesk")
+# Celery beat (`make beat`, one per deployment is enough; two are harmless:
+# every scheduled task takes a lease, organizations/scheduled.py). Times are UTC.
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME") or str(
+    BASE_DIR / "var" / "celerybeat-schedule"
+)
+CELERY_BEAT_SCHEDULE = {
+    "prune-provisioning-activity": {
+        "task": "scim.tasks.prune_provisioning_activity",
+        "schedule": timedelta(seconds=env_int("SCIM_ACTIVITY_PRUNE_SECONDS", 3600)),
+        "options": {"expires": 3600},
+    },
+    "expire-invitations": {
+        "task": "organizations.tasks.expire_invitations",
+        "schedule": crontab(minute=47),  # hourly
+        "options": {"expires": 3600},
+    },
+    "access-consistency-pass": {
+        "task": "mappings.tasks.nightly_consistency_pass",
+        "schedule": crontab(hour=3, minute=30),  # nightly
+        "options": {"expires": 6 * 3600},
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -217,22 +266,30 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Probes and scrapers call nodes directly over plain HTTP on the internal network.
+    SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # TLS ends at the proxy, which must set X-Forwarded-Proto itself (overwriting
+    # any the client sent); the app then knows a request was HTTPS. Off
+    # (TRUST_X_FORWARDED_PROTO=false) when the app terminates TLS itself.
+    if env_bool("TRUST_X_FORWARDED_PROTO", True):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
+
+# Trusted proxies (organizations/request_context.py): X-Forwarded-For is read
+# only through them. The count trusts the nearest N hops whatever their
+# address (one load balancer: 1); the list names proxy addresses or networks.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+
+# /metrics (config/metrics.py): off (404) unless one of these is set.
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", [])
+METRICS_BEARER_TOKEN = os.environ.get("METRICS_BEARER_TOKEN", "")
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {
-        # django-scim2 logs whole request bodies at DEBUG; never let them out.
-        "django_scim": {"level": "WARNING"},
-    },
-}
+# JSON lines in production, readable text in development (config/logging.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("text" if DEBUG else "json")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO"))

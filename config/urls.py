@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import include, path, re_path
 
+from config.metrics import metrics_view
 from config.views import healthz, readyz
 from scim.api.views import route_not_found
 
@@ -9,6 +10,7 @@ urlpatterns = [
     path("", lambda request: redirect("admin:index")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("scim/v2/organizations/<str:org_uid>/", include("scim.api.urls")),
     # Anything else under /scim/ is a SCIM JSON 404 (and never an APPEND_SLASH redirect).

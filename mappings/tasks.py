@@ -14,11 +14,15 @@ re-derives the next slice (itself locking memberships in pk order) and advances
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from organizations.scheduled import run_exclusively
+
+from .metrics import RECOMPUTE_JOB_DURATION
 from .models import RecomputeJob
 from .services import BATCH_SIZE, job_actor, recompute_memberships
 
@@ -72,11 +76,20 @@ def run_batch(job_id: int) -> bool:
 )
 def recompute_group_access(self, job_id: int) -> None:
     """Re-derive access for every membership of a RecomputeJob, batch by batch."""
+    started, outcome = time.monotonic(), "failed"
+    try:
+        _run_job(self, job_id)
+        outcome = "done"
+    finally:
+        RECOMPUTE_JOB_DURATION.labels(outcome).observe(time.monotonic() - started)
+
+
+def _run_job(task, job_id: int) -> None:
     try:
         while run_batch(job_id):
             pass
     except DatabaseError as exc:
-        if self.request.retries >= MAX_RETRIES:
+        if task.request.retries >= MAX_RETRIES:
             logger.exception("recompute job %s failed for good", job_id)
             _fail(job_id, f"{type(exc).__name__}: {exc}")
         else:
@@ -108,3 +121,12 @@ def enqueue(job_id: int) -> None:
         logger.warning("Celery broker unavailable: running recompute job %s in this process", job_id, exc_info=True)
         while run_batch(job_id):
             pass
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def nightly_consistency_pass() -> dict[str, int] | str:
+    """Re-derive access wherever it drifted from groups and mappings (see
+    mappings.consistency); one node at a time, idempotent."""
+    from .consistency import reconcile_all
+
+    return run_exclusively("access-consistency-pass", reconcile_all, ttl=6 * 3600)

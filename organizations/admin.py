@@ -337,7 +337,7 @@ class AuditEventAdmin(TenantScopedAdmin):
 
     list_display = ["created_at", "organization", "actor_label", "action", "target_label"]
     list_filter = [ManagedOrganizationFilter, "action", "actor_type"]
-    search_fields = ["actor_label", "target_label", "action", "org_uid"]
+    search_fields = ["actor_label", "target_label", "action", "org_uid", "=request_id"]
     date_hierarchy = "created_at"
     list_select_related = ["organization"]
 
@@ -374,16 +374,16 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ["is_staff", "is_superuser", "is_active"]
 
     def has_module_permission(self, request) -> bool:
-        return request.user.is_superuser
+        return permissions.is_operator(request.user)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
+        return permissions.is_operator(request.user)
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
+        return permissions.is_operator(request.user)
 
     def has_add_permission(self, request) -> bool:
         return permissions.is_operator(request.user)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
+        return permissions.is_operator(request.user)

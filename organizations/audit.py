@@ -1,4 +1,6 @@
-"""Writing audit entries. Services call `record` inside their transaction."""
+"""Writing audit entries. Services call `record` inside their transaction; the
+request id and client address come from the request being served
+(organizations.request_context), so no service has to pass them along."""
 from __future__ import annotations
 
 from typing import Any, Protocol, Union
@@ -6,6 +8,7 @@ from typing import Any, Protocol, Union
 from django.db import models
 
 from .models import ActorType, AuditEvent, Organization, User
+from .request_context import current_client_address, current_request_id
 
 
 class AuditActor(Protocol):
@@ -78,4 +81,6 @@ def build_event(
         target_label=target_label[:255],
         before=before,
         after=after,
+        request_id=current_request_id(),
+        client_address=current_client_address()[:45],
     )

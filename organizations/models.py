@@ -284,6 +284,11 @@ class AuditEvent(models.Model):
     target_label = models.CharField(max_length=255, blank=True, default="")
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
+    # The HTTP request (or the background job it started) that made the change:
+    # its id ties the row to the proxy's and the app's log lines; the address is
+    # the client's, through the trusted proxies. Empty for shell commands.
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    client_address = models.CharField(max_length=45, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -1,6 +1,7 @@
 """Admin sign-in throttling. After ADMIN_LOGIN_FAILURES_PER_ACCOUNT failed
 attempts for one e-mail, or ADMIN_LOGIN_FAILURES_PER_ADDRESS from one client
-address, further attempts are refused (before the password is checked) for
+address (request_context.client_address: through the trusted proxies only),
+further attempts are refused (before the password is checked) for
 ADMIN_LOGIN_LOCKOUT_SECONDS, counted from the first failure of the window.
 Counters live in Django's cache (Redis when configured, so every process
 shares them). A cache outage fails open: sign-in must keep working."""
@@ -15,6 +16,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+
+from .request_context import client_address
 
 logger = logging.getLogger("orgdesk.auth")
 
@@ -31,7 +34,7 @@ def _account_key(username: str) -> str:
 
 
 def _address_key(request: HttpRequest | None) -> str | None:
-    address = request.META.get("REMOTE_ADDR") if request is not None else None
+    address = client_address(request) if request is not None else None
     return f"{KEY_PREFIX}:address:{address}" if address else None
 
 
@@ -88,7 +91,7 @@ def record_failure(request: HttpRequest | None, username: str | None) -> None:
             except ValueError:  # expired between add and incr: a new window
                 cache.set(key, 1, timeout=window)
                 cache.set(_until_key(key), now + window, timeout=window)
-        logger.info("Failed admin sign-in from %s", request.META.get("REMOTE_ADDR") if request else "?")
+        logger.info("Failed admin sign-in from %s", client_address(request) if request else "?")
     except Exception:
         logger.warning("Sign-in throttling unavailable; failure not counted", exc_info=True)
 

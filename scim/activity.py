@@ -1,7 +1,7 @@
 """Provisioning activity: one ProvisioningEvent row per authenticated SCIM call,
 shown on the SCIM tab so an admin can tell why a push from Okta failed. Rows
-expire after SCIM_ACTIVITY_RETENTION_DAYS (pruned when the tab is opened and by
-`manage.py prune_provisioning_activity`).
+expire after SCIM_ACTIVITY_RETENTION_DAYS (pruned by Celery beat through
+scim.tasks, when the tab is opened, and by `manage.py prune_provisioning_activity`).
 
 It is a diagnostic trail, written in plain SQL and committed asynchronously on
 PostgreSQL (no wait for the WAL flush). Writes and failures are written at

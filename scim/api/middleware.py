@@ -1,6 +1,7 @@
 """One middleware for everything under /scim/: whatever produced the response
-(our views, Django's URL resolver 404, an exception a view raised), clients get
-SCIM JSON with `application/scim+json`; each call is logged and recorded as
+(our views, Django's URL resolver 404, an uncaught exception), clients get SCIM
+JSON with `application/scim+json`; each call is logged (with the request id,
+config/logging.py), counted in the Prometheus metrics and recorded as
 provisioning activity. Never logs tokens or bodies.
 
 It is the one SCIM error path: every exception a SCIM view raises reaches
@@ -14,6 +15,8 @@ import time
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+
+from scim.metrics import observe_request
 
 from . import constants as c
 from .errors import error_response, response_for_exception
@@ -70,8 +73,10 @@ class ScimApiMiddleware:
                 response["Allow"] = allow
         elif not getattr(response, "streaming", False) and response.status_code != 204:
             response["Content-Type"] = c.SCIM_CONTENT_TYPE
-        duration_ms = int((time.monotonic() - started) * 1000)
+        elapsed = time.monotonic() - started
+        duration_ms = int(elapsed * 1000)
         self.log(request, response, duration_ms)
+        observe_request(request, response.status_code, elapsed)
         from scim.activity import record_request
 
         record_request(request, response, duration_ms, detail=error_detail(response))

@@ -9,7 +9,8 @@ set, so every worker process shares them; process memory otherwise).
   pipelined roundtrip on a client built once per process (Django's
   RedisCacheClient.get_client() builds a new redis.Redis per call, and its
   add + exists + incr costs three roundtrips per counter).
-- Per client address: after SCIM_AUTH_FAILURES_PER_MINUTE requests with a bad
+- Per client address (organizations.request_context.client_address: through
+  the trusted proxies only): after SCIM_AUTH_FAILURES_PER_MINUTE requests with a bad
   token within a minute, further bad tokens from that address get 429 instead
   of 401, until the window slides past the failures. The lockout is consulted
   only once a token has failed: a valid token is always served, since a 256-bit
@@ -31,6 +32,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
+from organizations import request_context
 from scim.redis_client import redis_client
 
 from .errors import error_response
@@ -57,9 +59,9 @@ def _limit(name: str, default: int) -> int:
 
 
 def client_address(request: HttpRequest) -> str:
-    """REMOTE_ADDR: behind a reverse proxy it must be the client's address (the
-    proxy's own would pool every client into one failure budget)."""
-    return request.META.get("REMOTE_ADDR") or "unknown"
+    """The client's address through the trusted proxies (the proxy's own would
+    pool every client into one failure budget)."""
+    return request_context.client_address(request)
 
 
 def _incr(key: str, timeout: int, by: int = 1) -> int:

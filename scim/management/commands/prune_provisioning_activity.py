@@ -1,4 +1,4 @@
-"""Delete provisioning activity older than SCIM_ACTIVITY_RETENTION_DAYS (run daily from cron)."""
+"""Delete provisioning activity older than SCIM_ACTIVITY_RETENTION_DAYS (beat runs the same pruning: scim.tasks)."""
 from django.core.management.base import BaseCommand
 
 from scim.activity import prune

@@ -1,0 +1,55 @@
+"""gunicorn settings for production (`gunicorn -c config/gunicorn.py config.wsgi`).
+
+Workers: sync workers, GUNICORN_WORKERS of them (0 or unset: the default), 2 x CPU cores + 1
+(gunicorn's own rule: one worker per core computing while another waits on
+PostgreSQL or Redis). A SCIM request spends most of its time waiting on the
+database, so the formula holds; size PostgreSQL's max_connections for
+nodes x workers (+ Celery concurrency), each worker keeping one connection
+(CONN_MAX_AGE). Cores are those this process may use (a container's CPU set).
+
+Metrics: with PROMETHEUS_MULTIPROC_DIR set, every worker writes its samples
+there; the directory is emptied when the server starts and a dead worker's
+gauges are dropped (config/metrics.py)."""
+import os
+import shutil
+import sys
+
+cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS") or 0) or 2 * cores + 1
+worker_class = "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))  # Okta gives up on a SCIM call after about 60 s
+graceful_timeout = 30
+keepalive = 5  # behind nginx's upstream keep-alive
+max_requests = 2000  # recycle workers now and then (memory held by a large import)
+max_requests_jitter = 200
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # the proxy logs requests (with the request id)
+errorlog = "-"
+# The proxy sets X-Forwarded-Proto; Django reads it (SECURE_PROXY_SSL_HEADER).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+# gunicorn's own lines (worker boots, timeouts) in the app's format: JSON in production.
+if (os.environ.get("LOG_FORMAT") or ("text" if os.environ.get("DEBUG", "true").lower() in {"1", "true", "yes", "on"}
+                                      else "json")) == "json":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from config.logging import logging_config
+
+    logconfig_dict = logging_config(fmt="json", level=os.environ.get("LOG_LEVEL", "INFO"))
+    logconfig_dict["loggers"]["gunicorn.error"] = {"level": "INFO", "handlers": ["console"], "propagate": False}
+
+
+def on_starting(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

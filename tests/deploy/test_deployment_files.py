@@ -1,0 +1,79 @@
+"""The deployment files: compose.yaml is valid for Docker Compose (skipped only
+where no compose client is installed; `config` needs no daemon), and the
+image and the proxy keep the promises the README makes."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUIRED = {
+    "SECRET_KEY": "k" * 50,
+    "POSTGRES_PASSWORD": "pw",
+    "ALLOWED_HOSTS": "orgdesk.example.com",
+    "PUBLIC_BASE_URL": "https://orgdesk.example.com",
+}
+SERVICES = {"nginx", "web1", "web2", "worker", "beat", "postgres", "redis", "migrate"}
+
+
+def compose_command() -> list[str] | None:
+    """`docker compose` (the plugin), else the standalone `docker-compose`."""
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+def compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    command = compose_command()
+    if command is None:
+        pytest.skip("no Docker Compose client here (docker compose plugin or docker-compose)")
+    clean = {k: v for k, v in os.environ.items() if k not in REQUIRED and not k.startswith("COMPOSE_")}
+    return subprocess.run(
+        [*command, "-f", str(ROOT / "compose.yaml"), *args],
+        cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_compose_file_is_valid_and_has_every_service():
+    result = compose("config", "--services", env=REQUIRED)
+    assert result.returncode == 0, result.stderr
+    assert set(result.stdout.split()) == SERVICES
+
+
+def test_compose_refuses_to_run_without_the_secrets():
+    result = compose("config", env={k: v for k, v in REQUIRED.items() if k != "SECRET_KEY"})
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_the_image_runs_as_a_user_with_probes_and_gunicorn():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim" in dockerfile.splitlines()
+    assert "\nUSER orgdesk\n" in dockerfile and "collectstatic" in dockerfile
+    assert 'CMD ["python", "config/healthcheck.py", "/healthz"]' in dockerfile
+    assert 'CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi"]' in dockerfile
+
+
+def test_nginx_balances_both_nodes_and_hides_metrics():
+    conf = (ROOT / "config" / "deploy" / "nginx.conf").read_text()
+    assert "server web1:8000" in conf and "server web2:8000" in conf
+    assert "location = /metrics { return 404; }" in conf
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in conf
+
+
+def test_gunicorn_worker_formula(monkeypatch):
+    import runpy
+
+    monkeypatch.delenv("GUNICORN_WORKERS", raising=False)
+    conf = runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
+    assert conf["workers"] == 2 * conf["cores"] + 1
+    monkeypatch.setenv("GUNICORN_WORKERS", "3")
+    assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["workers"] == 3
