@@ -107,7 +107,7 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}",
         # Persistent connections: a new PostgreSQL connection per request costs
-        # 5-7 ms of server CPU (measured, see DESIGN.md).
+        # 5-7 ms of server CPU (docs/ARCHITECTURE.md, "Measured choices").
         conn_max_age=env_int("CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )

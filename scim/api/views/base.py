@@ -36,6 +36,7 @@ from ..errors import (
 )
 from ..filters import ScimFilterError, apply_sort_order
 from ..listing import ListParams, list_document, parse_list_params
+from ..patch import patch_operations
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
@@ -233,7 +234,7 @@ class ResourceView(ScimApiView):
         if uuid is None:
             return self.http_method_not_allowed(request)
         body = self.load_body(request.body)
-        operations = hostile.patch_operations(body)  # shape-checked: nothing applies if one is malformed
+        operations = patch_operations(body)  # shape-checked: nothing applies if one is malformed
         params = parse_list_params(request.GET)
         note_activity(request, f"Update {self.noun}", f"id {uuid}")
         with transaction.atomic():
