@@ -46,6 +46,16 @@ def _leave_request_id(task_id=None, **kwargs):
         request_id_var.reset(token)
 
 
+@signals.worker_init.connect
+def _fresh_metrics_directory(**kwargs):
+    """Before the pool starts: samples of a previous run of this container go."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory and os.path.isdir(directory):
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+
+
 @signals.worker_ready.connect
 def _serve_worker_metrics(**kwargs):
     port = os.environ.get("METRICS_PORT")

@@ -65,7 +65,8 @@ def reconcile_organization(organization_id: int) -> int:
 def reconcile_all() -> dict[str, int]:
     """Every org, one after the other; returns {org uid: changes} for orgs that changed."""
     changes: dict[str, int] = {}
-    for org_id, uid in Organization.objects.order_by("pk").values_list("pk", "uid").iterator():
+    # A list, not a cursor held open for the hours a large pass may take.
+    for org_id, uid in list(Organization.objects.order_by("pk").values_list("pk", "uid")):
         changed = reconcile_organization(org_id)
         if changed:
             changes[uid] = changed

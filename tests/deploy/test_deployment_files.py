@@ -77,3 +77,18 @@ def test_gunicorn_worker_formula(monkeypatch):
     assert conf["workers"] == 2 * conf["cores"] + 1
     monkeypatch.setenv("GUNICORN_WORKERS", "3")
     assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["workers"] == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_image_healthcheck_passes_only_while_the_node_answers(live_server):
+    import sys
+
+    port = live_server.url.rsplit(":", 1)[1]
+
+    def healthcheck(bind: str) -> int:
+        env = {**os.environ, "GUNICORN_BIND": bind, "ALLOWED_HOSTS": "localhost,127.0.0.1"}
+        return subprocess.run([sys.executable, str(ROOT / "config" / "healthcheck.py"), "/healthz"],
+                              env=env, capture_output=True, timeout=30).returncode
+
+    assert healthcheck(f"0.0.0.0:{port}") == 0
+    assert healthcheck("0.0.0.0:9") == 1  # nothing listens there
