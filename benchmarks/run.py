@@ -20,11 +20,19 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+if __name__ == "__main__":  # run as a script: the package is importable from the repository root
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import multitenant
 BENCH = ROOT / "benchmarks"
 PY = sys.executable
-PORT = 8199
+# Overridable so that a run can share a machine with other work (its own database,
+# port, Redis database and queue); the Celery broker's database is never flushed.
+PORT = int(os.environ.get("BENCH_PORT", "8199"))
 HOST = f"http://127.0.0.1:{PORT}"
-DB_NAME = "orgdesk_bench"
+DB_NAME = os.environ.get("BENCH_DB", "orgdesk_bench")
+REDIS_DB = os.environ.get("BENCH_REDIS_DB", "12")
+BROKER_DB = os.environ.get("BENCH_BROKER_DB", "13")
+QUEUE = os.environ.get("BENCH_QUEUE", "orgdesk_bench")
 CONNECTIONS = 8
 
 
@@ -46,9 +54,9 @@ def bench_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-        REDIS_URL="redis://127.0.0.1:6379/12",
-        CELERY_BROKER_URL="redis://127.0.0.1:6379/13",
-        CELERY_QUEUE="orgdesk_bench",
+        REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
+        CELERY_BROKER_URL=f"redis://127.0.0.1:6379/{BROKER_DB}",
+        CELERY_QUEUE=QUEUE,
         DEBUG="0",
         SECRET_KEY="benchmark-only-secret-key-" + "x" * 40,
         ALLOWED_HOSTS="127.0.0.1,localhost",
@@ -71,8 +79,8 @@ def reset_database(env: dict[str, str]) -> None:
     sh("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", DB_NAME)
     sh("createdb", "-h", "127.0.0.1", "-U", "postgres", DB_NAME)
     sh(PY, "manage.py", "migrate", "--noinput", "-v0", cwd=ROOT, env=env)
-    subprocess.run(["redis-cli", "-n", "12", "flushdb"], capture_output=True)
-    subprocess.run(["redis-cli", "-n", "13", "flushdb"], capture_output=True)
+    subprocess.run(["redis-cli", "-n", REDIS_DB, "flushdb"], capture_output=True)
+    subprocess.run(["redis-cli", "-n", BROKER_DB, "del", QUEUE], capture_output=True)  # tasks left by a previous run
 
 
 def seed(env: dict[str, str], users: int, label: str, big: int) -> dict:
@@ -97,7 +105,7 @@ def start_servers(env: dict[str, str]) -> list[subprocess.Popen]:
         start_new_session=True,
     )
     worker = subprocess.Popen(
-        [PY, "-m", "celery", "-A", "config", "worker", "-Q", "orgdesk_bench", "-c", str(workers), "--loglevel", "WARNING"],
+        [PY, "-m", "celery", "-A", "config", "worker", "-Q", QUEUE, "-c", str(workers), "--loglevel", "WARNING"],
         cwd=ROOT, env=env, stdout=open(logs / "celery.log", "w"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -218,7 +226,10 @@ def worker_peak_rss_mb(web: subprocess.Popen) -> float:
     return round(peak / 1024, 1)
 
 
-CPU_GROUPS = (("gunicorn", "app"), ("postgres", "postgres"), ("redis-server", "redis"), ("celery", "worker"))
+# (what the command line contains, group): this run's processes only (the machine may run
+# other servers and databases); Redis is shared, its figure counts every client.
+CPU_GROUPS = ((f"-b 127.0.0.1:{PORT} ", "app"), (f": postgres {DB_NAME} ", "postgres"),
+              ("redis-server", "redis"), (f"-Q {QUEUE} ", "worker"))
 
 
 def cpu_seconds() -> dict[int, tuple[str, float]]:
@@ -331,6 +342,16 @@ def measure_operations(infos: list[dict], seconds: int) -> list[dict]:
     return rows
 
 
+def admin_pages(env: dict[str, str], infos: list[dict]) -> dict:
+    """Every admin page at each size, signed in as the Owner (benchmarks/admin_pages.py)."""
+    orgs = [f"{info['org_uid']}:{info['big_group_id']}" for info in infos]
+    out = subprocess.run([PY, "-m", "benchmarks.admin_pages", *orgs], cwd=ROOT, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        print(out.stderr[-2000:], flush=True)
+        return {"error": out.stderr[-500:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def write_results(results: dict) -> Path:
     day = dt.date.today().isoformat()
     # One file per run (a second run the same day must not overwrite the first).
@@ -357,6 +378,12 @@ def write_results(results: dict) -> Path:
         lines.append(f"\nThe bare view measured again after the operations: {results['bare_after']['rps']:,} req/s.")
     lines.append(f"\nPeak RSS of a gunicorn worker after GET of the largest group with members: "
                  f"{results.get('peak_worker_rss_mb')} MB. Run on {day}, {os.cpu_count()} cores.")
+    if results.get("admin_pages", {}).get("table"):
+        lines.append("\nAdmin pages, signed in as the Owner (server time in-process, median of 5):\n")
+        lines.append(results["admin_pages"]["table"])
+    if results.get("multitenant"):
+        results["multitenant"]["date"] = day
+        multitenant.write_readme(results["multitenant"])
     table = "\n".join(lines)
     readme = BENCH / "README.md"
     text = readme.read_text()
@@ -372,6 +399,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration per operation")
     parser.add_argument("--sizes", default="1000,100000")
     parser.add_argument("--big-group", type=int, default=20000)
+    parser.add_argument("--no-multitenant", dest="multitenant", action="store_false",
+                        help="skip the multi-tenant import (benchmarks/multitenant.py)")
     args = parser.parse_args()
     ensure_tools()
     env = bench_env()
@@ -408,8 +437,11 @@ def main() -> None:
             row["size"] = info["users"]
             results["mapping"].append(row)
             print(f"  mapping change ({info['users']}): {row}", flush=True)
+        if args.multitenant:  # last: it adds 1,000,000 memberships to the database
+            results["multitenant"] = multitenant.scenario(env, args.seconds)
     finally:
         stop(procs)
+    results["admin_pages"] = admin_pages(env, infos)
     results["total_seconds"] = round(time.monotonic() - started, 1)
     path = write_results(results)
     print(f"\nwrote {path.relative_to(ROOT)} in {results['total_seconds']} s")

@@ -69,6 +69,7 @@ def main() -> None:
                         family_name=email.split("@")[0],
                         display_name=email.split("@")[0],
                         scim_external_id=f"00u{uid:010d}",
+                        scim_managed=True,
                     )
                     for uid, email in chunk
                 ],

@@ -21,6 +21,10 @@ def can_use_admin(user) -> bool:
 
 class OrgdeskAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
     def confirm_login_allowed(self, user):
+        from organizations.signin.saml.policy import password_signin_refusal
+
+        if user.is_active and (refusal := password_signin_refusal(user)):
+            raise ValidationError(refusal, code="sso_required")
         if not user.is_active or not can_use_admin(user):
             raise ValidationError(
                 "This account cannot open Orgdesk settings: only an organization's Owner or Admin can.",
@@ -41,10 +45,11 @@ class OrgdeskAdminSite(admin.AdminSite):
     def get_urls(self):
         from mappings.admin_views import get_urls as mapping_urls
         from organizations.admin_views import get_urls as org_urls
+        from organizations.signin.saml.admin_views import get_urls as sso_urls
         from scim.admin_views import get_urls as scim_urls
 
         custom = [
-            path("orgs/<str:org_uid>/", include(org_urls(self) + scim_urls(self) + mapping_urls(self))),
+            path("orgs/<str:org_uid>/", include(org_urls(self) + scim_urls(self) + mapping_urls(self) + sso_urls(self))),
         ]
         return custom + super().get_urls()
 

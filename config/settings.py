@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",  # TokenAuthentication for the read-only /api/ (mappings.api)
     "django_scim",
     "organizations",
+    "organizations.signin.saml",
     "scim",
     "mappings",
 ]
@@ -255,6 +256,8 @@ SCIM_AUTH_FAILURES_PER_MINUTE = env_int("SCIM_AUTH_FAILURES_PER_MINUTE", 30)  # 
 ADMIN_LOGIN_FAILURES_PER_ACCOUNT = env_int("ADMIN_LOGIN_FAILURES_PER_ACCOUNT", 5)
 ADMIN_LOGIN_FAILURES_PER_ADDRESS = env_int("ADMIN_LOGIN_FAILURES_PER_ADDRESS", 20)
 ADMIN_LOGIN_LOCKOUT_SECONDS = env_int("ADMIN_LOGIN_LOCKOUT_SECONDS", 900)
+# SAML SSO: clock skew allowed on NotBefore/NotOnOrAfter (python3-saml's default is 300 s).
+SAML_CLOCK_SKEW_SECONDS = env_int("SAML_CLOCK_SKEW_SECONDS", 120)
 # Answer 503 (Retry-After) instead of hanging when PostgreSQL or Redis is unreachable.
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

@@ -16,4 +16,5 @@ urlpatterns = [
     # Anything else under /scim/ is a SCIM JSON 404 (and never an APPEND_SLASH redirect).
     re_path(r"^scim(?:/.*)?$", route_not_found),
     path("api/", include("mappings.api_urls")),
+    path("sso/", include("organizations.signin.saml.urls")),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db.models import Prefetch
+from django.db.models.functions import Lower
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -17,12 +18,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from organizations.admin_views import org_settings_context
 from organizations.permissions import get_managed_org_or_404
 from organizations.models import Membership, Organization
+from organizations.paging import Page, paginate
+from organizations.pickers import picker_response
 from organizations.services import ServiceError
 
 from . import services
 from .forms import GroupMappingFilterForm, GroupMappingForm
 from .models import GroupMapping, GroupMappingStackRole
+from .preview import REMOVED, Proposal, current_fingerprint, preview_mapping
 from .report import access_report
+
+MAPPINGS_PAGE_PARAM = "mappings_page"
 
 SECTION_ANCHOR = "#group-mapping"
 SECTION_TEMPLATE = "admin/mappings/_group_mapping_section.html"
@@ -32,26 +38,37 @@ def _tab_url(org: Organization) -> str:
     return reverse("admin:org-settings-scim", args=[org.uid]) + SECTION_ANCHOR
 
 
-def _mappings(org: Organization) -> list[GroupMapping]:
-    counts = services.member_counts(org)
-    mappings = list(
+def _mappings(org: Organization, page_number: object = 1) -> Page:
+    """One page of the org's mappings, with each one's member count (counted for
+    that page only)."""
+    page = paginate(
         GroupMapping.objects.filter(organization=org)
         .select_related("group", "all_stacks_role")
         .prefetch_related(
             Prefetch("stack_roles", queryset=GroupMappingStackRole.objects.select_related("stack", "role"))
         )
+        .order_by("group__display_name", "pk"),
+        page_number,
     )
-    for mapping in mappings:
+    counts = services.member_counts(org, mappings=page.rows)
+    for mapping in page.rows:
         mapping.member_count = counts.get(mapping.pk, 0)
         mapping.stack_role_list = sorted(mapping.stack_roles.all(), key=lambda sr: (sr.stack.name.lower(), sr.pk))
-    return mappings
+    return page
 
 
-def _section_context(org: Organization, form: GroupMappingForm, editing: GroupMapping | None = None) -> dict:
+def _section_context(
+    org: Organization, form: GroupMappingForm, editing: GroupMapping | None = None, page_number: object = 1
+) -> dict:
+    page = _mappings(org, page_number)
+    page.params = {}
     return {
         "mapping_form": form,
         "mapping_editing": editing,
-        "group_mappings": _mappings(org),
+        "group_mappings": page.rows,
+        "mappings_page": page,
+        "mappings_prev_query": f"?{MAPPINGS_PAGE_PARAM}={page.number - 1}" if page.has_previous else "",
+        "mappings_next_query": f"?{MAPPINGS_PAGE_PARAM}={page.number + 1}" if page.has_next else "",
         "recompute_jobs": list(services.active_jobs(org)[:5]),
         "failed_job": services.last_failed_job(org),
     }
@@ -68,22 +85,61 @@ def scim_tab_context(request: HttpRequest, org: Organization) -> dict:
             .prefetch_related("stack_roles")
             .first()
         )
-    return _section_context(org, GroupMappingForm(org, mapping=editing), editing)
+    return _section_context(
+        org, GroupMappingForm(org, mapping=editing), editing, request.GET.get(MAPPINGS_PAGE_PARAM)
+    )
 
 
-def mapping_save_view(site):
-    @require_POST
+def _proposal(form: GroupMappingForm) -> Proposal:
+    role = form.cleaned_data["all_stacks_role"]
+    return Proposal(
+        form.cleaned_data["org_role"],
+        frozenset((stack.pk, r.pk) for stack, r in form.stack_roles().items() if r is not None),
+        role.pk if role is not None else None,
+    )
+
+
+def _render_preview(request, site, org, group, preview, *, form_fields, action_url, changed: bool):
+    context = org_settings_context(
+        request, site, org, "scim", preview=preview, group=group, form_fields=form_fields,
+        action_url=action_url, changed_since=changed, cancel_url=_tab_url(org),
+        title=f"{'Remove' if preview.removal else 'Update'} the mapping of {group.display_name}: preview",
+    )
+    return TemplateResponse(request, "admin/mappings/mapping_preview.html", context, status=409 if changed else 200)
+
+
+def _posted_fields(form: GroupMappingForm) -> list[tuple[str, str]]:
+    """The form's fields as posted, to post again from the Confirm button."""
+    return [(name, form.data.get(name, "")) for name in form.fields if form.data.get(name, "") != ""]
+
+
+def mapping_save_view(site, *, methods=("POST",)):
+    @require_http_methods(list(methods))
     def view(request: HttpRequest, org_uid: str) -> HttpResponse:
+        """Update: GET (or a POST without a fingerprint) shows what the mapping
+        will change; a POST carrying the preview's fingerprint applies it, unless
+        the group or mapping changed since, in which case the preview is shown
+        again, recomputed."""
         org = get_managed_org_or_404(request, org_uid)
         if not org.scim_enabled:
             messages.error(request, "Enable SCIM before mapping groups.")
             return redirect(_tab_url(org))
-        form = GroupMappingForm(org, request.POST)
+        data = request.POST if request.method == "POST" else request.GET
+        form = GroupMappingForm(org, data)
         if form.is_valid():
+            group = form.cleaned_data["group"]
+            proposal = _proposal(form)
+            submitted = request.POST.get("fingerprint", "") if request.method == "POST" else ""
+            if not submitted or submitted != current_fingerprint(org, group, proposal):
+                return _render_preview(
+                    request, site, org, group, preview_mapping(org, group, proposal),
+                    form_fields=_posted_fields(form), action_url=reverse("admin:mapping-save", args=[org.uid]),
+                    changed=bool(submitted),
+                )
             try:
                 mapping = services.save_mapping(
                     org,
-                    form.cleaned_data["group"],
+                    group,
                     org_role=form.cleaned_data["org_role"],
                     stack_roles=form.stack_roles(),
                     all_stacks_role=form.cleaned_data["all_stacks_role"],
@@ -102,32 +158,49 @@ def mapping_save_view(site):
     return view
 
 
+def group_picker_view(site):
+    @require_GET
+    def view(request: HttpRequest, org_uid: str) -> HttpResponse:
+        """SCIM groups of this org whose name contains `term`, for the mapping form."""
+        org = get_managed_org_or_404(request, org_uid)
+
+        def search(term: str, offset: int, limit: int):
+            from scim.models import ScimGroup
+
+            groups = ScimGroup.objects.filter(organization=org)
+            term = term.strip().lower()
+            if term:
+                groups = groups.alias(_name=Lower("display_name")).filter(_name__contains=term)
+            return groups.order_by(Lower("display_name"), "pk").only("pk", "display_name")[offset : offset + limit]
+
+        return picker_response(request, search, lambda g: g.display_name)
+
+    return view
+
+
 def mapping_delete_view(site):
     @require_http_methods(["GET", "HEAD", "POST"])
     def view(request: HttpRequest, org_uid: str, mapping_id: int) -> HttpResponse:
+        """Remove: GET shows what removing the mapping will change; POST with the
+        preview's fingerprint removes it (a changed group shows the preview again)."""
         org = get_managed_org_or_404(request, org_uid)
         mapping = get_object_or_404(
             GroupMapping.objects.select_related("group"), organization=org, pk=mapping_id
         )
-        if request.method == "POST":
-            name = mapping.group.display_name
+        group = mapping.group
+        submitted = request.POST.get("fingerprint", "") if request.method == "POST" else ""
+        if submitted and submitted == current_fingerprint(org, group, REMOVED):
             try:
                 services.delete_mapping(mapping, actor=request.user)
             except ServiceError as exc:
                 messages.error(request, str(exc))
             else:
-                messages.success(request, f"Mapping of {name} removed; its members lose what it granted.")
+                messages.success(request, f"Mapping of {group.display_name} removed; its members lose what it granted.")
             return redirect(_tab_url(org))
-        context = org_settings_context(
-            request,
-            site,
-            org,
-            "scim",
-            mapping=mapping,
-            member_count=services.member_counts(org, mapping=mapping).get(mapping.pk, 0),
-            cancel_url=_tab_url(org),
+        return _render_preview(
+            request, site, org, group, preview_mapping(org, group, REMOVED), form_fields=[],
+            action_url=reverse("admin:mapping-delete", args=[org.uid, mapping.pk]), changed=bool(submitted),
         )
-        return TemplateResponse(request, "admin/mappings/mapping_confirm_delete.html", context)
 
     return view
 
@@ -171,6 +244,12 @@ def member_access_view(site):
 def get_urls(site) -> list:
     return [
         path("mappings/save/", site.admin_view(mapping_save_view(site)), name="mapping-save"),
+        path(
+            "mappings/preview/",
+            site.admin_view(mapping_save_view(site, methods=("GET", "HEAD", "POST"))),
+            name="mapping-preview",
+        ),
+        path("mappings/groups/picker/", site.admin_view(group_picker_view(site)), name="scim-group-picker"),
         path(
             "mappings/<int:mapping_id>/delete/",
             site.admin_view(mapping_delete_view(site)),

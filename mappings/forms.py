@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from django import forms
 
+from django.urls import reverse
+
 from organizations.models import Organization, Stack, StackRole
+from organizations.pickers import RemoteSelect
 from scim.models import ScimGroup
 
 from .models import MAPPABLE_ORG_ROLES, GroupMapping
@@ -42,7 +45,12 @@ class GroupMappingForm(forms.Form):
             )
         super().__init__(*args, **kwargs)
         roles = StackRole.available_to(org)
-        self.fields["group"].queryset = ScimGroup.objects.filter(organization=org).order_by("display_name", "pk")
+        group = self.fields["group"]
+        group.queryset = ScimGroup.objects.filter(organization=org).order_by("display_name", "pk")
+        # A searchable picker: an org may have 10,000 groups, the page holds the chosen one only.
+        group.widget = RemoteSelect(reverse("admin:scim-group-picker", args=[org.uid]), placeholder=group.empty_label)
+        group.widget.choices = group.choices
+        group.widget.is_required = True
         self.fields["all_stacks_role"].queryset = roles
         # One query for the roles, however many stacks: a ModelChoiceField per
         # stack would run its queryset once per select.

@@ -18,7 +18,8 @@ def on_stack_created(sender, *, stack, actor, **kwargs) -> None:
     services.stack_created(stack, actor=actor)
 
 
-def on_manual_role_changed(sender, *, membership, actor, **kwargs) -> None:
+def on_member_changed_by_hand(sender, *, membership, actor, **kwargs) -> None:
+    """Its manual role or its active state changed: derive its access again."""
     services.recompute_memberships([membership.pk], actor=actor)
 
 
@@ -36,6 +37,7 @@ def group_mapping_section(sender, *, request: HttpRequest, organization: Organiz
 
 def connect() -> None:
     org_signals.stack_created.connect(on_stack_created, dispatch_uid="mappings-stack-created")
-    org_signals.manual_role_changed.connect(on_manual_role_changed, dispatch_uid="mappings-manual-role")
+    org_signals.manual_role_changed.connect(on_member_changed_by_hand, dispatch_uid="mappings-manual-role")
+    org_signals.membership_active_changed.connect(on_member_changed_by_hand, dispatch_uid="mappings-member-active")
     scim_signals.group_membership_changed.connect(on_group_membership_changed, dispatch_uid="mappings-group-members")
     scim_signals.scim_tab_sections.connect(group_mapping_section, dispatch_uid="mappings-scim-tab-section")

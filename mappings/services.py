@@ -363,15 +363,19 @@ def delete_mapping(mapping: GroupMapping, *, actor: Actor) -> None:
     schedule_recompute(org, _member_ids(group.pk), actor=actor, reason=f"Mapping of {group.display_name} removed")
 
 
-def member_counts(org: Organization, *, mapping: GroupMapping | None = None) -> dict[int, int]:
+def member_counts(
+    org: Organization, *, mapping: GroupMapping | None = None, mappings: Iterable[GroupMapping] | None = None
+) -> dict[int, int]:
     """Members per mapped group, in one query (the SCIM tab's "affects N members");
-    `mapping`: that mapping's only."""
+    `mapping` or `mappings`: only those (a page of the list)."""
     from django.db.models import Count
 
-    mappings = GroupMapping.objects.filter(organization=org)
+    qs = GroupMapping.objects.filter(organization=org)
     if mapping is not None:
-        mappings = mappings.filter(pk=mapping.pk)
-    return dict(mappings.annotate(n=Count("group__memberships")).values_list("pk", "n"))
+        qs = qs.filter(pk=mapping.pk)
+    if mappings is not None:
+        qs = qs.filter(pk__in=[m.pk for m in mappings])
+    return dict(qs.annotate(n=Count("group__memberships")).values_list("pk", "n"))
 
 
 __all__ = [

@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Callable
 
 from django.contrib import messages
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from . import services
+from . import directory, services
+from .directory import MemberFilterForm
+from .paging import paginate
 from .forms import (
     FORM_ACTION_FIELD,
     ActionForm,
@@ -23,7 +25,7 @@ from .forms import (
     RenameOrganizationForm,
     TransferOwnershipForm,
 )
-from .models import Membership, Organization, OrgRole, Stack, StackAccess, StackRole
+from .models import Organization, OrgRole, Stack, StackAccess, StackRole
 from .permissions import can_transfer_ownership, get_managed_org_or_404
 
 SETTINGS_TABS = [
@@ -31,6 +33,7 @@ SETTINGS_TABS = [
     ("members", "Members", "admin:org-settings-members"),
     ("stacks", "Stacks", "admin:org-settings-stacks"),
     ("scim", "SCIM", "admin:org-settings-scim"),
+    ("sso", "Single Sign-On", "admin:org-settings-sso"),
 ]
 
 
@@ -145,20 +148,22 @@ class OrgSettingsViews:
         response = self._handle_post(request, forms, handlers)
         if response is not None:
             return response
-        memberships = (
-            Membership.objects.filter(organization=org)
-            .select_related("user")
-            .prefetch_related(
-                Prefetch("stack_access", queryset=StackAccess.objects.select_related("stack", "role"))
-            )
-            .order_by("user__email")
+        filter_form = MemberFilterForm(request.GET or None)
+        params = filter_form.params()
+        page = directory.members_page(org, params, request.GET.get("page"))
+        prefetch_related_objects(
+            page.rows, Prefetch("stack_access", queryset=StackAccess.objects.select_related("stack", "role"))
         )
         return self._render(
             request,
             "admin/orgdesk/org_settings_members.html",
             org,
             "members",
-            memberships=memberships,
+            page=page,
+            memberships=page.rows,
+            filter_form=filter_form,
+            filtered=bool(params),
+            list_url=request.get_full_path(),
             add_form=forms["add-member"],
             change_role_form=forms["change-role"],
             transfer_form=forms.get("transfer-ownership"),
@@ -181,24 +186,33 @@ class OrgSettingsViews:
         )
         if response is not None:
             return response
-        stacks = Stack.objects.filter(organization=org).annotate(
-            people=Count("access__membership", distinct=True)
+        stacks = paginate(Stack.objects.filter(organization=org).order_by("name", "pk"), request.GET.get("page"))
+        people = dict(
+            StackAccess.objects.filter(stack__in=stacks.rows)
+            .values("stack_id")
+            .annotate(n=Count("membership_id", distinct=True))
+            .values_list("stack_id", "n")
         )
+        for stack in stacks.rows:
+            stack.people = people.get(stack.pk, 0)
         return self._render(
             request,
             "admin/orgdesk/org_settings_stacks.html",
             org,
             "stacks",
-            stacks=stacks,
-            stack_roles=StackRole.available_to(org),
+            page=stacks,
+            stacks=stacks.rows,
+            stack_roles=StackRole.available_to(org)[:200],
             stack_form=forms["create-stack"],
             role_form=forms["create-stack-role"],
         )
 
 
 def get_urls(site) -> list:
+    from .member_views import get_urls as member_urls
+
     views = OrgSettingsViews(site)
-    return [
+    return member_urls(site) + [
         path("settings/", site.admin_view(views.general), name="org-settings"),
         path("settings/members/", site.admin_view(views.members), name="org-settings-members"),
         path("settings/stacks/", site.admin_view(views.stacks), name="org-settings-stacks"),

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.urls import reverse
 
 from .models import GRANTABLE_ORG_ROLES, Membership, Organization, OrgRole, Stack, StackRole, User
+from .pickers import RemoteSelect
 
 # Roles that can be granted by hand: the Owner only changes by a transfer.
 GRANTABLE_ROLES = GRANTABLE_ORG_ROLES
@@ -40,8 +42,10 @@ class AddMemberForm(ActionForm):
 
 
 class _MembershipChoiceForm(ActionForm):
-    """A form picking one membership of this org (never another org's)."""
+    """A form picking one membership of this org (never another org's), with a
+    searchable picker: the page holds the chosen member only, never the org."""
 
+    picker_scope = ""
     membership = forms.ModelChoiceField(queryset=Membership.objects.none(), label="Member")
 
     def __init__(self, *args, organization: Organization, **kwargs):
@@ -49,6 +53,10 @@ class _MembershipChoiceForm(ActionForm):
         field = self.fields["membership"]
         field.queryset = self.membership_queryset(organization)
         field.label_from_instance = lambda m: f"{m.user.email} ({m.get_role_display()})"
+        url = reverse("admin:member-picker", args=[organization.uid])
+        field.widget = RemoteSelect(f"{url}?scope={self.picker_scope}" if self.picker_scope else url)
+        field.widget.choices = field.choices
+        field.widget.is_required = field.required
 
     def membership_queryset(self, organization: Organization):
         return Membership.objects.filter(organization=organization).select_related("user")
@@ -56,6 +64,7 @@ class _MembershipChoiceForm(ActionForm):
 
 class ChangeRoleForm(_MembershipChoiceForm):
     action = "change-role"
+    picker_scope = "non-owner"
     role = forms.ChoiceField(choices=GRANTABLE_ROLES)
 
     def membership_queryset(self, organization: Organization):
@@ -64,12 +73,23 @@ class ChangeRoleForm(_MembershipChoiceForm):
 
 class TransferOwnershipForm(_MembershipChoiceForm):
     action = "transfer-ownership"
+    picker_scope = "transfer"
     confirm = forms.BooleanField(
         label="I understand the current Owner becomes an Admin", required=True
     )
 
     def membership_queryset(self, organization: Organization):
         return super().membership_queryset(organization).exclude(role=OrgRole.OWNER).filter(active=True)
+
+
+class MemberRoleForm(forms.Form):
+    """The role granted by hand, on a member's page."""
+
+    role = forms.ChoiceField(choices=GRANTABLE_ROLES, label="Role granted by hand")
+
+
+class RenameStackForm(forms.Form):
+    name = forms.CharField(max_length=200, label="New name")
 
 
 class CreateStackForm(ActionForm):

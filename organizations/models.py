@@ -134,6 +134,9 @@ class Membership(models.Model):
     given_name = models.CharField(max_length=255, blank=True, default="")
     family_name = models.CharField(max_length=255, blank=True, default="")
     scim_extra = models.JSONField(default=dict, blank=True)  # enterprise extension etc.
+    # The org's identity provider created or updated this member over SCIM: it
+    # pushes its own state again, so a change made by hand may not last.
+    scim_managed = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)

@@ -201,6 +201,86 @@ def remove_member(membership: Membership, *, actor: Actor) -> None:
 
 
 @transaction.atomic
+def set_member_active(membership: Membership, active: bool, *, actor: Actor) -> Membership:
+    """Deactivate or reactivate a member by hand. Deactivation drops every access
+    derived from SCIM groups at once and keeps the record; reactivation derives it
+    again from the member's current groups. The Owner is never deactivated."""
+    membership = Membership.objects.select_for_update().select_related("organization", "user").get(pk=membership.pk)
+    if membership.role == OrgRole.OWNER and not active:
+        raise OwnershipError("The Owner cannot be deactivated; transfer ownership first.")
+    if membership.active == active:
+        return membership
+    membership.active = active
+    membership.save(update_fields=["active", "updated_at"])
+    audit.record(
+        membership.organization,
+        actor,
+        "membership.reactivate" if active else "membership.deactivate",
+        membership,
+        target_label=membership.user.email,
+        before={"active": not active, "scim_managed": membership.scim_managed},
+        after={"active": active},
+    )
+    signals.membership_active_changed.send(sender=Membership, membership=membership, actor=actor)
+    return membership
+
+
+def deactivate_member(membership: Membership, *, actor: Actor) -> Membership:
+    return set_member_active(membership, False, actor=actor)
+
+
+def reactivate_member(membership: Membership, *, actor: Actor) -> Membership:
+    return set_member_active(membership, True, actor=actor)
+
+
+def stack_member_count(stack: Stack) -> int:
+    """How many members hold any role on this stack (by hand or from SCIM)."""
+    return StackAccess.objects.filter(stack=stack).values("membership_id").distinct().count()
+
+
+@transaction.atomic
+def rename_stack(stack: Stack, name: str, *, actor: Actor) -> Stack:
+    name = name.strip()
+    if not name:
+        raise ServiceError("A stack needs a name.")
+    stack = Stack.objects.select_for_update().get(pk=stack.pk)
+    if name == stack.name:
+        return stack
+    if filter_ci(Stack.objects.filter(organization_id=stack.organization_id).exclude(pk=stack.pk), "name", name).exists():
+        raise ServiceError(f"A stack named {name!r} already exists.")
+    before = {"name": stack.name}
+    stack.name = name
+    try:
+        with transaction.atomic():
+            stack.save(update_fields=["name"])
+    except IntegrityError as exc:
+        raise ServiceError(f"A stack named {name!r} already exists.") from exc
+    audit.record(stack.organization, actor, "stack.rename", stack, before=before, after={"name": name})
+    return stack
+
+
+@transaction.atomic
+def delete_stack(stack: Stack, *, actor: Actor) -> int:
+    """Delete a stack with every role held on it (by hand or from SCIM) and the
+    group mappings' grants on it; returns how many members lost a role. Nothing
+    else changes, so no access is re-derived."""
+    stack = Stack.objects.select_for_update().select_related("organization").filter(pk=stack.pk).first()
+    if stack is None:
+        raise ServiceError("That stack was already deleted.")
+    affected = stack_member_count(stack)
+    grants = StackAccess.objects.filter(stack=stack).count()
+    audit.record(
+        stack.organization,
+        actor,
+        "stack.delete",
+        stack,
+        before={"name": stack.name, "members_affected": affected, "grants": grants},
+    )
+    stack.delete()
+    return affected
+
+
+@transaction.atomic
 def create_stack(organization: Organization, name: str, *, actor: Actor) -> Stack:
     name = name.strip()
     if not name:

@@ -11,3 +11,7 @@ stack_created = Signal()
 # The role granted by hand to a membership changed (services.change_role).
 # Keyword arguments: membership, actor.
 manual_role_changed = Signal()
+
+# A member was deactivated or reactivated by hand (services.set_member_active).
+# Keyword arguments: membership, actor.
+membership_active_changed = Signal()

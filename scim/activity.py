@@ -36,9 +36,6 @@ EVENT = rawsql.Columns(
 
 logger = logging.getLogger("orgdesk.scim")
 
-ACTIVITY_PAGE_SIZE = 50
-OUTCOME_PARAM = "outcome"
-
 _METHOD_OPERATIONS = {"GET": "Read", "POST": "Create", "PUT": "Replace", "PATCH": "Update", "DELETE": "Delete"}
 
 
@@ -133,22 +130,3 @@ def prune(organization: Organization | None = None, *, now=None) -> int:
         qs = qs.filter(organization=organization)
     deleted, _ = qs.delete()
     return deleted
-
-
-def activity_context(request: HttpRequest, org: Organization) -> dict:
-    """Extra context the SCIM tab passes to admin/scim/_provisioning_activity.html:
-    the latest entries, optionally only failures (?outcome=failure)."""
-    flush()  # this process's waiting reads (other processes write theirs within seconds)
-    prune(org)
-    outcome = request.GET.get(OUTCOME_PARAM, "")
-    if outcome not in ProvisioningOutcome.values:
-        outcome = ""
-    events = ProvisioningEvent.objects.filter(organization=org).select_related("installation__app")
-    if outcome:
-        events = events.filter(outcome=outcome)
-    return {
-        "provisioning_events": list(events[:ACTIVITY_PAGE_SIZE]),
-        "provisioning_outcome": outcome,
-        "provisioning_outcomes": ProvisioningOutcome.choices,
-        "provisioning_retention_days": settings.SCIM_ACTIVITY_RETENTION_DAYS,
-    }

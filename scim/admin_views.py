@@ -19,7 +19,7 @@ from organizations.models import Organization
 from organizations.services import ServiceError
 
 from . import installations, signals
-from .activity import activity_context
+from .activity_list import activity_context
 from .forms import MarketplaceSearchForm
 from .models import AppInstallation, MarketplaceApp, SecretToken
 from .tokens import TOKEN_MARKER, IssuedToken

@@ -149,4 +149,10 @@ class ProvisioningEvent(models.Model):
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="provevent_org_time_idx"),
             models.Index(fields=["created_at"], name="provevent_time_idx"),
+            # The SCIM tab's default list (writes and failures) without reading the reads.
+            models.Index(
+                fields=["organization", "-created_at", "-id"],
+                condition=Q(outcome="failure") | ~Q(method="GET"),
+                name="provevent_org_writes_idx",
+            ),
         ]

@@ -175,6 +175,7 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
                 role=OrgRole.MEMBER,
                 manual_role=OrgRole.MEMBER,
                 active=profile.active,
+                scim_managed=True,
                 scim_username=profile.user_name[:255],
                 scim_external_id=profile.external_id[:255],
                 display_name=profile.display_name[:255],
@@ -229,6 +230,11 @@ def update_user_profile(membership: Membership, profile: UserProfile, *, actor: 
     if changed:  # a PATCH of `active` alone writes nothing here
         for name in changed:
             setattr(membership, name, fields[name])
+        # A member invited by hand that the IdP linked (userName eq) and updated
+        # is from now on managed by the IdP.
+        if not membership.scim_managed:
+            membership.scim_managed = True
+            changed.append("scim_managed")
         try:
             with transaction.atomic():
                 membership.save(update_fields=[*changed, "updated_at"])
@@ -259,7 +265,8 @@ def set_membership_active(membership: Membership, active: bool, *, actor: Actor,
     if membership.active == active:
         return membership
     membership.active = active
-    membership.save(update_fields=["active", "updated_at"])
+    membership.scim_managed = True  # the IdP (de)provisions it: it manages this member
+    membership.save(update_fields=["active", "scim_managed", "updated_at"])
     audit.record(
         membership.organization, actor, "scim.user.reactivate" if active else "scim.user.deactivate", membership,
         target_label=membership.scim_username, before={"active": not active}, after={"active": active},

@@ -47,6 +47,15 @@ def form_data(group, org_role="admin", **extra) -> dict:
     return {"group": str(group.pk), "org_role": org_role, "all_stacks_role": "", **extra}
 
 
+def confirmed(client, url: str, data: dict | None = None):
+    """Update (or Remove) as the page does it: the preview first, then Confirm
+    with the preview's fingerprint."""
+    preview = client.post(url, data or {})
+    assert preview.status_code == 200, preview.content[:500]
+    assert "Confirm" in preview.content.decode()
+    return client.post(url, {**(data or {}), "fingerprint": preview.context["preview"].fingerprint})
+
+
 # --- the section ----------------------------------------------------------------
 
 
@@ -55,7 +64,12 @@ def test_scim_tab_shows_the_group_mapping_form_with_the_orgs_groups_and_stacks(o
     make_group(other_org, "Globex Secret Group")
     page = owner_client.get(tab_url(scim_org)).content.decode()
     assert 'id="group-mapping"' in page
-    assert "Engineering" in page and "Globex Secret Group" not in page
+    # The group picker asks as one types; the page lists no group.
+    picker = reverse("admin:scim-group-picker", args=[scim_org.uid])
+    assert f'data-ajax--url="{picker}"' in page and "Engineering" not in page
+    found = owner_client.get(picker, {"term": "eng"}).json()["results"]
+    assert [r["text"] for r in found] == ["Engineering"]
+    assert "Globex" not in str(owner_client.get(picker, {"term": "globex"}).json())
     assert "Stack Role: Web" in page and "All stacks" in page
     assert 'value="Update"' in page
 
@@ -68,8 +82,8 @@ def test_group_mapping_section_is_hidden_while_scim_is_off(owner_client, org):
 def test_admin_maps_a_group_and_its_members_get_the_roles(client, scim_org, admin_member, plain_member, web):
     client.force_login(admin_member.user)
     group = make_group(scim_org, "Engineering", [plain_member])
-    response = client.post(
-        save_url(scim_org), form_data(group, "admin", **{f"stack_{web.pk}": builtin("Developer").pk})
+    response = confirmed(
+        client, save_url(scim_org), form_data(group, "admin", **{f"stack_{web.pk}": builtin("Developer").pk})
     )
     assert response.status_code == 302
     assert response["Location"] == tab_url(scim_org) + "#group-mapping"
@@ -89,7 +103,7 @@ def test_mapping_list_shows_how_many_members_each_mapping_affects(owner_client, 
 
 def test_all_stacks_choice_is_saved(owner_client, scim_org, plain_member, web):
     group = make_group(scim_org, "Engineering", [plain_member])
-    owner_client.post(save_url(scim_org), form_data(group, "member", all_stacks_role=builtin("Admin").pk))
+    confirmed(owner_client, save_url(scim_org), form_data(group, "member", all_stacks_role=builtin("Admin").pk))
     assert GroupMapping.objects.get().all_stacks_role == builtin("Admin")
     factories.make_stack(scim_org, "Later")
     assert access_of(plain_member) == {("Web", "Admin"), ("Later", "Admin")}
@@ -118,7 +132,9 @@ def test_remove_asks_for_confirmation_then_removes(owner_client, scim_org, plain
     assert confirm.status_code == 200
     assert "Remove the mapping of Engineering?" in confirm.content.decode()
     assert GroupMapping.objects.exists()
-    response = owner_client.post(url)
+    assert owner_client.post(url).status_code == 200  # without the preview's fingerprint: the preview again
+    assert GroupMapping.objects.exists()
+    response = owner_client.post(url, {"fingerprint": confirm.context["preview"].fingerprint})
     assert response.status_code == 302
     assert not GroupMapping.objects.exists()
     assert role_of(plain_member) == OrgRole.MEMBER and access_of(plain_member) == set()

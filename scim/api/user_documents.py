@@ -5,8 +5,8 @@ How users are read is decided here and only here (views ask for a page or a
 user and never learn how it was read): the reads Okta makes all day (an
 unfiltered page by id, the `userName eq` lookup before every push, GET by id)
 come from scim.api.user_rows in plain SQL with a constant number of queries;
-any other filter or sort runs the ORM's compiled filter (scim.api.filters)
-and reads the same rows with `.values()`. Either way the rows have one shape
+any other filter or sort runs the ORM's compiled filter (scim.api.filters,
+cut by scim.api.lookups.window) and reads the same rows with `.values()`. Either way the rows have one shape
 (user_rows.row_of) and are rendered by `render_user`."""
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from organizations.models import Membership
 
 from . import constants as c
-from . import user_rows
+from . import lookups, user_rows
 from .adapter_base import document_urls
 from .filters import username_eq
 from .listing import ListParams, shape, wants
@@ -48,7 +48,8 @@ def page(
     elif by_id and user_name is not None:
         rows = user_rows.by_username(org_id, user_name, limit=limit, offset=offset, groups=groups)
     else:
-        rows = user_rows.from_queryset(filtered().order_by(*order)[offset : offset + limit])
+        qs = user_rows.from_queryset(filtered())
+        rows = list(lookups.window(qs, order, offset, limit, lookups.kind("user", params.filter)))
     return render_rows(request, rows, params)
 
 

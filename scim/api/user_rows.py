@@ -7,7 +7,11 @@ On PostgreSQL a lookup, a page or a GET is one statement: each membership row
 carries its e-mails and groups as JSON arrays. On SQLite, and for filters other
 than `userName eq` (the ORM's compiled filter with `.values()`), it is one query
 for the memberships, then one for their e-mails and one for their groups,
-however long the page."""
+however long the page.
+
+A lookup by userName or id is a point query on its unique index whatever the
+table's statistics say (see scim.api.lookups): the org is compared as
+ORG_PARAM and nothing orders or limits the row it finds."""
 from __future__ import annotations
 
 import json
@@ -22,6 +26,8 @@ from organizations.models import Membership, MembershipEmail
 from scim.models import ScimGroup, ScimGroupMember
 from scim.rawsql import Columns, fetch, placeholders, qn
 
+from .lookups import ORG_PARAM
+
 MEMBER = Columns(
     Membership,
     ("id", "scim_external_id", "scim_username", "given_name", "family_name", "display_name", "active",
@@ -35,20 +41,20 @@ GROUP_NAME = Columns(ScimGroup, ("display_name",))
 @lru_cache(maxsize=None)
 def _member_sql(vendor: str, by: str, descending: bool = False, groups: bool = True) -> str:
     """by: "page" (the org's users by id), "username" (case-insensitive, the
-    indexed LOWER(scim_username)) or "id". On PostgreSQL each row also carries
-    its e-mails and groups as JSON arrays, so a lookup is one statement."""
+    unique LOWER(scim_username) per org) or "id". On PostgreSQL each row also
+    carries its e-mails and groups as JSON arrays, so a lookup is one statement."""
     pk = MEMBER.column("id")
-    where = f"{MEMBER.column('organization')} = %s"
-    if by == "username":
-        where += f" AND LOWER({MEMBER.column('scim_username')}) = LOWER(%s)"
+    org = MEMBER.column("organization")
+    if by == "username":  # at most one row: no ORDER BY / LIMIT (scim.api.lookups)
+        where = f"{org} = {ORG_PARAM} AND LOWER({MEMBER.column('scim_username')}) = LOWER(%s)"
     elif by == "id":
-        where += f" AND {pk} = %s"
-    if by != "id":
+        where = f"{org} = {ORG_PARAM} AND {pk} = %s"
+    else:
         # The page is cut on ids alone (an index-only scan of (organization, id)),
         # so the e-mail and group subqueries below run for its rows only, never
         # for the OFFSET rows skipped before them.
         order = f"ORDER BY {pk} {'DESC' if descending else 'ASC'}"
-        where = f"{pk} IN (SELECT {pk} FROM {qn(MEMBER.table)} WHERE {where} {order} LIMIT %s OFFSET %s) {order}"
+        where = f"{pk} IN (SELECT {pk} FROM {qn(MEMBER.table)} WHERE {org} = %s {order} LIMIT %s OFFSET %s) {order}"
     related = ""
     if vendor == "postgresql":
         e, link, name = EMAIL, GROUP_LINK, GROUP_NAME
@@ -91,7 +97,8 @@ def page(org_id: int, *, limit: int, offset: int, descending: bool = False, grou
 
 
 def by_username(org_id: int, user_name: str, *, limit: int, offset: int, groups: bool = True) -> list[dict[str, Any]]:
-    return _members(_member_sql(connection.vendor, "username", False, groups), [org_id, user_name, limit, offset], groups)
+    rows = _members(_member_sql(connection.vendor, "username", False, groups), [org_id, user_name], groups)
+    return rows[offset : offset + limit]  # the page of a list that holds at most one row
 
 
 def by_id(org_id: int, pk: int, *, groups: bool = True) -> dict[str, Any] | None:
@@ -99,9 +106,9 @@ def by_id(org_id: int, pk: int, *, groups: bool = True) -> dict[str, Any] | None
     return rows[0] if rows else None
 
 
-def from_queryset(qs: QuerySet) -> list[dict[str, Any]]:
-    """Rows of an ORM queryset (already filtered, ordered and sliced)."""
-    return list(qs.values(*MEMBER.names))
+def from_queryset(qs: QuerySet) -> QuerySet:
+    """The rows of an ORM queryset of memberships (to be ordered and cut)."""
+    return qs.values(*MEMBER.names)
 
 
 @lru_cache(maxsize=64)

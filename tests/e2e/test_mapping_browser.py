@@ -8,6 +8,7 @@ import pytest
 from organizations.models import AccessSource, Membership, Organization, OrgRole, StackAccess
 from scim import provisioning
 from tests import factories
+from tests.e2e.test_members_browser import snap
 from tests.test_mappings_service import ensure_builtin_roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,6 +19,16 @@ def log_in(page, live_server, email: str) -> None:
     page.fill("#id_username", email)
     page.fill("#id_password", factories.PASSWORD)
     page.click("input[type=submit]")
+
+
+def pick_group(page, typed: str, name: str) -> None:
+    """The SCIM Group picker searches as one types (select2)."""
+    page.locator("#group-mapping .select2-selection").click()
+    page.locator(".select2-search__field").fill(typed)
+    option = page.locator(".select2-results__option", has_text=name)
+    option.wait_for()
+    snap(page, "mapping-1-group-picker")
+    option.click()
 
 
 def held(membership: Membership) -> tuple[str, set[tuple[str, str]]]:
@@ -43,11 +54,19 @@ def test_admin_maps_a_scim_group_in_the_browser_and_the_member_gets_the_roles(br
     section = page.locator("#group-mapping")
     assert section.get_by_text("No group is mapped yet.").is_visible()
 
-    section.get_by_label("SCIM Group").select_option(label="Engineering")
+    pick_group(page, "engin", "Engineering")
     section.get_by_label("Organization Role").select_option(label="Admin")
     section.get_by_label("Stack Role: Web").select_option(label="Developer")
     section.get_by_label("All stacks").select_option(label="Content Manager")
     section.get_by_role("button", name="Update").click()
+
+    # The preview says what will change before anything does.
+    preview = page.locator("#mapping-preview")
+    assert "Become Admin of the organization" in preview.inner_text()
+    assert "jane@acme.example" in preview.locator('[data-change="org-role-admin-gain"]').inner_text()
+    assert held(jane) == (OrgRole.MEMBER, set())
+    snap(page, "mapping-2-preview")
+    page.get_by_role("button", name="Confirm").click()
 
     assert "Mapping of Engineering saved." in page.locator("ul.messagelist").inner_text()
     row = page.locator('#group-mapping-list tr[data-group="Engineering"]')
@@ -66,9 +85,12 @@ def test_admin_maps_a_scim_group_in_the_browser_and_the_member_gets_the_roles(br
     # Edit: drop the all-stacks role.
     page.get_by_role("tab", name="SCIM").click()
     page.locator('#group-mapping-list tr[data-group="Engineering"]').get_by_role("link", name="Edit").click()
+    page.wait_for_url("**edit_mapping=**")
     assert "Editing the mapping of Engineering" in page.locator("#group-mapping-form").inner_text()
     page.locator("#group-mapping").get_by_label("All stacks").select_option(label="No role on all stacks")
     page.locator("#group-mapping").get_by_role("button", name="Update").click()
+    assert "Lose Content Manager on Docs" in page.locator("#mapping-preview").inner_text()
+    page.get_by_role("button", name="Confirm").click()
     assert held(jane) == (OrgRole.ADMIN, {("Web", "Developer")})
 
     # A member removed from the group over SCIM loses what it granted.
@@ -80,7 +102,8 @@ def test_admin_maps_a_scim_group_in_the_browser_and_the_member_gets_the_roles(br
     # Remove the mapping, after a confirmation page.
     page.reload()
     page.locator('#group-mapping-list tr[data-group="Engineering"]').get_by_role("link", name="Remove").click()
-    assert "Remove the mapping of Engineering?" in page.locator("#mapping-confirm-delete").inner_text()
-    page.get_by_role("button", name="Yes, remove the mapping").click()
+    assert "Remove the mapping of Engineering?" in page.locator("#mapping-preview").inner_text()
+    assert "Lose Admin (become Member)" in page.locator("#mapping-preview").inner_text()
+    page.get_by_role("button", name="Confirm: remove the mapping").click()
     assert page.locator("#no-group-mappings").is_visible()
     assert held(jane) == (OrgRole.MEMBER, set())

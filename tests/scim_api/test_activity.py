@@ -61,7 +61,7 @@ def test_scim_tab_lists_activity_filterable_by_outcome(scim, org, owner):
     url = reverse("admin:org-settings-scim", args=[org.uid])
     page = browser.get(url).content.decode()
     assert "Provisioning activity" in page
-    assert "successes only" in page and "failures only" in page
+    assert "Writes and failures" in page and "All requests" in page
     assert "ok@x.com" in page and "Failed (400)" in page
     failures = browser.get(url, {"outcome": "failure"}).content.decode()
     assert "Failed (400)" in failures and "ok@x.com" not in failures

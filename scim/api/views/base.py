@@ -24,7 +24,7 @@ from django_scim.settings import scim_settings
 from scim.provisioning import parse_id
 
 from .. import constants as c
-from .. import hostile, totals
+from .. import hostile, lookups, totals
 from ..adapters import resource_url
 from ..errors import (
     BadRequest,
@@ -136,7 +136,7 @@ class ResourceView(ScimApiView):
         pk = parse_id(uuid)
         if pk is None:
             raise NotFound(self.not_found)
-        qs = self.base_queryset(request).filter(pk=pk)
+        qs = self.scoped(request, lookups.POINT).filter(pk=pk)
         qs = self.locked_related(qs.select_for_update(of=("self",))) if lock else self.with_related(qs, params)
         obj = qs.first()
         if obj is None:
@@ -144,8 +144,15 @@ class ResourceView(ScimApiView):
         obj.organization = request.scim_org  # known: saves the services a query for it
         return obj
 
+    def scoped(self, request: HttpRequest, found_by: lookups.Kind | None) -> QuerySet:
+        """The org's rows; for a lookup by key, compared so that the planner never
+        takes a new org for an empty one (scim.api.lookups)."""
+        if found_by is None:
+            return self.base_queryset(request)
+        return lookups.org_scope(self.base_queryset(request).model, request.scim_org.pk)
+
     def filtered(self, request: HttpRequest, params: ListParams) -> QuerySet:
-        qs = self.base_queryset(request)
+        qs = self.scoped(request, lookups.kind(self.noun, params.filter))
         if params.filter:
             try:
                 qs = qs.filter(self.filter_q(params.filter))
@@ -164,8 +171,8 @@ class ResourceView(ScimApiView):
         if limit <= 0:
             return []
         keys = self.sorted_keys(params)
-        qs = self.filtered(request, params)
-        objs = self.with_related(qs.order_by(*keys), params)[offset : offset + limit]
+        qs = self.with_related(self.filtered(request, params), params)
+        objs = lookups.window(qs, keys, offset, limit, lookups.kind(self.noun, params.filter))
         return [self.render(request, obj, params) for obj in objs]
 
     def get(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:

@@ -1,0 +1,266 @@
+"""What a mapping change will do, before it is applied: how many members of the
+group gain or lose which org role and which stack roles, with a few names.
+
+Computed in SQL over the group's active members, compared with what they hold
+now, in a handful of statements whatever the group's size: the org role by one
+aggregate, stack roles by one grouped count for the gains and one for the
+losses. The rules are the access engine's (mappings.engine.derive_access): org
+role = the highest of the role granted by hand and the mapped groups' roles
+(the Owner untouched, deactivated members hold nothing); stack roles = the
+union over mapped groups; grants made by hand stay.
+
+A fingerprint of the inputs (the group's membership version, the mapping as
+stored, the proposal, the org's stacks) lets Confirm apply exactly what was
+previewed: if it differs at Confirm, the preview is computed and shown again."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Value
+
+from organizations.models import AccessSource, Membership, Organization, OrgRole, Stack, StackAccess, StackRole
+
+from .models import GroupMapping, GroupMappingStackRole
+
+SAMPLE_SIZE = 5
+SAMPLED_PAIRS = 6  # stack-role changes that get sample names (the rest get counts)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A mapping as the form proposes it; None everywhere = the mapping removed."""
+
+    org_role: str | None
+    stack_roles: frozenset[tuple[int, int]]  # (stack_id, role_id), explicit per-stack grants
+    all_stacks_role_id: int | None
+
+    @classmethod
+    def of(cls, mapping: GroupMapping | None) -> "Proposal":
+        if mapping is None:
+            return REMOVED
+        return cls(
+            mapping.org_role,
+            frozenset((sr.stack_id, sr.role_id) for sr in mapping.stack_roles.all()),
+            mapping.all_stacks_role_id,
+        )
+
+    def pairs(self, stack_ids: list[int]) -> frozenset[tuple[int, int]]:
+        pairs = set(self.stack_roles)
+        if self.all_stacks_role_id is not None:
+            pairs.update((s, self.all_stacks_role_id) for s in stack_ids)
+        return frozenset(pairs)
+
+
+REMOVED = Proposal(None, frozenset(), None)
+
+
+@dataclass
+class RoleChange:
+    stack: str
+    role: str
+    count: int
+    sample: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Preview:
+    group_name: str
+    members: int  # active members of the group (the ones whose access can change)
+    inactive: int
+    admins_gained: int
+    admins_lost: int
+    admin_gain_sample: list[str]
+    admin_loss_sample: list[str]
+    gains: list[RoleChange]
+    losses: list[RoleChange]
+    fingerprint: str
+    removal: bool
+
+    @property
+    def changes_anything(self) -> bool:
+        return bool(self.admins_gained or self.admins_lost or any(c.count for c in self.gains + self.losses))
+
+
+def fingerprint(group, current: Proposal, proposal: Proposal, stack_ids: list[int], member_count: tuple[int, int]) -> str:
+    """Changes when anything the preview was computed from changes: a member
+    joining or leaving the group (its updated_at and count), the stored mapping,
+    the org's stacks, or the proposal itself."""
+    doc = {
+        "group": group.pk,
+        "group_version": group.updated_at.isoformat() if group.updated_at else "",
+        "members": list(member_count),  # (in the group, of them active and not the Owner)
+        "current": _as_json(current),
+        "proposal": _as_json(proposal),
+        "stacks": stack_ids,
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _as_json(p: Proposal) -> list:
+    return [p.org_role, sorted(map(list, p.stack_roles)), p.all_stacks_role_id]
+
+
+def _label(m: Membership) -> str:
+    name = " ".join(x for x in (m.given_name, m.family_name) if x) or m.display_name
+    return f"{name} <{m.scim_username}>" if name else m.scim_username
+
+
+def _sample(qs: QuerySet) -> list[str]:
+    return [_label(m) for m in qs.only("given_name", "family_name", "display_name", "scim_username")[:SAMPLE_SIZE]]
+
+
+def _pairs_q(pairs, prefix: str = "") -> Q:
+    q = Q(pk__in=[])
+    for stack_id, role_id in pairs:
+        q |= Q(**{f"{prefix}stack_id": stack_id, f"{prefix}role_id": role_id})
+    return q
+
+
+def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
+    """The effect of giving `group` the mapping `proposal` (REMOVED: no mapping)."""
+    from scim.models import ScimGroupMember
+
+    mapping = GroupMapping.objects.filter(group=group).prefetch_related("stack_roles").first()
+    current = Proposal.of(mapping)
+    stack_ids = list(Stack.objects.filter(organization=org).order_by("pk").values_list("pk", flat=True))
+    in_group = Membership.objects.filter(organization=org, group_memberships__group=group)
+    affected = in_group.filter(active=True).exclude(role=OrgRole.OWNER)
+    counts = in_group.aggregate(
+        active=Count("pk", filter=Q(active=True) & ~Q(role=OrgRole.OWNER)), total=Count("pk")
+    )
+    members = counts["active"]
+
+    # Org role: Admin if granted by hand, by another mapped Admin group, or by this
+    # one. The other Admin groups are few: listed first, so the per-member test
+    # is a plain index probe (or nothing at all when there are none).
+    other_admin_groups = list(
+        GroupMapping.objects.filter(organization=org, org_role=OrgRole.ADMIN).exclude(group_id=group.pk)
+        .values_list("group_id", flat=True)
+    )
+    other_admin = (
+        Exists(ScimGroupMember.objects.filter(membership_id=OuterRef("pk"), group_id__in=other_admin_groups))
+        if other_admin_groups else Value(False, output_field=BooleanField())
+    )
+    if proposal.org_role == OrgRole.ADMIN:
+        gain_admin = affected.filter(role=OrgRole.MEMBER)
+        lose_admin = affected.none()
+        admin_counts = {"gained": gain_admin.count(), "lost": 0}
+    else:
+        keeps_admin = Q(manual_role=OrgRole.ADMIN) | Q(_other_admin=True)
+        with_other = affected.alias(_other_admin=other_admin)
+        gain_admin = with_other.filter(keeps_admin, role=OrgRole.MEMBER)
+        lose_admin = with_other.filter(role=OrgRole.ADMIN).exclude(keeps_admin)
+        admin_counts = affected.annotate(_other_admin=other_admin).aggregate(
+            gained=Count("pk", filter=keeps_admin & Q(role=OrgRole.MEMBER)),
+            lost=Count("pk", filter=Q(role=OrgRole.ADMIN) & ~keeps_admin),
+        )
+
+    new_pairs = proposal.pairs(stack_ids)
+    old_pairs = current.pairs(stack_ids)
+    names = _names(stack_ids, new_pairs | old_pairs)
+
+    # Gains: every active member gets each pair of the proposal; those holding it
+    # already (from anywhere) gain nothing.
+    holders = dict.fromkeys(new_pairs, 0)
+    if new_pairs:
+        for stack_id, role_id, n in (
+            StackAccess.objects.filter(_pairs_q(new_pairs), membership__in=affected)
+            .order_by()  # no joins for StackAccess's default ordering
+            .values("stack_id", "role_id").annotate(n=Count("membership_id", distinct=True))
+            .values_list("stack_id", "role_id", "n")
+        ):
+            holders[(stack_id, role_id)] = n
+    gains = [RoleChange(*names[p], members - holders[p]) for p in sorted(new_pairs, key=names.get)]
+
+    # Losses: a SCIM-derived pair the proposal drops is lost unless another mapped
+    # group of the member grants it, or it is also granted by hand.
+    dropped = old_pairs - new_pairs
+    losses: list[RoleChange] = []
+    losing = StackAccess.objects.none()
+    if dropped:
+        # Which other mapped groups grant each dropped pair: a short list per pair,
+        # so each row's test is one index probe on (membership, group).
+        granting: dict[tuple[int, int], set[int]] = {pair: set() for pair in dropped}
+        for group_id, stack_id, role_id in GroupMappingStackRole.objects.filter(
+            mapping__organization=org
+        ).exclude(mapping__group_id=group.pk).values_list("mapping__group_id", "stack_id", "role_id"):
+            if (stack_id, role_id) in granting:
+                granting[(stack_id, role_id)].add(group_id)
+        for group_id, role_id in GroupMapping.objects.filter(
+            organization=org, all_stacks_role__isnull=False
+        ).exclude(group_id=group.pk).values_list("group_id", "all_stacks_role_id"):
+            for stack_id, dropped_role in dropped:
+                if dropped_role == role_id:
+                    granting[(stack_id, role_id)].add(group_id)
+        not_granted_elsewhere = Q(pk__in=[])
+        for (stack_id, role_id), groups in granting.items():
+            pair = Q(stack_id=stack_id, role_id=role_id)
+            if groups:
+                pair &= ~Exists(ScimGroupMember.objects.filter(membership_id=OuterRef("membership_id"),
+                                                               group_id__in=sorted(groups)))
+            not_granted_elsewhere |= pair
+        by_hand = StackAccess.objects.filter(
+            membership_id=OuterRef("membership_id"), stack_id=OuterRef("stack_id"), role_id=OuterRef("role_id"),
+            source=AccessSource.MANUAL,
+        )
+        losing = (
+            StackAccess.objects.filter(
+                not_granted_elsewhere, source=AccessSource.SCIM, membership__group_memberships__group=group,
+                membership__active=True,
+            )
+            .exclude(membership__role=OrgRole.OWNER)
+            .exclude(Exists(by_hand))
+        )
+        lost = dict(
+            ((s, r), n) for s, r, n in losing.order_by().values("stack_id", "role_id").annotate(n=Count("membership_id"))
+            .values_list("stack_id", "role_id", "n")
+        )
+        losses = [RoleChange(*names[p], lost.get(p, 0)) for p in sorted(dropped, key=names.get)]
+
+    # A few names for the largest changes.
+    ordered = affected.order_by("scim_username")
+    for change, pair in _with_pairs(gains, new_pairs, names)[:SAMPLED_PAIRS]:
+        if change.count:
+            change.sample = _sample(ordered.exclude(Exists(StackAccess.objects.filter(
+                membership_id=OuterRef("pk"), stack_id=pair[0], role_id=pair[1]))))
+    for change, pair in _with_pairs(losses, dropped, names)[:SAMPLED_PAIRS]:
+        if change.count:
+            rows = losing.filter(stack_id=pair[0], role_id=pair[1]).select_related("membership")
+            change.sample = [_label(a.membership) for a in rows.order_by("membership_id")[:SAMPLE_SIZE]]
+
+    return Preview(
+        group_name=group.display_name,
+        members=members,
+        inactive=counts["total"] - members,
+        admins_gained=admin_counts["gained"],
+        admins_lost=admin_counts["lost"],
+        admin_gain_sample=_sample(gain_admin.order_by("scim_username")) if admin_counts["gained"] else [],
+        admin_loss_sample=_sample(lose_admin.order_by("scim_username")) if admin_counts["lost"] else [],
+        gains=[g for g in gains if g.count],
+        losses=[loss for loss in losses if loss.count],
+        fingerprint=fingerprint(group, current, proposal, stack_ids, (counts["total"], members)),
+        removal=proposal is REMOVED,
+    )
+
+
+def _names(stack_ids: list[int], pairs) -> dict[tuple[int, int], tuple[str, str]]:
+    stacks = dict(Stack.objects.filter(pk__in={s for s, _ in pairs}).values_list("pk", "name"))
+    roles = dict(StackRole.objects.filter(pk__in={r for _, r in pairs}).values_list("pk", "name"))
+    return {(s, r): (stacks.get(s, "?"), roles.get(r, "?")) for s, r in pairs}
+
+
+def _with_pairs(changes: list[RoleChange], pairs, names) -> list[tuple[RoleChange, tuple[int, int]]]:
+    by_name = {names[p]: p for p in pairs}
+    return [(c, by_name[(c.stack, c.role)]) for c in changes if (c.stack, c.role) in by_name]
+
+
+def current_fingerprint(org: Organization, group, proposal: Proposal) -> str:
+    """The fingerprint preview_mapping would compute now, in three cheap statements."""
+    mapping = GroupMapping.objects.filter(group=group).prefetch_related("stack_roles").first()
+    stack_ids = list(Stack.objects.filter(organization=org).order_by("pk").values_list("pk", flat=True))
+    counts = Membership.objects.filter(organization=org, group_memberships__group=group).aggregate(
+        active=Count("pk", filter=Q(active=True) & ~Q(role=OrgRole.OWNER)), total=Count("pk")
+    )
+    return fingerprint(group, Proposal.of(mapping), proposal, stack_ids, (counts["total"], counts["active"]))

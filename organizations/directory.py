@@ -1,0 +1,135 @@
+"""Finding members of a big org: the Members tab's search and filters and the
+member pickers, each at the cost of one page.
+
+Search matches a substring of the userName (the e-mail, for people added by
+hand) or of the name, lowercased. On PostgreSQL, trigram indexes on exactly
+these expressions (migration 0005) answer it without reading the org; terms
+shorter than MIN_SEARCH_LENGTH have no trigram and are refused."""
+from __future__ import annotations
+
+from django import forms
+from django.db.models import Func, Q, QuerySet, TextField
+from django.db.models.functions import Lower
+
+from .models import Membership, Organization, OrgRole
+from .paging import Page, capped_count, paginate
+
+MIN_SEARCH_LENGTH = 3
+# Below this many matches a search sorts them itself (a few thousand rows from
+# the trigram index); above it, walking the userName index in order finds a
+# page of matches quickly because they are dense.
+SORT_MATCHES_BELOW = 2000
+
+
+class NameText(Func):
+    """lower(given_name || ' ' || family_name || ' ' || display_name): the
+    expression of the name trigram index, spelt the same way."""
+
+    template = "LOWER(%(expressions)s)"
+    arg_joiner = " || ' ' || "
+    output_field = TextField()
+
+
+class ScrambledUserName(Func):
+    """lower(scim_username) || '': sorts like the userName but is not the
+    indexed expression, so the planner sorts the matches instead of walking
+    the whole index in order while filtering."""
+
+    template = "(LOWER(%(expressions)s) || '')"
+    output_field = TextField()
+
+
+def search_members(queryset: QuerySet, term: str) -> QuerySet:
+    term = term.strip().lower()
+    if not term:
+        return queryset
+    return queryset.alias(
+        _search_username=Lower("scim_username"),
+        _search_name=NameText("given_name", "family_name", "display_name"),
+    ).filter(Q(_search_username__contains=term) | Q(_search_name__contains=term))
+
+
+class MemberFilterForm(forms.Form):
+    """The Members tab's query string: search, filters and page."""
+
+    STATUS_CHOICES = [("", "Any status"), ("active", "Active"), ("deactivated", "Deactivated")]
+    SOURCE_CHOICES = [("", "Any source"), ("scim", "Identity provider (SCIM)"), ("manual", "Added by hand")]
+    ROLE_CHOICES = [("", "Any role"), *OrgRole.choices]
+
+    q = forms.CharField(required=False, max_length=100, label="Search",
+                        widget=forms.TextInput(attrs={"placeholder": "e-mail or name", "type": "search"}))
+    role = forms.ChoiceField(required=False, choices=ROLE_CHOICES)
+    status = forms.ChoiceField(required=False, choices=STATUS_CHOICES)
+    source = forms.ChoiceField(required=False, choices=SOURCE_CHOICES)
+
+    def clean_q(self) -> str:
+        q = self.cleaned_data["q"].strip()
+        if q and len(q) < MIN_SEARCH_LENGTH:
+            raise forms.ValidationError(f"Type at least {MIN_SEARCH_LENGTH} characters to search.")
+        return q
+
+    def params(self) -> dict[str, str]:
+        if not self.is_valid():
+            return {}
+        return {k: v for k, v in self.cleaned_data.items() if v}
+
+
+def filter_members(org: Organization, params: dict[str, str]) -> QuerySet:
+    qs = Membership.objects.filter(organization=org)
+    if params.get("role"):
+        qs = qs.filter(role=params["role"])
+    if params.get("status") == "active":
+        qs = qs.filter(active=True)
+    elif params.get("status") == "deactivated":
+        qs = qs.filter(active=False)
+    if params.get("source") == "scim":
+        qs = qs.filter(scim_managed=True)
+    elif params.get("source") == "manual":
+        qs = qs.filter(scim_managed=False)
+    return search_members(qs, params.get("q", ""))
+
+
+def members_page(org: Organization, params: dict[str, str], page: object) -> Page:
+    """A page of the org's members by userName, with the count: three statements
+    (count, rows, the user accounts of the page) whatever the org's size."""
+    qs = filter_members(org, params)
+    if params:
+        count = capped_count(qs)
+    else:
+        # The whole org: an index-only count of (organization, id), exact.
+        count = (Membership.objects.filter(organization=org).count(), False)
+    if params.get("q") and count[0] < SORT_MATCHES_BELOW:
+        ordered = qs.order_by(ScrambledUserName("scim_username"), "pk")
+    else:
+        ordered = qs.order_by(Lower("scim_username"), "pk")
+    return paginate(ordered.select_related("user"), page, params=params, count=count)
+
+
+def member_choices(org: Organization, term: str, offset: int = 0, limit: int = 21, *,
+                   exclude_owner: bool = False, active_only: bool = False) -> list[Membership]:
+    """Members for a picker: `limit` of them from `offset`, matching `term`
+    (empty: in userName order). Always scoped to `org`."""
+    qs = Membership.objects.filter(organization=org)
+    if exclude_owner:
+        qs = qs.exclude(role=OrgRole.OWNER)
+    if active_only:
+        qs = qs.filter(active=True)
+    term = term.strip()
+    if term and len(term) < MIN_SEARCH_LENGTH:
+        # Too short for a trigram: the start of the userName.
+        qs = qs.alias(_prefix=Lower("scim_username")).filter(_prefix__startswith=term.lower())
+        order = Lower("scim_username")
+    else:
+        qs = search_members(qs, term)
+        order = Lower("scim_username")
+        if term and capped_count(qs, SORT_MATCHES_BELOW)[0] < SORT_MATCHES_BELOW:
+            order = ScrambledUserName("scim_username")
+    return list(qs.select_related("user").order_by(order, "pk")[offset : offset + limit])
+
+
+def member_label(m: Membership) -> str:
+    name = " ".join(p for p in (m.given_name, m.family_name) if p) or m.display_name
+    label = m.user.email if m.user.email.lower() == m.scim_username.lower() else f"{m.scim_username} ({m.user.email})"
+    return f"{label} · {name} · {m.get_role_display()}" if name else f"{label} · {m.get_role_display()}"
+
+

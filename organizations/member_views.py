@@ -1,0 +1,194 @@
+"""Members and stacks managed by hand: a member's page (role, deactivate,
+reactivate, remove), the stack rename and delete pages, and the org-scoped
+JSON behind the member pickers.
+
+Every view starts with the tenant gate, so a Member or another org's admin gets
+a 404 and nothing changes. Confirmations are pages: GET shows them, only POST
+acts. Every change goes through organizations.services (which audits it)."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET
+
+from . import directory, services
+from .admin_views import org_settings_context
+from .permissions import get_managed_org_or_404
+from .forms import MemberRoleForm, RenameStackForm
+from .models import Membership, Organization, OrgRole, Stack, StackAccess
+from .pickers import picker_response
+
+MEMBER_ACTIONS = ("deactivate", "reactivate", "remove")
+PICKER_SCOPES = {
+    "": {},
+    "non-owner": {"exclude_owner": True},
+    "transfer": {"exclude_owner": True, "active_only": True},
+}
+
+
+def _members_url(org: Organization) -> str:
+    return reverse("admin:org-settings-members", args=[org.uid])
+
+
+def _next_url(request: HttpRequest, org: Organization) -> str:
+    """Back to the list the action started from (its search and page), if that is ours."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
+        if candidate.startswith(_members_url(org)):
+            return candidate
+    return _members_url(org)
+
+
+def _get_member(org: Organization, membership_id: int) -> Membership:
+    """A member of *this* org; another org's id is a 404."""
+    return get_object_or_404(Membership.objects.select_related("user"), organization=org, pk=membership_id)
+
+
+def member_view(site):
+    def view(request: HttpRequest, org_uid: str, membership_id: int) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        member = _get_member(org, membership_id)
+        form = MemberRoleForm(request.POST or None, initial={"role": member.manual_role})
+        if request.method == "POST":
+            if member.role == OrgRole.OWNER:
+                form.add_error(None, "The Owner's role changes only by transferring ownership.")
+            elif form.is_valid():
+                try:
+                    member = services.change_role(member, form.cleaned_data["role"], actor=request.user)
+                except services.ServiceError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    messages.success(request, f"{member.user.email} now has the role {member.get_role_display()}.")
+                    return redirect(reverse("admin:member-detail", args=[org.uid, member.pk]))
+        elif request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
+        stack_access = StackAccess.objects.filter(membership=member).select_related("stack", "role")[:200]
+        context = org_settings_context(
+            request, site, org, "members", member=member, role_form=form, stack_access=stack_access,
+            next_url=_next_url(request, org), title=f"Member: {member.user.email}",
+        )
+        return TemplateResponse(request, "admin/orgdesk/member_detail.html", context, status=400 if form.errors else 200)
+
+    return view
+
+
+def member_action_view(site, *, action: str):
+    def view(request: HttpRequest, org_uid: str, membership_id: int) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        if request.method not in ("GET", "HEAD", "POST"):
+            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
+        member = _get_member(org, membership_id)
+        back = _next_url(request, org)
+        if member.role == OrgRole.OWNER and action != "reactivate":
+            messages.error(request, f"The Owner cannot be {action}d; transfer ownership first.")
+            return redirect(back)
+        if request.method == "POST":
+            email = member.user.email
+            try:
+                if action == "remove":
+                    services.remove_member(member, actor=request.user)
+                    messages.success(request, f"Member {email} was removed from {org.name}.")
+                else:
+                    services.set_member_active(member, action == "reactivate", actor=request.user)
+                    messages.success(request, f"Member {email} was {action}d.")
+            except services.ServiceError as exc:
+                messages.error(request, str(exc))
+            return redirect(back)
+        context = org_settings_context(
+            request, site, org, "members", member=member, action=action, next_url=back,
+            title=f"{action.capitalize()} {member.user.email}",
+        )
+        return TemplateResponse(request, "admin/orgdesk/member_confirm.html", context)
+
+    return view
+
+
+def member_picker_view(site):
+    @require_GET
+    def view(request: HttpRequest, org_uid: str) -> HttpResponse:
+        """Members of this org matching `term`, for the pickers of the Members tab."""
+        org = get_managed_org_or_404(request, org_uid)
+        scope = PICKER_SCOPES.get(request.GET.get("scope", ""), PICKER_SCOPES[""])
+        return picker_response(
+            request,
+            lambda term, offset, limit: directory.member_choices(org, term, offset, limit, **scope),
+            directory.member_label,
+        )
+
+    return view
+
+
+def _get_stack(org: Organization, stack_id: int) -> Stack:
+    return get_object_or_404(Stack, organization=org, pk=stack_id)
+
+
+def stack_rename_view(site):
+    def view(request: HttpRequest, org_uid: str, stack_id: int) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        if request.method not in ("GET", "HEAD", "POST"):
+            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
+        stack = _get_stack(org, stack_id)
+        form = RenameStackForm(request.POST or None, initial={"name": stack.name})
+        if request.method == "POST" and form.is_valid():
+            old = stack.name
+            try:
+                stack = services.rename_stack(stack, form.cleaned_data["name"], actor=request.user)
+            except services.ServiceError as exc:
+                form.add_error("name", str(exc))
+            else:
+                messages.success(request, f"Stack “{old}” is now called “{stack.name}”.")
+                return redirect(reverse("admin:org-settings-stacks", args=[org.uid]))
+        context = org_settings_context(request, site, org, "stacks", stack=stack, form=form,
+                                       title=f"Rename stack {stack.name}")
+        return TemplateResponse(request, "admin/orgdesk/stack_rename.html", context, status=400 if form.errors else 200)
+
+    return view
+
+
+def stack_delete_view(site):
+    def view(request: HttpRequest, org_uid: str, stack_id: int) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        if request.method not in ("GET", "HEAD", "POST"):
+            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
+        stack = _get_stack(org, stack_id)
+        tab = reverse("admin:org-settings-stacks", args=[org.uid])
+        if request.method == "POST":
+            name = stack.name
+            try:
+                affected = services.delete_stack(stack, actor=request.user)
+            except services.ServiceError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(
+                    request, f"Stack “{name}” was deleted; {affected:,} member{'s' if affected != 1 else ''} "
+                    "lost the roles they held on it."
+                )
+            return redirect(tab)
+        context = org_settings_context(
+            request, site, org, "stacks", stack=stack, cancel_url=tab,
+            member_count=services.stack_member_count(stack),
+            title=f"Delete stack {stack.name}",
+        )
+        return TemplateResponse(request, "admin/orgdesk/stack_confirm_delete.html", context)
+
+    return view
+
+
+def get_urls(site) -> list:
+    wrap = site.admin_view
+    urls = [
+        path("members/<int:membership_id>/", wrap(member_view(site)), name="member-detail"),
+        path("members/picker/", wrap(member_picker_view(site)), name="member-picker"),
+        path("stacks/<int:stack_id>/rename/", wrap(stack_rename_view(site)), name="stack-rename"),
+        path("stacks/<int:stack_id>/delete/", wrap(stack_delete_view(site)), name="stack-delete"),
+    ]
+    for action in MEMBER_ACTIONS:
+        urls.append(
+            path(f"members/<int:membership_id>/{action}/", wrap(member_action_view(site, action=action)),
+                 name=f"member-{action}")
+        )
+    return urls

@@ -1,0 +1,183 @@
+"""Organization Settings > Single Sign-On. The Owner edits; an Admin reads.
+Views parse and render; organizations.signin.saml.services decides and
+writes. Enabling, disabling and Strict mode are confirmation pages: GET shows
+them, only POST acts (the SCIM tab's pattern)."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from organizations.admin_views import org_settings_context
+from organizations.forms import FORM_ACTION_FIELD
+from organizations.permissions import get_managed_org_or_404
+from organizations.models import Organization
+from organizations.services import ServiceError
+
+from . import acs, config, services
+from .forms import IdentityProviderForm, MetadataForm, OptionsForm, SigninNameForm
+
+
+def _tab_url(org: Organization) -> str:
+    return reverse("admin:org-settings-sso", args=[org.uid])
+
+
+def _forms(request: HttpRequest, sso) -> dict:
+    """The tab's forms; only the posted one (named by the hidden field) is bound."""
+    posted = request.POST.get(FORM_ACTION_FIELD) if request.method == "POST" else None
+    initial = {
+        IdentityProviderForm: {"idp_sso_url": sso.idp_sso_url, "idp_entity_id": sso.idp_entity_id,
+                               "idp_x509_cert": sso.idp_x509_cert} if sso else {},
+        OptionsForm: {"jit_provisioning": bool(sso and sso.jit_provisioning)},
+    }
+    forms = {}
+    for cls in (SigninNameForm, MetadataForm, IdentityProviderForm, OptionsForm):
+        bound = cls.action == posted
+        forms[cls.action] = cls(request.POST if bound else None, request.FILES if bound else None,
+                                initial=initial.get(cls, {}))
+    return forms
+
+
+def _handle(request: HttpRequest, org: Organization, forms: dict) -> HttpResponse | None:
+    action = request.POST.get(FORM_ACTION_FIELD, "")
+    form = forms.get(action)
+    if form is None:
+        messages.error(request, "Unknown form; nothing was changed.")
+        return None
+    if not form.is_valid():
+        return None
+    data, actor = form.cleaned_data, request.user
+    try:
+        if action == "name":
+            sso = services.create_settings(org, actor=actor, signin_name=data["signin_name"])
+            message = f"The SSO sign-in name is “{sso.signin_name}”. Paste the values below into your IdP."
+        elif action == "metadata":
+            services.import_metadata(org, data["xml"], actor=actor)
+            message = "The IdP metadata was imported. Run Test SSO before enabling SSO."
+        elif action == "idp":
+            services.set_identity_provider(
+                org, entity_id=data["idp_entity_id"], sso_url=data["idp_sso_url"],
+                certificate=data["idp_x509_cert"], actor=actor,
+            )
+            message = "The identity provider settings were saved. Run Test SSO before enabling SSO."
+        else:
+            services.set_jit_provisioning(org, data["jit_provisioning"], actor=actor)
+            message = "Just-in-time creation is " + ("on." if data["jit_provisioning"] else "off.")
+    except ServiceError as exc:
+        form.add_error(None, str(exc))
+        return None
+    messages.success(request, message)
+    return redirect(_tab_url(org))
+
+
+def sso_tab_view(site):
+    def view(request: HttpRequest, org_uid: str) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        if request.method not in ("GET", "HEAD", "POST"):
+            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
+        can_edit = services.can_configure_sso(request.user, org)
+        sso = services.get_settings(org)
+        forms = _forms(request, sso)
+        if request.method == "POST":
+            if not can_edit:
+                raise PermissionDenied("Only the Owner changes single sign-on.")
+            response = _handle(request, org, forms)
+            if response is not None:
+                return response
+        if sso is None and not forms["name"].is_bound:
+            forms["name"].initial = {"signin_name": services.suggested_signin_name(org)}
+        context = org_settings_context(
+            request, site, org, "sso",
+            sso=sso,
+            can_edit=can_edit,
+            forms=forms,
+            form_action_field=FORM_ACTION_FIELD,
+            sp=config.sp_urls(org) if sso else None,
+            nameid_format=config.NAMEID_FORMAT,
+            cert=services.certificate_info(sso.idp_x509_cert) if sso else None,
+            cert_warning_days=services.CERT_WARNING_DAYS,
+            jit_effective=bool(sso and acs.jit_allowed(sso)),
+        )
+        status = 400 if any(f.is_bound and f.errors for f in forms.values()) else 200
+        return TemplateResponse(request, "admin/saml/sso_tab.html", context, status=status)
+
+    return view
+
+
+# What each confirmation says and does: (title, message, button, danger, service call, success message).
+_TOGGLES = {
+    "enable": (
+        "Enable SSO",
+        "Turn on single sign-on for {org}? Members can then sign in through your identity provider "
+        "(Sign in with SSO, or its tile). Passwords keep working unless you also turn on Strict mode.",
+        "Enable SSO", False,
+        lambda org, actor: services.enable_sso(org, actor=actor),
+        "SSO is enabled.",
+    ),
+    "disable": (
+        "Disable SSO",
+        "Turn off single sign-on for {org}? Sign-ins through the identity provider are refused; everyone stays "
+        "in the organization and signs in with a password (reset by e-mail). Strict mode goes off too.",
+        "Disable SSO", True,
+        lambda org, actor: services.disable_sso(org, actor=actor),
+        "SSO is disabled. Members sign in with a password.",
+    ),
+    "strict-on": (
+        "Turn on Strict mode",
+        "Members of {org} may then sign in only through your identity provider: the password form refuses "
+        "them. You, the Owner, keep password sign-in as the way in when the IdP is down.",
+        "Turn on Strict mode", True,
+        lambda org, actor: services.set_strict(org, True, actor=actor),
+        "Strict mode is on: members sign in only through SSO.",
+    ),
+    "strict-off": (
+        "Turn off Strict mode",
+        "Members of {org} may then sign in with a password as well as through SSO.",
+        "Turn off Strict mode", False,
+        lambda org, actor: services.set_strict(org, False, actor=actor),
+        "Strict mode is off.",
+    ),
+}
+
+
+def sso_toggle_view(site, *, action: str):
+    title, message, button, danger, act, done = _TOGGLES[action]
+
+    def view(request: HttpRequest, org_uid: str) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        if request.method not in ("GET", "HEAD", "POST"):
+            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
+        if not services.can_configure_sso(request.user, org):
+            raise PermissionDenied("Only the Owner changes single sign-on.")
+        tab_url = _tab_url(org)
+        if request.method in ("GET", "HEAD"):
+            context = {
+                **site.each_context(request), "org": org, "title": title, "message": message.format(org=org.name),
+                "button": button, "danger": danger, "cancel_url": tab_url,
+                "crumb_url": tab_url, "crumb_label": "Single Sign-On",
+            }
+            return TemplateResponse(request, "admin/scim/confirm.html", context)
+        try:
+            act(org, request.user)
+        except ServiceError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, done)
+        return redirect(tab_url)
+
+    return view
+
+
+def get_urls(site) -> list:
+    """Mounted under /admin/orgs/<org_uid>/ by OrgdeskAdminSite.get_urls."""
+    wrap = site.admin_view
+    return [
+        path("settings/sso/", wrap(sso_tab_view(site)), name="org-settings-sso"),
+        *[
+            path(f"settings/sso/{action}/", wrap(sso_toggle_view(site, action=action)), name=f"org-settings-sso-{action}")
+            for action in _TOGGLES
+        ],
+    ]

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class SamlSsoConfig(AppConfig):
+    name = "organizations.signin.saml"
+    label = "saml_sso"
+    verbose_name = "SAML single sign-on"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import config
+
+        config.apply_clock_skew()

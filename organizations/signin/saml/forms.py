@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from django import forms
+
+from organizations.forms import ActionForm
+
+from .models import SIGNIN_NAME_RE
+
+
+class SsoStartForm(forms.Form):
+    identifier = forms.CharField(
+        label="Organization sign-in name or work e-mail",
+        max_length=254,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "spellcheck": "false"}),
+    )
+
+    def clean_identifier(self) -> str:
+        return self.cleaned_data["identifier"].strip()
+
+
+class SigninNameForm(ActionForm):
+    action = "name"
+    signin_name = forms.RegexField(
+        regex=SIGNIN_NAME_RE,
+        max_length=50,
+        label="SSO sign-in name",
+        help_text="Lowercase letters, digits and hyphens. People type it at “Sign in with SSO”; it cannot change later.",
+        error_messages={"invalid": "Use lowercase letters, digits and hyphens (not at the start or end)."},
+    )
+
+
+class MetadataForm(ActionForm):
+    action = "metadata"
+    metadata_xml = forms.CharField(
+        label="IdP metadata XML", required=False, widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"})
+    )
+    metadata_file = forms.FileField(label="or upload the metadata file", required=False)
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("metadata_file")
+        if upload is not None:
+            if upload.size > 512 * 1024:
+                raise forms.ValidationError("The metadata file is larger than 512 KB.")
+            data["xml"] = upload.read()
+        elif (data.get("metadata_xml") or "").strip():
+            data["xml"] = data["metadata_xml"]
+        else:
+            raise forms.ValidationError("Paste the IdP metadata XML or choose the metadata file.")
+        return data
+
+
+class IdentityProviderForm(ActionForm):
+    action = "idp"
+    idp_sso_url = forms.URLField(label="Identity Provider Single Sign-On URL", max_length=1024, assume_scheme="https")
+    idp_entity_id = forms.CharField(label="Identity Provider Issuer (entity ID)", max_length=1024)
+    idp_x509_cert = forms.CharField(
+        label="X.509 signing certificate (PEM or base64)",
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+        max_length=20000,
+    )
+
+
+class OptionsForm(ActionForm):
+    action = "options"
+    jit_provisioning = forms.BooleanField(
+        required=False,
+        label="Create people at their first sign-in (as Member) when SCIM is off",
+    )

@@ -1,0 +1,278 @@
+"""Every change to an org's SSO settings. Each runs in a transaction, records
+its audit entry and takes a keyword-only `actor`. Only the Owner (or a
+superuser) configures SSO: views and commands check can_configure_sso first."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
+
+from organizations import audit, permissions
+from organizations.audit import Actor
+from organizations.models import Organization, User
+from organizations.services import ServiceError
+
+from .models import SIGNIN_NAME_RE, SsoSettings
+
+CERT_WARNING_DAYS = 30
+MAX_METADATA_BYTES = 512 * 1024
+_PEM_RE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
+
+
+def can_configure_sso(user: User, org: Organization) -> bool:
+    """The Owner edits SSO (Admins only read it): a wrong IdP certificate or
+    Strict mode can lock everyone out, and the Owner keeps the break-glass path.
+    The tenant gate's Owner check (the one that guards ownership transfer)."""
+    return permissions.can_transfer_ownership(user, org)
+
+
+def _ensure_owner(org: Organization, actor: Actor) -> None:
+    """A user acting must be the Owner; None (the system, an operator's command) is trusted."""
+    if isinstance(actor, User) and not can_configure_sso(actor, org):
+        raise permissions.NotPermitted(f"{actor.email} is not the Owner of {org.name}; only the Owner configures SSO.")
+
+
+# ---- certificates and metadata ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    subject: str
+    issuer: str
+    not_after: datetime
+    sha256: str
+
+    @property
+    def days_left(self) -> int:
+        return (self.not_after - timezone.now()).days
+
+    @property
+    def expired(self) -> bool:
+        return self.not_after <= timezone.now()
+
+    @property
+    def expires_soon(self) -> bool:
+        return self.not_after <= timezone.now() + timedelta(days=CERT_WARNING_DAYS)
+
+
+def normalize_certificate(text: str) -> str:
+    """A PEM certificate from a PEM block or the bare base64 IdPs show (Okta's
+    "X.509 Certificate"); anything that does not parse is a form error."""
+    text = (text or "").strip()
+    match = _PEM_RE.search(text)
+    body = match.group(1) if match else text
+    body = "".join(body.split())
+    if not body or not re.fullmatch(r"[A-Za-z0-9+/=]+", body):
+        raise ServiceError("The signing certificate is not a PEM or base64 X.509 certificate.")
+    pem = "-----BEGIN CERTIFICATE-----\n" + "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
+    pem += "\n-----END CERTIFICATE-----\n"
+    try:
+        x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except ValueError as exc:
+        raise ServiceError("The signing certificate could not be read as an X.509 certificate.") from exc
+    return pem
+
+
+def certificate_info(pem: str) -> CertInfo | None:
+    if not pem:
+        return None
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except ValueError:
+        return None
+    return CertInfo(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        not_after=cert.not_valid_after_utc,
+        sha256=cert.fingerprint(hashes.SHA256()).hex(":").upper(),
+    )
+
+
+@dataclass(frozen=True)
+class IdpValues:
+    entity_id: str
+    sso_url: str
+    certificate: str
+
+
+def parse_idp_metadata(xml: str | bytes) -> IdpValues:
+    """The IdP's entity ID, HTTP-Redirect SSO URL and signing certificate from its
+    metadata, read with python3-saml's parser (no DTDs, no entities)."""
+    raw = xml.encode() if isinstance(xml, str) else xml
+    if not raw.strip():
+        raise ServiceError("The IdP metadata is empty.")
+    if len(raw) > MAX_METADATA_BYTES:
+        raise ServiceError("The IdP metadata is larger than 512 KB.")
+    try:
+        data = OneLogin_Saml2_IdPMetadataParser.parse(raw)
+    except Exception as exc:  # the parser raises bare Exceptions and lxml errors alike
+        raise ServiceError("The IdP metadata is not valid SAML metadata XML.") from exc
+    idp = data.get("idp") or {}
+    entity_id = idp.get("entityId") or ""
+    sso_url = (idp.get("singleSignOnService") or {}).get("url") or ""
+    cert = idp.get("x509cert") or ""
+    if not cert:
+        signing = (idp.get("x509certMulti") or {}).get("signing") or []
+        cert = signing[0] if signing else ""
+    if not (entity_id and sso_url and cert):
+        raise ServiceError(
+            "The IdP metadata must name the entity ID, an HTTP-Redirect SingleSignOnService and a signing certificate."
+        )
+    return IdpValues(entity_id=entity_id, sso_url=sso_url, certificate=normalize_certificate(cert))
+
+
+# ---- settings -----------------------------------------------------------------
+
+
+def _snapshot(sso: SsoSettings) -> dict:
+    """What the audit log keeps of the settings: the certificate by fingerprint."""
+    info = certificate_info(sso.idp_x509_cert)
+    return {
+        "signin_name": sso.signin_name,
+        "idp_entity_id": sso.idp_entity_id,
+        "idp_sso_url": sso.idp_sso_url,
+        "idp_certificate_sha256": info.sha256 if info else "",
+        "enabled": sso.enabled,
+        "strict": sso.strict,
+        "jit_provisioning": sso.jit_provisioning,
+    }
+
+
+def suggested_signin_name(org: Organization) -> str:
+    base = slugify(org.name)[:40].strip("-") or "org"
+    name, n = base, 1
+    while SsoSettings.objects.filter(signin_name=name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def validate_signin_name(name: str) -> str:
+    name = (name or "").strip().lower()
+    if not re.fullmatch(SIGNIN_NAME_RE, name):
+        raise ServiceError("The sign-in name must be 1-50 lowercase letters, digits and hyphens.")
+    return name
+
+
+def get_settings(org: Organization) -> SsoSettings | None:
+    return SsoSettings.objects.filter(organization=org).select_related("organization").first()
+
+
+@transaction.atomic
+def create_settings(org: Organization, *, actor: Actor, signin_name: str | None = None) -> SsoSettings:
+    """Step 1: the sign-in name. It is fixed once created."""
+    _ensure_owner(org, actor)
+    existing = SsoSettings.objects.select_for_update().filter(organization=org).first()
+    if existing is not None:
+        if signin_name and validate_signin_name(signin_name) != existing.signin_name:
+            raise ServiceError(f"The sign-in name is already “{existing.signin_name}” and cannot change.")
+        return existing
+    name = validate_signin_name(signin_name) if signin_name else suggested_signin_name(org)
+    try:
+        with transaction.atomic():
+            sso = SsoSettings.objects.create(organization=org, signin_name=name)
+    except IntegrityError as exc:
+        raise ServiceError(f"The sign-in name “{name}” is taken; choose another.") from exc
+    audit.record(org, actor, "sso.create", sso, after=_snapshot(sso), target_label=name)
+    return sso
+
+
+def _locked(org: Organization, actor: Actor) -> SsoSettings:
+    _ensure_owner(org, actor)
+    sso = SsoSettings.objects.select_for_update().select_related("organization").filter(organization=org).first()
+    if sso is None:
+        raise ServiceError("Choose a sign-in name first.")
+    return sso
+
+
+def _save(sso: SsoSettings, before: dict, action: str, *, actor: Actor, fields: list[str]) -> SsoSettings:
+    sso.save(update_fields=[*fields, "updated_at"])
+    after = _snapshot(sso)
+    changed = {k for k in after if after[k] != before[k]}
+    if changed:
+        audit.record(
+            sso.organization, actor, action, sso,
+            before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
+            target_label=sso.signin_name,
+        )
+    return sso
+
+
+@transaction.atomic
+def set_identity_provider(
+    org: Organization, *, entity_id: str, sso_url: str, certificate: str, actor: Actor
+) -> SsoSettings:
+    entity_id, sso_url = (entity_id or "").strip(), (sso_url or "").strip()
+    if not entity_id:
+        raise ServiceError("The IdP entity ID (Identity Provider Issuer) is required.")
+    if not re.match(r"^https?://", sso_url):
+        raise ServiceError("The IdP Single Sign-On URL must be an http(s) URL.")
+    pem = normalize_certificate(certificate)
+    sso = _locked(org, actor)
+    before = _snapshot(sso)
+    sso.idp_entity_id, sso.idp_sso_url, sso.idp_x509_cert = entity_id[:1024], sso_url[:1024], pem
+    return _save(sso, before, "sso.set_identity_provider", actor=actor,
+                 fields=["idp_entity_id", "idp_sso_url", "idp_x509_cert"])
+
+
+def import_metadata(org: Organization, xml: str | bytes, *, actor: Actor) -> SsoSettings:
+    values = parse_idp_metadata(xml)
+    return set_identity_provider(
+        org, entity_id=values.entity_id, sso_url=values.sso_url, certificate=values.certificate, actor=actor
+    )
+
+
+@transaction.atomic
+def enable_sso(org: Organization, *, actor: Actor) -> SsoSettings:
+    sso = _locked(org, actor)
+    if not sso.idp_configured:
+        raise ServiceError("Enter the identity provider's settings (or import its metadata) before enabling SSO.")
+    info = certificate_info(sso.idp_x509_cert)
+    if info is None or info.expired:
+        raise ServiceError("The IdP signing certificate has expired; import the IdP's current certificate.")
+    before = _snapshot(sso)
+    sso.enabled, sso.enabled_at = True, timezone.now()
+    return _save(sso, before, "sso.enable", actor=actor, fields=["enabled", "enabled_at"])
+
+
+@transaction.atomic
+def disable_sso(org: Organization, *, actor: Actor) -> SsoSettings:
+    """Everyone stays in the org; people then sign in with a password (reset by
+    e-mail). Strict mode goes off with SSO, or nobody but the Owner could sign in."""
+    sso = _locked(org, actor)
+    before = _snapshot(sso)
+    sso.enabled, sso.strict = False, False
+    return _save(sso, before, "sso.disable", actor=actor, fields=["enabled", "strict"])
+
+
+@transaction.atomic
+def set_strict(org: Organization, strict: bool, *, actor: Actor) -> SsoSettings:
+    sso = _locked(org, actor)
+    if strict and not sso.enabled:
+        raise ServiceError("Enable SSO before turning on Strict mode.")
+    before = _snapshot(sso)
+    sso.strict = bool(strict)
+    return _save(sso, before, "sso.set_strict", actor=actor, fields=["strict"])
+
+
+@transaction.atomic
+def set_jit_provisioning(org: Organization, jit: bool, *, actor: Actor) -> SsoSettings:
+    sso = _locked(org, actor)
+    before = _snapshot(sso)
+    sso.jit_provisioning = bool(jit)
+    return _save(sso, before, "sso.set_jit_provisioning", actor=actor, fields=["jit_provisioning"])
+
+
+@transaction.atomic
+def record_test(org: Organization, *, ok: bool, summary: dict, actor: Actor) -> None:
+    sso = _locked(org, actor)
+    sso.last_test_at, sso.last_test_ok, sso.last_test_summary = timezone.now(), ok, summary
+    sso.save(update_fields=["last_test_at", "last_test_ok", "last_test_summary", "updated_at"])
+    audit.record(org, actor, "sso.test", sso, after={"accepted": ok, **summary}, target_label=sso.signin_name)

@@ -1,0 +1,235 @@
+"""Sign-in through the org's identity provider.
+
+SP-initiated: "Sign in with SSO" (sign-in name or work e-mail) -> the org's
+login URL -> AuthnRequest (its ID kept in this session) -> IdP -> POST to the
+ACS with InResponseTo. IdP-initiated (the Okta tile): a POST to the ACS with
+no InResponseTo. Both end in acs(): validate, accept once, match an active
+membership, sign in, and land by role."""
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from onelogin.saml2.auth import OneLogin_Saml2_Auth
+
+from organizations import audit
+from organizations.models import MANAGER_ROLES, Membership, Organization
+from organizations.services import find_account
+
+from . import acs, config, services
+from .forms import SsoStartForm
+from .models import SsoSettings
+
+PENDING_KEY = "saml_requests"  # {AuthnRequest ID: {"org": uid, "test": bool, "at": epoch}}
+PENDING_MAX = 5
+PENDING_SECONDS = 15 * 60
+BOUNCE_FIELD = "orgdesk_bounced"
+TEST_RELAY_STATE = "orgdesk-test"
+AUTH_BACKEND = "organizations.backends.EmailBackend"
+
+
+def _sso_of(org_uid: str) -> SsoSettings:
+    return get_object_or_404(SsoSettings.objects.select_related("organization"), organization__uid=org_uid)
+
+
+# ---- "Sign in with SSO" --------------------------------------------------------
+
+
+def _resolve(identifier: str) -> SsoSettings | None:
+    """The enabled SSO named by a sign-in name, or by a work e-mail whose account
+    belongs (actively) to exactly one org with SSO enabled."""
+    enabled = SsoSettings.objects.select_related("organization").filter(enabled=True)
+    if "@" not in identifier:
+        return enabled.filter(signin_name=identifier.lower()).first()
+    user = find_account(identifier)
+    if user is None:
+        return None
+    candidates = list(
+        enabled.filter(organization__memberships__user=user, organization__memberships__active=True)[:2]
+    )
+    return candidates[0] if len(candidates) == 1 else None
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def start(request: HttpRequest) -> HttpResponse:
+    form = SsoStartForm(request.POST or None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        sso = _resolve(form.cleaned_data["identifier"])
+        if sso is not None:
+            return HttpResponseRedirect(reverse("saml:login", args=[sso.organization.uid]))
+        error = (
+            "No organization signs in with SSO under that name or address. "
+            "Enter your organization's SSO sign-in name, or sign in with your password."
+        )
+    status = 400 if error or form.errors else 200
+    return TemplateResponse(request, "signin/saml/start.html", {"form": form, "error": error}, status=status)
+
+
+# ---- SP-initiated ---------------------------------------------------------------
+
+
+def _remember_request(request: HttpRequest, request_id: str, org: Organization, *, test: bool) -> None:
+    now = time.time()
+    pending = {
+        rid: entry
+        for rid, entry in (request.session.get(PENDING_KEY) or {}).items()
+        if now - entry.get("at", 0) < PENDING_SECONDS
+    }
+    pending[request_id] = {"org": org.uid, "test": test, "at": now}
+    request.session[PENDING_KEY] = dict(sorted(pending.items(), key=lambda kv: kv[1]["at"])[-PENDING_MAX:])
+
+
+def _take_request(request: HttpRequest, request_id: str, org: Organization) -> dict | None:
+    """The pending AuthnRequest this response answers, used once."""
+    pending = dict(request.session.get(PENDING_KEY) or {})
+    entry = pending.pop(request_id, None)
+    if entry is not None:
+        request.session[PENDING_KEY] = pending
+    if entry is None or entry.get("org") != org.uid or time.time() - entry.get("at", 0) >= PENDING_SECONDS:
+        return None
+    return entry
+
+
+@never_cache
+@require_GET
+def login_view(request: HttpRequest, org_uid: str) -> HttpResponse:
+    """Send the browser to the IdP with an AuthnRequest. ?test=1 is Test SSO: the
+    Owner checks the settings before SSO is enabled; nobody is signed in."""
+    sso = _sso_of(org_uid)
+    org = sso.organization
+    test = request.GET.get("test") == "1"
+    if test and not services.can_configure_sso(request.user, org):
+        raise Http404("No such organization.")
+    if not sso.idp_configured or not (sso.enabled or test):
+        reason = "not_configured" if not sso.idp_configured else "sso_disabled"
+        return _refused(request, sso, acs.Refused(reason), flow="sp", record=False)
+    path = reverse("saml:login", args=[org.uid])
+    auth = OneLogin_Saml2_Auth(config.request_data(path), old_settings=config.saml_settings(sso))
+    url = auth.login(return_to=TEST_RELAY_STATE if test else None)
+    _remember_request(request, auth.get_last_request_id(), org, test=test)
+    return HttpResponseRedirect(url)
+
+
+# ---- the ACS --------------------------------------------------------------------
+
+
+def _refused(request, sso: SsoSettings, refusal: acs.Refused, *, flow: str, record: bool = True) -> HttpResponse:
+    org = sso.organization
+    if record:
+        audit.record(
+            org,
+            None,
+            "sso.signin_refused",
+            target_label=refusal.email or "unknown",
+            after={"reason": refusal.reason, "flow": flow, "email": refusal.email, "detail": refusal.detail},
+        )
+    context = {"org": org, "message": refusal.message(org.name), "reason": refusal.reason}
+    return TemplateResponse(request, "signin/saml/refused.html", context, status=403)
+
+
+def _landing_url(membership: Membership) -> str:
+    if membership.role in MANAGER_ROLES:
+        return reverse("admin:org-settings", args=[membership.organization.uid])
+    try:
+        return reverse("member_home")
+    except NoReverseMatch:  # the member home page is not installed
+        return reverse("saml:signed-in")
+
+
+@csrf_exempt  # the IdP's auto-submitted form; the SAML signature is the authentication
+@never_cache
+@require_POST
+def acs_view(request: HttpRequest, org_uid: str) -> HttpResponse:
+    sso = _sso_of(org_uid)
+    post = {k: request.POST.get(k, "") for k in ("SAMLResponse", "RelayState")}
+    # The IdP's POST is cross-site, so SameSite=Lax cookies (the session) are
+    # not sent with it. Re-post once from our own origin to read the session,
+    # which holds the AuthnRequest ID that InResponseTo must match.
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES and not request.POST.get(BOUNCE_FIELD):
+        return TemplateResponse(request, "signin/saml/bounce.html", {"post": post, "bounce_field": BOUNCE_FIELD})
+    flow = "idp"
+    try:
+        in_response_to = acs.read_in_response_to(sso, post["SAMLResponse"])
+        pending = None
+        if in_response_to is not None:
+            flow = "sp"
+            pending = _take_request(request, in_response_to, sso.organization)
+            if pending is None:
+                raise acs.Refused("unknown_request")
+        test = bool(pending and pending.get("test"))
+        if test:
+            return _test_result(request, sso, post, in_response_to)
+        if not sso.enabled:
+            raise acs.Refused("sso_disabled")
+        assertion = acs.validate(sso, request.path, post, request_id=in_response_to)
+        acs.claim_once(sso, assertion)
+        membership = acs.check_membership(sso, assertion.name_id, create=True)
+    except acs.Refused as refusal:
+        return _refused(request, sso, refusal, flow=flow)
+    user = membership.user
+    login(request, user, backend=AUTH_BACKEND)
+    request.session["signin_method"] = f"saml:{sso.organization.uid}"
+    audit.record(
+        sso.organization,
+        user,
+        "sso.signin",
+        membership,
+        target_label=user.email,
+        after={"flow": flow, "name_id": assertion.name_id, "role": membership.role},
+    )
+    return HttpResponseRedirect(_landing_url(membership))
+
+
+def _test_result(request, sso: SsoSettings, post: dict, request_id: str) -> HttpResponse:
+    """Test SSO: report what the IdP sent and whether it would be accepted;
+    nobody is signed in and nothing is enabled."""
+    org = sso.organization
+    if not services.can_configure_sso(request.user, org):
+        raise acs.Refused("unknown_request")
+    context: dict = {"org": org, "sso": sso}
+    try:
+        assertion = acs.validate(sso, request.path, post, request_id=request_id)
+    except acs.Refused as refusal:
+        ok, verdict = False, refusal.message(org.name)
+        context.update(reason=refusal.reason, detail=refusal.detail)
+    else:
+        ok, verdict = acs.would_accept(sso, assertion.name_id)
+        context.update(assertion=assertion)
+    context.update(ok=ok, verdict=verdict)
+    summary = {"verdict": verdict[:300]}
+    if context.get("assertion"):
+        summary["name_id"] = context["assertion"].name_id
+    else:
+        summary["reason"] = context.get("reason", "")
+    services.record_test(org, ok=ok, summary=summary, actor=request.user)
+    return TemplateResponse(request, "signin/saml/test_result.html", context)
+
+
+# ---- metadata and the fallback landing page -------------------------------------
+
+
+@require_GET
+def metadata_view(request: HttpRequest, org_uid: str) -> HttpResponse:
+    sso = _sso_of(org_uid)
+    xml = config.saml_settings(sso).get_sp_metadata()
+    return HttpResponse(xml, content_type="application/samlmetadata+xml; charset=utf-8")
+
+
+@never_cache
+@require_GET
+def signed_in_view(request: HttpRequest) -> HttpResponse:
+    """Where a Member lands when the member home page is not installed."""
+    if not request.user.is_authenticated:
+        return HttpResponseRedirect(reverse("saml:start"))
+    memberships = Membership.objects.filter(user=request.user, active=True).select_related("organization")[:50]
+    return TemplateResponse(request, "signin/saml/signed_in.html", {"memberships": memberships})

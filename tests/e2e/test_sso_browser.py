@@ -1,0 +1,68 @@
+"""SAML SSO in a real browser against the test IdP served over HTTP on another
+site (127.0.0.1 vs localhost), so the IdP's POST to the ACS is cross-site as
+with Okta: an Admin goes from the sign-in page through the IdP into
+Organization Settings; a Member clicks the IdP's tile and lands on their home."""
+from __future__ import annotations
+
+import pytest
+from django.urls import NoReverseMatch, reverse
+
+from organizations.models import AuditEvent
+from organizations.signin.saml import config, services
+from tests import factories
+from tests.saml_idp import IdPServer, TestIdP
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def sso_world(live_server, settings):
+    settings.PUBLIC_BASE_URL = live_server.url
+    org = factories.make_org("Acme", owner_email="owner@acme.example")
+    owner = factories.owner_of(org).user
+    idp = TestIdP()
+    with IdPServer(idp, config.sp_urls(org), host="127.0.0.1") as server:
+        idp.sso_url = server.base_url + "/sso"
+        services.create_settings(org, actor=owner, signin_name="acme")
+        services.import_metadata(org, idp.metadata(), actor=owner)
+        services.enable_sso(org, actor=owner)
+        yield org, server
+
+
+def test_admin_signs_in_with_sso_from_the_sign_in_page(live_server, browser_page, sso_world):
+    org, idp_server = sso_world
+    factories.make_member(org, "admin@acme.example", role="admin")
+    idp_server.user = "admin@acme.example"
+    page = browser_page
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.click("text=Sign in with SSO")
+    page.fill("#id_identifier", "acme")
+    page.click("#sso-start-form input[type=submit]")
+
+    page.wait_for_url(f"{live_server.url}/admin/orgs/{org.uid}/settings/")
+    assert "Organization Settings: Acme" in page.locator("h1").inner_text()
+    assert "admin@acme.example" in page.locator("#user-tools").inner_text().lower()
+    # SP-initiated end to end: the IdP's cross-site POST was matched to this
+    # browser's AuthnRequest (InResponseTo) through the same-origin re-post.
+    event = AuditEvent.objects.get(action="sso.signin")
+    assert (event.actor_label, event.after["flow"]) == ("admin@acme.example", "sp")
+
+
+def test_member_signs_in_from_the_idp_tile(live_server, browser_page, sso_world):
+    org, idp_server = sso_world
+    factories.make_member(org, "member@acme.example")
+    idp_server.user = "member@acme.example"
+    page = browser_page
+
+    try:
+        home = reverse("member_home")
+    except NoReverseMatch:  # the member home page is not installed
+        home = reverse("saml:signed-in")
+
+    page.goto(f"{idp_server.base_url}/tile")
+
+    page.wait_for_url(f"{live_server.url}{home}")
+    assert page.locator("h1").count() == 1
+    event = AuditEvent.objects.get(action="sso.signin")
+    assert (event.actor_label, event.after["flow"], event.after["role"]) == ("member@acme.example", "idp", "member")

@@ -1,0 +1,113 @@
+"""A real SAML round trip with the test IdP: SP-initiated (AuthnRequest ->
+signed Response with InResponseTo) and IdP-initiated (the Okta tile), landing
+by role; the sign-in audited."""
+from __future__ import annotations
+
+import pytest
+from django.urls import NoReverseMatch, reverse
+
+from organizations.models import AuditEvent, Membership
+from tests import factories
+from tests.saml_idp import authn_request
+
+from .conftest import post_acs
+
+pytestmark = pytest.mark.django_db
+
+
+def _session_user(client):
+    return client.session.get("_auth_user_id")
+
+
+def test_sp_initiated_admin_lands_in_organization_settings(client, sso_org, sp, idp):
+    admin = factories.make_member(sso_org, "admin@acme.example", role="admin")
+    start = client.post(reverse("saml:start"), {"identifier": "acme"})
+    assert start.status_code == 302 and start["Location"] == reverse("saml:login", args=[sso_org.uid])
+    to_idp = client.get(start["Location"])
+    assert to_idp.status_code == 302 and to_idp["Location"].startswith(idp.sso_url + "?SAMLRequest=")
+    request_id, acs_url, _ = authn_request(to_idp["Location"])
+    assert acs_url == sp.acs_url
+
+    response = post_acs(client, sso_org, idp.response(sp, "Admin@Acme.example", in_response_to=request_id))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:org-settings", args=[sso_org.uid])
+    assert _session_user(client) == str(admin.user.pk)
+    assert client.get(response["Location"]).status_code == 200
+    event = AuditEvent.objects.get(action="sso.signin")
+    assert (event.actor_label, event.after["flow"], event.after["role"]) == ("admin@acme.example", "sp", "admin")
+
+
+def test_idp_initiated_member_lands_on_the_member_home(client, sso_org, sp, idp):
+    member = factories.make_member(sso_org, "member@acme.example")
+    response = post_acs(client, sso_org, idp.response(sp, "member@acme.example"))
+    assert response.status_code == 302
+    try:
+        expected = reverse("member_home")
+    except NoReverseMatch:  # the member home page is not installed
+        expected = reverse("saml:signed-in")
+    assert response["Location"] == expected
+    assert _session_user(client) == str(member.user.pk)
+    assert AuditEvent.objects.get(action="sso.signin").after["flow"] == "idp"
+
+
+def test_work_email_finds_the_org(client, sso_org):
+    factories.make_member(sso_org, "member@acme.example")
+    response = client.post(reverse("saml:start"), {"identifier": "Member@acme.example"})
+    assert response.status_code == 302 and response["Location"] == reverse("saml:login", args=[sso_org.uid])
+
+
+def test_unknown_name_or_address_is_a_form_error_revealing_nothing(client, sso_org):
+    for identifier in ("nosuch", "nobody@acme.example"):
+        response = client.post(reverse("saml:start"), {"identifier": identifier})
+        assert response.status_code == 400
+        assert "No organization signs in with SSO under that name or address" in response.content.decode()
+
+
+def test_a_response_answers_only_the_request_this_browser_started(client, sso_org, sp, idp):
+    """InResponseTo must name an AuthnRequest kept in this session, once."""
+    factories.make_member(sso_org, "member@acme.example")
+    request_id = authn_request(client.get(reverse("saml:login", args=[sso_org.uid]))["Location"])[0]
+    forged = post_acs(client, sso_org, idp.response(sp, "member@acme.example", in_response_to="_not" + request_id))
+    assert forged.status_code == 403 and _session_user(client) is None
+    ok = post_acs(client, sso_org, idp.response(sp, "member@acme.example", in_response_to=request_id))
+    assert ok.status_code == 302
+    client.logout()
+    again = post_acs(client, sso_org, idp.response(sp, "member@acme.example", in_response_to=request_id))
+    assert again.status_code == 403 and _session_user(client) is None
+    reasons = list(AuditEvent.objects.filter(action="sso.signin_refused").values_list("after__reason", flat=True))
+    assert reasons == ["unknown_request", "unknown_request"]
+
+
+def test_sp_metadata_names_the_acs_and_entity_id(client, sso_org, sp):
+    response = client.get(reverse("saml:metadata", args=[sso_org.uid]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert f'entityID="{sp.entity_id}"' in body and f'Location="{sp.acs_url}"' in body
+
+
+def test_jit_creates_a_member_only_when_scim_is_off(client, sso_org, sp, idp):
+    from organizations.signin.saml import services
+
+    owner = factories.owner_of(sso_org).user
+    services.set_jit_provisioning(sso_org, True, actor=owner)
+    sso_org.scim_enabled = True
+    sso_org.save(update_fields=["scim_enabled"])
+    refused = post_acs(client, sso_org, idp.response(sp, "new@acme.example"))
+    assert refused.status_code == 403 and not Membership.objects.filter(user__email="new@acme.example").exists()
+
+    sso_org.scim_enabled = False
+    sso_org.save(update_fields=["scim_enabled"])
+    response = post_acs(client, sso_org, idp.response(sp, "new@acme.example"))
+    assert response.status_code == 302
+    created = Membership.objects.get(organization=sso_org, user__email="new@acme.example")
+    assert created.role == "member" and _session_user(client) == str(created.user_id)
+
+
+def test_strict_mode_members_still_sign_in_through_sso(client, sso_org, sp, idp):
+    from organizations.signin.saml import services
+
+    member = factories.make_member(sso_org, "member@acme.example")
+    services.set_strict(sso_org, True, actor=factories.owner_of(sso_org).user)
+    assert post_acs(client, sso_org, idp.response(sp, "member@acme.example")).status_code == 302
+    assert _session_user(client) == str(member.user.pk)

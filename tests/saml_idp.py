@@ -1,0 +1,229 @@
+"""A small SAML 2.0 identity provider for tests. It signs with its own RSA key
+(generated at test time with `cryptography`) through xmlsec, the library the
+service provider verifies with (python3-saml's add_sign). Never used by the
+application; hostile variants are built by its keyword arguments."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import threading
+import uuid
+from functools import cached_property
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape, quoteattr
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+NS = (
+    'xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"'
+)
+EMAIL_FORMAT = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+
+
+def _ts(when: dt.datetime) -> str:
+    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def _new_id() -> str:
+    return "_" + uuid.uuid4().hex
+
+
+class TestIdP:
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, entity_id: str = "http://idp.example.test/saml", sso_url: str = "http://idp.example.test/sso",
+                 *, days_valid: int = 365) -> None:
+        self.entity_id, self.sso_url, self.days_valid = entity_id, sso_url, days_valid
+
+    # ---- keys --------------------------------------------------------------
+
+    @cached_property
+    def _key(self) -> rsa.RSAPrivateKey:
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    @cached_property
+    def key_pem(self) -> str:
+        return self._key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+
+    @cached_property
+    def cert_pem(self) -> str:
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test IdP"),
+                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Orgdesk tests")])
+        now = _now()
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=self.days_valid))
+            .sign(self._key, hashes.SHA256())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    @property
+    def cert_base64(self) -> str:
+        return "".join(line for line in self.cert_pem.splitlines() if "CERTIFICATE" not in line)
+
+    def metadata(self) -> str:
+        return f"""<?xml version="1.0"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID={quoteattr(self.entity_id)}>
+  <md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{self.cert_base64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:NameIDFormat>{EMAIL_FORMAT}</md:NameIDFormat>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location={quoteattr(self.sso_url)}/>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location={quoteattr(self.sso_url)}/>
+  </md:IDPSSODescriptor>
+</md:EntityDescriptor>"""
+
+    # ---- responses ---------------------------------------------------------
+
+    def assertion_xml(
+        self, *, name_id: str, audience: str, recipient: str, in_response_to: str | None = None,
+        not_before: dt.datetime | None = None, not_on_or_after: dt.datetime | None = None,
+        issuer: str | None = None, assertion_id: str | None = None, attributes: dict | None = None,
+    ) -> str:
+        now = _now()
+        not_before = not_before or now - dt.timedelta(seconds=30)
+        not_on_or_after = not_on_or_after or now + dt.timedelta(minutes=5)
+        irt = f" InResponseTo={quoteattr(in_response_to)}" if in_response_to else ""
+        attrs = "".join(
+            f'<saml:Attribute Name={quoteattr(k)}><saml:AttributeValue>{escape(v)}</saml:AttributeValue></saml:Attribute>'
+            for k, v in (attributes if attributes is not None else {"email": name_id}).items()
+        )
+        statement = f"<saml:AttributeStatement>{attrs}</saml:AttributeStatement>" if attrs else ""
+        return (
+            f'<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{assertion_id or _new_id()}" '
+            f'Version="2.0" IssueInstant="{_ts(now)}">'
+            f"<saml:Issuer>{escape(issuer or self.entity_id)}</saml:Issuer>"
+            f'<saml:Subject><saml:NameID Format="{EMAIL_FORMAT}">{escape(name_id)}</saml:NameID>'
+            f'<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">'
+            f'<saml:SubjectConfirmationData NotOnOrAfter="{_ts(not_on_or_after)}" Recipient={quoteattr(recipient)}{irt}/>'
+            f"</saml:SubjectConfirmation></saml:Subject>"
+            f'<saml:Conditions NotBefore="{_ts(not_before)}" NotOnOrAfter="{_ts(not_on_or_after)}">'
+            f"<saml:AudienceRestriction><saml:Audience>{escape(audience)}</saml:Audience></saml:AudienceRestriction>"
+            f"</saml:Conditions>"
+            f'<saml:AuthnStatement AuthnInstant="{_ts(now)}" SessionIndex="{_new_id()}">'
+            f"<saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+            f"</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"
+            f"{statement}</saml:Assertion>"
+        )
+
+    def sign(self, xml: str, signer: "TestIdP | None" = None) -> str:
+        signer = signer or self
+        signed = OneLogin_Saml2_Utils.add_sign(xml, signer.key_pem, signer.cert_pem)
+        return signed.decode() if isinstance(signed, bytes) else signed
+
+    def response_xml(
+        self, *, assertion: str, destination: str, in_response_to: str | None = None, issuer: str | None = None,
+        prolog: str = "",
+    ) -> str:
+        irt = f" InResponseTo={quoteattr(in_response_to)}" if in_response_to else ""
+        return (
+            f'{prolog}<samlp:Response {NS} ID="{_new_id()}" Version="2.0" IssueInstant="{_ts(_now())}" '
+            f"Destination={quoteattr(destination)}{irt}>"
+            f"<saml:Issuer>{escape(issuer or self.entity_id)}</saml:Issuer>"
+            f'<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
+            f"{assertion}</samlp:Response>"
+        )
+
+    def response(
+        self, sp, name_id: str, *, in_response_to: str | None = None, sign: bool = True,
+        signer: "TestIdP | None" = None, audience: str | None = None, recipient: str | None = None,
+        destination: str | None = None, **assertion_options,
+    ) -> str:
+        """A base64 SAMLResponse for the SP whose URLs are `sp` (SpUrls)."""
+        assertion = self.assertion_xml(
+            name_id=name_id, audience=audience or sp.entity_id, recipient=recipient or sp.acs_url,
+            in_response_to=in_response_to, **assertion_options,
+        )
+        if sign:
+            assertion = self.sign(assertion, signer)
+        xml = self.response_xml(assertion=assertion, destination=destination or sp.acs_url, in_response_to=in_response_to)
+        return encode(xml)
+
+
+def encode(xml: str) -> str:
+    return base64.b64encode(xml.encode()).decode()
+
+
+def decode(saml_response: str) -> str:
+    return base64.b64decode(saml_response).decode()
+
+
+def authn_request(redirect_url: str) -> tuple[str, str, str]:
+    """(ID, AssertionConsumerServiceURL, RelayState) of an HTTP-Redirect AuthnRequest."""
+    from lxml import etree
+
+    query = parse_qs(urlsplit(redirect_url).query)
+    xml = OneLogin_Saml2_Utils.decode_base64_and_inflate(query["SAMLRequest"][0])
+    root = etree.fromstring(xml if isinstance(xml, bytes) else xml.encode())
+    return root.get("ID"), root.get("AssertionConsumerServiceURL"), query.get("RelayState", [""])[0]
+
+
+# ---- an HTTP front for browser tests -------------------------------------------------
+
+
+def _post_form(action: str, saml_response: str, relay_state: str = "") -> bytes:
+    relay = f'<input type="hidden" name="RelayState" value="{html.escape(relay_state)}">' if relay_state else ""
+    return (
+        f'<!DOCTYPE html><html><body><form method="post" action="{html.escape(action)}" id="f">'
+        f'<input type="hidden" name="SAMLResponse" value="{html.escape(saml_response)}">{relay}</form>'
+        f'<script>document.getElementById("f").submit()</script></body></html>'
+    ).encode()
+
+
+class IdPServer:
+    """Serves the test IdP on a loopback port. GET /sso?SAMLRequest=... answers
+    the AuthnRequest for `self.user` (SP-initiated); GET /tile posts an
+    unsolicited response (IdP-initiated, the Okta dashboard tile)."""
+
+    def __init__(self, idp: TestIdP, sp, host: str = "localhost") -> None:
+        self.idp, self.sp, self.user = idp, sp, ""
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                parts = urlsplit(self.path)
+                if parts.path == "/sso":
+                    request_id, acs, relay = authn_request(self.path)
+                    body = _post_form(acs or outer.sp.acs_url,
+                                      outer.idp.response(outer.sp, outer.user, in_response_to=request_id), relay)
+                elif parts.path == "/tile":
+                    body = _post_form(outer.sp.acs_url, outer.idp.response(outer.sp, outer.user))
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://{host}:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "IdPServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
