@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
 from django.urls import include, path
 
 from organizations.throttle import ThrottledLoginFormMixin
@@ -20,15 +21,20 @@ def can_use_admin(user) -> bool:
 
 
 class OrgdeskAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
+    """The one sign-in form: Owners and Admins go on to the admin, members to
+    their home page (OrgdeskAdminSite.login). A person with no active
+    membership left (deactivated or removed everywhere) cannot sign in."""
+
     def confirm_login_allowed(self, user):
+        from organizations.signin.access import can_sign_in
         from organizations.signin.saml.policy import password_signin_refusal
 
         if user.is_active and (refusal := password_signin_refusal(user)):
             raise ValidationError(refusal, code="sso_required")
-        if not user.is_active or not can_use_admin(user):
+        if not can_sign_in(user):
             raise ValidationError(
-                "This account cannot open Orgdesk settings: only an organization's Owner or Admin can.",
-                code="invalid_login",
+                "This account cannot sign in: it is not an active member of any organization.",
+                code="inactive",
             )
 
 
@@ -42,14 +48,28 @@ class OrgdeskAdminSite(admin.AdminSite):
     def has_permission(self, request) -> bool:
         return can_use_admin(request.user)
 
+    def login(self, request, extra_context=None):
+        """Members (no org to manage) are sent to their home page instead of the
+        admin's "not authorized" login form, before and after signing in."""
+        if request.method in ("GET", "HEAD") and request.user.is_authenticated and not self.has_permission(request):
+            return redirect("member_home")
+        response = super().login(request, extra_context)
+        if request.method == "POST" and response.status_code == 302 and not self.has_permission(request):
+            return redirect("member_home")
+        return response
+
     def get_urls(self):
         from mappings.admin_views import get_urls as mapping_urls
         from organizations.admin_views import get_urls as org_urls
+        from organizations.signin.admin_views import get_urls as signin_urls
         from organizations.signin.saml.admin_views import get_urls as sso_urls
         from scim.admin_views import get_urls as scim_urls
 
         custom = [
-            path("orgs/<str:org_uid>/", include(org_urls(self) + scim_urls(self) + mapping_urls(self) + sso_urls(self))),
+            path(
+                "orgs/<str:org_uid>/",
+                include(org_urls(self) + signin_urls(self) + scim_urls(self) + mapping_urls(self) + sso_urls(self)),
+            ),
         ]
         return custom + super().get_urls()
 

@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Ends a session on its next request once the person is deactivated or removed.
+    "organizations.signin.access.MembershipSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -162,6 +164,45 @@ if DEBUG:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 LOGIN_URL = "admin:login"
+
+
+
+def parse_email_url(url: str) -> dict:
+    """EMAIL_URL -> Django's EMAIL_* settings. `console:` prints messages (what
+    `make run` uses), `smtp://user:password@host:port` is plain SMTP,
+    `smtp+tls://` upgrades with STARTTLS (port 587 by default), `smtps://` is
+    TLS from the start (port 465). User and password are percent-decoded."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if scheme == "locmem":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+    ports = {"smtp": 25, "smtp+tls": 587, "smtps": 465}
+    if scheme not in ports:
+        raise ImproperlyConfigured(f"EMAIL_URL: unknown scheme {scheme!r} (console:, smtp://, smtp+tls://, smtps://).")
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname or "localhost",
+        "EMAIL_PORT": parts.port or ports[scheme],
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_TLS": scheme == "smtp+tls",
+        "EMAIL_USE_SSL": scheme == "smtps",
+    }
+
+
+# E-mail (invitations, password reset) leaves from Celery tasks through Django's
+# e-mail framework; EMAIL_URL picks the transport (README: Configuration).
+EMAIL_URL = os.environ.get("EMAIL_URL", "") or ("console:" if DEBUG else "smtp://localhost:25")
+globals().update(parse_email_url(EMAIL_URL))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "Orgdesk <no-reply@orgdesk.invalid>"
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# First retry of a failed send after this many seconds, doubling up to an hour.
+EMAIL_RETRY_DELAY = env_int("EMAIL_RETRY_DELAY", 60)
+INVITATION_VALID_DAYS = env_int("INVITATION_VALID_DAYS", 7)
 
 # Cache: Redis when REDIS_URL is set, otherwise process-local memory.
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -17,4 +17,5 @@ urlpatterns = [
     re_path(r"^scim(?:/.*)?$", route_not_found),
     path("api/", include("mappings.api_urls")),
     path("sso/", include("organizations.signin.saml.urls")),
+    path("", include("organizations.signin.urls")),
 ]

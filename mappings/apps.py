@@ -11,3 +11,9 @@ class MappingsConfig(AppConfig):
         from . import receivers
 
         receivers.connect()
+
+        from organizations.signin.home import register_explainer
+
+        from .home import explain_for_home
+
+        register_explainer(explain_for_home)

@@ -19,7 +19,7 @@ def on_stack_created(sender, *, stack, actor, **kwargs) -> None:
 
 
 def on_member_changed_by_hand(sender, *, membership, actor, **kwargs) -> None:
-    """Its manual role or its active state changed: derive its access again."""
+    """Its manual role or its active state changed (by hand or over SCIM): derive its access again."""
     services.recompute_memberships([membership.pk], actor=actor)
 
 

@@ -292,8 +292,11 @@ class MembershipAdmin(BoundedChangeListMixin, ServiceFormMixin, TenantScopedAdmi
 
     def service_save(self, request, obj, form, change):
         data = form.cleaned_data
-        if not change:
-            return services.add_member(data["organization"], data["email"], role=data["role"], actor=request.user)
+        if not change:  # adding by hand sends an invitation, as the Members tab does
+            from .signin.invitations import invite_member
+
+            membership, _ = invite_member(data["organization"], data["email"], role=data["role"], actor=request.user)
+            return membership
         current = Membership.objects.get(pk=obj.pk)
         if data["manual_role"] != current.manual_role:
             return services.change_role(current, data["manual_role"], actor=request.user)

@@ -27,6 +27,8 @@ from .forms import (
 )
 from .models import Organization, OrgRole, Stack, StackAccess, StackRole
 from .permissions import can_transfer_ownership, get_managed_org_or_404
+from .signin.invitations import invite_member
+from .signin.members_tab import pending_invitations_context
 
 SETTINGS_TABS = [
     ("general", "General", "admin:org-settings"),
@@ -128,11 +130,11 @@ class OrgSettingsViews:
         forms = self._forms(request, classes, **{"change-role": scoped, "transfer-ownership": scoped})
 
         def add(data: dict) -> str:
-            m = services.add_member(
+            m, _ = invite_member(
                 org, data["email"], role=data["role"], first_name=data["first_name"],
                 last_name=data["last_name"], actor=request.user,
             )
-            return f"{m.user.email} was added as {m.get_role_display()}."
+            return f"{m.user.email} was added as {m.get_role_display()}. An invitation e-mail is on its way."
 
         def change(data: dict) -> str:
             m = services.change_role(data["membership"], data["role"], actor=request.user)
@@ -167,6 +169,7 @@ class OrgSettingsViews:
             add_form=forms["add-member"],
             change_role_form=forms["change-role"],
             transfer_form=forms.get("transfer-ownership"),
+            **pending_invitations_context(request, org),
         )
 
     def stacks(self, request: HttpRequest, org_uid: str) -> HttpResponse:

@@ -20,3 +20,10 @@ class OrganizationsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(ensure_builtin_stack_roles, sender=self, dispatch_uid="orgdesk-builtin-stack-roles")
+        from . import signals
+        from .signin import invitations, tasks  # noqa: F401  (tasks: registers the Celery tasks)
+
+        signals.membership_created.connect(invitations.on_membership_created, dispatch_uid="signin-invite-created")
+        signals.membership_active_changed.connect(
+            invitations.on_membership_active_changed, dispatch_uid="signin-invite-active"
+        )

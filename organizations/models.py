@@ -87,6 +87,8 @@ class Organization(models.Model):
     plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.ENTERPRISE)
     scim_enabled = models.BooleanField(default=False)
     scim_enabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Members the IdP creates get an invitation e-mail; off once people sign in through the IdP.
+    invite_provisioned_members = models.BooleanField("Send invitations to provisioned members", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -290,3 +292,7 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target_label}"
+
+
+# Sign-in's models live in their sub-package; imported here so Django finds them.
+from .signin.models import Invitation  # noqa: E402,F401

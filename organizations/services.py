@@ -221,7 +221,7 @@ def set_member_active(membership: Membership, active: bool, *, actor: Actor) -> 
         before={"active": not active, "scim_managed": membership.scim_managed},
         after={"active": active},
     )
-    signals.membership_active_changed.send(sender=Membership, membership=membership, actor=actor)
+    signals.membership_active_changed.send(sender=Membership, membership=membership, active=active, actor=actor)
     return membership
 
 

@@ -1,7 +1,8 @@
-"""What the tenant core announces. Apps above it (mappings, via its AppConfig.ready)
-subscribe; organizations never imports them (docs/ARCHITECTURE.md, "Apps").
+"""What the tenant core announces. Apps above it (scim, mappings) send or
+subscribe in their AppConfig.ready; organizations never imports them
+(docs/ARCHITECTURE.md, "Apps").
 
-Sent synchronously inside the service's transaction, so a receiver's writes
+Sent synchronously inside the changing transaction, so a receiver's writes
 commit or roll back with the change that caused them."""
 from django.dispatch import Signal
 
@@ -12,6 +13,10 @@ stack_created = Signal()
 # Keyword arguments: membership, actor.
 manual_role_changed = Signal()
 
-# A member was deactivated or reactivated by hand (services.set_member_active).
-# Keyword arguments: membership, actor.
+# A membership was created. kwargs: membership, source ("manual" or "scim"), actor.
+membership_created = Signal()
+
+# A membership was deactivated (active=False) or reactivated (active=True), by
+# hand (services.set_member_active) or over SCIM (scim.provisioning).
+# kwargs: membership, active, actor.
 membership_active_changed = Signal()

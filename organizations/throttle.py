@@ -27,15 +27,15 @@ THROTTLED_MESSAGE = (
 )
 
 
-def _account_key(username: str) -> str:
+def _account_key(username: str, prefix: str = KEY_PREFIX) -> str:
     # Hashed: the cache never holds the e-mail addresses people typed.
     digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-    return f"{KEY_PREFIX}:account:{digest}"
+    return f"{prefix}:account:{digest}"
 
 
-def _address_key(request: HttpRequest | None) -> str | None:
+def _address_key(request: HttpRequest | None, prefix: str = KEY_PREFIX) -> str | None:
     address = client_address(request) if request is not None else None
-    return f"{KEY_PREFIX}:address:{address}" if address else None
+    return f"{prefix}:address:{address}" if address else None
 
 
 def _limits() -> tuple[int, int, int]:
@@ -46,12 +46,12 @@ def _limits() -> tuple[int, int, int]:
     )
 
 
-def _keys(request: HttpRequest | None, username: str | None) -> list[tuple[str, int]]:
+def _keys(request: HttpRequest | None, username: str | None, prefix: str = KEY_PREFIX) -> list[tuple[str, int]]:
     per_account, per_address, _ = _limits()
     keys = []
     if username and per_account > 0:
-        keys.append((_account_key(username), per_account))
-    address = _address_key(request)
+        keys.append((_account_key(username, prefix), per_account))
+    address = _address_key(request, prefix)
     if address and per_address > 0:
         keys.append((address, per_address))
     return keys
@@ -61,11 +61,13 @@ def _until_key(key: str) -> str:
     return f"{key}:until"
 
 
-def seconds_locked(request: HttpRequest | None, username: str | None) -> int:
-    """0 when sign-in may be tried, else roughly how long it stays refused."""
+def seconds_locked(request: HttpRequest | None, username: str | None, *, prefix: str = KEY_PREFIX) -> int:
+    """0 when sign-in may be tried, else roughly how long it stays refused.
+    `prefix` keeps separate counters for another flow with the same limits
+    (password-reset requests)."""
     try:
         now = time.time()
-        for key, limit in _keys(request, username):
+        for key, limit in _keys(request, username, prefix):
             entry = cache.get_many([key, _until_key(key)])
             count, until = entry.get(key) or 0, entry.get(_until_key(key)) or 0
             if count >= limit and until > now:
@@ -75,7 +77,7 @@ def seconds_locked(request: HttpRequest | None, username: str | None) -> int:
     return 0
 
 
-def record_failure(request: HttpRequest | None, username: str | None) -> None:
+def record_failure(request: HttpRequest | None, username: str | None, *, prefix: str = KEY_PREFIX) -> None:
     """Count a failed attempt, atomically (parallel attempts must not overwrite
     each other's count). The window starts at the first failure and is not
     extended by later ones: the counter's expiry is set when it is created
@@ -83,7 +85,7 @@ def record_failure(request: HttpRequest | None, username: str | None) -> None:
     _, _, window = _limits()
     try:
         now = time.time()
-        for key, _limit in _keys(request, username):
+        for key, _limit in _keys(request, username, prefix):
             if cache.add(key, 0, timeout=window):
                 cache.set(_until_key(key), now + window, timeout=window)
             try:
@@ -91,7 +93,7 @@ def record_failure(request: HttpRequest | None, username: str | None) -> None:
             except ValueError:  # expired between add and incr: a new window
                 cache.set(key, 1, timeout=window)
                 cache.set(_until_key(key), now + window, timeout=window)
-        logger.info("Failed admin sign-in from %s", client_address(request) if request else "?")
+        logger.info("Counted a failed %s attempt from %s", prefix, client_address(request) if request else "?")
     except Exception:
         logger.warning("Sign-in throttling unavailable; failure not counted", exc_info=True)
 

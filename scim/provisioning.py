@@ -17,6 +17,7 @@ from organizations import audit
 from organizations.audit import Actor
 from organizations.models import Membership, MembershipEmail, Organization, OrgRole
 from organizations.services import OwnershipError, ServiceError, get_or_create_account, remove_member
+from organizations.signals import membership_active_changed, membership_created
 
 from . import signals
 from .models import ScimGroup, ScimGroupMember
@@ -192,6 +193,7 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
         organization, actor, "scim.user.provision", membership, target_label=membership.scim_username,
         after=profile.snapshot(),
     )
+    membership_created.send(sender=Membership, membership=membership, source="scim", actor=actor)
     return membership
 
 
@@ -271,7 +273,7 @@ def set_membership_active(membership: Membership, active: bool, *, actor: Actor,
         membership.organization, actor, "scim.user.reactivate" if active else "scim.user.deactivate", membership,
         target_label=membership.scim_username, before={"active": not active}, after={"active": active},
     )
-    _notify(membership.organization, [membership.pk], actor=actor)
+    membership_active_changed.send(sender=Membership, membership=membership, active=active, actor=actor)
     return membership
 
 

@@ -6,9 +6,9 @@ receiver's writes commit or roll back with the SCIM change that caused them."""
 from django.dispatch import Signal
 
 # Members joined or left SCIM groups (a group created with members, members
-# changed, a group deleted with the ids collected before deleting), or a
-# membership was deactivated or reactivated: whatever access is derived from
-# group membership must be derived again for them.
+# changed, a group deleted with the ids collected before deleting): whatever
+# access is derived from group membership must be derived again for them.
+# (Deactivation over SCIM is organizations.signals.membership_active_changed.)
 # Keyword arguments: organization, member_ids (sorted, non-empty), actor.
 group_membership_changed = Signal()
 

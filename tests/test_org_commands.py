@@ -91,9 +91,11 @@ def test_seed_demo_if_empty_seeds_an_empty_database(db):
     assert Organization.objects.filter(name=seed_demo.DEMO_ORG).exists()
 
 
-def test_seeded_owner_and_admin_can_log_in_but_member_cannot(client):
+def test_seeded_owner_and_admin_reach_the_admin_and_the_member_their_home(client):
     run("seed_demo")
-    for email, allowed in [("owner@demo.example", True), ("admin@demo.example", True), ("member@demo.example", False)]:
+    for email, admin in [("owner@demo.example", True), ("admin@demo.example", True), ("member@demo.example", False)]:
         client.logout()
-        client.post("/admin/login/", {"username": email, "password": seed_demo.DEMO_PASSWORD})
-        assert ("_auth_user_id" in client.session) is allowed, email
+        response = client.post("/admin/login/", {"username": email, "password": seed_demo.DEMO_PASSWORD})
+        assert "_auth_user_id" in client.session, email
+        assert (response["Location"] != "/home/") is admin, email
+        assert (client.get("/admin/").status_code == 200) is admin, email

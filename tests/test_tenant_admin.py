@@ -92,13 +92,14 @@ def test_member_of_org_a_who_manages_org_b_gets_404_for_org_a(client, org, other
     assert client.get(settings_url(page, other_org)).status_code == 200
 
 
-def test_plain_member_cannot_log_into_the_admin(client, plain_member):
+def test_plain_member_signs_in_to_their_home_not_the_admin(client, plain_member):
     response = client.post(
         reverse("admin:login"), {"username": plain_member.user.email, "password": factories.PASSWORD}
     )
-    assert response.status_code == 200
-    assert b"only an organization&#x27;s Owner or Admin" in response.content
-    assert "_auth_user_id" not in client.session
+    assert response.status_code == 302
+    assert response["Location"] == reverse("member_home")
+    assert client.session["_auth_user_id"] == str(plain_member.user.pk)
+    assert client.get(reverse("admin:index")).status_code == 302  # the admin stays closed to them
 
 
 def test_admin_logs_in_with_email_in_any_case(client, admin_member):

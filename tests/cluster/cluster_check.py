@@ -331,24 +331,38 @@ def token_rotation(world: dict, admin_a: AdminSession) -> str:
     return new_token
 
 
+def until_refused(client: Scim, limit: int) -> tuple[int, int, Response]:
+    """Alternate A and B until one refuses; (accepted, the node that refused, its reply).
+    Counted per node, the two would accept about twice the limit."""
+    for sent in range(2 * limit + 10):
+        port = PORT_A if sent % 2 else PORT_B
+        reply = client.call(port, "GET", "/Users?count=1")
+        if reply.status == 429:
+            return sent, port, reply
+    raise CheckFailed(f"{2 * limit + 10} requests alternating A/B and none refused")
+
+
 def shared_limits(world: dict) -> None:
+    # A sliding minute: across a minute boundary a few more may pass than the limit.
     busy = Scim(world["other_org"], world["other_token"])
-    statuses = [busy.call(PORT_A if i % 2 else PORT_B, "GET", "/Users?count=1").status for i in range(RATE_LIMIT)]
-    check(statuses.count(200) == RATE_LIMIT, f"under the limit some requests were refused: {set(statuses)}")
-    over = [busy.call(port, "GET", "/Users?count=1") for port in (PORT_A, PORT_B)]
-    check([r.status for r in over] == [429, 429], f"over the shared limit the nodes answered {[r.status for r in over]}")
-    check(all(int(r.headers["Retry-After"]) >= 1 for r in over), "429 without Retry-After")
-    prove(f"the per-installation rate limit is shared: {RATE_LIMIT // 2} requests through A + {RATE_LIMIT // 2} "
-          f"through B use up {RATE_LIMIT}/min, then both nodes answer 429 with Retry-After")
+    accepted, port, refused = until_refused(busy, RATE_LIMIT)
+    check(RATE_LIMIT * 0.9 <= accepted <= RATE_LIMIT * 1.1,
+          f"{accepted} requests passed alternating A/B; the shared limit is {RATE_LIMIT}")
+    other = busy.call(PORT_B if port == PORT_A else PORT_A, "GET", "/Users?count=1")
+    check(other.status == 429, f"the other node answered {other.status} once the limit was reached")
+    check(all(int(r.headers["Retry-After"]) >= 1 for r in (refused, other)), "429 without Retry-After")
+    prove(f"the per-installation rate limit is shared: {accepted} requests alternating A/B used up the "
+          f"{RATE_LIMIT}/min budget, then both nodes answer 429 with Retry-After")
 
     bad = Scim(world["org"], "odk_deadbeef_not-a-real-token", client_ip="203.0.113.66")
-    answers = [bad.call(PORT_A if i % 2 else PORT_B, "GET", "/Users").status for i in range(LOCKOUT)]
-    check(answers == [401] * LOCKOUT, f"bad tokens before the lockout answered {answers}")
-    locked = [bad.call(port, "GET", "/Users").status for port in (PORT_A, PORT_B)]
-    check(locked == [429, 429], f"after {LOCKOUT} bad tokens across both nodes: {locked}")
+    failures, port, _ = until_refused(bad, LOCKOUT)
+    check(LOCKOUT <= failures <= LOCKOUT + 1, f"{failures} bad tokens alternating A/B before the lockout, "
+          f"expected {LOCKOUT}")
+    other = bad.call(PORT_B if port == PORT_A else PORT_A, "GET", "/Users")
+    check(other.status == 429, f"the other node answered {other.status} to a locked-out client")
     neighbour = Scim(world["org"], "odk_deadbeef_not-a-real-token", client_ip="203.0.113.67")
     check(neighbour.call(PORT_A, "GET", "/Users").status == 401, "another client behind the proxy was locked out too")
-    prove(f"the bad-token lockout is shared: {LOCKOUT} bad tokens alternating A/B lock the client out on both; "
+    prove(f"the bad-token lockout is shared: {failures} bad tokens alternating A/B lock the client out on both; "
           "the client is told apart by X-Forwarded-For through the one trusted proxy hop")
 
 
@@ -403,9 +417,13 @@ def mapping_on_worker(world: dict, admin_a: AdminSession, admin_b: AdminSession)
     from mappings.models import RecomputeJob
     from organizations.models import Membership, OrgRole
 
-    reply = admin_a.request("POST", f"/admin/orgs/{world['org']}/mappings/save/",
-                            {"group": str(world["group"]), "org_role": OrgRole.ADMIN, "all_stacks_role": ""})
-    check(reply.status in (200, 302), f"saving the mapping through A: {reply.status}")
+    save = f"/admin/orgs/{world['org']}/mappings/save/"
+    form = {"group": str(world["group"]), "org_role": OrgRole.ADMIN, "all_stacks_role": ""}
+    preview = admin_a.request("POST", save, form)  # the admin sees what will change, then confirms it
+    fingerprint = re.search(r'name="fingerprint" value="([^"]+)"', preview.text)
+    check(preview.status == 200 and fingerprint is not None, f"the mapping preview through A: {preview.status}")
+    reply = admin_a.request("POST", save, {**form, "fingerprint": fingerprint.group(1)})
+    check(reply.status == 302, f"confirming the mapping through A: {reply.status}")
     job = wait_until("the recompute job", lambda: RecomputeJob.objects.filter(organization__uid=world["org"]).first(),
                      timeout=10)
     seen: list[tuple[str, int, int]] = []

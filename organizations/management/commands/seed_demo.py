@@ -39,7 +39,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Orgdesk admin: {ADMIN_URL}")
         self.stdout.write("Demo logins (e-mail / password):")
         for email, role in DEMO_ACCOUNTS:
-            note = "" if role != OrgRole.MEMBER else "  (a Member: cannot open the admin, by design)"
+            note = "" if role != OrgRole.MEMBER else "  (a Member: signs in to their home page, not the admin)"
             self.stdout.write(f"  {role.label:<7} {email} / {DEMO_PASSWORD}{note}")
 
     @transaction.atomic

@@ -1,0 +1,53 @@
+"""Who may sign in, and the middleware that ends a session when that stops
+being true.
+
+Access to one org is decided on every request by the org's own gate (an active
+membership with the right role), so a person deactivated in org A but active
+in org B keeps B and loses A at once. The session itself ends when the person
+has no active membership left, or when the org whose identity provider signed
+them in (SESSION_SIGNIN_ORG, set by SSO sign-in) deactivates or removes them."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import SESSION_KEY, logout
+from django.http import HttpRequest, HttpResponse
+
+from organizations.models import Membership, User
+
+# Session key holding the id of the org that authenticated this session (SSO).
+SESSION_SIGNIN_ORG = "orgdesk_signin_org"
+ENDED_MESSAGE = "Your access has ended: you were deactivated or removed. Sign in again if you still belong to an organization."
+
+
+def can_sign_in(user: User) -> bool:
+    """An active account that is a superuser or an active member somewhere."""
+    if not user.is_active:
+        return False
+    return user.is_superuser or Membership.objects.filter(user=user, active=True).exists()
+
+
+def session_still_valid(request: HttpRequest) -> bool:
+    user = request.user
+    if not user.is_active:
+        return False
+    org_id = request.session.get(SESSION_SIGNIN_ORG)
+    if org_id is not None:  # signed in through that org: it must still count them in
+        return Membership.objects.filter(user=user, organization_id=org_id, active=True).exists()
+    return user.is_superuser or Membership.objects.filter(user=user, active=True).exists()
+
+
+class MembershipSessionMiddleware:
+    """After AuthenticationMiddleware and MessageMiddleware. One indexed query per
+    signed-in request; anonymous requests (the SCIM API) cost nothing."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if session is not None and session.get(SESSION_KEY) is not None and request.user.is_authenticated:
+            if not session_still_valid(request):
+                # The request goes on anonymous: pages send it to sign-in, the API refuses it.
+                logout(request)
+                messages.warning(request, ENDED_MESSAGE)
+        return self.get_response(request)

@@ -1,0 +1,80 @@
+"""The admin side of invitations: the Members tab's pending-invitations section
+(an include template plus pending_invitations_context, so whoever renders the
+Members tab keeps it with two lines), Resend and Revoke, and the SCIM tab's
+"Send invitations to provisioned members" switch."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+
+from organizations.permissions import get_managed_org_or_404
+from organizations.models import Organization
+from organizations.services import ServiceError
+
+from . import invitations
+from .members_tab import pending_invitations_context  # noqa: F401  (re-exported for the Members tab)
+from .models import Invitation
+
+def _post_only(request: HttpRequest) -> HttpResponse | None:
+    return None if request.method == "POST" else HttpResponseNotAllowed(["POST"])
+
+
+def _members_tab(org: Organization) -> HttpResponse:
+    return redirect(reverse("admin:org-settings-members", args=[org.uid]) + "#pending-invitations")
+
+
+def resend_view(request: HttpRequest, org_uid: str, invitation_id: int) -> HttpResponse:
+    org = get_managed_org_or_404(request, org_uid)
+    if refused := _post_only(request):
+        return refused
+    invitation = get_object_or_404(Invitation, pk=invitation_id, organization=org)
+    try:
+        new = invitations.resend_invitation(invitation, actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"A new invitation is on its way to {new.email}; the previous link no longer works.")
+    return _members_tab(org)
+
+
+def revoke_view(request: HttpRequest, org_uid: str, invitation_id: int) -> HttpResponse:
+    org = get_managed_org_or_404(request, org_uid)
+    if refused := _post_only(request):
+        return refused
+    invitation = get_object_or_404(Invitation, pk=invitation_id, organization=org)
+    try:
+        invitations.revoke_invitation(invitation, actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"The invitation of {invitation.email} was revoked; its link no longer works.")
+    return _members_tab(org)
+
+
+def provisioned_setting_view(request: HttpRequest, org_uid: str) -> HttpResponse:
+    org = get_managed_org_or_404(request, org_uid)
+    if refused := _post_only(request):
+        return refused
+    enabled = request.POST.get("invite_provisioned_members") == "on"
+    invitations.set_invite_provisioned_members(org, enabled, actor=request.user)
+    messages.success(
+        request,
+        "Members created over SCIM now get an invitation e-mail."
+        if enabled
+        else "Members created over SCIM no longer get an invitation e-mail.",
+    )
+    return redirect(reverse("admin:org-settings-scim", args=[org.uid]) + "#provisioned-invitations")
+
+
+def get_urls(site) -> list:
+    return [
+        path("invitations/<int:invitation_id>/resend/", site.admin_view(resend_view), name="invitation-resend"),
+        path("invitations/<int:invitation_id>/revoke/", site.admin_view(revoke_view), name="invitation-revoke"),
+        path(
+            "settings/scim/provisioned-invitations/",
+            site.admin_view(provisioned_setting_view),
+            name="org-settings-provisioned-invitations",
+        ),
+    ]

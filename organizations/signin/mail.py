@@ -1,0 +1,55 @@
+"""The e-mails sign-in sends, built and sent with Django's e-mail framework.
+Called only from Celery tasks (organizations.signin.tasks), never in a request."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from organizations.models import User
+
+from .models import Invitation
+
+
+def absolute(path: str) -> str:
+    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+def invitation_url(invitation: Invitation, token: str) -> str:
+    return absolute(reverse("invitation_accept", args=[invitation.organization.uid, token]))
+
+
+def _send(subject: str, template: str, context: dict, to: str) -> None:
+    body = render_to_string(template, context)
+    message = EmailMultiAlternatives(subject=subject, body=body, to=[to])
+    message.send(fail_silently=False)
+
+
+def send_invitation(invitation: Invitation, token: str) -> None:
+    context = {
+        "org_name": invitation.organization.name,
+        "invited_by": invitation.invited_by if "@" in invitation.invited_by else "",
+        "provisioned": invitation.source == "scim",
+        "url": invitation_url(invitation, token),
+        "days": settings.INVITATION_VALID_DAYS,
+        "has_password": invitation.membership.user.has_usable_password() if invitation.membership else False,
+    }
+    _send(f"You are invited to {invitation.organization.name} on Orgdesk", "signin/email/invitation.txt", context,
+          invitation.email)
+
+
+def password_reset_url(user: User) -> str:
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    return absolute(reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token}))
+
+
+def send_password_reset(user: User) -> None:
+    """The token is made here, in the worker, from the account's current state
+    (Django's generator): it never travels through the broker."""
+    context = {"url": password_reset_url(user), "email": user.email}
+    _send("Reset your Orgdesk password", "signin/email/password_reset.txt", context, user.email)

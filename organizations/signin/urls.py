@@ -1,0 +1,19 @@
+"""Sign-in URLs (included at the root by config.urls). Names are global: other
+code reverses `member_home`; the password-reset names are Django's own, and
+`admin_password_reset` makes the admin's sign-in page show its reset link."""
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("home/", views.member_home, name="member_home"),
+    path("signout/", views.signout, name="signout"),
+    path("invitations/<str:org_uid>/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/", views.PasswordResetView.as_view(), name="admin_password_reset"),
+    path("password-reset/sent/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"
+    ),
+    path("password-reset/done/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+]

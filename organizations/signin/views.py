@@ -1,0 +1,160 @@
+"""Sign-in pages outside the admin: following an invitation, the member's home,
+signing out, and Django's password reset with our form."""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse, reverse_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from organizations import audit
+from organizations.models import MANAGER_ROLES, Membership
+from organizations.permissions import managed_organizations
+from organizations.services import ServiceError
+
+from . import invitations
+from .forms import InvitationPasswordForm, ThrottledPasswordResetForm
+from .home import home_context
+from .invitations import Refusal
+
+REFUSALS = {
+    Refusal.INVALID: (404, "This invitation link is not valid",
+                      "The link is incomplete, was changed, or was replaced by a newer invitation. "
+                      "Use the link in the most recent invitation e-mail, or ask an admin to send a new one."),
+    Refusal.FOREIGN: (404, "This invitation link is not valid",
+                      "The link does not belong to this organization. Use the link exactly as it is in the e-mail."),
+    Refusal.USED: (410, "This invitation has already been used",
+                   "Each invitation link works once. Sign in with your e-mail and password, or use "
+                   "“Forgotten your password?” on the sign-in page."),
+    Refusal.REVOKED: (410, "This invitation was revoked",
+                      "An admin of the organization withdrew it. Ask them to send a new one if you should have access."),
+    Refusal.EXPIRED: (410, "This invitation has expired",
+                      "Invitation links are valid for a limited time. Ask an admin of the organization to resend it."),
+    Refusal.GONE: (410, "This invitation is no longer valid",
+                   "Your membership in the organization was removed or deactivated."),
+}
+
+
+def admin_chrome(request: HttpRequest) -> dict:
+    """The admin's look without its model sidebar (these pages are for anyone)."""
+    return {**admin.site.each_context(request), "is_nav_sidebar_enabled": False}
+
+
+def page_context(request: HttpRequest, title: str, **extra) -> dict:
+    return {**admin_chrome(request), "title": title, **extra}
+
+
+def landing_url(user, org=None) -> str:
+    """Owners and Admins land in Organization Settings; everyone else at home."""
+    if org is not None and Membership.objects.filter(
+        user=user, organization=org, active=True, role__in=MANAGER_ROLES
+    ).exists():
+        return reverse("admin:org-settings", args=[org.uid])
+    if user.is_superuser or managed_organizations(user).exists():
+        return reverse("admin:index")
+    return reverse("member_home")
+
+
+def _refuse(request: HttpRequest, check: invitations.LinkCheck) -> HttpResponse:
+    invitations.record_refusal(check)
+    status, heading, text = REFUSALS[check.refusal]
+    context = page_context(request, heading, heading=heading, text=text, refusal=check.refusal)
+    return TemplateResponse(request, "signin/invitation_refused.html", context, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def invitation_accept(request: HttpRequest, org_uid: str, token: str) -> HttpResponse:
+    check = invitations.check_link(org_uid, token)
+    if check.refusal:
+        return _refuse(request, check)
+    invitation = check.invitation
+    user = invitation.membership.user
+    org = invitation.organization
+    if request.user.is_authenticated and request.user.pk != user.pk:
+        context = page_context(
+            request, "This invitation is for someone else", heading="This invitation is for someone else",
+            text=f"You are signed in as {request.user.email}, but this invitation is for {invitation.email}. "
+                 "Sign out first, then open the link again.",
+            refusal="other-account",
+        )
+        return TemplateResponse(request, "signin/invitation_refused.html", context, status=403)
+    needs_password = not user.has_usable_password()
+    form = InvitationPasswordForm(user, request.POST if request.method == "POST" and needs_password else None)
+    if request.method == "POST" and (not needs_password or form.is_valid()):
+        return _accept(request, check, password=form.cleaned_data["new_password1"] if needs_password else None)
+    context = page_context(
+        request, f"Join {org.name}", org=org, invitation=invitation, form=form, needs_password=needs_password,
+    )
+    # The token is in this page's URL: Django's Referrer-Policy "same-origin" keeps
+    # it from other sites ("no-referrer" would make browsers send Origin: null,
+    # which CSRF protection rightly refuses).
+    return TemplateResponse(request, "signin/invitation_accept.html", context)
+
+
+def _accept(request: HttpRequest, check: invitations.LinkCheck, *, password: str | None) -> HttpResponse:
+    invitation, org = check.invitation, check.invitation.organization
+    try:
+        user = invitations.accept_invitation(invitation, password=password)
+    except ServiceError:  # used or revoked by a concurrent request since the check
+        return _refuse(request, invitations.LinkCheck(invitation, Refusal.USED))
+    if password:
+        login(request, user, backend="organizations.backends.EmailBackend")
+        messages.success(request, f"Welcome to {org.name}. Your password is set and you are signed in.")
+        return HttpResponseRedirect(landing_url(user, org))
+    messages.success(request, f"You joined {org.name}.")
+    if request.user.is_authenticated:
+        return HttpResponseRedirect(landing_url(user, org))
+    messages.info(request, "Sign in with your e-mail and password.")
+    return HttpResponseRedirect(f"{reverse('admin:login')}?next={landing_url(user, org)}")
+
+
+@login_required
+def member_home(request: HttpRequest) -> HttpResponse:
+    context = page_context(
+        request, "Your organizations and access",
+        **home_context(request.user, orgs_page=request.GET.get("orgs"), grants_page=request.GET.get("grants")),
+    )
+    return TemplateResponse(request, "signin/home.html", context)
+
+
+@require_POST
+def signout(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("admin:login")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = ThrottledPasswordResetForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def get_context_data(self, **kwargs):
+        return {**admin_chrome(self.request), **super().get_context_data(**kwargs)}
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit.record(None, form.user, "account.password_reset", form.user)
+        return response
+
+    def get_context_data(self, **kwargs):
+        return {**admin_chrome(self.request), **super().get_context_data(**kwargs)}
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    def get_context_data(self, **kwargs):
+        return {**admin_chrome(self.request), **super().get_context_data(**kwargs)}
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    def get_context_data(self, **kwargs):
+        return {**admin_chrome(self.request), **super().get_context_data(**kwargs)}
