@@ -11,7 +11,7 @@ from scim.models import ScimGroup
 from . import constants as c
 from .adapter_base import ResourceAdapter, _ci_get, _string, document_urls, translate_service_errors
 from .errors import BadRequest, NoTarget
-from .patch import PatchPath, validate_operations
+from .patch import PatchPath
 
 
 class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
@@ -96,10 +96,6 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
                 raise NoTarget("A PATCH operation without a path needs an object value")
             return [(self.split_path(key), item) for key, item in value.items()]
         return [(self.split_path(path), value)]
-
-    def handle_operations(self, operations: list) -> None:
-        validate_operations(operations)
-        super().handle_operations(operations)
 
     def _members_op(self, op: str, values: set[str]) -> None:
         self.members_touched = True
