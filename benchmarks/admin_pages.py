@@ -176,6 +176,10 @@ def main() -> None:
 
     if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
         settings.ALLOWED_HOSTS.append("testserver")
+    if not settings.DEBUG and not (settings.STATIC_ROOT / "staticfiles.json").exists():
+        from django.core.management import call_command
+
+        call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG off serves hashed files only
     specs = []
     for spec in args.orgs:
         uid, _, group = spec.partition(":")

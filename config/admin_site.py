@@ -15,11 +15,9 @@ from organizations.throttle import ThrottledLoginFormMixin
 
 
 def can_use_admin(user) -> bool:
-    from organizations.permissions import managed_organizations
+    from organizations.permissions import is_operator, managed_organizations
 
-    if not (user.is_authenticated and user.is_active):
-        return False
-    return user.is_superuser or managed_organizations(user).exists()
+    return is_operator(user) or managed_organizations(user).exists()
 
 
 class OrgdeskAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm):

@@ -67,10 +67,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Request id and client address (through the trusted proxies) for everything below.
     "organizations.request_context.RequestContextMiddleware",
-    # SCIM JSON for every response under /scim/, request log, provisioning activity.
+    # SCIM JSON for every response and error under /scim/ (an outage is 503 with
+    # Retry-After), request log, provisioning activity.
     "scim.api.middleware.ScimApiMiddleware",
-    # A database or cache outage under /scim/ is 503 SCIM JSON with Retry-After.
-    "scim.api.outage.ScimOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files from the app itself (compressed, cache-forever names): no
     # proxy configuration needed, and every web node serves the same files.
@@ -111,7 +110,7 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}",
         # Persistent connections: a new PostgreSQL connection per request costs
-        # 5-7 ms of server CPU (measured, see DESIGN.md).
+        # 5-7 ms of server CPU (docs/ARCHITECTURE.md, "Measured choices").
         conn_max_age=env_int("CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )

@@ -1,8 +1,9 @@
 """Group Mapping section of the SCIM tab, and the member access ("why") page.
 
-The SCIM tab itself is scim.admin_views; it merges `scim_tab_context` into its
-context and includes admin/mappings/_group_mapping_section.html. The forms of
-that section post here and come back to the tab."""
+The SCIM tab itself is scim.admin_views, which knows nothing of mappings: it
+asks for extra sections through scim.signals.scim_tab_sections, and
+mappings.receivers answers with SECTION_TEMPLATE rendered with
+`scim_tab_context`. The forms of that section post here and come back to the tab."""
 from __future__ import annotations
 
 from django.contrib import messages
@@ -30,6 +31,7 @@ from .report import access_report
 MAPPINGS_PAGE_PARAM = "mappings_page"
 
 SECTION_ANCHOR = "#group-mapping"
+SECTION_TEMPLATE = "admin/mappings/_group_mapping_section.html"
 
 
 def _tab_url(org: Organization) -> str:

@@ -6,6 +6,12 @@ class MappingsConfig(AppConfig):
     verbose_name = "Group mappings"
 
     def ready(self) -> None:
+        # mappings sits above organizations and scim: it subscribes to what they
+        # announce, they never call it (docs/ARCHITECTURE.md, "Apps").
+        from . import receivers
+
+        receivers.connect()
+
         from organizations.signin.home import register_explainer
 
         from .home import explain_for_home

@@ -74,11 +74,3 @@ class RecomputeJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} ({self.get_status_display()} {self.done}/{self.total})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE
-
-    @property
-    def percent(self) -> int:
-        return 100 if not self.total else min(100, self.done * 100 // self.total)

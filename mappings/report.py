@@ -13,7 +13,6 @@ from organizations.models import AccessSource, Membership, Organization, OrgRole
 from .engine import explain_access
 from .services import load_rules
 
-SOURCE_MANUAL = "manual"
 SOURCE_OWNER = "owner"
 
 

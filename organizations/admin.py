@@ -419,16 +419,16 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ["is_staff", "is_superuser", "is_active"]
 
     def has_module_permission(self, request) -> bool:
-        return request.user.is_superuser
+        return permissions.is_operator(request.user)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
+        return permissions.is_operator(request.user)
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
+        return permissions.is_operator(request.user)
 
     def has_add_permission(self, request) -> bool:
         return permissions.is_operator(request.user)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
+        return permissions.is_operator(request.user)

@@ -115,11 +115,6 @@ ORG_ROLE_RANK = {OrgRole.MEMBER: 0, OrgRole.ADMIN: 1, OrgRole.OWNER: 2}
 MANAGER_ROLES = (OrgRole.OWNER, OrgRole.ADMIN)
 
 
-class MembershipQuerySet(models.QuerySet):
-    def managers(self) -> "MembershipQuerySet":
-        return self.filter(role__in=MANAGER_ROLES, active=True)
-
-
 class Membership(models.Model):
     """A person in one org. It is also the SCIM User resource of that org: the
     scim_* fields are the IdP's profile of the person, kept per membership so an
@@ -148,7 +143,6 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
-    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -169,10 +163,6 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user.email} in {self.organization.name}"
-
-    @property
-    def is_manager(self) -> bool:
-        return self.active and self.role in MANAGER_ROLES
 
 
 class MembershipEmail(models.Model):

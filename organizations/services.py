@@ -31,13 +31,6 @@ class OwnershipError(ServiceError):
     """The Owner can only change by transferring ownership."""
 
 
-def _notify_access_engine(membership_ids: list[int], *, actor: Actor) -> None:
-    # Imported here: mappings depends on organizations, not the other way round.
-    from mappings.services import recompute_memberships
-
-    recompute_memberships(membership_ids, actor=actor)
-
-
 def filter_ci(queryset: QuerySet, field: str, value: str) -> QuerySet:
     """Compare `field` case-insensitively through Lower(...), which the functional
     unique indexes cover (`__iexact` is UPPER on PostgreSQL and LIKE on SQLite,
@@ -163,7 +156,7 @@ def change_role(membership: Membership, role: str, *, actor: Actor) -> Membershi
     before = {"role": membership.role, "manual_role": membership.manual_role}
     membership.manual_role = role
     membership.save(update_fields=["manual_role", "updated_at"])
-    _notify_access_engine([membership.pk], actor=actor)
+    signals.manual_role_changed.send(sender=Membership, membership=membership, actor=actor)
     membership.refresh_from_db()
     if membership.role in MANAGER_ROLES and not membership.user.is_staff:
         membership.user.is_staff = True
@@ -248,7 +241,6 @@ def set_member_active(membership: Membership, active: bool, *, actor: Actor) -> 
         after={"active": active},
     )
     signals.membership_active_changed.send(sender=Membership, membership=membership, active=active, actor=actor)
-    _notify_access_engine([membership.pk], actor=actor)
     return membership
 
 
@@ -320,9 +312,7 @@ def create_stack(organization: Organization, name: str, *, actor: Actor) -> Stac
     except IntegrityError as exc:
         raise ServiceError(f"A stack named {name!r} already exists.") from exc
     audit.record(organization, actor, "stack.create", stack, after={"name": name})
-    from mappings.services import stack_created
-
-    stack_created(stack, actor=actor)
+    signals.stack_created.send(sender=Stack, stack=stack, actor=actor)
     return stack
 
 

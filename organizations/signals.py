@@ -1,11 +1,22 @@
-"""What the tenant core announces. Higher apps (scim, mappings) send or subscribe
-to these without the core ever importing them: organizations <- scim <- mappings."""
+"""What the tenant core announces. Apps above it (scim, mappings) send or
+subscribe in their AppConfig.ready; organizations never imports them
+(docs/ARCHITECTURE.md, "Apps").
+
+Sent synchronously inside the changing transaction, so a receiver's writes
+commit or roll back with the change that caused them."""
 from django.dispatch import Signal
 
+# A stack was created. Keyword arguments: stack, actor.
+stack_created = Signal()
+
+# The role granted by hand to a membership changed (services.change_role).
+# Keyword arguments: membership, actor.
+manual_role_changed = Signal()
+
 # A membership was created. kwargs: membership, source ("manual" or "scim"), actor.
-# Sent inside the creating transaction, so a receiver's writes commit or roll back with it.
 membership_created = Signal()
 
-# A membership was deactivated (active=False) or reactivated (active=True).
-# kwargs: membership, active, actor. Sent inside the changing transaction.
+# A membership was deactivated (active=False) or reactivated (active=True), by
+# hand (services.set_member_active) or over SCIM (scim.provisioning).
+# kwargs: membership, active, actor.
 membership_active_changed = Signal()

@@ -10,8 +10,9 @@ from .scheduled import run_exclusively
 
 logger = logging.getLogger("orgdesk.scheduled")
 
-# The hook for invitation expiry: a function of the sign-in package taking no
-# arguments, idempotent, returning how many invitations it expired.
+# Invitation expiry lives in the sign-in package: a function taking no
+# arguments, idempotent, returning how many invitations it closed. Looked up
+# by name so this module does not import the sign-in package at start-up.
 EXPIRE_INVITATIONS_HOOK = ("organizations.signin.invitations", "expire_invitations")
 
 

@@ -11,14 +11,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.safestring import mark_safe
 
-from mappings.admin_views import scim_tab_context
 from organizations.admin_views import org_settings_context
 from organizations.permissions import get_managed_org_or_404
 from organizations.models import Organization
 from organizations.services import ServiceError
 
-from . import installations
+from . import installations, signals
 from .activity_list import activity_context
 from .forms import MarketplaceSearchForm
 from .models import AppInstallation, MarketplaceApp, SecretToken
@@ -99,7 +99,9 @@ def scim_tab_view(site):
             token_marker=TOKEN_MARKER,
         )
         if org.scim_enabled:
-            context.update(scim_tab_context(request, org))
+            # Sections of higher apps (the Group Mapping section of mappings).
+            responses = signals.scim_tab_sections.send(sender=Organization, request=request, organization=org)
+            context["extra_sections"] = [mark_safe(html) for _, html in responses if html]
             context.update(activity_context(request, org))
         return TemplateResponse(request, "admin/scim/scim_tab.html", context)
 

@@ -1,7 +1,8 @@
 """Every change the SCIM API makes, as named service functions (Zulip style): the
 django-scim2 adapters only translate SCIM to these calls. Each runs in one
-transaction, records an audit entry with the app installation as actor, and tells
-the access engine once about every membership whose groups or state changed."""
+transaction, records an audit entry with the app installation as actor, and
+announces once (scim.signals.group_membership_changed) every membership whose
+groups or state changed, for the access engine to re-derive."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ from organizations.models import Membership, MembershipEmail, Organization, OrgR
 from organizations.services import OwnershipError, ServiceError, get_or_create_account, remove_member
 from organizations.signals import membership_active_changed, membership_created
 
+from . import signals
 from .models import ScimGroup, ScimGroupMember
 
 __all__ = [
@@ -25,25 +27,21 @@ __all__ = [
     "OwnershipError",
     "UniquenessError",
     "UserProfile",
-    "add_group_members",
+    "change_group_members",
     "create_group",
-    "deactivate_membership",
     "delete_group",
     "delete_membership",
     "parse_id",
     "provision_user",
-    "reactivate_membership",
-    "remove_group_members",
-    "rename_group",
-    "set_group_members",
+    "resolve_member_ids",
     "set_membership_active",
     "update_group",
     "update_user_profile",
 ]
 
 OWNER_MESSAGE = "The Owner cannot be deactivated, deleted or renamed over SCIM: ownership must be transferred first."
-AUDIT_ID_LIMIT = 200
-ACCOUNT_EMAIL_MAX = 254  # User.email's max_length (RFC 5321's path limit)  # ids listed in one audit entry; counts are always exact
+AUDIT_ID_LIMIT = 200  # ids listed in one audit entry; counts are always exact
+ACCOUNT_EMAIL_MAX = 254  # User.email's max_length (RFC 5321's path limit)
 
 
 class InvalidValue(ServiceError):
@@ -162,15 +160,15 @@ def _write_emails(membership: Membership, emails: list[dict[str, Any]], *, new: 
         membership._prefetched_objects_cache = {"email_set": created, "group_memberships": []}
 
 
-def _notify(membership_ids: Iterable[int], *, actor: Actor, group: ScimGroup | None = None) -> None:
-    """group: the one group whose members changed (its mapping alone can make a
+def _notify(organization: Organization, membership_ids: Iterable[int], *, actor: Actor, group: ScimGroup | None = None) -> None:
+    """group: the one group whose members changed (only its mapping can make a
     difference); None when states or several groups changed."""
     ids = sorted(set(membership_ids))
-    if not ids:
-        return
-    from mappings.services import group_members_changed
-
-    group_members_changed(ids, actor=actor, group_id=group.pk if group is not None else None)
+    if ids:
+        signals.group_membership_changed.send(
+            sender=ScimGroup, organization=organization, member_ids=ids, actor=actor,
+            group_id=group.pk if group is not None else None,
+        )
 
 
 @transaction.atomic
@@ -299,16 +297,7 @@ def set_membership_active(membership: Membership, active: bool, *, actor: Actor,
         target_label=membership.scim_username, before={"active": not active}, after={"active": active},
     )
     membership_active_changed.send(sender=Membership, membership=membership, active=active, actor=actor)
-    _notify([membership.pk], actor=actor)
     return membership
-
-
-def deactivate_membership(membership: Membership, *, actor: Actor) -> Membership:
-    return set_membership_active(membership, False, actor=actor)
-
-
-def reactivate_membership(membership: Membership, *, actor: Actor) -> Membership:
-    return set_membership_active(membership, True, actor=actor)
 
 
 @transaction.atomic
@@ -391,7 +380,7 @@ def create_group(
         organization, actor, "scim.group.create", group,
         after={"displayName": name, "externalId": external_id, "members": len(ids), "member_ids": ids[:AUDIT_ID_LIMIT]},
     )
-    _notify(ids, actor=actor, group=group)
+    _notify(organization, ids, actor=actor, group=group)
     return group
 
 
@@ -424,11 +413,6 @@ def update_group(
             after={"displayName": group.display_name, "externalId": group.external_id},
         )
     return group
-
-
-def rename_group(group: ScimGroup, display_name: str, *, actor: Actor) -> ScimGroup:
-    return update_group(group, display_name=display_name, actor=actor)
-
 
 @transaction.atomic
 def change_group_members(
@@ -468,7 +452,7 @@ def change_group_members(
                 "removed": sorted(removed)[:AUDIT_ID_LIMIT],
             },
         )
-        _notify(added | removed, actor=actor, group=group)
+        _notify(group.organization, added | removed, actor=actor, group=group)
     return added, removed
 
 
@@ -491,18 +475,6 @@ def _insert_links(group: ScimGroup, member_ids: list[int]) -> None:
         )
 
 
-def set_group_members(group: ScimGroup, member_ids: Iterable[int], *, actor: Actor) -> tuple[set[int], set[int]]:
-    return change_group_members(group, replace=member_ids, actor=actor)
-
-
-def add_group_members(group: ScimGroup, member_ids: Iterable[int], *, actor: Actor) -> tuple[set[int], set[int]]:
-    return change_group_members(group, add=member_ids, actor=actor)
-
-
-def remove_group_members(group: ScimGroup, member_ids: Iterable[int], *, actor: Actor) -> tuple[set[int], set[int]]:
-    return change_group_members(group, remove=member_ids, actor=actor)
-
-
 @transaction.atomic
 def delete_group(group: ScimGroup, *, actor: Actor) -> None:
     """Members lose what the group granted; the group's mapping goes with it."""
@@ -512,4 +484,4 @@ def delete_group(group: ScimGroup, *, actor: Actor) -> None:
         before={"displayName": group.display_name, "members": len(member_ids)},
     )
     group.delete()
-    _notify(member_ids, actor=actor)
+    _notify(group.organization, member_ids, actor=actor)

@@ -121,7 +121,7 @@ def test_confirm_after_the_group_changed_shows_the_new_preview_and_applies_nothi
     data = {"group": eng.pk, "org_role": "admin", "all_stacks_role": ""}
     fingerprint = client.post(url, data).context["preview"].fingerprint
     newcomer = factories.make_member(org, "new@acme.example")
-    provisioning.add_group_members(eng, [newcomer.pk], actor=None)  # the IdP pushes a member meanwhile
+    provisioning.change_group_members(eng, add=[newcomer.pk], actor=None)  # the IdP pushes a member meanwhile
 
     again = client.post(url, {**data, "fingerprint": fingerprint})
     assert again.status_code == 409

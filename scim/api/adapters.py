@@ -2,7 +2,7 @@
 ScimGroup. Thin translation layer: parsing and rendering here, every write in
 scim.provisioning. We keep django-scim2's PATCH driver (`handle_operations`,
 op-name lower-casing, the `remove` needs a path rule) and override what it
-gets wrong for real IdPs (see DESIGN.md, "django-scim2 0.23")."""
+gets wrong for real IdPs (docs/ARCHITECTURE.md, "Where each IdP quirk is handled")."""
 from __future__ import annotations
 
 from .adapter_base import absolute, get_membership_model, resource_url, translate_service_errors

@@ -51,6 +51,7 @@ from scim.api.filter_parser import (
 from scim.models import ScimGroupMember
 
 from . import constants as c
+from .values import parse_bool, strip_prefix
 
 __all__ = [
     "ScimFilterError",
@@ -231,7 +232,7 @@ def group_filter_q(filter_string: str) -> Q:
 
 def username_eq(filter_string: str) -> str | None:
     """The value of a filter that is exactly `userName eq "<string>"` (Okta's lookup
-    before every push), which scim.api.user_rows answers without the ORM; None for
+    before every push), which scim.api.user_documents reads without the ORM; None for
     any other filter, a malformed one included (user_filter_q reports those)."""
     try:
         node = parse(filter_string)
@@ -301,7 +302,7 @@ _NO_ELEMENT = {STRING: "", ID: 0, REFERENCE: 0, BOOLEAN: False}
 
 
 def _strip_urn(resource: Resource, path: str) -> str:
-    return path[len(resource.urn):] if path.startswith(resource.urn) else path
+    return strip_prefix(path, (resource.urn,))
 
 
 # -- translation --------------------------------------------------------------------------
@@ -433,12 +434,10 @@ def _string(attr: Attr, op: str, value: Any, name: str) -> Q:
 def _boolean(attr: Attr, op: str, value: Any, name: str) -> Q:
     if op not in ("eq", "ne"):
         raise _unsupported(op, name, "boolean")
-    # Entra sends booleans as strings ("False"): accept "true"/"false" in any case.
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        value = value.lower() == "true"
-    if not isinstance(value, bool):
+    parsed = parse_bool(value)  # Entra sends booleans as strings ("False")
+    if parsed is None:
         raise ScimFilterError(f"{name!r} is a boolean; cannot compare it with {value!r}.")
-    q = Q(**{attr.column: value})
+    q = Q(**{attr.column: parsed})
     return q if op == "eq" else ~q
 
 

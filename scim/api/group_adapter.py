@@ -12,7 +12,7 @@ from . import constants as c
 from . import limits
 from .adapter_base import ResourceAdapter, _ci_get, document_urls, translate_service_errors
 from .errors import BadRequest, Mutability, NoTarget
-from .patch import PatchPath, validate_operations
+from .patch import PatchPath
 
 
 class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
@@ -99,10 +99,6 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
                 raise NoTarget("A PATCH operation without a path needs an object value")
             return [(self.split_path(key), item) for key, item in value.items()]
         return [(self.split_path(path), value)]
-
-    def handle_operations(self, operations: list) -> None:
-        validate_operations(operations)
-        super().handle_operations(operations)
 
     def _members_op(self, op: str, values: set[str]) -> None:
         self.members_touched = True

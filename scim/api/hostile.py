@@ -91,27 +91,6 @@ def check_query_value(name: str, value: str) -> None:
         raise HostileValue(f'The query parameter "{name}" {problem}')
 
 
-def patch_operations(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The PATCH `Operations` list, shape-checked before any operation is applied:
-    each an object with a string `op` and, if present, a string (or null) `path`.
-    A bad operation anywhere refuses the whole request (nothing half-applied)."""
-    operations = body.get("Operations", body.get("operations"))
-    if not operations:
-        raise BadRequest('A PATCH needs a non-empty "Operations" list')
-    if not isinstance(operations, list):
-        raise BadRequest('"Operations" must be a list')
-    for number, operation in enumerate(operations, 1):
-        if not isinstance(operation, dict):
-            raise BadRequest(f"Operation {number} must be an object")
-        op = operation.get("op")
-        if not isinstance(op, str) or op.strip().lower() not in c.PATCH_OPS:
-            raise BadRequest(f'Operation {number}: "op" must be one of {", ".join(c.PATCH_OPS)}, got {op!r}'[:300])
-        path = operation.get("path")
-        if path is not None and not isinstance(path, str):
-            raise BadRequest(f'Operation {number}: "path" must be a string, got {type(path).__name__}')
-    return operations
-
-
 def check_query(params) -> None:
     """Every query parameter (filter, sortBy, attributes, ...) may reach SQL."""
     for name, values in params.lists():

@@ -9,6 +9,7 @@ from django.conf import settings
 
 from . import constants as c
 from .errors import BadRequest
+from .values import strip_prefix
 
 ALWAYS_RETURNED = frozenset({"id", "schemas"})
 MAX_START_INDEX = 2**62
@@ -68,14 +69,6 @@ def parse_list_params(source: dict[str, Any]) -> ListParams:
     )
 
 
-def _strip_urn(name: str, schema_urns: tuple[str, ...]) -> str:
-    lowered = name.lower()
-    for urn in schema_urns:
-        if lowered.startswith(urn.lower() + ":"):
-            return name[len(urn) + 1:]
-    return name
-
-
 def wants(attribute: str, attributes: tuple[str, ...], excluded: tuple[str, ...]) -> bool:
     """Whether a top-level attribute is returned, so callers skip loading it."""
     lowered = attribute.lower()
@@ -92,11 +85,11 @@ def shape(doc: dict[str, Any], attributes: tuple[str, ...], excluded: tuple[str,
     """Apply `attributes` / `excludedAttributes` (top-level and `parent.sub`)."""
     if not attributes and not excluded:
         return doc
-    urns = tuple(s for s in doc.get("schemas", []))
+    urns = tuple(f"{urn}:" for urn in doc.get("schemas", []))
     if attributes:
         keep: dict[str, set[str] | None] = {}
         for name in attributes:
-            name = _strip_urn(name, urns)
+            name = strip_prefix(name, urns)
             top, _, sub = name.partition(".")
             if sub:
                 if keep.get(top.lower(), set()) is not None:
@@ -120,7 +113,7 @@ def shape(doc: dict[str, Any], attributes: tuple[str, ...], excluded: tuple[str,
     drop_top = set()
     drop_sub: dict[str, set[str]] = {}
     for name in excluded:
-        name = _strip_urn(name, urns)
+        name = strip_prefix(name, urns)
         top, _, sub = name.partition(".")
         if sub:
             drop_sub.setdefault(top.lower(), set()).add(sub.lower())

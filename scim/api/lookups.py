@@ -38,6 +38,7 @@ from django.db.models.expressions import RawSQL
 
 from .filter_parser import AND, Compare, Logical, Node, ScimFilterError, ValuePath, parse
 from .filters import GROUP_URN, USER_URN
+from .values import strip_prefix
 
 # Kinds of filter, by what they name.
 POINT = "point"  # `eq` on a unique key: at most one row
@@ -111,8 +112,7 @@ def _is_eq_value(node: Any) -> bool:
 
 
 def _strip_urn(resource: str, path: str) -> str:
-    urn = _URNS[resource]
-    return path[len(urn):] if path.startswith(urn) else path
+    return strip_prefix(path, (_URNS[resource],))
 
 
 def org_scope(model: type[Model], org_id: int) -> QuerySet:

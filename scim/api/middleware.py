@@ -2,7 +2,11 @@
 (our views, Django's URL resolver 404, an uncaught exception), clients get SCIM
 JSON with `application/scim+json`; each call is logged (with the request id,
 config/logging.py), counted in the Prometheus metrics and recorded as
-provisioning activity. Never logs tokens or bodies."""
+provisioning activity. Never logs tokens or bodies.
+
+It is the one SCIM error path: every exception a SCIM view raises reaches
+`process_exception`, which hands it to scim.api.errors.response_for_exception
+(outage 503, SCIM errors their status, anything else 500)."""
 from __future__ import annotations
 
 import json
@@ -15,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from scim.metrics import observe_request
 
 from . import constants as c
-from .errors import error_response
+from .errors import error_response, response_for_exception
 
 logger = logging.getLogger("orgdesk.scim")
 
@@ -80,9 +84,8 @@ class ScimApiMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not request.path_info.startswith(c.SCIM_PATH_PREFIX):
-            return None
-        logger.exception("Unhandled error in SCIM request %s %s", request.method, request.path)
-        return error_response(500, c.DETAIL_SERVER_ERROR)
+            return None  # the admin and the REST API keep Django's own error handling
+        return response_for_exception(request, exception)
 
     @staticmethod
     def log(request: HttpRequest, response: HttpResponse, duration_ms: int) -> None:

@@ -1,14 +1,15 @@
-"""PATCH paths (RFC 7644 §3.5.2) as the IdPs send them, parsed into a small value
-object. django-scim2 turns paths into scim2-filter-parser AttrPaths, which cannot
+"""PATCH (RFC 7644 §3.5.2): the one check of a request's `Operations` list, and
+paths as the IdPs send them, parsed into a small value object. django-scim2 turns paths into scim2-filter-parser AttrPaths, which cannot
 express `emails[type eq "work"].value` nor extension URNs with attribute names,
 so adapters override `split_path` with this."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from . import constants as c
-from .errors import InvalidPath
+from .errors import BadRequest, InvalidPath
 
 _CORE_PREFIXES = (c.USER_SCHEMA.lower() + ":", c.GROUP_SCHEMA.lower() + ":")
 _ATTR = r"[A-Za-z$][\w$-]*"
@@ -27,10 +28,6 @@ class PatchPath:
     filter_value: str | None = None
     urn: str | None = None
     raw: str = ""
-
-    @property
-    def dotted(self) -> str:
-        return f"{self.attr}.{self.sub}" if self.sub else self.attr
 
 
 def parse_path(path: str) -> PatchPath:
@@ -71,35 +68,22 @@ def parse_path(path: str) -> PatchPath:
     )
 
 
-TRUE_STRINGS = frozenset({"true"})
-FALSE_STRINGS = frozenset({"false"})
-
-
-def coerce_bool(value: object, name: str) -> bool:
-    """Entra sends booleans as strings ("False"); accept those, refuse the rest."""
-    from .errors import BadRequest
-
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in TRUE_STRINGS:
-            return True
-        if lowered in FALSE_STRINGS:
-            return False
-    raise BadRequest(f'"{name}" must be a boolean, got {type(value).__name__} {value!r}')
-
-
-def validate_operations(operations: object) -> list[dict]:
-    """Shape check before django-scim2's driver walks the list: a list of objects
-    with a string `op` and, if present, a string `path`."""
-    from .errors import BadRequest
-
+def patch_operations(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The PATCH `Operations` list, shape-checked before any operation is applied:
+    each an object with a string `op` and, if present, a string (or null) `path`.
+    A bad operation anywhere refuses the whole request (nothing half-applied)."""
+    operations = body.get("Operations", body.get("operations"))
+    if not operations:
+        raise BadRequest('A PATCH needs a non-empty "Operations" list')
     if not isinstance(operations, list):
         raise BadRequest('"Operations" must be a list')
-    for operation in operations:
-        if not isinstance(operation, dict) or not isinstance(operation.get("op"), str):
-            raise BadRequest('Every operation needs an "op" string')
-        if operation.get("path") is not None and not isinstance(operation["path"], str):
-            raise BadRequest('"path" must be a string')
+    for number, operation in enumerate(operations, 1):
+        if not isinstance(operation, dict):
+            raise BadRequest(f"Operation {number} must be an object")
+        op = operation.get("op")
+        if not isinstance(op, str) or op.strip().lower() not in c.PATCH_OPS:
+            raise BadRequest(f'Operation {number}: "op" must be one of {", ".join(c.PATCH_OPS)}, got {op!r}'[:300])
+        path = operation.get("path")
+        if path is not None and not isinstance(path, str):
+            raise BadRequest(f'Operation {number}: "path" must be a string, got {type(path).__name__}')
     return operations

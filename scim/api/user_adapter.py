@@ -1,4 +1,6 @@
-"""The SCIM User adapter: a User is an org Membership (see DESIGN.md)."""
+"""The SCIM User adapter: a User is an org Membership (docs/ARCHITECTURE.md,
+"How a SCIM write travels"). It parses SCIM into a UserProfile and writes
+through scim.provisioning; scim.api.user_documents renders."""
 from __future__ import annotations
 
 import copy
@@ -11,11 +13,12 @@ from scim import provisioning
 from scim.provisioning import UserProfile
 
 from . import constants as c
-from . import limits, user_rows
-from .adapter_base import ResourceAdapter, _ci_get, document_urls, translate_service_errors
+from . import limits, user_documents, user_rows
+from .adapter_base import ResourceAdapter, _ci_get, translate_service_errors
 from .errors import BadRequest, Mutability, NoTarget
 from .filters import ENTERPRISE_STRINGS, NAME_EXTRAS
-from .patch import PatchPath, coerce_bool, validate_operations
+from .patch import PatchPath
+from .values import coerce_bool, parse_bool
 
 ENTERPRISE = c.ENTERPRISE_USER_SCHEMA
 NAME_SUBS = ("givenName", "familyName", *NAME_EXTRAS)  # given and family are columns, the rest in scim_extra
@@ -38,12 +41,12 @@ def _parse_emails(value: Any) -> list[dict[str, Any]]:
             continue
         primary = _ci_get(item, "primary")
         emails.append(
-            {
-                "value": address,
-                "type": limits.user_string(_ci_get(item, "type"), "emails.type"),
-                "primary": coerce_bool(primary, "emails.primary") if primary is not None else False,
-                "display": limits.user_string(_ci_get(item, "display"), "emails.display"),
-            }
+            user_rows.email_entry(
+                address,
+                limits.user_string(_ci_get(item, "type"), "emails.type"),
+                coerce_bool(primary, "emails.primary") if primary is not None else False,
+                limits.user_string(_ci_get(item, "display"), "emails.display"),
+            )
         )
     return emails
 
@@ -91,16 +94,14 @@ class ScimUserAdapter(ResourceAdapter, SCIMUser):
         super().__init__(obj, request)
         self._doc: dict[str, Any] | None = None  # PATCH works on a plain document
 
-    # --- rendering (one renderer for reads and writes: scim.api.user_rows) ----------
+    # --- rendering (one renderer for reads and writes: scim.api.user_documents) ------
     @property
     def display_name(self) -> str:
         m = self.obj
         return m.display_name or f"{m.given_name} {m.family_name}".strip() or m.scim_username
 
-    def to_dict(self, *, include_groups: bool = True) -> dict[str, Any]:
-        m = self.obj
-        row = user_rows.row_of(m, m.email_set.all(), m.group_memberships.all() if include_groups else None)
-        return user_rows.render_user(row, *document_urls(self.request))
+    def to_dict(self) -> dict[str, Any]:
+        return user_documents.of_membership(self.request, self.obj, None)
 
     # --- parsing ----------------------------------------------------------------
     def from_dict(self, d: dict) -> None:
@@ -149,10 +150,7 @@ class ScimUserAdapter(ResourceAdapter, SCIMUser):
             "externalId": m.scim_external_id,
             "displayName": m.display_name,
             "name": name,
-            "emails": [
-                {"value": e.value, "type": e.type, "primary": e.primary, "display": e.display}
-                for e in m.email_set.all()
-            ],
+            "emails": [user_rows.email_entry(e.value, e.type, e.primary, e.display) for e in m.email_set.all()],
             "active": m.active,
             ENTERPRISE: copy.deepcopy(extra.get(ENTERPRISE) or {}),
         }
@@ -178,7 +176,6 @@ class ScimUserAdapter(ResourceAdapter, SCIMUser):
         if self._doc is None:
             self._doc = self.as_document()
         had_emails = bool(self._doc["emails"])
-        validate_operations(operations)
         super().handle_operations(operations)
         self.from_dict(self._doc)
         if had_emails and not self.profile.emails:
@@ -267,7 +264,7 @@ class ScimUserAdapter(ResourceAdapter, SCIMUser):
 
         def matches(e: dict) -> bool:
             if fattr == "primary":
-                return bool(e.get("primary")) == (fvalue == "true")
+                return bool(e.get("primary")) == (parse_bool(fvalue) is True)
             return str(e.get(fattr, "")).lower() == fvalue
 
         selected = [e for e in doc["emails"] if matches(e)]
@@ -280,12 +277,12 @@ class ScimUserAdapter(ResourceAdapter, SCIMUser):
                 doc["emails"] = [e for e in doc["emails"] if not matches(e)]
             return
         if not selected:  # RFC 7644 §3.5.2.3 would say noTarget; Entra expects an add
-            new = {"value": "", "type": path.filter_value if fattr == "type" else "", "primary": not doc["emails"]}
+            new = user_rows.email_entry("", path.filter_value if fattr == "type" else "", not doc["emails"], "")
             doc["emails"].append(new)
             selected = [new]
         for e in selected:
             if path.sub:
-                e[{"value": "value", "type": "type", "primary": "primary", "display": "display"}.get(path.sub, path.sub)] = value
+                e[path.sub] = value  # lower-cased by parse_path, as the entry's keys are
             elif isinstance(value, dict):
                 e.update({k: v for k, v in value.items() if k in ("value", "type", "primary", "display")})
 

@@ -1,7 +1,7 @@
-"""SCIM User documents straight from rows: the reads Okta makes all day (the
+"""The rows of SCIM Users, in plain SQL, for the reads Okta makes all day (the
 `userName eq` lookup before every push, the connector test, import paging,
-GET by id) in plain SQL with a constant number of queries, rendered by the one
-function that also renders write responses (`render_user`).
+GET by id) with a constant number of queries. scim.api.user_documents decides
+when these are used and renders every row, whatever read it, the same way.
 
 On PostgreSQL a lookup, a page or a GET is one statement: each membership row
 carries its e-mails and groups as JSON arrays. On SQLite, and for filters other
@@ -26,7 +26,6 @@ from organizations.models import Membership, MembershipEmail
 from scim.models import ScimGroup, ScimGroupMember
 from scim.rawsql import Columns, fetch, placeholders, qn
 
-from . import constants as c
 from .lookups import ORG_PARAM
 
 MEMBER = Columns(
@@ -87,9 +86,7 @@ def _members(sql: str, params: list, groups: bool) -> list[dict[str, Any]]:
     for raw in fetch(sql, params):
         row = MEMBER.as_dict(raw)
         if len(raw) > width:  # PostgreSQL: e-mails and groups came along
-            row["emails"] = [
-                {"value": v, "type": t, "primary": p, "display": d} for v, t, p, d in _json(raw[width])
-            ]
+            row["emails"] = [email_entry(*e) for e in _json(raw[width])]
             row["groups"] = [tuple(g) for g in _json(raw[width + 1])] if groups else None
         rows.append(row)
     return rows
@@ -145,8 +142,8 @@ def attach(rows: list[dict[str, Any]], *, groups: bool) -> list[dict[str, Any]]:
         row["groups"] = [] if groups else None
         by_member[row["id"]] = row
     for raw in fetch(_email_sql(len(ids)), ids):
-        email = EMAIL.as_dict(raw)
-        by_member[email.pop("membership_id")]["emails"].append(email)
+        membership_id, *email = EMAIL.values(raw)
+        by_member[membership_id]["emails"].append(email_entry(*email))
     if groups:
         for raw in fetch(_group_sql(len(ids)), ids):
             member_id, group_id = GROUP_LINK.values(raw)
@@ -154,54 +151,14 @@ def attach(rows: list[dict[str, Any]], *, groups: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def render_user(row: dict[str, Any], users_url: str, groups_url: str) -> dict[str, Any]:
-    """The SCIM User document of a membership row with "emails" and "groups"
-    (None: groups not wanted) attached."""
-    d: dict[str, Any] = {"schemas": [c.USER_SCHEMA], "id": str(row["id"])}
-    if row["scim_external_id"]:
-        d["externalId"] = row["scim_external_id"]
-    d["userName"] = row["scim_username"]
-    extra = row["scim_extra"] or {}
-    name = {k: v for k, v in (("givenName", row["given_name"]), ("familyName", row["family_name"])) if v}
-    name.update((k, v) for k, v in ((extra.get(c.USER_SCHEMA) or {}).get("name") or {}).items() if v)
-    if name:
-        d["name"] = name
-    if row["display_name"]:
-        d["displayName"] = row["display_name"]
-    emails = [_email(e) for e in row["emails"]]
-    if emails:
-        d["emails"] = emails
-    d["active"] = row["active"]
-    if row["groups"]:
-        d["groups"] = [
-            {"value": str(gid), "$ref": f"{groups_url}/{gid}", "display": display, "type": "direct"}
-            for gid, display in row["groups"]
-        ]
-    enterprise = extra.get(c.ENTERPRISE_USER_SCHEMA)
-    if enterprise:
-        d["schemas"].append(c.ENTERPRISE_USER_SCHEMA)
-        d[c.ENTERPRISE_USER_SCHEMA] = enterprise
-    d["meta"] = {
-        "resourceType": "User",
-        "created": row["created_at"].isoformat(),
-        "lastModified": row["updated_at"].isoformat(),
-        "location": f"{users_url}/{row['id']}",
-    }
-    return d
-
-
-def _email(e: dict[str, Any]) -> dict[str, Any]:
-    item = {"value": e["value"], "primary": e["primary"]}
-    if e["type"]:
-        item["type"] = e["type"]
-    if e["display"]:
-        item["display"] = e["display"]
-    return item
-
-
 def row_of(m: Membership, emails: Iterable[MembershipEmail], group_links: Iterable[ScimGroupMember] | None) -> dict[str, Any]:
     """The row of a Membership object (a write response renders what it just wrote)."""
     row = {name: getattr(m, name) for name in MEMBER.names}
-    row["emails"] = [{"value": e.value, "type": e.type, "primary": e.primary, "display": e.display} for e in emails]
+    row["emails"] = [email_entry(e.value, e.type, e.primary, e.display) for e in emails]
     row["groups"] = None if group_links is None else [(link.group_id, link.group.display_name) for link in group_links]
     return row
+
+
+def email_entry(value: str, type_: str, primary: bool, display: str) -> dict[str, Any]:
+    """An e-mail as a row holds it (and PATCH edits it), whichever way it was read."""
+    return {"value": value, "type": type_, "primary": primary, "display": display}

@@ -108,3 +108,13 @@ def test_invitation_expiry_calls_the_sign_in_hook(monkeypatch):
     monkeypatch.setitem(sys.modules, module_name, module)
     assert expire_invitations.apply().get() == 2
     assert calls == [1]
+
+
+def test_the_hook_names_the_sign_in_packages_expiry():
+    import importlib
+    import inspect
+
+    module_name, function_name = EXPIRE_INVITATIONS_HOOK
+    expire = getattr(importlib.import_module(module_name), function_name)
+    assert not inspect.signature(expire).parameters  # called with no arguments
+    assert expire_invitations.apply().get() == 0  # nothing expired: nothing to do, and no error

@@ -94,9 +94,9 @@ def test_admin_maps_a_scim_group_in_the_browser_and_the_member_gets_the_roles(br
     assert held(jane) == (OrgRole.ADMIN, {("Web", "Developer")})
 
     # A member removed from the group over SCIM loses what it granted.
-    provisioning.remove_group_members(group, [jane.pk], actor=None)
+    provisioning.change_group_members(group, remove=[jane.pk], actor=None)
     assert held(jane) == (OrgRole.MEMBER, set())
-    provisioning.add_group_members(group, [jane.pk], actor=None)
+    provisioning.change_group_members(group, add=[jane.pk], actor=None)
     assert held(jane) == (OrgRole.ADMIN, {("Web", "Developer")})
 
     # Remove the mapping, after a confirmation page.

@@ -1,5 +1,5 @@
 """Group mapping driven by real SCIM requests against a live server, in the wire
-format Okta and Entra send (see /work/shared/reference/idp-wire-behaviour.md):
+format Okta and Entra send (docs/ARCHITECTURE.md, "Where each IdP quirk is handled"):
 push a group with a member, map it, then membership changes, deprovisioning and
 group deletion over SCIM change the member's access."""
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Replays, over HTTP against a live server, every request sequence of
-shared/reference/idp-wire-behaviour.md: Okta (connector test, import, create,
+"""Replays, over HTTP against a live server, the request sequences identity
+providers send (docs/ARCHITECTURE.md, "Where each IdP quirk is handled"): Okta (connector test, import, create,
 profile update, deactivate/reactivate in the catalog PATCH and wizard PUT forms,
 group push in both forms, rename, delete), Entra ID's dialect and OneLogin."""
 from __future__ import annotations

@@ -60,10 +60,10 @@ def test_database_down_in_the_middle_of_a_write_is_503_and_writes_nothing(scim, 
 @pytest.mark.django_db
 def test_outages_outside_scim_are_not_turned_into_scim_json(client, monkeypatch):
     """The admin keeps Django's own error handling; only /scim/ speaks SCIM."""
-    from scim.api.outage import ScimOutageMiddleware
+    from scim.api.middleware import ScimApiMiddleware
 
     request = type("R", (), {"path_info": "/admin/", "method": "GET", "path": "/admin/"})()
-    assert ScimOutageMiddleware(lambda r: None).process_exception(request, OperationalError("x")) is None
+    assert ScimApiMiddleware(lambda r: None).process_exception(request, OperationalError("x")) is None
 
 
 @pytest.mark.django_db

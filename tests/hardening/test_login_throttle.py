@@ -88,9 +88,9 @@ def test_lockout_ends_after_its_window(limits, owner, monkeypatch):
 def test_a_refused_right_password_is_not_counted_as_a_failed_password(limits, plain_member):
     """A deactivated member with the right password is told they cannot sign in;
     that is not a guess and does not lock the account."""
-    from scim.provisioning import deactivate_membership
+    from scim.provisioning import set_membership_active
 
-    deactivate_membership(plain_member, actor=None)
+    set_membership_active(plain_member, False, actor=None)
     client = Client()
     for _ in range(5):
         response = attempt(client, plain_member.user.email, factories.PASSWORD)

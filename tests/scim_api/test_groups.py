@@ -149,17 +149,25 @@ def test_patch_answers_200_with_group_when_attributes_requested(scim, people):
     assert response.json()["displayName"] == "G" and "members" not in response.json()
 
 
-def test_membership_changes_notify_access_engine_once_per_request(scim, people, monkeypatch):
-    import mappings.services
+def test_membership_changes_are_announced_once_per_request(scim, org, people):
+    from scim.signals import group_membership_changed
 
     calls = []
-    monkeypatch.setattr(mappings.services, "group_members_changed", lambda ids, *, actor, group_id=None: calls.append((sorted(ids), actor)))
-    gid = scim.post("/Groups", {"displayName": "G", "members": [{"value": people[0]}]}).json()["id"]
-    scim.patch(
-        f"/Groups/{gid}",
-        patch_body({"op": "remove", "path": f'members[value eq "{people[0]}"]'}, {"op": "add", "path": "members", "value": [{"value": people[1]}]}),
-    )
-    scim.delete(f"/Groups/{gid}")
+
+    def listen(sender, *, organization, member_ids, actor, **kwargs):
+        assert organization == org
+        calls.append((sorted(member_ids), actor))
+
+    group_membership_changed.connect(listen)
+    try:
+        gid = scim.post("/Groups", {"displayName": "G", "members": [{"value": people[0]}]}).json()["id"]
+        scim.patch(
+            f"/Groups/{gid}",
+            patch_body({"op": "remove", "path": f'members[value eq "{people[0]}"]'}, {"op": "add", "path": "members", "value": [{"value": people[1]}]}),
+        )
+        scim.delete(f"/Groups/{gid}")
+    finally:
+        group_membership_changed.disconnect(listen)
     ids = [sorted(int(p) for p in x) for x in ([people[0]], [people[0], people[1]], [people[1]])]
     assert [c[0] for c in calls] == ids
     assert all(c[1].__class__.__name__ == "AppInstallation" for c in calls)

@@ -150,3 +150,31 @@ def test_request_log_has_fields_but_no_token_or_body(scim, org, caplog):
     assert fields["installation_id"] and fields["path"].endswith("/Users") and fields["duration_ms"] >= 0
     text = " ".join(r.getMessage() for r in records)
     assert scim.token not in text and "hunter2" not in text and "log@x.com" not in text
+
+
+@pytest.mark.parametrize(
+    "exc, status",
+    [
+        ("outage", 503),
+        ("conflict", 409),
+        ("suspicious", 400),
+        ("other", 500),
+    ],
+)
+def test_one_error_path_answers_every_exception_in_scim_json(exc, status, rf):
+    from django.core.exceptions import SuspiciousOperation
+    from django.db import OperationalError
+
+    from scim.api.errors import Conflict, response_for_exception
+
+    raised = {
+        "outage": OperationalError("gone"),
+        "conflict": Conflict("taken"),
+        "suspicious": SuspiciousOperation("too many fields"),
+        "other": RuntimeError("secret internals"),
+    }[exc]
+    response = response_for_exception(rf.get("/scim/v2/organizations/x/Users"), raised)
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/scim+json")
+    assert "secret" not in response.content.decode()
+    assert ("Retry-After" in response) == (status == 503)

@@ -20,7 +20,7 @@ def installation(org):
 
 def test_owner_is_never_deactivated_or_deleted(owner, installation):
     with pytest.raises(OwnershipError):
-        provisioning.deactivate_membership(owner, actor=installation)
+        provisioning.set_membership_active(owner, False, actor=installation)
     with pytest.raises(OwnershipError):
         provisioning.delete_membership(owner, actor=installation)
     owner.refresh_from_db()
@@ -35,22 +35,22 @@ def test_provision_requires_an_email_and_a_free_username(org, installation, memb
 
 
 def test_deactivation_is_audited_with_the_installation_as_actor(member, installation):
-    provisioning.deactivate_membership(member, actor=installation)
-    provisioning.deactivate_membership(member, actor=installation)  # idempotent: one entry
+    provisioning.set_membership_active(member, False, actor=installation)
+    provisioning.set_membership_active(member, False, actor=installation)  # idempotent: one entry
     events = AuditEvent.objects.filter(action="scim.user.deactivate", target_id=str(member.pk))
     assert events.count() == 1
     assert events.get().actor_label.startswith(installation.app.name)
-    provisioning.reactivate_membership(member, actor=installation)
+    provisioning.set_membership_active(member, True, actor=installation)
     member.refresh_from_db()
     assert member.active
 
 
 def test_group_member_changes_return_the_diff(org, installation, member, owner):
     group = provisioning.create_group(org, "G", member_ids=[member.pk], actor=installation)
-    assert provisioning.add_group_members(group, [owner.pk, member.pk], actor=installation) == ({owner.pk}, set())
-    assert provisioning.remove_group_members(group, [member.pk], actor=installation) == (set(), {member.pk})
-    assert provisioning.set_group_members(group, [member.pk], actor=installation) == ({member.pk}, {owner.pk})
-    assert provisioning.set_group_members(group, [member.pk], actor=installation) == (set(), set())
+    assert provisioning.change_group_members(group, add=[owner.pk, member.pk], actor=installation) == ({owner.pk}, set())
+    assert provisioning.change_group_members(group, remove=[member.pk], actor=installation) == (set(), {member.pk})
+    assert provisioning.change_group_members(group, replace=[member.pk], actor=installation) == ({member.pk}, {owner.pk})
+    assert provisioning.change_group_members(group, replace=[member.pk], actor=installation) == (set(), set())
 
 
 def test_member_ids_of_another_org_are_refused(org, other_org):
@@ -65,9 +65,9 @@ def test_member_ids_of_another_org_are_refused(org, other_org):
 
 def test_rename_to_same_name_in_other_case_is_allowed(org, installation):
     group = provisioning.create_group(org, "eng", actor=installation)
-    provisioning.rename_group(group, "Eng", actor=installation)
+    provisioning.update_group(group, display_name="Eng", actor=installation)
     group.refresh_from_db()
     assert group.display_name == "Eng"
     provisioning.create_group(org, "Ops", actor=installation)
     with pytest.raises(UniquenessError):
-        provisioning.rename_group(group, "OPS", actor=installation)
+        provisioning.update_group(group, display_name="OPS", actor=installation)

@@ -109,7 +109,7 @@ def test_expired_reused_revoked_foreign_and_tampered_links_are_refused(client, m
 
 
 def test_removing_or_deactivating_the_membership_kills_the_link(client, mailoutbox):
-    from scim.provisioning import deactivate_membership
+    from scim.provisioning import set_membership_active
 
     org = factories.make_org("Acme")
     removed, _ = invite(org, "gone@acme.example")
@@ -117,7 +117,7 @@ def test_removing_or_deactivating_the_membership_kills_the_link(client, mailoutb
     from organizations.services import remove_member
 
     remove_member(removed, actor=None)
-    deactivate_membership(deactivated, actor=None)
+    set_membership_active(deactivated, False, actor=None)
     refused(client, path_of(link_from(mailoutbox, "gone@acme.example")), 410, "gone")
     refused(client, path_of(link_from(mailoutbox, "off@acme.example")), 410, "gone")
 

@@ -7,13 +7,11 @@ scim.api.views.groups); discovery lives in scim.api.views.discovery."""
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -21,7 +19,6 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 from django_scim import views as scim_views
-from django_scim.exceptions import SCIMException
 from django_scim.settings import scim_settings
 
 from scim.provisioning import parse_id
@@ -32,18 +29,14 @@ from ..adapters import resource_url
 from ..errors import (
     BadRequest,
     InvalidFilter,
-    InvalidSyntax,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
     error_response,
-    exception_response,
 )
 from ..filters import ScimFilterError, apply_sort_order
 from ..listing import ListParams, list_document, parse_list_params
-from ..outage import is_outage
-
-logger = logging.getLogger("orgdesk.scim")
+from ..patch import patch_operations
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
@@ -64,7 +57,8 @@ def note_activity(request: HttpRequest, operation: str, target: str = "") -> Non
 
 class ScimApiView(scim_views.SCIMView):
     """Base of every SCIM endpoint: token auth (django-scim2's AUTH_CHECK_MIDDLEWARE
-    decorator, which is ours), body limits, and SCIM errors for everything."""
+    decorator, which is ours) and body limits. Errors are raised, never caught
+    here: scim.api.middleware answers them."""
 
     @method_decorator(csrf_exempt)
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -72,19 +66,10 @@ class ScimApiView(scim_views.SCIMView):
 
     @method_decorator(scim_settings.AUTH_CHECK_MIDDLEWARE)
     def _authenticated_dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            hostile.check_query(request.GET)
-            self._read_body(request)
-            return View.dispatch(self, request, *args, **kwargs)
-        except SCIMException as exc:
-            return exception_response(exc)
-        except SuspiciousOperation as exc:  # e.g. more query parameters than Django parses
-            return exception_response(InvalidSyntax(f"Malformed request: {exc}"))
-        except Exception as exc:
-            if is_outage(exc):
-                raise  # scim.api.outage.ScimOutageMiddleware answers 503 with Retry-After
-            logger.exception("SCIM request failed", extra={"org_uid": kwargs.get("org_uid", "")})
-            return error_response(500, c.DETAIL_SERVER_ERROR)
+        # Whatever this raises, scim.api.middleware turns into the SCIM response.
+        hostile.check_query(request.GET)
+        self._read_body(request)
+        return View.dispatch(self, request, *args, **kwargs)
 
     def _read_body(self, request: HttpRequest) -> None:
         """413 from Content-Length before reading anything; 415 for other types.
@@ -256,7 +241,7 @@ class ResourceView(ScimApiView):
         if uuid is None:
             return self.http_method_not_allowed(request)
         body = self.load_body(request.body)
-        operations = hostile.patch_operations(body)  # shape-checked: nothing applies if one is malformed
+        operations = patch_operations(body)  # shape-checked: nothing applies if one is malformed
         params = parse_list_params(request.GET)
         note_activity(request, f"Update {self.noun}", f"id {uuid}")
         with transaction.atomic():

@@ -1,0 +1,43 @@
+"""How the access engine hears about changes: receivers of the signals the lower
+apps send (organizations.signals, scim.signals), connected in
+MappingsConfig.ready. Neither organizations nor scim imports mappings
+(docs/ARCHITECTURE.md, "Apps"); each receiver hands over to mappings.services."""
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+
+from organizations import signals as org_signals
+from organizations.models import Organization
+from scim import signals as scim_signals
+
+from . import services
+
+
+def on_stack_created(sender, *, stack, actor, **kwargs) -> None:
+    services.stack_created(stack, actor=actor)
+
+
+def on_member_changed_by_hand(sender, *, membership, actor, **kwargs) -> None:
+    """Its manual role or its active state changed (by hand or over SCIM): derive its access again."""
+    services.recompute_memberships([membership.pk], actor=actor)
+
+
+def on_group_membership_changed(sender, *, organization, member_ids, actor, group_id=None, **kwargs) -> None:
+    services.group_members_changed(member_ids, actor=actor, group_id=group_id)
+
+
+def group_mapping_section(sender, *, request: HttpRequest, organization: Organization, **kwargs) -> str:
+    """The Group Mapping section of the SCIM tab (mappings.admin_views builds its context)."""
+    from .admin_views import SECTION_TEMPLATE, scim_tab_context
+
+    context = {"org": organization, **scim_tab_context(request, organization)}
+    return render_to_string(SECTION_TEMPLATE, context, request=request)
+
+
+def connect() -> None:
+    org_signals.stack_created.connect(on_stack_created, dispatch_uid="mappings-stack-created")
+    org_signals.manual_role_changed.connect(on_member_changed_by_hand, dispatch_uid="mappings-manual-role")
+    org_signals.membership_active_changed.connect(on_member_changed_by_hand, dispatch_uid="mappings-member-active")
+    scim_signals.group_membership_changed.connect(on_group_membership_changed, dispatch_uid="mappings-group-members")
+    scim_signals.scim_tab_sections.connect(group_mapping_section, dispatch_uid="mappings-scim-tab-section")
