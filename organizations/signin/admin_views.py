@@ -25,32 +25,36 @@ def _members_tab(org: Organization) -> HttpResponse:
     return redirect(reverse("admin:org-settings-members", args=[org.uid]) + "#pending-invitations")
 
 
-def resend_view(request: HttpRequest, org_uid: str, invitation_id: int) -> HttpResponse:
+def _invitation_action(request: HttpRequest, org_uid: str, invitation_id: int, act) -> HttpResponse:
+    """The shared shape of Resend and Revoke: POST only, the tenant gate, the
+    invitation of that org, the service's answer as a message, back to Members."""
     org = get_managed_org_or_404(request, org_uid)
     if refused := _post_only(request):
         return refused
     invitation = get_object_or_404(Invitation, pk=invitation_id, organization=org)
     try:
-        new = invitations.resend_invitation(invitation, actor=request.user)
+        message = act(invitation)
     except ServiceError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"A new invitation is on its way to {new.email}; the previous link no longer works.")
+        messages.success(request, message)
     return _members_tab(org)
+
+
+def resend_view(request: HttpRequest, org_uid: str, invitation_id: int) -> HttpResponse:
+    def act(invitation: Invitation) -> str:
+        new = invitations.resend_invitation(invitation, actor=request.user)
+        return f"A new invitation is on its way to {new.email}; the previous link no longer works."
+
+    return _invitation_action(request, org_uid, invitation_id, act)
 
 
 def revoke_view(request: HttpRequest, org_uid: str, invitation_id: int) -> HttpResponse:
-    org = get_managed_org_or_404(request, org_uid)
-    if refused := _post_only(request):
-        return refused
-    invitation = get_object_or_404(Invitation, pk=invitation_id, organization=org)
-    try:
+    def act(invitation: Invitation) -> str:
         invitations.revoke_invitation(invitation, actor=request.user)
-    except ServiceError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"The invitation of {invitation.email} was revoked; its link no longer works.")
-    return _members_tab(org)
+        return f"The invitation of {invitation.email} was revoked; its link no longer works."
+
+    return _invitation_action(request, org_uid, invitation_id, act)
 
 
 def provisioned_setting_view(request: HttpRequest, org_uid: str) -> HttpResponse:
