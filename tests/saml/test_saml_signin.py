@@ -111,3 +111,41 @@ def test_strict_mode_members_still_sign_in_through_sso(client, sso_org, sp, idp)
     services.set_strict(sso_org, True, actor=factories.owner_of(sso_org).user)
     assert post_acs(client, sso_org, idp.response(sp, "member@acme.example")).status_code == 302
     assert _session_user(client) == str(member.user.pk)
+
+
+def test_an_sso_session_ends_when_the_org_that_signed_it_in_deactivates_them(client, sso_org, sp, idp):
+    """Active elsewhere or not: the org whose IdP vouched for the session decides."""
+    from organizations.signin.access import SESSION_SIGNIN_ORG
+
+    member = factories.make_member(sso_org, "member@acme.example")
+    factories.make_member(factories.make_org("Globex"), "member@acme.example")
+    post_acs(client, sso_org, idp.response(sp, "member@acme.example"))
+    assert client.session[SESSION_SIGNIN_ORG] == sso_org.pk
+    assert client.get(reverse("member_home")).status_code == 200
+
+    Membership.objects.filter(pk=member.pk).update(active=False)
+    assert client.get(reverse("member_home")).status_code == 302
+    assert _session_user(client) is None
+
+
+def test_an_invitation_to_a_strict_org_asks_no_password_and_leads_to_sso(
+    client, sso_org, mailoutbox, django_capture_on_commit_callbacks
+):
+    from organizations.signin import invitations
+    from organizations.signin.saml import services
+
+    owner = factories.owner_of(sso_org).user
+    services.set_strict(sso_org, True, actor=owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        invitations.invite_member(sso_org, "new@acme.example", role="member", actor=owner)
+    path = "/" + mailoutbox[-1].body.split("://", 1)[1].split("/", 1)[1].split()[0]
+
+    page = client.get(path)
+    assert page.status_code == 200
+    assert b"signs in through its identity provider" in page.content and b"new_password1" not in page.content
+    response = client.post(path)
+
+    assert response.status_code == 302 and response["Location"] == reverse("saml:login", args=[sso_org.uid])
+    assert _session_user(client) is None  # no password session in a strict org
+    joined = Membership.objects.get(organization=sso_org, user__email="new@acme.example")
+    assert joined.active and not joined.user.has_usable_password()
