@@ -205,14 +205,19 @@ def test_install_post_refused_when_scim_off(client, org, owner):
     assert not AppInstallation.objects.exists()
 
 
-def test_second_install_post_shows_error_and_link(client, scim_org, owner, okta):
-    installation, _ = installations.install_app(scim_org, okta, actor=owner.user)
+def test_reloading_the_token_page_says_already_installed_once_and_issues_nothing(client, scim_org, owner, okta):
+    """A reload re-sends the install POST: it is redirected (PRG) to the
+    installation, where the message is shown once and consumed."""
     client.force_login(owner.user)
-    response = client.post(url("marketplace-install", scim_org, OKTA))
-    assert response.status_code == 400
-    body = response.content.decode()
-    assert "already installed" in body and 'id="secret-token"' not in body
-    assert url("marketplace-installation", scim_org, installation.pk) in body
+    install = url("marketplace-install", scim_org, OKTA)
+    assert 'id="secret-token"' in client.post(install).content.decode()
+    installation = AppInstallation.objects.get()
+    for _ in range(2):  # reload, and reload again
+        response = client.post(install, follow=True)
+        assert response.redirect_chain == [(url("marketplace-installation", scim_org, installation.pk), 302)]
+        body = response.content.decode()
+        assert body.count("already installed") == 1 and 'id="secret-token"' not in body
+    assert "already installed" not in client.get(response.request["PATH_INFO"]).content.decode()  # consumed
     assert SecretToken.objects.count() == 1
 
 
