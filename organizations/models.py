@@ -159,10 +159,6 @@ class Membership(models.Model):
             models.Index("organization", Lower("scim_external_id"), name="membership_extid_ci_idx"),
             # An org's users in id order (SCIM pages, import paging), index-only.
             models.Index(fields=["organization", "id"], name="membership_org_id_idx"),
-            # An org's Owner and Admins (the last-Admin guardrail), without reading its members.
-            models.Index(
-                fields=["organization"], condition=Q(role__in=["owner", "admin"]), name="membership_managers_idx"
-            ),
         ]
 
     def __str__(self) -> str:
