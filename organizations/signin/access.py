@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from organizations.models import Membership, User
 
@@ -51,3 +52,14 @@ class MembershipSessionMiddleware:
                 logout(request)
                 messages.warning(request, ENDED_MESSAGE)
         return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """An org in SSO Strict mode opened from a session its IdP did not sign in
+        (organizations.permissions.get_managed_org_or_404): off to its IdP."""
+        from organizations.permissions import SignInThroughIdpRequired
+
+        if not isinstance(exception, SignInThroughIdpRequired):
+            return None
+        org = exception.organization
+        messages.info(request, f"{org.name} requires signing in through its identity provider: sign in there to manage it.")
+        return HttpResponseRedirect(reverse("saml:login", args=[org.uid]))
