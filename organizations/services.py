@@ -50,17 +50,28 @@ def find_account(email: str) -> User | None:
     return filter_ci(User.objects.all(), "email", email.strip()).first()
 
 
+NAME_MAX_LENGTH = 150  # User.first_name / last_name
+
+
+def check_names(first_name: str, last_name: str) -> None:
+    """Names are stored whole or refused: never cut short silently."""
+    for label, value in (("First name", first_name), ("Last name", last_name)):
+        if len(value) > NAME_MAX_LENGTH:
+            raise ServiceError(f"{label} is {len(value)} characters long; at most {NAME_MAX_LENGTH} are allowed.")
+
+
 def get_or_create_account(email: str, *, first_name: str = "", last_name: str = "") -> tuple[User, bool]:
     """The one global login of a person, found by e-mail case-insensitively."""
     email = email.strip()
     if not email or "@" not in email:
         raise ServiceError("A valid e-mail address is required.")
+    check_names(first_name, last_name)
     user = find_account(email)
     if user is not None:
         return user, False
     try:
         with transaction.atomic():
-            return User.objects.create_user(email=email, first_name=first_name[:150], last_name=last_name[:150]), True
+            return User.objects.create_user(email=email, first_name=first_name, last_name=last_name), True
     except IntegrityError:
         # Another request created the same account concurrently.
         return filter_ci(User.objects.all(), "email", email).get(), False
@@ -71,14 +82,15 @@ def _add_membership(organization: Organization, user: User, role: str, *, first_
     and the primary work e-mail are the account's e-mail, the name is the one
     given (else the account's), so an IdP's import and `userName eq` lookups
     match the person instead of creating a duplicate."""
+    check_names(first_name, last_name)
     membership = Membership.objects.create(
         organization=organization,
         user=user,
         role=role,
         manual_role=role,
         scim_username=user.email,
-        given_name=(first_name or user.first_name)[:255],
-        family_name=(last_name or user.last_name)[:255],
+        given_name=first_name or user.first_name,
+        family_name=last_name or user.last_name,
     )
     MembershipEmail.objects.create(membership=membership, value=user.email, type="work", primary=True)
     return membership

@@ -180,6 +180,26 @@ def test_stack_rename_and_delete_name_the_members_affected(owner_client, org, ow
     assert event.actor_id == str(owner.user.pk)
 
 
+def test_stacks_tab_counts_people_once_each_and_caps_the_count(owner_client, org, monkeypatch):
+    from organizations import admin_views
+
+    web, docs = factories.make_stack(org, "Web"), factories.make_stack(org, "Docs")
+    factories.make_stack(org, "Empty")
+    people = [factories.make_member(org) for _ in range(4)]
+    for m in people:
+        services.grant_stack_role(m, web, builtin("Developer"), actor=None)
+    services.grant_stack_role(people[0], web, builtin("Admin"), actor=None)  # two roles, one person
+    services.grant_stack_role(people[1], docs, builtin("Developer"), actor=None)
+
+    def shown(response) -> dict[str, str]:
+        return dict(re.findall(r'<tr data-stack="([^"]+)">.*?class="stack-people">([^<]+)<', response.content.decode()))
+
+    tab = reverse("admin:org-settings-stacks", args=[org.uid])
+    assert shown(owner_client.get(tab)) == {"Web": "4", "Docs": "1", "Empty": "0"}
+    monkeypatch.setattr(admin_views, "STACK_PEOPLE_CAP", 3)
+    assert shown(owner_client.get(tab)) == {"Web": "3+", "Docs": "1", "Empty": "0"}
+
+
 def test_another_orgs_member_or_stack_is_a_404_on_every_new_page(owner_client, other_org):
     theirs = factories.make_member(other_org)
     stack = factories.make_stack(other_org)

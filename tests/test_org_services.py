@@ -139,6 +139,18 @@ def test_custom_stack_role_cannot_shadow_a_builtin(org):
         services.create_stack_role(org, "developer", actor=None)
 
 
+def test_a_name_too_long_is_refused_whole_not_cut_short(org):
+    """Neither an account nor a membership is written with a shortened name."""
+    with pytest.raises(services.ServiceError, match="Last name is 151 characters long; at most 150"):
+        services.add_member(org, "long@acme.example", actor=None, first_name="Ann", last_name="x" * 151)
+    assert not User.objects.filter(email="long@acme.example").exists()
+    account = factories.make_member(other := services.create_organization(
+        "Globex", owner_email="o@globex.example", actor=None), "kept@acme.example").user
+    with pytest.raises(services.ServiceError, match="First name"):
+        services.add_member(org, account.email, actor=None, first_name="y" * 200)
+    assert not org.memberships.filter(user=account).exists() and other.memberships.filter(user=account).exists()
+
+
 def test_invalid_email_is_a_clear_error(org):
     with pytest.raises(services.ServiceError, match="e-mail"):
         services.add_member(org, "not-an-email", actor=None)

@@ -13,7 +13,8 @@ from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from organizations.models import MANAGER_ROLES, Membership, Organization, User
 
@@ -58,8 +59,8 @@ def signin_refusal(membership: Membership) -> str | None:
 
 def managers_who_can_sign_in(organization: Organization) -> QuerySet[Membership]:
     """Active Owners and Admins of the org who can sign in: the people who can
-    actually run it. Read through the partial index of managers, so its cost
-    does not grow with the org's members."""
+    actually run it. Read through the (organization, role, active) index, so its
+    cost does not grow with the org's members."""
     managers = Membership.objects.filter(
         organization=organization, role__in=MANAGER_ROLES, active=True, user__is_active=True
     )
@@ -93,3 +94,14 @@ class MembershipSessionMiddleware:
                 logout(request)
                 messages.warning(request, ENDED_MESSAGE)
         return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """An org in SSO Strict mode opened from a session its IdP did not sign in
+        (organizations.permissions.get_managed_org_or_404): off to its IdP."""
+        from organizations.permissions import SignInThroughIdpRequired
+
+        if not isinstance(exception, SignInThroughIdpRequired):
+            return None
+        org = exception.organization
+        messages.info(request, f"{org.name} requires signing in through its identity provider: sign in there to manage it.")
+        return HttpResponseRedirect(reverse("saml:login", args=[org.uid]))
