@@ -52,6 +52,19 @@ def _get_member(org: Organization, membership_id: int) -> Membership:
     return get_object_or_404(Membership.objects.select_related("user"), organization=org, pk=membership_id)
 
 
+# Per action: the question, what happens, the button, and whether it takes access away.
+CONFIRMATIONS = {
+    "remove": ("Remove {email} from {org}?", "The membership and every role it holds in {org} are removed. The person's "
+               "account, their other organizations and the audit trail stay.", "Remove member", True),
+    "deactivate": ("Deactivate {email}?", "The member loses all access at once (roles from SCIM groups included); the "
+                   "record stays and can be reactivated.", "Deactivate member", True),
+    "reactivate": ("Reactivate {email}?", "The member gets back the access their groups and grants made by hand give.",
+                   "Reactivate member", False),
+    services.DEMOTE: ("Change your own role in {org} to {role}?", "Your role granted by hand becomes {role}. An Owner "
+                      "or another Admin can make you an Admin again.", "Change my role", True),
+}
+
+
 def confirm_page(
     request: HttpRequest, site, org: Organization, member: Membership, *, action: str, next_url: str,
     consequence: str = "", hidden_fields: list[tuple[str, str]] | None = None, role_label: str = "",
@@ -61,9 +74,14 @@ def confirm_page(
     hidden = [("next", next_url), *(hidden_fields or [])]
     if consequence:
         hidden.append((LOSS_CONFIRMED_FIELD, "yes"))
+    question, explanation, button, danger = (
+        text.format(email=member.user.email, org=org.name, role=role_label) if isinstance(text, str) else text
+        for text in CONFIRMATIONS[action]
+    )
     context = org_settings_context(
         request, site, org, "members", member=member, action=action, next_url=next_url, consequence=consequence,
-        hidden_fields=hidden, role_label=role_label, title=f"{action.replace('-', ' ').capitalize()}: {member.user.email}",
+        hidden_fields=hidden, question=question, explanation=explanation, button=button, danger=danger,
+        title=question,
     )
     return TemplateResponse(request, "admin/orgdesk/member_confirm.html", context)
 
