@@ -7,14 +7,13 @@ Admin membership; only the Owner hands over ownership. Anyone else is answered a
 if the org did not exist (404), so another tenant's existence never leaks."""
 from __future__ import annotations
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 
 from .audit import Actor
 from .models import MANAGER_ROLES, Membership, Organization, OrgRole, User
 from .services import ServiceError, find_account
-from .signin.access import SESSION_SIGNIN_ORG
+from .signin.access import SESSION_SIGNIN_ORG, enabled_sso
 
 _MANAGED_IDS_ATTR = "_orgdesk_managed_org_ids"
 
@@ -83,11 +82,8 @@ class SignInThroughIdpRequired(Exception):
 
 
 def _idp_only(org: Organization) -> bool:
-    try:
-        sso = org.sso
-    except ObjectDoesNotExist:
-        return False
-    return sso.enabled and sso.strict
+    sso = enabled_sso(org)
+    return sso is not None and sso.strict
 
 
 def get_managed_org_or_404(request: HttpRequest, org_uid: str) -> Organization:

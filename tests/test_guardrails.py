@@ -22,12 +22,6 @@ TRANSFER = "transfer-ownership"
 
 
 @pytest.fixture
-def owner_client(client, owner):
-    client.force_login(owner.user)
-    return client
-
-
-@pytest.fixture
 def scim_only(org):
     """Provisioned by the IdP, never accepted an invitation: no password, no SSO."""
     m = factories.make_member(org, "Provisioned@acme.example")

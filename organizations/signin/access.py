@@ -30,13 +30,19 @@ def can_sign_in(user: User) -> bool:
     return user.is_superuser or Membership.objects.filter(user=user, active=True).exists()
 
 
-def sso_signin_available(organization: Organization) -> bool:
-    """The org's identity provider can sign its members in (SSO set up and on)."""
+def enabled_sso(organization: Organization):
+    """The org's SSO settings if SSO is enabled, else None (a reverse one-to-one)."""
     try:
         sso = organization.sso
     except ObjectDoesNotExist:
-        return False
-    return sso.enabled and sso.idp_configured
+        return None
+    return sso if sso.enabled else None
+
+
+def sso_signin_available(organization: Organization) -> bool:
+    """The org's identity provider can sign its members in (SSO set up and on)."""
+    sso = enabled_sso(organization)
+    return sso is not None and sso.idp_configured
 
 
 def signin_refusal(membership: Membership) -> str | None:
