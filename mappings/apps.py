@@ -12,7 +12,7 @@ class MappingsConfig(AppConfig):
 
         receivers.connect()
 
-        from organizations.signin.home import register_explainer
+        from organizations.role_sources import register_explainer
 
         from .home import explain_for_home
 

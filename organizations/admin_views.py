@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Callable
 
 from django.contrib import messages
-from django.db.models import Count, Prefetch, prefetch_related_objects
+from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -26,7 +27,9 @@ from .forms import (
     TransferOwnershipForm,
 )
 from .models import Organization, OrgRole, Stack, StackAccess, StackRole
+from .outcomes import Outcome, finish
 from .permissions import can_transfer_ownership, get_managed_org_or_404
+from .role_sources import annotate_org_role_sources
 from .signin.invitations import invite_member
 from .signin.members_tab import pending_invitations_context
 
@@ -52,8 +55,9 @@ def org_settings_context(request: HttpRequest, site, org: Organization, active_t
     }
 
 
-# A handler gets the cleaned data and returns the success message.
-Handler = Callable[[dict], str]
+# A handler gets the cleaned data and returns the success message, an Outcome
+# (message, level, where to go) or a whole response (a confirmation page).
+Handler = Callable[[dict], "str | Outcome | HttpResponse"]
 
 
 class OrgSettingsViews:
@@ -85,12 +89,11 @@ class OrgSettingsViews:
         if not form.is_valid():
             return None
         try:
-            message = handlers[action](form.cleaned_data)
+            result = handlers[action](form.cleaned_data)
         except services.ServiceError as exc:
             form.add_error(None, str(exc))
             return None
-        messages.success(request, message)
-        return HttpResponseRedirect(request.path)
+        return finish(request, Outcome(result) if isinstance(result, str) else result, request.path)
 
     def _render(self, request, template: str, org: Organization, tab: str, **extra) -> TemplateResponse:
         context = org_settings_context(request, self.site, org, tab, form_action_field=FORM_ACTION_FIELD, **extra)
@@ -137,13 +140,19 @@ class OrgSettingsViews:
             )
             return f"{m.user.email} was added as {m.get_role_display()}. An invitation e-mail is on its way."
 
-        def change(data: dict) -> str:
-            m = services.change_role(data["membership"], data["role"], actor=request.user)
-            return f"{m.user.email} now has the role {m.get_role_display()}."
+        def change(data: dict) -> Outcome | HttpResponse:
+            from .member_views import change_role_outcome  # member_views builds on this module
+
+            member, role = data["membership"], data["role"]
+            hidden = [(FORM_ACTION_FIELD, ChangeRoleForm.action), ("change-role-membership", str(member.pk)),
+                      ("change-role-role", role)]
+            return change_role_outcome(
+                request, self.site, org, member, role, next_url=request.path, hidden_fields=hidden
+            )
 
         def transfer(data: dict) -> str:
-            m = services.transfer_ownership(org, data["membership"], actor=request.user)
-            return f"{m.user.email} is now the Owner."
+            m = services.transfer_ownership(org, data["membership"], actor=request.user, typed_name=data["typed_name"])
+            return f"{m.user.email} is now the Owner of {org.name} and has been told by e-mail; you are now an Admin."
 
         handlers = {"add-member": add, "change-role": change}
         if can_transfer:
@@ -157,6 +166,7 @@ class OrgSettingsViews:
         prefetch_related_objects(
             page.rows, Prefetch("stack_access", queryset=StackAccess.objects.select_related("stack", "role"))
         )
+        annotate_org_role_sources(page.rows)
         return self._render(
             request,
             "admin/orgdesk/org_settings_members.html",
@@ -191,14 +201,9 @@ class OrgSettingsViews:
         if response is not None:
             return response
         stacks = paginate(Stack.objects.filter(organization=org).order_by("name", "pk"), request.GET.get("page"))
-        people = dict(
-            StackAccess.objects.filter(stack__in=stacks.rows)
-            .values("stack_id")
-            .annotate(n=Count("membership_id", distinct=True))
-            .values_list("stack_id", "n")
-        )
+        people = stack_people_counts([stack.pk for stack in stacks.rows])
         for stack in stacks.rows:
-            stack.people = people.get(stack.pk, 0)
+            stack.people, stack.people_capped = people.get(stack.pk, (0, False))
         return self._render(
             request,
             "admin/orgdesk/org_settings_stacks.html",
@@ -210,6 +215,24 @@ class OrgSettingsViews:
             stack_form=forms["create-stack"],
             role_form=forms["create-stack-role"],
         )
+
+
+STACK_PEOPLE_CAP = 1_000
+
+
+def stack_people_counts(stack_ids: list[int]) -> dict[int, tuple[int, bool]]:
+    """{stack id: (people holding a role on it, capped)} in one statement; each
+    count stops at cap + 1 distinct members, so a stack that 20,000 members of a
+    mapped group reach costs what one of 1,000 does ("1,000+")."""
+    table, cap = StackAccess._meta.db_table, STACK_PEOPLE_CAP
+    counted = Stack.objects.filter(pk__in=stack_ids).annotate(
+        n=RawSQL(
+            f"SELECT COUNT(*) FROM (SELECT DISTINCT sa.membership_id FROM {table} sa "
+            f"WHERE sa.stack_id = {Stack._meta.db_table}.id LIMIT %s) capped",
+            (cap + 1,),
+        )
+    )
+    return {pk: ((cap, True) if n > cap else (n, False)) for pk, n in counted.values_list("pk", "n")}
 
 
 def get_urls(site) -> list:

@@ -61,6 +61,15 @@ def test_search_matches_part_of_the_email_or_the_name(owner_client, org):
     assert "Type at least 3 characters" in short
 
 
+def test_a_whole_account_email_finds_a_member_whose_username_differs(owner_client, org, other_org):
+    """Okta may push userName "jdoe" for the account jane.doe@acme.example."""
+    jane = factories.make_member(org, "jane.doe@acme.example")
+    Membership.objects.filter(pk=jane.pk).update(scim_username="jdoe")
+    factories.make_member(other_org, "jane.doe2@acme.example")
+    assert listed(owner_client.get(members_url(org, q="Jane.Doe@acme.example"))) == ["jane.doe@acme.example"]
+    assert listed(owner_client.get(members_url(org, q="jane.doe2@acme.example"))) == []  # another org's person
+
+
 def test_filters_by_role_status_and_source(owner_client, org, owner):
     bulk_members(org, 3, prefix="plain")
     admins = bulk_members(org, 2, prefix="boss", role=OrgRole.ADMIN)
@@ -178,6 +187,26 @@ def test_stack_rename_and_delete_name_the_members_affected(owner_client, org, ow
     event = AuditEvent.objects.get(action="stack.delete")
     assert event.before == {"name": "Website", "members_affected": 3, "grants": 4}
     assert event.actor_id == str(owner.user.pk)
+
+
+def test_stacks_tab_counts_people_once_each_and_caps_the_count(owner_client, org, monkeypatch):
+    from organizations import admin_views
+
+    web, docs = factories.make_stack(org, "Web"), factories.make_stack(org, "Docs")
+    factories.make_stack(org, "Empty")
+    people = [factories.make_member(org) for _ in range(4)]
+    for m in people:
+        services.grant_stack_role(m, web, builtin("Developer"), actor=None)
+    services.grant_stack_role(people[0], web, builtin("Admin"), actor=None)  # two roles, one person
+    services.grant_stack_role(people[1], docs, builtin("Developer"), actor=None)
+
+    def shown(response) -> dict[str, str]:
+        return dict(re.findall(r'<tr data-stack="([^"]+)">.*?class="stack-people">([^<]+)<', response.content.decode()))
+
+    tab = reverse("admin:org-settings-stacks", args=[org.uid])
+    assert shown(owner_client.get(tab)) == {"Web": "4", "Docs": "1", "Empty": "0"}
+    monkeypatch.setattr(admin_views, "STACK_PEOPLE_CAP", 3)
+    assert shown(owner_client.get(tab)) == {"Web": "3+", "Docs": "1", "Empty": "0"}
 
 
 def test_another_orgs_member_or_stack_is_a_404_on_every_new_page(owner_client, other_org):

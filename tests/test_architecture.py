@@ -43,3 +43,11 @@ def test_the_scan_sees_imports_inside_functions(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from mappings.services import x\n    import scim.models\n")
     assert imported_modules(module) >= {"mappings.services", "scim.models"}
+
+
+@pytest.mark.django_db
+def test_the_models_and_their_migrations_agree():
+    """A model change always ships with its migration (makemigrations --check)."""
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)

@@ -69,7 +69,7 @@ def test_removing_the_owner_is_refused(owner):
 
 
 def test_transfer_makes_new_owner_and_old_owner_an_admin(org, owner, plain_member):
-    services.transfer_ownership(org, plain_member, actor=owner.user)
+    services.transfer_ownership(org, plain_member, actor=owner.user, typed_name=org.name)
 
     roles = dict(org.memberships.values_list("user__email", "role"))
     assert roles == {owner.user.email: OrgRole.ADMIN, plain_member.user.email: OrgRole.OWNER}
@@ -80,7 +80,7 @@ def test_transfer_makes_new_owner_and_old_owner_an_admin(org, owner, plain_membe
 def test_transfer_to_a_member_of_another_org_is_refused(org, other_org, owner):
     stranger = factories.make_member(other_org)
     with pytest.raises(services.ServiceError):
-        services.transfer_ownership(org, stranger, actor=None)
+        services.transfer_ownership(org, stranger, actor=None, typed_name=org.name)
     assert factories.owner_of(org).pk == owner.pk
 
 
@@ -139,6 +139,18 @@ def test_custom_stack_role_cannot_shadow_a_builtin(org):
         services.create_stack_role(org, "developer", actor=None)
 
 
+def test_a_name_too_long_is_refused_whole_not_cut_short(org):
+    """Neither an account nor a membership is written with a shortened name."""
+    with pytest.raises(services.ServiceError, match="Last name is 151 characters long; at most 150"):
+        services.add_member(org, "long@acme.example", actor=None, first_name="Ann", last_name="x" * 151)
+    assert not User.objects.filter(email="long@acme.example").exists()
+    account = factories.make_member(other := services.create_organization(
+        "Globex", owner_email="o@globex.example", actor=None), "kept@acme.example").user
+    with pytest.raises(services.ServiceError, match="First name"):
+        services.add_member(org, account.email, actor=None, first_name="y" * 200)
+    assert not org.memberships.filter(user=account).exists() and other.memberships.filter(user=account).exists()
+
+
 def test_invalid_email_is_a_clear_error(org):
     with pytest.raises(services.ServiceError, match="e-mail"):
         services.add_member(org, "not-an-email", actor=None)
@@ -181,7 +193,7 @@ def _change_role(ctx):
 
 
 def _transfer(ctx):
-    return services.transfer_ownership(ctx["org"], ctx["member"], actor=ctx["actor"])
+    return services.transfer_ownership(ctx["org"], ctx["member"], actor=ctx["actor"], typed_name=ctx["org"].name)
 
 
 def _remove(ctx):

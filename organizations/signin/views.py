@@ -22,6 +22,7 @@ from . import invitations
 from .forms import InvitationPasswordForm, ThrottledPasswordResetForm
 from .home import home_context
 from .invitations import Refusal
+from .saml.policy import password_signin_refusal, requires_sso
 
 REFUSALS = {
     Refusal.INVALID: (404, "This invitation link is not valid",
@@ -85,12 +86,16 @@ def invitation_accept(request: HttpRequest, org_uid: str, token: str) -> HttpRes
             refusal="other-account",
         )
         return TemplateResponse(request, "signin/invitation_refused.html", context, status=403)
-    needs_password = not user.has_usable_password()
+    # An org in SSO Strict mode: its members sign in through its IdP, so the
+    # invitation asks for no password and joining leads to that sign-in.
+    sso_only = requires_sso(org)
+    needs_password = not user.has_usable_password() and not sso_only
     form = InvitationPasswordForm(user, request.POST if request.method == "POST" and needs_password else None)
     if request.method == "POST" and (not needs_password or form.is_valid()):
         return _accept(request, check, password=form.cleaned_data["new_password1"] if needs_password else None)
     context = page_context(
         request, f"Join {org.name}", org=org, invitation=invitation, form=form, needs_password=needs_password,
+        sso_only=sso_only,
     )
     # The token is in this page's URL: Django's Referrer-Policy "same-origin" keeps
     # it from other sites ("no-referrer" would make browsers send Origin: null,
@@ -104,6 +109,12 @@ def _accept(request: HttpRequest, check: invitations.LinkCheck, *, password: str
         user = invitations.accept_invitation(invitation, password=password)
     except ServiceError:  # used or revoked by a concurrent request since the check
         return _refuse(request, invitations.LinkCheck(invitation, Refusal.USED))
+    if refusal := password_signin_refusal(user):  # this org (or another of theirs) is SSO-only
+        messages.success(request, f"You joined {org.name}.")
+        messages.info(request, refusal)
+        if requires_sso(org):
+            return HttpResponseRedirect(reverse("saml:login", args=[org.uid]))
+        return HttpResponseRedirect(reverse("saml:start"))
     if password:
         login(request, user, backend="organizations.backends.EmailBackend")
         messages.success(request, f"Welcome to {org.name}. Your password is set and you are signed in.")

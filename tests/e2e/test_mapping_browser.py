@@ -47,12 +47,15 @@ def test_admin_maps_a_scim_group_in_the_browser_and_the_member_gets_the_roles(br
     factories.make_stack(org, "Docs")
     group = provisioning.create_group(org, "Engineering", member_ids=[jane.pk], actor=None)
 
+    from playwright.sync_api import expect
+
     page = browser_page
     log_in(page, live_server, admin.user.email)
     page.click(f"#org-settings-list >> text={org.name}")
     page.get_by_role("tab", name="SCIM").click()
     section = page.locator("#group-mapping")
-    assert section.get_by_text("No group is mapped yet.").is_visible()
+    # expect() waits for the tab's page; an instant is_visible() raced the navigation in CI.
+    expect(section.get_by_text("No group is mapped yet.")).to_be_visible()
 
     pick_group(page, "engin", "Engineering")
     section.get_by_label("Organization Role").select_option(label="Admin")
@@ -105,5 +108,5 @@ def test_admin_maps_a_scim_group_in_the_browser_and_the_member_gets_the_roles(br
     assert "Remove the mapping of Engineering?" in page.locator("#mapping-preview").inner_text()
     assert "Lose Admin (become Member)" in page.locator("#mapping-preview").inner_text()
     page.get_by_role("button", name="Confirm: remove the mapping").click()
-    assert page.locator("#no-group-mappings").is_visible()
+    expect(page.locator("#no-group-mappings")).to_be_visible()
     assert held(jane) == (OrgRole.MEMBER, set())

@@ -21,8 +21,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
 from organizations import audit
-from organizations.models import MANAGER_ROLES, Membership, Organization
+from organizations.models import Membership, Organization
+from organizations.permissions import can_manage
 from organizations.services import find_account
+from organizations.signin.access import SESSION_SIGNIN_ORG
 
 from . import acs, config, services
 from .forms import SsoStartForm
@@ -138,7 +140,7 @@ def _refused(request, sso: SsoSettings, refusal: acs.Refused, *, flow: str, reco
 
 
 def _landing_url(membership: Membership) -> str:
-    if membership.role in MANAGER_ROLES:
+    if can_manage(membership.user, membership.organization):
         return reverse("admin:org-settings", args=[membership.organization.uid])
     try:
         return reverse("member_home")
@@ -179,6 +181,9 @@ def acs_view(request: HttpRequest, org_uid: str) -> HttpResponse:
     user = membership.user
     login(request, user, backend=AUTH_BACKEND)
     request.session["signin_method"] = f"saml:{sso.organization.uid}"
+    # The org whose IdP vouched for this session: its deactivation ends the session
+    # (organizations.signin.access.session_still_valid).
+    request.session[SESSION_SIGNIN_ORG] = sso.organization_id
     audit.record(
         sso.organization,
         user,
