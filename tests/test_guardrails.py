@@ -259,6 +259,27 @@ def test_the_raw_admin_lists_the_last_admin_as_protected(operator_client, org, u
     assert Membership.objects.filter(pk=admin_member.pk).exists()
 
 
+def test_a_mapping_edit_by_hand_cannot_take_admin_from_the_last_one_who_can_sign_in(org, unreachable_owner,
+                                                                                  plain_member):
+    from mappings.models import GroupMapping
+    from mappings.services import delete_mapping
+
+    mapping = map_group(org, make_group(org, "Engineering", [plain_member]), org_role="admin")
+    plain_member.refresh_from_db()
+    assert plain_member.role == OrgRole.ADMIN
+    before = state(org)
+    for change in (lambda: map_group(org, mapping.group, org_role="member", actor=plain_member.user),
+                   lambda: delete_mapping(mapping, actor=plain_member.user)):
+        with pytest.raises(services.LastAdminError, match="is Admin through the SCIM group Engineering"):
+            change()
+    assert state(org) == before
+    assert GroupMapping.objects.get(pk=mapping.pk).org_role == OrgRole.ADMIN
+
+    services.change_role(plain_member, OrgRole.ADMIN, actor=None)  # Admin by hand too: the mapping may go
+    delete_mapping(mapping, actor=plain_member.user)
+    assert Membership.objects.get(pk=plain_member.pk).role == OrgRole.ADMIN
+
+
 def test_the_identity_provider_is_not_held_back(org, unreachable_owner, admin_member):
     """SCIM DELETE removes whom the IdP says (the report of issue 17 names this gap)."""
     from scim.provisioning import delete_membership
