@@ -17,3 +17,9 @@ class MappingsConfig(AppConfig):
         from .home import explain_for_home
 
         register_explainer(explain_for_home)
+
+        from organizations.audit_log import register_sentences
+
+        from .audit_sentences import SENTENCES
+
+        register_sentences(SENTENCES)

@@ -1,11 +1,12 @@
-"""The tenant-scoped admin for organizations, members, stacks, stack roles and
-the audit log.
+"""The raw model admin for organizations, members, stacks, stack roles and the
+audit log: for operators (superusers) only.
 
-Access is by org role, not Django model permissions (see config.admin_site): a
-superuser sees everything; an active Owner/Admin sees and edits only the orgs
-they manage; anyone else sees nothing. Objects of other orgs are left out of
-get_queryset, so their change URLs get the admin's usual "doesn't exist"
-redirect and never render. Saves go through organizations.services."""
+Owners and Admins run their orgs in Organization Settings (the General, Members,
+Stacks, SCIM, Single Sign-On and Audit log tabs), never here: every ModelAdmin
+below answers 403 to them and lists nothing on the admin index. The querysets
+stay scoped to managed orgs all the same (for a superuser that is every org),
+so a permission slip would still not show another tenant. Saves go through
+organizations.services."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -71,6 +72,9 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return obj.pk if not self.org_field else getattr(obj, f"{self.org_field}_id")
 
     def _may_manage(self, request: HttpRequest, obj=None) -> bool:
+        """Operators only: an Owner or Admin uses Organization Settings."""
+        if not permissions.is_operator(request.user):
+            return False
         return permissions.may_manage_org_id(request, None if obj is None else self._org_id(obj))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:

@@ -39,6 +39,7 @@ SETTINGS_TABS = [
     ("stacks", "Stacks", "admin:org-settings-stacks"),
     ("scim", "SCIM", "admin:org-settings-scim"),
     ("sso", "Single Sign-On", "admin:org-settings-sso"),
+    ("audit", "Audit log", "admin:org-settings-audit"),
 ]
 
 
@@ -235,10 +236,11 @@ def stack_people_counts(stack_ids: list[int]) -> dict[int, tuple[int, bool]]:
 
 
 def get_urls(site) -> list:
+    from .audit_views import get_urls as audit_urls
     from .member_views import get_urls as member_urls
 
     views = OrgSettingsViews(site)
-    return member_urls(site) + [
+    return member_urls(site) + audit_urls(site) + [
         path("settings/", site.admin_view(views.general), name="org-settings"),
         path("settings/members/", site.admin_view(views.members), name="org-settings-members"),
         path("settings/stacks/", site.admin_view(views.stacks), name="org-settings-stacks"),
