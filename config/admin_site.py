@@ -73,10 +73,25 @@ class OrgdeskAdminSite(admin.AdminSite):
         ]
         return custom + super().get_urls()
 
+    def _build_app_dict(self, request, label=None):
+        """The raw model admin's app list (index, sidebar, /admin/<app>/) exists
+        for operators only: for anyone else it is empty, so the app pages are 404."""
+        from organizations.permissions import is_operator
+
+        if not is_operator(request.user):
+            return {}
+        return super()._build_app_dict(request, label)
+
     def each_context(self, request):
         context = super().each_context(request)
-        from organizations.permissions import managed_organizations
+        from organizations.permissions import is_operator, managed_organizations
 
         if request.user.is_authenticated:
-            context["managed_orgs"] = list(managed_organizations(request.user).only("uid", "name")[:50])
+            context["managed_orgs"] = list(
+                managed_organizations(request.user).order_by("name", "pk").only("uid", "name")[:50]
+            )
+        # The raw model admin (its sidebar, app list and recent actions) is the
+        # operators' tool; Owners and Admins see Organization Settings only.
+        context["is_operator"] = is_operator(request.user)
+        context["is_nav_sidebar_enabled"] = context["is_operator"]
         return context

@@ -12,8 +12,14 @@ class MappingsConfig(AppConfig):
 
         receivers.connect()
 
-        from organizations.signin.home import register_explainer
+        from organizations.role_sources import register_explainer
 
         from .home import explain_for_home
 
         register_explainer(explain_for_home)
+
+        from organizations.audit_log import register_sentences
+
+        from .audit_sentences import SENTENCES
+
+        register_sentences(SENTENCES)

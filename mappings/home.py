@@ -1,4 +1,4 @@
-"""Tells a member's home page (organizations.signin.home) which mapped SCIM
+"""Tells organizations.role_sources (a member's home, the Members tab) which mapped SCIM
 group granted each role. Registered in MappingsConfig.ready. Three queries for
 a page of memberships however many orgs it spans: their groups, and the
 mappings of just those groups."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from organizations.models import AccessSource, Membership, StackAccess
-from organizations.signin.home import Explanation
+from organizations.role_sources import Explanation
 
 from .engine import MappingRule, explain_access
 from .models import GroupMapping

@@ -10,7 +10,7 @@ role = the highest of the role granted by hand and the mapped groups' roles
 union over mapped groups; grants made by hand stay.
 
 A fingerprint of the inputs (the group's membership version, the mapping as
-stored, the proposal, the org's stacks) lets Confirm apply exactly what was
+stored, the org's other mappings, the proposal, the org's stacks) lets Confirm apply exactly what was
 previewed: if it differs at Confirm, the preview is computed and shown again."""
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Q, QuerySet, Value
 
 from organizations.models import AccessSource, Membership, Organization, OrgRole, Stack, StackAccess, StackRole
 
@@ -83,11 +83,16 @@ class Preview:
         return bool(self.admins_gained or self.admins_lost or any(c.count for c in self.gains + self.losses))
 
 
-def fingerprint(group, current: Proposal, proposal: Proposal, stack_ids: list[int], member_count: tuple[int, int]) -> str:
+def fingerprint(
+    group, current: Proposal, proposal: Proposal, stack_ids: list[int], member_count: tuple[int, int],
+    mappings_version: tuple[int, str],
+) -> str:
     """Changes when anything the preview was computed from changes: a member
     joining or leaving the group (its updated_at and count), the stored mapping,
-    the org's stacks, or the proposal itself."""
+    any other group's mapping (what members keep through other groups), the
+    org's stacks, or the proposal itself."""
     doc = {
+        "mappings": list(mappings_version),
         "group": group.pk,
         "group_version": group.updated_at.isoformat() if group.updated_at else "",
         "members": list(member_count),  # (in the group, of them active and not the Owner)
@@ -100,6 +105,13 @@ def fingerprint(group, current: Proposal, proposal: Proposal, stack_ids: list[in
 
 def _as_json(p: Proposal) -> list:
     return [p.org_role, sorted(map(list, p.stack_roles)), p.all_stacks_role_id]
+
+
+def _mappings_version(org: Organization) -> tuple[int, str]:
+    """(how many, latest change) of the org's group mappings: every save touches
+    updated_at, a removal the count."""
+    version = GroupMapping.objects.filter(organization=org).aggregate(n=Count("pk"), latest=Max("updated_at"))
+    return version["n"], version["latest"].isoformat() if version["latest"] else ""
 
 
 def _label(m: Membership) -> str:
@@ -240,7 +252,8 @@ def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
         admin_loss_sample=_sample(lose_admin.order_by("scim_username")) if admin_counts["lost"] else [],
         gains=[g for g in gains if g.count],
         losses=[loss for loss in losses if loss.count],
-        fingerprint=fingerprint(group, current, proposal, stack_ids, (counts["total"], members)),
+        fingerprint=fingerprint(group, current, proposal, stack_ids, (counts["total"], members),
+                                _mappings_version(org)),
         removal=proposal is REMOVED,
     )
 
@@ -257,10 +270,11 @@ def _with_pairs(changes: list[RoleChange], pairs, names) -> list[tuple[RoleChang
 
 
 def current_fingerprint(org: Organization, group, proposal: Proposal) -> str:
-    """The fingerprint preview_mapping would compute now, in three cheap statements."""
+    """The fingerprint preview_mapping would compute now, in a few cheap statements."""
     mapping = GroupMapping.objects.filter(group=group).prefetch_related("stack_roles").first()
     stack_ids = list(Stack.objects.filter(organization=org).order_by("pk").values_list("pk", flat=True))
     counts = Membership.objects.filter(organization=org, group_memberships__group=group).aggregate(
         active=Count("pk", filter=Q(active=True) & ~Q(role=OrgRole.OWNER)), total=Count("pk")
     )
-    return fingerprint(group, Proposal.of(mapping), proposal, stack_ids, (counts["total"], counts["active"]))
+    return fingerprint(group, Proposal.of(mapping), proposal, stack_ids, (counts["total"], counts["active"]),
+                       _mappings_version(org))

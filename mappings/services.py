@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 
 from organizations import audit
 from organizations.audit import Actor
@@ -17,12 +18,15 @@ from organizations.models import (
     AccessSource,
     Membership,
     Organization,
+    OrgRole,
     Stack,
     StackAccess,
     StackRole,
     User,
 )
+from organizations.guardrails import LastAdminError, is_person
 from organizations.services import ServiceError
+from organizations.signin.access import managers_who_can_sign_in
 
 from .engine import MappingRule, derive_access
 from .models import MAPPABLE_ORG_ROLES, GroupMapping, GroupMappingStackRole, RecomputeJob
@@ -291,6 +295,30 @@ def _member_ids(group_id: int) -> list[int]:
     return list(ScimGroupMember.objects.filter(group_id=group_id).values_list("membership_id", flat=True))
 
 
+def _check_an_admin_stays(mapping: GroupMapping | None, new_org_role: str | None, *, actor: Actor) -> None:
+    """A mapping edited by a person must not take Admin away from the last Owner
+    or Admin who can sign in (organizations.guardrails). Checked before the
+    change, so it holds when the recompute runs later on a worker too: someone
+    who can sign in keeps Admin if they are the Owner, hold it by hand, are not
+    in this group, or are in another group mapped to Admin. One query."""
+    from scim.models import ScimGroupMember
+
+    if mapping is None or mapping.org_role != OrgRole.ADMIN or new_org_role == OrgRole.ADMIN or not is_person(actor):
+        return
+    org = mapping.organization
+    capable = managers_who_can_sign_in(org)
+    in_group = ScimGroupMember.objects.filter(group_id=mapping.group_id, membership_id=OuterRef("pk"))
+    other_admin_group = ScimGroupMember.objects.filter(
+        membership_id=OuterRef("pk"), group__mapping__org_role=OrgRole.ADMIN
+    ).exclude(group_id=mapping.group_id)
+    keeps = Q(role=OrgRole.OWNER) | Q(manual_role=OrgRole.ADMIN) | ~Exists(in_group) | Exists(other_admin_group)
+    if capable.exists() and not capable.filter(keeps).exists():
+        raise LastAdminError(
+            f"Every Owner or Admin of {org.name} who can sign in is Admin through the SCIM group "
+            f"{mapping.group.display_name}; make someone else an Admin by hand first. Nothing was changed."
+        )
+
+
 @transaction.atomic
 def save_mapping(
     org: Organization,
@@ -323,7 +351,8 @@ def save_mapping(
     group = ScimGroup.objects.select_for_update().filter(pk=group.pk).first()
     if group is None:
         raise MappingError("That SCIM group no longer exists; it was deleted by the identity provider.")
-    mapping = GroupMapping.objects.filter(group=group).first()
+    mapping = GroupMapping.objects.filter(group=group).select_related("organization", "group").first()
+    _check_an_admin_stays(mapping, org_role, actor=actor)
     before = _describe(mapping)
     if mapping is None:
         mapping = GroupMapping(organization=org, group=group)
@@ -370,6 +399,7 @@ def delete_mapping(mapping: GroupMapping, *, actor: Actor) -> None:
     if mapping is None:
         raise MappingError("That mapping was already removed.")
     org, group = mapping.organization, mapping.group
+    _check_an_admin_stays(mapping, None, actor=actor)
     before = _describe(mapping)
     audit.record(org, actor, ACTION_MAPPING_DELETE, mapping, before=before, target_label=group.display_name)
     mapping.delete()

@@ -1,11 +1,12 @@
-"""The tenant-scoped admin for organizations, members, stacks, stack roles and
-the audit log.
+"""The raw model admin for organizations, members, stacks, stack roles and the
+audit log: for operators (superusers) only.
 
-Access is by org role, not Django model permissions (see config.admin_site): a
-superuser sees everything; an active Owner/Admin sees and edits only the orgs
-they manage; anyone else sees nothing. Objects of other orgs are left out of
-get_queryset, so their change URLs get the admin's usual "doesn't exist"
-redirect and never render. Saves go through organizations.services."""
+Owners and Admins run their orgs in Organization Settings (the General, Members,
+Stacks, SCIM, Single Sign-On and Audit log tabs), never here: every ModelAdmin
+below answers 403 to them and lists nothing on the admin index. The querysets
+stay scoped to managed orgs all the same (for a superuser that is every org),
+so a permission slip would still not show another tenant. Saves go through
+organizations.services."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -20,6 +21,7 @@ from django.http import HttpRequest
 from . import permissions, services
 from .admin_filters import ActionKindFilter, ManagedOrganizationFilter
 from .directory import MIN_SEARCH_LENGTH, search_members
+from .guardrails import last_capable_managers
 from .paging import COUNT_CAP, capped_count
 from .forms import (
     MembershipAddForm,
@@ -70,6 +72,9 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return obj.pk if not self.org_field else getattr(obj, f"{self.org_field}_id")
 
     def _may_manage(self, request: HttpRequest, obj=None) -> bool:
+        """Operators only: an Owner or Admin uses Organization Settings."""
+        if not permissions.is_operator(request.user):
+            return False
         return permissions.may_manage_org_id(request, None if obj is None else self._org_id(obj))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -215,24 +220,6 @@ class StackAccessInline(admin.TabularInline):
         return False
 
 
-@admin.action(description="Transfer ownership to the selected member")
-def transfer_ownership(modeladmin, request, queryset):
-    if queryset.count() != 1:
-        modeladmin.message_user(request, "Select exactly one member to become the Owner.", messages.ERROR)
-        return
-    membership = queryset.select_related("organization", "user").get()
-    org = membership.organization
-    if not permissions.can_transfer_ownership(request.user, org):
-        modeladmin.message_user(request, "Only the Owner can transfer ownership.", messages.ERROR)
-        return
-    try:
-        services.transfer_ownership(org, membership, actor=request.user)
-    except services.ServiceError as exc:
-        modeladmin.message_user(request, str(exc), messages.ERROR)
-        return
-    modeladmin.message_user(request, f"{membership.user.email} is now the Owner of {org.name}.", messages.SUCCESS)
-
-
 @admin.register(Membership)
 class MembershipAdmin(BoundedChangeListMixin, ServiceFormMixin, TenantScopedAdmin):
     list_display = ["email", "organization", "role", "manual_role", "active", "scim_managed", "created_at"]
@@ -242,7 +229,8 @@ class MembershipAdmin(BoundedChangeListMixin, ServiceFormMixin, TenantScopedAdmi
     list_select_related = ["user", "organization"]
     autocomplete_fields = ["organization"]
     inlines = [StackAccessInline]
-    actions = [transfer_ownership]
+    # No "transfer ownership" action: ownership passes only on the Members tab,
+    # after the Owner types the org's name (services.transfer_ownership).
 
     @admin.display(ordering="user__email", description="e-mail")
     def email(self, obj: Membership) -> str:
@@ -302,12 +290,14 @@ class MembershipAdmin(BoundedChangeListMixin, ServiceFormMixin, TenantScopedAdmi
             return services.change_role(current, data["manual_role"], actor=request.user)
         return current
 
+    # The admin's delete page is the confirmation (confirmed=True); the last
+    # Owner/Admin who can sign in is listed as protected by get_deleted_objects.
     def delete_model(self, request, obj):
-        services.remove_member(obj, actor=request.user)
+        services.remove_member(obj, actor=request.user, confirmed=True)
 
     def delete_queryset(self, request, queryset):
         for membership in queryset.select_related("user", "organization"):
-            services.remove_member(membership, actor=request.user)
+            services.remove_member(membership, actor=request.user, confirmed=True)
 
     def get_deleted_objects(self, objs, request):
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
@@ -315,6 +305,9 @@ class MembershipAdmin(BoundedChangeListMixin, ServiceFormMixin, TenantScopedAdmi
         owners = [m for m in objs if m.role == OrgRole.OWNER]
         if owners:
             protected = list(protected) + [f"{m} (the Owner: transfer ownership first)" for m in owners]
+        last = last_capable_managers([m for m in objs if m.role != OrgRole.OWNER])
+        if last:
+            protected = list(protected) + [f"{m} (the last Owner or Admin who can sign in)" for m in last]
         return deleted, model_count, set(), protected
 
 

@@ -27,7 +27,9 @@ from .forms import (
     TransferOwnershipForm,
 )
 from .models import Organization, OrgRole, Stack, StackAccess, StackRole
+from .outcomes import Outcome, finish
 from .permissions import can_transfer_ownership, get_managed_org_or_404
+from .role_sources import annotate_org_role_sources
 from .signin.invitations import invite_member
 from .signin.members_tab import pending_invitations_context
 
@@ -37,6 +39,7 @@ SETTINGS_TABS = [
     ("stacks", "Stacks", "admin:org-settings-stacks"),
     ("scim", "SCIM", "admin:org-settings-scim"),
     ("sso", "Single Sign-On", "admin:org-settings-sso"),
+    ("audit", "Audit log", "admin:org-settings-audit"),
 ]
 
 
@@ -52,8 +55,9 @@ def org_settings_context(request: HttpRequest, site, org: Organization, active_t
     }
 
 
-# A handler gets the cleaned data and returns the success message.
-Handler = Callable[[dict], str]
+# A handler gets the cleaned data and returns the success message, an Outcome
+# (message, level, where to go) or a whole response (a confirmation page).
+Handler = Callable[[dict], "str | Outcome | HttpResponse"]
 
 
 class OrgSettingsViews:
@@ -85,12 +89,11 @@ class OrgSettingsViews:
         if not form.is_valid():
             return None
         try:
-            message = handlers[action](form.cleaned_data)
+            result = handlers[action](form.cleaned_data)
         except services.ServiceError as exc:
             form.add_error(None, str(exc))
             return None
-        messages.success(request, message)
-        return HttpResponseRedirect(request.path)
+        return finish(request, Outcome(result) if isinstance(result, str) else result, request.path)
 
     def _render(self, request, template: str, org: Organization, tab: str, **extra) -> TemplateResponse:
         context = org_settings_context(request, self.site, org, tab, form_action_field=FORM_ACTION_FIELD, **extra)
@@ -137,13 +140,19 @@ class OrgSettingsViews:
             )
             return f"{m.user.email} was added as {m.get_role_display()}. An invitation e-mail is on its way."
 
-        def change(data: dict) -> str:
-            m = services.change_role(data["membership"], data["role"], actor=request.user)
-            return f"{m.user.email} now has the role {m.get_role_display()}."
+        def change(data: dict) -> Outcome | HttpResponse:
+            from .member_views import change_role_outcome  # member_views builds on this module
+
+            member, role = data["membership"], data["role"]
+            hidden = [(FORM_ACTION_FIELD, ChangeRoleForm.action), ("change-role-membership", str(member.pk)),
+                      ("change-role-role", role)]
+            return change_role_outcome(
+                request, self.site, org, member, role, next_url=request.path, hidden_fields=hidden
+            )
 
         def transfer(data: dict) -> str:
-            m = services.transfer_ownership(org, data["membership"], actor=request.user)
-            return f"{m.user.email} is now the Owner."
+            m = services.transfer_ownership(org, data["membership"], actor=request.user, typed_name=data["typed_name"])
+            return f"{m.user.email} is now the Owner of {org.name} and has been told by e-mail; you are now an Admin."
 
         handlers = {"add-member": add, "change-role": change}
         if can_transfer:
@@ -157,6 +166,7 @@ class OrgSettingsViews:
         prefetch_related_objects(
             page.rows, Prefetch("stack_access", queryset=StackAccess.objects.select_related("stack", "role"))
         )
+        annotate_org_role_sources(page.rows)
         return self._render(
             request,
             "admin/orgdesk/org_settings_members.html",
@@ -226,10 +236,11 @@ def stack_people_counts(stack_ids: list[int]) -> dict[int, tuple[int, bool]]:
 
 
 def get_urls(site) -> list:
+    from .audit_views import get_urls as audit_urls
     from .member_views import get_urls as member_urls
 
     views = OrgSettingsViews(site)
-    return member_urls(site) + [
+    return member_urls(site) + audit_urls(site) + [
         path("settings/", site.admin_view(views.general), name="org-settings"),
         path("settings/members/", site.admin_view(views.members), name="org-settings-members"),
         path("settings/stacks/", site.admin_view(views.stacks), name="org-settings-stacks"),

@@ -27,3 +27,4 @@ class OrganizationsConfig(AppConfig):
         signals.membership_active_changed.connect(
             invitations.on_membership_active_changed, dispatch_uid="signin-invite-active"
         )
+        signals.ownership_transferred.connect(tasks.on_ownership_transferred, dispatch_uid="signin-ownership-mail")

@@ -75,8 +75,11 @@ class ChangeRoleForm(_MembershipChoiceForm):
 class TransferOwnershipForm(_MembershipChoiceForm):
     action = "transfer-ownership"
     picker_scope = "transfer"
-    confirm = forms.BooleanField(
-        label="I understand the current Owner becomes an Admin", required=True
+    typed_name = forms.CharField(
+        label="Organization name", max_length=200,
+        help_text="Type the organization's name to confirm. The current Owner becomes an Admin; only the new Owner "
+        "can hand ownership on again.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
 
     def membership_queryset(self, organization: Organization):

@@ -17,12 +17,16 @@ from django.views.decorators.http import require_GET
 
 from . import directory, services
 from .admin_views import org_settings_context
-from .permissions import get_managed_org_or_404
+from .guardrails import last_admin_message, last_capable_managers, self_loss_consequence
+from .outcomes import LOSS_CONFIRMED_FIELD, Outcome, finish, lost_own_access, loss_confirmed
+from .permissions import can_manage, get_managed_org_or_404
 from .forms import MemberRoleForm, RenameStackForm
 from .models import Membership, Organization, OrgRole, Stack, StackAccess
 from .pickers import picker_response
+from .role_sources import annotate_org_role_sources, role_change_outcome
 
 MEMBER_ACTIONS = ("deactivate", "reactivate", "remove")
+
 PICKER_SCOPES = {
     "": {},
     "non-owner": {"exclude_owner": True},
@@ -48,28 +52,87 @@ def _get_member(org: Organization, membership_id: int) -> Membership:
     return get_object_or_404(Membership.objects.select_related("user"), organization=org, pk=membership_id)
 
 
+# Per action: the question, what happens, the button, and whether it takes access away.
+CONFIRMATIONS = {
+    "remove": ("Remove {email} from {org}?", "The membership and every role it holds in {org} are removed. The person's "
+               "account, their other organizations and the audit trail stay.", "Remove member", True),
+    "deactivate": ("Deactivate {email}?", "The member loses all access at once (roles from SCIM groups included); the "
+                   "record stays and can be reactivated.", "Deactivate member", True),
+    "reactivate": ("Reactivate {email}?", "The member gets back the access their groups and grants made by hand give.",
+                   "Reactivate member", False),
+    services.DEMOTE: ("Change your own role in {org} to {role}?", "Your role granted by hand becomes {role}. An Owner "
+                      "or another Admin can make you an Admin again.", "Change my role", True),
+}
+
+
+def confirm_page(
+    request: HttpRequest, site, org: Organization, member: Membership, *, action: str, next_url: str,
+    consequence: str = "", hidden_fields: list[tuple[str, str]] | None = None, role_label: str = "",
+) -> TemplateResponse:
+    """The confirmation of deactivate, reactivate, remove, or of a change of one's
+    own role; when the person loses their own access, it says what they lose."""
+    hidden = [("next", next_url), *(hidden_fields or [])]
+    if consequence:
+        hidden.append((LOSS_CONFIRMED_FIELD, "yes"))
+    question, explanation, button, danger = (
+        text.format(email=member.user.email, org=org.name, role=role_label) if isinstance(text, str) else text
+        for text in CONFIRMATIONS[action]
+    )
+    context = org_settings_context(
+        request, site, org, "members", member=member, action=action, next_url=next_url, consequence=consequence,
+        hidden_fields=hidden, question=question, explanation=explanation, button=button, danger=danger,
+        title=question,
+    )
+    return TemplateResponse(request, "admin/orgdesk/member_confirm.html", context)
+
+
+def change_role_outcome(
+    request: HttpRequest, site, org: Organization, member: Membership, role: str, *, next_url: str,
+    hidden_fields: list[tuple[str, str]],
+) -> Outcome | HttpResponse:
+    """Change the role granted by hand and say the role the member really has and
+    why; ask first when the person is about to demote themselves. Other refusals
+    raise services.ServiceError for the caller's form."""
+    try:
+        member = services.change_role(member, role, actor=request.user, confirmed=loss_confirmed(request))
+    except services.ConfirmationRequired as exc:
+        return confirm_page(
+            request, site, org, member, action=services.DEMOTE, next_url=next_url, consequence=str(exc),
+            hidden_fields=hidden_fields, role_label=OrgRole(role).label,
+        )
+    became, message = role_change_outcome(member, role)
+    if member.user_id == request.user.pk and not can_manage(request.user, org):
+        return lost_own_access(request, f"You now have the role {member.get_role_display()} in {org.name} "
+                                f"({member.role_source}); you can no longer open its Organization Settings.")
+    return Outcome(message, messages.SUCCESS if became else messages.WARNING)
+
+
 def member_view(site):
     def view(request: HttpRequest, org_uid: str, membership_id: int) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
         member = _get_member(org, membership_id)
         form = MemberRoleForm(request.POST or None, initial={"role": member.manual_role})
+        next_url = _next_url(request, org)
         if request.method == "POST":
             if member.role == OrgRole.OWNER:
                 form.add_error(None, "The Owner's role changes only by transferring ownership.")
             elif form.is_valid():
+                role = form.cleaned_data["role"]
                 try:
-                    member = services.change_role(member, form.cleaned_data["role"], actor=request.user)
+                    result = change_role_outcome(
+                        request, site, org, member, role, next_url=next_url, hidden_fields=[("role", role)]
+                    )
                 except services.ServiceError as exc:
                     form.add_error(None, str(exc))
                 else:
-                    messages.success(request, f"{member.user.email} now has the role {member.get_role_display()}.")
-                    return redirect(reverse("admin:member-detail", args=[org.uid, member.pk]))
+                    return finish(request, result, reverse("admin:member-detail", args=[org.uid, member.pk]))
         elif request.method not in ("GET", "HEAD"):
             return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
         stack_access = StackAccess.objects.filter(membership=member).select_related("stack", "role")[:200]
+        annotate_org_role_sources([member])
         context = org_settings_context(
             request, site, org, "members", member=member, role_form=form, stack_access=stack_access,
-            next_url=_next_url(request, org), title=f"Member: {member.user.email}",
+            next_url=next_url, title=f"Member: {member.user.email}",
         )
         return TemplateResponse(request, "admin/orgdesk/member_detail.html", context, status=400 if form.errors else 200)
 
@@ -86,23 +149,32 @@ def member_action_view(site, *, action: str):
         if member.role == OrgRole.OWNER and action != "reactivate":
             messages.error(request, f"The Owner cannot be {action}d; transfer ownership first.")
             return redirect(back)
+        own = member.user_id == request.user.pk and not request.user.is_superuser and action != "reactivate"
+        if action != "reactivate" and request.method != "POST" and last_capable_managers([member]):
+            messages.error(request, last_admin_message(member, own=own))  # refused before asking
+            return redirect(back)
+        consequence = self_loss_consequence(member, action) if own and member.active and member.role == OrgRole.ADMIN else ""
         if request.method == "POST":
             email = member.user.email
             try:
                 if action == "remove":
-                    services.remove_member(member, actor=request.user)
-                    messages.success(request, f"Member {email} was removed from {org.name}.")
+                    services.remove_member(member, actor=request.user, confirmed=loss_confirmed(request))
+                    message = f"Member {email} was removed from {org.name}."
                 else:
-                    services.set_member_active(member, action == "reactivate", actor=request.user)
-                    messages.success(request, f"Member {email} was {action}d.")
+                    services.set_member_active(
+                        member, action == "reactivate", actor=request.user, confirmed=loss_confirmed(request)
+                    )
+                    message = f"Member {email} was {action}d."
+            except services.ConfirmationRequired as exc:
+                return confirm_page(request, site, org, member, action=action, next_url=back, consequence=str(exc))
             except services.ServiceError as exc:
                 messages.error(request, str(exc))
-            return redirect(back)
-        context = org_settings_context(
-            request, site, org, "members", member=member, action=action, next_url=back,
-            title=f"{action.capitalize()} {member.user.email}",
-        )
-        return TemplateResponse(request, "admin/orgdesk/member_confirm.html", context)
+                return redirect(back)
+            if own and not can_manage(request.user, org):
+                you = "You were removed from" if action == "remove" else "You were deactivated in"
+                return finish(request, lost_own_access(request, f"{you} {org.name}."), back)
+            return finish(request, Outcome(message), back)
+        return confirm_page(request, site, org, member, action=action, next_url=back, consequence=consequence)
 
     return view
 

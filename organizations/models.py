@@ -120,7 +120,12 @@ class Membership(models.Model):
     scim_* fields are the IdP's profile of the person, kept per membership so an
     IdP of org A never renames the account for org B."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    # No single-column index: every composite index below starts with organization,
+    # and a plain one tempted the planner into walking a whole org when its
+    # statistics were stale (benchmarks/multitenant.py).
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     # Effective org role (what permissions read).
     role = models.CharField(max_length=10, choices=OrgRole.choices, default=OrgRole.MEMBER)

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest
 from .audit import Actor
 from .models import MANAGER_ROLES, Membership, Organization, OrgRole, User
 from .services import ServiceError, find_account
+from .signin.access import SESSION_SIGNIN_ORG, enabled_sso
 
 _MANAGED_IDS_ATTR = "_orgdesk_managed_org_ids"
 
@@ -71,11 +72,41 @@ def ensure_can_manage(organization: Organization, actor: Actor) -> None:
         raise NotPermitted(f"{actor.email} is not an Owner or Admin of {organization.name}.")
 
 
+class SignInThroughIdpRequired(Exception):
+    """The org is in SSO Strict mode and this session was not signed in through
+    its identity provider (MembershipSessionMiddleware sends the browser there)."""
+
+    def __init__(self, organization: Organization):
+        super().__init__(organization.name)
+        self.organization = organization
+
+
+def _idp_only(org: Organization) -> bool:
+    sso = enabled_sso(org)
+    return sso is not None and sso.strict
+
+
 def get_managed_org_or_404(request: HttpRequest, org_uid: str) -> Organization:
-    """The org, if the request's user may manage it; anything else is a 404."""
-    org = Organization.objects.filter(uid=org_uid).first()
-    if org is None or not can_manage(request.user, org):
+    """The org, if the request's user may manage it; anything else is a 404.
+
+    An org in SSO Strict mode is managed only from a session its own identity
+    provider signed in (its Owner keeps the password as the break-glass path, an
+    operator is never bound): a session another org's IdP signed in does not count."""
+    org = Organization.objects.filter(uid=org_uid).select_related("sso").first()
+    user = request.user
+    if org is None or not _active(user):
         raise Http404("No such organization.")
+    if user.is_superuser:
+        return org
+    role = (
+        Membership.objects.filter(organization=org, user=user, active=True, role__in=MANAGER_ROLES)
+        .values_list("role", flat=True)
+        .first()
+    )
+    if role is None:
+        raise Http404("No such organization.")
+    if role != OrgRole.OWNER and _idp_only(org) and request.session.get(SESSION_SIGNIN_ORG) != org.pk:
+        raise SignInThroughIdpRequired(org)
     return org
 
 

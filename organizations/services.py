@@ -8,6 +8,18 @@ from django.db.models.functions import Lower
 
 from . import audit, signals
 from .audit import Actor
+from .errors import ServiceError
+from .guardrails import (  # noqa: F401  (re-exported: views catch services.ConfirmationRequired)
+    DEACTIVATE,
+    DEMOTE,
+    REMOVE,
+    AccessGuard,
+    ConfirmationRequired,
+    LastAdminError,
+    is_person,
+    lock_organization,
+)
+from .signin.access import signin_refusal
 from .models import (
     MANAGER_ROLES,
     AccessSource,
@@ -21,10 +33,6 @@ from .models import (
     StackRole,
     User,
 )
-
-
-class ServiceError(ValueError):
-    """A request the domain rules refuse; the message is safe to show a user."""
 
 
 class OwnershipError(ServiceError):
@@ -157,19 +165,24 @@ def add_member(
 
 
 @transaction.atomic
-def change_role(membership: Membership, role: str, *, actor: Actor) -> Membership:
+def change_role(membership: Membership, role: str, *, actor: Actor, confirmed: bool = False) -> Membership:
     """Change the role granted by hand. The effective role is re-derived, so a
-    SCIM group mapping granting more still applies."""
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    SCIM group mapping granting more still applies (the returned membership has
+    the role the member really has). Guarded: see organizations.guardrails."""
     if role not in OrgRole.values:
         raise ServiceError(f"Unknown role {role!r}.")
+    lock_organization(membership.organization_id)
+    membership = Membership.objects.select_for_update(of=("self",)).select_related("organization", "user").get(pk=membership.pk)
     if membership.role == OrgRole.OWNER or role == OrgRole.OWNER:
         raise OwnershipError("The Owner's role can only change by transferring ownership.")
+    guard = AccessGuard.before(membership, actor=actor, action=DEMOTE)
     before = {"role": membership.role, "manual_role": membership.manual_role}
     membership.manual_role = role
     membership.save(update_fields=["manual_role", "updated_at"])
     signals.manual_role_changed.send(sender=Membership, membership=membership, actor=actor)
     membership.refresh_from_db()
+    if guard is not None:
+        guard.check(membership, confirmed=confirmed)
     if membership.role in MANAGER_ROLES and not membership.user.is_staff:
         membership.user.is_staff = True
         membership.user.save(update_fields=["is_staff"])
@@ -185,22 +198,33 @@ def change_role(membership: Membership, role: str, *, actor: Actor) -> Membershi
 
 
 @transaction.atomic
-def transfer_ownership(organization: Organization, new_owner: Membership, *, actor: Actor) -> Membership:
-    """The only way the Owner changes. The previous Owner becomes an Admin."""
+def transfer_ownership(organization: Organization, new_owner: Membership, *, actor: Actor, typed_name: str) -> Membership:
+    """The only way the Owner changes. The previous Owner becomes an Admin.
+
+    Irreversible for whoever does it, so: `typed_name` must be the org's name
+    exactly (the Owner typed it), and the new Owner must be an active member who
+    can sign in (an Owner nobody can act as could not hand the org back). The new
+    Owner is told by e-mail once this commits (organizations.signals.ownership_transferred)."""
+    if (typed_name or "").strip() != organization.name:
+        raise ServiceError(f"Type the organization's name exactly as it is (“{organization.name}”) to transfer ownership.")
     if new_owner.organization_id != organization.pk:
         raise ServiceError("The new owner must be a member of this organization.")
+    lock_organization(organization.pk)
     memberships = {
         m.pk: m
-        for m in Membership.objects.select_for_update().filter(
+        for m in Membership.objects.select_for_update(of=("self",)).select_related("user", "organization").filter(
             Q(organization=organization, role=OrgRole.OWNER) | Q(pk=new_owner.pk)
         )
     }
     new_owner = memberships[new_owner.pk]
-    if not new_owner.active:
-        raise ServiceError("A deactivated member cannot become the Owner.")
     old_owner = next((m for m in memberships.values() if m.role == OrgRole.OWNER), None)
     if old_owner is not None and old_owner.pk == new_owner.pk:
         raise ServiceError(f"{new_owner.user.email} is already the Owner.")
+    if not new_owner.active:
+        raise ServiceError("A deactivated member cannot become the Owner.")
+    refusal = signin_refusal(new_owner)
+    if refusal is not None:
+        raise ServiceError(f"Ownership can only pass to someone who can sign in. {refusal}")
     if old_owner is not None:
         old_owner.role = old_owner.manual_role = OrgRole.ADMIN
         old_owner.save(update_fields=["role", "manual_role", "updated_at"])
@@ -217,30 +241,49 @@ def transfer_ownership(organization: Organization, new_owner: Membership, *, act
         before={"owner": old_owner.user.email if old_owner else None},
         after={"owner": new_owner.user.email},
     )
+    signals.ownership_transferred.send(
+        sender=Organization, organization=organization, new_owner=new_owner, previous_owner=old_owner, actor=actor
+    )
     return new_owner
 
 
 @transaction.atomic
-def remove_member(membership: Membership, *, actor: Actor) -> None:
-    """Remove a person from the org; the account and the audit trail stay."""
+def remove_member(membership: Membership, *, actor: Actor, confirmed: bool = False) -> None:
+    """Remove a person from the org; the account and the audit trail stay.
+    Guarded for people (organizations.guardrails); SCIM's DELETE is not."""
+    guard = None
+    if is_person(actor):
+        lock_organization(membership.organization_id)
+        membership = Membership.objects.select_for_update(of=("self",)).select_related("organization", "user").get(
+            pk=membership.pk
+        )
+        guard = AccessGuard.before(membership, actor=actor, action=REMOVE)
     if membership.role == OrgRole.OWNER:
         raise OwnershipError("The Owner cannot be removed; transfer ownership first.")
     before = {"email": membership.user.email, "role": membership.role, "active": membership.active}
     org = membership.organization
     audit.record(org, actor, "membership.remove", membership, before=before)
     membership.delete()
+    if guard is not None:
+        guard.check(None, confirmed=confirmed)
 
 
 @transaction.atomic
-def set_member_active(membership: Membership, active: bool, *, actor: Actor) -> Membership:
+def set_member_active(membership: Membership, active: bool, *, actor: Actor, confirmed: bool = False) -> Membership:
     """Deactivate or reactivate a member by hand. Deactivation drops every access
     derived from SCIM groups at once and keeps the record; reactivation derives it
-    again from the member's current groups. The Owner is never deactivated."""
-    membership = Membership.objects.select_for_update().select_related("organization", "user").get(pk=membership.pk)
+    again from the member's current groups. The Owner is never deactivated;
+    deactivation is guarded (organizations.guardrails)."""
+    if not active:
+        lock_organization(membership.organization_id)
+    membership = Membership.objects.select_for_update(of=("self",)).select_related("organization", "user").get(
+        pk=membership.pk
+    )
     if membership.role == OrgRole.OWNER and not active:
         raise OwnershipError("The Owner cannot be deactivated; transfer ownership first.")
     if membership.active == active:
         return membership
+    guard = None if active else AccessGuard.before(membership, actor=actor, action=DEACTIVATE)
     membership.active = active
     membership.save(update_fields=["active", "updated_at"])
     audit.record(
@@ -253,6 +296,8 @@ def set_member_active(membership: Membership, active: bool, *, actor: Actor) -> 
         after={"active": active},
     )
     signals.membership_active_changed.send(sender=Membership, membership=membership, active=active, actor=actor)
+    if guard is not None:
+        guard.check(membership, confirmed=confirmed)
     return membership
 
 

@@ -20,3 +20,7 @@ membership_created = Signal()
 # hand (services.set_member_active) or over SCIM (scim.provisioning).
 # kwargs: membership, active, actor.
 membership_active_changed = Signal()
+
+# Ownership passed to another member (services.transfer_ownership).
+# kwargs: organization, new_owner, previous_owner (a Membership or None), actor.
+ownership_transferred = Signal()

@@ -36,6 +36,11 @@ class ScimConfig(AppConfig):
         from .models import AppInstallation, SecretToken
 
         totals.connect()
+        from organizations.audit_log import register_sentences
+
+        from .audit_sentences import SENTENCES
+
+        register_sentences(SENTENCES)
         for model in (SecretToken, AppInstallation, Organization):  # what a token's validity depends on
             for signal in (post_save, post_delete):
                 signal.connect(tokens.auth_changed, sender=model, dispatch_uid=f"orgdesk-auth-{model.__name__}-{id(signal)}")

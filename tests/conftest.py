@@ -246,3 +246,8 @@ def plain_member(org):
     return factories.make_member(org, "member@acme.example")
 
 
+@pytest.fixture
+def owner_client(client, owner):
+    """A test client signed in as the Owner of `org`."""
+    client.force_login(owner.user)
+    return client

@@ -61,6 +61,15 @@ def test_search_matches_part_of_the_email_or_the_name(owner_client, org):
     assert "Type at least 3 characters" in short
 
 
+def test_a_whole_account_email_finds_a_member_whose_username_differs(owner_client, org, other_org):
+    """Okta may push userName "jdoe" for the account jane.doe@acme.example."""
+    jane = factories.make_member(org, "jane.doe@acme.example")
+    Membership.objects.filter(pk=jane.pk).update(scim_username="jdoe")
+    factories.make_member(other_org, "jane.doe2@acme.example")
+    assert listed(owner_client.get(members_url(org, q="Jane.Doe@acme.example"))) == ["jane.doe@acme.example"]
+    assert listed(owner_client.get(members_url(org, q="jane.doe2@acme.example"))) == []  # another org's person
+
+
 def test_filters_by_role_status_and_source(owner_client, org, owner):
     bulk_members(org, 3, prefix="plain")
     admins = bulk_members(org, 2, prefix="boss", role=OrgRole.ADMIN)

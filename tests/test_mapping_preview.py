@@ -133,6 +133,20 @@ def test_confirm_after_the_group_changed_shows_the_new_preview_and_applies_nothi
     assert newcomer.role == OrgRole.ADMIN
 
 
+def test_confirm_after_another_groups_mapping_changed_shows_the_preview_again(client, world, owner):
+    """Ops's mapping decides what Eng's members keep: editing it meanwhile stales the preview."""
+    org, eng, web = world["org"], world["eng"], world["web"]
+    client.force_login(owner.user)
+    url = reverse("admin:mapping-save", args=[org.uid])
+    data = {"group": eng.pk, "org_role": "member", "all_stacks_role": ""}  # drops Developer on Web
+    fingerprint = client.post(url, data).context["preview"].fingerprint
+    map_group(org, make_group(org, "Web team", [world["plain"]]), "member", {web: "Developer"})
+
+    again = client.post(url, {**data, "fingerprint": fingerprint})
+    assert again.status_code == 409 and "changed since the preview" in again.content.decode()
+    assert GroupMapping.objects.get(group=eng).stack_roles.exists()  # nothing applied
+
+
 def test_remove_preview_then_confirm(client, world, owner):
     org, eng = world["org"], world["eng"]
     client.force_login(owner.user)
@@ -153,6 +167,6 @@ def test_preview_statements_do_not_grow_with_the_group(world, django_assert_max_
     from scim.models import ScimGroupMember
 
     ScimGroupMember.objects.bulk_create(ScimGroupMember(group=eng, membership=m) for m in bulk_members(org, 200))
-    with django_assert_max_num_queries(19):
+    with django_assert_max_num_queries(20):
         preview = preview_mapping(org, eng, Proposal("admin", frozenset(), builtin("Admin").pk))
     assert preview.members == 204 and preview.admins_gained == 202

@@ -69,7 +69,7 @@ def test_removing_the_owner_is_refused(owner):
 
 
 def test_transfer_makes_new_owner_and_old_owner_an_admin(org, owner, plain_member):
-    services.transfer_ownership(org, plain_member, actor=owner.user)
+    services.transfer_ownership(org, plain_member, actor=owner.user, typed_name=org.name)
 
     roles = dict(org.memberships.values_list("user__email", "role"))
     assert roles == {owner.user.email: OrgRole.ADMIN, plain_member.user.email: OrgRole.OWNER}
@@ -80,7 +80,7 @@ def test_transfer_makes_new_owner_and_old_owner_an_admin(org, owner, plain_membe
 def test_transfer_to_a_member_of_another_org_is_refused(org, other_org, owner):
     stranger = factories.make_member(other_org)
     with pytest.raises(services.ServiceError):
-        services.transfer_ownership(org, stranger, actor=None)
+        services.transfer_ownership(org, stranger, actor=None, typed_name=org.name)
     assert factories.owner_of(org).pk == owner.pk
 
 
@@ -193,7 +193,7 @@ def _change_role(ctx):
 
 
 def _transfer(ctx):
-    return services.transfer_ownership(ctx["org"], ctx["member"], actor=ctx["actor"])
+    return services.transfer_ownership(ctx["org"], ctx["member"], actor=ctx["actor"], typed_name=ctx["org"].name)
 
 
 def _remove(ctx):

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
-from organizations.models import Membership, User
+from organizations.models import MANAGER_ROLES, Membership, Organization, User
 
 # Session key holding the id of the org that authenticated this session (SSO).
 SESSION_SIGNIN_ORG = "orgdesk_signin_org"
@@ -24,6 +28,51 @@ def can_sign_in(user: User) -> bool:
     if not user.is_active:
         return False
     return user.is_superuser or Membership.objects.filter(user=user, active=True).exists()
+
+
+def enabled_sso(organization: Organization):
+    """The org's SSO settings if SSO is enabled, else None (a reverse one-to-one)."""
+    try:
+        sso = organization.sso
+    except ObjectDoesNotExist:
+        return None
+    return sso if sso.enabled else None
+
+
+def sso_signin_available(organization: Organization) -> bool:
+    """The org's identity provider can sign its members in (SSO set up and on)."""
+    sso = enabled_sso(organization)
+    return sso is not None and sso.idp_configured
+
+
+def signin_refusal(membership: Membership) -> str | None:
+    """Why the person behind this membership cannot sign in to act on its org
+    (None: they can). They need an active membership and account, and a way in:
+    a password of their own, or the org's single sign-on. A person the IdP
+    provisioned who never accepted their invitation has neither."""
+    email, org = membership.user.email, membership.organization
+    if not membership.active:
+        return f"{email} is deactivated in {org.name}."
+    if not membership.user.is_active:
+        return f"The account of {email} is disabled."
+    if membership.user.has_usable_password() or sso_signin_available(org):
+        return None
+    return (
+        f"{email} cannot sign in: they have no password yet (they have not accepted an invitation) "
+        f"and {org.name} has no single sign-on."
+    )
+
+
+def managers_who_can_sign_in(organization: Organization) -> QuerySet[Membership]:
+    """Active Owners and Admins of the org who can sign in: the people who can
+    actually run it. Read through the (organization, role, active) index, so its
+    cost does not grow with the org's members."""
+    managers = Membership.objects.filter(
+        organization=organization, role__in=MANAGER_ROLES, active=True, user__is_active=True
+    )
+    if sso_signin_available(organization):
+        return managers
+    return managers.exclude(user__password__startswith=UNUSABLE_PASSWORD_PREFIX)
 
 
 def session_still_valid(request: HttpRequest) -> bool:
@@ -51,3 +100,14 @@ class MembershipSessionMiddleware:
                 logout(request)
                 messages.warning(request, ENDED_MESSAGE)
         return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """An org in SSO Strict mode opened from a session its IdP did not sign in
+        (organizations.permissions.get_managed_org_or_404): off to its IdP."""
+        from organizations.permissions import SignInThroughIdpRequired
+
+        if not isinstance(exception, SignInThroughIdpRequired):
+            return None
+        org = exception.organization
+        messages.info(request, f"{org.name} requires signing in through its identity provider: sign in there to manage it.")
+        return HttpResponseRedirect(reverse("saml:login", args=[org.uid]))

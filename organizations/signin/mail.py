@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from organizations.models import User
+from organizations.models import Membership, User
 
 from .models import Invitation
 
@@ -53,3 +53,14 @@ def send_password_reset(user: User) -> None:
     (Django's generator): it never travels through the broker."""
     context = {"url": password_reset_url(user), "email": user.email}
     _send("Reset your Orgdesk password", "signin/email/password_reset.txt", context, user.email)
+
+
+def send_ownership_received(membership: Membership, given_by: str) -> None:
+    """Tell the new Owner: ownership is the one change nobody else can undo."""
+    org = membership.organization
+    context = {
+        "org_name": org.name,
+        "given_by": given_by if "@" in given_by else "",
+        "url": absolute(reverse("admin:org-settings", args=[org.uid])),
+    }
+    _send(f"You are now the Owner of {org.name} on Orgdesk", "signin/email/ownership.txt", context, membership.user.email)

@@ -13,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from organizations import audit
-from organizations.models import User
+from organizations.audit import Actor
+from organizations.models import Membership, OrgRole, User
 
 from . import mail
 from .invitations import new_token
@@ -113,3 +114,26 @@ def send_password_reset_email(self, user_id: int) -> bool:
         logger.warning("Password reset e-mail for account %s not delivered: %s", user_id, exc)
         raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries))
     return True
+
+
+@shared_task(bind=True, acks_late=True, max_retries=8)
+def send_ownership_email(self, membership_id: int, given_by: str) -> bool:
+    """Tell a new Owner. Nothing to tell once they are no longer the Owner."""
+    membership = (
+        Membership.objects.select_related("organization", "user").filter(pk=membership_id, role=OrgRole.OWNER).first()
+    )
+    if membership is None:
+        return False
+    try:
+        mail.send_ownership_received(membership, given_by)
+    except MAIL_ERRORS as exc:
+        logger.warning("Ownership e-mail for membership %s not delivered: %s", membership_id, exc)
+        raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries))
+    return True
+
+
+def on_ownership_transferred(sender, *, organization, new_owner: Membership, actor: Actor, **kwargs) -> None:
+    """Subscriber of organizations.signals.ownership_transferred: the e-mail leaves
+    once the transfer commits (a refused or rolled-back transfer sends nothing)."""
+    given_by = audit.describe_actor(actor)[2]
+    transaction.on_commit(lambda: enqueue(send_ownership_email, new_owner.pk, given_by))

@@ -149,3 +149,32 @@ def test_an_invitation_to_a_strict_org_asks_no_password_and_leads_to_sso(
     assert _session_user(client) is None  # no password session in a strict org
     joined = Membership.objects.get(organization=sso_org, user__email="new@acme.example")
     assert joined.active and not joined.user.has_usable_password()
+
+
+def test_a_strict_org_is_managed_only_from_a_session_its_own_idp_signed_in(client, sso_org, sp, idp):
+    """Signed in through another org's IdP, an Admin of a strict org is sent to its
+    IdP; its Owner keeps the break-glass password; a non-strict org is unaffected."""
+    from organizations.signin.access import SESSION_SIGNIN_ORG
+    from organizations.signin.saml import services
+
+    services.set_strict(sso_org, True, actor=factories.owner_of(sso_org).user)
+    admin = factories.make_member(sso_org, "admin@acme.example", role="admin")
+    globex = factories.make_org("Globex")
+    factories.make_member(globex, "admin@acme.example", role="admin")
+    settings_of = lambda org: reverse("admin:org-settings", args=[org.uid])  # noqa: E731
+
+    admin.user.refresh_from_db()  # adding them to Globex set their password again
+    client.force_login(admin.user)
+    session = client.session
+    session[SESSION_SIGNIN_ORG] = globex.pk  # as if Globex's IdP had signed this session in
+    session.save()
+    refused = client.get(settings_of(sso_org))
+    assert refused.status_code == 302 and refused["Location"] == reverse("saml:login", args=[sso_org.uid])
+    assert client.get(reverse("admin:org-settings-members", args=[sso_org.uid])).status_code == 302
+    assert client.get(settings_of(globex)).status_code == 200
+
+    post_acs(client, sso_org, idp.response(sp, "admin@acme.example"))  # through Acme's own IdP
+    assert client.get(settings_of(sso_org)).status_code == 200
+
+    client.force_login(factories.owner_of(sso_org).user)  # password session: the Owner's break-glass
+    assert client.get(settings_of(sso_org)).status_code == 200

@@ -1,0 +1,262 @@
+"""The audit log as people read it: one sentence per entry ("ada@acme.example
+changed the role of bob@acme.example from Member to Admin"), newest first, a
+page at a time, for Organization Settings > Audit log.
+
+Each app owns the sentences of the actions it records: organizations' are
+below, scim and mappings register theirs from `AppConfig.ready`
+(`register_sentences`), so this module never imports the apps above it. An
+action nobody registered still reads as words ("ada@acme.example: sso
+certificate rotate, on Acme"), never as its raw code.
+
+A sentence is a format string over `Words` (actor, target, org and every
+before_*/after_* value, roles and plans by their labels) or a function of the
+event and its words, for sentences that depend on the values."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Union
+
+from django import forms
+from django.db.models import Q, QuerySet
+
+from .models import ActorType, AuditEvent, Organization, OrgRole, Plan
+from .paging import Page, paginate
+
+Words = dict[str, str]
+Sentence = Union[str, Callable[[AuditEvent, Words], str]]
+
+_SENTENCES: dict[str, Sentence] = {}
+
+_LABELS = {
+    "role": dict(OrgRole.choices),
+    "manual_role": dict(OrgRole.choices),
+    "org_role": dict(OrgRole.choices),
+    "plan": dict(Plan.choices),
+}
+_INSTALLATION = re.compile(r"\(installation (\d+)\)$")
+SYSTEM_ACTOR = "Orgdesk"
+
+
+def register_sentences(sentences: dict[str, Sentence]) -> None:
+    """Called by each app's AppConfig.ready with the sentences of its actions."""
+    _SENTENCES.update(sentences)
+
+
+def registered_actions() -> frozenset[str]:
+    return frozenset(_SENTENCES)
+
+
+def _value(key: str, value) -> str:
+    if value is None or value == "":
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if key in _LABELS and isinstance(value, str):
+        return _LABELS[key].get(value, value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_value(key, v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_value(k, v)}" for k, v in value.items()) or "none"
+    return str(value)
+
+
+def actor_words(event: AuditEvent) -> str:
+    if event.actor_type == ActorType.SYSTEM:
+        return SYSTEM_ACTOR
+    label = event.actor_label or "someone"
+    if event.actor_type == ActorType.INSTALLATION:
+        return _INSTALLATION.sub(r"(installation #\1)", label)
+    return label
+
+
+def target_words(event: AuditEvent) -> str:
+    """The target as a person reads it: a member's e-mail without the
+    " in <org>" that Membership's str() adds."""
+    label = event.target_label
+    if event.target_type == "organizations.membership" and " in " in label:
+        head = label.split(" in ", 1)[0]
+        if "@" in head and " " not in head:
+            return head
+    return label or "—"
+
+
+def words_of(event: AuditEvent) -> Words:
+    words: Words = {
+        "actor": actor_words(event),
+        "target": target_words(event),
+        "org": event.organization.name if event.organization_id and event.organization else event.org_uid,
+    }
+    for side, values in (("before", event.before), ("after", event.after)):
+        if isinstance(values, dict):
+            for key, value in values.items():
+                words[f"{side}_{key}"] = _value(key, value)
+    return words
+
+
+def humanised(event: AuditEvent, words: Words) -> str:
+    """An action with no sentence: its code as words, never the code itself."""
+    what = event.action.replace(".", " ").replace("_", " ").strip()
+    target = f" {words['target']}" if event.target_label else ""
+    return f"{words['actor']}: {what}{target}"
+
+
+def sentence(event: AuditEvent) -> str:
+    words = words_of(event)
+    shape = _SENTENCES.get(event.action)
+    try:
+        if callable(shape):
+            return shape(event, words)
+        if shape is not None:
+            return shape.format_map(words)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        pass  # an entry written before its shape changed: say it plainly
+    return humanised(event, words)
+
+
+# --- organizations' own actions ---------------------------------------------------------------
+
+
+def _after(event: AuditEvent, key: str, default=None):
+    return (event.after or {}).get(key, default) if isinstance(event.after, dict) else default
+
+
+def _before(event: AuditEvent, key: str, default=None):
+    return (event.before or {}).get(key, default) if isinstance(event.before, dict) else default
+
+
+def _role_change(event: AuditEvent, w: Words) -> str:
+    if w["before_role"] != w["after_role"]:
+        text = f"{w['actor']} changed the role of {w['target']} from {w['before_role']} to {w['after_role']}"
+        if w.get("after_manual_role") not in (None, w["after_role"]):
+            text += f" (by hand: {w['after_manual_role']})"
+        return text
+    return (
+        f"{w['actor']} set the role by hand of {w['target']} to {w['after_manual_role']}; "
+        f"{w['target']} stays {w['after_role']} through a mapped SCIM group"
+    )
+
+
+def _stack_delete(event: AuditEvent, w: Words) -> str:
+    n = _before(event, "members_affected", 0) or 0
+    return f"{w['actor']} deleted the stack {w['before_name']}; {n} member{'s' if n != 1 else ''} lost their roles on it"
+
+
+def _invite_provisioned(event: AuditEvent, w: Words) -> str:
+    state = "on" if _after(event, "invite_provisioned_members") else "off"
+    return f"{w['actor']} turned {state} invitations to members provisioned over SCIM"
+
+
+def _invitation_create(event: AuditEvent, w: Words) -> str:
+    how = " (provisioned over SCIM)" if _after(event, "source") == "scim" else ""
+    return f"{w['actor']} invited {w['target']}{how}"
+
+
+def _invitation_accept(event: AuditEvent, w: Words) -> str:
+    chose = " and chose a password" if _after(event, "password_set") else ""
+    return f"{w['actor']} accepted the invitation{chose}"
+
+
+def _switch(noun: str, key: str) -> Callable[[AuditEvent, Words], str]:
+    def say(event: AuditEvent, w: Words) -> str:
+        return f"{w['actor']} turned {'on' if _after(event, key) else 'off'} {noun}"
+
+    return say
+
+
+def _sso_test(event: AuditEvent, w: Words) -> str:
+    verdict = "accepted" if _after(event, "accepted") else "refused"
+    return f"{w['actor']} tested single sign-on: the identity provider's answer would be {verdict}"
+
+
+register_sentences({
+    "organization.create": "{actor} created the organization {after_name} with {after_owner} as Owner",
+    "organization.rename": "{actor} renamed the organization from {before_name} to {after_name}",
+    "organization.change_plan": "{actor} changed the plan from {before_plan} to {after_plan}",
+    "organization.transfer_ownership": "{actor} transferred ownership from {before_owner} to {after_owner}",
+    "organization.invite_provisioned_members": _invite_provisioned,
+    "membership.add": "{actor} added {after_email} as {after_role}",
+    "membership.change_role": _role_change,
+    "membership.remove": "{actor} removed {before_email} ({before_role}) from the organization",
+    "membership.deactivate": "{actor} deactivated {target}",
+    "membership.reactivate": "{actor} reactivated {target}",
+    "stack.create": "{actor} created the stack {after_name}",
+    "stack.rename": "{actor} renamed the stack {before_name} to {after_name}",
+    "stack.delete": _stack_delete,
+    "stack_role.create": "{actor} created the custom stack role {after_name}",
+    "stack_access.grant": "{actor} gave {target} the role {after_role} on the stack {after_stack}",
+    "stack_access.revoke": "{actor} took the role {before_role} on the stack {before_stack} from {target}",
+    "account.password_reset_request": "{actor} asked for a password reset",
+    "account.password_reset": "{actor} chose a new password",
+    "invitation.create": _invitation_create,
+    "invitation.resend": "{actor} sent {target} a new invitation (the previous link stopped working)",
+    "invitation.revoke": "{actor} closed the invitation of {target}: {after_reason}",
+    "invitation.expire": "The invitation of {target} expired unused",
+    "invitation.refuse": "An invitation link of {target} was refused: {after_reason}",
+    "invitation.accept": _invitation_accept,
+    "invitation.deliver": "The invitation e-mail to {target} was sent (attempt {after_attempts})",
+    "invitation.delivery_failed": "The invitation e-mail to {target} could not be sent (attempt {after_attempts}); it is retried",
+    "sso.create": "{actor} set up single sign-on with the sign-in name {target}",
+    "sso.set_identity_provider": "{actor} changed the identity provider of single sign-on",
+    "sso.enable": "{actor} enabled single sign-on",
+    "sso.disable": "{actor} disabled single sign-on",
+    "sso.set_strict": _switch("Strict mode (sign-in through single sign-on only)", "strict"),
+    "sso.set_jit_provisioning": _switch("just-in-time creation of members at single sign-on", "jit_provisioning"),
+    "sso.test": _sso_test,
+    "sso.signin": "{actor} signed in through single sign-on",
+    "sso.signin_refused": "A single sign-on sign-in as {target} was refused: {after_reason}",
+})
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+# Kinds of action to filter by: (value, label, action prefixes). A fixed list, so the
+# filter never reads the distinct actions of a table that grows without bound.
+KINDS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("members", "Members, roles and invitations", (
+        "membership.", "stack_access.", "invitation.", "organization.transfer_ownership")),
+    ("provisioning", "Users and groups over SCIM", ("scim.user.", "scim.group.")),
+    ("access", "Group mappings and derived access", ("group_mapping.", "access.")),
+    ("stacks", "Stacks and stack roles", ("stack.", "stack_role.")),
+    ("settings", "Organization, SCIM, apps and SSO settings", (
+        "organization.create", "organization.rename", "organization.change_plan",
+        "organization.invite_provisioned_members", "scim.enable", "scim.disable", "marketplace.",
+        "sso.create", "sso.set_", "sso.enable", "sso.disable", "sso.test")),
+    ("signins", "Sign-ins", ("sso.signin",)),
+]
+
+
+class AuditFilterForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="Kind", required=False, choices=[("", "Everything")] + [(v, label) for v, label, _ in KINDS]
+    )
+
+    def kind_value(self) -> str:
+        return self.cleaned_data.get("kind", "") if self.is_valid() else ""
+
+
+@dataclass
+class Entry:
+    event: AuditEvent
+    sentence: str
+
+
+def events_of(org: Organization, kind: str = "") -> QuerySet[AuditEvent]:
+    """Newest first, on the (organization, -created_at) index."""
+    qs = AuditEvent.objects.filter(organization=org)
+    prefixes = next((p for v, _, p in KINDS if v == kind), ())
+    if prefixes:
+        condition = Q()
+        for prefix in prefixes:
+            condition |= Q(action__startswith=prefix)
+        qs = qs.filter(condition)
+    return qs.order_by("-created_at", "-id")
+
+
+def audit_page(org: Organization, kind: str, number) -> tuple[Page, list[Entry]]:
+    """One page of entries and their sentences: two statements (the rows and a
+    capped count) whatever the size of the org's trail."""
+    page = paginate(events_of(org, kind), number, params={"kind": kind})
+    for event in page.rows:
+        event.organization = org  # the sentences name it without another query
+    return page, [Entry(e, sentence(e)) for e in page.rows]

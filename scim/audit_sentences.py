@@ -1,0 +1,51 @@
+"""How the audit log tab (organizations.audit_log) words scim's actions;
+registered from ScimConfig.ready."""
+from __future__ import annotations
+
+from organizations.audit_log import Words
+from organizations.models import AuditEvent
+
+from .installations import ACTION_DISABLE, ACTION_ENABLE, ACTION_INSTALL, ACTION_REGENERATE, ACTION_UNINSTALL
+
+
+def _installation(event: AuditEvent, w: Words) -> str:
+    """The installation by its app's name and number: "Okta Generic SCIM (installation #3)"
+    (its target label is "<app> in <org>")."""
+    app = w["target"].rsplit(" in ", 1)[0] if " in " in w["target"] else w["target"]
+    return f"{app} (installation #{event.target_id})" if event.target_id else app
+
+
+def _members(event: AuditEvent, w: Words) -> str:
+    after = event.after if isinstance(event.after, dict) else {}
+    added, removed = len(after.get("added") or []), len(after.get("removed") or [])
+    parts = []
+    if added:
+        parts.append(f"added {added} member{'s' if added != 1 else ''} to")
+    if removed:
+        parts.append(f"removed {removed} member{'s' if removed != 1 else ''} from")
+    change = " and ".join(parts) or "changed the members of"
+    return f"{w['actor']} {change} the SCIM group {w['target']} (now {w.get('after_members', '?')} members)"
+
+
+def _group_update(event: AuditEvent, w: Words) -> str:
+    old = w.get("before_displayName")
+    if old and old != w.get("after_displayName"):
+        return f"{w['actor']} renamed the SCIM group {old} to {w['after_displayName']}"
+    return f"{w['actor']} updated the SCIM group {w['target']}"
+
+
+SENTENCES = {
+    ACTION_ENABLE: "{actor} enabled SCIM provisioning",
+    ACTION_DISABLE: "{actor} disabled SCIM provisioning: every token of the organization stopped working",
+    ACTION_INSTALL: lambda e, w: f"{w['actor']} installed {_installation(e, w)}",
+    ACTION_REGENERATE: lambda e, w: f"{w['actor']} regenerated the secret token of {_installation(e, w)}; the old token stopped working",
+    ACTION_UNINSTALL: lambda e, w: f"{w['actor']} uninstalled {_installation(e, w)}; its tokens stopped working",
+    "scim.user.provision": "{actor} provisioned {target}",
+    "scim.user.update": "{actor} updated the profile of {target}",
+    "scim.user.deactivate": "{actor} deactivated {target}",
+    "scim.user.reactivate": "{actor} reactivated {target}",
+    "scim.group.create": "{actor} created the SCIM group {target} with {after_members} members",
+    "scim.group.update": _group_update,
+    "scim.group.members": _members,
+    "scim.group.delete": "{actor} deleted the SCIM group {before_displayName} ({before_members} members)",
+}
