@@ -214,3 +214,20 @@ def test_refusals_written_by_the_window_timer(client, org, installed, settings, 
         time.sleep(0.05)
     assert [(r["org_uid"], r["occurrences"], r["status"]) for r in written] == [(org.uid, 2, 401)]
     assert "created_at" in written[0] and written[0]["created_at"] <= timezone.now()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_refusals_are_committed_asynchronously_by_org_uid(org):
+    """Outside a transaction the one INSERT ... SELECT (values cast for the UNION)
+    commits with synchronous_commit off, like the reads; a made-up uid writes nothing."""
+    enable_scim(org)
+    client = Client()
+    call(client, org.uid, UNKNOWN)
+    call(client, "doesnotexist12345678", UNKNOWN)
+    call(client, org.uid, None)
+    with CaptureQueriesContext(connection) as ctx:
+        activity.flush()
+    assert len(ctx.captured_queries) == 1 and "synchronous_commit TO OFF" in ctx.captured_queries[0]["sql"]
+    assert sorted(ProvisioningEvent.objects.values_list("organization_id", "detail")) == sorted(
+        [(org.pk, c.DETAIL_UNKNOWN_TOKEN), (org.pk, c.DETAIL_NO_TOKEN)])
