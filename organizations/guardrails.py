@@ -63,6 +63,14 @@ def can_act_as_manager(membership: Membership) -> bool:
     return membership.active and membership.role in MANAGER_ROLES and signin_refusal(membership) is None
 
 
+def last_admin_message(membership: Membership, *, own: bool) -> str:
+    who = "You are" if own else f"{membership.user.email} is"
+    return (
+        f"{who} the last Owner or Admin of {membership.organization.name} who can sign in; make someone else an Admin "
+        "first. Nothing was changed."
+    )
+
+
 def last_capable_managers(memberships: list[Membership]) -> list[Membership]:
     """Of these memberships (about to be removed together), the ones whose org
     would be left without an Owner or Admin who can sign in. One query per org."""
@@ -102,11 +110,7 @@ class AccessGuard:
         """`after`: the membership as it is now (None once removed). Raises to roll back."""
         org = self.membership.organization
         if self.was_capable_manager and not managers_who_can_sign_in(org).exists():
-            who = "You are" if self.actor_managed_through_it else f"{self.membership.user.email} is"
-            raise LastAdminError(
-                f"{who} the last Owner or Admin of {org.name} who can sign in; make someone else an Admin first. "
-                "Nothing was changed."
-            )
+            raise LastAdminError(last_admin_message(self.membership, own=self.actor_managed_through_it))
         still_manages = after is not None and after.active and after.role in MANAGER_ROLES
         if self.actor_managed_through_it and not still_manages and not confirmed:
             raise ConfirmationRequired(self_loss_consequence(self.membership, self.action))

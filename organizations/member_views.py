@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 
 from . import directory, services
 from .admin_views import org_settings_context
-from .guardrails import self_loss_consequence
+from .guardrails import last_admin_message, last_capable_managers, self_loss_consequence
 from .outcomes import LOSS_CONFIRMED_FIELD, Outcome, finish, lost_own_access, loss_confirmed
 from .permissions import can_manage, get_managed_org_or_404
 from .forms import MemberRoleForm, RenameStackForm
@@ -154,6 +154,9 @@ def member_action_view(site, *, action: str):
             messages.error(request, f"The Owner cannot be {action}d; transfer ownership first.")
             return redirect(back)
         own = member.user_id == request.user.pk and not request.user.is_superuser and action != "reactivate"
+        if action != "reactivate" and request.method != "POST" and last_capable_managers([member]):
+            messages.error(request, last_admin_message(member, own=own))  # refused before asking
+            return redirect(back)
         consequence = self_loss_consequence(member, action) if own and member.active and member.role == OrgRole.ADMIN else ""
         if request.method == "POST":
             email = member.user.email

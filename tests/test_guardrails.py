@@ -224,6 +224,8 @@ def test_the_last_admin_who_can_sign_in_stays(operator_client, org, unreachable_
         said = text(response)
     else:
         url = reverse(f"admin:member-{action}", args=[org.uid, admin_member.pk])
+        asked = operator_client.get(url, follow=True)  # refused before asking
+        assert "admin@acme.example is the last Owner or Admin of Acme who can sign in" in messages_of(asked)[0]
         response = operator_client.post(url, {"confirm_loss": "yes"}, follow=True)
         said = " ".join(messages_of(response))
     assert "admin@acme.example is the last Owner or Admin of Acme who can sign in" in said
@@ -308,6 +310,8 @@ def test_a_role_a_group_grants_stays_and_the_message_says_why(owner_client, org,
         "is now Member and applies once no mapped group grants more; to change the role they have, change the group "
         "mapping or the group."
     )
+    why = text(owner_client.get(reverse("admin:member-access", args=[org.uid, plain_member.pk])))
+    assert "Role granted by hand: Member (applies when no mapped group grants more)" in why
     row = text(page).split('data-member="member@acme.example"')[1].split("</tr>")[0]
     assert "SCIM group Engineering; granted by hand: Member" in row
     detail = text(owner_client.get(reverse("admin:member-detail", args=[org.uid, plain_member.pk])))
