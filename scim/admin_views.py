@@ -205,6 +205,9 @@ def marketplace_app_view(site):
             app.name,
             app=app,
             installation=installations.live_installation(org, app),
+            uninstalled=AppInstallation.objects.filter(organization=org, app=app, uninstalled_at__isnull=False)
+            .order_by("-uninstalled_at", "-pk")
+            .first(),
             plan_has_scim=org.has_feature(app.requires_feature) if app.requires_feature else True,
         )
         return TemplateResponse(request, "admin/scim/marketplace_app.html", context)

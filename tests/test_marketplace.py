@@ -381,6 +381,15 @@ def test_uninstalled_app_stays_listed_greyed_with_history_and_is_reinstalled(cli
     assert 'id="secret-token"' not in again.content.decode() and SecretToken.objects.count() == 2
 
 
+def test_the_app_page_offers_to_reinstall_an_uninstalled_installation(client, scim_org, owner, okta):
+    installation, _ = installations.install_app(scim_org, okta, actor=owner.user)
+    installations.uninstall_app(installation, actor=owner.user)
+    client.force_login(owner.user)
+    page = client.get(url("marketplace-app", scim_org, OKTA)).content.decode()
+    assert "was uninstalled" in page and url("marketplace-installation-reinstall", scim_org, installation.pk) in page
+    assert url("marketplace-install", scim_org, OKTA) in page  # or anew
+
+
 def client_for(org, secret):
     from django.test import Client
 
