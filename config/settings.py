@@ -284,6 +284,11 @@ SCIM_ACTIVITY_RETENTION_DAYS = env_int("SCIM_ACTIVITY_RETENTION_DAYS", 30)
 # up to this many per INSERT (1: each at once), at most this many seconds late.
 SCIM_ACTIVITY_READ_BATCH = env_int("SCIM_ACTIVITY_READ_BATCH", 100)
 SCIM_ACTIVITY_READ_DELAY = float(os.environ.get("SCIM_ACTIVITY_READ_DELAY") or 2)
+# Refused calls (401, 429) are coalesced per org, installation, reason and operation
+# and written once per this many seconds (sooner when the SCIM tab is opened);
+# at most this many entries of unknown tokens per window and process.
+SCIM_ACTIVITY_FAILURE_WINDOW = float(os.environ.get("SCIM_ACTIVITY_FAILURE_WINDOW") or 60)
+SCIM_ACTIVITY_FAILURE_KEYS = env_int("SCIM_ACTIVITY_FAILURE_KEYS", 100)
 # Seconds an unfiltered list's totalResults is cached (scim/api/totals.py); 0: always COUNT.
 SCIM_TOTAL_CACHE_SECONDS = env_int("SCIM_TOTAL_CACHE_SECONDS", 5)
 # A mapping change touching more members than this runs as a Celery task.

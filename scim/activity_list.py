@@ -34,7 +34,17 @@ OPERATIONS = [
     "Delete group", "Get group", "Look up groups", "List groups", "Search", "Read configuration",
 ]
 WRITES_AND_FAILURES = Q(outcome=ProvisioningOutcome.FAILURE) | ~Q(method="GET")
-COLUMNS = ("pk", "created_at", "method", "path", "operation", "target", "status", "outcome", "detail", "installation_id")
+COLUMNS = (
+    "pk", "created_at", "method", "path", "operation", "target", "status", "outcome", "detail", "installation_id",
+    "occurrences",
+)
+# The App filter's choice for refused calls whose token was no installation's of this org.
+UNKNOWN_TOKEN = "unknown"
+UNKNOWN_TOKEN_LABEL = "Unknown token"
+
+
+def _app_choice(value: str) -> int | str:
+    return value if value == UNKNOWN_TOKEN else int(value)
 
 
 class ActivityFilterForm(forms.Form):
@@ -43,12 +53,16 @@ class ActivityFilterForm(forms.Form):
     )
     outcome = forms.ChoiceField(required=False, choices=[("", "Any outcome"), *ProvisioningOutcome.choices])
     operation = forms.ChoiceField(required=False, choices=[("", "Any operation"), *((o, o) for o in OPERATIONS)])
-    app = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="App")
+    app = forms.TypedChoiceField(required=False, coerce=_app_choice, empty_value=None, label="App")
     before = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
 
     def __init__(self, data, *, installations: list[AppInstallation]):
         super().__init__(data)
-        self.fields["app"].choices = [("", "Any app"), *((i.pk, i.app.name) for i in installations)]
+        self.fields["app"].choices = [
+            ("", "Any app"),
+            *((i.pk, i.app.name if i.is_live else f"{i.app.name} (uninstalled)") for i in installations),
+            (UNKNOWN_TOKEN, UNKNOWN_TOKEN_LABEL),
+        ]
 
     def clean_before(self) -> tuple[datetime, int] | None:
         """The cursor: `<epoch microseconds>.<id>` of the last row of the previous page."""
@@ -63,16 +77,18 @@ class ActivityFilterForm(forms.Form):
 
 @dataclass
 class ActivityLine:
-    """One event, or a run of successful reads folded into one line."""
+    """One event (refused calls coalesced into one count several), or a run of
+    successful reads folded into one line."""
 
     first: dict[str, Any]  # the newest row of the run
     last: dict[str, Any]  # the oldest row
-    count: int
+    count: int  # calls
     app_name: str
 
     @property
     def folded(self) -> bool:
-        return self.count > 1
+        """A run of several rows (reads)."""
+        return self.last is not self.first
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -90,6 +106,14 @@ def _is_read(row: dict[str, Any]) -> bool:
     return row["method"] == "GET" and row["outcome"] == ProvisioningOutcome.SUCCESS
 
 
+def app_name(row: dict[str, Any], app_names: dict[int | None, str]) -> str:
+    """The installation's app; a call refused for a token that was none of this
+    org's installations' is "Unknown token" (every other call has an installation)."""
+    if row["installation_id"] is None:
+        return UNKNOWN_TOKEN_LABEL if row["outcome"] == ProvisioningOutcome.FAILURE else ""
+    return app_names.get(row["installation_id"], "")
+
+
 def fold(rows: list[dict[str, Any]], app_names: dict[int | None, str], limit: int) -> tuple[list[ActivityLine], int]:
     """Lines from rows (newest first) and how many rows they used: consecutive
     successful reads of one operation by one app become one line."""
@@ -100,11 +124,11 @@ def fold(rows: list[dict[str, Any]], app_names: dict[int | None, str], limit: in
         if (prev is not None and _is_read(row) and _is_read(prev.first)
                 and row["operation"] == prev.first["operation"] and row["installation_id"] == prev.first["installation_id"]):
             prev.last = row
-            prev.count += 1
+            prev.count += row["occurrences"]
         elif len(lines) == limit:
             break
         else:
-            lines.append(ActivityLine(row, row, 1, app_names.get(row["installation_id"], "")))
+            lines.append(ActivityLine(row, row, row["occurrences"], app_name(row, app_names)))
         used += 1
     return lines, used
 
@@ -126,7 +150,9 @@ def activity_context(request: HttpRequest, org: Organization) -> dict:
         events = events.filter(outcome=data["outcome"])
     if data.get("operation"):
         events = events.filter(operation=data["operation"])
-    if data.get("app"):
+    if data.get("app") == UNKNOWN_TOKEN:
+        events = events.filter(installation__isnull=True)
+    elif data.get("app"):
         events = events.filter(installation_id=data["app"])
     count = capped_count(events)
     before = data.get("before")

@@ -6,7 +6,7 @@ nothing changes. Confirmations are pages: GET shows them, only POST acts."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Prefetch, Q
+from django.db.models import F, Max, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -27,8 +27,26 @@ from .tokens import TOKEN_MARKER, IssuedToken
 SAFE_METHODS = ("GET", "HEAD")
 
 
+# The SCIM tab lists live installations first, then the most recently
+# uninstalled ones, greyed, up to this many in all (a page, however often apps
+# were installed and removed).
+INSTALLATIONS_LISTED = 20
+
+
 def _live_tokens() -> Prefetch:
     return Prefetch("tokens", queryset=SecretToken.objects.filter(revoked_at__isnull=True), to_attr="live_tokens")
+
+
+def _installations(org: Organization):
+    """Installations with their live token and `last_used`: when any of their
+    tokens, revoked ones included, was last used (an uninstalled app's tokens
+    are all revoked, yet it was used)."""
+    return (
+        AppInstallation.objects.filter(organization=org)
+        .select_related("app", "installed_by")
+        .prefetch_related(_live_tokens())
+        .annotate(last_used=Max("tokens__last_used_at"))
+    )
 
 
 def _page_context(request: HttpRequest, site, org: Organization, title: str, **extra) -> dict:
@@ -66,11 +84,7 @@ def _render_issued(request, site, org, installation: AppInstallation, issued: Is
 
 def _get_installation(org: Organization, installation_id: int) -> AppInstallation:
     """An installation of *this* org; another org's id is a 404."""
-    return get_object_or_404(
-        AppInstallation.objects.select_related("app", "installed_by").prefetch_related(_live_tokens()),
-        pk=installation_id,
-        organization=org,
-    )
+    return get_object_or_404(_installations(org), pk=installation_id)
 
 
 def _listed_app(slug: str) -> MarketplaceApp:
@@ -83,11 +97,7 @@ def _listed_app(slug: str) -> MarketplaceApp:
 def scim_tab_view(site):
     def view(request: HttpRequest, org_uid: str) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
-        live = (
-            AppInstallation.objects.filter(organization=org, uninstalled_at__isnull=True)
-            .select_related("app")
-            .prefetch_related(_live_tokens())
-        )
+        listed = _installations(org).order_by(F("uninstalled_at").desc(nulls_first=True), "-pk")
         context = org_settings_context(
             request,
             site,
@@ -95,7 +105,7 @@ def scim_tab_view(site):
             "scim",
             plan_has_scim=org.has_feature(installations.SCIM_FEATURE),
             scim_url=installations.scim_url(org),
-            installations=list(live) if org.scim_enabled else [],
+            installations=list(listed[:INSTALLATIONS_LISTED]) if org.scim_enabled else [],
             token_marker=TOKEN_MARKER,
         )
         if org.scim_enabled:
@@ -137,7 +147,7 @@ def scim_toggle_view(site, *, enable: bool):
         try:
             if enable:
                 installations.enable_scim(org, actor=request.user)
-                messages.success(request, "SCIM is enabled. Install an app from the Marketplace to connect your IdP.")
+                messages.success(request, _enabled_message(org))
             else:
                 installations.disable_scim(org, actor=request.user)
                 messages.success(request, "SCIM is disabled. SCIM requests are refused until you enable it again.")
@@ -148,6 +158,18 @@ def scim_toggle_view(site, *, enable: bool):
     return view
 
 
+def _enabled_message(org: Organization) -> str:
+    names = list(
+        AppInstallation.objects.filter(organization=org, uninstalled_at__isnull=True)
+        .order_by("app__position", "app__name")
+        .values_list("app__name", flat=True)[:4]
+    )
+    if not names:
+        return "SCIM is enabled. Install an app from the Marketplace to connect your IdP."
+    apps = ", ".join(names[:3]) + (" and others" if len(names) > 3 else "")
+    return f"SCIM is enabled. {apps} can provision again with {'its' if len(names) == 1 else 'their'} current token."
+
+
 # ---- Marketplace ------------------------------------------------------------
 
 
@@ -155,14 +177,17 @@ def marketplace_apps_view(site):
     def view(request: HttpRequest, org_uid: str) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
         form = MarketplaceSearchForm(request.GET or None)
-        query = form.cleaned_data["q"] if form.is_valid() else ""
-        apps = MarketplaceApp.objects.filter(listed=True)
-        if query:
-            apps = apps.filter(Q(name__icontains=query) | Q(vendor__icontains=query) | Q(summary__icontains=query))
-        installed = dict(
-            AppInstallation.objects.filter(organization=org, uninstalled_at__isnull=True).values_list("app_id", "id")
-        )
-        cards = [(app, installed.get(app.pk)) for app in apps]
+        valid = form.is_valid() or not form.is_bound
+        query = form.cleaned_data["q"] if form.is_bound and valid else ""
+        cards = []
+        if valid:  # a refused search lists nothing (its error says why), never every app
+            apps = MarketplaceApp.objects.filter(listed=True)
+            if query:
+                apps = apps.filter(Q(name__icontains=query) | Q(vendor__icontains=query) | Q(summary__icontains=query))
+            installed = dict(
+                AppInstallation.objects.filter(organization=org, uninstalled_at__isnull=True).values_list("app_id", "id")
+            )
+            cards = [(app, installed.get(app.pk)) for app in apps]
         context = _page_context(request, site, org, "Marketplace: Apps", form=form, query=query, cards=cards)
         return TemplateResponse(request, "admin/scim/marketplace_apps.html", context)
 
@@ -196,17 +221,25 @@ def marketplace_install_view(site):
         existing = installations.live_installation(org, app)
         plan_has_scim = org.has_feature(app.requires_feature) if app.requires_feature else True
         error = ""
-        if request.method == "POST" and existing is None:
-            try:
-                installation, issued = installations.install_app(org, app, actor=request.user)
-            except installations.AlreadyInstalled as exc:
-                existing, error = exc.installation, str(exc)
-            except ServiceError as exc:
-                error = str(exc)
-            else:
-                return _render_issued(request, site, org, installation, issued, heading=f"{app.name} installed")
-        elif request.method == "POST":
-            error = installations.AlreadyInstalled(existing).args[0]
+        if request.method == "POST":
+            if existing is None:
+                try:
+                    installation, issued = installations.install_app(org, app, actor=request.user)
+                except installations.AlreadyInstalled as exc:
+                    existing = exc.installation
+                except ServiceError as exc:
+                    error = str(exc)
+                else:
+                    return _render_issued(request, site, org, installation, issued, heading=f"{app.name} installed")
+            if existing is not None:
+                # A second POST (the token page reloaded, a double click): say it
+                # once, on the installation's page, and never issue a token again.
+                messages.info(
+                    request,
+                    f"{app.name} is already installed in {org.name}. Its Secret Token is shown only once: "
+                    "if you did not copy it, regenerate it here.",
+                )
+                return redirect("admin:marketplace-installation", org.uid, existing.pk)
         context = _page_context(
             request,
             site,
@@ -235,6 +268,8 @@ def installation_view(site):
             installation=installation,
             token=tokens[0] if tokens else None,
             scim_url=installations.scim_url(org),
+            activity_url=reverse("admin:org-settings-scim", args=[org.uid])
+            + f"?app={installation.pk}#provisioning-activity",
         )
         return TemplateResponse(request, "admin/scim/installation.html", context)
 
@@ -242,37 +277,54 @@ def installation_view(site):
 
 
 def installation_action_view(site, *, action: str):
-    """Regenerate the token or uninstall: GET confirms, POST acts."""
+    """Regenerate the token, uninstall or reinstall: GET confirms, POST acts."""
 
     def view(request: HttpRequest, org_uid: str, installation_id: int) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
         if refused := _only(request, "GET", "HEAD", "POST"):
             return refused
         installation = _get_installation(org, installation_id)
+        name = installation.app.name
         page_url = reverse("admin:marketplace-installation", args=[org.uid, installation.pk])
-        if not installation.is_live:
-            messages.error(request, f"{installation.app.name} has already been uninstalled.")
+        if action == "reinstall" and installation.is_live:
+            messages.info(request, f"{name} is installed.")
+            return redirect(page_url)
+        if action != "reinstall" and not installation.is_live:
+            messages.error(request, f"{name} has already been uninstalled.")
             return redirect(page_url)
         if request.method in SAFE_METHODS:
             if action == "regenerate":
                 return _confirmation(
-                    request, site, org, title="Regenerate token",
-                    message=f"Issue a new Secret Token for {installation.app.name}? The current token stops "
+                    request, site, org, title=f"Regenerate the token of {name}?",
+                    message=f"Issue a new Secret Token for {name}? The current token stops "
                     "working at once; paste the new one into your identity provider.",
                     button="Regenerate token", cancel_url=page_url, danger=True, installation=installation,
                 )
+            if action == "reinstall":
+                return _confirmation(
+                    request, site, org, title=f"Reinstall {name}?",
+                    message=f"Install {name} again with a new Secret Token, shown once on the next page. "
+                    "Its earlier tokens stay revoked; its history and activity stay with it.",
+                    button="Reinstall app", cancel_url=page_url, installation=installation,
+                )
             return _confirmation(
-                request, site, org, title=f"Uninstall {installation.app.name}",
-                message=f"Uninstall {installation.app.name}? All its tokens stop working at once. Members, groups "
-                "and mappings it provisioned stay.",
-                button="Uninstall", cancel_url=page_url, danger=True, installation=installation,
+                request, site, org, title=f"Uninstall {name}?",
+                message=f"Uninstall {name}? All its tokens stop working at once. Members, groups "
+                "and mappings it provisioned stay, and it stays listed with its history: you can reinstall it.",
+                button="Uninstall app", cancel_url=page_url, danger=True, installation=installation,
             )
         try:
             if action == "regenerate":
                 issued = installations.regenerate_token(installation, actor=request.user)
                 return _render_issued(request, site, org, installation, issued, heading="New Secret Token")
+            if action == "reinstall":
+                issued = installations.reinstall_app(installation, actor=request.user)
+                return _render_issued(request, site, org, installation, issued, heading=f"{name} reinstalled")
             installations.uninstall_app(installation, actor=request.user)
-            messages.success(request, f"{installation.app.name} was uninstalled; its tokens no longer work.")
+            messages.success(request, f"{name} was uninstalled; its tokens no longer work.")
+        except installations.AlreadyInstalled as exc:
+            messages.error(request, str(exc))
+            return redirect("admin:marketplace-installation", org.uid, exc.installation.pk)
         except ServiceError as exc:
             messages.error(request, str(exc))
         return redirect(page_url)
@@ -304,5 +356,10 @@ def get_urls(site) -> list:
             "marketplace/installations/<int:installation_id>/uninstall/",
             wrap(installation_action_view(site, action="uninstall")),
             name="marketplace-installation-uninstall",
+        ),
+        path(
+            "marketplace/installations/<int:installation_id>/reinstall/",
+            wrap(installation_action_view(site, action="reinstall")),
+            name="marketplace-installation-reinstall",
         ),
     ]

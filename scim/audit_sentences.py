@@ -5,7 +5,14 @@ from __future__ import annotations
 from organizations.audit_log import Words
 from organizations.models import AuditEvent
 
-from .installations import ACTION_DISABLE, ACTION_ENABLE, ACTION_INSTALL, ACTION_REGENERATE, ACTION_UNINSTALL
+from .installations import (
+    ACTION_DISABLE,
+    ACTION_ENABLE,
+    ACTION_INSTALL,
+    ACTION_REGENERATE,
+    ACTION_REINSTALL,
+    ACTION_UNINSTALL,
+)
 
 
 def _installation(event: AuditEvent, w: Words) -> str:
@@ -40,6 +47,7 @@ SENTENCES = {
     ACTION_INSTALL: lambda e, w: f"{w['actor']} installed {_installation(e, w)}",
     ACTION_REGENERATE: lambda e, w: f"{w['actor']} regenerated the secret token of {_installation(e, w)}; the old token stopped working",
     ACTION_UNINSTALL: lambda e, w: f"{w['actor']} uninstalled {_installation(e, w)}; its tokens stopped working",
+    ACTION_REINSTALL: lambda e, w: f"{w['actor']} reinstalled {_installation(e, w)} with a new secret token",
     "scim.user.provision": "{actor} provisioned {target}",
     "scim.user.update": "{actor} updated the profile of {target}",
     "scim.user.deactivate": "{actor} deactivated {target}",

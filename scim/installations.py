@@ -29,6 +29,7 @@ ACTION_DISABLE = "scim.disable"
 ACTION_INSTALL = "marketplace.install"
 ACTION_REGENERATE = "marketplace.token_regenerate"
 ACTION_UNINSTALL = "marketplace.uninstall"
+ACTION_REINSTALL = "marketplace.reinstall"
 
 
 ScimPermissionDenied = NotPermitted  # what ensure_can_manage raises
@@ -108,11 +109,9 @@ def live_installation(org: Organization, app: MarketplaceApp) -> AppInstallation
     )
 
 
-@transaction.atomic
-def install_app(org: Organization, app: MarketplaceApp, *, actor: Actor) -> tuple[AppInstallation, IssuedToken]:
-    """Install the app and issue its first token. Refuses a second live install
-    of the same app (AlreadyInstalled)."""
-    ensure_can_manage(org, actor)
+def _ensure_installable(org: Organization, app: MarketplaceApp) -> Organization:
+    """The org, locked, once its plan and SCIM switch allow the app and no other
+    live installation of it exists (AlreadyInstalled)."""
     if app.requires_feature and not org.has_feature(app.requires_feature):
         raise ScimNotAvailable(f"The {org.get_plan_display()} plan of {org.name} does not include {app.name}.")
     locked = _locked_org(org)
@@ -121,6 +120,15 @@ def install_app(org: Organization, app: MarketplaceApp, *, actor: Actor) -> tupl
     existing = live_installation(locked, app)
     if existing is not None:
         raise AlreadyInstalled(existing)
+    return locked
+
+
+@transaction.atomic
+def install_app(org: Organization, app: MarketplaceApp, *, actor: Actor) -> tuple[AppInstallation, IssuedToken]:
+    """Install the app and issue its first token. Refuses a second live install
+    of the same app (AlreadyInstalled)."""
+    ensure_can_manage(org, actor)
+    locked = _ensure_installable(org, app)
     try:
         with transaction.atomic():
             installation = AppInstallation.objects.create(
@@ -192,3 +200,33 @@ def uninstall_app(installation: AppInstallation, *, actor: Actor) -> AppInstalla
     )
     installation.uninstalled_at = now
     return locked
+
+
+@transaction.atomic
+def reinstall_app(installation: AppInstallation, *, actor: Actor) -> IssuedToken:
+    """Bring an uninstalled installation back with a new token. It keeps its id,
+    so its Provisioning activity and audit history stay its own; its old tokens
+    stay revoked. Refused while another installation of the app is live."""
+    ensure_can_manage(installation.organization, actor)
+    locked_org = _ensure_installable(installation.organization, installation.app)
+    locked = AppInstallation.objects.select_for_update(of=("self",)).select_related("app").get(pk=installation.pk)
+    if locked.uninstalled_at is None:
+        raise AlreadyInstalled(locked)
+    uninstalled_at = locked.uninstalled_at
+    locked.uninstalled_at = None
+    try:
+        with transaction.atomic():
+            locked.save(update_fields=["uninstalled_at"])
+    except IntegrityError:  # lost a race with a concurrent install of the same app
+        raise AlreadyInstalled(live_installation(locked_org, locked.app)) from None
+    issued = issue_token(locked)
+    audit.record(
+        locked_org,
+        actor,
+        ACTION_REINSTALL,
+        locked,
+        before={"live": False, "uninstalled_at": uninstalled_at.isoformat()},
+        after={"live": True, **_token_summary(issued.token)},
+    )
+    installation.uninstalled_at = None
+    return issued

@@ -143,6 +143,10 @@ class ProvisioningEvent(models.Model):
     outcome = models.CharField(max_length=10, choices=ProvisioningOutcome.choices)
     detail = models.TextField(blank=True, default="")
     duration_ms = models.PositiveIntegerField(default=0)
+    # Refused calls (401, 429) of one installation (or of unknown tokens), one
+    # reason and operation are coalesced into one entry per window (scim.activity):
+    # how many calls it stands for, from created_at on.
+    occurrences = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -83,18 +83,14 @@ _PLAIN = frozenset({str, int, bool, type(None)})
 
 
 @lru_cache(maxsize=128)
-def _insert_sql(columns: Columns, rows: int, asynchronous: bool) -> str:
+def _insert_sql(columns: Columns, rows: int) -> str:
     names = ", ".join(qn(f.column) for f in columns.fields)
     values = ", ".join([f"({placeholders(len(columns))})"] * rows)
-    sql = f"INSERT INTO {qn(columns.table)} ({names}) VALUES {values}"
-    return f"BEGIN; SET LOCAL synchronous_commit TO OFF; {sql}; COMMIT" if asynchronous else sql
+    return f"INSERT INTO {qn(columns.table)} ({names}) VALUES {values}"
 
 
 def insert(columns: Columns, rows: Sequence[dict[str, Any]], *, durable: bool = True) -> None:
-    """INSERT rows of `columns` in one statement (not returning ids). durable=False,
-    outside a transaction on PostgreSQL, commits them asynchronously
-    (synchronous_commit off for this one transaction): for rows a crash may
-    lose, never for data."""
+    """INSERT rows of `columns` in one statement (not returning ids); durable as in write()."""
     if not rows:
         return
     conn = connections[DEFAULT_DB_ALIAS]
@@ -105,10 +101,20 @@ def insert(columns: Columns, rows: Sequence[dict[str, Any]], *, durable: bool = 
         for field in fields
         for value in (row[field.attname],)
     ]
+    write(_insert_sql(columns, len(rows)), params, durable=durable)
+
+
+def write(sql: str, params: Sequence[Any], *, durable: bool = True) -> None:
+    """Run one writing statement. durable=False, outside a transaction on
+    PostgreSQL, commits it asynchronously (synchronous_commit off for this one
+    transaction): for rows a crash may lose, never for data."""
+    conn = connections[DEFAULT_DB_ALIAS]
     asynchronous = not durable and conn.vendor == "postgresql" and not conn.in_atomic_block
+    if asynchronous:
+        sql = f"BEGIN; SET LOCAL synchronous_commit TO OFF; {sql}; COMMIT"
     with conn.cursor() as cursor:
         try:
-            cursor.execute(_insert_sql(columns, len(rows), asynchronous), params)
+            cursor.execute(sql, params)
         except Exception:
             if asynchronous:  # never leave the connection inside the failed BEGIN
                 cursor.execute("ROLLBACK")

@@ -164,32 +164,56 @@ def _remember(prefix: str, row: tuple, version: bytes | None) -> None:
     _verified[prefix] = (row, version, time.monotonic() + AUTH_CACHE_SECONDS)
 
 
-def authenticate(secret: str, org_uid: str) -> SecretToken | None:
-    """The live token of a live installation of *this* org while SCIM is on, or None."""
+# Why a token was refused, as the SCIM 401 tells it (scim.api.auth). Only a
+# token of *this* org learns more than UNKNOWN: another org's token, a forged
+# one and an org uid that does not exist all read UNKNOWN, so nobody learns
+# whether an org exists or what state another org is in.
+NO_TOKEN = "no-token"
+UNKNOWN = "unknown"
+REVOKED = "revoked"  # regenerated, or the app was uninstalled
+SCIM_OFF = "scim-off"  # SCIM disabled, or the plan no longer has it
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+    # The installation the token belongs to when it is one of this org's (for
+    # the Provisioning activity list); None for an unknown token.
+    installation_id: int | None = None
+
+
+def check(secret: str, org_uid: str) -> SecretToken | Refusal:
+    """The live token of a live installation of *this* org while SCIM is on, or
+    why not. A valid token costs what it always did: the refusal reasons are
+    read from the row the lookup already returned."""
     prefix = parse_prefix(secret)
     if prefix is None:
-        return None
+        return Refusal(UNKNOWN)
     version = _auth_version()  # read before the row: a change after it bumps past it
     row = _remembered(prefix, version) or _token_row(prefix)
     if row is None:
         hmac.compare_digest(hash_token(secret), "0" * 64)  # same work either way
-        return None
+        return Refusal(UNKNOWN)
     token = _token_from_row(row)
     if not hmac.compare_digest(token.token_hash, hash_token(secret)):
-        return None
+        return Refusal(UNKNOWN)
     installation = token.installation
     org = installation.organization
-    if (
-        token.revoked_at is not None
-        or installation.uninstalled_at is not None
-        or org.uid != org_uid
-        or not org.scim_enabled
-        or not org.has_feature("scim")
-    ):
-        return None
+    if org.uid != org_uid:
+        return Refusal(UNKNOWN)  # another org's token: for this org it is just unknown
+    if token.revoked_at is not None or installation.uninstalled_at is not None:
+        return Refusal(REVOKED, installation.pk)
+    if not org.scim_enabled or not org.has_feature("scim"):
+        return Refusal(SCIM_OFF, installation.pk)
     if not touch_last_used(token):  # after a write the row is old: the next request reads it
         _remember(prefix, row, version)
     return token
+
+
+def authenticate(secret: str, org_uid: str) -> SecretToken | None:
+    """The live token of a live installation of *this* org while SCIM is on, or None."""
+    result = check(secret, org_uid)
+    return result if isinstance(result, SecretToken) else None
 
 
 def touch_last_used(token: SecretToken) -> bool:

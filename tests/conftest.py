@@ -127,9 +127,17 @@ def redis_cache(settings):
 def _activity_written_at_once(request, settings):
     """Successful reads reach the activity list in batches (scim.activity); tests
     read the list right after a call, so each is written at once unless the
-    test is about the batching (marker `activity_batching`)."""
+    test is about the batching (marker `activity_batching`). Refused calls keep
+    their coalescing, with a window no test outlives: a test that reads them
+    calls scim.activity.flush() (or opens the SCIM tab), and what a test left
+    waiting is forgotten, never written into the next one."""
+    from scim import activity
+
     if request.node.get_closest_marker("activity_batching") is None:
         settings.SCIM_ACTIVITY_READ_BATCH = 1
+    settings.SCIM_ACTIVITY_FAILURE_WINDOW = 3600
+    yield
+    activity.discard()
 
 
 @pytest.fixture(autouse=True)

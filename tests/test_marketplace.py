@@ -205,14 +205,19 @@ def test_install_post_refused_when_scim_off(client, org, owner):
     assert not AppInstallation.objects.exists()
 
 
-def test_second_install_post_shows_error_and_link(client, scim_org, owner, okta):
-    installation, _ = installations.install_app(scim_org, okta, actor=owner.user)
+def test_reloading_the_token_page_says_already_installed_once_and_issues_nothing(client, scim_org, owner, okta):
+    """A reload re-sends the install POST: it is redirected (PRG) to the
+    installation, where the message is shown once and consumed."""
     client.force_login(owner.user)
-    response = client.post(url("marketplace-install", scim_org, OKTA))
-    assert response.status_code == 400
-    body = response.content.decode()
-    assert "already installed" in body and 'id="secret-token"' not in body
-    assert url("marketplace-installation", scim_org, installation.pk) in body
+    install = url("marketplace-install", scim_org, OKTA)
+    assert 'id="secret-token"' in client.post(install).content.decode()
+    installation = AppInstallation.objects.get()
+    for _ in range(2):  # reload, and reload again
+        response = client.post(install, follow=True)
+        assert response.redirect_chain == [(url("marketplace-installation", scim_org, installation.pk), 302)]
+        body = response.content.decode()
+        assert body.count("already installed") == 1 and 'id="secret-token"' not in body
+    assert "already installed" not in client.get(response.request["PATH_INFO"]).content.decode()  # consumed
     assert SecretToken.objects.count() == 1
 
 
@@ -291,3 +296,106 @@ def test_catalog_admin_is_for_superusers_only(client, org, owner, django_user_mo
     root = django_user_model.objects.create_superuser("root@example.com", "x")
     client.force_login(root)
     assert "Okta Generic SCIM" in client.get(changelist).content.decode()
+
+
+# ---- uninstalled installations stay, and come back ------------------------------
+
+
+def test_reinstall_brings_the_same_installation_back_with_a_new_token(scim_org, owner, okta):
+    installation, first = installations.install_app(scim_org, okta, actor=owner.user)
+    installations.uninstall_app(installation, actor=owner.user)
+
+    issued = installations.reinstall_app(installation, actor=owner.user)
+
+    installation.refresh_from_db()
+    assert installation.is_live and issued.token.installation_id == installation.pk
+    assert authenticate(issued.secret, scim_org.uid).installation == installation
+    assert authenticate(first.secret, scim_org.uid) is None  # old tokens stay revoked
+    event = AuditEvent.objects.get(action=installations.ACTION_REINSTALL)
+    assert event.before["live"] is False and event.after == {
+        "live": True, "token_id": issued.token.pk, "token_prefix": issued.token.prefix}
+    assert_no_secret_in_audit(issued.secret)
+
+
+def test_reinstall_is_refused_while_another_installation_of_the_app_is_live(scim_org, owner, okta):
+    old, _ = installations.install_app(scim_org, okta, actor=owner.user)
+    installations.uninstall_app(old, actor=owner.user)
+    fresh, _ = installations.install_app(scim_org, okta, actor=owner.user)
+    with pytest.raises(installations.AlreadyInstalled) as exc:
+        installations.reinstall_app(old, actor=owner.user)
+    assert exc.value.installation == fresh
+    old.refresh_from_db()
+    assert not old.is_live and SecretToken.objects.filter(installation=old, revoked_at__isnull=True).count() == 0
+
+
+def test_reinstall_needs_scim_on_and_a_manager(scim_org, owner, plain_member, okta):
+    installation, _ = installations.install_app(scim_org, okta, actor=owner.user)
+    installations.uninstall_app(installation, actor=owner.user)
+    with pytest.raises(installations.ScimPermissionDenied):
+        installations.reinstall_app(installation, actor=plain_member.user)
+    installations.disable_scim(scim_org, actor=owner.user)
+    with pytest.raises(installations.ScimNotAvailable):
+        installations.reinstall_app(installation, actor=owner.user)
+    installation.refresh_from_db()
+    assert not installation.is_live and not SecretToken.objects.filter(revoked_at__isnull=True).exists()
+
+
+def test_uninstalled_app_stays_listed_greyed_with_history_and_is_reinstalled(client, scim_org, owner, okta):
+    from scim.api.constants import DETAIL_TOKEN_REVOKED
+
+    installation, first = installations.install_app(scim_org, okta, actor=owner.user)
+    scim = client_for(scim_org, first.secret)
+    assert scim.get("/Users").status_code == 200  # the token is used: last_used_at
+    client.force_login(owner.user)
+    assert client.post(url("marketplace-installation-uninstall", scim_org, installation.pk)).status_code == 302
+
+    tab = client.get(url("org-settings-scim", scim_org))
+    rows = [i for i in tab.context["installations"] if i.pk == installation.pk]
+    assert rows and not rows[0].is_live
+    body = tab.content.decode()
+    assert "Uninstalled" in body and "Reinstall" in body and "No app is installed now" in body
+    assert "No app is installed yet" not in body
+    page = client.get(url("marketplace-installation", scim_org, installation.pk)).content.decode()
+    assert 'id="token-last-used">never' not in page  # it was used before the uninstall
+    assert "Reinstall app" in page and "?app=%d#provisioning-activity" % installation.pk in page
+
+    assert scim.get("/Users").json()["detail"] == DETAIL_TOKEN_REVOKED  # history: the refused call...
+    history = client.get(url("org-settings-scim", scim_org), {"app": installation.pk}).context["provisioning_lines"]
+    assert [(line.status, line.detail) for line in history][:1] == [(401, DETAIL_TOKEN_REVOKED)]
+
+    reinstall = url("marketplace-installation-reinstall", scim_org, installation.pk)
+    assert "Reinstall" in client.get(reinstall).content.decode()
+    body = client.post(reinstall).content.decode()
+    new_secret = body.split('id="secret-token" value="', 1)[1].split('"', 1)[0]
+    assert client_for(scim_org, new_secret).get("/Users").status_code == 200
+    assert scim.get("/Users").status_code == 401
+    assert AppInstallation.objects.get().pk == installation.pk  # the same one, its history with it
+    again = client.post(reinstall, follow=True)  # reloaded: nothing issued again
+    assert 'id="secret-token"' not in again.content.decode() and SecretToken.objects.count() == 2
+
+
+def client_for(org, secret):
+    from django.test import Client
+
+    from tests.scim_api.helpers import ScimClient
+
+    return ScimClient(org, secret, Client())
+
+
+def test_re_enabling_scim_with_an_app_installed_does_not_send_to_the_marketplace(client, scim_org, owner, okta):
+    installations.install_app(scim_org, okta, actor=owner.user)
+    client.force_login(owner.user)
+    client.post(url("org-settings-scim-disable", scim_org))
+    page = client.post(url("org-settings-scim-enable", scim_org), follow=True).content.decode()
+    assert "SCIM is enabled. Okta Generic SCIM can provision again with its current token." in page
+    assert "Install an app from the Marketplace" not in page
+
+
+def test_a_search_over_the_limit_shows_the_error_and_lists_no_app(client, scim_org, owner):
+    client.force_login(owner.user)
+    response = client.get(url("marketplace-apps", scim_org), {"q": "o" * 101})
+    assert response.status_code == 200 and response.context["cards"] == []
+    body = response.content.decode()
+    assert "at most 100 characters" in body and "Okta Generic SCIM" not in body
+    fine = client.get(url("marketplace-apps", scim_org), {"q": "okta"})
+    assert [app.slug for app, _ in fine.context["cards"]] == [OKTA]

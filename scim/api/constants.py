@@ -42,6 +42,12 @@ RETRY_AFTER_SECONDS = 10
 
 # Canned error details.
 DETAIL_UNAUTHENTICATED = "A valid Bearer token of an app installed in this organization is required."
+# Why a token was refused (scim.tokens.check). Only the holder of one of this
+# org's tokens learns more than "Unknown token" (see scim.api.auth).
+DETAIL_NO_TOKEN = "No Bearer token was sent: put the Secret Token of the app in the Authorization header."
+DETAIL_UNKNOWN_TOKEN = "Unknown token: use the Secret Token of an app installed in this organization."
+DETAIL_TOKEN_REVOKED = "This token was regenerated or the app was uninstalled: use the current Secret Token of the app."
+DETAIL_SCIM_DISABLED = "SCIM is disabled for this organization: an Owner or Admin can enable it on the SCIM tab."
 DETAIL_USER_NOT_FOUND = "User not found"
 DETAIL_GROUP_NOT_FOUND = "Group not found"
 DETAIL_ROUTE_NOT_FOUND = "No SCIM endpoint at this path"

@@ -28,7 +28,7 @@ def test_database_down_during_token_check_is_503_then_recovers(scim, monkeypatch
     def down(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr("scim.api.auth.authenticate", down)
+    monkeypatch.setattr("scim.api.auth.check", down)
     assert_503(scim.get("/Users"))
     assert_503(scim.post("/Users", new_user("a@example.com")))
     monkeypatch.undo()

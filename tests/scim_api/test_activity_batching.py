@@ -90,7 +90,7 @@ def event_row(org_id: int, target: str) -> dict:
     return {
         "organization_id": org_id, "installation_id": None, "created_at": timezone.now(), "method": "GET",
         "path": "/scim/v2/x", "operation": "Look up users", "target": target, "status": 200,
-        "outcome": "success", "detail": "", "duration_ms": 1,
+        "outcome": "success", "detail": "", "duration_ms": 1, "occurrences": 1,
     }
 
 
