@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from organizations.admin_views import org_settings_context
+from organizations.member_views import back_to_members
 from organizations.permissions import get_managed_org_or_404
 from organizations.models import Membership, Organization
 from organizations.paging import Page, paginate
@@ -101,8 +102,8 @@ def _proposal(form: GroupMappingForm) -> Proposal:
 
 def _render_preview(request, site, org, group, preview, *, form_fields, action_url, changed: bool):
     context = org_settings_context(
-        request, site, org, "scim", preview=preview, group=group, form_fields=form_fields,
-        action_url=action_url, changed_since=changed, cancel_url=_tab_url(org),
+        request, site, org, "scim", preview=preview, group=group,
+        posted_fields=[*form_fields, ("fingerprint", preview.fingerprint)], action_url=action_url, changed_since=changed, cancel_url=_tab_url(org),
         title=f"{'Remove' if preview.removal else 'Update'} the mapping of {group.display_name}: preview",
     )
     return TemplateResponse(request, "admin/mappings/mapping_preview.html", context, status=409 if changed else 200)
@@ -235,6 +236,7 @@ def member_access_view(site):
             "members",
             member=row,
             title=f"Access of {row['email']}",
+            back_url=back_to_members(request, org),
         )
         return TemplateResponse(request, "admin/mappings/member_access.html", context)
 

@@ -373,11 +373,18 @@ class AuditEventAdmin(BoundedChangeListMixin, TenantScopedAdmin):
     hierarchy and no filter listing every distinct action: both read the whole
     table on each page."""
 
-    list_display = ["created_at", "organization", "actor_label", "action", "target_label"]
+    list_display = ["created_at", "organization", "what_happened", "action", "client_address"]
     list_filter = [ManagedOrganizationFilter, ActionKindFilter, "actor_type"]
     search_fields = ["actor_label", "target_label", "=request_id"]
     always_capped = True  # a recompute writes one entry per member: millions over time
     list_select_related = ["organization"]
+
+    @admin.display(description="what happened")
+    def what_happened(self, obj: AuditEvent) -> str:
+        """The sentence the org's Audit log tab shows (organizations.audit_log)."""
+        from .audit_log import sentence
+
+        return sentence(obj)
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

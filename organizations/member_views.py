@@ -46,6 +46,10 @@ def _next_url(request: HttpRequest, org: Organization) -> str:
     return _members_url(org)
 
 
+# For other apps' member pages (the "why" page): the same back link to the Members list.
+back_to_members = _next_url
+
+
 def _get_member(org: Organization, membership_id: int) -> Membership:
     """A member of *this* org; another org's id is a 404."""
     return get_object_or_404(Membership.objects.select_related("user"), organization=org, pk=membership_id)

@@ -276,6 +276,14 @@ def installation_view(site):
     return view
 
 
+# The regenerate form posts the prefix of the token it replaces (never a secret).
+REGENERATE_FIELD = "token"
+
+
+def _live_prefix(installation: AppInstallation) -> str:
+    return installation.live_tokens[0].prefix if installation.live_tokens else ""
+
+
 def installation_action_view(site, *, action: str):
     """Regenerate the token, uninstall or reinstall: GET confirms, POST acts."""
 
@@ -299,6 +307,7 @@ def installation_action_view(site, *, action: str):
                     message=f"Issue a new Secret Token for {name}? The current token stops "
                     "working at once; paste the new one into your identity provider.",
                     button="Regenerate token", cancel_url=page_url, danger=True, installation=installation,
+                    hidden_fields=[(REGENERATE_FIELD, _live_prefix(installation))],
                 )
             if action == "reinstall":
                 return _confirmation(
@@ -313,6 +322,15 @@ def installation_action_view(site, *, action: str):
                 "and mappings it provisioned stay, and it stays listed with its history: you can reinstall it.",
                 button="Uninstall app", cancel_url=page_url, danger=True, installation=installation,
             )
+        if action == "regenerate" and request.POST.get(REGENERATE_FIELD) != _live_prefix(installation):
+            # The form names the token it replaces: the "New Secret Token" page
+            # reloaded (its POST sent again) must not kill the token just shown.
+            messages.info(
+                request,
+                f"The token of {name} was already regenerated: use the Secret Token shown last, "
+                "or regenerate it again here if you did not copy it.",
+            )
+            return redirect(page_url)
         try:
             if action == "regenerate":
                 issued = installations.regenerate_token(installation, actor=request.user)

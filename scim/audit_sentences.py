@@ -22,6 +22,11 @@ def _installation(event: AuditEvent, w: Words) -> str:
     return f"{app} (installation #{event.target_id})" if event.target_id else app
 
 
+def _count(values, key: str, noun: str) -> str:
+    n = values.get(key) if isinstance(values, dict) else None
+    return f"{n} {noun}{'' if n == 1 else 's'}" if isinstance(n, int) else f"? {noun}s"
+
+
 def _members(event: AuditEvent, w: Words) -> str:
     after = event.after if isinstance(event.after, dict) else {}
     added, removed = len(after.get("added") or []), len(after.get("removed") or [])
@@ -31,7 +36,7 @@ def _members(event: AuditEvent, w: Words) -> str:
     if removed:
         parts.append(f"removed {removed} member{'s' if removed != 1 else ''} from")
     change = " and ".join(parts) or "changed the members of"
-    return f"{w['actor']} {change} the SCIM group {w['target']} (now {w.get('after_members', '?')} members)"
+    return f"{w['actor']} {change} the SCIM group {w['target']} (now {_count(event.after, 'members', 'member')})"
 
 
 def _group_update(event: AuditEvent, w: Words) -> str:
@@ -52,8 +57,8 @@ SENTENCES = {
     "scim.user.update": "{actor} updated the profile of {target}",
     "scim.user.deactivate": "{actor} deactivated {target}",
     "scim.user.reactivate": "{actor} reactivated {target}",
-    "scim.group.create": "{actor} created the SCIM group {target} with {after_members} members",
+    "scim.group.create": lambda e, w: f"{w['actor']} created the SCIM group {w['target']} with {_count(e.after, 'members', 'member')}",
     "scim.group.update": _group_update,
     "scim.group.members": _members,
-    "scim.group.delete": "{actor} deleted the SCIM group {before_displayName} ({before_members} members)",
+    "scim.group.delete": lambda e, w: f"{w['actor']} deleted the SCIM group {w['before_displayName']} ({_count(e.before, 'members', 'member')})",
 }

@@ -230,11 +230,18 @@ def test_regenerate_confirms_then_shows_new_token_once(client, scim_org, owner, 
     assert confirm.status_code == 200 and "Regenerate token" in confirm.content.decode()
     assert authenticate(first.secret, scim_org.uid) is not None
 
-    body = client.post(regenerate).content.decode()
+    assert f'name="token" value="{first.token.prefix}"' in confirm.content.decode()
+    body = client.post(regenerate, {"token": first.token.prefix}).content.decode()
     new_secret = body.split('id="secret-token" value="', 1)[1].split('"', 1)[0]
     assert new_secret != first.secret
     assert authenticate(first.secret, scim_org.uid) is None
     assert authenticate(new_secret, scim_org.uid) is not None
+
+    # The token page reloaded sends the same POST again: the new token survives.
+    again = client.post(regenerate, {"token": first.token.prefix}, follow=True)
+    assert "already regenerated" in again.content.decode() and 'id="secret-token"' not in again.content.decode()
+    assert authenticate(new_secret, scim_org.uid) is not None
+    assert SecretToken.objects.filter(installation=installation).count() == 2
 
 
 def test_uninstall_confirms_then_kills_tokens(client, scim_org, owner, okta):

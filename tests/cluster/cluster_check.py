@@ -317,7 +317,7 @@ def token_rotation(world: dict, admin_a: AdminSession) -> str:
         check(scim.call(PORT_B, "GET", "/Users?count=1").status == 200, "old token refused before rotation")
         check(scim.call(PORT_A, "GET", "/Users?count=1").status == 200, "old token refused before rotation")
     path = f"/admin/orgs/{world['org']}/marketplace/installations/{world['installation']}/regenerate/"
-    reply = admin_a.request("POST", path, {})
+    reply = admin_a.request("POST", path, {"token": world["token"].split("_")[1]})  # the prefix it replaces
     match = re.search(r'id="secret-token" value="([^"]+)"', reply.text)
     check(reply.status == 200 and match is not None, f"regenerating through node A failed ({reply.status})")
     new_token = match.group(1)

@@ -22,7 +22,7 @@ def test_owner_logs_in_and_adds_a_stack_from_organization_settings(live_server, 
     page.click("#org-settings-list a:text('Acme')")
     assert page.url.endswith(f"/admin/orgs/{org.uid}/settings/")
     tabs = page.locator(".org-tabs a").all_inner_texts()
-    assert tabs == ["General", "Members", "Stacks", "SCIM", "Single Sign-On"]
+    assert tabs == ["General", "Members", "Stacks", "SCIM", "Single Sign-On", "Audit log"]
 
     page.click(".org-tabs a:text('Stacks')")
     page.fill("#id_create-stack-name", "Website")

@@ -109,7 +109,10 @@ def test_secret_tokens_never_reach_logs_audit_activity_or_later_pages(owner, org
     scim.post("/Groups", {"displayName": "Engineering"})
     scim.get("/Users/not-a-number")
     Client().get(f"/scim/v2/organizations/{org.uid}/Users?access_token={token}", HTTP_AUTHORIZATION=f"Bearer {token}x")
-    regenerate = admin.post(reverse("admin:marketplace-installation-regenerate", args=[org.uid, installation.pk]))
+    regenerate = admin.post(
+        reverse("admin:marketplace-installation-regenerate", args=[org.uid, installation.pk]),
+        {"token": token.split("_")[1]},  # the prefix of the token it replaces
+    )
     new_token = regenerate.context["secret_token"] if regenerate.context and "secret_token" in regenerate.context else None
 
     later_pages = [

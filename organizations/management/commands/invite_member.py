@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from organizations.formats import format_datetime
 from organizations.models import Organization, OrgRole
 from organizations.permissions import manager_account
 from organizations.services import ServiceError
@@ -43,5 +44,5 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"{membership.user.email} was added to {org.name} as {membership.get_role_display()}; "
-            f"invitation {invitation.pk} expires {invitation.expires_at:%Y-%m-%d %H:%M} UTC."
+            f"invitation {invitation.pk} expires {format_datetime(invitation.expires_at)}."
         )
