@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
 from mappings.services import save_mapping
@@ -168,6 +169,43 @@ def test_owner_admin_and_member_walk_organization_settings(browser_page, live_se
     expect(log).to_contain_text("Orgdesk created the stack Web")
     expect(log).not_to_contain_text("SCIM group")
     step(page, "walk-owner-14-audit-stacks")
+
+    # --- the Owner's actions that other parts of the admin guard (refusals change nothing) ------
+    page.goto(f"{settings}members/")
+    page.locator("#transfer-ownership-form .select2-selection").click()
+    page.locator(".select2-search__field").fill("ada")
+    page.locator(".select2-results__option", has_text="ada@acme.example").click()
+    page.fill("#id_transfer-ownership-typed_name", "Acme")  # not the org's whole name
+    page.click("#transfer-ownership-form input[type=submit]")
+    expect(page.locator("#transfer-ownership-form .errorlist")).to_contain_text("Type the organization's name exactly")
+    step(page, "walk-owner-15-transfer-refused")
+    assert factories.owner_of(org).user.email == "owner@acme.example"
+
+    # An identity provider calling with a token nobody issued: listed under failures.
+    refused = httpx.get(f"{base}/scim/v2/organizations/{org.uid}/Users", headers={"Authorization": "Bearer odk_nope_nope"})
+    assert refused.status_code == 401
+    page.goto(f"{settings}scim/?outcome=failure#provisioning-activity")
+    failures = page.locator("#provisioning-activity-table")
+    expect(failures).to_contain_text("Failed (401)")
+    expect(failures).to_contain_text("Unknown token")
+    step(page, "walk-owner-16-unknown-token")
+
+    # Uninstall (red, confirmed): the app stays listed with its history, then comes back.
+    page.goto(f"{base}/admin/orgs/{org.uid}/marketplace/installations/{installation.pk}/")
+    page.get_by_role("link", name="Uninstall").click()
+    page.get_by_role("button", name="Uninstall").click()
+    expect(page.locator("#installation-status")).to_contain_text("Uninstalled")
+    page.get_by_role("link", name="Back to the SCIM tab").click()
+    expect(page.locator("#scim-installations")).to_contain_text("Uninstalled")
+    step(page, "walk-owner-17-uninstalled-listed")
+    page.locator("#scim-installations").get_by_role("link", name="Reinstall").click()
+    page.get_by_role("button", name="Reinstall").click()
+    expect(page.locator("#token-warning")).to_contain_text("shown only this once")
+    page.goto(f"{settings}audit/?kind=settings")
+    log = page.locator("#audit-log")
+    expect(log).to_contain_text(f"owner@acme.example reinstalled Okta Generic SCIM (installation #{installation.pk})")
+    expect(log).to_contain_text(f"owner@acme.example uninstalled Okta Generic SCIM (installation #{installation.pk})")
+    step(page, "walk-owner-18-audit-uninstall-reinstall")
 
     response = page.goto(f"{base}/admin/organizations/membership/")
     assert response.status == 403
