@@ -151,6 +151,14 @@ def test_owner_admin_and_member_walk_organization_settings(browser_page, live_se
     page.get_by_role("link", name="Cancel").click()
     expect(page.locator("#installation-status")).to_contain_text("Installed")
 
+    page.get_by_role("link", name="Back to the SCIM tab").click()
+    page.get_by_role("link", name="Marketplace › Apps").click()
+    expect(page.locator("#app-cards")).to_contain_text("Okta Generic SCIM")
+    step(page, "walk-owner-11b-marketplace")
+    page.locator("#app-cards").get_by_role("link", name="Okta Generic SCIM").click()
+    expect(page.locator("#app-detail")).to_contain_text("Installed")
+    step(page, "walk-owner-11c-marketplace-app")
+
     page.goto(f"{settings}sso/")
     expect(page.locator("#sso-status")).to_contain_text("Single Sign-On")
     step(page, "walk-owner-12-sso")
