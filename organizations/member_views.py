@@ -26,7 +26,6 @@ from .pickers import picker_response
 from .role_sources import annotate_org_role_sources, role_change_outcome
 
 MEMBER_ACTIONS = ("deactivate", "reactivate", "remove")
-
 PICKER_SCOPES = {
     "": {},
     "non-owner": {"exclude_owner": True},
@@ -157,7 +156,8 @@ def member_action_view(site, *, action: str):
         if action != "reactivate" and request.method != "POST" and last_capable_managers([member]):
             messages.error(request, last_admin_message(member, own=own))  # refused before asking
             return redirect(back)
-        consequence = self_loss_consequence(member, action) if own and member.active and member.role == OrgRole.ADMIN else ""
+        loses_own_access = own and member.active and member.role == OrgRole.ADMIN
+        consequence = self_loss_consequence(member, action) if loses_own_access else ""
         if request.method == "POST":
             email = member.user.email
             try:

@@ -172,7 +172,9 @@ def change_role(membership: Membership, role: str, *, actor: Actor, confirmed: b
     if role not in OrgRole.values:
         raise ServiceError(f"Unknown role {role!r}.")
     lock_organization(membership.organization_id)
-    membership = Membership.objects.select_for_update(of=("self",)).select_related("organization", "user").get(pk=membership.pk)
+    membership = Membership.objects.select_for_update(of=("self",)).select_related("organization", "user").get(
+        pk=membership.pk
+    )
     if membership.role == OrgRole.OWNER or role == OrgRole.OWNER:
         raise OwnershipError("The Owner's role can only change by transferring ownership.")
     guard = AccessGuard.before(membership, actor=actor, action=DEMOTE)

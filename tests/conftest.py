@@ -18,6 +18,28 @@ from django.conf import settings
 from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _live_server_without_nagle() -> None:
+    """Django's live server (wsgiref) writes a response's headers and body in
+    two sends; with Nagle's algorithm on, the body waits for the client's
+    delayed ACK, about 40 ms per request. Real servers (gunicorn) set
+    TCP_NODELAY; so does the test server."""
+    import socket
+
+    from django.core.servers.basehttp import ThreadedWSGIServer
+    from django.test.testcases import LiveServerThread
+
+    class NoDelayWSGIServer(ThreadedWSGIServer):
+        def get_request(self):
+            conn, address = super().get_request()
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return conn, address
+
+    LiveServerThread.server_class = NoDelayWSGIServer
+
+
+_live_server_without_nagle()
 CHROMIUM = "/usr/bin/chromium"
 CAPABILITIES = ("postgres", "redis", "celery_worker", "browser")
 

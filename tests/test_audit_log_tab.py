@@ -122,6 +122,17 @@ def test_statement_count_does_not_grow_with_the_trail(client, org, owner, size, 
     with django_assert_num_queries(10):
         response = client.get(audit_url(org), {"page": 2 if size > PAGE_SIZE else 1})
     assert len(response.context["entries"]) == (PAGE_SIZE if size > PAGE_SIZE else size + 1)
+    with django_assert_num_queries(10):
+        response = client.get(audit_url(org), {"kind": "stacks"})
+    assert len(response.context["entries"]) == min(size, PAGE_SIZE)
+
+
+def test_a_kind_is_the_exact_actions_under_its_prefixes():
+    from organizations.audit_log import actions_of_kind
+
+    assert actions_of_kind("stacks") == ["stack.create", "stack.delete", "stack.rename", "stack_role.create"]
+    assert "sso.signin_refused" in actions_of_kind("signins") and "sso.enable" not in actions_of_kind("signins")
+    assert actions_of_kind("nonsense") == []
 
 
 def test_pages_follow_newest_first(client, org, owner):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
 from mappings.services import save_mapping
@@ -150,6 +151,14 @@ def test_owner_admin_and_member_walk_organization_settings(browser_page, live_se
     page.get_by_role("link", name="Cancel").click()
     expect(page.locator("#installation-status")).to_contain_text("Installed")
 
+    page.get_by_role("link", name="Back to the SCIM tab").click()
+    page.get_by_role("link", name="Marketplace › Apps").click()
+    expect(page.locator("#app-cards")).to_contain_text("Okta Generic SCIM")
+    step(page, "walk-owner-11b-marketplace")
+    page.locator("#app-cards").get_by_role("link", name="Okta Generic SCIM").click()
+    expect(page.locator("#app-detail")).to_contain_text("Installed")
+    step(page, "walk-owner-11c-marketplace-app")
+
     page.goto(f"{settings}sso/")
     expect(page.locator("#sso-status")).to_contain_text("Single Sign-On")
     step(page, "walk-owner-12-sso")
@@ -169,6 +178,43 @@ def test_owner_admin_and_member_walk_organization_settings(browser_page, live_se
     expect(log).not_to_contain_text("SCIM group")
     step(page, "walk-owner-14-audit-stacks")
 
+    # --- the Owner's actions that other parts of the admin guard (refusals change nothing) ------
+    page.goto(f"{settings}members/")
+    page.locator("#transfer-ownership-form .select2-selection").click()
+    page.locator(".select2-search__field").fill("ada")
+    page.locator(".select2-results__option", has_text="ada@acme.example").click()
+    page.fill("#id_transfer-ownership-typed_name", "Acme")  # not the org's whole name
+    page.click("#transfer-ownership-form input[type=submit]")
+    expect(page.locator("#transfer-ownership-form .errorlist")).to_contain_text("Type the organization's name exactly")
+    step(page, "walk-owner-15-transfer-refused")
+    assert factories.owner_of(org).user.email == "owner@acme.example"
+
+    # An identity provider calling with a token nobody issued: listed under failures.
+    refused = httpx.get(f"{base}/scim/v2/organizations/{org.uid}/Users", headers={"Authorization": "Bearer odk_nope_nope"})
+    assert refused.status_code == 401
+    page.goto(f"{settings}scim/?outcome=failure#provisioning-activity")
+    failures = page.locator("#provisioning-activity-table")
+    expect(failures).to_contain_text("Failed (401)")
+    expect(failures).to_contain_text("Unknown token")
+    step(page, "walk-owner-16-unknown-token")
+
+    # Uninstall (red, confirmed): the app stays listed with its history, then comes back.
+    page.goto(f"{base}/admin/orgs/{org.uid}/marketplace/installations/{installation.pk}/")
+    page.get_by_role("link", name="Uninstall").click()
+    page.get_by_role("button", name="Uninstall").click()
+    expect(page.locator("#installation-status")).to_contain_text("Uninstalled")
+    page.get_by_role("link", name="Back to the SCIM tab").click()
+    expect(page.locator("#scim-installations")).to_contain_text("Uninstalled")
+    step(page, "walk-owner-17-uninstalled-listed")
+    page.locator("#scim-installations").get_by_role("link", name="Reinstall").click()
+    page.get_by_role("button", name="Reinstall").click()
+    expect(page.locator("#token-warning")).to_contain_text("shown only this once")
+    page.goto(f"{settings}audit/?kind=settings")
+    log = page.locator("#audit-log")
+    expect(log).to_contain_text(f"owner@acme.example reinstalled Okta Generic SCIM (installation #{installation.pk})")
+    expect(log).to_contain_text(f"owner@acme.example uninstalled Okta Generic SCIM (installation #{installation.pk})")
+    step(page, "walk-owner-18-audit-uninstall-reinstall")
+
     response = page.goto(f"{base}/admin/organizations/membership/")
     assert response.status == 403
     response = page.goto(f"{base}/admin/organizations/")
@@ -184,6 +230,15 @@ def test_owner_admin_and_member_walk_organization_settings(browser_page, live_se
     expect(page.locator("#audit-log")).to_contain_text("ada@acme.example mapped the SCIM group Eng")
     open_tab(page, "Single Sign-On")
     expect(page.locator("#sso-readonly")).to_contain_text("Only the Owner")
+    # Demoting oneself asks first, saying what is lost; Cancel changes nothing.
+    page.goto(f"{base}/admin/orgs/{org.uid}/members/{admin.pk}/")
+    page.select_option("#member-role-form select", "member")
+    page.click("#member-role-form input[type=submit]")
+    expect(page.locator("#member-confirm h2")).to_contain_text("Change your own role in")
+    expect(page.locator("#member-confirm")).to_contain_text("You will no longer be able to open Organization Settings")
+    step(page, "walk-admin-07-demote-self-confirm")
+    page.locator("#member-confirm").get_by_role("link", name="Cancel").click()
+    expect(page.locator('tr[data-member="ada@acme.example"] .member-role')).to_contain_text("Admin")
     assert page.goto(f"{base}/admin/organizations/auditevent/").status == 403
 
     # --- a Member ---------------------------------------------------------------------------
