@@ -27,7 +27,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -72,9 +71,10 @@ WITH u AS (
   FROM generate_series(0, %(n)s - 1) AS i
   RETURNING id, email
 ), m AS (
-  INSERT INTO organizations_membership (role, manual_role, active, scim_username, scim_external_id, display_name,
-                                        given_name, family_name, scim_extra, created_at, updated_at, user_id, organization_id)
-  SELECT 'member', 'member', true, u.email, '00u' || lpad(u.id::text, 12, '0'), split_part(u.email, '@', 1),
+  INSERT INTO organizations_membership (role, manual_role, active, scim_managed, scim_username, scim_external_id,
+                                        display_name, given_name, family_name, scim_extra, created_at, updated_at,
+                                        user_id, organization_id)
+  SELECT 'member', 'member', true, true, u.email, '00u' || lpad(u.id::text, 12, '0'), split_part(u.email, '@', 1),
          'U', split_part(u.email, '@', 1), '{}', now(), now(), u.id, %(org)s
   FROM u ORDER BY u.id
   RETURNING id, scim_username
@@ -129,9 +129,8 @@ def seed_main(orgs: int, memberships: int) -> None:
 
 
 def seed(env: dict[str, str], orgs: int = ORGS, memberships: int = MEMBERSHIPS) -> dict:
-    out = subprocess.run([run.PY, "-m", "benchmarks.multitenant", "seed", "--orgs", str(orgs), "--memberships", str(memberships)],
-                         cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    info = json.loads(out.stdout.strip().splitlines()[-1])
+    out = run.run_module(env, "benchmarks.multitenant", "seed", "--orgs", str(orgs), "--memberships", str(memberships))
+    info = json.loads(out.strip().splitlines()[-1])
     print(f"seeded {info['memberships']:,} memberships across {info['orgs']:,} orgs, analyzed, "
           f"in {info['seed_seconds']} s", flush=True)
     return info
@@ -271,9 +270,8 @@ def explain_main(org_uid: str, user_name: str) -> None:
 
 
 def explain(env: dict[str, str], org_uid: str, user_name: str) -> dict:
-    out = subprocess.run([run.PY, "-m", "benchmarks.multitenant", "explain", "--org", org_uid, "--username", user_name],
-                         cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    out = run.run_module(env, "benchmarks.multitenant", "explain", "--org", org_uid, "--username", user_name)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def scenario(env: dict[str, str], seconds: int, users: int = USERS, orgs: int = ORGS,

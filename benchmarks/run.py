@@ -83,12 +83,19 @@ def reset_database(env: dict[str, str]) -> None:
     subprocess.run(["redis-cli", "-n", BROKER_DB, "del", QUEUE], capture_output=True)  # tasks left by a previous run
 
 
+def run_module(env: dict[str, str], module: str, *args: str) -> str:
+    """`python -m module args` with Django set up by the module; its stdout, or
+    an error that carries the end of what it printed to stderr."""
+    out = subprocess.run([PY, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{module} {' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    return out.stdout
+
+
 def seed(env: dict[str, str], users: int, label: str, big: int) -> dict:
-    out = subprocess.run(
-        [PY, "-m", "benchmarks.seed", "--users", str(users), "--groups", "1000", "--big-group", str(big), "--label", label],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    )
-    info = json.loads(out.stdout.strip().splitlines()[-1])
+    out = run_module(env, "benchmarks.seed", "--users", str(users), "--groups", "1000", "--big-group", str(big),
+                     "--label", label)
+    info = json.loads(out.strip().splitlines()[-1])
     print(f"seeded {label}: {users} users, {info['groups']} groups (largest {info['big_group_members']}) "
           f"in {info['seed_seconds']} s", flush=True)
     return info
