@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest
 from .audit import Actor
 from .models import MANAGER_ROLES, Membership, Organization, OrgRole, User
 from .services import ServiceError, find_account
-from .signin.access import SESSION_SIGNIN_ORG, enabled_sso
+from .signin.access import SESSION_SIGNIN_ORG, requires_sso
 
 _MANAGED_IDS_ATTR = "_orgdesk_managed_org_ids"
 
@@ -43,14 +43,19 @@ def managed_organizations(user) -> QuerySet[Organization]:
     ).distinct()
 
 
+def _manager_role(user, organization: Organization) -> str | None:
+    """The Owner or Admin role the user actively holds in the org, else None."""
+    return (
+        Membership.objects.filter(organization=organization, user=user, active=True, role__in=MANAGER_ROLES)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
 def can_manage(user, organization: Organization) -> bool:
     if not _active(user):
         return False
-    if user.is_superuser:
-        return True
-    return Membership.objects.filter(
-        organization=organization, user=user, active=True, role__in=MANAGER_ROLES
-    ).exists()
+    return user.is_superuser or _manager_role(user, organization) is not None
 
 
 def can_transfer_ownership(user, organization: Organization) -> bool:
@@ -81,11 +86,6 @@ class SignInThroughIdpRequired(Exception):
         self.organization = organization
 
 
-def _idp_only(org: Organization) -> bool:
-    sso = enabled_sso(org)
-    return sso is not None and sso.strict
-
-
 def get_managed_org_or_404(request: HttpRequest, org_uid: str) -> Organization:
     """The org, if the request's user may manage it; anything else is a 404.
 
@@ -98,14 +98,10 @@ def get_managed_org_or_404(request: HttpRequest, org_uid: str) -> Organization:
         raise Http404("No such organization.")
     if user.is_superuser:
         return org
-    role = (
-        Membership.objects.filter(organization=org, user=user, active=True, role__in=MANAGER_ROLES)
-        .values_list("role", flat=True)
-        .first()
-    )
+    role = _manager_role(user, org)
     if role is None:
         raise Http404("No such organization.")
-    if role != OrgRole.OWNER and _idp_only(org) and request.session.get(SESSION_SIGNIN_ORG) != org.pk:
+    if role != OrgRole.OWNER and requires_sso(org) and request.session.get(SESSION_SIGNIN_ORG) != org.pk:
         raise SignInThroughIdpRequired(org)
     return org
 

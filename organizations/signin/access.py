@@ -39,6 +39,12 @@ def enabled_sso(organization: Organization):
     return sso if sso.enabled else None
 
 
+def requires_sso(organization: Organization) -> bool:
+    """SSO Strict mode: the org's members (but its Owner) sign in only through its IdP."""
+    sso = enabled_sso(organization)
+    return sso is not None and sso.strict
+
+
 def sso_signin_available(organization: Organization) -> bool:
     """The org's identity provider can sign its members in (SSO set up and on)."""
     sso = enabled_sso(organization)

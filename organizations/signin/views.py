@@ -22,7 +22,8 @@ from . import invitations
 from .forms import InvitationPasswordForm, ThrottledPasswordResetForm
 from .home import home_context
 from .invitations import Refusal
-from .saml.policy import password_signin_refusal, requires_sso
+from .access import requires_sso
+from .saml.policy import password_signin_refusal
 
 REFUSALS = {
     Refusal.INVALID: (404, "This invitation link is not valid",

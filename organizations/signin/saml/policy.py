@@ -6,16 +6,10 @@ from __future__ import annotations
 
 from organizations.models import Membership, OrgRole, User
 
-from .models import SsoSettings
 
 STRICT_MESSAGE = (
     "{org} requires signing in through its identity provider. Use “Sign in with SSO” with the sign-in name “{name}”."
 )
-
-
-def requires_sso(org) -> bool:
-    """Whether the org's members (but its Owner) sign in only through its IdP."""
-    return SsoSettings.objects.filter(organization=org, enabled=True, strict=True).exists()
 
 
 def password_signin_refusal(user: User) -> str | None:
