@@ -80,7 +80,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Ends a session on its next request once the person is deactivated or removed.
-    "organizations.signin.access.MembershipSessionMiddleware",
+    "organizations.signin.sessions.MembershipSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -124,7 +124,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "organizations.User"
-AUTHENTICATION_BACKENDS = ["organizations.backends.EmailBackend"]
+# The password (first: what force_login and the sign-in form use) and single
+# sign-on; which one made a session decides what it may open (organizations.signin.sessions).
+AUTHENTICATION_BACKENDS = ["organizations.backends.EmailBackend", "organizations.backends.SsoBackend"]
 # E-mail is unique case-insensitively through a functional constraint
 # (user_email_ci_unique), which this check cannot see.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]

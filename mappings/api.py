@@ -5,6 +5,7 @@ the org (or a superuser) gets an answer, anyone else a 404 so another org's
 existence never leaks."""
 from __future__ import annotations
 
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -12,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from organizations.models import Membership
-from organizations.permissions import get_managed_org_or_404
+from organizations.permissions import SignInRequired, get_managed_org_or_404
 
 from .report import access_report
 
@@ -31,7 +32,10 @@ class OrgAccessReportView(APIView):
     pagination_class = AccessReportPagination
 
     def get(self, request: Request, org_uid: str) -> Response:
-        org = get_managed_org_or_404(request, org_uid)
+        try:
+            org = get_managed_org_or_404(request, org_uid)
+        except SignInRequired as exc:  # a machine client gets a machine answer, never a sign-in redirect
+            raise PermissionDenied(exc.message) from exc
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             Membership.objects.filter(organization=org).select_related("user").order_by("pk"), request, view=self

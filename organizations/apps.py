@@ -20,8 +20,12 @@ class OrganizationsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(ensure_builtin_stack_roles, sender=self, dispatch_uid="orgdesk-builtin-stack-roles")
+        from django.contrib.auth.signals import user_logged_in
+
         from . import signals
-        from .signin import invitations, tasks  # noqa: F401  (tasks: registers the Celery tasks)
+        from .signin import invitations, sessions, tasks  # noqa: F401  (tasks: registers the Celery tasks)
+
+        user_logged_in.connect(sessions.on_user_logged_in, dispatch_uid="signin-session-proofs")
 
         signals.membership_created.connect(invitations.on_membership_created, dispatch_uid="signin-invite-created")
         signals.membership_active_changed.connect(

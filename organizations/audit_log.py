@@ -169,6 +169,28 @@ def _sso_test(event: AuditEvent, w: Words) -> str:
     return f"{w['actor']} tested single sign-on: the identity provider's answer would be {verdict}"
 
 
+def _sso_session_policy(event: AuditEvent, w: Words) -> str:
+    dashboard = "allowed" if _after(event, "allow_idp_initiated") else "refused"
+    return (
+        f"{w['actor']} set single sign-on sessions to {w.get('after_session_timeout_minutes', '?')} minutes; "
+        f"sign-in from the identity provider's dashboard is {dashboard}"
+    )
+
+
+_PROOFS = {
+    "owned": "the organization created the account",
+    "password": "proven with the account's password",
+    "email": "proven with a link e-mailed to the account",
+    "invitation": "proven by accepting the invitation",
+    "session": "confirmed in a session signed in with the account's password",
+}
+
+
+def _sso_link(event: AuditEvent, w: Words) -> str:
+    proof = _PROOFS.get(str(_after(event, "proof")), str(_after(event, "proof")))
+    return f"{w['target']} was linked to the identity provider as {w.get('after_name_id', '?')} ({proof})"
+
+
 register_sentences({
     "organization.create": "{actor} created the organization {after_name} with {after_owner} as Owner",
     "organization.rename": "{actor} renamed the organization from {before_name} to {after_name}",
@@ -205,6 +227,13 @@ register_sentences({
     "sso.test": _sso_test,
     "sso.signin": "{actor} signed in through single sign-on",
     "sso.signin_refused": "A single sign-on sign-in as {target} was refused: {after_reason}",
+    "sso.set_session_policy": _sso_session_policy,
+    "sso.link": _sso_link,
+    "sso.unlink": "{actor} unlinked {target} from the identity provider (they link again at their next sign-in)",
+    "sso.link_refused": "Linking {target} to the identity provider as {after_name_id} was refused: {after_reason}",
+    "sso.link_proof_sent": "A one-time link was e-mailed to {target} to link them to the identity provider as {after_name_id}",
+    "membership.join": "{actor} accepted the invitation and joined as {after_role}",
+    "account.password_confirmed": "{actor} confirmed their password to open an organization",
 })
 
 
@@ -222,7 +251,7 @@ KINDS: list[tuple[str, str, tuple[str, ...]]] = [
         "organization.create", "organization.rename", "organization.change_plan",
         "organization.invite_provisioned_members", "scim.enable", "scim.disable", "marketplace.",
         "sso.create", "sso.set_", "sso.enable", "sso.disable", "sso.test")),
-    ("signins", "Sign-ins", ("sso.signin",)),
+    ("signins", "Sign-ins", ("sso.signin", "sso.link", "sso.unlink", "account.password_confirmed")),
 ]
 
 

@@ -18,3 +18,13 @@ class EmailBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+
+class SsoBackend(ModelBackend):
+    """Names sessions that an org's identity provider signed in (the ACS calls
+    login() with it). It checks no credential itself: authenticate() never lets
+    anyone in, and a session made with it opens only the orgs whose IdP vouched
+    for it (organizations.signin.sessions)."""
+
+    def authenticate(self, request, **kwargs):
+        return None

@@ -45,7 +45,7 @@ def self_loss_consequence(membership: Membership, action: str) -> str:
 
 
 def has_other_active_membership(membership: Membership) -> bool:
-    return Membership.objects.filter(user_id=membership.user_id, active=True).exclude(pk=membership.pk).exists()
+    return Membership.objects.in_effect().filter(user_id=membership.user_id).exclude(pk=membership.pk).exists()
 
 
 def is_person(actor: Actor) -> bool:

@@ -57,6 +57,14 @@ class User(AbstractUser):
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
 
+    # The org whose IdP, SCIM push or invitation created this account (None: made
+    # by an operator, or the org is gone). Only that org may treat the account as
+    # its own, and only while it has no password and no other org
+    # (organizations.services.owned_by): docs/ARCHITECTURE.md, "Identity".
+    created_by_org = models.ForeignKey(
+        "Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+
     objects = UserManager()
 
     class Meta:
@@ -115,6 +123,13 @@ ORG_ROLE_RANK = {OrgRole.MEMBER: 0, OrgRole.ADMIN: 1, OrgRole.OWNER: 2}
 MANAGER_ROLES = (OrgRole.OWNER, OrgRole.ADMIN)
 
 
+class MembershipQuerySet(models.QuerySet):
+    def in_effect(self) -> "MembershipQuerySet":
+        """Memberships that give their person access: active, and joined (not an
+        existing account still asked to join)."""
+        return self.filter(active=True, pending=False)
+
+
 class Membership(models.Model):
     """A person in one org. It is also the SCIM User resource of that org: the
     scim_* fields are the IdP's profile of the person, kept per membership so an
@@ -133,6 +148,10 @@ class Membership(models.Model):
     # above it but never lower it (the access engine derives `role`).
     manual_role = models.CharField(max_length=10, choices=OrgRole.choices, default=OrgRole.MEMBER)
     active = models.BooleanField(default=True)
+    # An account that existed already (it has a password, or another org) was
+    # added by this org: the person has been invited and has no access here, and
+    # no IdP signs them in here, until they accept (docs/ARCHITECTURE.md, "Identity").
+    pending = models.BooleanField(default=False)
 
     # SCIM profile (RFC 7643 User). userName defaults to the account e-mail.
     scim_username = models.CharField(max_length=255)
@@ -148,6 +167,7 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

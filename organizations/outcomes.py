@@ -34,7 +34,7 @@ class Outcome:
 def lost_own_access(request: HttpRequest, message: str) -> Outcome | HttpResponse:
     """After a person confirmed taking their own access away: their home if they
     still belong somewhere, else signed out, told why, on the sign-in page."""
-    if request.user.is_superuser or Membership.objects.filter(user=request.user, active=True).exists():
+    if request.user.is_superuser or Membership.objects.in_effect().filter(user=request.user).exists():
         return Outcome(message, url=reverse("member_home"))
     logout(request)
     messages.info(request, f"{message} You belong to no other organization, so you are signed out.")

@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest
 from .audit import Actor
 from .models import MANAGER_ROLES, Membership, Organization, OrgRole, User
 from .services import ServiceError, find_account
-from .signin.access import SESSION_SIGNIN_ORG, requires_sso
+from .signin.sessions import SignInRequired, check_can_open  # noqa: F401  (SignInRequired: what the gate raises)
 
 _MANAGED_IDS_ATTR = "_orgdesk_managed_org_ids"
 
@@ -39,14 +39,15 @@ def managed_organizations(user) -> QuerySet[Organization]:
     if user.is_superuser:
         return Organization.objects.all()
     return Organization.objects.filter(
-        memberships__user=user, memberships__active=True, memberships__role__in=MANAGER_ROLES
+        memberships__user=user, memberships__active=True, memberships__pending=False, memberships__role__in=MANAGER_ROLES
     ).distinct()
 
 
 def _manager_role(user, organization: Organization) -> str | None:
     """The Owner or Admin role the user actively holds in the org, else None."""
     return (
-        Membership.objects.filter(organization=organization, user=user, active=True, role__in=MANAGER_ROLES)
+        Membership.objects.in_effect()
+        .filter(organization=organization, user=user, role__in=MANAGER_ROLES)
         .values_list("role", flat=True)
         .first()
     )
@@ -65,9 +66,7 @@ def can_transfer_ownership(user, organization: Organization) -> bool:
         return False
     if user.is_superuser:
         return True
-    return Membership.objects.filter(
-        organization=organization, user=user, active=True, role=OrgRole.OWNER
-    ).exists()
+    return Membership.objects.in_effect().filter(organization=organization, user=user, role=OrgRole.OWNER).exists()
 
 
 def ensure_can_manage(organization: Organization, actor: Actor) -> None:
@@ -77,21 +76,14 @@ def ensure_can_manage(organization: Organization, actor: Actor) -> None:
         raise NotPermitted(f"{actor.email} is not an Owner or Admin of {organization.name}.")
 
 
-class SignInThroughIdpRequired(Exception):
-    """The org is in SSO Strict mode and this session was not signed in through
-    its identity provider (MembershipSessionMiddleware sends the browser there)."""
-
-    def __init__(self, organization: Organization):
-        super().__init__(organization.name)
-        self.organization = organization
-
-
 def get_managed_org_or_404(request: HttpRequest, org_uid: str) -> Organization:
     """The org, if the request's user may manage it; anything else is a 404.
 
-    An org in SSO Strict mode is managed only from a session its own identity
-    provider signed in (its Owner keeps the password as the break-glass path, an
-    operator is never bound): a session another org's IdP signed in does not count."""
+    The session must also be one that may open this org
+    (organizations.signin.sessions.check_can_open, raising SignInRequired): a
+    session another org's IdP signed in does not count, and an org in SSO Strict
+    mode is opened only from its own IdP's sign-in (its Owner keeps the password
+    as the break-glass path; an operator's password session opens every org)."""
     org = Organization.objects.filter(uid=org_uid).select_related("sso").first()
     user = request.user
     if org is None or not _active(user):
@@ -101,8 +93,7 @@ def get_managed_org_or_404(request: HttpRequest, org_uid: str) -> Organization:
     role = _manager_role(user, org)
     if role is None:
         raise Http404("No such organization.")
-    if role != OrgRole.OWNER and requires_sso(org) and request.session.get(SESSION_SIGNIN_ORG) != org.pk:
-        raise SignInThroughIdpRequired(org)
+    check_can_open(request, org, role)
     return org
 
 

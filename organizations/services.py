@@ -60,8 +60,12 @@ def check_names(first_name: str, last_name: str) -> None:
             raise ServiceError(f"{label} is {len(value)} characters long; at most {NAME_MAX_LENGTH} are allowed.")
 
 
-def get_or_create_account(email: str, *, first_name: str = "", last_name: str = "") -> tuple[User, bool]:
-    """The one global login of a person, found by e-mail case-insensitively."""
+def get_or_create_account(
+    email: str, *, first_name: str = "", last_name: str = "", created_by: Organization | None = None
+) -> tuple[User, bool]:
+    """The one global login of a person, found by e-mail case-insensitively.
+    `created_by`: the org whose IdP, SCIM push or invitation makes a new account
+    (see owned_by); an existing account is returned unchanged."""
     email = email.strip()
     if not email or "@" not in email:
         raise ServiceError("A valid e-mail address is required.")
@@ -71,13 +75,29 @@ def get_or_create_account(email: str, *, first_name: str = "", last_name: str = 
         return user, False
     try:
         with transaction.atomic():
-            return User.objects.create_user(email=email, first_name=first_name, last_name=last_name), True
+            user = User.objects.create_user(
+                email=email, first_name=first_name, last_name=last_name, created_by_org=created_by
+            )
+            return user, True
     except IntegrityError:
         # Another request created the same account concurrently.
         return filter_ci(User.objects.all(), "email", email).get(), False
 
 
-def _add_membership(organization: Organization, user: User, role: str, *, first_name: str = "", last_name: str = "") -> Membership:
+def owned_by(user: User, organization: Organization) -> bool:
+    """Whether the org may treat this account as its own: it created the account
+    (SCIM push, just-in-time, its invitation), and the account has no password,
+    no operator rights and no joined membership in another org. Only then may the
+    org's IdP link it without the holder's proof, or the org attach it without
+    consent (docs/ARCHITECTURE.md, "Identity")."""
+    if user.created_by_org_id != organization.pk or user.is_superuser or user.has_usable_password():
+        return False
+    return not Membership.objects.filter(user=user, pending=False).exclude(organization=organization).exists()
+
+
+def _add_membership(
+    organization: Organization, user: User, role: str, *, first_name: str = "", last_name: str = "", pending: bool = False
+) -> Membership:
     """A membership made by hand is a complete SCIM user from the start: userName
     and the primary work e-mail are the account's e-mail, the name is the one
     given (else the account's), so an IdP's import and `userName eq` lookups
@@ -91,6 +111,7 @@ def _add_membership(organization: Organization, user: User, role: str, *, first_
         scim_username=user.email,
         given_name=first_name or user.first_name,
         family_name=last_name or user.last_name,
+        pending=pending,
     )
     MembershipEmail.objects.create(membership=membership, value=user.email, type="work", primary=True)
     return membership
@@ -137,15 +158,26 @@ def add_member(
     first_name: str = "",
     last_name: str = "",
 ) -> Membership:
-    """Invite a person by hand. Their SCIM userName defaults to their e-mail, so an
-    IdP's `userName eq` lookup finds them instead of creating a duplicate."""
+    """Add a person by hand. Their SCIM userName defaults to their e-mail, so an
+    IdP's `userName eq` lookup finds them instead of creating a duplicate.
+
+    A new account is the org's own (created_by). An account that exists already
+    and is not the org's own (owned_by) joins only by consent: the membership is
+    pending (no access, no sign-in here) until the person accepts the invitation
+    organizations.signin sends, and its password is never set from here."""
     if role == OrgRole.OWNER:
         raise OwnershipError("There is exactly one Owner; transfer ownership instead.")
     if role not in OrgRole.values:
         raise ServiceError(f"Unknown role {role!r}.")
     first_name, last_name = first_name.strip(), last_name.strip()
-    user, _ = get_or_create_account(email, first_name=first_name, last_name=last_name)
+    user, created = get_or_create_account(email, first_name=first_name, last_name=last_name, created_by=organization)
+    pending = not created and not owned_by(user, organization)
     if password:
+        if pending:
+            raise ServiceError(
+                f"{user.email} already has an Orgdesk account: they choose their own password. "
+                "Add them without one; they will be asked to join."
+            )
         user.set_password(password)
         user.save(update_fields=["password"])
     if Membership.objects.filter(organization=organization, user=user).exists():
@@ -154,13 +186,37 @@ def add_member(
         raise ServiceError(f"Another member already has the userName {user.email}.")
     try:
         with transaction.atomic():  # the checks above can lose a race with a concurrent add or push
-            membership = _add_membership(organization, user, role, first_name=first_name, last_name=last_name)
+            membership = _add_membership(
+                organization, user, role, first_name=first_name, last_name=last_name, pending=pending
+            )
     except IntegrityError as exc:
         raise ServiceError(f"{user.email} is already a member of {organization.name}.") from exc
-    if role in MANAGER_ROLES and not user.is_staff:
+    if role in MANAGER_ROLES and not user.is_staff and not pending:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
-    audit.record(organization, actor, "membership.add", membership, after={"email": user.email, "role": role})
+    audit.record(
+        organization, actor, "membership.add", membership, after={"email": user.email, "role": role, "pending": pending}
+    )
+    return membership
+
+
+@transaction.atomic
+def join(membership: Membership, *, actor: Actor) -> Membership:
+    """The person accepted: a pending membership takes effect."""
+    membership = Membership.objects.select_for_update(of=("self",)).select_related("organization", "user").get(
+        pk=membership.pk
+    )
+    if not membership.pending:
+        return membership
+    membership.pending = False
+    membership.save(update_fields=["pending", "updated_at"])
+    if membership.role in MANAGER_ROLES and not membership.user.is_staff:
+        membership.user.is_staff = True
+        membership.user.save(update_fields=["is_staff"])
+    audit.record(
+        membership.organization, actor, "membership.join", membership, target_label=membership.user.email,
+        after={"role": membership.role},
+    )
     return membership
 
 

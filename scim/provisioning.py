@@ -16,7 +16,7 @@ from django.utils import timezone
 from organizations import audit
 from organizations.audit import Actor
 from organizations.models import Membership, MembershipEmail, Organization, OrgRole
-from organizations.services import OwnershipError, ServiceError, get_or_create_account, remove_member
+from organizations.services import OwnershipError, ServiceError, get_or_create_account, owned_by, remove_member
 from organizations.signals import membership_active_changed, membership_created
 
 from . import signals
@@ -175,16 +175,23 @@ def _notify(organization: Organization, membership_ids: Iterable[int], *, actor:
 def provision_user(organization: Organization, profile: UserProfile, *, actor: Actor) -> Membership:
     """POST /Users: find or create the global account by e-mail and add it to the
     org as a Member. An account that is already a member (say invited by hand) is
-    a conflict: the IdP is expected to find it by `userName eq` and link it."""
+    a conflict: the IdP is expected to find it by `userName eq` and link it.
+
+    An account that existed already and is not this org's own (a password, another
+    org) joins by consent only: the membership is pending, the person is invited,
+    and Okta sees the resource as usual (201, the `active` it pushed)."""
     if not profile.user_name.strip():
         raise InvalidValue("userName is required.")
     email = profile.account_email()
     if not profile.emails:
         profile.emails = [_account_email_entry(email)]
     try:
-        account, _ = get_or_create_account(email, first_name=profile.given_name, last_name=profile.family_name)
+        account, created = get_or_create_account(
+            email, first_name=profile.given_name, last_name=profile.family_name, created_by=organization
+        )
     except ServiceError as exc:
         raise InvalidValue(str(exc)) from exc
+    pending = not created and not owned_by(account, organization)
     try:
         # The unique constraints decide (userName per org, case-insensitively;
         # one membership per person and org), concurrent POSTs included; only a
@@ -197,6 +204,7 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
                 role=OrgRole.MEMBER,
                 manual_role=OrgRole.MEMBER,
                 active=profile.active,
+                pending=pending,
                 scim_managed=True,
                 scim_username=_fit(profile.user_name, Membership, "scim_username"),
                 scim_external_id=_fit(profile.external_id, Membership, "scim_external_id"),

@@ -26,10 +26,20 @@ def owner_of(org: Organization) -> Membership:
 
 
 def make_member(org: Organization, email: str | None = None, *, role: str = OrgRole.MEMBER) -> Membership:
-    return services.add_member(
-        org, email or f"person{next(_seq)}@example.com", role=role, password=PASSWORD, actor=None
-    )
+    """A joined member with the password PASSWORD. An account that exists already
+    is asked to join (pending) and accepts, as the person would."""
+    email = email or f"person{next(_seq)}@example.com"
+    if services.find_account(email) is None:
+        return services.add_member(org, email, role=role, password=PASSWORD, actor=None)
+    membership = services.add_member(org, email, role=role, actor=None)
+    return services.join(membership, actor=membership.user) if membership.pending else membership
 
 
 def make_stack(org: Organization, name: str | None = None) -> Stack:
     return services.create_stack(org, name or f"Stack {next(_seq)}", actor=None)
+
+
+def make_provisioned(org: Organization, email: str | None = None, *, role: str = OrgRole.MEMBER) -> Membership:
+    """A person the org brought in (as a SCIM push does): a new account of its
+    own, with no password. The org's IdP links it at the first sign-in."""
+    return services.add_member(org, email or f"person{next(_seq)}@example.com", role=role, actor=None)

@@ -20,6 +20,34 @@ class InvitationPasswordForm(SetPasswordForm):
     """Choose a password (Django's validators run, with the account's own data)."""
 
 
+class ConfirmPasswordForm(forms.Form):
+    """The signed-in person's own password, throttled like the sign-in form."""
+
+    password = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True})
+    )
+
+    def __init__(self, user, *args, request=None, **kwargs):
+        self.user, self.request = user, request
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        password = cleaned.get("password")
+        if password is None:
+            return cleaned
+        locked = throttle.seconds_locked(self.request, self.user.email)
+        if locked:
+            raise ValidationError(
+                throttle.THROTTLED_MESSAGE.format(minutes=max(1, math.ceil(locked / 60))), code="throttled"
+            )
+        if not self.user.check_password(password):
+            throttle.record_failure(self.request, self.user.email)
+            raise ValidationError("That is not your password.", code="wrong_password")
+        throttle.record_success(self.user.email)
+        return cleaned
+
+
 class ThrottledPasswordResetForm(PasswordResetForm):
     """Django's reset form, but: the e-mail leaves from a Celery task scheduled on
     commit (the request does the same work whether or not the address has an

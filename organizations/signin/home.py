@@ -6,7 +6,7 @@ mappings app registers its explainer there)."""
 from __future__ import annotations
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from organizations.models import MANAGER_ROLES, AccessSource, Membership, StackAccess, User
 from organizations.role_sources import explain, org_role_source, source_text
@@ -15,16 +15,22 @@ ORGS_PER_PAGE = 10
 GRANTS_PER_PAGE = 50
 
 
-def home_context(user: User, *, orgs_page: str | None, grants_page: str | None) -> dict:
+def home_context(user: User, *, openable: Q, orgs_page: str | None, grants_page: str | None) -> dict:
+    """`openable`: the orgs this session may open (organizations.signin.sessions):
+    a session one org's IdP signed in shows that org only."""
     memberships_qs = (
-        Membership.objects.filter(user=user, active=True)
+        Membership.objects.in_effect()
+        .filter(user=user)
+        .filter(openable)
         .select_related("organization")
         .annotate(grant_count=Count("stack_access", distinct=True))
         .order_by("organization__name", "organization_id")
     )
     orgs: Page = Paginator(memberships_qs, ORGS_PER_PAGE).get_page(orgs_page)
     grants_qs = (
-        StackAccess.objects.filter(membership__user=user, membership__active=True)
+        StackAccess.objects.filter(
+            membership__in=Membership.objects.in_effect().filter(user=user).filter(openable).values("pk")
+        )
         .select_related("stack", "role", "membership__organization")
         .order_by("membership__organization__name", "membership_id", "stack__name", "role__name", "source")
     )

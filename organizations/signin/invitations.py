@@ -249,6 +249,8 @@ def accept_invitation(invitation: Invitation, *, password: str | None = None) ->
         user.save(update_fields=["password"])
     locked.accepted_at = timezone.now()
     locked.save(update_fields=["accepted_at"])
+    if membership.pending:  # an existing account asked to join: accepting is its consent
+        services.join(membership, actor=user)
     audit.record(
         membership.organization, user, "invitation.accept", locked, target_label=_label(locked),
         after={"password_set": bool(password)},
@@ -260,10 +262,12 @@ def accept_invitation(invitation: Invitation, *, password: str | None = None) ->
 
 
 def on_membership_created(sender, *, membership: Membership, source: str, actor: Actor, **kwargs) -> None:
-    """The IdP created a member: invite them unless the org turned that off."""
+    """The IdP created a member: invite them unless the org turned that off. An
+    existing account the IdP pushed (pending) is always invited: accepting is the
+    only way it joins."""
     if source != InvitationSource.SCIM or not membership.active:
         return
-    if not membership.organization.invite_provisioned_members:
+    if not membership.organization.invite_provisioned_members and not membership.pending:
         return
     create_invitation(membership, source=InvitationSource.SCIM, actor=actor, new_membership=True)
 
@@ -275,7 +279,7 @@ def on_membership_active_changed(sender, *, membership: Membership, active: bool
         _revoke_open(membership, actor=actor, reason=REASON_DEACTIVATED)
         return
     user = membership.user
-    if user.has_usable_password() or not membership.organization.invite_provisioned_members:
+    if not membership.pending and (user.has_usable_password() or not membership.organization.invite_provisioned_members):
         return
     source = InvitationSource.MANUAL if isinstance(actor, User) else InvitationSource.SCIM
     create_invitation(membership, source=source, actor=actor)

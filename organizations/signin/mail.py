@@ -64,3 +64,11 @@ def send_ownership_received(membership: Membership, given_by: str) -> None:
         "url": absolute(reverse("admin:org-settings", args=[org.uid])),
     }
     _send(f"You are now the Owner of {org.name} on Orgdesk", "signin/email/ownership.txt", context, membership.user.email)
+
+
+def send_sso_link_proof(membership: Membership, url: str) -> None:
+    """Ask the account holder to confirm that an org's IdP may sign them in."""
+    org = membership.organization
+    context = {"org_name": org.name, "email": membership.user.email, "url": url}
+    _send(f"Link your Orgdesk account to {org.name}'s single sign-on", "signin/email/sso_link.txt", context,
+          membership.user.email)

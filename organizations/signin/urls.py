@@ -8,6 +8,7 @@ from . import views
 urlpatterns = [
     path("home/", views.member_home, name="member_home"),
     path("signout/", views.signout, name="signout"),
+    path("signin/password/", views.confirm_password, name="confirm_password"),
     path("invitations/<str:org_uid>/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/", views.PasswordResetView.as_view(), name="admin_password_reset"),

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -18,8 +19,8 @@ from organizations.models import MANAGER_ROLES, Membership
 from organizations.permissions import managed_organizations
 from organizations.services import ServiceError
 
-from . import invitations
-from .forms import InvitationPasswordForm, ThrottledPasswordResetForm
+from . import invitations, sessions
+from .forms import ConfirmPasswordForm, InvitationPasswordForm, ThrottledPasswordResetForm
 from .home import home_context
 from .invitations import Refusal
 from .access import requires_sso
@@ -55,7 +56,7 @@ def page_context(request: HttpRequest, title: str, **extra) -> dict:
 def landing_url(user, org=None) -> str:
     """Owners and Admins land in Organization Settings; everyone else at home."""
     if org is not None and Membership.objects.filter(
-        user=user, organization=org, active=True, role__in=MANAGER_ROLES
+        user=user, organization=org, active=True, pending=False, role__in=MANAGER_ROLES
     ).exists():
         return reverse("admin:org-settings", args=[org.uid])
     if user.is_superuser or managed_organizations(user).exists():
@@ -110,14 +111,21 @@ def _accept(request: HttpRequest, check: invitations.LinkCheck, *, password: str
         user = invitations.accept_invitation(invitation, password=password)
     except ServiceError:  # used or revoked by a concurrent request since the check
         return _refuse(request, invitations.LinkCheck(invitation, Refusal.USED))
+    # The link reached the account's address: this browser holds the account, so
+    # the org's IdP may link it at a sign-in started here soon after.
+    sessions.remember_proof(request, user.pk)
+    if user.is_superuser:  # operator rights never come from an invitation link
+        messages.success(request, f"You joined {org.name}.")
+        messages.info(request, "Operators sign in with their password.")
+        return HttpResponseRedirect(f"{reverse('admin:login')}?next={landing_url(user, org)}")
     if refusal := password_signin_refusal(user):  # this org (or another of theirs) is SSO-only
         messages.success(request, f"You joined {org.name}.")
         messages.info(request, refusal)
         if requires_sso(org):
             return HttpResponseRedirect(reverse("saml:login", args=[org.uid]))
         return HttpResponseRedirect(reverse("saml:start"))
-    if password:
-        login(request, user, backend="organizations.backends.EmailBackend")
+    if password:  # the password just chosen: a password session (sessions)
+        login(request, user, backend=sessions.PASSWORD_BACKEND)
         messages.success(request, f"Welcome to {org.name}. Your password is set and you are signed in.")
         return HttpResponseRedirect(landing_url(user, org))
     messages.success(request, f"You joined {org.name}.")
@@ -131,9 +139,33 @@ def _accept(request: HttpRequest, check: invitations.LinkCheck, *, password: str
 def member_home(request: HttpRequest) -> HttpResponse:
     context = page_context(
         request, "Your organizations and access",
-        **home_context(request.user, orgs_page=request.GET.get("orgs"), grants_page=request.GET.get("grants")),
+        **home_context(
+            request.user, openable=sessions.openable(request), orgs_page=request.GET.get("orgs"),
+            grants_page=request.GET.get("grants"),
+        ),
     )
     return TemplateResponse(request, "signin/home.html", context)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def confirm_password(request: HttpRequest) -> HttpResponse:
+    """A session one org's IdP signed in opens another org that allows passwords
+    once the person types their password here (sessions.SignInRequired)."""
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        next_url = reverse("member_home")
+    form = ConfirmPasswordForm(request.user, request.POST if request.method == "POST" else None, request=request)
+    if request.method == "POST" and form.is_valid():
+        sessions.confirm_password(request)
+        audit.record(None, request.user, "account.password_confirmed", request.user)
+        return HttpResponseRedirect(next_url)
+    context = page_context(
+        request, "Confirm your password", form=form, next=next_url,
+        has_password=request.user.has_usable_password(),
+    )
+    return TemplateResponse(request, "signin/confirm_password.html", context, status=400 if form.errors else 200)
 
 
 @require_POST

@@ -55,3 +55,21 @@ def post_acs(client, org, saml_response: str, relay_state: str = ""):
     if response.status_code == 200 and b'id="saml-bounce"' in response.content:
         response = client.post(url, {**data, BOUNCE_FIELD: "1"})
     return response
+
+
+def link(org, membership, name_id: str | None = None):
+    """Link a member to the org's IdP as if they had proven the account theirs
+    (organizations.signin.saml.linking): tests of what a linked person can do."""
+    from organizations.signin.saml import linking
+
+    return linking.link(org.sso, membership, name_id or membership.user.email, how="password", actor=membership.user)
+
+
+def enable_sso_for(org, idp, signin_name: str):
+    """SSO set up and enabled for another org, trusting `idp`."""
+    owner = factories.owner_of(org).user
+    services.create_settings(org, actor=owner, signin_name=signin_name)
+    services.import_metadata(org, idp.metadata(), actor=owner)
+    services.enable_sso(org, actor=owner)
+    org.refresh_from_db()
+    return org

@@ -19,7 +19,7 @@ VICTIM = "admin@acme.example"
 
 @pytest.fixture
 def victim(sso_org):
-    return factories.make_member(sso_org, VICTIM, role="admin")
+    return factories.make_provisioned(sso_org, VICTIM, role="admin")
 
 
 def assert_refused(client, response, reason: str, *, signins_before: int = 0) -> None:
@@ -40,7 +40,7 @@ def test_signed_by_another_key(client, victim, sso_org, sp, idp, other_idp):
 
 
 def test_signed_assertion_altered_after_signing(client, victim, sso_org, sp, idp):
-    attacker = factories.make_member(sso_org, "intern@acme.example")
+    attacker = factories.make_provisioned(sso_org, "intern@acme.example")
     xml = decode(idp.response(sp, attacker.user.email)).replace("intern@acme.example", VICTIM)
     assert_refused(client, post_acs(client, sso_org, encode(xml)), "bad_signature")
 
@@ -63,7 +63,7 @@ def _wrapped(idp, sp, placement: str) -> str:
 
 @pytest.mark.parametrize("placement", ["two-assertions", "extensions"])
 def test_signature_wrapping(client, victim, sso_org, sp, idp, placement):
-    factories.make_member(sso_org, "intern@acme.example")
+    factories.make_provisioned(sso_org, "intern@acme.example")
     assert_refused(client, post_acs(client, sso_org, _wrapped(idp, sp, placement)), "signature_wrapping")
 
 

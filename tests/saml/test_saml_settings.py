@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from organizations.models import AuditEvent
+from organizations.models import Membership, AuditEvent
 from organizations.signin.saml import config, replay, services
 from organizations.signin.saml.models import SsoSettings, UsedAssertion
 from tests import factories
@@ -100,12 +100,18 @@ def test_strict_mode_refuses_password_sign_in_except_for_the_owner(client, sso_o
     assert client.session["_auth_user_id"] == str(owner.pk)
 
 
-def test_strict_mode_of_one_org_binds_its_members_whatever_else_they_manage(client, sso_org, other_org):
-    person = factories.make_member(sso_org, "both@acme.example").user
+def test_strict_mode_binds_its_own_org_and_a_password_still_opens_the_others(client, sso_org, other_org):
+    """A password session opens every org that allows passwords; the strict org
+    asks for its IdP. Only someone whose every org is strict is refused outright."""
+    person = factories.make_member(sso_org, "both@acme.example", role="admin").user
     factories.make_member(other_org, "both@acme.example", role="admin")
-    assert _password_login(client, person.email).status_code == 302
-    client.logout()
     services.set_strict(sso_org, True, actor=factories.owner_of(sso_org).user)
+    assert _password_login(client, person.email).status_code == 302
+    assert client.get(reverse("admin:org-settings", args=[other_org.uid])).status_code == 200
+    strict = client.get(reverse("admin:org-settings", args=[sso_org.uid]))
+    assert strict.status_code == 302 and strict["Location"] == reverse("saml:login", args=[sso_org.uid])
+    client.logout()
+    Membership.objects.filter(organization=other_org, user=person).delete()
     assert _password_login(client, person.email).status_code == 200
     assert "_auth_user_id" not in client.session
 

@@ -3,6 +3,8 @@ signed Response with InResponseTo) and IdP-initiated (the Okta tile), landing
 by role; the sign-in audited."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.urls import NoReverseMatch, reverse
 
@@ -10,7 +12,7 @@ from organizations.models import AuditEvent, Membership
 from tests import factories
 from tests.saml_idp import authn_request
 
-from .conftest import post_acs
+from .conftest import enable_sso_for, link, post_acs
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +22,7 @@ def _session_user(client):
 
 
 def test_sp_initiated_admin_lands_in_organization_settings(client, sso_org, sp, idp):
-    admin = factories.make_member(sso_org, "admin@acme.example", role="admin")
+    admin = factories.make_provisioned(sso_org, "admin@acme.example", role="admin")
     start = client.post(reverse("saml:start"), {"identifier": "acme"})
     assert start.status_code == 302 and start["Location"] == reverse("saml:login", args=[sso_org.uid])
     to_idp = client.get(start["Location"])
@@ -39,7 +41,7 @@ def test_sp_initiated_admin_lands_in_organization_settings(client, sso_org, sp, 
 
 
 def test_idp_initiated_member_lands_on_the_member_home(client, sso_org, sp, idp):
-    member = factories.make_member(sso_org, "member@acme.example")
+    member = factories.make_provisioned(sso_org, "member@acme.example")
     response = post_acs(client, sso_org, idp.response(sp, "member@acme.example"))
     assert response.status_code == 302
     try:
@@ -52,7 +54,7 @@ def test_idp_initiated_member_lands_on_the_member_home(client, sso_org, sp, idp)
 
 
 def test_work_email_finds_the_org(client, sso_org):
-    factories.make_member(sso_org, "member@acme.example")
+    factories.make_provisioned(sso_org, "member@acme.example")
     response = client.post(reverse("saml:start"), {"identifier": "Member@acme.example"})
     assert response.status_code == 302 and response["Location"] == reverse("saml:login", args=[sso_org.uid])
 
@@ -66,7 +68,7 @@ def test_unknown_name_or_address_is_a_form_error_revealing_nothing(client, sso_o
 
 def test_a_response_answers_only_the_request_this_browser_started(client, sso_org, sp, idp):
     """InResponseTo must name an AuthnRequest kept in this session, once."""
-    factories.make_member(sso_org, "member@acme.example")
+    factories.make_provisioned(sso_org, "member@acme.example")
     request_id = authn_request(client.get(reverse("saml:login", args=[sso_org.uid]))["Location"])[0]
     forged = post_acs(client, sso_org, idp.response(sp, "member@acme.example", in_response_to="_not" + request_id))
     assert forged.status_code == 403 and _session_user(client) is None
@@ -107,7 +109,7 @@ def test_jit_creates_a_member_only_when_scim_is_off(client, sso_org, sp, idp):
 def test_strict_mode_members_still_sign_in_through_sso(client, sso_org, sp, idp):
     from organizations.signin.saml import services
 
-    member = factories.make_member(sso_org, "member@acme.example")
+    member = factories.make_provisioned(sso_org, "member@acme.example")
     services.set_strict(sso_org, True, actor=factories.owner_of(sso_org).user)
     assert post_acs(client, sso_org, idp.response(sp, "member@acme.example")).status_code == 302
     assert _session_user(client) == str(member.user.pk)
@@ -115,12 +117,13 @@ def test_strict_mode_members_still_sign_in_through_sso(client, sso_org, sp, idp)
 
 def test_an_sso_session_ends_when_the_org_that_signed_it_in_deactivates_them(client, sso_org, sp, idp):
     """Active elsewhere or not: the org whose IdP vouched for the session decides."""
-    from organizations.signin.access import SESSION_SIGNIN_ORG
+    from organizations.signin import sessions
 
     member = factories.make_member(sso_org, "member@acme.example")
     factories.make_member(factories.make_org("Globex"), "member@acme.example")
+    link(sso_org, member)
     post_acs(client, sso_org, idp.response(sp, "member@acme.example"))
-    assert client.session[SESSION_SIGNIN_ORG] == sso_org.pk
+    assert set(client.session[sessions.AUTH_KEY]["sso"]) == {str(sso_org.pk)}
     assert client.get(reverse("member_home")).status_code == 200
 
     Membership.objects.filter(pk=member.pk).update(active=False)
@@ -151,23 +154,23 @@ def test_an_invitation_to_a_strict_org_asks_no_password_and_leads_to_sso(
     assert joined.active and not joined.user.has_usable_password()
 
 
-def test_a_strict_org_is_managed_only_from_a_session_its_own_idp_signed_in(client, sso_org, sp, idp):
+def test_a_strict_org_is_managed_only_from_a_session_its_own_idp_signed_in(client, sso_org, sp, idp, other_idp):
     """Signed in through another org's IdP, an Admin of a strict org is sent to its
     IdP; its Owner keeps the break-glass password; a non-strict org is unaffected."""
-    from organizations.signin.access import SESSION_SIGNIN_ORG
+    from organizations.signin import sessions
     from organizations.signin.saml import services
 
     services.set_strict(sso_org, True, actor=factories.owner_of(sso_org).user)
     admin = factories.make_member(sso_org, "admin@acme.example", role="admin")
-    globex = factories.make_org("Globex")
+    globex = enable_sso_for(factories.make_org("Globex"), other_idp, "globex")
     factories.make_member(globex, "admin@acme.example", role="admin")
     settings_of = lambda org: reverse("admin:org-settings", args=[org.uid])  # noqa: E731
 
-    admin.user.refresh_from_db()  # adding them to Globex set their password again
-    client.force_login(admin.user)
+    link(sso_org, admin)
+    client.force_login(admin.user, backend=sessions.SSO_BACKEND)
     session = client.session
-    session[SESSION_SIGNIN_ORG] = globex.pk  # as if Globex's IdP had signed this session in
-    session.save()
+    session[sessions.AUTH_KEY] = {"user": admin.user.pk, "password": False, "sso": {str(globex.pk): time.time()}}
+    session.save()  # as if Globex's IdP had signed this session in
     refused = client.get(settings_of(sso_org))
     assert refused.status_code == 302 and refused["Location"] == reverse("saml:login", args=[sso_org.uid])
     assert client.get(reverse("admin:org-settings-members", args=[sso_org.uid])).status_code == 302

@@ -3,13 +3,17 @@ a session stops working on its next request once its person is deactivated:
 everywhere when deactivated everywhere, for that org only when active elsewhere."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.test import Client
 from django.urls import reverse
 
 from organizations.models import AuditEvent, Membership
-from organizations.signin.access import SESSION_SIGNIN_ORG
+from organizations.signin import sessions
+from tests.saml.conftest import enable_sso_for
+from tests.saml_idp import TestIdP
 from organizations.signin.models import Invitation
 from tests import factories
 from tests.scim_api.helpers import ScimClient, enable_scim
@@ -118,15 +122,15 @@ def test_deactivated_in_one_org_but_active_in_another_loses_only_that_org():
 def test_a_session_signed_in_through_an_org_ends_when_that_org_deactivates_them():
     """SSO sign-in records the org in the session: its deactivation ends the session
     even though the person is active elsewhere."""
-    acme = factories.make_org("Acme")
+    acme = enable_sso_for(factories.make_org("Acme"), TestIdP(), "acme")
     globex = factories.make_org("Globex")
     scim = scim_for(acme)
     in_acme = factories.make_member(acme, "both@example.com")
     factories.make_member(globex, "both@example.com")
     browser = Client()
-    browser.login(username="both@example.com", password=factories.PASSWORD)
+    browser.force_login(in_acme.user, backend=sessions.SSO_BACKEND)  # as Acme's ACS does
     session = browser.session
-    session[SESSION_SIGNIN_ORG] = acme.pk
+    session[sessions.AUTH_KEY] = {"user": in_acme.user.pk, "password": False, "sso": {str(acme.pk): time.time()}}
     session.save()
     assert browser.get(reverse("member_home")).status_code == 200
     set_active(scim, in_acme.pk, False)
@@ -137,18 +141,21 @@ def test_a_session_signed_in_through_an_org_ends_when_that_org_deactivates_them(
 def test_the_session_check_costs_one_query_and_nothing_for_anonymous_requests(
     client, django_assert_num_queries
 ):
-    org = factories.make_org("Acme")
+    org = enable_sso_for(factories.make_org("Acme"), TestIdP(), "acme")
     member = factories.make_member(org, "m@acme.example")
     with django_assert_num_queries(0):
         client.get("/healthz")
     from django.test import RequestFactory
 
-    from organizations.signin.access import session_still_valid
-
     request = RequestFactory().get("/")
-    request.user, request.session = member.user, {}  # a loaded session without an SSO org
+    # a loaded password session, then an SSO one
+    request.user = member.user
+    request.session = {sessions.AUTH_KEY: {"user": member.user.pk, "password": True, "sso": {}}}
     with django_assert_num_queries(1):
-        assert session_still_valid(request)
+        assert sessions.check_session(request).valid
+    request.session = {sessions.AUTH_KEY: {"user": member.user.pk, "password": False, "sso": {str(org.pk): time.time()}}}
+    with django_assert_num_queries(1):
+        assert sessions.check_session(request).valid
     Membership.objects.filter(pk=member.pk).update(active=False)
     with django_assert_num_queries(1):
-        assert not session_still_valid(request)
+        assert not sessions.check_session(request).valid

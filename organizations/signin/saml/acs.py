@@ -1,18 +1,16 @@
 """What happens to a SAML Response posted to an org's ACS URL: validate it with
-python3-saml in strict mode, accept each assertion once, and match the NameID
-to an active membership of *that* org. Every refusal is a `Refused` with a
-reason code (recorded in the audit log) and a sentence safe to show."""
+python3-saml in strict mode, accept each assertion once, and find the
+membership of *that* org the NameID is linked to (organizations.signin.saml.
+linking). Every refusal is a `Refused` with a reason code (recorded in the
+audit log) and a sentence safe to show."""
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models.functions import Lower
 from onelogin.saml2.errors import OneLogin_Saml2_ValidationError as VE
 from onelogin.saml2.response import OneLogin_Saml2_Response
-
-from organizations import services as org_services
-from organizations.models import Membership, OrgRole
+from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from . import config, replay
 from .models import SsoSettings
@@ -66,6 +64,7 @@ MESSAGES: dict[str, str] = {
     "wrong_destination": "The SAML response was addressed to another URL (destination).",
     "wrong_recipient": "The SAML assertion was issued for another recipient or has expired.",
     "wrong_in_response_to": "The SAML response does not answer a sign-in started in this browser.",
+    "idp_initiated_off": "This organization accepts single sign-on only when it is started from Orgdesk's sign-in page, not from the identity provider's dashboard.",
     "unknown_request": "The SAML response answers a sign-in this browser did not start (or already finished).",
     "wrong_issuer": "The SAML response comes from another identity provider than the one configured.",
     "idp_error": "The identity provider refused the sign-in.",
@@ -75,7 +74,10 @@ MESSAGES: dict[str, str] = {
     "replayed": "This SAML assertion was already used. Sign in again.",
     "unknown_person": "{email} is not a member of {org}. Ask an administrator of {org} to add you.",
     "deactivated": "{email} is deactivated in {org}. Ask an administrator of {org} to reactivate you.",
+    "pending": "{email} has been invited to {org} and has not joined yet. Accept the invitation e-mailed to {email} first.",
     "account_disabled": "The account {email} is disabled.",
+    "operator": "{email} is an operator account: operators sign in with their password, never through an organization's identity provider.",
+    "link_expired": "The sign-in to link has expired. Sign in through your identity provider again.",
 }
 
 MAX_RESPONSE_BYTES = 256 * 1024
@@ -100,10 +102,24 @@ class Assertion:
     not_on_or_after: dt.datetime | None = None
 
 
-def read_in_response_to(sso: SsoSettings, saml_response: str) -> str | None:
-    """The InResponseTo of a response before it is validated (to find the request
-    this browser started). Parsing refuses DTDs and entities."""
-    return _parse(sso, saml_response).get_in_response_to()
+SCD_XPATH = "//saml:Assertion/saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData"
+
+
+def requested_id(sso: SsoSettings, saml_response: str) -> str | None:
+    """The AuthnRequest a response answers, read before it is validated (to find
+    the request this browser started): the Response's InResponseTo and the
+    assertion's (SubjectConfirmationData, inside the signed part) must agree, so
+    an assertion answering another browser's request cannot be re-wrapped as an
+    IdP-initiated one. None: no InResponseTo anywhere (IdP-initiated).
+    Parsing refuses DTDs and entities."""
+    response = _parse(sso, saml_response)
+    ids = {response.get_in_response_to()} | {
+        node.get("InResponseTo") for node in OneLogin_Saml2_XML.query(response.document, SCD_XPATH)
+    }
+    ids.discard(None)
+    if len(ids) > 1:
+        raise Refused("wrong_in_response_to", detail="Response and assertion name different requests")
+    return ids.pop() if ids else None
 
 
 def _parse(sso: SsoSettings, saml_response: str) -> OneLogin_Saml2_Response:
@@ -129,6 +145,11 @@ def validate(sso: SsoSettings, path: str, post: dict, *, request_id: str | None)
         raise Refused(_REASONS.get(exc.code, "invalid"), detail=str(exc)[:200]) from exc
     except Exception as exc:  # xmlsec/lxml errors on hostile documents
         raise Refused("invalid", detail=str(exc)[:200]) from exc
+    signed_ids = {node.get("InResponseTo") for node in response._query_assertion(
+        "/saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData"
+    )} - {None}
+    if signed_ids and signed_ids != {request_id}:
+        raise Refused("wrong_in_response_to", detail="the signed assertion answers another request")
     name_id = (response.get_nameid() or "").strip()
     if not name_id:
         raise Refused("no_nameid")
@@ -146,50 +167,3 @@ def validate(sso: SsoSettings, path: str, post: dict, *, request_id: str | None)
 def claim_once(sso: SsoSettings, assertion: Assertion) -> None:
     if not assertion.assertion_id or not replay.claim(sso.organization, assertion.assertion_id, assertion.not_on_or_after):
         raise Refused("replayed", email=assertion.name_id)
-
-
-def find_membership(sso: SsoSettings, email: str) -> Membership | None:
-    """The membership of this org the NameID names: the IdP's userName for this
-    org (SCIM profile) first, then the account e-mail. Never another org's."""
-    org = sso.organization
-    scoped = Membership.objects.filter(organization=org).select_related("user", "organization")
-    found = scoped.alias(_u=Lower("scim_username")).filter(_u=email.lower()).first()
-    if found is None:
-        found = scoped.alias(_e=Lower("user__email")).filter(_e=email.lower()).first()
-    return found
-
-
-def jit_allowed(sso: SsoSettings) -> bool:
-    """Just-in-time creation only when SCIM is off: with SCIM on, the IdP
-    provisions people and an unknown NameID is someone it did not assign."""
-    return sso.jit_provisioning and not sso.organization.scim_enabled
-
-
-def check_membership(sso: SsoSettings, email: str, *, create: bool) -> Membership:
-    membership = find_membership(sso, email)
-    if membership is None:
-        if not (create and jit_allowed(sso) and "@" in email):
-            raise Refused("unknown_person", email=email)
-        try:
-            membership = org_services.add_member(sso.organization, email, role=OrgRole.MEMBER, actor=None)
-        except org_services.ServiceError as exc:
-            raise Refused("unknown_person", email=email, detail=str(exc)) from exc
-    if not membership.active:
-        raise Refused("deactivated", email=email)
-    if not membership.user.is_active:
-        raise Refused("account_disabled", email=email)
-    return membership
-
-
-def would_accept(sso: SsoSettings, email: str) -> tuple[bool, str]:
-    """For Test SSO: would this NameID be let in (without creating anyone)?"""
-    membership = find_membership(sso, email)
-    if membership is None:
-        if jit_allowed(sso):
-            return True, f"{email} is not a member yet and would be created as a Member (just-in-time)."
-        return False, Refused("unknown_person", email=email).message(sso.organization.name)
-    if not membership.active:
-        return False, Refused("deactivated", email=email).message(sso.organization.name)
-    if not membership.user.is_active:
-        return False, Refused("account_disabled", email=email).message(sso.organization.name)
-    return True, f"{email} would sign in as {membership.get_role_display()}."

@@ -7,18 +7,18 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from organizations.admin_views import org_settings_context
 from organizations.forms import FORM_ACTION_FIELD
 from organizations.permissions import get_managed_org_or_404
-from organizations.models import Organization
+from organizations.models import Membership, Organization
 from organizations.services import ServiceError
 
-from . import acs, config, services
-from .forms import IdentityProviderForm, MetadataForm, OptionsForm, SigninNameForm
+from . import acs, config, linking, services
+from .forms import IdentityProviderForm, MetadataForm, OptionsForm, SessionPolicyForm, SigninNameForm
 
 
 def _tab_url(org: Organization) -> str:
@@ -32,9 +32,13 @@ def _forms(request: HttpRequest, sso) -> dict:
         IdentityProviderForm: {"idp_sso_url": sso.idp_sso_url, "idp_entity_id": sso.idp_entity_id,
                                "idp_x509_cert": sso.idp_x509_cert} if sso else {},
         OptionsForm: {"jit_provisioning": bool(sso and sso.jit_provisioning)},
+        SessionPolicyForm: {
+            "allow_idp_initiated": sso.allow_idp_initiated if sso else True,
+            "session_timeout_minutes": sso.session_timeout_minutes if sso else 12 * 60,
+        },
     }
     forms = {}
-    for cls in (SigninNameForm, MetadataForm, IdentityProviderForm, OptionsForm):
+    for cls in (SigninNameForm, MetadataForm, IdentityProviderForm, OptionsForm, SessionPolicyForm):
         bound = cls.action == posted
         forms[cls.action] = cls(request.POST if bound else None, request.FILES if bound else None,
                                 initial=initial.get(cls, {}))
@@ -63,6 +67,12 @@ def _handle(request: HttpRequest, org: Organization, forms: dict) -> HttpRespons
                 certificate=data["idp_x509_cert"], actor=actor,
             )
             message = "The identity provider settings were saved. Run Test SSO before enabling SSO."
+        elif action == "session":
+            services.set_session_policy(
+                org, allow_idp_initiated=data["allow_idp_initiated"],
+                session_timeout_minutes=data["session_timeout_minutes"], actor=actor,
+            )
+            message = "The session settings were saved."
         else:
             services.set_jit_provisioning(org, data["jit_provisioning"], actor=actor)
             message = "Just-in-time creation is " + ("on." if data["jit_provisioning"] else "off.")
@@ -99,7 +109,7 @@ def sso_tab_view(site):
             nameid_format=config.NAMEID_FORMAT,
             cert=services.certificate_info(sso.idp_x509_cert) if sso else None,
             cert_warning_days=services.CERT_WARNING_DAYS,
-            jit_effective=bool(sso and acs.jit_allowed(sso)),
+            jit_effective=bool(sso and linking.jit_allowed(sso)),
         )
         status = 400 if any(f.is_bound and f.errors for f in forms.values()) else 200
         return TemplateResponse(request, "admin/saml/sso_tab.html", context, status=status)
@@ -171,11 +181,30 @@ def sso_toggle_view(site, *, action: str):
     return view
 
 
+def member_unlink_view(site):
+    """POST: the Owner unlinks a member from the org's IdP (they link again, with
+    proof unless the org owns the account, at their next SSO sign-in)."""
+
+    def view(request: HttpRequest, org_uid: str, membership_id: int) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not services.can_configure_sso(request.user, org):
+            raise PermissionDenied("Only the Owner changes single sign-on.")
+        member = get_object_or_404(Membership.objects.select_related("user", "organization"), pk=membership_id, organization=org)
+        if linking.unlink(member, actor=request.user):
+            messages.success(request, f"{member.user.email} is no longer linked to the identity provider; they link again at their next sign-in.")
+        return redirect(reverse("admin:member-detail", args=[org.uid, member.pk]))
+
+    return view
+
+
 def get_urls(site) -> list:
     """Mounted under /admin/orgs/<org_uid>/ by OrgdeskAdminSite.get_urls."""
     wrap = site.admin_view
     return [
         path("settings/sso/", wrap(sso_tab_view(site)), name="org-settings-sso"),
+        path("members/<int:membership_id>/sso-unlink/", wrap(member_unlink_view(site)), name="member-sso-unlink"),
         *[
             path(f"settings/sso/{action}/", wrap(sso_toggle_view(site, action=action)), name=f"org-settings-sso-{action}")
             for action in _TOGGLES

@@ -8,6 +8,6 @@ class SamlSsoConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import config
+        from . import config, tasks  # noqa: F401  (tasks: registers the Celery task)
 
         config.apply_clock_skew()

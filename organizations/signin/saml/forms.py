@@ -67,3 +67,16 @@ class OptionsForm(ActionForm):
         required=False,
         label="Create people at their first sign-in (as Member) when SCIM is off",
     )
+
+
+class SessionPolicyForm(ActionForm):
+    action = "session"
+    allow_idp_initiated = forms.BooleanField(
+        required=False,
+        label="Allow sign-in from the IdP's dashboard (IdP-initiated, such as the Okta tile)",
+    )
+    session_timeout_minutes = forms.IntegerField(
+        label="Session timeout (minutes)", min_value=5, max_value=14 * 24 * 60,
+        help_text="An SSO session for this organization ends this long after signing in; the next page goes back "
+                  "through the identity provider.",
+    )

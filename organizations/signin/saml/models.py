@@ -3,9 +3,11 @@ change goes through organizations.signin.saml.services (which audits it)."""
 from __future__ import annotations
 
 from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 
-from organizations.models import Organization
+from organizations.models import Membership, Organization
 
 SIGNIN_NAME_RE = r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$"
 signin_name_validator = RegexValidator(
@@ -29,6 +31,16 @@ class SsoSettings(models.Model):
     strict = models.BooleanField(default=False)
     # Create an unknown person as a Member at first sign-in; never while SCIM is on.
     jit_provisioning = models.BooleanField(default=False)
+    # IdP-initiated sign-in (the Okta dashboard tile): a response that answers no
+    # AuthnRequest. Open to login CSRF by nature, so the Owner may refuse it.
+    allow_idp_initiated = models.BooleanField("Allow sign-in from the IdP's dashboard", default=True)
+    # An SSO session for this org ends this long after its sign-in; the next
+    # request goes back through the IdP (organizations.signin.sessions).
+    session_timeout_minutes = models.PositiveIntegerField(
+        "Session timeout (minutes)",
+        default=12 * 60,
+        validators=[MinValueValidator(5), MaxValueValidator(14 * 24 * 60)],
+    )
     last_test_at = models.DateTimeField(null=True, blank=True)
     last_test_ok = models.BooleanField(null=True, blank=True)
     last_test_summary = models.JSONField(null=True, blank=True)
@@ -45,6 +57,35 @@ class SsoSettings(models.Model):
     @property
     def idp_configured(self) -> bool:
         return bool(self.idp_entity_id and self.idp_sso_url and self.idp_x509_cert)
+
+
+class SsoIdentity(models.Model):
+    """A person's identity at one org's IdP, linked to their membership (and so
+    their account) once, with the account holder's proof or because the org
+    created the account (organizations.signin.saml.linking). The IdP signs people
+    in only through these rows: a SCIM write (userName, e-mails) never changes
+    which account a NameID opens. Removing the membership removes its links."""
+
+    sso = models.ForeignKey(SsoSettings, on_delete=models.CASCADE, related_name="identities")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="sso_identities")
+    name_id = models.CharField(max_length=1024)
+    # How the link was proven: "owned" (the org created the account), "password",
+    # "email" (a one-time link to the account's address), "invitation", "session".
+    linked_by = models.CharField(max_length=20)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_signin_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "SSO identity"
+        verbose_name_plural = "SSO identities"
+        constraints = [
+            models.UniqueConstraint("sso", Lower("name_id"), name="sso_identity_name_id_unique"),
+            models.UniqueConstraint(fields=["sso", "membership"], name="sso_identity_one_per_member"),
+        ]
+        indexes = [models.Index(fields=["membership"], name="sso_identity_member_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name_id} at SSO {self.sso_id}"
 
 
 class UsedAssertion(models.Model):

@@ -142,6 +142,8 @@ def _snapshot(sso: SsoSettings) -> dict:
         "enabled": sso.enabled,
         "strict": sso.strict,
         "jit_provisioning": sso.jit_provisioning,
+        "allow_idp_initiated": sso.allow_idp_initiated,
+        "session_timeout_minutes": sso.session_timeout_minutes,
     }
 
 
@@ -268,6 +270,23 @@ def set_jit_provisioning(org: Organization, jit: bool, *, actor: Actor) -> SsoSe
     before = _snapshot(sso)
     sso.jit_provisioning = bool(jit)
     return _save(sso, before, "sso.set_jit_provisioning", actor=actor, fields=["jit_provisioning"])
+
+
+@transaction.atomic
+def set_session_policy(
+    org: Organization, *, allow_idp_initiated: bool, session_timeout_minutes: int, actor: Actor
+) -> SsoSettings:
+    """Whether the IdP's dashboard may start a sign-in (IdP-initiated), and how
+    long an SSO session for this org lasts before going back through the IdP."""
+    if not 5 <= session_timeout_minutes <= 14 * 24 * 60:
+        raise ServiceError("The session timeout must be between 5 minutes and 14 days.")
+    sso = _locked(org, actor)
+    before = _snapshot(sso)
+    sso.allow_idp_initiated = bool(allow_idp_initiated)
+    sso.session_timeout_minutes = session_timeout_minutes
+    return _save(
+        sso, before, "sso.set_session_policy", actor=actor, fields=["allow_idp_initiated", "session_timeout_minutes"]
+    )
 
 
 @transaction.atomic

@@ -10,11 +10,10 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.contrib.auth import login
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -22,11 +21,10 @@ from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
 from organizations import audit
 from organizations.models import Membership, Organization
-from organizations.permissions import can_manage
 from organizations.services import find_account
-from organizations.signin.access import SESSION_SIGNIN_ORG
+from organizations.signin import sessions
 
-from . import acs, config, services
+from . import acs, config, linking, services, signing
 from .forms import SsoStartForm
 from .models import SsoSettings
 
@@ -35,7 +33,6 @@ PENDING_MAX = 5
 PENDING_SECONDS = 15 * 60
 BOUNCE_FIELD = "orgdesk_bounced"
 TEST_RELAY_STATE = "orgdesk-test"
-AUTH_BACKEND = "organizations.backends.EmailBackend"
 
 
 def _sso_of(org_uid: str) -> SsoSettings:
@@ -139,15 +136,6 @@ def _refused(request, sso: SsoSettings, refusal: acs.Refused, *, flow: str, reco
     return TemplateResponse(request, "signin/saml/refused.html", context, status=403)
 
 
-def _landing_url(membership: Membership) -> str:
-    if can_manage(membership.user, membership.organization):
-        return reverse("admin:org-settings", args=[membership.organization.uid])
-    try:
-        return reverse("member_home")
-    except NoReverseMatch:  # the member home page is not installed
-        return reverse("saml:signed-in")
-
-
 @csrf_exempt  # the IdP's auto-submitted form; the SAML signature is the authentication
 @never_cache
 @require_POST
@@ -161,13 +149,15 @@ def acs_view(request: HttpRequest, org_uid: str) -> HttpResponse:
         return TemplateResponse(request, "signin/saml/bounce.html", {"post": post, "bounce_field": BOUNCE_FIELD})
     flow = "idp"
     try:
-        in_response_to = acs.read_in_response_to(sso, post["SAMLResponse"])
+        in_response_to = acs.requested_id(sso, post["SAMLResponse"])
         pending = None
         if in_response_to is not None:
             flow = "sp"
             pending = _take_request(request, in_response_to, sso.organization)
             if pending is None:
                 raise acs.Refused("unknown_request")
+        elif not sso.allow_idp_initiated:
+            raise acs.Refused("idp_initiated_off")
         test = bool(pending and pending.get("test"))
         if test:
             return _test_result(request, sso, post, in_response_to)
@@ -175,24 +165,13 @@ def acs_view(request: HttpRequest, org_uid: str) -> HttpResponse:
             raise acs.Refused("sso_disabled")
         assertion = acs.validate(sso, request.path, post, request_id=in_response_to)
         acs.claim_once(sso, assertion)
-        membership = acs.check_membership(sso, assertion.name_id, create=True)
+        resolution = linking.resolve(sso, assertion.name_id, proven_user_id=sessions.proven_user_id(request))
     except acs.Refused as refusal:
         return _refused(request, sso, refusal, flow=flow)
-    user = membership.user
-    login(request, user, backend=AUTH_BACKEND)
-    request.session["signin_method"] = f"saml:{sso.organization.uid}"
-    # The org whose IdP vouched for this session: its deactivation ends the session
-    # (organizations.signin.access.session_still_valid).
-    request.session[SESSION_SIGNIN_ORG] = sso.organization_id
-    audit.record(
-        sso.organization,
-        user,
-        "sso.signin",
-        membership,
-        target_label=user.email,
-        after={"flow": flow, "name_id": assertion.name_id, "role": membership.role},
-    )
-    return HttpResponseRedirect(_landing_url(membership))
+    if resolution.identity is None:  # the account holder proves it is theirs first
+        signing.remember(request, sso, resolution.membership, assertion.name_id, flow=flow)
+        return HttpResponseRedirect(reverse("saml:link", args=[sso.organization.uid]))
+    return signing.sign_in(request, sso, resolution.identity, flow=flow)
 
 
 def _test_result(request, sso: SsoSettings, post: dict, request_id: str) -> HttpResponse:
@@ -208,7 +187,7 @@ def _test_result(request, sso: SsoSettings, post: dict, request_id: str) -> Http
         ok, verdict = False, refusal.message(org.name)
         context.update(reason=refusal.reason, detail=refusal.detail)
     else:
-        ok, verdict = acs.would_accept(sso, assertion.name_id)
+        ok, verdict = linking.would_accept(sso, assertion.name_id)
         context.update(assertion=assertion)
     context.update(ok=ok, verdict=verdict)
     summary = {"verdict": verdict[:300]}
@@ -236,5 +215,8 @@ def signed_in_view(request: HttpRequest) -> HttpResponse:
     """Where a Member lands when the member home page is not installed."""
     if not request.user.is_authenticated:
         return HttpResponseRedirect(reverse("saml:start"))
-    memberships = Membership.objects.filter(user=request.user, active=True).select_related("organization")[:50]
+    memberships = (
+        Membership.objects.in_effect().filter(user=request.user).filter(sessions.openable(request))
+        .select_related("organization")[:50]
+    )
     return TemplateResponse(request, "signin/saml/signed_in.html", {"memberships": memberships})
