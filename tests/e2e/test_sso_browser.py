@@ -31,7 +31,7 @@ def sso_world(live_server, settings):
 
 def test_admin_signs_in_with_sso_from_the_sign_in_page(live_server, browser_page, sso_world):
     org, idp_server = sso_world
-    factories.make_member(org, "admin@acme.example", role="admin")
+    factories.make_provisioned(org, "admin@acme.example", role="admin")
     idp_server.user = "admin@acme.example"
     page = browser_page
 
@@ -51,7 +51,7 @@ def test_admin_signs_in_with_sso_from_the_sign_in_page(live_server, browser_page
 
 def test_member_signs_in_from_the_idp_tile(live_server, browser_page, sso_world):
     org, idp_server = sso_world
-    factories.make_member(org, "member@acme.example")
+    factories.make_provisioned(org, "member@acme.example")
     idp_server.user = "member@acme.example"
     page = browser_page
 
@@ -66,3 +66,39 @@ def test_member_signs_in_from_the_idp_tile(live_server, browser_page, sso_world)
     assert page.locator("h1").count() == 1
     event = AuditEvent.objects.get(action="sso.signin")
     assert (event.actor_label, event.after["flow"], event.after["role"]) == ("member@acme.example", "idp", "member")
+
+
+def test_an_existing_account_proves_itself_once_then_the_tile_signs_it_in(live_server, browser_page, sso_world):
+    """A member who has a password of their own: the first IdP sign-in asks for it
+    (linking), the next one goes straight through."""
+    org, idp_server = sso_world
+    factories.make_member(org, "pat@acme.example")
+    idp_server.user = "pat@acme.example"
+    page = browser_page
+
+    page.goto(f"{idp_server.base_url}/tile")
+    page.wait_for_url(f"{live_server.url}{reverse('saml:link', args=[org.uid])}")
+    assert "Link your account to Acme" in page.locator("h1").inner_text()
+    page.fill("#link-password-form input[name=password]", factories.PASSWORD)
+    page.click("#link-password-form input[type=submit]")
+    page.wait_for_url(f"{live_server.url}{reverse('member_home')}")
+
+    page.click("#signout-form button")
+    page.goto(f"{idp_server.base_url}/tile")
+    page.wait_for_url(f"{live_server.url}{reverse('member_home')}")
+    assert AuditEvent.objects.filter(action="sso.signin").count() == 2
+
+
+def test_the_owner_keeps_the_break_glass_password_in_strict_mode(live_server, browser_page, sso_world):
+    org, _ = sso_world
+    services.set_strict(org, True, actor=factories.owner_of(org).user)
+    page = browser_page
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "owner@acme.example")
+    page.fill("#id_password", factories.PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+
+    page.goto(f"{live_server.url}/admin/orgs/{org.uid}/settings/")
+    assert "Organization Settings: Acme" in page.locator("h1").inner_text()

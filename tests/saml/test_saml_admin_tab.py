@@ -140,3 +140,19 @@ def test_okta_marketplace_page_says_where_the_sso_values_go(client, sso_org):
     assert f'id="okta-entity-id">{sp.entity_id}<' in body and "Audience URI (SP Entity ID)" in body
     other = client.get(reverse("admin:marketplace-app", args=[sso_org.uid, "entra-id-scim"])).content.decode()
     assert 'id="okta-saml-values"' not in other
+
+
+def test_owner_sets_the_session_timeout_and_the_dashboard_switch(client, sso_org):
+    client.force_login(factories.owner_of(sso_org).user)
+    bad = client.post(tab(sso_org), {"form": "session", "session-session_timeout_minutes": "2"})
+    assert bad.status_code == 400 and SsoSettings.objects.get(organization=sso_org).session_timeout_minutes == 720
+    done = client.post(tab(sso_org), {"form": "session", "session-session_timeout_minutes": "90"})
+    assert done.status_code == 302
+    sso = SsoSettings.objects.get(organization=sso_org)
+    assert (sso.session_timeout_minutes, sso.allow_idp_initiated) == (90, False)  # unchecked box: off
+    page = client.get(tab(sso_org)).content.decode()
+    assert "lasts 90 minutes" in page and "must start from Orgdesk" in page
+    admin = factories.make_member(sso_org, "admin@acme.example", role="admin")
+    client.force_login(admin.user)
+    assert client.post(tab(sso_org), {"form": "session", "session-session_timeout_minutes": "60",
+                                      "session-allow_idp_initiated": "on"}).status_code == 403

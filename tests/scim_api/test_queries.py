@@ -179,10 +179,11 @@ def test_post_user_statements_are_fixed(scim, org):
     # invitation INSERT and its audit entry (the org invites provisioned members),
     # activity; the response is rendered from what was written, not read back
     assert len(one) == len(three) == token_queries() + 7 + ACTIVITY, one
-    # a conflict: the account exists (the same person), the unique constraint
-    # refuses the membership INSERT, and only then is it asked which one
+    # a conflict: the account exists (the same person; this org created it, so
+    # whether it is still the org's own is asked: another org's membership?), the
+    # unique constraint refuses the membership INSERT, and only then is it asked which one
     conflict = data_statements(lambda: scim.post("/Users", user_body("ONE@x.com")), 409)
-    assert len(conflict) == token_queries() + 3 + ACTIVITY, conflict
+    assert len(conflict) == token_queries() + 4 + ACTIVITY, conflict
 
 
 def test_put_user_statements_are_fixed(scim, org):
