@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import urlencode
-from rest_framework.authentication import TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 
 from organizations.models import Membership, Organization, OrgRole
 
@@ -107,9 +107,10 @@ def proven_user_id(request: HttpRequest) -> int | None:
 
 
 def _is_token_request(request) -> bool:
-    """A REST API call authenticated by a DRF token (a credential the person was
-    issued, like their password), not by a browser session."""
-    return isinstance(getattr(request, "successful_authenticator", None), TokenAuthentication)
+    """A REST API call authenticated by a credential it carries (a DRF token the
+    person was issued, like their password), not by a browser session."""
+    authenticator = getattr(request, "successful_authenticator", None)
+    return authenticator is not None and not isinstance(authenticator, SessionAuthentication)
 
 
 def allows_password(organization: Organization, role: str) -> bool:

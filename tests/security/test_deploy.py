@@ -139,7 +139,7 @@ def test_audit_log_is_browsable_and_filterable_per_org_by_its_admins(org, other_
 
     third = factories.make_org("Initech")
     # admin_member manages Acme and (as Admin) Initech, but not Globex
-    services.add_member(third, admin_member.user.email, role="admin", actor=None)
+    factories.make_member(third, admin_member.user.email, role="admin")  # asked to join, and joined
     services.rename_organization(org, "Acme Renamed", actor=owner.user)
     services.rename_organization(third, "Initech Renamed", actor=None)
     services.rename_organization(other_org, "Globex Secret", actor=None)

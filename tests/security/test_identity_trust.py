@@ -36,7 +36,9 @@ class Browser:
     """A cookie-keeping HTTP client, redirects not followed (each hop is asserted)."""
 
     def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, follow_redirects=False, timeout=20)
+        # Connection: close: no keep-alive request thread outlives the test (the
+        # live server's database connection is shared only while the test runs).
+        self.http = httpx.Client(base_url=base_url, follow_redirects=False, timeout=20, headers={"Connection": "close"})
 
     def get(self, path: str, **kwargs) -> httpx.Response:
         return self.http.get(path, **kwargs)
@@ -195,7 +197,7 @@ def test_an_admin_with_a_scim_token_cannot_repoint_the_idp_at_the_owner(live_ser
     _, token = enable_scim(acme)
     scim = httpx.Client(
         base_url=f"{live_server.url}/scim/v2/organizations/{acme.uid}",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json", "Connection": "close"},
     )
     created = scim.post("/Users", json={"schemas": [USER_SCHEMA], "userName": "admin@acme.example",
                                         "emails": [{"value": "admin@acme.example", "primary": True}]})
