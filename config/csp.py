@@ -32,3 +32,4 @@ class OrgdeskCSPMiddleware(CSPMiddleware):
         if self.excluded and request.path_info.startswith(self.excluded):
             return response
         return super().process_response(request, response)
+
