@@ -24,15 +24,18 @@ SEEN_KEY = "orgdesk_seen"
 SEEN_RESOLUTION = 60
 
 
+def now() -> int:
+    """Seconds since the epoch; the one clock of this module (tests move it)."""
+    return int(time.time())
+
+
 def stamp_sign_in(sender, request: HttpRequest | None, user, **kwargs) -> None:
     """`user_logged_in` receiver (OrganizationsConfig.ready): the lifetime counts
     from this sign-in, not from an earlier anonymous session (login() has already
     cycled the session key)."""
     session = getattr(request, "session", None)
     if session is not None:
-        now = int(time.time())
-        session[STARTED_KEY] = now
-        session[SEEN_KEY] = now
+        session[STARTED_KEY] = session[SEEN_KEY] = now()
 
 
 def _duration(seconds: int) -> str:
@@ -52,23 +55,23 @@ def expired_message(lifetime: int) -> str:
     return f"Your session expired {_duration(lifetime)} after you signed in; sign in again."
 
 
-def ended_because(session, now: int) -> str | None:
+def ended_because(session, at: int) -> str | None:
     """Why this signed-in session is over (the message to show), or None. Also
     keeps the timestamps: stamps a session that has none, refreshes SEEN_KEY once
     per SEEN_RESOLUTION."""
     started = session.get(STARTED_KEY)
     if started is None:  # signed in before this check existed: count from now
-        session[STARTED_KEY] = session[SEEN_KEY] = now
+        session[STARTED_KEY] = session[SEEN_KEY] = at
         return None
     seen = session.get(SEEN_KEY, started)
     lifetime = settings.SESSION_ABSOLUTE_LIFETIME
-    if now - started > lifetime:
+    if at - started > lifetime:
         return expired_message(lifetime)
     idle_timeout = settings.SESSION_IDLE_TIMEOUT
-    if now - seen > idle_timeout:
+    if at - seen > idle_timeout:
         return idle_message(idle_timeout)
-    if now - seen >= SEEN_RESOLUTION:
-        session[SEEN_KEY] = now
+    if at - seen >= SEEN_RESOLUTION:
+        session[SEEN_KEY] = at
     return None
 
 
@@ -84,7 +87,7 @@ class SessionLifetimeMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         session = getattr(request, "session", None)
         if session is not None and session.get(SESSION_KEY) is not None:
-            reason = ended_because(session, int(time.time()))
+            reason = ended_because(session, now())
             if reason is not None:
                 # The request goes on anonymous: pages send it to sign-in, the API refuses it.
                 logout(request)
