@@ -10,7 +10,9 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.urls import include, path
+from django.utils.decorators import method_decorator
 
+from organizations.signin.csp import form_may_reach_identity_provider
 from organizations.throttle import ThrottledLoginFormMixin
 
 
@@ -48,9 +50,11 @@ class OrgdeskAdminSite(admin.AdminSite):
     def has_permission(self, request) -> bool:
         return can_use_admin(request.user)
 
+    @method_decorator(form_may_reach_identity_provider)
     def login(self, request, extra_context=None):
         """Members (no org to manage) are sent to their home page instead of the
-        admin's "not authorized" login form, before and after signing in."""
+        admin's "not authorized" login form, before and after signing in. Signing
+        in may continue at an org's IdP (SSO Strict mode, organizations/signin/csp.py)."""
         if request.method in ("GET", "HEAD") and request.user.is_authenticated and not self.has_permission(request):
             return redirect("member_home")
         response = super().login(request, extra_context)

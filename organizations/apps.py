@@ -32,3 +32,9 @@ class OrganizationsConfig(AppConfig):
             invitations.on_membership_active_changed, dispatch_uid="signin-invite-active"
         )
         signals.ownership_transferred.connect(tasks.on_ownership_transferred, dispatch_uid="signin-ownership-mail")
+        from django.contrib.auth.signals import user_logged_in
+
+        from .signin import session_lifetime
+
+        # The session lifetime counts from each sign-in (organizations/signin/session_lifetime.py).
+        user_logged_in.connect(session_lifetime.stamp_sign_in, dispatch_uid="signin-session-started")

@@ -1,15 +1,20 @@
 """Steps 1-2 of the workflow, walked in a real browser as a person would: enable
 SCIM, install Okta Generic SCIM from the Marketplace, read the SCIM URL and the
 Secret Token off the page; then prove with plain HTTP that the token works only
-for its own org, that regenerating replaces it and uninstalling kills it."""
+for its own org, that regenerating replaces it and uninstalling kills it. The
+walk runs under the Content-Security-Policy: the page scripts (marketplace
+filtering, copy buttons) work and the browser reports no violation."""
 from __future__ import annotations
 
 import importlib
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests import factories
+
+from .csp import collect_csp_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -52,7 +57,11 @@ def enable_scim(page) -> None:
 
 def install_okta(page) -> tuple[str, str]:
     page.get_by_role("link", name="Marketplace › Apps").click()
+    page.fill("#app-search", "no such app anywhere")
+    assert page.locator("#app-cards .scim-card:visible").count() == 0
+    assert page.locator("#no-apps").is_visible()
     page.fill("#app-search", "Okta")
+    assert not page.locator("#no-apps").is_visible()
     assert page.locator("#app-cards .scim-card:visible").count() == 1  # typing narrowed the cards
     page.get_by_role("link", name="Okta Generic SCIM").click()
     page.get_by_role("link", name="Install App").click()
@@ -66,6 +75,10 @@ def test_owner_enables_scim_installs_okta_and_the_token_lifecycle_holds(
 ):
     settings.PUBLIC_BASE_URL = live_server.url
     page = browser_page
+    violations = collect_csp_violations(page)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    signin = page.goto(f"{live_server.url}/admin/login/")
+    assert "script-src 'self'" in [d.strip() for d in signin.headers["content-security-policy"].split(";")]
     log_in(page, live_server, owner.user.email)
     open_scim_tab(page, org.name)
     enable_scim(page)
@@ -74,6 +87,11 @@ def test_owner_enables_scim_installs_okta_and_the_token_lifecycle_holds(
 
     assert scim_url == f"{live_server.url}/scim/v2/organizations/{org.uid}"
     assert token.startswith("odk_")
+    # The copy button (organizations/static/orgdesk/copy_buttons.js) copies the token.
+    copy = page.locator('button[data-copy="secret-token"]')
+    copy.click()
+    expect(copy).to_have_text("Copied")  # once the clipboard write resolved
+    assert page.evaluate("navigator.clipboard.readText()") == token
     assert scim_status(scim_url, token) == 200
     # Org A's token on org B's URL is refused, even with SCIM on for org B.
     other_org.scim_enabled = True
@@ -108,6 +126,7 @@ def test_owner_enables_scim_installs_okta_and_the_token_lifecycle_holds(
     page.get_by_role("button", name="Uninstall").click()
     assert "Uninstalled" in page.locator("#installation-status").inner_text()
     assert scim_status(scim_url, new_token) == 401
+    assert violations == []
 
 
 def test_admin_can_do_the_same(browser_page, live_server, settings, org, admin_member):

@@ -12,6 +12,8 @@ from organizations.signin.saml import config, services
 from tests import factories
 from tests.saml_idp import IdPServer, TestIdP
 
+from .csp import collect_csp_violations
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -34,6 +36,7 @@ def test_admin_signs_in_with_sso_from_the_sign_in_page(live_server, browser_page
     factories.make_provisioned(org, "admin@acme.example", role="admin")
     idp_server.user = "admin@acme.example"
     page = browser_page
+    violations = collect_csp_violations(page)
 
     page.goto(f"{live_server.url}/admin/login/")
     page.click("text=Sign in with SSO")
@@ -47,6 +50,9 @@ def test_admin_signs_in_with_sso_from_the_sign_in_page(live_server, browser_page
     # browser's AuthnRequest (InResponseTo) through the same-origin re-post.
     event = AuditEvent.objects.get(action="sso.signin")
     assert (event.actor_label, event.after["flow"]) == ("admin@acme.example", "sp")
+    # Under the Content-Security-Policy: the start form's redirect to the IdP
+    # (form-action) and the bounce page's static auto-submit script ran unblocked.
+    assert violations == []
 
 
 def test_member_signs_in_from_the_idp_tile(live_server, browser_page, sso_world):

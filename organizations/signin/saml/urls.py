@@ -1,11 +1,13 @@
 from django.urls import path
 
+from organizations.signin.csp import form_may_reach_identity_provider
+
 from . import signing, views
 
 app_name = "saml"
 
 urlpatterns = [
-    path("", views.start, name="start"),
+    path("", form_may_reach_identity_provider(views.start), name="start"),
     path("signed-in/", views.signed_in_view, name="signed-in"),
     path("saml/<str:org_uid>/login/", views.login_view, name="login"),
     path("saml/<str:org_uid>/acs/", views.acs_view, name="acs"),
