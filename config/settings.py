@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django_scim",
     "organizations",
     "organizations.signin.saml",
+    "organizations.signin.domains",
     "scim",
     "mappings",
 ]
@@ -248,6 +249,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=47),  # hourly
         "options": {"expires": 3600},
     },
+    "recheck-verified-domains": {
+        "task": "organizations.signin.domains.tasks.recheck_verified_domains",
+        "schedule": crontab(hour=4, minute=10),  # daily
+        "options": {"expires": 6 * 3600},
+    },
     "access-consistency-pass": {
         "task": "mappings.tasks.nightly_consistency_pass",
         "schedule": crontab(hour=3, minute=30),  # nightly
@@ -312,6 +318,9 @@ ADMIN_LOGIN_FAILURES_PER_ADDRESS = env_int("ADMIN_LOGIN_FAILURES_PER_ADDRESS", 2
 ADMIN_LOGIN_LOCKOUT_SECONDS = env_int("ADMIN_LOGIN_LOCKOUT_SECONDS", 900)
 # SAML SSO: clock skew allowed on NotBefore/NotOnOrAfter (python3-saml's default is 300 s).
 SAML_CLOCK_SKEW_SECONDS = env_int("SAML_CLOCK_SKEW_SECONDS", 120)
+# Verified domains: the DNS resolver that reads the TXT records, "host:port"
+# ("[::1]:53" for IPv6); unset: the system's (/etc/resolv.conf).
+DNS_RESOLVER = os.environ.get("DNS_RESOLVER", "").strip() or None
 # Answer 503 (Retry-After) instead of hanging when PostgreSQL or Redis is unreachable.
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

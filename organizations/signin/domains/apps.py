@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class VerifiedDomainsConfig(AppConfig):
+    name = "organizations.signin.domains"
+    label = "signin_domains"
+    verbose_name = "Verified domains"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from organizations.audit_log import register_sentences
+
+        from . import tasks  # noqa: F401  (registers the Celery tasks)
+        from .audit_sentences import SENTENCES
+
+        register_sentences(SENTENCES)
