@@ -183,6 +183,7 @@ _PROOFS = {
     "email": "proven with a link e-mailed to the account",
     "invitation": "proven by accepting the invitation",
     "session": "confirmed in a session signed in with the account's password",
+    "domain": "the organization verified the domain of the account's e-mail",
 }
 
 
@@ -250,7 +251,7 @@ KINDS: list[tuple[str, str, tuple[str, ...]]] = [
     ("settings", "Organization, SCIM, apps and SSO settings", (
         "organization.create", "organization.rename", "organization.change_plan",
         "organization.invite_provisioned_members", "scim.enable", "scim.disable", "marketplace.",
-        "sso.create", "sso.set_", "sso.enable", "sso.disable", "sso.test")),
+        "sso.create", "sso.set_", "sso.enable", "sso.disable", "sso.test", "domain.")),
     ("signins", "Sign-ins", ("sso.signin", "sso.link", "sso.unlink", "account.password_confirmed")),
 ]
 

@@ -43,3 +43,14 @@ def make_provisioned(org: Organization, email: str | None = None, *, role: str =
     """A person the org brought in (as a SCIM push does): a new account of its
     own, with no password. The org's IdP links it at the first sign-in."""
     return services.add_member(org, email or f"person{next(_seq)}@example.com", role=role, actor=None)
+
+
+def verified_domain(org: Organization, domain: str):
+    """The org holds `domain` verified (as if its TXT record had been checked):
+    tests of what a verified domain changes. tests/domains checks it over DNS."""
+    from django.utils import timezone
+
+    from organizations.signin.domains.models import VerifiedDomain
+
+    return VerifiedDomain.objects.create(organization=org, domain=domain, verified_at=timezone.now(),
+                                         last_checked_at=timezone.now())

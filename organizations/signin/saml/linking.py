@@ -10,7 +10,9 @@ account e-mail is the NameID (else whose SCIM userName is). The link is made
 without asking only when the org owns the account (organizations.services.
 owned_by: it created it, and the account has no password and no other org), or
 when this browser has just proven it holds the account (it accepted the
-invitation). Otherwise the person proves it first (link_views: the account's
+invitation), or when the org verified the domain of the account's e-mail
+(organizations.signin.domains: it controls every address there). Otherwise
+the person proves it first (link_views: the account's
 password, or a one-time link e-mailed to its address). docs/ARCHITECTURE.md,
 "Identity"."""
 from __future__ import annotations
@@ -25,6 +27,7 @@ from organizations import audit, services
 from organizations.audit import Actor
 from organizations.models import Membership, OrgRole
 
+from ..domains.services import verified_by
 from ..invitations import InvitationSource, create_invitation
 from .acs import Refused
 from .models import SsoIdentity, SsoSettings
@@ -49,10 +52,21 @@ def candidate(sso: SsoSettings, name_id: str) -> Membership | None:
     return found
 
 
-def jit_allowed(sso: SsoSettings) -> bool:
-    """Just-in-time creation only when SCIM is off: with SCIM on, the IdP
-    provisions people and an unknown NameID is someone it did not assign."""
-    return sso.jit_provisioning and not sso.organization.scim_enabled
+def jit_allowed(sso: SsoSettings, name_id: str | None = None) -> bool:
+    """Just-in-time creation only when SCIM is off (with SCIM on, the IdP
+    provisions people and an unknown NameID is someone it did not assign), and
+    only for an address on a domain the org verified: its IdP may not create
+    accounts at addresses the org does not control. Without a NameID: whether
+    the option is in effect at all."""
+    if not (sso.jit_provisioning and not sso.organization.scim_enabled):
+        return False
+    return name_id is None or ("@" in name_id and verified_by(sso.organization, name_id))
+
+
+def domain_verified(sso: SsoSettings, membership: Membership) -> bool:
+    """The org verified the domain of this account's e-mail: its IdP speaks for
+    every address there, so the link needs no proof (never for an operator)."""
+    return not membership.user.is_superuser and verified_by(sso.organization, membership.user.email)
 
 
 def check_usable(membership: Membership, name_id: str) -> None:
@@ -82,12 +96,14 @@ def resolve(sso: SsoSettings, name_id: str, *, proven_user_id: int | None, creat
         return Resolution(identity.membership, identity)
     membership = candidate(sso, name_id)
     if membership is None:
-        if not (create and jit_allowed(sso) and "@" in name_id):
+        if not (create and jit_allowed(sso, name_id)):
             raise Refused("unknown_person", email=name_id)
         membership = _add_just_in_time(sso, name_id)
     check_usable(membership, name_id)
     if services.owned_by(membership.user, sso.organization):
         return Resolution(membership, link(sso, membership, name_id, how="owned", actor=None))
+    if domain_verified(sso, membership):
+        return Resolution(membership, link(sso, membership, name_id, how="domain", actor=None))
     if proven_user_id == membership.user_id:
         return Resolution(membership, link(sso, membership, name_id, how="invitation", actor=membership.user))
     return Resolution(membership, None)
@@ -95,7 +111,10 @@ def resolve(sso: SsoSettings, name_id: str, *, proven_user_id: int | None, creat
 
 def _add_just_in_time(sso: SsoSettings, email: str) -> Membership:
     """A new person becomes a Member at once; an existing account is asked to
-    join (pending, with an invitation), like any other add."""
+    join (pending, with an invitation), like any other add. Only on a domain the
+    org verified."""
+    if not verified_by(sso.organization, email):
+        raise Refused("unknown_person", email=email, detail="just-in-time creation needs a verified domain")
     try:
         with transaction.atomic():
             membership = services.add_member(sso.organization, email, role=OrgRole.MEMBER, actor=None)
@@ -147,15 +166,20 @@ def would_accept(sso: SsoSettings, name_id: str) -> tuple[bool, str]:
     identity = find_link(sso, name_id)
     membership = identity.membership if identity is not None else candidate(sso, name_id)
     if membership is None:
-        if jit_allowed(sso):
+        if jit_allowed(sso, name_id):
             return True, f"{name_id} is not a member yet and would be created as a Member (just-in-time)."
+        if jit_allowed(sso):
+            return False, (
+                f"{name_id} is not a member of {org.name} and would be refused: just-in-time creation is offered only "
+                f"for addresses on a domain {org.name} verified (Verified domains, on this tab)."
+            )
         return False, Refused("unknown_person", email=name_id).message(org.name)
     try:
         check_usable(membership, name_id)
     except Refused as refusal:
         return False, refusal.message(org.name)
     role = membership.get_role_display()
-    if identity is not None or services.owned_by(membership.user, org):
+    if identity is not None or services.owned_by(membership.user, org) or domain_verified(sso, membership):
         return True, f"{name_id} would sign in as {role}."
     return True, (
         f"{name_id} would sign in as {role} after proving, once, that the account {membership.user.email} "

@@ -23,6 +23,7 @@ from organizations import audit
 from organizations.models import Membership, Organization
 from organizations.services import find_account
 from organizations.signin import sessions
+from organizations.signin.domains.services import org_for_email
 
 from . import acs, config, linking, services, signing
 from .forms import SsoStartForm
@@ -63,6 +64,11 @@ def start(request: HttpRequest) -> HttpResponse:
     form = SsoStartForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
+        # An address on a domain an org with SSO verified goes to that org's IdP
+        # (which org holds a domain is public, like GitHub's; nothing about the person).
+        by_domain = org_for_email(form.cleaned_data["identifier"])
+        if by_domain is not None:
+            return HttpResponseRedirect(reverse("saml:login", args=[by_domain.uid]))
         sso = _resolve(form.cleaned_data["identifier"])
         if sso is not None:
             return HttpResponseRedirect(reverse("saml:login", args=[sso.organization.uid]))
