@@ -17,6 +17,7 @@ from organizations.permissions import get_managed_org_or_404
 from organizations.models import Membership, Organization
 from organizations.services import ServiceError
 
+from ..domains import admin_views as domain_views
 from . import acs, config, linking, services
 from .forms import IdentityProviderForm, MetadataForm, OptionsForm, SessionPolicyForm, SigninNameForm
 
@@ -110,6 +111,7 @@ def sso_tab_view(site):
             cert=services.certificate_info(sso.idp_x509_cert) if sso else None,
             cert_warning_days=services.CERT_WARNING_DAYS,
             jit_effective=bool(sso and linking.jit_allowed(sso)),
+            **domain_views.tab_context(org),
         )
         status = 400 if any(f.is_bound and f.errors for f in forms.values()) else 200
         return TemplateResponse(request, "admin/saml/sso_tab.html", context, status=status)
@@ -205,6 +207,7 @@ def get_urls(site) -> list:
     return [
         path("settings/sso/", wrap(sso_tab_view(site)), name="org-settings-sso"),
         path("members/<int:membership_id>/sso-unlink/", wrap(member_unlink_view(site)), name="member-sso-unlink"),
+        *domain_views.get_urls(site),
         *[
             path(f"settings/sso/{action}/", wrap(sso_toggle_view(site, action=action)), name=f"org-settings-sso-{action}")
             for action in _TOGGLES
