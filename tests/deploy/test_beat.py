@@ -30,7 +30,11 @@ def test_the_schedule_names_registered_tasks_at_the_intended_times():
     app.loader.import_default_modules()
     for entry in schedule.values():
         assert entry["task"] in app.tasks, entry["task"]
-    assert set(schedule) == {"prune-provisioning-activity", "expire-invitations", "access-consistency-pass"}
+    assert set(schedule) == {
+        "prune-provisioning-activity", "expire-invitations", "access-consistency-pass", "recheck-verified-domains"
+    }
+    daily = schedule["recheck-verified-domains"]["schedule"]
+    assert daily.hour == {4} and daily.minute == {10}
     nightly = schedule["access-consistency-pass"]["schedule"]
     assert nightly.hour == {3} and nightly.minute == {30}
     assert schedule["prune-provisioning-activity"]["schedule"] == timedelta(hours=1)
