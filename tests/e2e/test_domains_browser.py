@@ -1,0 +1,79 @@
+"""Verified domains in a real browser, under the Content-Security-Policy: the
+Owner adds acme.example on the Single Sign-On tab, publishes the TXT record the
+page shows (read from the page into the test DNS server), verifies it; then a
+person with a password of their own types their work e-mail at "Sign in with
+SSO" and is signed in by the IdP without being asked to prove the account."""
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from organizations.signin.domains.models import VerifiedDomain
+from organizations.signin.saml import config, services
+from organizations.signin.saml.models import SsoIdentity
+from tests import factories
+from tests.dns_server import DnsServer
+from tests.saml_idp import IdPServer, TestIdP
+
+from .csp import collect_csp_violations
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def world(live_server, settings):
+    settings.PUBLIC_BASE_URL = live_server.url
+    org = factories.make_org("Acme", owner_email="owner@acme.example")
+    owner = factories.owner_of(org).user
+    idp = TestIdP()
+    with DnsServer() as dns, IdPServer(idp, config.sp_urls(org), host="127.0.0.1") as server:
+        settings.DNS_RESOLVER = dns.address
+        idp.sso_url = server.base_url + "/sso"
+        services.create_settings(org, actor=owner, signin_name="acme")
+        services.import_metadata(org, idp.metadata(), actor=owner)
+        services.enable_sso(org, actor=owner)
+        yield org, server, dns
+
+
+def test_owner_verifies_a_domain_and_sso_by_email_links_without_proof(live_server, browser_page, world):
+    org, idp_server, dns = world
+    page = browser_page
+    violations = collect_csp_violations(page)
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "owner@acme.example")
+    page.fill("#id_password", factories.PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+    page.goto(f"{live_server.url}{reverse('admin:org-settings-sso', args=[org.uid])}")
+    page.fill("#sso-domain-form input[name=domain]", "ACME.example")
+    page.click("#sso-domain-form input[type=submit]")
+    page.wait_for_selector("#sso-domain-list")
+
+    row = VerifiedDomain.objects.get(organization=org)
+    name = page.input_value(f"#domain-{row.pk}-name")
+    value = page.input_value(f"#domain-{row.pk}-value")
+    assert (name, value) == ("_orgdesk-challenge.acme.example", row.record_value)
+    page.click(f"button[data-copy='domain-{row.pk}-value']")  # the static copy script runs under the policy
+
+    page.click(f"#domain-{row.pk}-verify input[type=submit]")
+    page.wait_for_selector(f"#domain-{row.pk}-answer")
+    assert "NXDOMAIN" in page.inner_text(f"#domain-{row.pk}-answer")
+    dns.set_txt(name, value)
+    page.click(f"#domain-{row.pk}-verify input[type=submit]")
+    page.wait_for_selector(f"#domain-{row.pk}-state:has-text('Verified')")
+    row.refresh_from_db()
+    assert row.verified
+
+    # Someone at acme.example with a password of their own, in another browser context.
+    member = factories.make_member(org, "pat@acme.example")
+    idp_server.user = "pat@acme.example"
+    page.context.clear_cookies()
+    page.goto(f"{live_server.url}/admin/login/")
+    page.click("text=Sign in with SSO")
+    page.fill("#id_identifier", "pat@acme.example")
+    page.click("#sso-start-form input[type=submit]")
+    page.wait_for_url(f"{live_server.url}{reverse('member_home')}")
+    identity = SsoIdentity.objects.get()
+    assert (identity.membership_id, identity.linked_by) == (member.pk, "domain")
+    assert violations == []
