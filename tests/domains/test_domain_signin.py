@@ -154,3 +154,16 @@ def test_the_sso_tab_says_jit_needs_a_verified_domain(client, acme_verified):
     client.force_login(factories.owner_of(acme_verified).user)
     body = client.get(reverse("admin:org-settings-sso", args=[acme_verified.uid])).content.decode()
     assert 'id="sso-jit-domains"' in body and "acme.example" in body.split('id="sso-jit-domains"')[1][:300]
+
+
+def test_jit_of_an_existing_account_on_the_verified_domain_still_asks_it_to_join(client, acme_verified, sp, idp, mailoutbox,
+                                                                             django_capture_on_commit_callbacks):
+    """The domain lets the IdP create people there, not take over an account that
+    already belongs to someone (another org's member): that one is invited."""
+    _jit_on(acme_verified)
+    factories.make_member(factories.make_org("Globex"), "moved@acme.example")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_acs(client, acme_verified, idp.response(sp, "moved@acme.example"))
+    assert response.status_code == 403 and _user_id(client) is None
+    assert Membership.objects.get(organization=acme_verified, user__email="moved@acme.example").pending
+    assert any("moved@acme.example" in m.to for m in mailoutbox) and not SsoIdentity.objects.exists()
