@@ -210,6 +210,17 @@ register_sentences({
     "stack_access.revoke": "{actor} took the role {before_role} on the stack {before_stack} from {target}",
     "account.password_reset_request": "{actor} asked for a password reset",
     "account.password_reset": "{actor} chose a new password",
+    "account.signin_failed": "Someone failed to sign in as {target} ({after_failures} failed attempts in a row)",
+    "account.signin_throttled": (
+        "Someone failed to sign in as {target} ({after_failures} failed attempts); sign-in as {target} "
+        "from that address is paused for {after_paused_minutes} minute(s)"
+    ),
+    "account.signin_delayed": (
+        "Someone failed to sign in as {target} ({after_failures} failed attempts); attempts from browsers "
+        "{target} has not used wait {after_delay_seconds} s"
+    ),
+    "account.signin_alert_sent": "{target} was e-mailed that someone is trying to sign in as them "
+                                 "({after_failures} failed attempts)",
     "invitation.create": _invitation_create,
     "invitation.resend": "{actor} sent {target} a new invitation (the previous link stopped working)",
     "invitation.revoke": "{actor} closed the invitation of {target}: {after_reason}",
