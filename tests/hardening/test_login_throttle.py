@@ -195,6 +195,7 @@ def test_each_step_is_audited_for_existing_accounts_only(limits, owner, clock):
     paused = AuditEvent.objects.get(action="account.signin_throttled")
     assert paused.organization is None and paused.client_address == GUESSER
     assert paused.after["failures"] == 4 and paused.after["from_this_address"] == 3
+    assert AuditEvent.objects.get(action="account.signin_alert_sent").client_address == GUESSER
     for _ in range(4):
         attempt(Client(), "nobody@acme.example", "nope", address="198.51.100.2")
     assert not AuditEvent.objects.filter(target_label__icontains="nobody").exists()
