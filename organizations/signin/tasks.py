@@ -170,9 +170,12 @@ def send_signin_alert_email(self, user_id: int, failures: int, when: str, addres
 
 
 def sso_orgs_of(user: User) -> list[Organization]:
-    """The orgs with SSO enabled where the account is an active member."""
+    """The orgs with SSO enabled where the account is an active member (joined:
+    an org that only asked an existing account to join is not theirs yet)."""
     return list(
-        Organization.objects.filter(memberships__user=user, memberships__active=True, sso__enabled=True)
+        Organization.objects.filter(
+            memberships__user=user, memberships__active=True, memberships__pending=False, sso__enabled=True
+        )
         .distinct()
         .order_by("name", "pk")
     )

@@ -63,6 +63,10 @@ def test_only_the_member_is_e_mailed_the_links_of_orgs_with_sso_enabled_where_th
     not_enabled = sso_enabled_org("Hooli", "hooli", idp, enable=False)
     factories.make_member(not_enabled, "pat@example.com")
     factories.make_member(factories.make_org("Umbrella"), "pat@example.com")  # no SSO at all
+    asked = sso_enabled_org("Soylent", "soylent", idp)
+    from organizations import services as org_services
+
+    assert org_services.add_member(asked, "pat@example.com", actor=None).pending  # asked to join, not joined
 
     ask(client, "nobody@example.com")
     assert mailoutbox == []
@@ -73,7 +77,7 @@ def test_only_the_member_is_e_mailed_the_links_of_orgs_with_sso_enabled_where_th
     assert message.to == ["pat@example.com"]
     assert f"Acme: {config.sp_urls(sso_org).login_url}" in message.body
     assert f"Globex: {config.sp_urls(globex).login_url}" in message.body
-    for absent in ("Initech", "Hooli", "Umbrella", gone.uid, not_enabled.uid):
+    for absent in ("Initech", "Hooli", "Umbrella", "Soylent", gone.uid, not_enabled.uid, asked.uid):
         assert absent not in message.body
 
 
