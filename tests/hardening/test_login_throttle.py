@@ -235,3 +235,18 @@ def test_admin_index_after_sign_in(limits, owner):
     client = Client()
     attempt(client, owner.user.email, factories.PASSWORD)
     assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_confirming_a_password_counts_like_a_sign_in(limits, owner, rf, clock):
+    """The password typed to open another org (signin.views.confirm_password) is
+    a password attempt: the guessing pair is paused, elsewhere it still works."""
+    from organizations.signin.forms import ConfirmPasswordForm
+
+    guessing = rf.post("/", REMOTE_ADDR=GUESSER)
+    for _ in range(3):
+        assert not ConfirmPasswordForm(owner.user, {"password": "nope"}, request=guessing).is_valid()
+    clock.advance(30)
+    refused = ConfirmPasswordForm(owner.user, {"password": factories.PASSWORD}, request=guessing)
+    assert not refused.is_valid() and "sign-in is paused" in str(refused.errors)
+    elsewhere = rf.post("/", REMOTE_ADDR=OWNER_ADDRESS)
+    assert ConfirmPasswordForm(owner.user, {"password": factories.PASSWORD}, request=elsewhere).is_valid()
