@@ -210,6 +210,17 @@ register_sentences({
     "stack_access.revoke": "{actor} took the role {before_role} on the stack {before_stack} from {target}",
     "account.password_reset_request": "{actor} asked for a password reset",
     "account.password_reset": "{actor} chose a new password",
+    "account.signin_failed": "A sign-in as {target} failed: wrong password ({after_failures} failed attempts so far)",
+    "account.signin_throttled": (
+        "A sign-in as {target} failed ({after_failures} failed attempts so far); sign-in as {target} "
+        "from that address is paused for {after_paused_minutes} minute(s)"
+    ),
+    "account.signin_delayed": (
+        "A sign-in as {target} failed ({after_failures} failed attempts so far); attempts from browsers "
+        "{target} has not signed in from wait {after_delay_seconds} s"
+    ),
+    "account.signin_alert_sent": "{target} was e-mailed that someone is trying to sign in as them "
+                                 "({after_failures} failed attempts)",
     "invitation.create": _invitation_create,
     "invitation.resend": "{actor} sent {target} a new invitation (the previous link stopped working)",
     "invitation.revoke": "{actor} closed the invitation of {target}: {after_reason}",
