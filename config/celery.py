@@ -1,8 +1,9 @@
 """Celery app. With no CELERY_BROKER_URL, tasks run eagerly in-process.
 
-A task carries the id of the request that enqueued it (a message header), so
-its log lines and audit rows share the request's id; a task started by beat
-gets one of its own. A worker with METRICS_PORT set serves its Prometheus
+A task carries the id and client address of the request that enqueued it
+(message headers), so its log lines and audit rows share the request's id and
+address (a password-reset request audited by the task that decides it); a
+task started by beat gets an id of its own. A worker with METRICS_PORT set serves its Prometheus
 metrics (recompute job durations, scheduled runs) on that port."""
 import os
 
@@ -15,35 +16,48 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 REQUEST_ID_HEADER = "orgdesk_request_id"
-_tokens: dict[str, object] = {}
+CLIENT_ADDRESS_HEADER = "orgdesk_client_address"
+_tokens: dict[str, tuple] = {}
 
 
 @signals.before_task_publish.connect
 def _carry_request_id(headers=None, **kwargs):
-    from organizations.request_context import current_request_id
+    from organizations.request_context import current_client_address, current_request_id
 
-    request_id = current_request_id()
+    request_id, address = current_request_id(), current_client_address()
     if headers is not None and request_id:
         headers[REQUEST_ID_HEADER] = request_id
+    if headers is not None and address:
+        headers[CLIENT_ADDRESS_HEADER] = address
+
+
+def _header(task, name: str):
+    return getattr(task.request, name, None) or (task.request.headers or {}).get(name)
 
 
 @signals.task_prerun.connect
 def _enter_request_id(task_id=None, task=None, **kwargs):
-    from organizations.request_context import current_request_id, request_id_var
+    from organizations.request_context import (
+        client_address_var,
+        current_client_address,
+        current_request_id,
+        request_id_var,
+    )
 
-    given = getattr(task.request, REQUEST_ID_HEADER, None) or (task.request.headers or {}).get(REQUEST_ID_HEADER)
-    # Eager tasks (no broker) run inside the request and keep its id.
-    request_id = given or current_request_id() or f"task-{task_id}"
-    _tokens[task_id] = request_id_var.set(str(request_id)[:64])
+    # Eager tasks (no broker) run inside the request and keep its id and address.
+    request_id = _header(task, REQUEST_ID_HEADER) or current_request_id() or f"task-{task_id}"
+    address = _header(task, CLIENT_ADDRESS_HEADER) or current_client_address()
+    _tokens[task_id] = (request_id_var.set(str(request_id)[:64]), client_address_var.set(str(address)[:45]))
 
 
 @signals.task_postrun.connect
 def _leave_request_id(task_id=None, **kwargs):
-    from organizations.request_context import request_id_var
+    from organizations.request_context import client_address_var, request_id_var
 
-    token = _tokens.pop(task_id, None)
-    if token is not None:
-        request_id_var.reset(token)
+    tokens = _tokens.pop(task_id, None)
+    if tokens is not None:
+        request_id_var.reset(tokens[0])
+        client_address_var.reset(tokens[1])
 
 
 @signals.worker_init.connect

@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After a sign-in: the signed cookie that makes this browser known to the account.
+    "organizations.throttle.TrustedBrowserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Ends a session idle past SESSION_IDLE_TIMEOUT or older than SESSION_ABSOLUTE_LIFETIME.
     "organizations.signin.session_lifetime.SessionLifetimeMiddleware",
@@ -312,10 +314,12 @@ ACCESS_SYNC_LIMIT = env_int("ACCESS_SYNC_LIMIT", 200)
 SCIM_RATE_LIMIT_PER_MINUTE = env_int("SCIM_RATE_LIMIT_PER_MINUTE", 6000)
 SCIM_RATE_LIMIT_BURST = env_int("SCIM_RATE_LIMIT_BURST", 500)  # per installation per second
 SCIM_AUTH_FAILURES_PER_MINUTE = env_int("SCIM_AUTH_FAILURES_PER_MINUTE", 30)  # bad tokens per address
-# Admin sign-in throttling (organizations/throttle.py).
+# Admin sign-in throttling (organizations/throttle.py): a (account, address) pair
+# or an address is paused; an account guessed from many addresses is only delayed.
 ADMIN_LOGIN_FAILURES_PER_ACCOUNT = env_int("ADMIN_LOGIN_FAILURES_PER_ACCOUNT", 5)
 ADMIN_LOGIN_FAILURES_PER_ADDRESS = env_int("ADMIN_LOGIN_FAILURES_PER_ADDRESS", 20)
 ADMIN_LOGIN_LOCKOUT_SECONDS = env_int("ADMIN_LOGIN_LOCKOUT_SECONDS", 900)
+ADMIN_LOGIN_MAX_DELAY_SECONDS = env_int("ADMIN_LOGIN_MAX_DELAY_SECONDS", 60)
 # SAML SSO: clock skew allowed on NotBefore/NotOnOrAfter (python3-saml's default is 300 s).
 SAML_CLOCK_SKEW_SECONDS = env_int("SAML_CLOCK_SKEW_SECONDS", 120)
 # Verified domains: the DNS resolver that reads the TXT records, "host:port"

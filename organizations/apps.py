@@ -38,3 +38,13 @@ class OrganizationsConfig(AppConfig):
 
         # The session lifetime counts from each sign-in (organizations/signin/session_lifetime.py).
         user_logged_in.connect(session_lifetime.stamp_sign_in, dispatch_uid="signin-session-started")
+
+        from django.core.signals import request_finished, request_started
+
+        from . import after_response, throttle
+
+        # Work kept for after the response (organizations/after_response.py); a
+        # sign-in makes the browser known to the account (organizations/throttle.py).
+        request_started.connect(after_response.on_request_started, dispatch_uid="orgdesk-after-response-start")
+        request_finished.connect(after_response.on_request_finished, dispatch_uid="orgdesk-after-response-run")
+        user_logged_in.connect(throttle.on_user_logged_in, dispatch_uid="orgdesk-trusted-browser")

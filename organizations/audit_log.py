@@ -211,6 +211,17 @@ register_sentences({
     "stack_access.revoke": "{actor} took the role {before_role} on the stack {before_stack} from {target}",
     "account.password_reset_request": "{actor} asked for a password reset",
     "account.password_reset": "{actor} chose a new password",
+    "account.signin_failed": "A sign-in as {target} failed: wrong password ({after_failures} failed attempts so far)",
+    "account.signin_throttled": (
+        "A sign-in as {target} failed ({after_failures} failed attempts so far); sign-in as {target} "
+        "from that address is paused for {after_paused_minutes} minute(s)"
+    ),
+    "account.signin_delayed": (
+        "A sign-in as {target} failed ({after_failures} failed attempts so far); attempts from browsers "
+        "{target} has not signed in from wait {after_delay_seconds} s"
+    ),
+    "account.signin_alert_sent": "{target} was e-mailed that someone is trying to sign in as them "
+                                 "({after_failures} failed attempts)",
     "invitation.create": _invitation_create,
     "invitation.resend": "{actor} sent {target} a new invitation (the previous link stopped working)",
     "invitation.revoke": "{actor} closed the invitation of {target}: {after_reason}",
@@ -230,6 +241,8 @@ register_sentences({
     "sso.signin_refused": "A single sign-on sign-in as {target} was refused: {after_reason}",
     "sso.set_session_policy": _sso_session_policy,
     "sso.link": _sso_link,
+    "sso.exception_add": "{actor} let {target} keep signing in with a password in Strict mode",
+    "sso.exception_remove": "{actor} ended the Strict mode exception of {target}: password sign-in no longer opens the organization for them",
     "sso.unlink": "{actor} unlinked {target} from the identity provider (they link again at their next sign-in)",
     "sso.link_refused": "Linking {target} to the identity provider as {after_name_id} was refused: {after_reason}",
     "sso.link_proof_sent": "A one-time link was e-mailed to {target} to link them to the identity provider as {after_name_id}",
@@ -251,7 +264,7 @@ KINDS: list[tuple[str, str, tuple[str, ...]]] = [
     ("settings", "Organization, SCIM, apps and SSO settings", (
         "organization.create", "organization.rename", "organization.change_plan",
         "organization.invite_provisioned_members", "scim.enable", "scim.disable", "marketplace.",
-        "sso.create", "sso.set_", "sso.enable", "sso.disable", "sso.test", "domain.")),
+        "sso.create", "sso.set_", "sso.enable", "sso.disable", "sso.test", "sso.exception_", "domain.")),
     ("signins", "Sign-ins", ("sso.signin", "sso.link", "sso.unlink", "account.password_confirmed")),
 ]
 

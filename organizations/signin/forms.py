@@ -6,12 +6,8 @@ import math
 from django import forms
 from django.contrib.auth.forms import PasswordResetForm, SetPasswordForm
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
-from organizations import audit, throttle
-from organizations.services import find_account
-
-from .access import can_sign_in
+from organizations import throttle
 
 RESET_THROTTLE_PREFIX = "reset-throttle"
 
@@ -36,23 +32,24 @@ class ConfirmPasswordForm(forms.Form):
         password = cleaned.get("password")
         if password is None:
             return cleaned
-        locked = throttle.seconds_locked(self.request, self.user.email)
-        if locked:
-            raise ValidationError(
-                throttle.THROTTLED_MESSAGE.format(minutes=max(1, math.ceil(locked / 60))), code="throttled"
-            )
+        # A password attempt like any sign-in: the pair and address pauses and
+        # the account-wide delay apply (the person's own browser skips the delay).
+        refusal = throttle.signin_refusal(self.request, self.user.email)
+        if refusal:
+            raise ValidationError(refusal.message(), code="throttled")
         if not self.user.check_password(password):
-            throttle.record_failure(self.request, self.user.email)
+            throttle.record_signin_failure(self.request, self.user.email)
             raise ValidationError("That is not your password.", code="wrong_password")
-        throttle.record_success(self.user.email)
+        throttle.record_signin_success(self.request, self.user.email)
         return cleaned
 
 
 class ThrottledPasswordResetForm(PasswordResetForm):
-    """Django's reset form, but: the e-mail leaves from a Celery task scheduled on
-    commit (the request does the same work whether or not the address has an
-    account), and requests are throttled per address and per e-mail with the
-    sign-in limits, counted apart from sign-in failures."""
+    """Django's reset form, but: the request does the same work whether or not
+    the address has an account (it enqueues one task with the address typed;
+    the task looks the account up, audits and e-mails, after the response when
+    tasks run eagerly), and requests are throttled per address and per e-mail
+    with the sign-in limits, counted apart from sign-in failures."""
 
     def __init__(self, *args, request=None, **kwargs):
         self.request = request
@@ -71,14 +68,10 @@ class ThrottledPasswordResetForm(PasswordResetForm):
         return email
 
     def get_users(self, email):
-        user = find_account(email)
-        if user is not None and user.has_usable_password() and can_sign_in(user):
-            yield user
+        """Never used in the request: the task decides (tasks.send_password_reset_email_to)."""
+        return iter(())
 
     def save(self, *args, **kwargs) -> None:
-        from .tasks import enqueue, send_password_reset_email
+        from .tasks import enqueue_after_response, send_password_reset_email_to
 
-        with transaction.atomic():
-            for user in self.get_users(self.cleaned_data["email"]):
-                audit.record(None, user, "account.password_reset_request", user)
-                transaction.on_commit(lambda pk=user.pk: enqueue(send_password_reset_email, pk))
+        enqueue_after_response(send_password_reset_email_to, self.cleaned_data["email"])

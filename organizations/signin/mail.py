@@ -55,6 +55,35 @@ def send_password_reset(user: User) -> None:
     _send("Reset your Orgdesk password", "signin/email/password_reset.txt", context, user.email)
 
 
+def send_signin_alert(user: User, *, failures: int, when: str, address: str) -> None:
+    """Tell the holder of an account that it is being guessed; no detail beyond
+    the client address of the attempt that crossed the threshold."""
+    from datetime import datetime
+
+    from organizations.formats import format_datetime
+
+    try:
+        at = format_datetime(datetime.fromisoformat(when))
+    except (TypeError, ValueError):
+        at = when
+    context = {
+        "email": user.email,
+        "failures": failures,
+        "when": at,
+        "address": address,
+        "reset_url": absolute(reverse("password_reset")),
+    }
+    _send("Someone is trying to sign in as you", "signin/email/signin_alert.txt", context, user.email)
+
+
+def send_sso_links(user: User, orgs: list) -> None:
+    """One message: each org's name with its SSO sign-in URL."""
+    from .saml.config import sp_urls
+
+    context = {"email": user.email, "orgs": [{"name": org.name, "url": sp_urls(org).login_url} for org in orgs]}
+    _send("Your Orgdesk single sign-on links", "signin/email/sso_links.txt", context, user.email)
+
+
 def send_ownership_received(membership: Membership, given_by: str) -> None:
     """Tell the new Owner: ownership is the one change nobody else can undo."""
     org = membership.organization

@@ -1,7 +1,12 @@
 """Sign-in's e-mail, sent by Celery workers. Tasks take ids and are idempotent:
 a delivered invitation is not sent again, an SMTP failure retries with backoff
 and leaves the invitation open (the Members tab shows it undelivered, with
-Resend), so an outage loses nothing."""
+Resend), so an outage loses nothing.
+
+Requests that must not reveal whether an address has an account (password
+reset, "Sign in with SSO" by e-mail) enqueue a task with the address typed, the
+same for every address, with `enqueue_after_response`; the task looks the
+account up and decides."""
 from __future__ import annotations
 
 import logging
@@ -13,8 +18,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from organizations import audit
+from organizations.after_response import after_response
 from organizations.audit import Actor
-from organizations.models import Membership, OrgRole, User
+from organizations.models import Membership, Organization, OrgRole, User
+from organizations.services import find_account
 
 from . import mail
 from .invitations import new_token
@@ -54,6 +61,21 @@ def enqueue(task, *args) -> None:
             logger.exception("%s%s failed", task.name, args)
     except Exception:
         logger.exception("%s%s failed", task.name, args)
+
+
+def tasks_run_eagerly() -> bool:
+    return bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
+
+
+def enqueue_after_response(task, *args) -> None:
+    """Enqueue for a request whose time must not depend on what the task finds.
+    With a broker it is a plain enqueue (the same message whatever the
+    arguments); eager tasks would run inside the request, so they run once its
+    response is closed (organizations.after_response)."""
+    if tasks_run_eagerly():
+        after_response(enqueue, task, *args)
+    else:
+        enqueue(task, *args)
 
 
 def _claim(invitation_id: int) -> tuple[Invitation, str] | None:
@@ -112,6 +134,68 @@ def send_password_reset_email(self, user_id: int) -> bool:
         mail.send_password_reset(user)
     except MAIL_ERRORS as exc:
         logger.warning("Password reset e-mail for account %s not delivered: %s", user_id, exc)
+        raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries))
+    return True
+
+
+@shared_task
+def send_password_reset_email_to(email: str) -> bool:
+    """A password-reset request, whatever the address: the account is looked up
+    here, not in the request. Only an account that may sign in with a password
+    is audited and e-mailed (by send_password_reset_email, which retries)."""
+    from .access import can_sign_in
+
+    user = find_account(email)
+    if user is None or not user.has_usable_password() or not can_sign_in(user):
+        return False
+    audit.record(None, user, "account.password_reset_request", user)
+    enqueue(send_password_reset_email, user.pk)
+    return True
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5)
+def send_signin_alert_email(self, user_id: int, failures: int, when: str, address: str) -> bool:
+    """Tell the holder that someone keeps failing to sign in as them (sent at
+    most once per throttle window, organizations.throttle)."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return False
+    try:
+        mail.send_signin_alert(user, failures=failures, when=when, address=address)
+    except MAIL_ERRORS as exc:
+        logger.warning("Sign-in alert for account %s not delivered: %s", user_id, exc)
+        raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries))
+    audit.record(None, user, "account.signin_alert_sent", user, after={"failures": failures})
+    return True
+
+
+def sso_orgs_of(user: User) -> list[Organization]:
+    """The orgs with SSO enabled where the account is an active member (joined:
+    an org that only asked an existing account to join is not theirs yet)."""
+    return list(
+        Organization.objects.filter(
+            memberships__user=user, memberships__active=True, memberships__pending=False, sso__enabled=True
+        )
+        .distinct()
+        .order_by("name", "pk")
+    )
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5)
+def send_sso_signin_links(self, email: str) -> bool:
+    """"Sign in with SSO" by e-mail, whatever the address: one message listing
+    each org with SSO enabled where the account is active, with its SSO sign-in
+    URL; nothing for an address with no such org."""
+    user = find_account(email)
+    if user is None or not user.is_active:
+        return False
+    orgs = sso_orgs_of(user)
+    if not orgs:
+        return False
+    try:
+        mail.send_sso_links(user, orgs)
+    except MAIL_ERRORS as exc:
+        logger.warning("SSO sign-in links for account %s not delivered: %s", user.pk, exc)
         raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries))
     return True
 

@@ -56,6 +56,21 @@ def test_a_task_runs_under_the_id_of_the_request_that_sent_it():
     assert headers == {REQUEST_ID_HEADER: "from-the-request"}
 
 
+def test_a_task_carries_the_client_address_of_the_request_that_sent_it():
+    """Audit rows written by a worker (a password-reset request) name the caller's address."""
+    from config.celery import CLIENT_ADDRESS_HEADER, REQUEST_ID_HEADER, _carry_request_id
+    from organizations.request_context import client_address_var
+
+    headers: dict = {}
+    tokens = request_id_var.set("req-7"), client_address_var.set("198.51.100.4")
+    try:
+        _carry_request_id(headers=headers)
+    finally:
+        request_id_var.reset(tokens[0])
+        client_address_var.reset(tokens[1])
+    assert headers == {REQUEST_ID_HEADER: "req-7", CLIENT_ADDRESS_HEADER: "198.51.100.4"}
+
+
 # --- /metrics -------------------------------------------------------------------
 
 

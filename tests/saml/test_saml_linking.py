@@ -187,3 +187,16 @@ def test_test_sso_says_when_a_person_would_have_to_prove_their_account(client, s
     sso = sso_org.sso
     assert "after proving" in linking.would_accept(sso, "pw@acme.example")[1]
     assert linking.would_accept(sso, "new@acme.example") == (True, "new@acme.example would sign in as Member.")
+
+
+def test_the_proof_password_is_throttled_like_a_sign_in(client, sso_org, sp, idp, settings):
+    settings.ADMIN_LOGIN_FAILURES_PER_ACCOUNT = 3
+    settings.ADMIN_LOGIN_FAILURES_PER_ADDRESS = 50
+    factories.make_member(sso_org, "guess@acme.example")
+    post_acs(client, sso_org, idp.response(sp, "guess@acme.example"))
+    link_url = reverse("saml:link", args=[sso_org.uid])
+    for _ in range(3):
+        assert client.post(link_url, {"action": "password", "password": "wrong"}).status_code == 400
+    paused = client.post(link_url, {"action": "password", "password": factories.PASSWORD})
+    assert paused.status_code == 400 and b"paused" in paused.content.lower()
+    assert _user_id(client) is None and not SsoIdentity.objects.exists()

@@ -41,6 +41,62 @@ def test_reset_answers_the_same_for_known_and_unknown_addresses_and_mails_a_work
     }
 
 
+def reset_request(rf, email: str):
+    """A reset POST through the view alone, as a WSGI server runs it: the
+    request starts, the view answers, the response is closed later."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from organizations.signin.views import PasswordResetView
+
+    request = rf.post(reverse("password_reset"), {"email": email})
+    request.user, request._dont_enforce_csrf_checks = AnonymousUser(), True
+    return PasswordResetView.as_view()(request)
+
+
+def test_reset_does_the_same_work_for_known_and_unknown_addresses(rf, settings, monkeypatch):
+    """With a broker: the same statements and one task call with the address typed, whoever it is."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from organizations.signin import tasks
+
+    factories.make_member(factories.make_org("Acme"), "known@acme.example")
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    calls = []
+    monkeypatch.setattr(tasks.send_password_reset_email_to, "delay", lambda *args: calls.append(args))
+    counted = []
+    for email in ("known@acme.example", "nobody@acme.example"):
+        with CaptureQueriesContext(connection) as queries:
+            assert reset_request(rf, email).status_code == 302
+        counted.append([q["sql"] for q in queries.captured_queries])
+    assert counted[0] == counted[1]
+    assert calls == [("known@acme.example",), ("nobody@acme.example",)]
+
+
+def test_eager_reset_mail_leaves_after_the_response_is_closed(rf, mailoutbox):
+    """Without a broker the task would run inside the request: it runs once the
+    response is closed (request_finished), and the request's statements are
+    the same for a known and an unknown address."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from organizations import after_response
+
+    factories.make_member(factories.make_org("Acme"), "known@acme.example")
+    counted = []
+    for email in ("known@acme.example", "nobody@acme.example"):
+        after_response.on_request_started()
+        with CaptureQueriesContext(connection) as queries:
+            response = reset_request(rf, email)
+        counted.append(len(queries))
+        if email.startswith("known"):
+            assert mailoutbox == [] and not AuditEvent.objects.filter(action="account.password_reset_request").exists()
+        response.close()  # Django sends request_finished
+    assert counted[0] == counted[1]
+    assert [m.to for m in mailoutbox] == [["known@acme.example"]]
+    assert AuditEvent.objects.filter(action="account.password_reset_request").count() == 1
+
+
 def test_no_reset_mail_for_a_deactivated_member(client, mailoutbox):
     from scim.provisioning import set_membership_active
 

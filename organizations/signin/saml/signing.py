@@ -11,7 +11,6 @@ is useless to that someone: it works only in the session that started it."""
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 import time
 
@@ -36,7 +35,6 @@ from .tasks import send_sso_link_email
 
 PENDING_LINK_KEY = "saml_link"  # {"sso", "org", "membership", "name_id", "flow", "at", "email_token"}
 LINK_SECONDS = 15 * 60
-THROTTLE_PREFIX = "sso-link"
 
 
 def _hash(token: str) -> str:
@@ -132,14 +130,16 @@ def link_view(request: HttpRequest, org_uid: str) -> HttpResponse:
         if action == "confirm" and _signed_in_as(request, membership):
             return _link_and_sign_in(request, pending, sso, membership, "session")
         if action == "password" and form.is_valid():
-            locked = throttle.seconds_locked(request, email, prefix=THROTTLE_PREFIX)
-            if locked:
-                form.add_error(None, throttle.THROTTLED_MESSAGE.format(minutes=max(1, math.ceil(locked / 60))))
+            # A password attempt like any sign-in (organizations.throttle): the pair
+            # and address pauses and the account-wide delay apply.
+            refusal = throttle.signin_refusal(request, email)
+            if refusal:
+                form.add_error(None, refusal.message())
             elif membership.user.check_password(form.cleaned_data["password"]):
-                throttle.record_success(email)
+                throttle.record_signin_success(request, email)
                 return _link_and_sign_in(request, pending, sso, membership, "password")
             else:
-                throttle.record_failure(request, email, prefix=THROTTLE_PREFIX)
+                throttle.record_signin_failure(request, email)
                 audit.record(sso.organization, None, "sso.link_refused", membership, target_label=email,
                              after={"name_id": pending["name_id"], "reason": "wrong_password"})
                 form.add_error("password", "That is not the password of this account.")

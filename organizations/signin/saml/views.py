@@ -1,12 +1,13 @@
 """Sign-in through the org's identity provider.
 
-SP-initiated: "Sign in with SSO" (sign-in name or work e-mail) -> the org's
-login URL -> AuthnRequest (its ID kept in this session) -> IdP -> POST to the
-ACS with InResponseTo. IdP-initiated (the Okta tile): a POST to the ACS with
-no InResponseTo. Both end in acs(): validate, accept once, match an active
-membership, sign in, and land by role."""
+SP-initiated: "Sign in with SSO" (sign-in name, or a work e-mail on a domain an
+org verified; any other work e-mail is sent its orgs' links) -> the org's login URL -> AuthnRequest (its ID kept in this session) ->
+IdP -> POST to the ACS with InResponseTo. IdP-initiated (the Okta tile): a POST
+to the ACS with no InResponseTo. Both end in acs(): validate, accept once, match
+an active membership, sign in, and land by role."""
 from __future__ import annotations
 
+import math
 import time
 
 from django.conf import settings
@@ -19,9 +20,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
-from organizations import audit
+from organizations import audit, throttle
 from organizations.models import Membership, Organization
-from organizations.services import find_account
 from organizations.signin import sessions
 from organizations.signin.domains.services import org_for_email
 
@@ -42,42 +42,58 @@ def _sso_of(org_uid: str) -> SsoSettings:
 
 # ---- "Sign in with SSO" --------------------------------------------------------
 
+SSO_START_THROTTLE_PREFIX = "sso-start-throttle"
+SENT_NOTICE = (
+    "If {address} belongs to an organization that signs in with single sign-on, "
+    "we have e-mailed it a sign-in link."
+)
+UNKNOWN_NAME = (
+    "No organization signs in with SSO under that name. Enter your organization's SSO sign-in name "
+    "or your work e-mail, or sign in with your password."
+)
+THROTTLED = "Too many requests from here. Try again in {minutes} minute(s), or sign in with your password."
 
-def _resolve(identifier: str) -> SsoSettings | None:
-    """The enabled SSO named by a sign-in name, or by a work e-mail whose account
-    belongs (actively) to exactly one org with SSO enabled."""
-    enabled = SsoSettings.objects.select_related("organization").filter(enabled=True)
-    if "@" not in identifier:
-        return enabled.filter(signin_name=identifier.lower()).first()
-    user = find_account(identifier)
-    if user is None:
-        return None
-    candidates = list(
-        enabled.filter(organization__memberships__user=user, organization__memberships__active=True)[:2]
-    )
-    return candidates[0] if len(candidates) == 1 else None
+
+def _by_signin_name(name: str) -> SsoSettings | None:
+    return SsoSettings.objects.select_related("organization").filter(enabled=True, signin_name=name.lower()).first()
 
 
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def start(request: HttpRequest) -> HttpResponse:
+    """An SSO sign-in name leads to that org's login URL. A work e-mail gets the
+    same page whatever the address (which org it belongs to is never shown):
+    a task e-mails the account its orgs' SSO sign-in links, after the response.
+    Requests are throttled per client address and per e-mail, and an unknown
+    sign-in name counts against the address, so neither can be enumerated."""
     form = SsoStartForm(request.POST or None)
-    error = ""
+    error, notice, status = "", "", 200
     if request.method == "POST" and form.is_valid():
-        # An address on a domain an org with SSO verified goes to that org's IdP
-        # (which org holds a domain is public, like GitHub's; nothing about the person).
-        by_domain = org_for_email(form.cleaned_data["identifier"])
-        if by_domain is not None:
+        identifier = form.cleaned_data["identifier"]
+        email = identifier if "@" in identifier else None
+        locked = throttle.seconds_locked(request, email, prefix=SSO_START_THROTTLE_PREFIX)
+        if locked:
+            error, status = THROTTLED.format(minutes=max(1, math.ceil(locked / 60))), 429
+        elif email is None:
+            sso = _by_signin_name(identifier)
+            if sso is not None:
+                return HttpResponseRedirect(reverse("saml:login", args=[sso.organization.uid]))
+            throttle.record_failure(request, None, prefix=SSO_START_THROTTLE_PREFIX)
+            error, status = UNKNOWN_NAME, 400
+        elif (by_domain := org_for_email(email)) is not None:
+            # An address on a domain an org with SSO verified goes to that org's IdP
+            # (which org holds a domain is public, like GitHub's; nothing about the person).
             return HttpResponseRedirect(reverse("saml:login", args=[by_domain.uid]))
-        sso = _resolve(form.cleaned_data["identifier"])
-        if sso is not None:
-            return HttpResponseRedirect(reverse("saml:login", args=[sso.organization.uid]))
-        error = (
-            "No organization signs in with SSO under that name or address. "
-            "Enter your organization's SSO sign-in name, or sign in with your password."
-        )
-    status = 400 if error or form.errors else 200
-    return TemplateResponse(request, "signin/saml/start.html", {"form": form, "error": error}, status=status)
+        else:
+            from organizations.signin.tasks import enqueue_after_response, send_sso_signin_links
+
+            throttle.record_failure(request, email, prefix=SSO_START_THROTTLE_PREFIX)
+            enqueue_after_response(send_sso_signin_links, email)
+            notice, form = SENT_NOTICE.format(address=email), SsoStartForm()
+    elif form.errors:
+        status = 400
+    context = {"form": form, "error": error, "notice": notice}
+    return TemplateResponse(request, "signin/saml/start.html", context, status=status)
 
 
 # ---- SP-initiated ---------------------------------------------------------------
