@@ -43,3 +43,16 @@ def make_provisioned(org: Organization, email: str | None = None, *, role: str =
     """A person the org brought in (as a SCIM push does): a new account of its
     own, with no password. The org's IdP links it at the first sign-in."""
     return services.add_member(org, email or f"person{next(_seq)}@example.com", role=role, actor=None)
+
+
+def make_operator(email: str = "root@orgdesk.example", password: str = PASSWORD):
+    """An operator (superuser) as they sign in: with two-factor authentication on
+    (organizations/signin/mfa: operators must have it). Its TOTP key is random;
+    tests that type codes enrol through the pages instead (tests/signin/test_mfa.py)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from organizations.models import User
+
+    user = User.objects.create_superuser(email, password)
+    TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    return user
