@@ -14,6 +14,8 @@ import pytest
 from organizations.models import AuditEvent
 from tests import factories
 
+from tests.signin.test_invitation_browser import shot
+
 from .csp import collect_csp_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -51,6 +53,7 @@ def test_owner_requires_two_factor_and_a_member_enrols_and_signs_in_with_a_code(
     sign_in(page, base, "member@acme.example")
     page.wait_for_url(f"{base}/account/two-factor/")
     assert "Acme requires two-factor authentication." in page.locator("#mfa-manage").inner_text()
+    shot(page, "mfa-enrol")
     qr = page.locator("#mfa-qr")
     assert qr.get_attribute("src").startswith("data:image/svg+xml")
     assert qr.evaluate("img => img.complete && img.naturalWidth > 0")  # the policy let the QR image load
@@ -60,6 +63,7 @@ def test_owner_requires_two_factor_and_a_member_enrols_and_signs_in_with_a_code(
     page.click("#mfa-enrol-form input[type=submit]")
     codes = page.locator("#recovery-codes code").all_inner_texts()
     assert len(codes) == 10
+    shot(page, "mfa-recovery-codes")
     page.click("#mfa-done")
     page.wait_for_url(f"{base}/home/")
     assert page.locator("#home-orgs").inner_text().count("Acme") == 1
@@ -69,6 +73,7 @@ def test_owner_requires_two_factor_and_a_member_enrols_and_signs_in_with_a_code(
     # one just used for enrolling is refused as a replay).
     sign_in(page, base, "member@acme.example")
     page.wait_for_url(f"{base}/signin/two-factor/")
+    shot(page, "mfa-challenge")
     page.fill("#id_code", enrol_code)
     page.click("#mfa-challenge-form input[type=submit]")
     assert "not valid" in page.locator("#mfa-error").inner_text()

@@ -382,3 +382,27 @@ def test_every_mfa_action_reads_as_a_sentence():
     from organizations.audit_log import registered_actions
 
     assert {mfa.ENROLLED, mfa.DISABLED, mfa.PASSED, mfa.FAILED, mfa.RECOVERY_USED, mfa.RESET, mfa.POLICY} <= registered_actions()
+
+
+def test_the_members_column_costs_one_query_whatever_how_many_have_it(org, owner):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    people = [factories.make_member(org, f"p{i}@acme.example") for i in range(6)]
+    client = Client()
+    client.force_login(owner.user)
+    url = reverse("admin:org-settings-members", args=[org.uid])
+
+    def count() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get(url).content.decode()
+        return len(ctx.captured_queries), html
+
+    before, _ = count()
+    for m in people[:5]:
+        TOTPDevice.objects.create(user=m.user, name="phone", confirmed=True)
+    TOTPDevice.objects.create(user=people[5].user, name="unconfirmed", confirmed=False)
+    after, html = count()
+    assert before == after
+    assert html.count('<td class="member-mfa">On</td>') == 5

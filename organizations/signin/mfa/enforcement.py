@@ -7,7 +7,6 @@ but enrolment and sign-out there, so checking costs no query per request.
 SSO sign-ins are exempt: the org's IdP does its own MFA."""
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
@@ -46,8 +45,8 @@ def _allowed_paths() -> tuple[str, ...]:
 
 
 class EnrolmentRequiredMiddleware:
-    """After MembershipSessionMiddleware. A session that must enrol gets the
-    enrolment page (GET) or a refusal (other methods, the API) for anything else."""
+    """After MembershipSessionMiddleware. A session that must enrol is sent to the
+    enrolment page (which says why) for anything else; the API answers 403."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -63,8 +62,5 @@ class EnrolmentRequiredMiddleware:
         ):
             if request.path.startswith("/api/"):
                 return JsonResponse({"detail": "Set up two-factor authentication first."}, status=403)
-            for reason in session[ENROL_KEY]:
-                messages.warning(request, reason)
-            messages.info(request, "Set up two-factor authentication to continue.")
             return HttpResponseRedirect(reverse("mfa_manage"))
         return self.get_response(request)
