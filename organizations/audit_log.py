@@ -229,6 +229,8 @@ register_sentences({
     "sso.signin_refused": "A single sign-on sign-in as {target} was refused: {after_reason}",
     "sso.set_session_policy": _sso_session_policy,
     "sso.link": _sso_link,
+    "sso.exception_add": "{actor} let {target} keep signing in with a password in Strict mode",
+    "sso.exception_remove": "{actor} ended the Strict mode exception of {target}: password sign-in no longer opens the organization for them",
     "sso.unlink": "{actor} unlinked {target} from the identity provider (they link again at their next sign-in)",
     "sso.link_refused": "Linking {target} to the identity provider as {after_name_id} was refused: {after_reason}",
     "sso.link_proof_sent": "A one-time link was e-mailed to {target} to link them to the identity provider as {after_name_id}",
@@ -250,7 +252,8 @@ KINDS: list[tuple[str, str, tuple[str, ...]]] = [
     ("settings", "Organization, SCIM, apps and SSO settings", (
         "organization.create", "organization.rename", "organization.change_plan",
         "organization.invite_provisioned_members", "scim.enable", "scim.disable", "marketplace.",
-        "sso.create", "sso.set_", "sso.enable", "sso.disable", "sso.test", "organization.mfa_required")),
+        "sso.create", "sso.set_", "sso.enable", "sso.disable", "sso.test", "sso.exception_",
+        "organization.mfa_required")),
     ("signins", "Sign-ins", ("sso.signin", "sso.link", "sso.unlink", "account.password_confirmed", "account.mfa_")),
 ]
 

@@ -86,6 +86,16 @@ class TransferOwnershipForm(_MembershipChoiceForm):
         return super().membership_queryset(organization).exclude(role=OrgRole.OWNER).filter(active=True)
 
 
+class SsoExceptionForm(_MembershipChoiceForm):
+    """The SSO tab: a member who may keep signing in with a password in Strict mode."""
+
+    action = "sso-exception"
+    picker_scope = "non-owner"
+
+    def membership_queryset(self, organization: Organization):
+        return super().membership_queryset(organization).exclude(role=OrgRole.OWNER)
+
+
 class MemberRoleForm(forms.Form):
     """The role granted by hand, on a member's page."""
 

@@ -152,6 +152,9 @@ class Membership(models.Model):
     # added by this org: the person has been invited and has no access here, and
     # no IdP signs them in here, until they accept (docs/ARCHITECTURE.md, "Identity").
     pending = models.BooleanField(default=False)
+    # May keep signing in with a password while the org's SSO is in Strict mode
+    # (an external contractor, an auditor): set by the Owner on the SSO tab.
+    sso_exempt = models.BooleanField("Strict mode exception", default=False)
 
     # SCIM profile (RFC 7643 User). userName defaults to the account e-mail.
     scim_username = models.CharField(max_length=255)
@@ -188,6 +191,8 @@ class Membership(models.Model):
             # (with status), and the few deactivated members of a big org.
             models.Index(fields=["organization", "role", "active"], name="membership_org_role_idx"),
             models.Index(fields=["organization"], condition=Q(active=False), name="membership_deactivated_idx"),
+            # The SSO tab's few Strict mode exceptions of a big org.
+            models.Index(fields=["organization"], condition=Q(sso_exempt=True), name="membership_sso_exempt_idx"),
         ]
 
     def __str__(self) -> str:

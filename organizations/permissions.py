@@ -43,12 +43,13 @@ def managed_organizations(user) -> QuerySet[Organization]:
     ).distinct()
 
 
-def _manager_role(user, organization: Organization) -> str | None:
-    """The Owner or Admin role the user actively holds in the org, else None."""
+def _manager_membership(user, organization: Organization) -> tuple[str, bool] | None:
+    """(role, Strict mode exception) of the Owner or Admin membership the user
+    actively holds in the org, else None. One indexed statement."""
     return (
         Membership.objects.in_effect()
         .filter(organization=organization, user=user, role__in=MANAGER_ROLES)
-        .values_list("role", flat=True)
+        .values_list("role", "sso_exempt")
         .first()
     )
 
@@ -56,7 +57,7 @@ def _manager_role(user, organization: Organization) -> str | None:
 def can_manage(user, organization: Organization) -> bool:
     if not _active(user):
         return False
-    return user.is_superuser or _manager_role(user, organization) is not None
+    return user.is_superuser or _manager_membership(user, organization) is not None
 
 
 def can_transfer_ownership(user, organization: Organization) -> bool:
@@ -90,10 +91,11 @@ def get_managed_org_or_404(request: HttpRequest, org_uid: str) -> Organization:
         raise Http404("No such organization.")
     if user.is_superuser:
         return org
-    role = _manager_role(user, org)
-    if role is None:
+    found = _manager_membership(user, org)
+    if found is None:
         raise Http404("No such organization.")
-    check_can_open(request, org, role)
+    role, exempt = found
+    check_can_open(request, org, role, exempt=exempt)
     return org
 
 

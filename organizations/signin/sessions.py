@@ -113,10 +113,11 @@ def _is_token_request(request) -> bool:
     return authenticator is not None and not isinstance(authenticator, SessionAuthentication)
 
 
-def allows_password(organization: Organization, role: str) -> bool:
-    """An org lets this role in with a password unless it is in SSO Strict mode
-    (its Owner keeps the password: the break-glass path)."""
-    return role == OrgRole.OWNER or not requires_sso(organization)
+def allows_password(organization: Organization, role: str, *, exempt: bool = False) -> bool:
+    """An org lets this member in with a password unless it is in SSO Strict mode
+    (its Owner keeps the password: the break-glass path; the Owner may also exempt
+    named members: Membership.sso_exempt)."""
+    return role == OrgRole.OWNER or exempt or not requires_sso(organization)
 
 
 class SignInRequired(Exception):
@@ -134,17 +135,18 @@ class SignInRequired(Exception):
         return f"{self.organization.name} asks for your password: confirm it to open the organization."
 
 
-def check_can_open(request: HttpRequest, organization: Organization, role: str) -> None:
+def check_can_open(request: HttpRequest, organization: Organization, role: str, *, exempt: bool = False) -> None:
     """Raise SignInRequired unless this session (or API token) may open the org,
-    in which the person holds `role` (an in-effect membership)."""
+    in which the person holds `role` (an in-effect membership; `exempt`: its
+    Strict mode exception)."""
     if _is_token_request(request):
-        if allows_password(organization, role):
+        if allows_password(organization, role, exempt=exempt):
             return
         raise SignInRequired(organization, "idp")
     state = SignInState.of(request)
     if state is not None and organization.pk in state.sso:
         return
-    if state is not None and state.password and allows_password(organization, role):
+    if state is not None and state.password and allows_password(organization, role, exempt=exempt):
         return
     sso = enabled_sso(organization)
     raise SignInRequired(organization, "idp" if sso is not None and sso.idp_configured else "password")
@@ -156,7 +158,7 @@ def openable(request: HttpRequest, prefix: str = "") -> Q:
     state = SignInState.of(request) or SignInState()
     condition = Q(**{f"{prefix}organization_id__in": list(state.sso)})
     if state.password:
-        condition |= Q(**{f"{prefix}role": OrgRole.OWNER}) | ~Q(
+        condition |= Q(**{f"{prefix}role": OrgRole.OWNER}) | Q(**{f"{prefix}sso_exempt": True}) | ~Q(
             **{f"{prefix}organization__sso__enabled": True, f"{prefix}organization__sso__strict": True}
         )
     return condition

@@ -75,8 +75,12 @@ def org_requires(organization: Organization) -> bool:
 def requiring_orgs(user: User) -> list[str]:
     """Names of the orgs that require two-factor authentication and that a
     password session of this person opens (an org in SSO Strict mode is opened by
-    its IdP, which does its own MFA; its Owner's break-glass password counts)."""
-    password_opens = Q(role=OrgRole.OWNER) | ~Q(organization__sso__enabled=True, organization__sso__strict=True)
+    its IdP, which does its own MFA; its Owner's break-glass password and the
+    members the Owner exempted from Strict mode count)."""
+    password_opens = (
+        Q(role=OrgRole.OWNER) | Q(sso_exempt=True)  # Strict mode's break-glass Owner and its exceptions
+        | ~Q(organization__sso__enabled=True, organization__sso__strict=True)
+    )
     return list(
         Membership.objects.in_effect()
         .filter(user=user, organization__mfa_policy__required=True)

@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from organizations.admin_views import org_settings_context
-from organizations.forms import FORM_ACTION_FIELD
+from organizations.forms import FORM_ACTION_FIELD, SsoExceptionForm
 from organizations.permissions import get_managed_org_or_404
 from organizations.models import Membership, Organization
 from organizations.services import ServiceError
@@ -110,9 +110,55 @@ def sso_tab_view(site):
             cert=services.certificate_info(sso.idp_x509_cert) if sso else None,
             cert_warning_days=services.CERT_WARNING_DAYS,
             jit_effective=bool(sso and linking.jit_allowed(sso)),
+            exception_form=SsoExceptionForm(organization=org) if can_edit and sso else None,
+            exceptions=_exceptions(org) if sso else [],
         )
         status = 400 if any(f.is_bound and f.errors for f in forms.values()) else 200
         return TemplateResponse(request, "admin/saml/sso_tab.html", context, status=status)
+
+    return view
+
+
+EXCEPTIONS_SHOWN = 50
+
+
+def _exceptions(org: Organization) -> list[Membership]:
+    """The org's Strict mode exceptions, a page of them (a partial index keeps it a
+    point query at 100,000 members)."""
+    return list(
+        Membership.objects.filter(organization=org, sso_exempt=True).select_related("user").order_by("pk")[
+            : EXCEPTIONS_SHOWN + 1
+        ]
+    )
+
+
+def sso_exception_view(site):
+    """POST: the Owner adds (picker) or removes a Strict mode exception."""
+
+    def view(request: HttpRequest, org_uid: str) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not services.can_configure_sso(request.user, org):
+            raise PermissionDenied("Only the Owner changes single sign-on.")
+        tab_url = _tab_url(org) + "#sso-exceptions"
+        if request.POST.get("remove"):
+            member = get_object_or_404(Membership.objects.select_related("user", "organization"),
+                                       pk=request.POST["remove"], organization=org)
+            exempt = False
+        else:
+            form = SsoExceptionForm(request.POST, organization=org)
+            if not form.is_valid():
+                messages.error(request, "Choose a member of this organization (not the Owner).")
+                return redirect(tab_url)
+            member, exempt = form.cleaned_data["membership"], True
+        try:
+            services.set_sso_exemption(member, exempt, actor=request.user)
+        except ServiceError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"{member.user.email} may {'now' if exempt else 'no longer'} sign in with a password in Strict mode.")
+        return redirect(tab_url)
 
     return view
 
@@ -205,6 +251,7 @@ def get_urls(site) -> list:
     return [
         path("settings/sso/", wrap(sso_tab_view(site)), name="org-settings-sso"),
         path("members/<int:membership_id>/sso-unlink/", wrap(member_unlink_view(site)), name="member-sso-unlink"),
+        path("settings/sso/exceptions/", wrap(sso_exception_view(site)), name="org-settings-sso-exceptions"),
         *[
             path(f"settings/sso/{action}/", wrap(sso_toggle_view(site, action=action)), name=f"org-settings-sso-{action}")
             for action in _TOGGLES

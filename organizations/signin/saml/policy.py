@@ -22,7 +22,7 @@ def password_signin_refusal(user: User) -> str | None:
     belong to is in Strict mode for them: then the password would open nothing."""
     if user.is_superuser:
         return None
-    strict = Q(organization__sso__enabled=True, organization__sso__strict=True) & ~Q(role=OrgRole.OWNER)
+    strict = Q(organization__sso__enabled=True, organization__sso__strict=True, sso_exempt=False) & ~Q(role=OrgRole.OWNER)
     memberships = Membership.objects.in_effect().filter(user=user)
     if memberships.exclude(strict).exists():
         return None

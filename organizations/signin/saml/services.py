@@ -16,7 +16,7 @@ from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 
 from organizations import audit, permissions
 from organizations.audit import Actor
-from organizations.models import Organization, User
+from organizations.models import Membership, Organization, OrgRole, User
 from organizations.services import ServiceError
 
 from .models import SIGNIN_NAME_RE, SsoSettings
@@ -287,6 +287,27 @@ def set_session_policy(
     return _save(
         sso, before, "sso.set_session_policy", actor=actor, fields=["allow_idp_initiated", "session_timeout_minutes"]
     )
+
+
+@transaction.atomic
+def set_sso_exemption(membership: Membership, exempt: bool, *, actor: Actor) -> Membership:
+    """The Owner lets a named member keep signing in with a password while Strict
+    mode is on (or takes that away: their password sessions stop opening the org
+    on their next request, organizations.signin.sessions)."""
+    org = membership.organization
+    _ensure_owner(org, actor)
+    membership = Membership.objects.select_for_update(of=("self",)).select_related("user").get(pk=membership.pk)
+    if membership.role == OrgRole.OWNER:
+        raise ServiceError("The Owner always keeps password sign-in; no exception is needed.")
+    if membership.sso_exempt == exempt:
+        return membership
+    membership.sso_exempt = exempt
+    membership.save(update_fields=["sso_exempt", "updated_at"])
+    audit.record(
+        org, actor, "sso.exception_add" if exempt else "sso.exception_remove", membership,
+        target_label=membership.user.email, after={"sso_exempt": exempt},
+    )
+    return membership
 
 
 @transaction.atomic
