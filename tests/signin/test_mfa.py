@@ -406,3 +406,13 @@ def test_the_members_column_costs_one_query_whatever_how_many_have_it(org, owner
     after, html = count()
     assert before == after
     assert html.count('<td class="member-mfa">On</td>') == 5
+
+
+def test_a_strict_mode_exception_signing_in_with_a_password_must_enrol_where_required(client, sso_org):  # noqa: F811
+    owner = factories.owner_of(sso_org).user
+    sso_services.set_strict(sso_org, True, actor=owner)
+    mfa.set_required(sso_org, True, actor=owner)
+    auditor = factories.make_member(sso_org, "auditor@outside.example")
+    sso_services.set_sso_exemption(auditor, True, actor=owner)
+    assert password_signin(client, "auditor@outside.example").status_code == 302
+    assert client.get(reverse("member_home"))["Location"] == reverse("mfa_manage")
