@@ -416,3 +416,44 @@ def test_a_strict_mode_exception_signing_in_with_a_password_must_enrol_where_req
     sso_services.set_sso_exemption(auditor, True, actor=owner)
     assert password_signin(client, "auditor@outside.example").status_code == 302
     assert client.get(reverse("member_home"))["Location"] == reverse("mfa_manage")
+
+
+def test_an_sso_signin_does_not_lift_the_enrolment_a_password_session_owes(client, sso_org, sp, idp):  # noqa: F811
+    """Password session of a member of a requiring org, then an IdP sign-in to another
+    org in the same browser: the session keeps the password, so it still enrols first."""
+    globex = factories.make_org("Globex")
+    mfa.set_required(globex, True, actor=factories.owner_of(globex).user)
+    factories.make_member(globex, "pat@acme.example")
+    factories.make_member(sso_org, "pat@acme.example")
+    from tests.saml.conftest import link
+
+    link(sso_org, User.objects.get(email="pat@acme.example").memberships.get(organization=sso_org))
+    password_signin(client, "pat@acme.example")
+    assert client.get(reverse("member_home"))["Location"] == reverse("mfa_manage")
+    assert post_acs(client, sso_org, idp.response(sp, "pat@acme.example")).status_code == 302
+    assert client.session["orgdesk_auth"]["password"] is True
+    assert client.get(reverse("member_home"))["Location"] == reverse("mfa_manage")
+
+
+def test_an_invitation_does_not_sign_in_an_account_with_two_factor_on(
+    client, org, mailoutbox, django_capture_on_commit_callbacks
+):
+    """A person with no password yet (SSO only) who turned two-factor on chooses a
+    password through an invitation: not signed in by it; they sign in (password, then code)."""
+    from organizations.signin import invitations
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    person = factories.make_provisioned(factories.make_org("Globex"), "sam@acme.example")
+    device = TOTPDevice.objects.create(user=person.user, name="phone", confirmed=True)  # enrolled in an SSO session
+    phone = Authenticator(mfa.secret_of(device))
+    with django_capture_on_commit_callbacks(execute=True):
+        invitations.invite_member(org, "sam@acme.example", role="member", actor=factories.owner_of(org).user)
+    body = next(m.body for m in reversed(mailoutbox) if "sam@acme.example" in m.to)
+    link = re.search(r"https?://[^/\s]+(/invitations/\S+/)", body).group(1)
+    password = "a-fresh-and-long-passphrase-77"
+    accepted = client.post(link, {"new_password1": password, "new_password2": password})
+    assert accepted.status_code == 302 and not signed_in(client)
+    assert client.post(reverse("admin:login"), {"username": "sam@acme.example", "password": password})[
+        "Location"] == reverse("mfa_challenge")
+    assert client.post(reverse("mfa_challenge"), {"code": phone.code()}).status_code == 302 and signed_in(client)

@@ -11,7 +11,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 
-from organizations.signin.sessions import PASSWORD_BACKEND
+from organizations.signin.sessions import PASSWORD_BACKEND, SignInState
 
 from . import services
 
@@ -28,9 +28,13 @@ def note_password_signin(request: HttpRequest, user) -> None:
 
 
 def on_user_logged_in(sender, request: HttpRequest, user, **kwargs) -> None:
+    """After sessions.on_user_logged_in (connected first): a session that holds the
+    password, made now or kept from before (an IdP sign-in to another org keeps
+    it), is judged again; an SSO-only session is never asked."""
     if request is None or getattr(request, "session", None) is None:
         return
-    if request.session.get(BACKEND_SESSION_KEY) == PASSWORD_BACKEND:
+    state = SignInState.of(request)
+    if request.session.get(BACKEND_SESSION_KEY) == PASSWORD_BACKEND or (state is not None and state.password):
         note_password_signin(request, user)
     else:
         request.session.pop(ENROL_KEY, None)
