@@ -39,6 +39,14 @@ class OrgdeskAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm
                 code="inactive",
             )
 
+    def get_user(self):
+        """An account with two-factor on is not handed to login() yet: its
+        second step comes first (organizations/signin/mfa/challenge.py)."""
+        from organizations.signin.mfa.challenge import require_second_factor
+
+        require_second_factor(self.user_cache)
+        return self.user_cache
+
 
 class OrgdeskAdminSite(admin.AdminSite):
     site_header = "Orgdesk"
@@ -57,7 +65,12 @@ class OrgdeskAdminSite(admin.AdminSite):
         in may continue at an org's IdP (SSO Strict mode, organizations/signin/csp.py)."""
         if request.method in ("GET", "HEAD") and request.user.is_authenticated and not self.has_permission(request):
             return redirect("member_home")
-        response = super().login(request, extra_context)
+        from organizations.signin.mfa.challenge import SecondFactorRequired, begin
+
+        try:
+            response = super().login(request, extra_context)
+        except SecondFactorRequired as second_step:  # right password, two-factor on: not signed in yet
+            return begin(request, second_step.user)
         if request.method == "POST" and response.status_code == 302 and not self.has_permission(request):
             return redirect("member_home")
         return response
@@ -66,13 +79,15 @@ class OrgdeskAdminSite(admin.AdminSite):
         from mappings.admin_views import get_urls as mapping_urls
         from organizations.admin_views import get_urls as org_urls
         from organizations.signin.admin_views import get_urls as signin_urls
+        from organizations.signin.mfa.views import get_urls as mfa_urls
         from organizations.signin.saml.admin_views import get_urls as sso_urls
         from scim.admin_views import get_urls as scim_urls
 
         custom = [
             path(
                 "orgs/<str:org_uid>/",
-                include(org_urls(self) + signin_urls(self) + scim_urls(self) + mapping_urls(self) + sso_urls(self)),
+                include(org_urls(self) + signin_urls(self) + scim_urls(self) + mapping_urls(self) + sso_urls(self)
+                        + mfa_urls(self)),
             ),
         ]
         return custom + super().get_urls()

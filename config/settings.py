@@ -62,6 +62,11 @@ INSTALLED_APPS = [
     "organizations",
     "organizations.signin.saml",
     "organizations.signin.domains",
+    # Two-factor authentication: django-otp's TOTP devices, our recovery codes and
+    # org policy (organizations/signin/mfa/, docs/ARCHITECTURE.md "Identity").
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "organizations.signin.mfa",
     "scim",
     "mappings",
 ]
@@ -90,6 +95,9 @@ MIDDLEWARE = [
     "organizations.signin.session_lifetime.SessionLifetimeMiddleware",
     # Ends a session on its next request once the person is deactivated or removed.
     "organizations.signin.sessions.MembershipSessionMiddleware",
+    # A password session that must enrol in two-factor authentication (operators,
+    # members of an org that requires it) opens nothing else until it has.
+    "organizations.signin.mfa.enforcement.EnrolmentRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -320,6 +328,13 @@ ADMIN_LOGIN_FAILURES_PER_ACCOUNT = env_int("ADMIN_LOGIN_FAILURES_PER_ACCOUNT", 5
 ADMIN_LOGIN_FAILURES_PER_ADDRESS = env_int("ADMIN_LOGIN_FAILURES_PER_ADDRESS", 20)
 ADMIN_LOGIN_LOCKOUT_SECONDS = env_int("ADMIN_LOGIN_LOCKOUT_SECONDS", 900)
 ADMIN_LOGIN_MAX_DELAY_SECONDS = env_int("ADMIN_LOGIN_MAX_DELAY_SECONDS", 60)
+# Two-factor codes are throttled with the limits above (organizations.throttle,
+# prefix "mfa"), so django-otp's own per-device back-off is off: it would refuse a
+# correct code for seconds after a typo without saying why.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER") or "Orgdesk"
+# How long the second step of a password sign-in waits for the code.
+MFA_CHALLENGE_SECONDS = env_int("MFA_CHALLENGE_SECONDS", 300)
 # SAML SSO: clock skew allowed on NotBefore/NotOnOrAfter (python3-saml's default is 300 s).
 SAML_CLOCK_SKEW_SECONDS = env_int("SAML_CLOCK_SKEW_SECONDS", 120)
 # Verified domains: the DNS resolver that reads the TXT records, "host:port"

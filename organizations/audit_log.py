@@ -264,8 +264,9 @@ KINDS: list[tuple[str, str, tuple[str, ...]]] = [
     ("settings", "Organization, SCIM, apps and SSO settings", (
         "organization.create", "organization.rename", "organization.change_plan",
         "organization.invite_provisioned_members", "scim.enable", "scim.disable", "marketplace.",
-        "sso.create", "sso.set_", "sso.enable", "sso.disable", "sso.test", "sso.exception_", "domain.")),
-    ("signins", "Sign-ins", ("sso.signin", "sso.link", "sso.unlink", "account.password_confirmed")),
+        "sso.create", "sso.set_", "sso.enable", "sso.disable", "sso.test", "sso.exception_", "domain.",
+        "organization.mfa_required")),
+    ("signins", "Sign-ins", ("sso.signin", "sso.link", "sso.unlink", "account.password_confirmed", "account.mfa_")),
 ]
 
 

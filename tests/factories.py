@@ -54,3 +54,16 @@ def verified_domain(org: Organization, domain: str):
 
     return VerifiedDomain.objects.create(organization=org, domain=domain, verified_at=timezone.now(),
                                          last_checked_at=timezone.now())
+
+
+def make_operator(email: str = "root@orgdesk.example", password: str = PASSWORD):
+    """An operator (superuser) as they sign in: with two-factor authentication on
+    (organizations/signin/mfa: operators must have it). Its TOTP key is random;
+    tests that type codes enrol through the pages instead (tests/signin/test_mfa.py)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from organizations.models import User
+
+    user = User.objects.create_superuser(email, password)
+    TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    return user

@@ -211,7 +211,7 @@ def unreachable_owner(org, owner):
 def operator_client(client):
     from organizations.models import User
 
-    client.force_login(User.objects.create_superuser("operator@orgdesk.example", factories.PASSWORD))
+    client.force_login(factories.make_operator("operator@orgdesk.example"))
     return client
 
 

@@ -300,8 +300,7 @@ def test_catalog_admin_is_for_superusers_only(client, org, owner, django_user_mo
     changelist = reverse("admin:scim_marketplaceapp_changelist")
     client.force_login(owner.user)
     assert client.get(changelist).status_code == 403
-    root = django_user_model.objects.create_superuser("root@example.com", "x")
-    client.force_login(root)
+    client.force_login(factories.make_operator("root@example.com"))
     assert "Okta Generic SCIM" in client.get(changelist).content.decode()
 
 

@@ -119,7 +119,7 @@ def test_admin_index_links_settings_of_managed_orgs_only(owner_client, org, othe
 
 
 def test_superuser_opens_any_org_settings(client, org, other_org):
-    client.force_login(User.objects.create_superuser(email="root@orgdesk.example", password="x"))
+    client.force_login(factories.make_operator())
     for page in SETTINGS_PAGES:
         assert client.get(settings_url(page, other_org)).status_code == 200
 
@@ -335,7 +335,7 @@ def test_the_admin_home_of_an_owner_lists_their_orgs_and_no_model_admin(owner_cl
 
 @pytest.fixture
 def operator_client(client):
-    client.force_login(User.objects.create_superuser(email="root@orgdesk.example", password="x"))
+    client.force_login(factories.make_operator())
     return client
 
 

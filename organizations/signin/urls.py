@@ -3,7 +3,7 @@ code reverses `member_home`; the password-reset names are Django's own, and
 `admin_password_reset` makes the admin's sign-in page show its reset link.
 Accepting an invitation to an org in SSO Strict mode continues at its IdP
 (organizations/signin/csp.py)."""
-from django.urls import path
+from django.urls import include, path
 
 from .csp import form_may_reach_identity_provider
 from . import views
@@ -12,6 +12,7 @@ urlpatterns = [
     path("home/", views.member_home, name="member_home"),
     path("signout/", views.signout, name="signout"),
     path("signin/password/", views.confirm_password, name="confirm_password"),
+    path("", include("organizations.signin.mfa.urls")),  # two-factor: account/two-factor/, signin/two-factor/
     path("invitations/<str:org_uid>/<str:token>/", form_may_reach_identity_provider(views.invitation_accept), name="invitation_accept"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/", views.PasswordResetView.as_view(), name="admin_password_reset"),

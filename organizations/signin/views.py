@@ -25,6 +25,7 @@ from .home import home_context
 from .invitations import Refusal
 from .access import requires_sso
 from .saml.policy import password_signin_refusal
+from .mfa import challenge as mfa_challenge, enforcement as mfa_enforcement, services as mfa
 
 REFUSALS = {
     Refusal.INVALID: (404, "This invitation link is not valid",
@@ -124,7 +125,7 @@ def _accept(request: HttpRequest, check: invitations.LinkCheck, *, password: str
         if requires_sso(org):
             return HttpResponseRedirect(reverse("saml:login", args=[org.uid]))
         return HttpResponseRedirect(reverse("saml:start"))
-    if password:  # the password just chosen: a password session (sessions)
+    if password and not mfa.has_mfa(user):  # the password just chosen: a password session (sessions)
         login(request, user, backend=sessions.PASSWORD_BACKEND)
         messages.success(request, f"Welcome to {org.name}. Your password is set and you are signed in.")
         return HttpResponseRedirect(landing_url(user, org))
@@ -158,7 +159,10 @@ def confirm_password(request: HttpRequest) -> HttpResponse:
         next_url = reverse("member_home")
     form = ConfirmPasswordForm(request.user, request.POST if request.method == "POST" else None, request=request)
     if request.method == "POST" and form.is_valid():
+        if mfa.has_mfa(request.user):  # the password is half of it: the code next (signin/mfa/challenge.py)
+            return mfa_challenge.begin(request, request.user, purpose=mfa_challenge.CONFIRM, next_url=next_url)
         sessions.confirm_password(request)
+        mfa_enforcement.note_password_signin(request, request.user)
         audit.record(None, request.user, "account.password_confirmed", request.user)
         return HttpResponseRedirect(next_url)
     context = page_context(
