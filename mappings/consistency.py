@@ -17,16 +17,15 @@ import logging
 from django.db.models import Q
 
 from organizations.models import AccessSource, Membership, Organization, OrgRole, StackAccess
+from scim.models import ScimGroupMember
 
-from .services import BATCH_SIZE, recompute_memberships
+from .access import BATCH_SIZE, recompute_memberships
 
 logger = logging.getLogger("orgdesk.mappings.consistency")
 
 
 def candidate_memberships(organization_id: int) -> list[int]:
     """Ids of the org's memberships whose access may differ from the baseline (3 queries)."""
-    from scim.models import ScimGroupMember
-
     ids = set(
         ScimGroupMember.objects.filter(
             group__organization_id=organization_id, group__mapping__isnull=False
