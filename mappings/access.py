@@ -14,13 +14,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import BooleanField, Exists, OuterRef, Q, Value
 
 from organizations import audit
 from organizations.audit import Actor
-from organizations.models import AccessSource, Membership, Organization, Stack, StackAccess
+from organizations.models import Membership, Organization, OrgRole, Stack, StackAccess
 from scim.models import ScimGroupMember
 
-from .engine import MappingRule, derive_access
+from .engine import BY_HAND_SOURCE, DERIVED_SOURCE, UNCHANGED_ORG_ROLE, MappingRule, derive_access
 from .models import GroupMapping, RecomputeJob
 
 # Memberships re-derived per transaction. Each batch costs a constant number of
@@ -28,6 +29,60 @@ from .models import GroupMapping, RecomputeJob
 BATCH_SIZE = 500
 
 ACTION_RECOMPUTE = "access.recompute"
+
+
+# --- the rules as query filters -----------------------------------------------
+# The SQL paths (mappings.preview, mappings.consistency, the last-admin check in
+# mappings.services) build on these, each one rule of mappings.engine written
+# once; tests/mappings/test_access_rules_property.py proves them equal to it.
+
+
+def derives(prefix: str = "") -> Q:
+    """Rule 6: the memberships that derive access (a deactivated one derives nothing)."""
+    return Q(**{f"{prefix}active": True})
+
+
+def org_role_derived(prefix: str = "") -> Q:
+    """Rule 5: the memberships whose org role the engine sets (everyone but the Owner)."""
+    return ~Q(**{f"{prefix}role": UNCHANGED_ORG_ROLE})
+
+
+def admin_by_hand(prefix: str = "") -> Q:
+    """Rule 1 and 4: Admin granted by hand, which no mapping lowers."""
+    return Q(**{f"{prefix}manual_role": OrgRole.ADMIN})
+
+
+def admin_through_another_group(group_id: int, *, admin_group_ids: list[int] | None = None, membership_ref: str = "pk"):
+    """Rule 1: the membership is in a group other than `group_id` that is mapped
+    to Admin. `admin_group_ids`: those groups, listed already (each row's test is
+    then a plain index probe, or nothing when there are none); else joined."""
+    links = ScimGroupMember.objects.filter(membership_id=OuterRef(membership_ref))
+    if admin_group_ids is None:
+        return Exists(links.filter(group__mapping__org_role=OrgRole.ADMIN).exclude(group_id=group_id))
+    if not admin_group_ids:
+        return Value(False, output_field=BooleanField())
+    return Exists(links.filter(group_id__in=admin_group_ids))
+
+
+def in_any_group(group_ids, *, membership_ref: str = "pk") -> Exists:
+    """Rule 2: the membership is in one of these groups (mapped groups granting something)."""
+    return Exists(ScimGroupMember.objects.filter(membership_id=OuterRef(membership_ref), group_id__in=sorted(group_ids)))
+
+
+def also_by_hand(*, row_ref: str = "") -> Exists:
+    """Rule 4: the same (membership, stack, role) is also granted by hand, so
+    the derived row's going changes nothing the member holds."""
+    return Exists(
+        StackAccess.objects.filter(
+            membership_id=OuterRef(f"{row_ref}membership_id"),
+            stack_id=OuterRef(f"{row_ref}stack_id"),
+            role_id=OuterRef(f"{row_ref}role_id"),
+            source=BY_HAND_SOURCE,
+        )
+    )
+
+
+# --- the engine, applied ------------------------------------------------------
 
 
 def load_rules(organization_id: int) -> dict[int, MappingRule]:
@@ -62,7 +117,7 @@ def _apply_batch(organization: Organization, memberships: list[Membership], *, a
         groups_of[membership_id].add(group_id)
     held: dict[int, dict[tuple[int, int], int]] = defaultdict(dict)  # member -> (stack, role) -> row id
     for row_id, membership_id, stack_id, role_id in StackAccess.objects.filter(
-        membership_id__in=ids, source=AccessSource.SCIM
+        membership_id__in=ids, source=DERIVED_SOURCE
     ).values_list("pk", "membership_id", "stack_id", "role_id"):
         held[membership_id][(stack_id, role_id)] = row_id
 
@@ -86,7 +141,7 @@ def _apply_batch(organization: Organization, memberships: list[Membership], *, a
         if not (added or removed or role_changed):
             continue
         to_add.extend(
-            StackAccess(membership_id=m.pk, stack_id=s, role_id=r, source=AccessSource.SCIM) for s, r in added
+            StackAccess(membership_id=m.pk, stack_id=s, role_id=r, source=DERIVED_SOURCE) for s, r in added
         )
         remove_ids.extend(current[pair] for pair in removed)
         before = {"role": m.role, "stack_roles": sorted(map(list, current))}
