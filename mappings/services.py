@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count
 
 from organizations import audit
 from organizations.audit import Actor
@@ -18,7 +18,17 @@ from organizations.services import ServiceError
 from organizations.signin.access import managers_who_can_sign_in
 from scim.models import AppInstallation, ScimGroup, ScimGroupMember
 
-from .access import ACTION_RECOMPUTE, BATCH_SIZE, job_actor, load_rules, recompute_memberships
+from .access import (
+    ACTION_RECOMPUTE,
+    BATCH_SIZE,
+    admin_by_hand,
+    admin_through_another_group,
+    in_any_group,
+    job_actor,
+    load_rules,
+    org_role_derived,
+    recompute_memberships,
+)
 from .models import MAPPABLE_ORG_ROLES, GroupMapping, GroupMappingStackRole, RecomputeJob
 from .tasks import enqueue
 
@@ -154,11 +164,12 @@ def _check_an_admin_stays(mapping: GroupMapping | None, new_org_role: str | None
         return
     org = mapping.organization
     capable = managers_who_can_sign_in(org)
-    in_group = ScimGroupMember.objects.filter(group_id=mapping.group_id, membership_id=OuterRef("pk"))
-    other_admin_group = ScimGroupMember.objects.filter(
-        membership_id=OuterRef("pk"), group__mapping__org_role=OrgRole.ADMIN
-    ).exclude(group_id=mapping.group_id)
-    keeps = Q(role=OrgRole.OWNER) | Q(manual_role=OrgRole.ADMIN) | ~Exists(in_group) | Exists(other_admin_group)
+    keeps = (
+        ~org_role_derived()
+        | admin_by_hand()
+        | ~in_any_group([mapping.group_id])
+        | admin_through_another_group(mapping.group_id)
+    )
     if capable.exists() and not capable.filter(keeps).exists():
         raise LastAdminError(
             f"Every Owner or Admin of {org.name} who can sign in is Admin through the SCIM group "
