@@ -412,6 +412,9 @@ def corruptions(draw) -> tuple[Facts, list[tuple]]:
                   st.sampled_from([OrgRole.ADMIN, OrgRole.MEMBER])),
         st.tuples(st.just("unlink"), group, everyone),
         st.tuples(st.just("unmap"), group),
+        # Wholesale: every member stale at once, so whoever the pass fails to pick is seen.
+        st.tuples(st.just("flip_every_role")),
+        st.tuples(st.just("drop_every_scim_row")),
     )
     return facts, draw(st.lists(op, min_size=1, max_size=3))
 
@@ -434,6 +437,13 @@ def corrupt(world: World, facts: Facts, op: tuple) -> Facts:
         )
     elif kind == "set_role":
         Membership.objects.filter(pk=world.people[op[1]].pk).update(role=op[2])
+    elif kind == "flip_every_role":
+        members = Membership.objects.filter(organization=world.org)
+        admins = list(members.filter(role=OrgRole.ADMIN).values_list("pk", flat=True))
+        members.filter(role=OrgRole.MEMBER).update(role=OrgRole.ADMIN)
+        members.filter(pk__in=admins).update(role=OrgRole.MEMBER)
+    elif kind == "drop_every_scim_row":
+        StackAccess.objects.filter(membership__organization=world.org, source=AccessSource.SCIM).delete()
     elif kind == "unlink":
         _, group, person = op
         ScimGroupMember.objects.filter(group=world.groups[group], membership=world.people[person]).delete()
