@@ -5,7 +5,8 @@ from __future__ import annotations
 from organizations.audit_log import Words
 from organizations.models import AuditEvent, OrgRole
 
-from .services import ACTION_MAPPING_CREATE, ACTION_MAPPING_DELETE, ACTION_MAPPING_UPDATE, ACTION_RECOMPUTE
+from .access import ACTION_RECOMPUTE
+from .services import ACTION_MAPPING_CREATE, ACTION_MAPPING_DELETE, ACTION_MAPPING_UPDATE
 
 _ROLES = dict(OrgRole.choices)
 

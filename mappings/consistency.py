@@ -16,17 +16,20 @@ import logging
 
 from django.db.models import Q
 
-from organizations.models import AccessSource, Membership, Organization, OrgRole, StackAccess
+from organizations.models import Membership, Organization, OrgRole, StackAccess
+from scim.models import ScimGroupMember
 
-from .services import BATCH_SIZE, recompute_memberships
+from .access import BATCH_SIZE, admin_by_hand, recompute_memberships
+from .engine import DERIVED_SOURCE
 
 logger = logging.getLogger("orgdesk.mappings.consistency")
 
 
 def candidate_memberships(organization_id: int) -> list[int]:
-    """Ids of the org's memberships whose access may differ from the baseline (3 queries)."""
-    from scim.models import ScimGroupMember
-
+    """Ids of the org's memberships whose access may differ from the baseline (3
+    queries): the engine's rules (mappings.engine) give more than the baseline
+    only through a mapped group (rules 1-3) or Admin by hand (rule 1), and only
+    the engine's own rows (rule 4) or a raised org role can be stale."""
     ids = set(
         ScimGroupMember.objects.filter(
             group__organization_id=organization_id, group__mapping__isnull=False
@@ -34,12 +37,12 @@ def candidate_memberships(organization_id: int) -> list[int]:
     )
     ids.update(
         StackAccess.objects.filter(
-            membership__organization_id=organization_id, source=AccessSource.SCIM
+            membership__organization_id=organization_id, source=DERIVED_SOURCE
         ).values_list("membership_id", flat=True)
     )
     ids.update(
         Membership.objects.filter(organization_id=organization_id)
-        .filter(Q(role=OrgRole.ADMIN) | Q(manual_role=OrgRole.ADMIN))
+        .filter(Q(role=OrgRole.ADMIN) | admin_by_hand())
         .values_list("pk", flat=True)
     )
     return sorted(ids)

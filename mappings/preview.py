@@ -4,10 +4,12 @@ group gain or lose which org role and which stack roles, with a few names.
 Computed in SQL over the group's active members, compared with what they hold
 now, in a handful of statements whatever the group's size: the org role by one
 aggregate, stack roles by one grouped count for the gains and one for the
-losses. The rules are the access engine's (mappings.engine.derive_access): org
-role = the highest of the role granted by hand and the mapped groups' roles
-(the Owner untouched, deactivated members hold nothing); stack roles = the
-union over mapped groups; grants made by hand stay.
+losses. The rules are the access engine's (mappings.engine, rules 1-6), the
+filters mappings.access's: org role = the highest of the role granted by hand
+and the mapped groups' roles (the Owner's never changes); stack roles = the
+union over mapped groups, the Owner's too; deactivated members derive nothing;
+grants made by hand stay. tests/mappings/test_access_rules_property.py proves
+the counts equal to what derive_access gives before and after.
 
 A fingerprint of the inputs (the group's membership version, the mapping as
 stored, the org's other mappings, the proposal, the org's stacks) lets Confirm apply exactly what was
@@ -18,10 +20,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Q, QuerySet, Value
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 
-from organizations.models import AccessSource, Membership, Organization, OrgRole, Stack, StackAccess, StackRole
+from organizations.models import Membership, Organization, OrgRole, Stack, StackAccess, StackRole
 
+from .access import admin_by_hand, admin_through_another_group, also_by_hand, derives, in_any_group, org_role_derived
+from .engine import BASE_ORG_ROLE, DERIVED_SOURCE, mapped_pairs
 from .models import GroupMapping, GroupMappingStackRole
 
 SAMPLE_SIZE = 5
@@ -47,10 +51,7 @@ class Proposal:
         )
 
     def pairs(self, stack_ids: list[int]) -> frozenset[tuple[int, int]]:
-        pairs = set(self.stack_roles)
-        if self.all_stacks_role_id is not None:
-            pairs.update((s, self.all_stacks_role_id) for s in stack_ids)
-        return frozenset(pairs)
+        return mapped_pairs(self.stack_roles, self.all_stacks_role_id, stack_ids)
 
 
 REMOVED = Proposal(None, frozenset(), None)
@@ -67,8 +68,8 @@ class RoleChange:
 @dataclass
 class Preview:
     group_name: str
-    members: int  # active members of the group (the ones whose access can change)
-    inactive: int
+    members: int  # active members of the group, the Owner included (the ones whose access can change)
+    inactive: int  # deactivated members (they derive nothing)
     admins_gained: int
     admins_lost: int
     admin_gain_sample: list[str]
@@ -114,6 +115,11 @@ def _mappings_version(org: Organization) -> tuple[int, str]:
     return version["n"], version["latest"].isoformat() if version["latest"] else ""
 
 
+def _member_counts(in_group: QuerySet) -> dict[str, int]:
+    """The group's active members (whose access can change: rule 6) and all its members, in one query."""
+    return in_group.aggregate(active=Count("pk", filter=derives()), total=Count("pk"))
+
+
 def _label(m: Membership) -> str:
     name = " ".join(x for x in (m.given_name, m.family_name) if x) or m.display_name
     return f"{name} <{m.scim_username}>" if name else m.scim_username
@@ -132,16 +138,13 @@ def _pairs_q(pairs, prefix: str = "") -> Q:
 
 def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
     """The effect of giving `group` the mapping `proposal` (REMOVED: no mapping)."""
-    from scim.models import ScimGroupMember
-
     mapping = GroupMapping.objects.filter(group=group).prefetch_related("stack_roles").first()
     current = Proposal.of(mapping)
     stack_ids = list(Stack.objects.filter(organization=org).order_by("pk").values_list("pk", flat=True))
     in_group = Membership.objects.filter(organization=org, group_memberships__group=group)
-    affected = in_group.filter(active=True).exclude(role=OrgRole.OWNER)
-    counts = in_group.aggregate(
-        active=Count("pk", filter=Q(active=True) & ~Q(role=OrgRole.OWNER)), total=Count("pk")
-    )
+    deriving = in_group.filter(derives())  # whose stack roles follow the mapping (rule 6)
+    affected = deriving.filter(org_role_derived())  # whose org role does too (rule 5)
+    counts = _member_counts(in_group)
     members = counts["active"]
 
     # Org role: Admin if granted by hand, by another mapped Admin group, or by this
@@ -151,21 +154,18 @@ def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
         GroupMapping.objects.filter(organization=org, org_role=OrgRole.ADMIN).exclude(group_id=group.pk)
         .values_list("group_id", flat=True)
     )
-    other_admin = (
-        Exists(ScimGroupMember.objects.filter(membership_id=OuterRef("pk"), group_id__in=other_admin_groups))
-        if other_admin_groups else Value(False, output_field=BooleanField())
-    )
+    other_admin = admin_through_another_group(group.pk, admin_group_ids=other_admin_groups)
     if proposal.org_role == OrgRole.ADMIN:
-        gain_admin = affected.filter(role=OrgRole.MEMBER)
+        gain_admin = affected.filter(role=BASE_ORG_ROLE)
         lose_admin = affected.none()
         admin_counts = {"gained": gain_admin.count(), "lost": 0}
     else:
-        keeps_admin = Q(manual_role=OrgRole.ADMIN) | Q(_other_admin=True)
+        keeps_admin = admin_by_hand() | Q(_other_admin=True)
         with_other = affected.alias(_other_admin=other_admin)
-        gain_admin = with_other.filter(keeps_admin, role=OrgRole.MEMBER)
+        gain_admin = with_other.filter(keeps_admin, role=BASE_ORG_ROLE)
         lose_admin = with_other.filter(role=OrgRole.ADMIN).exclude(keeps_admin)
         admin_counts = affected.annotate(_other_admin=other_admin).aggregate(
-            gained=Count("pk", filter=keeps_admin & Q(role=OrgRole.MEMBER)),
+            gained=Count("pk", filter=keeps_admin & Q(role=BASE_ORG_ROLE)),
             lost=Count("pk", filter=Q(role=OrgRole.ADMIN) & ~keeps_admin),
         )
 
@@ -178,7 +178,7 @@ def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
     holders = dict.fromkeys(new_pairs, 0)
     if new_pairs:
         for stack_id, role_id, n in (
-            StackAccess.objects.filter(_pairs_q(new_pairs), membership__in=affected)
+            StackAccess.objects.filter(_pairs_q(new_pairs), membership__in=deriving)
             .order_by()  # no joins for StackAccess's default ordering
             .values("stack_id", "role_id").annotate(n=Count("membership_id", distinct=True))
             .values_list("stack_id", "role_id", "n")
@@ -203,27 +203,20 @@ def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
         for group_id, role_id in GroupMapping.objects.filter(
             organization=org, all_stacks_role__isnull=False
         ).exclude(group_id=group.pk).values_list("group_id", "all_stacks_role_id"):
-            for stack_id, dropped_role in dropped:
-                if dropped_role == role_id:
-                    granting[(stack_id, role_id)].add(group_id)
+            for pair in mapped_pairs((), role_id, stack_ids) & dropped:
+                granting[pair].add(group_id)
         not_granted_elsewhere = Q(pk__in=[])
         for (stack_id, role_id), groups in granting.items():
             pair = Q(stack_id=stack_id, role_id=role_id)
             if groups:
-                pair &= ~Exists(ScimGroupMember.objects.filter(membership_id=OuterRef("membership_id"),
-                                                               group_id__in=sorted(groups)))
+                pair &= ~in_any_group(groups, membership_ref="membership_id")
             not_granted_elsewhere |= pair
-        by_hand = StackAccess.objects.filter(
-            membership_id=OuterRef("membership_id"), stack_id=OuterRef("stack_id"), role_id=OuterRef("role_id"),
-            source=AccessSource.MANUAL,
-        )
         losing = (
             StackAccess.objects.filter(
-                not_granted_elsewhere, source=AccessSource.SCIM, membership__group_memberships__group=group,
-                membership__active=True,
+                not_granted_elsewhere, derives("membership__"), source=DERIVED_SOURCE,
+                membership__group_memberships__group=group,
             )
-            .exclude(membership__role=OrgRole.OWNER)
-            .exclude(Exists(by_hand))
+            .exclude(also_by_hand())
         )
         lost = dict(
             ((s, r), n) for s, r, n in losing.order_by().values("stack_id", "role_id").annotate(n=Count("membership_id"))
@@ -232,7 +225,7 @@ def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
         losses = [RoleChange(*names[p], lost.get(p, 0)) for p in sorted(dropped, key=names.get)]
 
     # A few names for the largest changes.
-    ordered = affected.order_by("scim_username")
+    ordered = deriving.order_by("scim_username")
     for change, pair in _with_pairs(gains, new_pairs, names)[:SAMPLED_PAIRS]:
         if change.count:
             change.sample = _sample(ordered.exclude(Exists(StackAccess.objects.filter(
@@ -273,8 +266,6 @@ def current_fingerprint(org: Organization, group, proposal: Proposal) -> str:
     """The fingerprint preview_mapping would compute now, in a few cheap statements."""
     mapping = GroupMapping.objects.filter(group=group).prefetch_related("stack_roles").first()
     stack_ids = list(Stack.objects.filter(organization=org).order_by("pk").values_list("pk", flat=True))
-    counts = Membership.objects.filter(organization=org, group_memberships__group=group).aggregate(
-        active=Count("pk", filter=Q(active=True) & ~Q(role=OrgRole.OWNER)), total=Count("pk")
-    )
+    counts = _member_counts(Membership.objects.filter(organization=org, group_memberships__group=group))
     return fingerprint(group, Proposal.of(mapping), proposal, stack_ids, (counts["total"], counts["active"]),
                        _mappings_version(org))

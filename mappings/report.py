@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from organizations.models import AccessSource, Membership, Organization, OrgRole, Stack, StackAccess, StackRole
 
 from .engine import explain_access
-from .services import load_rules
+from .access import load_rules
 
 SOURCE_OWNER = "owner"
 

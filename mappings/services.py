@@ -1,41 +1,37 @@
-"""Applying derived access to the stored rows, and editing group mappings.
-
-This module is the only writer of SCIM-sourced StackAccess rows and of the
-effective `Membership.role`. Rows with source=manual are never read for
-writing, so access granted by hand survives every recompute."""
+"""Scheduling access recomputes, the events other apps report, and editing
+group mappings. The recompute itself (derive and write the difference) is
+mappings.access; this module decides when it runs (inline, or as a job for
+mappings.tasks) and which members it covers."""
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count
 
 from organizations import audit
 from organizations.audit import Actor
-from organizations.models import (
-    AccessSource,
-    Membership,
-    Organization,
-    OrgRole,
-    Stack,
-    StackAccess,
-    StackRole,
-    User,
-)
 from organizations.guardrails import LastAdminError, is_person
+from organizations.models import Membership, Organization, OrgRole, Stack, StackRole, User
 from organizations.services import ServiceError
 from organizations.signin.access import managers_who_can_sign_in
+from scim.models import AppInstallation, ScimGroup, ScimGroupMember
 
-from .engine import MappingRule, derive_access
+from .access import (
+    ACTION_RECOMPUTE,
+    BATCH_SIZE,
+    admin_by_hand,
+    admin_through_another_group,
+    in_any_group,
+    job_actor,
+    load_rules,
+    org_role_derived,
+    recompute_memberships,
+)
 from .models import MAPPABLE_ORG_ROLES, GroupMapping, GroupMappingStackRole, RecomputeJob
+from .tasks import enqueue
 
-# Memberships re-derived per transaction. Each batch costs a constant number of
-# queries (tests/test_mappings_service.py pins it), whatever its size.
-BATCH_SIZE = 500
-
-ACTION_RECOMPUTE = "access.recompute"
 ACTION_MAPPING_CREATE = "group_mapping.create"
 ACTION_MAPPING_UPDATE = "group_mapping.update"
 ACTION_MAPPING_DELETE = "group_mapping.delete"
@@ -47,146 +43,15 @@ class MappingError(ServiceError):
     """A mapping the domain rules refuse (another org's group/stack/role, Owner as role)."""
 
 
-# --- the engine, applied ------------------------------------------------------
-
-
-def load_rules(organization_id: int) -> dict[int, MappingRule]:
-    """Every mapping of the org as pure rules, keyed by group id (2 queries)."""
-    rules: dict[int, MappingRule] = {}
-    mappings = GroupMapping.objects.filter(organization_id=organization_id).prefetch_related("stack_roles")
-    for mapping in mappings:
-        rules[mapping.group_id] = MappingRule(
-            group_id=mapping.group_id,
-            org_role=mapping.org_role,
-            stack_roles=frozenset((sr.stack_id, sr.role_id) for sr in mapping.stack_roles.all()),
-            all_stacks_role_id=mapping.all_stacks_role_id,
-        )
-    return rules
-
-
-def _apply_batch(organization: Organization, memberships: list[Membership], *, actor: Actor) -> int:
-    """Re-derive a batch of (already locked) memberships of one org and write the
-    difference. Constant query count: rules (2), stacks, groups, held rows, then
-    at most one insert, one delete, one update per resulting org role and one audit insert.
-
-    Rules are read here, after the rows are locked, not once per job: when two
-    recomputes of the same org overlap (a mapping edited twice in a row), a batch
-    that runs later always applies the newer mapping."""
-    from scim.models import ScimGroupMember
-
-    rules = load_rules(organization.pk)
-    stack_ids = frozenset(Stack.objects.filter(organization_id=organization.pk).values_list("pk", flat=True))
-    ids = [m.pk for m in memberships]
-    groups_of: dict[int, set[int]] = defaultdict(set)
-    for membership_id, group_id in ScimGroupMember.objects.filter(
-        membership_id__in=ids, group__organization_id=organization.pk
-    ).values_list("membership_id", "group_id"):
-        groups_of[membership_id].add(group_id)
-    held: dict[int, dict[tuple[int, int], int]] = defaultdict(dict)  # member -> (stack, role) -> row id
-    for row_id, membership_id, stack_id, role_id in StackAccess.objects.filter(
-        membership_id__in=ids, source=AccessSource.SCIM
-    ).values_list("pk", "membership_id", "stack_id", "role_id"):
-        held[membership_id][(stack_id, role_id)] = row_id
-
-    to_add: list[StackAccess] = []
-    remove_ids: list[int] = []
-    role_changes: list[Membership] = []
-    events = []
-    for m in memberships:
-        derived = derive_access(
-            active=m.active,
-            current_role=m.role,
-            manual_role=m.manual_role,
-            group_ids=groups_of.get(m.pk, set()),
-            rules=rules,
-            stack_ids=stack_ids,
-        )
-        current = held.get(m.pk, {})
-        added = derived.stack_roles - current.keys()
-        removed = current.keys() - derived.stack_roles
-        role_changed = derived.org_role != m.role
-        if not (added or removed or role_changed):
-            continue
-        to_add.extend(
-            StackAccess(membership_id=m.pk, stack_id=s, role_id=r, source=AccessSource.SCIM) for s, r in added
-        )
-        remove_ids.extend(current[pair] for pair in removed)
-        before = {"role": m.role, "stack_roles": sorted(map(list, current))}
-        if role_changed:
-            m.role = derived.org_role
-            role_changes.append(m)
-        events.append(
-            audit.build_event(
-                organization,
-                actor,
-                ACTION_RECOMPUTE,
-                target_type="organizations.membership",
-                target_id=str(m.pk),
-                target_label=m.scim_username,
-                before=before,
-                after={"role": derived.org_role, "stack_roles": sorted(map(list, derived.stack_roles))},
-            )
-        )
-    if remove_ids:
-        StackAccess.objects.filter(pk__in=remove_ids).delete()
-    if to_add:
-        # ignore_conflicts: a concurrent recompute may have inserted the same grant.
-        StackAccess.objects.bulk_create(to_add, batch_size=1000, ignore_conflicts=True)
-    if role_changes:
-        # One UPDATE per resulting role (at most three), not bulk_update's CASE
-        # with a branch per member, which costs far more to build than to run.
-        by_role: dict[str, list[int]] = defaultdict(list)
-        for m in role_changes:
-            by_role[m.role].append(m.pk)
-        for role, role_ids in sorted(by_role.items()):
-            Membership.objects.filter(pk__in=role_ids).update(role=role)
-    if events:
-        audit.bulk_record(events)
-    return len(events)
-
-
-@transaction.atomic
-def recompute_memberships(membership_ids: Iterable[int], *, actor: Actor) -> int:
-    """Re-derive access for these memberships now; returns how many changed.
-
-    Rows are locked in primary-key order, so two recomputes of overlapping
-    members serialise instead of deadlocking; ids of deleted memberships are
-    skipped (their access rows went with them)."""
-    ids = sorted(set(membership_ids))
-    if not ids:
-        return 0
-    changed = 0
-    orgs: dict[int, Organization] = {}
-    for start in range(0, len(ids), BATCH_SIZE):
-        chunk = ids[start : start + BATCH_SIZE]
-        by_org: dict[int, list[Membership]] = defaultdict(list)
-        locked = Membership.objects.select_for_update().filter(pk__in=chunk).order_by("pk")
-        # Only what deriving access reads and writes (not the SCIM profile and its JSON).
-        for m in locked.only("pk", "organization_id", "role", "manual_role", "active", "scim_username"):
-            by_org[m.organization_id].append(m)
-        for org_id, memberships in by_org.items():
-            if org_id not in orgs:
-                orgs[org_id] = Organization.objects.get(pk=org_id)
-            changed += _apply_batch(orgs[org_id], memberships, actor=actor)
-    return changed
-
-
 # --- scheduling: inline when small, a Celery job when large -------------------
 
 
 def _job_actor_fields(actor: Actor) -> dict:
-    from scim.models import AppInstallation
-
     if isinstance(actor, User):
         return {"actor_user": actor}
     if isinstance(actor, AppInstallation):
         return {"actor_installation": actor}
     return {}
-
-
-def job_actor(job: RecomputeJob) -> Actor:
-    """The actor a background job writes its audit entries as."""
-    return job.actor_user or job.actor_installation
 
 
 def schedule_recompute(
@@ -207,8 +72,6 @@ def schedule_recompute(
         membership_ids=ids,
         **_job_actor_fields(actor),
     )
-    from .tasks import enqueue
-
     transaction.on_commit(lambda: enqueue(job.pk))
     return job
 
@@ -229,8 +92,6 @@ def last_failed_job(organization: Organization) -> RecomputeJob | None:
 
 def stack_created(stack: Stack, *, actor: Actor) -> None:
     """A new stack gains the roles of every all-stacks mapping."""
-    from scim.models import ScimGroupMember
-
     groups = list(
         GroupMapping.objects.filter(
             organization_id=stack.organization_id, all_stacks_role__isnull=False
@@ -290,8 +151,6 @@ def _check_role(org: Organization, role: StackRole | None) -> None:
 
 
 def _member_ids(group_id: int) -> list[int]:
-    from scim.models import ScimGroupMember
-
     return list(ScimGroupMember.objects.filter(group_id=group_id).values_list("membership_id", flat=True))
 
 
@@ -301,17 +160,16 @@ def _check_an_admin_stays(mapping: GroupMapping | None, new_org_role: str | None
     change, so it holds when the recompute runs later on a worker too: someone
     who can sign in keeps Admin if they are the Owner, hold it by hand, are not
     in this group, or are in another group mapped to Admin. One query."""
-    from scim.models import ScimGroupMember
-
     if mapping is None or mapping.org_role != OrgRole.ADMIN or new_org_role == OrgRole.ADMIN or not is_person(actor):
         return
     org = mapping.organization
     capable = managers_who_can_sign_in(org)
-    in_group = ScimGroupMember.objects.filter(group_id=mapping.group_id, membership_id=OuterRef("pk"))
-    other_admin_group = ScimGroupMember.objects.filter(
-        membership_id=OuterRef("pk"), group__mapping__org_role=OrgRole.ADMIN
-    ).exclude(group_id=mapping.group_id)
-    keeps = Q(role=OrgRole.OWNER) | Q(manual_role=OrgRole.ADMIN) | ~Exists(in_group) | Exists(other_admin_group)
+    keeps = (
+        ~org_role_derived()
+        | admin_by_hand()
+        | ~in_any_group([mapping.group_id])
+        | admin_through_another_group(mapping.group_id)
+    )
     if capable.exists() and not capable.filter(keeps).exists():
         raise LastAdminError(
             f"Every Owner or Admin of {org.name} who can sign in is Admin through the SCIM group "
@@ -332,8 +190,6 @@ def save_mapping(
     """Create or replace the mapping of a SCIM group. `stack_roles` is the whole
     desired set: stacks absent from it, or mapped to None, get no role from this
     group. The group's members are re-derived (inline or by a worker)."""
-    from scim.models import ScimGroup
-
     if group.organization_id != org.pk:
         raise MappingError("That SCIM group belongs to another organization.")
     if org_role not in MAPPABLE_ROLE_VALUES:
@@ -411,8 +267,6 @@ def member_counts(
 ) -> dict[int, int]:
     """Members per mapped group, in one query (the SCIM tab's "affects N members");
     `mapping` or `mappings`: only those (a page of the list)."""
-    from django.db.models import Count
-
     qs = GroupMapping.objects.filter(organization=org)
     if mapping is not None:
         qs = qs.filter(pk=mapping.pk)
@@ -422,10 +276,13 @@ def member_counts(
 
 
 __all__ = [
+    "ACTION_RECOMPUTE",
+    "BATCH_SIZE",
     "MappingError",
     "active_jobs",
     "delete_mapping",
     "group_members_changed",
+    "job_actor",
     "load_rules",
     "recompute_memberships",
     "save_mapping",

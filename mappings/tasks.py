@@ -22,9 +22,10 @@ from django.utils import timezone
 
 from organizations.scheduled import run_exclusively
 
+from .access import BATCH_SIZE, job_actor, recompute_memberships
+from .consistency import reconcile_all
 from .metrics import RECOMPUTE_JOB_DURATION
 from .models import RecomputeJob
-from .services import BATCH_SIZE, job_actor, recompute_memberships
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,4 @@ def enqueue(job_id: int) -> None:
 def nightly_consistency_pass() -> dict[str, int] | str:
     """Re-derive access wherever it drifted from groups and mappings (see
     mappings.consistency); one node at a time, idempotent."""
-    from .consistency import reconcile_all
-
     return run_exclusively("access-consistency-pass", reconcile_all, ttl=6 * 3600)
