@@ -42,8 +42,12 @@ class TestIdP:
     __test__ = False  # not a pytest test class
 
     def __init__(self, entity_id: str = "http://idp.example.test/saml", sso_url: str = "http://idp.example.test/sso",
-                 *, days_valid: int = 365) -> None:
-        self.entity_id, self.sso_url, self.days_valid = entity_id, sso_url, days_valid
+                 *, days_valid: float = 365, slo_url: str = "") -> None:
+        self.entity_id, self.sso_url, self.days_valid, self.slo_url = entity_id, sso_url, days_valid, slo_url
+
+    def rolled_over(self, *, days_valid: float = 365) -> "TestIdP":
+        """The same IdP (entity ID, URLs) with a new key: its next certificate."""
+        return TestIdP(self.entity_id, self.sso_url, days_valid=days_valid, slo_url=self.slo_url)
 
     # ---- keys --------------------------------------------------------------
 
@@ -62,14 +66,15 @@ class TestIdP:
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test IdP"),
                           x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Orgdesk tests")])
         now = _now()
+        not_after = now + dt.timedelta(days=self.days_valid)
         cert = (
             x509.CertificateBuilder()
             .subject_name(name)
             .issuer_name(name)
             .public_key(self._key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=self.days_valid))
+            .not_valid_before(min(now, not_after) - dt.timedelta(days=1))
+            .not_valid_after(not_after)
             .sign(self._key, hashes.SHA256())
         )
         return cert.public_bytes(serialization.Encoding.PEM).decode()
@@ -78,11 +83,21 @@ class TestIdP:
     def cert_base64(self) -> str:
         return "".join(line for line in self.cert_pem.splitlines() if "CERTIFICATE" not in line)
 
-    def metadata(self) -> str:
-        return f"""<?xml version="1.0"?>
+    def metadata(self, *, also: "list[TestIdP] | tuple[TestIdP, ...]" = (), prolog: str = "") -> str:
+        """The IdP's metadata; `also`: further signing keys published next to
+        this one (Okta's rollover lists the current and the next certificate)."""
+        keys = "".join(
+            f'<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{idp.cert_base64}'
+            f'</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>'
+            for idp in (self, *also)
+        )
+        slo = (f'<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+               f'Location={quoteattr(self.slo_url)}/>' if self.slo_url else "")
+        return f"""<?xml version="1.0"?>{prolog}
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID={quoteattr(self.entity_id)}>
   <md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
-    <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{self.cert_base64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    {keys}
+    {slo}
     <md:NameIDFormat>{EMAIL_FORMAT}</md:NameIDFormat>
     <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location={quoteattr(self.sso_url)}/>
     <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location={quoteattr(self.sso_url)}/>
@@ -227,3 +242,79 @@ class IdPServer:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# ---- a metadata URL for tests ----------------------------------------------------------
+
+
+class MetadataServer:
+    """Serves documents on a loopback port, as an IdP's metadata URL does.
+    `routes`: path -> bytes (served with Content-Length), or a callable(handler)
+    that writes the whole answer itself (redirects, streams without a length)."""
+
+    def __init__(self, routes: dict | None = None, host: str = "127.0.0.1") -> None:
+        self.routes = dict(routes or {})
+        self.hits: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                outer.hits.append(self.path)
+                route = outer.routes.get(urlsplit(self.path).path)
+                if route is None:
+                    self.send_error(404)
+                    return
+                if callable(route):
+                    route(self)
+                    return
+                body = route.encode() if isinstance(route, str) else route
+                self.send_response(200)
+                self.send_header("Content-Type", "application/samlmetadata+xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.base_url = f"http://{host}:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def __enter__(self) -> "MetadataServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def redirect_to(location: str):
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", location)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    return answer
+
+
+def stream_without_length(chunk: bytes, count: int):
+    """An answer with no Content-Length: only reading it tells its size."""
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/xml")
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        try:
+            for _ in range(count):
+                handler.wfile.write(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the reader stopped, as it should
+        handler.close_connection = True
+
+    return answer

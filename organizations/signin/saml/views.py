@@ -209,6 +209,13 @@ def metadata_view(request: HttpRequest, org_uid: str) -> HttpResponse:
     return HttpResponse(xml, content_type="application/samlmetadata+xml; charset=utf-8")
 
 
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def slo_view(request: HttpRequest, org_uid: str) -> HttpResponse:
+    raise Http404("Single logout is not available.")
+
+
 @never_cache
 @require_GET
 def signed_in_view(request: HttpRequest) -> HttpResponse:
