@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from onelogin.saml2.constants import OneLogin_Saml2_Constants
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 NS = (
@@ -158,17 +159,117 @@ class TestIdP:
     def response(
         self, sp, name_id: str, *, in_response_to: str | None = None, sign: bool = True,
         signer: "TestIdP | None" = None, audience: str | None = None, recipient: str | None = None,
-        destination: str | None = None, **assertion_options,
+        destination: str | None = None, encrypt_to: str | None = None, **assertion_options,
     ) -> str:
-        """A base64 SAMLResponse for the SP whose URLs are `sp` (SpUrls)."""
+        """A base64 SAMLResponse for the SP whose URLs are `sp` (SpUrls).
+        `encrypt_to`: the SP's certificate (PEM): the signed assertion is sent
+        as an EncryptedAssertion only that SP's private key opens."""
         assertion = self.assertion_xml(
             name_id=name_id, audience=audience or sp.entity_id, recipient=recipient or sp.acs_url,
             in_response_to=in_response_to, **assertion_options,
         )
         if sign:
             assertion = self.sign(assertion, signer)
+        if encrypt_to:
+            assertion = encrypt_assertion(assertion, encrypt_to)
         xml = self.response_xml(assertion=assertion, destination=destination or sp.acs_url, in_response_to=in_response_to)
         return encode(xml)
+
+
+def logout_request_xml(idp: "TestIdP", *, destination: str, name_id: str, session_index: str = "",
+                       issuer: str | None = None) -> str:
+    index = f"<samlp:SessionIndex>{escape(session_index)}</samlp:SessionIndex>" if session_index else ""
+    return (
+        f'<samlp:LogoutRequest {NS} ID="{_new_id()}" Version="2.0" IssueInstant="{_ts(_now())}" '
+        f'Destination={quoteattr(destination)} NotOnOrAfter="{_ts(_now() + dt.timedelta(minutes=5))}">'
+        f"<saml:Issuer>{escape(issuer or idp.entity_id)}</saml:Issuer>"
+        f'<saml:NameID Format="{EMAIL_FORMAT}">{escape(name_id)}</saml:NameID>{index}</samlp:LogoutRequest>'
+    )
+
+
+def logout_response_xml(idp: "TestIdP", *, destination: str, in_response_to: str) -> str:
+    return (
+        f'<samlp:LogoutResponse {NS} ID="{_new_id()}" Version="2.0" IssueInstant="{_ts(_now())}" '
+        f"Destination={quoteattr(destination)} InResponseTo={quoteattr(in_response_to)}>"
+        f"<saml:Issuer>{escape(idp.entity_id)}</saml:Issuer>"
+        f'<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
+        f"</samlp:LogoutResponse>"
+    )
+
+
+def redirect_payload(redirect_url: str, saml_type: str = "SAMLRequest"):
+    """The XML (lxml root) of an HTTP-Redirect binding message."""
+    from lxml import etree
+
+    query = parse_qs(urlsplit(redirect_url).query)
+    xml = OneLogin_Saml2_Utils.decode_base64_and_inflate(query[saml_type][0])
+    return etree.fromstring(xml if isinstance(xml, bytes) else xml.encode())
+
+
+def encrypt_assertion(assertion: str, certificate_pem: str) -> str:
+    """<saml:EncryptedAssertion> holding `assertion`, encrypted with xmlsec's
+    template API (AES-256-CBC content key, wrapped with RSA-OAEP to the
+    certificate's public key), as IdPs do."""
+    import xmlsec
+    from lxml import etree
+
+    saml_ns = OneLogin_Saml2_Constants.NS_SAML
+    container = etree.Element(f"{{{saml_ns}}}EncryptedAssertion", nsmap={"saml": saml_ns})
+    element = etree.fromstring(assertion.encode())
+    container.append(element)
+    manager = xmlsec.KeysManager()
+    manager.add_key(xmlsec.Key.from_memory(certificate_pem.encode(), xmlsec.KeyFormat.CERT_PEM, None))
+    template = xmlsec.template.encrypted_data_create(
+        container, xmlsec.Transform.AES256, type=xmlsec.EncryptionType.ELEMENT, ns="xenc")
+    xmlsec.template.encrypted_data_ensure_cipher_value(template)
+    key_info = xmlsec.template.encrypted_data_ensure_key_info(template, ns="ds")
+    encrypted_key = xmlsec.template.add_encrypted_key(key_info, xmlsec.Transform.RSA_OAEP)
+    xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_key)
+    context = xmlsec.EncryptionContext(manager)
+    context.key = xmlsec.Key.generate(xmlsec.KeyData.AES, 256, xmlsec.KeyDataType.SESSION)
+    context.encrypt_xml(template, element)
+    return etree.tostring(container).decode()
+
+
+def signed_query(redirect_url: str, saml_type: str = "SAMLRequest") -> tuple[str, str, str] | None:
+    """(the signed part of the query, as sent; SigAlg; Signature) of an
+    HTTP-Redirect binding message, or None when it is not signed."""
+    from urllib.parse import unquote_plus
+
+    raw = urlsplit(redirect_url).query.split("&")
+    by_name = {part.split("=", 1)[0]: part for part in raw if "=" in part}
+    if "Signature" not in by_name or "SigAlg" not in by_name:
+        return None
+    signed = "&".join(by_name[name] for name in (saml_type, "RelayState", "SigAlg") if name in by_name)
+    return signed, unquote_plus(by_name["SigAlg"].split("=", 1)[1]), unquote_plus(by_name["Signature"].split("=", 1)[1])
+
+
+def verify_redirect_signature(redirect_url: str, certificate_pem: str, saml_type: str = "SAMLRequest") -> bool:
+    """Whether an HTTP-Redirect message carries a valid signature by the key of
+    `certificate_pem` (SAML bindings 3.4.4.1: over the query string as sent)."""
+    found = signed_query(redirect_url, saml_type)
+    if found is None:
+        return False
+    signed, algorithm, signature = found
+    return bool(OneLogin_Saml2_Utils.validate_binary_sign(
+        signed, base64.b64decode(signature), certificate_pem, algorithm))
+
+
+def redirect_message(url: str, saml_type: str, xml: str, key_pem: str | None, relay_state: str = "") -> str:
+    """`url` with an HTTP-Redirect binding message, signed with `key_pem`."""
+    from urllib.parse import quote_plus
+
+    import xmlsec
+
+    parts = [f"{saml_type}={quote_plus(OneLogin_Saml2_Utils.deflate_and_base64_encode(xml))}"]
+    if relay_state:
+        parts.append(f"RelayState={quote_plus(relay_state)}")
+    if key_pem:
+        algorithm = OneLogin_Saml2_Constants.RSA_SHA256
+        parts.append(f"SigAlg={quote_plus(algorithm)}")
+        signature = OneLogin_Saml2_Utils.sign_binary("&".join(parts), key_pem, xmlsec.Transform.RSA_SHA256)
+        parts.append(f"Signature={quote_plus(base64.b64encode(signature).decode())}")
+    return url + ("&" if "?" in url else "?") + "&".join(parts)
 
 
 def encode(xml: str) -> str:
@@ -208,6 +309,12 @@ class IdPServer:
 
     def __init__(self, idp: TestIdP, sp, host: str = "localhost") -> None:
         self.idp, self.sp, self.user = idp, sp, ""
+        # The SP's certificate (PEM), once the org has one: AuthnRequests must
+        # then be signed with its key (require_signed_requests), and assertions
+        # are encrypted to it (encrypt).
+        self.sp_cert, self.require_signed_requests, self.encrypt = "", False, False
+        self.authn_requests: list[dict] = []  # {"id", "signed", "verified"}
+        self.logout_requests: list[dict] = []  # {"name_id", "session_index", "verified"}
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -215,10 +322,38 @@ class IdPServer:
                 parts = urlsplit(self.path)
                 if parts.path == "/sso":
                     request_id, acs, relay = authn_request(self.path)
-                    body = _post_form(acs or outer.sp.acs_url,
-                                      outer.idp.response(outer.sp, outer.user, in_response_to=request_id), relay)
+                    signed = signed_query(self.path) is not None
+                    verified = bool(outer.sp_cert) and verify_redirect_signature(self.path, outer.sp_cert)
+                    outer.authn_requests.append({"id": request_id, "signed": signed, "verified": verified})
+                    if outer.require_signed_requests and not verified:
+                        self.send_error(403, "AuthnRequest signature missing or invalid")
+                        return
+                    response = outer.idp.response(outer.sp, outer.user, in_response_to=request_id,
+                                                  encrypt_to=outer.sp_cert if outer.encrypt else None)
+                    body = _post_form(acs or outer.sp.acs_url, response, relay)
                 elif parts.path == "/tile":
-                    body = _post_form(outer.sp.acs_url, outer.idp.response(outer.sp, outer.user))
+                    body = _post_form(outer.sp.acs_url, outer.idp.response(
+                        outer.sp, outer.user, encrypt_to=outer.sp_cert if outer.encrypt else None))
+                elif parts.path == "/slo":
+                    # SP-initiated single logout: note the request, answer a LogoutResponse.
+                    root = redirect_payload(self.path)
+                    ns = {"saml": "urn:oasis:names:tc:SAML:2.0:assertion", "samlp": "urn:oasis:names:tc:SAML:2.0:protocol"}
+                    outer.logout_requests.append({
+                        "name_id": root.findtext("saml:NameID", namespaces=ns),
+                        "session_index": root.findtext("samlp:SessionIndex", namespaces=ns) or "",
+                        "verified": bool(outer.sp_cert) and verify_redirect_signature(self.path, outer.sp_cert),
+                    })
+                    relay = parse_qs(parts.query).get("RelayState", [""])[0]
+                    location = redirect_message(
+                        outer.sp.slo_url, "SAMLResponse",
+                        logout_response_xml(outer.idp, destination=outer.sp.slo_url, in_response_to=root.get("ID")),
+                        outer.idp.key_pem, relay,
+                    )
+                    self.send_response(302)
+                    self.send_header("Location", location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 else:
                     self.send_error(404)
                     return
