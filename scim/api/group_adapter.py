@@ -9,7 +9,7 @@ from scim import provisioning
 from scim.models import ScimGroup
 
 from . import constants as c
-from . import ignored, limits
+from . import ignored, limits, versions
 from .adapter_base import ResourceAdapter, _ci_get, document_urls, translate_service_errors
 from .errors import BadRequest, InvalidPath, Mutability, NoTarget
 from .patch import PatchPath
@@ -36,6 +36,10 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
     @property
     def display_name(self) -> str:
         return self.obj.display_name
+
+    @property
+    def version(self) -> str:
+        return versions.group(self.obj.updated_at)
 
     @property
     def members(self) -> list[dict[str, Any]]:

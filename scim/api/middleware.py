@@ -72,7 +72,7 @@ class ScimApiMiddleware:
             )
             if allow:
                 response["Allow"] = allow
-        elif not getattr(response, "streaming", False) and response.status_code != 204:
+        elif not getattr(response, "streaming", False) and response.status_code not in (204, 304):
             response["Content-Type"] = c.SCIM_CONTENT_TYPE
         elapsed = time.monotonic() - started
         duration_ms = int(elapsed * 1000)

@@ -100,6 +100,10 @@ class ScimUserAdapter(ResourceAdapter, SCIMUser):
         m = self.obj
         return m.display_name or f"{m.given_name} {m.family_name}".strip() or m.scim_username
 
+    @property
+    def version(self) -> str:
+        return user_documents.version_of(self.obj, None)
+
     def to_dict(self) -> dict[str, Any]:
         return user_documents.of_membership(self.request, self.obj, None)
 
