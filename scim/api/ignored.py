@@ -27,6 +27,7 @@ from django.http import HttpRequest
 
 from . import constants as c
 from .errors import BadRequest, InvalidPath
+from .filters import ENTERPRISE_STRINGS, NAME_EXTRAS
 from .patch import PatchPath
 
 USER = "User"
@@ -71,11 +72,10 @@ ENTERPRISE_IGNORED: dict[str, str] = {"manager.displayName": "read-only: the man
 UNPUBLISHED_EXTENSION = "an extension Orgdesk does not publish"
 
 # --- what is stored (the attributes /Schemas publishes, plus externalId) -------------
-NAME_SUBS = ("givenName", "familyName", "formatted", "middleName", "honorificPrefix", "honorificSuffix")
+NAME_SUBS = ("givenName", "familyName", *NAME_EXTRAS)
 EMAIL_SUBS = ("value", "type", "primary", "display")
 MEMBER_SUBS = ("value", "display", "type", "$ref")  # Okta sends `display` with each member value
-ENTERPRISE_STRINGS = ("employeeNumber", "costCenter", "organization", "division", "department")
-MANAGER_SUBS = ("value", "$ref")
+MANAGER_SUBS = ("value", "$ref")  # manager.displayName is read-only (ENTERPRISE_IGNORED)
 
 # canonical name -> its stored sub-attributes (None: a simple attribute)
 USER_STORED: dict[str, tuple[str, ...] | None] = {

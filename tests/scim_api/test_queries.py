@@ -191,6 +191,9 @@ def test_put_user_statements_are_fixed(scim, org):
     scim.get("/Users", {"count": 1})
     scim.get("/Users", {"count": 1})
     target = members[3]
+    # (givenName inside `name`: a top-level "givenName" names no attribute and is
+    # refused, 400 invalidValue; it used to be dropped silently.) The counts are
+    # unchanged by ETags: the version comes from updated_at, already read.
     renamed_body = user_body(target.scim_username, name={"givenName": "B", "familyName": "Lovelace"})
     renamed = data_statements(lambda: scim.put(f"/Users/{target.pk}", renamed_body), 200)
     # row locked with its e-mails, UPDATE of the changed columns, e-mails replaced
