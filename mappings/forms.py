@@ -21,7 +21,7 @@ STALE_MAPPING = "This mapping changed since you opened this page; review it and 
 def mapping_version(mapping: GroupMapping | None) -> str:
     """The version of a mapping an edit page was opened at (its id and the
     updated_at every save moves); "" for no mapping. Compared when the edit is
-    posted, so an edit made on a stale page is refused (issue 25)."""
+    posted, so an edit made on a stale page is refused."""
     return f"{mapping.pk}:{mapping.updated_at.isoformat()}" if mapping is not None else ""
 
 

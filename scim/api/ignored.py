@@ -1,7 +1,7 @@
 """What a SCIM write may name and Orgdesk does not store: the one list.
 
 Every attribute a POST, PUT or PATCH names is one of three things (nothing is
-dropped without a trace, issue 25):
+dropped without a trace):
 
 - **stored**: published in /Schemas (scim.api.discovery) and kept;
 - **ignored**, deliberately, from the lists below: what identity providers send
