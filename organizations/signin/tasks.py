@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import smtplib
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -64,7 +64,9 @@ def enqueue(task, *args) -> None:
 
 
 def tasks_run_eagerly() -> bool:
-    return bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
+    """Whether .delay() runs the task here and now: what the Celery app was
+    configured with (CELERY_TASK_ALWAYS_EAGER, no broker), or switched to since."""
+    return bool(current_app.conf.task_always_eager)
 
 
 def enqueue_after_response(task, *args) -> None:
