@@ -80,7 +80,14 @@ def _section_context(
 
 def scim_tab_context(request: HttpRequest, org: Organization) -> dict:
     """Extra context the SCIM tab passes to admin/mappings/_group_mapping_section.html.
-    `?edit_mapping=<id>` fills the form with that mapping (of this org only)."""
+    `?edit_mapping=<id>` fills the form with that mapping (of this org only).
+    While SCIM is disabled the mappings are listed read-only: no form, no Edit
+    or Remove (mapping_read_only)."""
+    if not org.scim_enabled:
+        page = _mappings(org, request.GET.get(MAPPINGS_PAGE_PARAM))
+        if not page.rows and page.number == 1:
+            return {}
+        return {**_section_context(org, None, page_number=request.GET.get(MAPPINGS_PAGE_PARAM)), "mapping_read_only": True}
     editing = None
     query = GroupMappingFilterForm(request.GET)
     if query.is_valid() and query.cleaned_data["edit_mapping"]:

@@ -117,7 +117,10 @@ def _listed_app(slug: str) -> MarketplaceApp:
 def scim_tab_view(site):
     def view(request: HttpRequest, org_uid: str) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
-        listed = _installations(org).order_by(F("uninstalled_at").desc(nulls_first=True), "-pk")
+        listed = list(_installations(org).order_by(F("uninstalled_at").desc(nulls_first=True), "-pk")[:INSTALLATIONS_LISTED])
+        # While SCIM is disabled what it did stays visible, read-only and greyed:
+        # installed apps, mappings and Provisioning activity (Okta's 401s included).
+        show_history = org.scim_enabled or bool(listed)
         context = org_settings_context(
             request,
             site,
@@ -125,11 +128,14 @@ def scim_tab_view(site):
             "scim",
             plan_has_scim=org.has_feature(installations.SCIM_FEATURE),
             scim_url=installations.scim_url(org),
-            installations=list(listed[:INSTALLATIONS_LISTED]) if org.scim_enabled else [],
+            installations=listed,
+            show_history=show_history,
+            scim_read_only=not org.scim_enabled,
             token_marker=TOKEN_MARKER,
         )
-        if org.scim_enabled:
-            # Sections of higher apps (the Group Mapping section of mappings).
+        if show_history:
+            # Sections of higher apps (the Group Mapping section of mappings),
+            # read-only while SCIM is disabled (they read org.scim_enabled).
             responses = signals.scim_tab_sections.send(sender=Organization, request=request, organization=org)
             context["extra_sections"] = [mark_safe(html) for _, html in responses if html]
             context.update(activity_context(request, org))
