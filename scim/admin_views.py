@@ -74,9 +74,10 @@ ISSUED_SESSION_KEY = "scim_issued_token"
 
 
 def _issued_redirect(request, org, installation: AppInstallation, issued: IssuedToken, *, heading: str):
-    request.session[ISSUED_SESSION_KEY] = {
-        "org": org.uid, "installation": installation.pk, "secret": issued.secret, "heading": heading,
-    }
+    # Keyed by installation, so two apps installed in two browser tabs each show their own.
+    pending = dict(request.session.get(ISSUED_SESSION_KEY) or {})
+    pending[str(installation.pk)] = {"org": org.uid, "secret": issued.secret, "heading": heading}
+    request.session[ISSUED_SESSION_KEY] = pending
     return redirect("admin:marketplace-installation-token", org.uid, installation.pk)
 
 
@@ -87,12 +88,17 @@ def token_issued_view(site):
         if refused := _only(request, "GET", "HEAD"):
             return refused
         installation = _get_installation(org, installation_id)
-        stored = request.session.get(ISSUED_SESSION_KEY)
+        pending = dict(request.session.get(ISSUED_SESSION_KEY) or {})
+        stored = pending.get(str(installation.pk))
         secret, heading = "", "Secret Token"
-        if stored and stored.get("org") == org.uid and stored.get("installation") == installation.pk:
+        if stored and stored.get("org") == org.uid:
             secret, heading = stored["secret"], stored["heading"]
-            if request.method == "GET":
-                del request.session[ISSUED_SESSION_KEY]
+            if request.method == "GET":  # shown once: gone from the session now
+                del pending[str(installation.pk)]
+                if pending:
+                    request.session[ISSUED_SESSION_KEY] = pending
+                else:
+                    del request.session[ISSUED_SESSION_KEY]
         context = _page_context(
             request, site, org, heading, installation=installation, scim_url=installations.scim_url(org),
             secret_token=secret,

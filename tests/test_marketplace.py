@@ -426,3 +426,12 @@ def test_a_search_over_the_limit_shows_the_error_and_lists_no_app(client, scim_o
     assert "at most 100 characters" in body and "Okta Generic SCIM" not in body
     fine = client.get(url("marketplace-apps", scim_org), {"q": "okta"})
     assert [app.slug for app, _ in fine.context["cards"]] == [OKTA]
+
+
+def test_the_token_page_of_another_orgs_installation_is_404_and_shows_no_secret(client, scim_org, other_org, owner, okta):
+    client.force_login(owner.user)
+    client.post(url("marketplace-install", scim_org, OKTA))
+    installation = AppInstallation.objects.get()
+    assert client.get(url("marketplace-installation-token", other_org, installation.pk)).status_code == 404
+    assert client.post(url("marketplace-installation-token", scim_org, installation.pk)).status_code == 405
+    assert 'id="secret-token"' in client.get(url("marketplace-installation-token", scim_org, installation.pk)).content.decode()
