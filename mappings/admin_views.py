@@ -189,7 +189,7 @@ def mapping_save_view(site, *, methods=("POST",)):
         else:
             data = request.GET
         form = GroupMappingForm(org, data)
-        if form.is_valid():
+        if form.is_valid() and (confirmed or not form.refuse_if_stale()):  # a confirmed one is shown as saved
             group = form.cleaned_data["group"]
             proposal = _proposal(form)
             if request.method != "POST":

@@ -59,14 +59,21 @@ def test_empty_steps_say_what_comes_first(owner_client, org, owner):
     assert 'id="sso-enable-button"' not in body and 'id="sso-test-button"' not in body
 
 
-def test_importing_an_expired_certificate_says_so_and_enable_is_refused_before_its_confirmation(owner_client, org, owner):
+def test_an_expired_certificate_says_so_and_enable_is_refused_before_its_confirmation(owner_client, org, owner):
     services.create_settings(org, actor=owner.user, signin_name="acme")
     expired = TestIdP(entity_id="http://old.example.test", days_valid=0)  # not valid after now
-    response = owner_client.post(tab(org), {"form": "metadata", "metadata-metadata_xml": expired.metadata()})
+    # Metadata whose only certificate expired is refused, saying when.
+    refused = owner_client.post(tab(org), {"form": "metadata", "metadata-metadata_xml": expired.metadata()})
+    assert refused.status_code == 400 and "signing certificate expired on" in refused.content.decode()
+    # By hand it is saved, and the message itself says it expired (not a green "saved").
+    response = owner_client.post(tab(org), {
+        "form": "idp", "idp-idp_sso_url": expired.sso_url, "idp-idp_entity_id": expired.entity_id,
+        "idp-idp_x509_cert": expired.cert_base64,
+    })
     assert response.status_code == 302
     said = [(m.level_tag, m.message) for m in get_messages(response.wsgi_request)]
     assert len(said) == 1 and said[0][0] == "error"
-    assert "imported, but" in said[0][1] and "expired" in said[0][1]
+    assert "saved, but" in said[0][1] and "expired" in said[0][1]
     body = owner_client.get(tab(org)).content.decode()
     flag = body.index('id="sso-cert-flag"')
     assert flag < body.index('id="sso-idp"')  # at the top of the tab
