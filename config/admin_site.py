@@ -5,7 +5,7 @@ superuser sees everything, an active Owner or Admin of some org sees only the
 orgs they manage, anyone else is not let in."""
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
@@ -14,6 +14,10 @@ from django.utils.decorators import method_decorator
 
 from organizations.signin.csp import form_may_reach_identity_provider
 from organizations.throttle import ThrottledLoginFormMixin
+
+
+# Said to a Member who opens an admin URL, on their home page.
+MEMBERS_NOT_ADMINS = "Organization Settings are for Owners and Admins; here is your access."
 
 
 def can_use_admin(user) -> bool:
@@ -64,6 +68,8 @@ class OrgdeskAdminSite(admin.AdminSite):
         admin's "not authorized" login form, before and after signing in. Signing
         in may continue at an org's IdP (SSO Strict mode, organizations/signin/csp.py)."""
         if request.method in ("GET", "HEAD") and request.user.is_authenticated and not self.has_permission(request):
+            if request.method == "GET":
+                messages.info(request, MEMBERS_NOT_ADMINS)
             return redirect("member_home")
         from organizations.signin.mfa.challenge import SecondFactorRequired, begin
 

@@ -6,10 +6,13 @@ mappings.receivers answers with SECTION_TEMPLATE rendered with
 `scim_tab_context`. The forms of that section post here and come back to the tab."""
 from __future__ import annotations
 
+import secrets
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.db.models.functions import Lower
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -77,7 +80,14 @@ def _section_context(
 
 def scim_tab_context(request: HttpRequest, org: Organization) -> dict:
     """Extra context the SCIM tab passes to admin/mappings/_group_mapping_section.html.
-    `?edit_mapping=<id>` fills the form with that mapping (of this org only)."""
+    `?edit_mapping=<id>` fills the form with that mapping (of this org only).
+    While SCIM is disabled the mappings are listed read-only: no form, no Edit
+    or Remove (mapping_read_only)."""
+    if not org.scim_enabled:
+        page = _mappings(org, request.GET.get(MAPPINGS_PAGE_PARAM))
+        if not page.rows and page.number == 1:
+            return {}
+        return {**_section_context(org, None, page_number=request.GET.get(MAPPINGS_PAGE_PARAM)), "mapping_read_only": True}
     editing = None
     query = GroupMappingFilterForm(request.GET)
     if query.is_valid() and query.cleaned_data["edit_mapping"]:
@@ -100,13 +110,14 @@ def _proposal(form: GroupMappingForm) -> Proposal:
     )
 
 
-def _render_preview(request, site, org, group, preview, *, form_fields, action_url, changed: bool):
+def _render_preview(request, site, org, group, preview, *, form_fields, action_url, changed: bool, confirmed=False):
     context = org_settings_context(
         request, site, org, "scim", preview=preview, group=group,
         posted_fields=[*form_fields, ("fingerprint", preview.fingerprint)], action_url=action_url, changed_since=changed, cancel_url=_tab_url(org),
+        already_confirmed=confirmed,
         title=f"{'Remove' if preview.removal else 'Update'} the mapping of {group.display_name}: preview",
     )
-    return TemplateResponse(request, "admin/mappings/mapping_preview.html", context, status=409 if changed else 200)
+    return TemplateResponse(request, "admin/mappings/mapping_preview.html", context)
 
 
 def _posted_fields(form: GroupMappingForm) -> list[tuple[str, str]]:
@@ -114,29 +125,84 @@ def _posted_fields(form: GroupMappingForm) -> list[tuple[str, str]]:
     return [(name, form.data.get(name, "")) for name in form.fields if form.data.get(name, "") != ""]
 
 
+# Post/Redirect/Get: a posted mapping change is kept in the session under a key,
+# and the preview is a GET of that key, so Back and Reload never re-post a form.
+# A session keeps the last few proposals only.
+PROPOSALS_SESSION_KEY = "mapping_proposals"
+PROPOSAL_PARAM = "proposal"
+PROPOSALS_KEPT = 10
+
+
+def _store_proposal(request: HttpRequest, org: Organization, fields: list[tuple[str, str]]) -> str:
+    stored = dict(request.session.get(PROPOSALS_SESSION_KEY, {}))
+    key = secrets.token_urlsafe(9)
+    stored[key] = {"org": org.uid, "fields": [[n, v] for n, v in fields if n not in ("fingerprint", PROPOSAL_PARAM)],
+                   "confirmed": False}
+    for old in list(stored)[:-PROPOSALS_KEPT]:
+        del stored[old]
+    request.session[PROPOSALS_SESSION_KEY] = stored
+    return key
+
+
+def _stored_proposal(request: HttpRequest, org: Organization, key: str) -> dict | None:
+    entry = request.session.get(PROPOSALS_SESSION_KEY, {}).get(key)
+    return entry if entry and entry.get("org") == org.uid else None
+
+
+def _mark_confirmed(request: HttpRequest, key: str) -> None:
+    stored = dict(request.session.get(PROPOSALS_SESSION_KEY, {}))
+    if key in stored:
+        stored[key] = {**stored[key], "confirmed": True}
+        request.session[PROPOSALS_SESSION_KEY] = stored
+
+
+def _preview_url(org: Organization, key: str, *, changed: bool = False) -> str:
+    query = urlencode({PROPOSAL_PARAM: key, **({"changed": "1"} if changed else {})})
+    return f"{reverse('admin:mapping-preview', args=[org.uid])}?{query}"
+
+
 def mapping_save_view(site, *, methods=("POST",)):
     @require_http_methods(list(methods))
     def view(request: HttpRequest, org_uid: str) -> HttpResponse:
-        """Update: GET (or a POST without a fingerprint) shows what the mapping
-        will change; a POST carrying the preview's fingerprint applies it, unless
-        the group or mapping changed since, in which case the preview is shown
-        again, recomputed."""
+        """Update: a POST without the preview's fingerprint keeps the proposed
+        mapping in the session and redirects to its preview (a GET: Back and
+        Reload re-post nothing); a POST carrying the fingerprint applies it,
+        unless the group or mapping changed since, in which case it redirects to
+        the preview again, recomputed. GET with the form's fields as the query
+        also shows the preview."""
         org = get_managed_org_or_404(request, org_uid)
         if not org.scim_enabled:
             messages.error(request, "Enable SCIM before mapping groups.")
             return redirect(_tab_url(org))
-        data = request.POST if request.method == "POST" else request.GET
+        key, confirmed, changed = "", False, False
+        if request.method == "POST":
+            data = request.POST
+        elif PROPOSAL_PARAM in request.GET:
+            key = request.GET[PROPOSAL_PARAM]
+            entry = _stored_proposal(request, org, key)
+            if entry is None:
+                messages.info(request, "That preview is no longer available. Choose the mapping again and press Update.")
+                return redirect(_tab_url(org))
+            data, confirmed, changed = QueryDict(mutable=True), entry["confirmed"], request.GET.get("changed") == "1"
+            for name, value in entry["fields"]:
+                data.appendlist(name, value)
+        else:
+            data = request.GET
         form = GroupMappingForm(org, data)
-        if form.is_valid() and not form.refuse_if_stale():
+        if form.is_valid() and (confirmed or not form.refuse_if_stale()):  # a confirmed one is shown as saved
             group = form.cleaned_data["group"]
             proposal = _proposal(form)
-            submitted = request.POST.get("fingerprint", "") if request.method == "POST" else ""
-            if not submitted or submitted != current_fingerprint(org, group, proposal):
+            if request.method != "POST":
+                fields = [*_posted_fields(form), *([(PROPOSAL_PARAM, key)] if key else [])]
                 return _render_preview(
                     request, site, org, group, preview_mapping(org, group, proposal),
-                    form_fields=_posted_fields(form), action_url=reverse("admin:mapping-save", args=[org.uid]),
-                    changed=bool(submitted),
+                    form_fields=fields, action_url=reverse("admin:mapping-save", args=[org.uid]),
+                    changed=changed, confirmed=confirmed,
                 )
+            submitted = request.POST.get("fingerprint", "")
+            if not submitted or submitted != current_fingerprint(org, group, proposal):
+                key = _store_proposal(request, org, _posted_fields(form))
+                return redirect(_preview_url(org, key, changed=bool(submitted)))
             try:
                 mapping = services.save_mapping(
                     org,
@@ -149,6 +215,7 @@ def mapping_save_view(site, *, methods=("POST",)):
             except ServiceError as exc:
                 form.add_error(None, str(exc))
             else:
+                _mark_confirmed(request, request.POST.get(PROPOSAL_PARAM, ""))
                 job = services.active_jobs(org).first()
                 suffix = " Access is being updated in the background." if job else ""
                 messages.success(request, f"Mapping of {mapping.group.display_name} saved.{suffix}")
@@ -190,7 +257,12 @@ def mapping_delete_view(site):
         )
         group = mapping.group
         submitted = request.POST.get("fingerprint", "") if request.method == "POST" else ""
-        if submitted and submitted == current_fingerprint(org, group, REMOVED):
+        url = reverse("admin:mapping-delete", args=[org.uid, mapping.pk])
+        if request.method == "POST" and submitted != current_fingerprint(org, group, REMOVED):
+            # Post/Redirect/Get: a stale (or missing) fingerprint shows the preview
+            # again, recomputed, on a GET.
+            return redirect(f"{url}?changed=1" if submitted else url)
+        if request.method == "POST":
             try:
                 services.delete_mapping(mapping, actor=request.user)
             except ServiceError as exc:
@@ -200,7 +272,7 @@ def mapping_delete_view(site):
             return redirect(_tab_url(org))
         return _render_preview(
             request, site, org, group, preview_mapping(org, group, REMOVED), form_fields=[],
-            action_url=reverse("admin:mapping-delete", args=[org.uid, mapping.pk]), changed=bool(submitted),
+            action_url=url, changed=request.GET.get("changed") == "1",
         )
 
     return view

@@ -35,9 +35,32 @@ def group_mapping_section(sender, *, request: HttpRequest, organization: Organiz
     return render_to_string(SECTION_TEMPLATE, context, request=request)
 
 
+# Names of the mappings that use a stack role, on its delete confirmation.
+ROLE_USERS_SHOWN = 10
+
+
+def mappings_using_role(sender, *, role, **kwargs) -> tuple[list[str], int]:
+    """The mappings that name the stack role (all stacks or one stack): a few of
+    their group names and how many in all."""
+    from django.db.models import Q
+
+    from .models import GroupMapping
+
+    using = (
+        GroupMapping.objects.filter(Q(all_stacks_role=role) | Q(stack_roles__role=role))
+        .values_list("group__display_name", flat=True)
+        .distinct()
+        .order_by("group__display_name")
+    )
+    names = list(using[: ROLE_USERS_SHOWN + 1])
+    total = len(names) if len(names) <= ROLE_USERS_SHOWN else using.count()
+    return names[:ROLE_USERS_SHOWN], total
+
+
 def connect() -> None:
     org_signals.stack_created.connect(on_stack_created, dispatch_uid="mappings-stack-created")
     org_signals.manual_role_changed.connect(on_member_changed_by_hand, dispatch_uid="mappings-manual-role")
     org_signals.membership_active_changed.connect(on_member_changed_by_hand, dispatch_uid="mappings-member-active")
     scim_signals.group_membership_changed.connect(on_group_membership_changed, dispatch_uid="mappings-group-members")
     scim_signals.scim_tab_sections.connect(group_mapping_section, dispatch_uid="mappings-scim-tab-section")
+    org_signals.stack_role_in_use.connect(mappings_using_role, dispatch_uid="mappings-stack-role-in-use")

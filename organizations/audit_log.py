@@ -142,6 +142,17 @@ def _stack_delete(event: AuditEvent, w: Words) -> str:
     return f"{w['actor']} deleted the stack {w['before_name']}; {n} member{'s' if n != 1 else ''} lost their roles on it"
 
 
+def _stack_role_delete(event: AuditEvent, w: Words) -> str:
+    grants = _before(event, "grants", 0) or 0
+    n = _before(event, "members_affected", 0) or 0
+    if not grants:
+        return f"{w['actor']} deleted the custom stack role {w['before_name']}; nobody held it"
+    return (
+        f"{w['actor']} deleted the custom stack role {w['before_name']}; {n} member{'s' if n != 1 else ''} "
+        f"lost it ({grants} grant{'s' if grants != 1 else ''})"
+    )
+
+
 def _invite_provisioned(event: AuditEvent, w: Words) -> str:
     state = "on" if _after(event, "invite_provisioned_members") else "off"
     return f"{w['actor']} turned {state} invitations to members provisioned over SCIM"
@@ -232,6 +243,8 @@ register_sentences({
     "stack.rename": "{actor} renamed the stack {before_name} to {after_name}",
     "stack.delete": _stack_delete,
     "stack_role.create": "{actor} created the custom stack role {after_name}",
+    "stack_role.rename": "{actor} renamed the custom stack role {before_name} to {after_name}",
+    "stack_role.delete": _stack_role_delete,
     "stack_access.grant": "{actor} gave {target} the role {after_role} on the stack {after_stack}",
     "stack_access.revoke": "{actor} took the role {before_role} on the stack {before_stack} from {target}",
     "account.password_reset_request": "{actor} asked for a password reset",

@@ -131,6 +131,10 @@ class RenameStackForm(forms.Form):
     name = forms.CharField(max_length=200, label="New name")
 
 
+class RenameStackRoleForm(forms.Form):
+    name = forms.CharField(max_length=100, label="New name")
+
+
 class CreateStackForm(ActionForm):
     action = "create-stack"
     name = forms.CharField(max_length=200, label="Stack name")

@@ -1,5 +1,5 @@
 """Members and stacks managed by hand: a member's page (role, deactivate,
-reactivate, remove), the stack rename and delete pages, and the org-scoped
+reactivate, remove), the stack and custom stack role rename and delete pages, and the org-scoped
 JSON behind the member pickers.
 
 Every view starts with the tenant gate, so a Member or another org's admin gets
@@ -21,8 +21,8 @@ from .guardrails import last_admin_message, last_capable_managers, self_loss_con
 from .outcomes import LOSS_CONFIRMED_FIELD, Outcome, finish, lost_own_access, loss_confirmed
 from .signin.saml.members import sso_link_context
 from .permissions import can_manage, get_managed_org_or_404
-from .forms import MemberRoleForm, RenameStackForm, member_version
-from .models import Membership, Organization, OrgRole, Stack, StackAccess
+from .forms import MemberRoleForm, RenameStackForm, RenameStackRoleForm, member_version
+from .models import Membership, Organization, OrgRole, Stack, StackAccess, StackRole
 from .pickers import picker_response
 from .role_sources import annotate_org_role_sources, role_change_outcome
 
@@ -256,6 +256,66 @@ def stack_delete_view(site):
     return view
 
 
+def _get_custom_role(org: Organization, role_id: int) -> StackRole:
+    """A custom stack role of this org; a built-in role (no org) or another org's is a 404."""
+    return get_object_or_404(StackRole, organization=org, builtin=False, pk=role_id)
+
+
+def stack_role_rename_view(site):
+    def view(request: HttpRequest, org_uid: str, role_id: int) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        if request.method not in ("GET", "HEAD", "POST"):
+            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
+        role = _get_custom_role(org, role_id)
+        form = RenameStackRoleForm(request.POST or None, initial={"name": role.name})
+        if request.method == "POST" and form.is_valid():
+            old = role.name
+            try:
+                role = services.rename_stack_role(role, form.cleaned_data["name"], actor=request.user)
+            except services.ServiceError as exc:
+                form.add_error("name", str(exc))
+            else:
+                messages.success(request, f"Stack role “{old}” is now called “{role.name}”.")
+                return redirect(reverse("admin:org-settings-stacks", args=[org.uid]) + "#stack-roles")
+        context = org_settings_context(request, site, org, "stacks", role=role, form=form,
+                                       title=f"Rename stack role {role.name}")
+        return TemplateResponse(request, "admin/orgdesk/stack_role_rename.html", context,
+                                status=400 if form.errors else 200)
+
+    return view
+
+
+def stack_role_delete_view(site):
+    def view(request: HttpRequest, org_uid: str, role_id: int) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        if request.method not in ("GET", "HEAD", "POST"):
+            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
+        role = _get_custom_role(org, role_id)
+        tab = reverse("admin:org-settings-stacks", args=[org.uid]) + "#stack-roles"
+        if request.method == "POST":
+            name = role.name
+            try:
+                usage = services.delete_stack_role(role, actor=request.user)
+            except services.ServiceError as exc:
+                messages.error(request, str(exc))
+            else:
+                n = usage.members
+                messages.success(
+                    request, f"Stack role “{name}” was deleted; {n:,}{'+' if usage.members_capped else ''} "
+                    f"member{'s' if n != 1 else ''} lost it."
+                )
+            return redirect(tab)
+        usage = services.stack_role_usage(role)
+        context = org_settings_context(
+            request, site, org, "stacks", role=role, usage=usage, cancel_url=tab,
+            in_use_message=services.stack_role_in_use_message(role.name, usage) if usage.users_total else "",
+            title=f"Delete stack role {role.name}",
+        )
+        return TemplateResponse(request, "admin/orgdesk/stack_role_confirm_delete.html", context)
+
+    return view
+
+
 def get_urls(site) -> list:
     wrap = site.admin_view
     urls = [
@@ -263,6 +323,8 @@ def get_urls(site) -> list:
         path("members/picker/", wrap(member_picker_view(site)), name="member-picker"),
         path("stacks/<int:stack_id>/rename/", wrap(stack_rename_view(site)), name="stack-rename"),
         path("stacks/<int:stack_id>/delete/", wrap(stack_delete_view(site)), name="stack-delete"),
+        path("stack-roles/<int:role_id>/rename/", wrap(stack_role_rename_view(site)), name="stack-role-rename"),
+        path("stack-roles/<int:role_id>/delete/", wrap(stack_role_delete_view(site)), name="stack-role-delete"),
     ]
     for action in MEMBER_ACTIONS:
         urls.append(

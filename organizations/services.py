@@ -2,8 +2,10 @@
 transaction, writes its audit entry and takes a keyword-only `actor`."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import ProtectedError, Q, QuerySet
 from django.db.models.functions import Lower
 
 from . import audit, signals
@@ -441,6 +443,107 @@ def create_stack_role(organization: Organization, name: str, *, actor: Actor) ->
     role = StackRole.objects.create(organization=organization, name=name)
     audit.record(organization, actor, "stack_role.create", role, after={"name": name})
     return role
+
+
+# Counts on the delete confirmation of a stack role stop here ("100,000+"), so the
+# page costs the same in an org of any size.
+STACK_ROLE_COUNT_CAP = 100_000
+
+
+@dataclass(frozen=True)
+class StackRoleUsage:
+    grants: int  # StackAccess rows holding the role (capped)
+    grants_capped: bool
+    members: int  # distinct members holding it on some stack (capped)
+    members_capped: bool
+    users: list[str]  # names of the mappings that name it (a few)
+    users_total: int  # how many mappings name it
+
+
+def _custom_role(role: StackRole) -> StackRole:
+    if role.builtin or role.organization_id is None:
+        raise ServiceError(f"{role.name} is a built-in stack role: it cannot be renamed or deleted.")
+    return role
+
+
+def stack_role_usage(role: StackRole) -> StackRoleUsage:
+    """What deleting the role affects: grants and members holding it (counts capped
+    at STACK_ROLE_COUNT_CAP) and the group mappings that name it (asked of the apps
+    above through signals.stack_role_in_use: the tenant core does not import them)."""
+    cap = STACK_ROLE_COUNT_CAP
+    held = StackAccess.objects.filter(role=role).order_by()  # no Meta ordering inside DISTINCT
+    grants = held.values("pk")[: cap + 1].count()
+    members = held.values("membership_id").distinct()[: cap + 1].count()
+    users: list[str] = []
+    total = 0
+    for _, answer in signals.stack_role_in_use.send(sender=StackRole, role=role):
+        if answer:
+            names, count = answer
+            users.extend(names)
+            total += count
+    return StackRoleUsage(min(grants, cap), grants > cap, min(members, cap), members > cap, users, total)
+
+
+@transaction.atomic
+def rename_stack_role(role: StackRole, name: str, *, actor: Actor) -> StackRole:
+    """Rename a custom stack role; grants and mappings keep pointing at it."""
+    _custom_role(role)
+    name = name.strip()
+    if not name:
+        raise ServiceError("A stack role needs a name.")
+    role = StackRole.objects.select_for_update().select_related("organization").filter(pk=role.pk).first()
+    if role is None:
+        raise ServiceError("That stack role was already deleted.")
+    if name == role.name:
+        return role
+    others = StackRole.available_to(role.organization).exclude(pk=role.pk)
+    if filter_ci(others, "name", name).exists():
+        raise ServiceError(f"A stack role named {name!r} already exists.")
+    before = {"name": role.name}
+    role.name = name
+    try:
+        with transaction.atomic():
+            role.save(update_fields=["name"])
+    except IntegrityError as exc:
+        raise ServiceError(f"A stack role named {name!r} already exists.") from exc
+    audit.record(role.organization, actor, "stack_role.rename", role, before=before, after={"name": name})
+    return role
+
+
+def stack_role_in_use_message(role_name: str, usage: StackRoleUsage) -> str:
+    names = ", ".join(usage.users)
+    more = usage.users_total - len(usage.users)
+    listed = names + (f" and {more} more" if more > 0 else "")
+    return (
+        f"The stack role {role_name} cannot be deleted: the group mapping{'s' if usage.users_total != 1 else ''} "
+        f"of {listed} grant{'s' if usage.users_total == 1 else ''} it. Change or remove "
+        f"{'that mapping' if usage.users_total == 1 else 'those mappings'} on the SCIM tab first."
+    )
+
+
+@transaction.atomic
+def delete_stack_role(role: StackRole, *, actor: Actor) -> StackRoleUsage:
+    """Delete a custom stack role and every grant of it. Refused while a group
+    mapping names it: its members' access would have to be derived again, so the
+    mapping is changed first (through the mappings path), then the role deleted.
+    Returns what it affected."""
+    _custom_role(role)
+    role = StackRole.objects.select_for_update().select_related("organization").filter(pk=role.pk).first()
+    if role is None:
+        raise ServiceError("That stack role was already deleted.")
+    usage = stack_role_usage(role)
+    if usage.users_total:
+        raise ServiceError(stack_role_in_use_message(role.name, usage))
+    audit.record(
+        role.organization, actor, "stack_role.delete", role,
+        before={"name": role.name, "grants": usage.grants, "members_affected": usage.members},
+    )
+    try:
+        with transaction.atomic():
+            role.delete()  # its grants go with it (StackAccess.role cascades)
+    except ProtectedError as exc:  # a mapping named it after the check
+        raise ServiceError(f"The stack role {role.name} is used by a group mapping; change that mapping first.") from exc
+    return usage
 
 
 def _check_same_org(membership: Membership, stack: Stack, role: StackRole) -> None:

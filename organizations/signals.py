@@ -24,3 +24,8 @@ membership_active_changed = Signal()
 # Ownership passed to another member (services.transfer_ownership).
 # kwargs: organization, new_owner, previous_owner (a Membership or None), actor.
 ownership_transferred = Signal()
+
+# Which mappings name a custom stack role (asked before it is deleted:
+# services.stack_role_usage). kwargs: role. A receiver returns (names, total):
+# up to a few names of what uses it ("SCIM group Engineering") and how many in all.
+stack_role_in_use = Signal()

@@ -67,19 +67,45 @@ def _confirmation(request, site, org, *, title, message, button, cancel_url, dan
     return TemplateResponse(request, "admin/scim/confirm.html", context)
 
 
-def _render_issued(request, site, org, installation: AppInstallation, issued: IssuedToken, *, heading: str):
-    """The only page that ever shows a secret: rendered on the POST itself (never a
-    redirect to a GET that could show it again); admin_view adds no-cache headers."""
-    context = _page_context(
-        request,
-        site,
-        org,
-        heading,
-        installation=installation,
-        scim_url=installations.scim_url(org),
-        secret_token=issued.secret,
-    )
-    return TemplateResponse(request, "admin/scim/token_issued.html", context)
+# Post/Redirect/Get for a new token: the POST that issues it keeps the secret
+# in the session and redirects; the GET of the token page shows it and removes
+# it from the session, so it is shown once and a reload (or Back) shows it no more.
+ISSUED_SESSION_KEY = "scim_issued_token"
+
+
+def _issued_redirect(request, org, installation: AppInstallation, issued: IssuedToken, *, heading: str):
+    # Keyed by installation, so two apps installed in two browser tabs each show their own.
+    pending = dict(request.session.get(ISSUED_SESSION_KEY) or {})
+    pending[str(installation.pk)] = {"org": org.uid, "secret": issued.secret, "heading": heading}
+    request.session[ISSUED_SESSION_KEY] = pending
+    return redirect("admin:marketplace-installation-token", org.uid, installation.pk)
+
+
+def token_issued_view(site):
+    def view(request: HttpRequest, org_uid: str, installation_id: int) -> HttpResponse:
+        """The only page that ever shows a secret, once: admin_view adds no-cache headers."""
+        org = get_managed_org_or_404(request, org_uid)
+        if refused := _only(request, "GET", "HEAD"):
+            return refused
+        installation = _get_installation(org, installation_id)
+        pending = dict(request.session.get(ISSUED_SESSION_KEY) or {})
+        stored = pending.get(str(installation.pk))
+        secret, heading = "", "Secret Token"
+        if stored and stored.get("org") == org.uid:
+            secret, heading = stored["secret"], stored["heading"]
+            if request.method == "GET":  # shown once: gone from the session now
+                del pending[str(installation.pk)]
+                if pending:
+                    request.session[ISSUED_SESSION_KEY] = pending
+                else:
+                    del request.session[ISSUED_SESSION_KEY]
+        context = _page_context(
+            request, site, org, heading, installation=installation, scim_url=installations.scim_url(org),
+            secret_token=secret,
+        )
+        return TemplateResponse(request, "admin/scim/token_issued.html", context)
+
+    return view
 
 
 def _get_installation(org: Organization, installation_id: int) -> AppInstallation:
@@ -97,7 +123,10 @@ def _listed_app(slug: str) -> MarketplaceApp:
 def scim_tab_view(site):
     def view(request: HttpRequest, org_uid: str) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
-        listed = _installations(org).order_by(F("uninstalled_at").desc(nulls_first=True), "-pk")
+        listed = list(_installations(org).order_by(F("uninstalled_at").desc(nulls_first=True), "-pk")[:INSTALLATIONS_LISTED])
+        # While SCIM is disabled what it did stays visible, read-only and greyed:
+        # installed apps, mappings and Provisioning activity (Okta's 401s included).
+        show_history = org.scim_enabled or bool(listed)
         context = org_settings_context(
             request,
             site,
@@ -105,11 +134,14 @@ def scim_tab_view(site):
             "scim",
             plan_has_scim=org.has_feature(installations.SCIM_FEATURE),
             scim_url=installations.scim_url(org),
-            installations=list(listed[:INSTALLATIONS_LISTED]) if org.scim_enabled else [],
+            installations=listed,
+            show_history=show_history,
+            scim_read_only=not org.scim_enabled,
             token_marker=TOKEN_MARKER,
         )
-        if org.scim_enabled:
-            # Sections of higher apps (the Group Mapping section of mappings).
+        if show_history:
+            # Sections of higher apps (the Group Mapping section of mappings),
+            # read-only while SCIM is disabled (they read org.scim_enabled).
             responses = signals.scim_tab_sections.send(sender=Organization, request=request, organization=org)
             context["extra_sections"] = [mark_safe(html) for _, html in responses if html]
             context.update(activity_context(request, org))
@@ -233,9 +265,9 @@ def marketplace_install_view(site):
                 except ServiceError as exc:
                     error = str(exc)
                 else:
-                    return _render_issued(request, site, org, installation, issued, heading=f"{app.name} installed")
+                    return _issued_redirect(request, org, installation, issued, heading=f"{app.name} installed")
             if existing is not None:
-                # A second POST (the token page reloaded, a double click): say it
+                # A second POST (a double click, a form re-sent): say it
                 # once, on the installation's page, and never issue a token again.
                 messages.info(
                     request,
@@ -326,8 +358,8 @@ def installation_action_view(site, *, action: str):
                 button="Uninstall app", cancel_url=page_url, danger=True, installation=installation,
             )
         if action == "regenerate" and request.POST.get(REGENERATE_FIELD) != _live_prefix(installation):
-            # The form names the token it replaces: the "New Secret Token" page
-            # reloaded (its POST sent again) must not kill the token just shown.
+            # The form names the token it replaces: the same form sent twice (a
+            # double click) must not kill the token just issued.
             messages.info(
                 request,
                 f"The token of {name} was already regenerated: use the Secret Token shown last, "
@@ -337,10 +369,10 @@ def installation_action_view(site, *, action: str):
         try:
             if action == "regenerate":
                 issued = installations.regenerate_token(installation, actor=request.user)
-                return _render_issued(request, site, org, installation, issued, heading="New Secret Token")
+                return _issued_redirect(request, org, installation, issued, heading="New Secret Token")
             if action == "reinstall":
                 issued = installations.reinstall_app(installation, actor=request.user)
-                return _render_issued(request, site, org, installation, issued, heading=f"{name} reinstalled")
+                return _issued_redirect(request, org, installation, issued, heading=f"{name} reinstalled")
             installations.uninstall_app(installation, actor=request.user)
             messages.success(request, f"{name} was uninstalled; its tokens no longer work.")
         except installations.AlreadyInstalled as exc:
@@ -367,6 +399,11 @@ def get_urls(site) -> list:
             "marketplace/installations/<int:installation_id>/",
             wrap(installation_view(site)),
             name="marketplace-installation",
+        ),
+        path(
+            "marketplace/installations/<int:installation_id>/token/",
+            wrap(token_issued_view(site)),
+            name="marketplace-installation-token",
         ),
         path(
             "marketplace/installations/<int:installation_id>/regenerate/",

@@ -130,7 +130,9 @@ def test_statement_count_does_not_grow_with_the_trail(client, org, owner, size, 
 def test_a_kind_is_the_exact_actions_under_its_prefixes():
     from organizations.audit_log import actions_of_kind
 
-    assert actions_of_kind("stacks") == ["stack.create", "stack.delete", "stack.rename", "stack_role.create"]
+    assert actions_of_kind("stacks") == [
+        "stack.create", "stack.delete", "stack.rename", "stack_role.create", "stack_role.delete", "stack_role.rename"
+    ]
     assert "sso.signin_refused" in actions_of_kind("signins") and "sso.enable" not in actions_of_kind("signins")
     assert actions_of_kind("nonsense") == []
 

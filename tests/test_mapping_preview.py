@@ -103,9 +103,12 @@ def test_update_shows_the_preview_and_confirm_applies_it(client, world, owner):
     client.force_login(owner.user)
     url = reverse("admin:mapping-save", args=[org.uid])
     data = {"group": eng.pk, "org_role": "admin", "all_stacks_role": "", f"stack_{docs.pk}": builtin("Admin").pk}
-    preview = client.post(url, data)
+    posted = client.post(url, data)
+    assert posted.status_code == 302  # Post/Redirect/Get: the preview is a GET
+    preview = client.get(posted["Location"])
     page = preview.content.decode()
     assert preview.status_code == 200 and "what will change" in page
+    assert client.get(posted["Location"]).status_code == 200  # Reload shows it again, nothing re-posted
     assert 'data-change="org-role-admin-gain"' in page and "Gain <strong>Admin</strong> on Docs" in page
     assert GroupMapping.objects.get(group=eng).org_role == "member"  # nothing applied yet
     done = client.post(url, {**data, "fingerprint": preview.context["preview"].fingerprint})
@@ -119,12 +122,12 @@ def test_confirm_after_the_group_changed_shows_the_new_preview_and_applies_nothi
     client.force_login(owner.user)
     url = reverse("admin:mapping-save", args=[org.uid])
     data = {"group": eng.pk, "org_role": "admin", "all_stacks_role": ""}
-    fingerprint = client.post(url, data).context["preview"].fingerprint
+    fingerprint = client.post(url, data, follow=True).context["preview"].fingerprint
     newcomer = factories.make_member(org, "new@acme.example")
     provisioning.change_group_members(eng, add=[newcomer.pk], actor=None)  # the IdP pushes a member meanwhile
 
-    again = client.post(url, {**data, "fingerprint": fingerprint})
-    assert again.status_code == 409
+    again = client.post(url, {**data, "fingerprint": fingerprint}, follow=True)
+    assert again.redirect_chain[0][1] == 302 and "changed=1" in again.redirect_chain[0][0]
     assert "changed since the preview" in again.content.decode()
     assert again.context["preview"].admins_gained == 3  # the newcomer counted
     assert GroupMapping.objects.get(group=eng).org_role == "member"
@@ -139,11 +142,11 @@ def test_confirm_after_another_groups_mapping_changed_shows_the_preview_again(cl
     client.force_login(owner.user)
     url = reverse("admin:mapping-save", args=[org.uid])
     data = {"group": eng.pk, "org_role": "member", "all_stacks_role": ""}  # drops Developer on Web
-    fingerprint = client.post(url, data).context["preview"].fingerprint
+    fingerprint = client.post(url, data, follow=True).context["preview"].fingerprint
     map_group(org, make_group(org, "Web team", [world["plain"]]), "member", {web: "Developer"})
 
-    again = client.post(url, {**data, "fingerprint": fingerprint})
-    assert again.status_code == 409 and "changed since the preview" in again.content.decode()
+    again = client.post(url, {**data, "fingerprint": fingerprint}, follow=True)
+    assert again.redirect_chain[0][1] == 302 and "changed since the preview" in again.content.decode()
     assert GroupMapping.objects.get(group=eng).stack_roles.exists()  # nothing applied
 
 
@@ -154,11 +157,38 @@ def test_remove_preview_then_confirm(client, world, owner):
     url = reverse("admin:mapping-delete", args=[org.uid, mapping.pk])
     preview = client.get(url)
     assert "Lose <strong>Developer</strong> on Web" in preview.content.decode()
-    assert client.post(url, {"fingerprint": "stale"}).status_code == 409
+    stale = client.post(url, {"fingerprint": "stale"})
+    assert stale.status_code == 302 and stale["Location"] == f"{url}?changed=1"
+    assert "changed since the preview" in client.get(stale["Location"]).content.decode()
     assert GroupMapping.objects.filter(pk=mapping.pk).exists()
     assert client.post(url, {"fingerprint": preview.context["preview"].fingerprint}).status_code == 302
     assert not GroupMapping.objects.filter(pk=mapping.pk).exists()
     assert not StackAccess.objects.filter(membership=world["plain"], source=AccessSource.SCIM).exists()
+
+
+def test_confirmed_preview_reloaded_or_reached_by_back_offers_no_second_confirm(client, world, owner):
+    org, eng = world["org"], world["eng"]
+    client.force_login(owner.user)
+    url = reverse("admin:mapping-save", args=[org.uid])
+    data = {"group": eng.pk, "org_role": "admin", "all_stacks_role": ""}
+    posted = client.post(url, data)
+    preview_url = posted["Location"]
+    assert "proposal=" in preview_url
+    preview = client.get(preview_url)
+    key = preview_url.split("proposal=")[1]
+    done = client.post(url, {**data, "proposal": key, "fingerprint": preview.context["preview"].fingerprint})
+    assert done.status_code == 302
+    back = client.get(preview_url)  # Back after Confirm: a GET, no resubmission
+    assert back.status_code == 200
+    page = back.content.decode()
+    assert 'id="preview-confirmed"' in page and 'id="mapping-confirm"' not in page
+
+
+def test_a_preview_key_of_another_session_or_org_is_not_shown(client, world, owner, other_org):
+    org = world["org"]
+    client.force_login(owner.user)
+    response = client.get(reverse("admin:mapping-preview", args=[org.uid]) + "?proposal=unknown")
+    assert response.status_code == 302 and "#group-mapping" in response["Location"]
 
 
 def test_preview_statements_do_not_grow_with_the_group(world, django_assert_max_num_queries):

@@ -50,7 +50,8 @@ def form_data(group, org_role="admin", **extra) -> dict:
 def confirmed(client, url: str, data: dict | None = None):
     """Update (or Remove) as the page does it: the preview first, then Confirm
     with the preview's fingerprint."""
-    preview = client.post(url, data or {})
+    preview = client.post(url, data or {}, follow=True)
+    assert preview.redirect_chain and preview.redirect_chain[0][1] == 302  # Post/Redirect/Get
     assert preview.status_code == 200, preview.content[:500]
     assert "Confirm" in preview.content.decode()
     return client.post(url, {**(data or {}), "fingerprint": preview.context["preview"].fingerprint})
@@ -132,7 +133,8 @@ def test_remove_asks_for_confirmation_then_removes(owner_client, scim_org, plain
     assert confirm.status_code == 200
     assert "Remove the mapping of Engineering?" in confirm.content.decode()
     assert GroupMapping.objects.exists()
-    assert owner_client.post(url).status_code == 200  # without the preview's fingerprint: the preview again
+    again = owner_client.post(url)  # without the preview's fingerprint: the preview again, on a GET
+    assert again.status_code == 302 and again["Location"] == url
     assert GroupMapping.objects.exists()
     response = owner_client.post(url, {"fingerprint": confirm.context["preview"].fingerprint})
     assert response.status_code == 302

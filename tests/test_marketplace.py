@@ -178,17 +178,22 @@ def test_authorize_and_install_renders_url_and_token_once(client, scim_org, owne
     settings.PUBLIC_BASE_URL = "https://orgdesk.example.com"
     client.force_login(owner.user)
 
-    response = client.post(url("marketplace-install", scim_org, OKTA))
+    posted = client.post(url("marketplace-install", scim_org, OKTA))
 
-    assert response.status_code == 200  # rendered, not redirected: a reload cannot show it again
+    installation = AppInstallation.objects.get()
+    token_page = url("marketplace-installation-token", scim_org, installation.pk)
+    assert posted.status_code == 302 and posted["Location"] == token_page  # Post/Redirect/Get
+    response = client.get(token_page)  # shows the secret once, from the session
     assert "no-store" in response["Cache-Control"] or "no-cache" in response["Cache-Control"]
     body = response.content.decode()
     scim_url = f"https://orgdesk.example.com/scim/v2/organizations/{scim_org.uid}"
     assert f'id="scim-url" value="{scim_url}"' in body
     secret = body.split('id="secret-token" value="', 1)[1].split('"', 1)[0]
     assert "shown only this once" in body
-    installation = AppInstallation.objects.get()
     assert authenticate(secret, scim_org.uid).installation == installation
+    reloaded = client.get(token_page).content.decode()  # a reload, or Back: no secret, and it says so
+    assert secret not in reloaded and 'id="secret-token"' not in reloaded
+    assert "no longer shown" in reloaded
 
     detail = client.get(url("marketplace-installation", scim_org, installation.pk)).content.decode()
     assert secret not in detail and secret.split("_", 2)[2] not in detail
@@ -210,7 +215,7 @@ def test_reloading_the_token_page_says_already_installed_once_and_issues_nothing
     installation, where the message is shown once and consumed."""
     client.force_login(owner.user)
     install = url("marketplace-install", scim_org, OKTA)
-    assert 'id="secret-token"' in client.post(install).content.decode()
+    assert 'id="secret-token"' in client.post(install, follow=True).content.decode()
     installation = AppInstallation.objects.get()
     for _ in range(2):  # reload, and reload again
         response = client.post(install, follow=True)
@@ -231,13 +236,18 @@ def test_regenerate_confirms_then_shows_new_token_once(client, scim_org, owner, 
     assert authenticate(first.secret, scim_org.uid) is not None
 
     assert f'name="token" value="{first.token.prefix}"' in confirm.content.decode()
-    body = client.post(regenerate, {"token": first.token.prefix}).content.decode()
+    posted = client.post(regenerate, {"token": first.token.prefix})
+    token_page = url("marketplace-installation-token", scim_org, installation.pk)
+    assert posted.status_code == 302 and posted["Location"] == token_page
+    body = client.get(token_page).content.decode()
+    assert "New Secret Token" in body
     new_secret = body.split('id="secret-token" value="', 1)[1].split('"', 1)[0]
     assert new_secret != first.secret
     assert authenticate(first.secret, scim_org.uid) is None
     assert authenticate(new_secret, scim_org.uid) is not None
+    assert new_secret not in client.get(token_page).content.decode()  # shown once
 
-    # The token page reloaded sends the same POST again: the new token survives.
+    # The same form sent again (a double click): the new token survives.
     again = client.post(regenerate, {"token": first.token.prefix}, follow=True)
     assert "already regenerated" in again.content.decode() and 'id="secret-token"' not in again.content.decode()
     assert authenticate(new_secret, scim_org.uid) is not None
@@ -371,7 +381,9 @@ def test_uninstalled_app_stays_listed_greyed_with_history_and_is_reinstalled(cli
 
     reinstall = url("marketplace-installation-reinstall", scim_org, installation.pk)
     assert "Reinstall" in client.get(reinstall).content.decode()
-    body = client.post(reinstall).content.decode()
+    posted = client.post(reinstall)
+    assert posted.status_code == 302
+    body = client.get(posted["Location"]).content.decode()
     new_secret = body.split('id="secret-token" value="', 1)[1].split('"', 1)[0]
     assert client_for(scim_org, new_secret).get("/Users").status_code == 200
     assert scim.get("/Users").status_code == 401
@@ -414,3 +426,12 @@ def test_a_search_over_the_limit_shows_the_error_and_lists_no_app(client, scim_o
     assert "at most 100 characters" in body and "Okta Generic SCIM" not in body
     fine = client.get(url("marketplace-apps", scim_org), {"q": "okta"})
     assert [app.slug for app, _ in fine.context["cards"]] == [OKTA]
+
+
+def test_the_token_page_of_another_orgs_installation_is_404_and_shows_no_secret(client, scim_org, other_org, owner, okta):
+    client.force_login(owner.user)
+    client.post(url("marketplace-install", scim_org, OKTA))
+    installation = AppInstallation.objects.get()
+    assert client.get(url("marketplace-installation-token", other_org, installation.pk)).status_code == 404
+    assert client.post(url("marketplace-installation-token", scim_org, installation.pk)).status_code == 405
+    assert 'id="secret-token"' in client.get(url("marketplace-installation-token", scim_org, installation.pk)).content.decode()

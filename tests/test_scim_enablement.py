@@ -228,3 +228,38 @@ def test_scim_tab_query_count_does_not_grow_with_installations(client, org, owne
         installations.install_app(org, app, actor=owner.user)
     assert queries_for_tab() == with_one
     assert client.get(tab_url(org)).content.decode().count("Manage</a>") == len(apps)
+
+
+def test_disabled_scim_keeps_apps_mappings_and_activity_visible_read_only(client, org, owner):
+    """Disable SCIM: its history stays on the tab, greyed, with no write button."""
+    from mappings.models import GroupMapping
+    from scim.models import MarketplaceApp, ProvisioningEvent, ScimGroup
+
+    installations.enable_scim(org, actor=owner.user)
+    okta = MarketplaceApp.objects.get(slug="okta-generic-scim")
+    installation, _ = installations.install_app(org, okta, actor=owner.user)
+    group = ScimGroup.objects.create(organization=org, display_name="Engineering")
+    mapping = GroupMapping.objects.create(organization=org, group=group, org_role="member")
+    ProvisioningEvent.objects.create(
+        organization=org, installation=installation, method="GET", path="/Users", operation="List users",
+        status=401, outcome="failure", detail="SCIM is disabled",
+    )
+    installations.disable_scim(org, actor=owner.user)
+    client.force_login(owner.user)
+    page = client.get(tab_url(org)).content.decode()
+    assert 'id="scim-history-note"' in page and 'class="od-readonly" id="scim-history"' in page
+    assert f'data-installation="{installation.pk}"' in page  # the app
+    assert 'data-group="Engineering"' in page and 'id="mappings-read-only"' in page  # the mapping
+    assert 'id="provisioning-activity-table"' in page and "SCIM is disabled" in page  # the 401s
+    # no write button: no mapping form, Edit, Remove, Reinstall, nor the invitations setting
+    assert 'id="group-mapping-form"' not in page
+    assert reverse("admin:mapping-delete", args=[org.uid, mapping.pk]) not in page
+    assert "edit_mapping=" not in page and ">Reinstall<" not in page and ">Manage<" not in page
+    assert 'id="provisioned-invitations"' not in page
+    assert 'id="scim-enable"' in page  # the one action: enable it again
+
+
+def test_disabled_scim_without_history_shows_no_empty_sections(client, org, owner):
+    client.force_login(owner.user)
+    page = client.get(tab_url(org)).content.decode()
+    assert 'id="scim-installations"' not in page and 'id="provisioning-activity"' not in page

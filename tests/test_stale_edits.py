@@ -97,8 +97,8 @@ def test_the_mapping_edit_page_carries_its_version_and_a_fresh_edit_applies(owne
     mapping = map_group(scim_org, group, "admin")
     version = edit_page_version(owner_client, scim_org, mapping)
     data = {"group": str(group.pk), "org_role": "member", "all_stacks_role": "", "version": version}
-    preview = owner_client.post(save_url(scim_org), data)
-    assert preview.status_code == 200
+    preview = owner_client.post(save_url(scim_org), data, follow=True)  # Post/Redirect/Get
+    assert preview.status_code == 200 and preview.redirect_chain[0][1] == 302
     assert ("version", version) in preview.context["posted_fields"]  # carried to the Confirm button
     done = owner_client.post(save_url(scim_org), {**data, "fingerprint": preview.context["preview"].fingerprint})
     assert done.status_code == 302
@@ -112,7 +112,7 @@ def test_a_mapping_edit_on_a_stale_page_is_refused_and_changes_nothing(owner_cli
     version = edit_page_version(owner_client, scim_org, mapping)
     data = {"group": str(group.pk), "org_role": "member", "all_stacks_role": "", "version": version}
     if step == "confirm":
-        preview = owner_client.post(save_url(scim_org), data)
+        preview = owner_client.post(save_url(scim_org), data, follow=True)
         data["fingerprint"] = preview.context["preview"].fingerprint
     # meanwhile, another admin saves the mapping (an All stacks role)
     map_group(scim_org, group, "admin", all_stacks="Developer", actor=owner.user)
@@ -129,6 +129,6 @@ def test_the_create_form_carries_no_version_and_is_not_refused(owner_client, sci
     group = make_group(scim_org, "Ops")
     assert hidden_version(owner_client.get(tab_url(scim_org)).content.decode(), "group-mapping-form") == ""
     data = {"group": str(group.pk), "org_role": "admin", "all_stacks_role": ""}
-    preview = owner_client.post(save_url(scim_org), data)
+    preview = owner_client.post(save_url(scim_org), data, follow=True)
     assert owner_client.post(save_url(scim_org), {**data, "fingerprint": preview.context["preview"].fingerprint}).status_code == 302
     assert GroupMapping.objects.filter(group=group).exists()

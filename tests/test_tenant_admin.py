@@ -102,6 +102,14 @@ def test_plain_member_signs_in_to_their_home_not_the_admin(client, plain_member)
     assert client.get(reverse("admin:index")).status_code == 302  # the admin stays closed to them
 
 
+def test_member_opening_an_admin_url_is_told_why_on_their_home(client, plain_member, org):
+    client.force_login(plain_member.user)
+    response = client.get(reverse("admin:org-settings-scim", args=[org.uid]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("member_home")
+    assert "Organization Settings are for Owners and Admins; here is your access." in response.content.decode()
+    assert "Owners and Admins" not in client.get(reverse("member_home")).content.decode()  # said once
+
+
 def test_admin_logs_in_with_email_in_any_case(client, admin_member):
     response = client.post(
         reverse("admin:login"), {"username": admin_member.user.email.upper(), "password": factories.PASSWORD}

@@ -317,9 +317,11 @@ def token_rotation(world: dict, admin_a: AdminSession) -> str:
         check(scim.call(PORT_B, "GET", "/Users?count=1").status == 200, "old token refused before rotation")
         check(scim.call(PORT_A, "GET", "/Users?count=1").status == 200, "old token refused before rotation")
     path = f"/admin/orgs/{world['org']}/marketplace/installations/{world['installation']}/regenerate/"
-    reply = admin_a.request("POST", path, {"token": world["token"].split("_")[1]})  # the prefix it replaces
+    posted = admin_a.request("POST", path, {"token": world["token"].split("_")[1]})  # the prefix it replaces
+    check(posted.status == 302, f"regenerating through node A failed ({posted.status})")
+    reply = admin_a.request("GET", posted.headers["Location"])  # Post/Redirect/Get: the token page shows it once
     match = re.search(r'id="secret-token" value="([^"]+)"', reply.text)
-    check(reply.status == 200 and match is not None, f"regenerating through node A failed ({reply.status})")
+    check(reply.status == 200 and match is not None, f"the token page on node A showed no token ({reply.status})")
     new_token = match.group(1)
     first = scim.call(PORT_B, "GET", "/Users?count=1")
     check(first.status == 401, f"node B accepted the old token right after rotation ({first.status})")

@@ -80,6 +80,16 @@ def test_admin_maps_a_scim_group_in_the_browser_and_the_member_gets_the_roles(br
         {("Web", "Developer"), ("Web", "Content Manager"), ("Docs", "Content Manager")},
     )
 
+    # Back after Confirm: the preview is a GET (Post/Redirect/Get), so Chromium
+    # shows it again, with its heading, and never "Confirm Form Resubmission".
+    page.go_back()
+    assert "/mappings/preview/?proposal=" in page.url
+    expect(page.locator("#mapping-preview h2")).to_contain_text("Update the mapping of Engineering")
+    expect(page.locator("#preview-confirmed")).to_be_visible()
+    assert page.locator("#mapping-confirm").count() == 0  # nothing to confirm twice
+    page.reload()  # and Reload re-posts nothing either
+    expect(page.locator("#mapping-preview h2")).to_contain_text("Update the mapping of Engineering")
+
     # "Why does Jane have Admin?" -> the Engineering group.
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/members/{jane.pk}/access/")
     assert "SCIM group Engineering" in page.locator("#org-role").inner_text()

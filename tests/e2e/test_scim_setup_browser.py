@@ -108,9 +108,16 @@ def test_owner_enables_scim_installs_okta_and_the_token_lifecycle_holds(
     assert new_token != token
     assert scim_status(scim_url, token) == 401
     assert scim_status(scim_url, new_token) == 200
+    # The token page is a GET (Post/Redirect/Get): a reload re-posts nothing and
+    # shows the token no more, saying so; the token still works.
+    assert page.url.endswith("/token/")
+    page.reload()
+    assert "no longer shown" in page.locator("#token-gone").inner_text()
+    assert new_token not in page.content()
+    assert scim_status(scim_url, new_token) == 200
+    page.click("#to-installation")
 
     # Disable SCIM: refused (401) while off, nothing lost; enabling again resumes.
-    page.click("#done")
     installation_url = page.url
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/settings/scim/")
     page.get_by_role("link", name="Disable SCIM").click()

@@ -21,12 +21,19 @@ def tab(org):
     return reverse("admin:org-settings-sso", args=[org.uid])
 
 
+def create_name(client, org, name: str = "acme"):
+    """The tab's name form, then its confirmation (the name is permanent)."""
+    posted = client.post(tab(org), {"form": "name", "name-signin_name": name})
+    assert posted.status_code == 302 and posted["Location"] == reverse("admin:org-settings-sso-name", args=[org.uid])
+    return client.post(posted["Location"], {"signin_name": name})
+
+
 def test_owner_sets_up_sso_from_the_tab(client, org, owner, idp):
     client.force_login(owner.user)
     page = client.get(tab(org))
     assert page.status_code == 200 and 'value="acme"' in page.content.decode()
 
-    assert client.post(tab(org), {"form": "name", "name-signin_name": "acme"}).status_code == 302
+    assert create_name(client, org).status_code == 302
     body = client.get(tab(org)).content.decode()
     sp = config.sp_urls(org)
     for value in (sp.entity_id, sp.acs_url, sp.metadata_url, sp.login_url):
@@ -52,7 +59,7 @@ def test_metadata_upload_and_manual_values(client, org, owner):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     client.force_login(owner.user)
-    client.post(tab(org), {"form": "name", "name-signin_name": "acme"})
+    create_name(client, org)
     soon = TestIdP(entity_id="http://soon.example.test", days_valid=10)
     upload = SimpleUploadedFile("idp.xml", soon.metadata().encode(), content_type="text/xml")
     assert client.post(tab(org), {"form": "metadata", "metadata-metadata_file": upload}).status_code == 302
@@ -71,7 +78,7 @@ def test_metadata_upload_and_manual_values(client, org, owner):
 
 def test_bad_input_is_a_form_error_and_changes_nothing(client, org, owner):
     client.force_login(owner.user)
-    client.post(tab(org), {"form": "name", "name-signin_name": "acme"})
+    create_name(client, org)
     bad = client.post(tab(org), {"form": "metadata", "metadata-metadata_xml": "<x>not metadata</x>"})
     assert bad.status_code == 400 and "The IdP metadata must name the entity ID" in bad.content.decode()
     bad = client.post(tab(org), {"form": "idp", "idp-idp_sso_url": "https://x.example/sso",

@@ -96,11 +96,12 @@ def test_secret_tokens_never_reach_logs_audit_activity_or_later_pages(owner, org
     admin = Client()
     admin.force_login(owner.user)
     assert admin.post(reverse("admin:org-settings-scim-enable", args=[org.uid])).status_code in (200, 302)
-    response = admin.post(reverse("admin:marketplace-install", args=[org.uid, "okta-generic-scim"]))
-    assert response.status_code == 200
+    response = admin.post(reverse("admin:marketplace-install", args=[org.uid, "okta-generic-scim"]), follow=True)
+    assert response.status_code == 200 and response.redirect_chain[0][1] == 302  # Post/Redirect/Get
     token = response.context["secret_token"]
     installation = response.context["installation"]
     assert token in response.content.decode()  # shown once, on this page only
+    assert token not in str(dict(admin.session))  # the session held it only until the token page was shown
     assert "no-cache" in response["Cache-Control"] or "no-store" in response["Cache-Control"]
 
     scim = ScimClient(org, token, Client())
@@ -112,10 +113,12 @@ def test_secret_tokens_never_reach_logs_audit_activity_or_later_pages(owner, org
     regenerate = admin.post(
         reverse("admin:marketplace-installation-regenerate", args=[org.uid, installation.pk]),
         {"token": token.split("_")[1]},  # the prefix of the token it replaces
+        follow=True,
     )
     new_token = regenerate.context["secret_token"] if regenerate.context and "secret_token" in regenerate.context else None
 
     later_pages = [
+        admin.get(reverse("admin:marketplace-installation-token", args=[org.uid, installation.pk])),
         admin.get(reverse("admin:marketplace-installation", args=[org.uid, installation.pk])),
         admin.get(reverse("admin:org-settings-scim", args=[org.uid])),
         admin.get(reverse("admin:org-settings-audit", args=[org.uid])),

@@ -63,25 +63,34 @@ def _handle(request: HttpRequest, org: Organization, forms: dict) -> HttpRespons
     if not form.is_valid():
         return None
     data, actor = form.cleaned_data, request.user
+    if action == "name":
+        # The sign-in name is permanent: a confirmation page comes first
+        # (Post/Redirect/Get: the name waits in the session).
+        request.session[SIGNIN_NAME_SESSION_KEY] = {"org": org.uid, "name": data["signin_name"]}
+        return redirect("admin:org-settings-sso-name", org.uid)
+    level = messages.SUCCESS
     try:
-        if action == "name":
-            sso = services.create_settings(org, actor=actor, signin_name=data["signin_name"])
-            message = f"The SSO sign-in name is “{sso.signin_name}”. Paste the values below into your IdP."
-        elif action == "metadata":
-            services.import_metadata(org, data["xml"], actor=actor)
-            message = "The IdP metadata was imported. Run Test SSO before enabling SSO."
-        elif action == "metadata_url":
-            sso = services.set_metadata_url(org, data["metadata_url"], actor=actor)
-            message = ("The IdP metadata was fetched from its URL; it is refreshed every night. "
-                       "Run Test SSO before enabling SSO." if sso.metadata_url else
-                       "The metadata URL was removed; the current identity provider values stay.")
-        elif action == "idp":
-            services.set_identity_provider(
-                org, entity_id=data["idp_entity_id"], sso_url=data["idp_sso_url"],
-                certificate=data["idp_x509_cert"], next_certificate=data["idp_x509_cert_next"],
-                slo_url=data["idp_slo_url"], actor=actor,
-            )
-            message = "The identity provider settings were saved. Run Test SSO before enabling SSO."
+        if action in ("metadata", "metadata_url", "idp"):
+            if action == "metadata":
+                sso = services.import_metadata(org, data["xml"], actor=actor)
+                message = "The IdP metadata was imported."
+            elif action == "metadata_url":
+                sso = services.set_metadata_url(org, data["metadata_url"], actor=actor)
+                message = ("The IdP metadata was fetched from its URL; it is refreshed every night." if sso.metadata_url
+                           else "The metadata URL was removed; the current identity provider values stay.")
+            else:
+                sso = services.set_identity_provider(
+                    org, entity_id=data["idp_entity_id"], sso_url=data["idp_sso_url"],
+                    certificate=data["idp_x509_cert"], next_certificate=data["idp_x509_cert_next"],
+                    slo_url=data["idp_slo_url"], actor=actor,
+                )
+                message = "The identity provider settings were saved."
+            notice = services.certificate_notice(sso) if sso.idp_configured else None
+            if notice is not None:  # said in the message itself, not a green "imported"
+                level = messages.ERROR if notice[0] == "error" else messages.WARNING
+                message = f"{message[:-1]}, but: {notice[1]}"
+            elif action != "metadata_url" or sso.metadata_url:
+                message += " Run Test SSO before enabling SSO."
         elif action == "security":
             sso = services.set_security_options(
                 org, sign_authn_requests=data["sign_authn_requests"],
@@ -102,8 +111,48 @@ def _handle(request: HttpRequest, org: Organization, forms: dict) -> HttpRespons
     except ServiceError as exc:
         form.add_error(None, str(exc))
         return None
-    messages.success(request, message)
+    messages.add_message(request, level, message)
     return redirect(_tab_url(org))
+
+
+SIGNIN_NAME_SESSION_KEY = "sso_signin_name"
+
+
+def sso_signin_name_view(site):
+    """The permanent SSO sign-in name: GET confirms the name the tab's form posted
+    (kept in the session), POST creates the settings with it."""
+
+    def view(request: HttpRequest, org_uid: str) -> HttpResponse:
+        org = get_managed_org_or_404(request, org_uid)
+        if request.method not in ("GET", "HEAD", "POST"):
+            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
+        if not services.can_configure_sso(request.user, org):
+            raise PermissionDenied("Only the Owner changes single sign-on.")
+        tab_url = _tab_url(org)
+        if request.method == "POST":
+            name = request.POST.get("signin_name", "")
+            try:
+                sso = services.create_settings(org, actor=request.user, signin_name=name)
+            except ServiceError as exc:
+                messages.error(request, str(exc))
+            else:
+                request.session.pop(SIGNIN_NAME_SESSION_KEY, None)
+                messages.success(request, f"The SSO sign-in name is “{sso.signin_name}”. Paste the values below into your IdP.")
+            return redirect(tab_url)
+        pending = request.session.get(SIGNIN_NAME_SESSION_KEY) or {}
+        if pending.get("org") != org.uid or services.get_settings(org) is not None:
+            return redirect(tab_url)
+        name = pending["name"]
+        context = {
+            **site.each_context(request), "org": org, "title": f"Use “{name}” as the SSO sign-in name?",
+            "message": f"People of {org.name} will type “{name}” at “Sign in with SSO”, and your identity provider "
+            "is set up with URLs that contain it. It cannot change later.",
+            "button": "Create sign-in name", "danger": False, "cancel_url": tab_url,
+            "hidden_fields": [("signin_name", name)], "crumb_url": tab_url, "crumb_label": "Single Sign-On",
+        }
+        return TemplateResponse(request, "admin/scim/confirm.html", context)
+
+    return view
 
 
 def sso_tab_view(site):
@@ -133,6 +182,7 @@ def sso_tab_view(site):
             cert=services.certificate_info(sso.idp_x509_cert) if sso else None,
             next_cert=services.certificate_info(sso.idp_x509_cert_next) if sso else None,
             cert_in_use=services.certificate_in_use(sso) if sso and sso.idp_configured else None,
+            cert_notice=services.certificate_notice(sso) if sso and sso.idp_configured else None,
             sp_cert=services.certificate_info(sso.sp_x509_cert) if sso else None,
             cert_warning_days=services.CERT_WARNING_DAYS,
             jit_effective=bool(sso and linking.jit_allowed(sso)),
@@ -236,6 +286,16 @@ def sso_toggle_view(site, *, action: str):
         if not services.can_configure_sso(request.user, org):
             raise PermissionDenied("Only the Owner changes single sign-on.")
         tab_url = _tab_url(org)
+        if action == "enable" and (refusal := services.enable_refusal(services.get_settings(org))):
+            # Refused before its confirmation: the page says why and offers no Enable.
+            if request.method == "POST":
+                messages.error(request, refusal)
+                return redirect(tab_url)
+            context = {
+                **site.each_context(request), "org": org, "title": "SSO cannot be enabled yet", "message": refusal,
+                "tab_url": tab_url, "crumb_url": tab_url, "crumb_label": "Single Sign-On",
+            }
+            return TemplateResponse(request, "admin/saml/enable_refused.html", context)
         if request.method in ("GET", "HEAD"):
             context = {
                 **site.each_context(request), "org": org, "title": title, "message": message.format(org=org.name),
@@ -279,6 +339,7 @@ def get_urls(site) -> list:
         path("settings/sso/", wrap(sso_tab_view(site)), name="org-settings-sso"),
         path("members/<int:membership_id>/sso-unlink/", wrap(member_unlink_view(site)), name="member-sso-unlink"),
         path("settings/sso/exceptions/", wrap(sso_exception_view(site)), name="org-settings-sso-exceptions"),
+        path("settings/sso/name/", wrap(sso_signin_name_view(site)), name="org-settings-sso-name"),
         *domain_views.get_urls(site),
         *[
             path(f"settings/sso/{action}/", wrap(sso_toggle_view(site, action=action)), name=f"org-settings-sso-{action}")

@@ -400,14 +400,47 @@ def refresh_all_metadata() -> int:
     return sum(1 for sso_id in ids if refresh_metadata(sso_id))
 
 
+def certificate_notice(sso: SsoSettings) -> tuple[str, str] | None:
+    """("error" | "warning", sentence) when the certificate in use (the trusted
+    one that expires last) has expired or expires within CERT_WARNING_DAYS: said
+    at the top of the SSO tab and in the message of the import that brought it."""
+    info = certificate_in_use(sso)
+    if info is None:
+        return None
+    when = timezone.localtime(info.not_after).strftime("%Y-%m-%d")
+    if info.expired:
+        return ("error", f"The IdP signing certificate expired on {when}: SSO cannot be enabled with it, and "
+                "sign-ins through the IdP are refused. Your identity provider has probably moved to a new "
+                "certificate: import its current certificate (or metadata).")
+    if info.expires_soon:
+        days = max(info.days_left, 0)
+        return ("warning", f"The IdP signing certificate expires within {CERT_WARNING_DAYS} days (on {when}, "
+                f"{days} day{'s' if days != 1 else ''} left). Import the IdP's new certificate (or metadata) "
+                "before then, or sign-ins will stop. The Owner is e-mailed 30, 7 and 1 days before.")
+    return None
+
+
+def enable_refusal(sso: SsoSettings | None) -> str | None:
+    """Why SSO cannot be enabled now (asked before the confirmation, and again by
+    enable_sso), or None."""
+    if sso is None:
+        return "Choose a sign-in name first."
+    if not sso.idp_configured:
+        return "Enter the identity provider's settings (or import its metadata) before enabling SSO."
+    info = certificate_in_use(sso)
+    if info is None or info.expired:
+        return ("The IdP signing certificate has expired; import the IdP's current certificate (or metadata) "
+                "before enabling SSO.")
+    return None
+
+
+
+
 @transaction.atomic
 def enable_sso(org: Organization, *, actor: Actor) -> SsoSettings:
     sso = _locked(org, actor)
-    if not sso.idp_configured:
-        raise ServiceError("Enter the identity provider's settings (or import its metadata) before enabling SSO.")
-    info = certificate_in_use(sso)
-    if info is None or info.expired:
-        raise ServiceError("The IdP signing certificate has expired; import the IdP's current certificate.")
+    if refusal := enable_refusal(sso):
+        raise ServiceError(refusal)
     before = _snapshot(sso)
     sso.enabled, sso.enabled_at = True, timezone.now()
     return _save(sso, before, "sso.enable", actor=actor, fields=["enabled", "enabled_at"])
