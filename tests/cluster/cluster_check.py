@@ -17,6 +17,7 @@ is its own or expires). Settings (environment):
 """
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -421,10 +422,15 @@ def mapping_on_worker(world: dict, admin_a: AdminSession, admin_b: AdminSession)
 
     save = f"/admin/orgs/{world['org']}/mappings/save/"
     form = {"group": str(world["group"]), "org_role": OrgRole.ADMIN, "all_stacks_role": ""}
-    preview = admin_a.request("POST", save, form)  # the admin sees what will change, then confirms it
-    fingerprint = re.search(r'name="fingerprint" value="([^"]+)"', preview.text)
-    check(preview.status == 200 and fingerprint is not None, f"the mapping preview through A: {preview.status}")
-    reply = admin_a.request("POST", save, {**form, "fingerprint": fingerprint.group(1)})
+    posted = admin_a.request("POST", save, form)  # the admin sees what will change, then confirms it
+    check(posted.status == 302, f"the mapping change through A was not sent to its preview: {posted.status}")
+    preview = admin_a.request("GET", posted.headers["Location"])  # Post/Redirect/Get: the preview is a GET
+    confirm = re.search(r'<form[^>]*id="mapping-preview-form".*?</form>', preview.text, re.S)
+    check(preview.status == 200 and confirm is not None, f"the mapping preview through A: {preview.status}")
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', confirm.group(0)))
+    fields.pop("csrfmiddlewaretoken", None)
+    check("fingerprint" in fields, "the preview's Confirm carries no fingerprint")
+    reply = admin_a.request("POST", save, {k: html.unescape(v) for k, v in fields.items()})
     check(reply.status == 302, f"confirming the mapping through A: {reply.status}")
     job = wait_until("the recompute job", lambda: RecomputeJob.objects.filter(organization__uid=world["org"]).first(),
                      timeout=10)
