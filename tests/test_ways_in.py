@@ -1,4 +1,4 @@
-"""Every member has a way in, and the Members tab says which (issue 24): the
+"""Every member has a way in, and the Members tab says which: the
 Sign-in column at a constant number of queries, "Send invitation" one at a time
 and for everyone without a way in (a background task with progress), the
 choose-a-password link of "Forgot password" for a member with none, and the

@@ -1,4 +1,4 @@
-"""Every member has a way in (issue 24), as a new user meets it: Okta pushes a
+"""Every member has a way in, as a new user meets it: Okta pushes a
 person while "Send invitations to provisioned members" is off; the Owner sees
 "No way in yet" on the Members tab, clicks Send invitation, and the e-mailed
 link lets the person choose a password and sign in. No CSP violation on the way."""
