@@ -264,6 +264,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=4, minute=10),  # daily
         "options": {"expires": 6 * 3600},
     },
+    "saml-metadata-refresh": {
+        "task": "organizations.signin.saml.tasks.refresh_idp_metadata",
+        "schedule": crontab(hour=2, minute=15),  # nightly
+        "options": {"expires": 6 * 3600},
+    },
+    "saml-certificate-expiry": {
+        "task": "organizations.signin.saml.tasks.warn_certificate_expiry",
+        "schedule": crontab(hour=8, minute=5),  # daily, after the refresh
+        "options": {"expires": 6 * 3600},
+    },
     "access-consistency-pass": {
         "task": "mappings.tasks.nightly_consistency_pass",
         "schedule": crontab(hour=3, minute=30),  # nightly
@@ -340,6 +350,10 @@ SAML_CLOCK_SKEW_SECONDS = env_int("SAML_CLOCK_SKEW_SECONDS", 120)
 # Verified domains: the DNS resolver that reads the TXT records, "host:port"
 # ("[::1]:53" for IPv6); unset: the system's (/etc/resolv.conf).
 DNS_RESOLVER = os.environ.get("DNS_RESOLVER", "").strip() or None
+# An IdP's metadata URL (organizations/signin/saml/fetch.py) is fetched over HTTPS
+# only; this allows plain http:// to a loopback test server (tests; DEBUG too).
+SAML_METADATA_ALLOW_HTTP = env_bool("SAML_METADATA_ALLOW_HTTP", False)
+SAML_METADATA_TIMEOUT = env_int("SAML_METADATA_TIMEOUT", 5)
 # Answer 503 (Retry-After) instead of hanging when PostgreSQL or Redis is unreachable.
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

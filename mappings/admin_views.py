@@ -127,7 +127,7 @@ def mapping_save_view(site, *, methods=("POST",)):
             return redirect(_tab_url(org))
         data = request.POST if request.method == "POST" else request.GET
         form = GroupMappingForm(org, data)
-        if form.is_valid():
+        if form.is_valid() and not form.refuse_if_stale():
             group = form.cleaned_data["group"]
             proposal = _proposal(form)
             submitted = request.POST.get("fingerprint", "") if request.method == "POST" else ""

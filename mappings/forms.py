@@ -15,6 +15,16 @@ from .models import MAPPABLE_ORG_ROLES, GroupMapping
 STACK_FIELD_PREFIX = "stack_"
 
 
+STALE_MAPPING = "This mapping changed since you opened this page; review it and try again."
+
+
+def mapping_version(mapping: GroupMapping | None) -> str:
+    """The version of a mapping an edit page was opened at (its id and the
+    updated_at every save moves); "" for no mapping. Compared when the edit is
+    posted, so an edit made on a stale page is refused."""
+    return f"{mapping.pk}:{mapping.updated_at.isoformat()}" if mapping is not None else ""
+
+
 class GroupMappingForm(forms.Form):
     group = forms.ModelChoiceField(
         queryset=ScimGroup.objects.none(),
@@ -30,6 +40,9 @@ class GroupMappingForm(forms.Form):
         help_text="Applies to every stack, including stacks created later.",
     )
 
+    # The version of the mapping the edit page was opened at (mapping_version).
+    version = forms.CharField(widget=forms.HiddenInput, required=False)
+
     def __init__(self, org: Organization, *args, mapping: GroupMapping | None = None, **kwargs) -> None:
         self.org = org
         self.stacks = list(Stack.objects.filter(organization=org))
@@ -37,6 +50,7 @@ class GroupMappingForm(forms.Form):
             initial = kwargs.setdefault("initial", {})
             initial.update(
                 {
+                    "version": mapping_version(mapping),
                     "group": mapping.group_id,
                     "org_role": mapping.org_role,
                     "all_stacks_role": mapping.all_stacks_role_id,
@@ -60,6 +74,21 @@ class GroupMappingForm(forms.Form):
             self.fields[f"{STACK_FIELD_PREFIX}{stack.pk}"] = forms.TypedChoiceField(
                 choices=choices, coerce=int, required=False, empty_value=None, label=stack.name
             )
+
+    def refuse_if_stale(self) -> bool:
+        """A valid form posted from an edit page: True (with a form error, and the
+        version brought up to date so a second submit applies) when the group's
+        mapping changed since the page was opened."""
+        posted = self.cleaned_data.get("version") or ""
+        if not posted:
+            return False  # the create form, or a client that does not send one
+        current = mapping_version(GroupMapping.objects.filter(group=self.cleaned_data["group"]).first())
+        if posted == current:
+            return False
+        self.add_error(None, STALE_MAPPING)
+        self.data = self.data.copy()
+        self.data["version"] = current
+        return True
 
     def stack_fields(self):
         return [self[f"{STACK_FIELD_PREFIX}{stack.pk}"] for stack in self.stacks]

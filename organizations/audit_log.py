@@ -192,6 +192,31 @@ def _sso_link(event: AuditEvent, w: Words) -> str:
     return f"{w['target']} was linked to the identity provider as {w.get('after_name_id', '?')} ({proof})"
 
 
+def _sso_metadata_url(event: AuditEvent, w: Words) -> str:
+    url = _after(event, "metadata_url")
+    if url:
+        return f"{w['actor']} set the identity provider's metadata URL to {url} (refreshed every night)"
+    return f"{w['actor']} removed the identity provider's metadata URL (no more nightly refresh)"
+
+
+def _sso_security_options(event: AuditEvent, w: Words) -> str:
+    parts = []
+    for key, noun in (("sign_authn_requests", "signed AuthnRequests"),
+                      ("want_assertions_encrypted", "required encryption of assertions")):
+        value = _after(event, key)
+        if value is not None:
+            parts.append(f"turned {'on' if value else 'off'} {noun}")
+    if _after(event, "sp_certificate_sha256"):
+        parts.append("created Orgdesk's signing and encryption certificate")
+    return f"{w['actor']} " + (", ".join(parts) or "changed the request signing and encryption settings") \
+        + " for single sign-on"
+
+
+def _sso_certificate_warning(event: AuditEvent, w: Words) -> str:
+    days = _after(event, "days")
+    return f"The Owner was e-mailed that the identity provider's signing certificate expires within {days} day{'s' if days != 1 else ''}"
+
+
 register_sentences({
     "organization.create": "{actor} created the organization {after_name} with {after_owner} as Owner",
     "organization.rename": "{actor} renamed the organization from {before_name} to {after_name}",
@@ -247,6 +272,14 @@ register_sentences({
     "sso.unlink": "{actor} unlinked {target} from the identity provider (they link again at their next sign-in)",
     "sso.link_refused": "Linking {target} to the identity provider as {after_name_id} was refused: {after_reason}",
     "sso.link_proof_sent": "A one-time link was e-mailed to {target} to link them to the identity provider as {after_name_id}",
+    "sso.set_metadata_url": _sso_metadata_url,
+    "sso.metadata_refresh": "The identity provider's metadata was refreshed from its URL and its values changed",
+    "sso.metadata_refresh_failed": "The nightly refresh of the identity provider's metadata failed: {after_error}",
+    "sso.certificate_warning": _sso_certificate_warning,
+    "sso.set_security_options": _sso_security_options,
+    "sso.signout": "{actor} signed out, and was sent to the identity provider to sign out there too",
+    "sso.idp_logout": "The identity provider signed {target} out (single logout): {after_sessions} session(s) ended",
+    "sso.logout_refused": "A single logout request from the identity provider was refused: {after_reason}",
     "membership.join": "{actor} accepted the invitation and joined as {after_role}",
     "account.password_confirmed": "{actor} confirmed their password to open an organization",
 })
@@ -266,13 +299,13 @@ KINDS: list[tuple[str, str, tuple[str, ...]]] = [
         "organization.create", "organization.rename", "organization.change_plan",
         "organization.invite_provisioned_members", "scim.enable", "scim.disable", "marketplace.",
         "sso.create", "sso.set_", "sso.enable", "sso.disable", "sso.test", "sso.exception_", "domain.",
-        "organization.mfa_required")),
-    # An org's sign-ins: its IdP's (sso.signin, sso.signin_refused, sso.link*) and
-    # its members' password sign-ins ("account.signin", recorded per org by
-    # signin.sessions.record_password_signin). Failed password sign-ins are the
-    # account's (no org), so they are not in any org's log.
+        "organization.mfa_required", "sso.metadata_", "sso.certificate_warning")),
+    # An org's sign-ins: its IdP's (sso.signin, sso.signin_refused, sso.link*,
+    # sign-outs) and its members' password sign-ins ("account.signin", recorded per
+    # org by signin.sessions.record_password_signin). Failed password sign-ins are
+    # the account's (no org), so they are not in any org's log.
     ("signins", "Sign-ins", ("sso.signin", "sso.link", "sso.unlink", "account.signin", "account.password_confirmed",
-                             "account.mfa_")),
+                             "account.mfa_", "sso.signout", "sso.idp_logout", "sso.logout_refused")),
 ]
 
 

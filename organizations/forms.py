@@ -96,10 +96,35 @@ class SsoExceptionForm(_MembershipChoiceForm):
         return super().membership_queryset(organization).exclude(role=OrgRole.OWNER)
 
 
+STALE_MEMBER = "This member changed since you opened this page; review it and try again."
+
+
+def member_version(membership) -> str:
+    """The version of a member its page was opened at: the updated_at every
+    change of the membership moves (a role granted by hand, SCIM updates,
+    (de)activation). Compared when the role edit is posted."""
+    return membership.updated_at.isoformat()
+
+
 class MemberRoleForm(forms.Form):
     """The role granted by hand, on a member's page."""
 
     role = forms.ChoiceField(choices=GRANTABLE_ROLES, label="Role granted by hand")
+    # The version of the member the page was opened at (member_version).
+    version = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def refuse_if_stale(self, membership) -> bool:
+        """True (with a form error, and the version brought up to date so a second
+        submit applies) when the member changed since the page was opened. A
+        post without a version (an old page, a script) is not refused."""
+        posted = self.cleaned_data.get("version") or ""
+        current = member_version(membership)
+        if not posted or posted == current:
+            return False
+        self.add_error(None, STALE_MEMBER)
+        self.data = self.data.copy()
+        self.data["version"] = current
+        return True
 
 
 class RenameStackForm(forms.Form):

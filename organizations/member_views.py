@@ -22,7 +22,7 @@ from .outcomes import LOSS_CONFIRMED_FIELD, Outcome, finish, lost_own_access, lo
 from .signin.saml.members import sso_link_context
 from .signin.ways_in import annotate_ways_in
 from .permissions import can_manage, get_managed_org_or_404
-from .forms import MemberRoleForm, RenameStackForm
+from .forms import MemberRoleForm, RenameStackForm, member_version
 from .models import Membership, Organization, OrgRole, Stack, StackAccess
 from .pickers import picker_response
 from .role_sources import annotate_org_role_sources, role_change_outcome
@@ -116,16 +116,17 @@ def member_view(site):
     def view(request: HttpRequest, org_uid: str, membership_id: int) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
         member = _get_member(org, membership_id)
-        form = MemberRoleForm(request.POST or None, initial={"role": member.manual_role})
+        form = MemberRoleForm(request.POST or None, initial={"role": member.manual_role, "version": member_version(member)})
         next_url = _next_url(request, org)
         if request.method == "POST":
             if member.role == OrgRole.OWNER:
                 form.add_error(None, "The Owner's role changes only by transferring ownership.")
-            elif form.is_valid():
+            elif form.is_valid() and not form.refuse_if_stale(member):
                 role = form.cleaned_data["role"]
                 try:
                     result = change_role_outcome(
-                        request, site, org, member, role, next_url=next_url, hidden_fields=[("role", role)]
+                        request, site, org, member, role, next_url=next_url,
+                        hidden_fields=[("role", role), ("version", form.cleaned_data["version"])],
                     )
                 except services.ServiceError as exc:
                     form.add_error(None, str(exc))

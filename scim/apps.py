@@ -36,6 +36,13 @@ class ScimConfig(AppConfig):
         from .models import AppInstallation, SecretToken
 
         totals.connect()
+        from django.db.models.signals import pre_delete
+
+        from organizations.models import Membership
+
+        from .provisioning import touch_groups_of_deleted_member
+
+        pre_delete.connect(touch_groups_of_deleted_member, sender=Membership, dispatch_uid="scim-group-version-member-delete")
         from organizations.audit_log import register_sentences
 
         from .audit_sentences import SENTENCES

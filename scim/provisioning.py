@@ -260,12 +260,14 @@ def update_user_profile(membership: Membership, profile: UserProfile, *, actor: 
         "scim_extra": profile.extra,
     }
     changed = [name for name, value in fields.items() if getattr(membership, name) != value]
-    if changed:  # a PATCH of `active` alone writes nothing here
+    emails_changed = before.emails != profile.emails
+    if changed or emails_changed:  # a PATCH of `active` alone writes nothing here
+        # updated_at moves with the e-mails too: it is the User's version (scim.api.versions).
         for name in changed:
             setattr(membership, name, fields[name])
         # A member invited by hand that the IdP linked (userName eq) and updated
         # is from now on managed by the IdP.
-        if not membership.scim_managed:
+        if changed and not membership.scim_managed:
             membership.scim_managed = True
             changed.append("scim_managed")
         try:
@@ -273,7 +275,7 @@ def update_user_profile(membership: Membership, profile: UserProfile, *, actor: 
                 membership.save(update_fields=[*changed, "updated_at"])
         except IntegrityError as exc:
             raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.") from exc
-    if before.emails != profile.emails:
+    if emails_changed:
         _write_emails(membership, profile.emails)
     profile_changed = before.snapshot() | {"active": None} != profile.snapshot() | {"active": None} or (
         before.extra != profile.extra
@@ -447,7 +449,10 @@ def change_group_members(
     if added:
         _insert_links(group, sorted(added))
     if added or removed:
-        ScimGroup.objects.filter(pk=group.pk).update(updated_at=timezone.now())
+        # The group's version (scim.api.versions) moves with its members; the
+        # object keeps the value written, so the response needs no re-read.
+        group.updated_at = timezone.now()
+        ScimGroup.objects.filter(pk=group.pk).update(updated_at=group.updated_at)
         if before is None:  # counted only when something changed
             after = links.count()
             before = after - len(added) + len(removed)
@@ -481,6 +486,15 @@ def _insert_links(group: ScimGroup, member_ids: list[int]) -> None:
             "SELECT %s, unnest(%s::bigint[]), %s ON CONFLICT DO NOTHING",
             [group.pk, member_ids, timezone.now()],
         )
+
+
+def touch_groups_of_deleted_member(sender, instance: Membership, origin=None, **kwargs) -> None:
+    """pre_delete of a Membership (a SCIM DELETE, a removal by hand): its groups
+    lose a member, so their version moves (scim.api.versions), in one UPDATE.
+    Not when the whole organization goes (its groups go with it)."""
+    if isinstance(origin, Organization):
+        return
+    ScimGroup.objects.filter(memberships__membership_id=instance.pk).update(updated_at=timezone.now())
 
 
 @transaction.atomic

@@ -103,3 +103,17 @@ def send_sso_link_proof(membership: Membership, url: str) -> None:
     context = {"org_name": org.name, "email": membership.user.email, "url": url}
     _send(f"Link your Orgdesk account to {org.name}'s single sign-on", "signin/email/sso_link.txt", context,
           membership.user.email)
+
+
+def send_sso_certificate_warning(membership: Membership, cert, days: int, metadata_url: str) -> None:
+    """The IdP's signing certificate in use expires soon: sign-ins stop then."""
+    org = membership.organization
+    context = {
+        "org_name": org.name, "days": days, "days_left": max(cert.days_left, 0),
+        "expires": cert.not_after.strftime("%Y-%m-%d %H:%M UTC"), "subject": cert.subject,
+        "sha256": cert.sha256, "metadata_url": metadata_url,
+        "url": absolute(reverse("admin:org-settings-sso", args=[org.uid])),
+    }
+    when = "tomorrow" if days == 1 else f"within {days} days"
+    _send(f"{org.name}: the single sign-on certificate expires {when}", "signin/email/sso_certificate.txt",
+          context, membership.user.email)

@@ -177,7 +177,17 @@ def confirm_password(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def signout(request: HttpRequest) -> HttpResponse:
+    """End the session; when an org's IdP signed it in and has single logout,
+    go on to the IdP with a LogoutRequest (organizations.signin.saml.logout)."""
+    from .saml.logout import sp_logout_url
+
+    found = sp_logout_url(request) if request.user.is_authenticated else None
     logout(request)
+    if found:
+        # Not a redirect: browsers check the sign-out form's form-action ('self')
+        # on redirects too; this page navigates to the IdP instead.
+        org_name, idp_url = found
+        return TemplateResponse(request, "signin/saml/slo_redirect.html", {"url": idp_url, "org_name": org_name})
     return redirect("admin:login")
 
 

@@ -99,7 +99,13 @@ class ResourceAdapter:
             "created": self.obj.created_at.isoformat(),
             "lastModified": self.obj.updated_at.isoformat(),
             "location": self.location,
+            "version": self.version,
         }
+
+    @property
+    def version(self) -> str:
+        """meta.version and the ETag (scim.api.versions)."""
+        raise NotImplementedError
 
     @classmethod
     def resource_type_dict(cls, request=None) -> dict[str, Any]:

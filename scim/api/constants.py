@@ -54,5 +54,8 @@ DETAIL_ROUTE_NOT_FOUND = "No SCIM endpoint at this path"
 DETAIL_METHOD_NOT_ALLOWED = "Method not allowed on this endpoint"
 DETAIL_TOO_LARGE = "Request body is larger than the maximum of {limit} bytes"
 DETAIL_UNSUPPORTED_MEDIA = "Content-Type must be application/scim+json or application/json"
+DETAIL_PRECONDITION_FAILED = (
+    "The resource changed since the version named in If-Match: read it again (its version is now {current}) and retry"
+)
 DETAIL_SERVER_ERROR = "Internal server error while processing the SCIM request"
 DETAIL_UNAVAILABLE = "The service is temporarily unavailable: retry after {seconds} s"

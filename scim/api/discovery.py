@@ -93,8 +93,8 @@ def schemas(location_of) -> list[dict[str, Any]]:
 
 
 class ServiceProviderConfig(SCIMServiceProviderConfig):
-    """django-scim2's config, corrected: filter and sort are supported, password
-    changes are not, and `location` is the org's absolute URL."""
+    """django-scim2's config, corrected: filter, sort and ETags are supported,
+    password changes are not, and `location` is the org's absolute URL."""
 
     def __init__(self, request=None, location: str = "") -> None:
         super().__init__(request)
@@ -114,7 +114,7 @@ class ServiceProviderConfig(SCIMServiceProviderConfig):
                 "filter": {"supported": True, "maxResults": settings.SCIM_MAX_PAGE_SIZE},
                 "changePassword": {"supported": False},
                 "sort": {"supported": True},
-                "etag": {"supported": False},
+                "etag": {"supported": True},  # meta.version, ETag, If-Match, If-None-Match: scim.api.versions
             }
         )
         return d

@@ -58,6 +58,12 @@ class Conflict(scim_exceptions.IntegrityError):
     scim_type = c.SCIM_TYPE_UNIQUENESS
 
 
+class PreconditionFailed(ScimError):
+    """If-Match names a version that is no longer current (RFC 7644 §3.14): no scimType."""
+
+    status = 412
+
+
 class PayloadTooLarge(ScimError):
     status = 413
 

@@ -9,9 +9,9 @@ from scim import provisioning
 from scim.models import ScimGroup
 
 from . import constants as c
-from . import limits
+from . import ignored, limits, versions
 from .adapter_base import ResourceAdapter, _ci_get, document_urls, translate_service_errors
-from .errors import BadRequest, Mutability, NoTarget
+from .errors import BadRequest, InvalidPath, Mutability, NoTarget
 from .patch import PatchPath
 
 
@@ -36,6 +36,10 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
     @property
     def display_name(self) -> str:
         return self.obj.display_name
+
+    @property
+    def version(self) -> str:
+        return versions.group(self.obj.updated_at)
 
     @property
     def members(self) -> list[dict[str, Any]]:
@@ -82,6 +86,8 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
         """POST and PUT. A PUT without `members` keeps the members (safer than
         RFC's "unassigned" when an IdP only renames); `members: []` empties it."""
         self.validate_dict(d)
+        d, names = ignored.check_document(ignored.GROUP, d)  # unknown attributes: 400 invalidValue
+        ignored.note(self.request, names)
         name = _ci_get(d, "displayName")
         if name is None or (isinstance(name, str) and not name.strip()):
             raise BadRequest('"displayName" is required')
@@ -97,8 +103,30 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
         if not path:
             if not isinstance(value, dict):
                 raise NoTarget("A PATCH operation without a path needs an object value")
-            return [(self.split_path(key), item) for key, item in value.items()]
-        return [(self.split_path(path), value)]
+            # Keys naming no attribute: 400 invalidValue, as in a body (see
+            # ScimUserAdapter.parse_path_and_values for why not invalidPath).
+            pairs = []
+            for key, item in value.items():
+                if key.lower() == "schemas":
+                    continue
+                try:
+                    pairs.append((self.split_path(key), item))
+                except InvalidPath as exc:
+                    raise BadRequest(str(exc.detail)) from exc
+            return self._kept(pairs, BadRequest)
+        return self._kept([(self.split_path(path), value)], InvalidPath)
+
+    def _kept(self, pairs: list[tuple[PatchPath, Any]], error: type[Exception]) -> list[tuple[PatchPath, Any]]:
+        """Pairs naming stored attributes; ignored ones (Okta's path-less rename
+        carries the group's `id`) are named in the activity entry, unknown ones refused."""
+        kept = []
+        for path, value in pairs:
+            name = ignored.check_path(ignored.GROUP, path, error=error)
+            if name:
+                ignored.note(self.request, [name])
+            else:
+                kept.append((path, value))
+        return kept
 
     def _members_op(self, op: str, values: set[str]) -> None:
         self.members_touched = True
@@ -135,8 +163,8 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
             self.name = limits.group_string(value, "displayName")
         elif path.attr == "externalid":
             self.external_id = "" if op == c.OP_REMOVE else limits.group_string(value, "externalId")
-        # "id" (Okta's path-less rename carries the group id), "schemas", "meta",
-        # unknown attributes: ignored, so Okta's rename never fails.
+        # Nothing else gets here: _kept named the ignored ones ("id" of Okta's
+        # path-less rename, "meta", extensions) and refused unknown attributes.
 
     # --- writing ------------------------------------------------------------------
     @translate_service_errors

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from scim.metrics import observe_request
 
 from . import constants as c
+from . import ignored
 from .errors import error_response, response_for_exception
 
 logger = logging.getLogger("orgdesk.scim")
@@ -71,7 +72,7 @@ class ScimApiMiddleware:
             )
             if allow:
                 response["Allow"] = allow
-        elif not getattr(response, "streaming", False) and response.status_code != 204:
+        elif not getattr(response, "streaming", False) and response.status_code not in (204, 304):
             response["Content-Type"] = c.SCIM_CONTENT_TYPE
         elapsed = time.monotonic() - started
         duration_ms = int(elapsed * 1000)
@@ -79,7 +80,8 @@ class ScimApiMiddleware:
         observe_request(request, response.status_code, elapsed)
         from scim.activity import record_request
 
-        record_request(request, response, duration_ms, detail=error_detail(response))
+        # A failure's detail is its error; a success names what it ignored (scim.api.ignored).
+        record_request(request, response, duration_ms, detail=error_detail(response) or ignored.describe(request))
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

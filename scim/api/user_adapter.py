@@ -13,9 +13,9 @@ from scim import provisioning
 from scim.provisioning import UserProfile
 
 from . import constants as c
-from . import limits, user_documents, user_rows
+from . import ignored, limits, user_documents, user_rows
 from .adapter_base import ResourceAdapter, _ci_get, translate_service_errors
-from .errors import BadRequest, Mutability, NoTarget
+from .errors import BadRequest, InvalidPath, Mutability, NoTarget
 from .filters import ENTERPRISE_STRINGS, NAME_EXTRAS
 from .patch import PatchPath
 from .values import coerce_bool, parse_bool
@@ -100,16 +100,28 @@ class ScimUserAdapter(ResourceAdapter, SCIMUser):
         m = self.obj
         return m.display_name or f"{m.given_name} {m.family_name}".strip() or m.scim_username
 
+    @property
+    def version(self) -> str:
+        return user_documents.version_of(self.obj, None)
+
     def to_dict(self) -> dict[str, Any]:
         return user_documents.of_membership(self.request, self.obj, None)
 
     # --- parsing ----------------------------------------------------------------
     def from_dict(self, d: dict) -> None:
-        """Whole-resource parse (POST and PUT; PATCH checks its result the same way).
-        Read-only and unknown attributes (`id`, `meta`, `groups`, `password`,
-        `locale`, ...) are ignored; every stored value is checked against its type
-        and storage limit first (scim.api.limits), nothing is coerced or cut."""
+        """Whole-resource parse of a POST or PUT body. What Orgdesk does not store
+        is either on scim.api.ignored's list (`password`, `locale`, read-only `id`,
+        `meta`, `groups`, unpublished extensions: named in the activity entry) or
+        refused, 400 invalidValue naming it."""
         self.validate_dict(d)
+        d, names = ignored.check_document(ignored.USER, d)
+        ignored.note(self.request, names)
+        self._parse(d)
+
+    def _parse(self, d: dict) -> None:
+        """The document as a UserProfile (POST, PUT, and the result of a PATCH):
+        every stored value is checked against its type and storage limit first
+        (scim.api.limits), nothing is coerced or cut."""
         user_name = _ci_get(d, "userName")
         if user_name is None or (isinstance(user_name, str) and not user_name.strip()):
             raise BadRequest('"userName" is required')
@@ -160,24 +172,58 @@ class ScimUserAdapter(ResourceAdapter, SCIMUser):
         if not path:
             if not isinstance(value, dict):
                 raise NoTarget("A PATCH operation without a path needs an object value")
-            # Path-less add/replace: every key is a path, including Entra's dotted
-            # keys ("name.givenName") and extension URNs.
+            # Path-less add/replace: the value is a piece of the resource and every
+            # key a path, including Entra's dotted keys ("name.givenName") and
+            # extension URNs. A key naming no attribute is refused as in a POST/PUT
+            # body, 400 invalidValue: RFC 7644 §3.12 keeps invalidPath for a bad
+            # "path" attribute, which this operation does not have, while its value
+            # "contains a set of attributes" (§3.5.2.1, §3.5.2.3) one of which is
+            # not compatible with the resource: invalidValue.
             pairs = []
             for key, item in value.items():
-                parsed = self.split_path(key)
-                if parsed.urn and not parsed.attr and isinstance(item, dict):
-                    pairs.extend((PatchPath(attr=k, urn=parsed.urn, raw=f"{key}:{k}"), v) for k, v in item.items())
-                else:
-                    pairs.append((parsed, item))
-            return pairs
-        return [(self.split_path(path), value)]
+                if key.lower() == "schemas":
+                    continue  # the value's declaration, as in a body
+                try:
+                    parsed = self.split_path(key)
+                except InvalidPath as exc:
+                    raise BadRequest(str(exc.detail)) from exc
+                pairs.extend(self._expanded(parsed, item))
+            return self._kept(pairs, BadRequest)
+        return self._kept(self._expanded(self.split_path(path), value), InvalidPath)
+
+    @staticmethod
+    def _expanded(path: PatchPath, value: Any) -> list[tuple[PatchPath, Any]]:
+        """The enterprise extension given as one object: one pair per attribute."""
+        if path.urn == ENTERPRISE and not path.attr and isinstance(value, dict):
+            # (scim2-models also puts a "schemas" declaration in it: read as such)
+            return [
+                (PatchPath(attr=k, urn=path.urn, raw=f"{path.raw}:{k}"), v)
+                for k, v in value.items() if k.lower() != "schemas"
+            ]
+        return [(path, value)]
+
+    def _kept(self, pairs: list[tuple[PatchPath, Any]], error: type[Exception]) -> list[tuple[PatchPath, Any]]:
+        """The pairs naming stored attributes; the deliberately ignored ones are
+        named in the activity entry (scim.api.ignored), unknown ones refused."""
+        kept = []
+        for path, value in pairs:
+            name = ignored.check_path(ignored.USER, path, error=error)
+            if name:
+                ignored.note(self.request, [name])
+                continue
+            if path.urn and path.attr.lower() == "manager" and isinstance(value, dict) and any(
+                isinstance(k, str) and k.lower() == "displayname" for k in value
+            ):
+                ignored.note(self.request, [f"{ENTERPRISE}:manager.displayName"])
+            kept.append((path, value))
+        return kept
 
     def handle_operations(self, operations: list) -> None:
         if self._doc is None:
             self._doc = self.as_document()
         had_emails = bool(self._doc["emails"])
         super().handle_operations(operations)
-        self.from_dict(self._doc)
+        self._parse(self._doc)
         if had_emails and not self.profile.emails:
             # /Schemas declares emails required (RFC 7644 §3.5.2.2: mutability).
             raise Mutability('"emails" is required: the last e-mail cannot be removed')
@@ -186,10 +232,9 @@ class ScimUserAdapter(ResourceAdapter, SCIMUser):
         """Apply one operation to the plain document; from_dict then checks types
         and limits of the result as a whole."""
         doc = self._doc
-        if path.urn:
-            if path.urn == ENTERPRISE:
-                self._apply_enterprise(path, value, op)
-            return  # an extension we do not store: ignored like unknown attributes
+        if path.urn:  # only the enterprise extension gets here (_kept)
+            self._apply_enterprise(path, value, op)
+            return
         attr = path.attr
         if attr in ("username", "externalid", "displayname", "active"):
             key = {"username": "userName", "externalid": "externalId", "displayname": "displayName", "active": "active"}[attr]
@@ -217,7 +262,7 @@ class ScimUserAdapter(ResourceAdapter, SCIMUser):
                 raise limits.InvalidValue('"name" must be an object')
         elif attr == "emails":
             self._apply_emails(path, value, op)
-        # groups, password, meta, id, schemas, locale and unknown attributes: ignored.
+        # Nothing else gets here: _kept named the ignored attributes and refused the rest.
 
     def _apply_enterprise(self, path: PatchPath, value: Any, op: str) -> None:
         ent = self._doc[ENTERPRISE]
@@ -229,7 +274,7 @@ class ScimUserAdapter(ResourceAdapter, SCIMUser):
             return
         attr = ENTERPRISE_ATTRS.get(path.attr.lower())
         if attr is None:
-            return  # not in the schema: ignored
+            return  # refused before (scim.api.ignored.check_path)
         if path.sub:
             target = ent.get(attr)
             if not isinstance(target, dict):

@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from organizations.models import Membership
 
 from . import constants as c
-from . import lookups, user_rows
+from . import lookups, user_rows, versions
 from .adapter_base import document_urls
 from .filters import username_eq
 from .listing import ListParams, shape, wants
@@ -53,12 +53,13 @@ def page(
     return render_rows(request, rows, params)
 
 
-def one(request: HttpRequest, pk: int, params: ListParams | None) -> tuple[dict[str, Any], str] | None:
-    """(document, userName) of the org's user with this id, or None."""
+def one(request: HttpRequest, pk: int, params: ListParams | None) -> tuple[dict[str, Any], str, str] | None:
+    """(document, userName, version) of the org's user with this id, or None."""
     row = user_rows.by_id(request.scim_org.pk, pk, groups=_wants_groups(params))
     if row is None:
         return None
-    return render_rows(request, [row], params)[0], row["scim_username"]
+    doc = render_rows(request, [row], params)[0]
+    return doc, row["scim_username"], versions.user(row["updated_at"], row["groups"])
 
 
 def render_rows(request: HttpRequest, rows: list[dict[str, Any]], params: ListParams | None) -> list[dict[str, Any]]:
@@ -73,6 +74,12 @@ def of_membership(request: HttpRequest, membership: Membership, params: ListPara
     groups = membership.group_memberships.all() if _wants_groups(params) else None
     row = user_rows.row_of(membership, membership.email_set.all(), groups)
     return _shaped([render_user(row, *document_urls(request))], params)[0]
+
+
+def version_of(membership: Membership, params: ListParams | None) -> str:
+    """The version of a user just written (its groups are attached by the service)."""
+    groups = membership.group_memberships.all() if _wants_groups(params) else None
+    return versions.user(membership.updated_at, user_rows.row_of(membership, (), groups)["groups"])
 
 
 def render_user(row: dict[str, Any], users_url: str, groups_url: str) -> dict[str, Any]:
@@ -107,6 +114,7 @@ def render_user(row: dict[str, Any], users_url: str, groups_url: str) -> dict[st
         "created": row["created_at"].isoformat(),
         "lastModified": row["updated_at"].isoformat(),
         "location": f"{users_url}/{row['id']}",
+        "version": versions.user(row["updated_at"], row["groups"]),
     }
     return d
 

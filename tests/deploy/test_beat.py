@@ -31,10 +31,13 @@ def test_the_schedule_names_registered_tasks_at_the_intended_times():
     for entry in schedule.values():
         assert entry["task"] in app.tasks, entry["task"]
     assert set(schedule) == {
-        "prune-provisioning-activity", "expire-invitations", "access-consistency-pass", "recheck-verified-domains"
+        "prune-provisioning-activity", "expire-invitations", "access-consistency-pass", "recheck-verified-domains",
+        "saml-metadata-refresh", "saml-certificate-expiry",
     }
     daily = schedule["recheck-verified-domains"]["schedule"]
     assert daily.hour == {4} and daily.minute == {10}
+    refresh, expiry = schedule["saml-metadata-refresh"]["schedule"], schedule["saml-certificate-expiry"]["schedule"]
+    assert (refresh.hour, refresh.minute) == ({2}, {15}) and (expiry.hour, expiry.minute) == ({8}, {5})
     nightly = schedule["access-consistency-pass"]["schedule"]
     assert nightly.hour == {3} and nightly.minute == {30}
     assert schedule["prune-provisioning-activity"]["schedule"] == timedelta(hours=1)

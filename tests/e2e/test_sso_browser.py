@@ -108,3 +108,25 @@ def test_the_owner_keeps_the_break_glass_password_in_strict_mode(live_server, br
 
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/settings/")
     assert "Organization Settings: Acme" in page.locator("h1").inner_text()
+
+
+def test_sign_out_also_signs_out_at_the_idp(live_server, browser_page, sso_world):
+    """Single logout from the browser: Sign out -> the page that navigates to the
+    IdP's SLO URL with a LogoutRequest -> the IdP's LogoutResponse to our SLO
+    URL -> the sign-in page; nothing blocked by the Content-Security-Policy."""
+    org, idp_server = sso_world
+    idp_server.idp.slo_url = idp_server.base_url + "/slo"
+    services.import_metadata(org, idp_server.idp.metadata(), actor=factories.owner_of(org).user)
+    factories.make_provisioned(org, "member@acme.example")
+    idp_server.user = "member@acme.example"
+    page = browser_page
+    violations = collect_csp_violations(page)
+
+    page.goto(f"{idp_server.base_url}/tile")
+    page.wait_for_url(f"{live_server.url}{reverse('member_home')}")
+    page.click("#signout-form button")
+    page.wait_for_url(f"{live_server.url}{reverse('admin:login')}")
+
+    assert [r["name_id"] for r in idp_server.logout_requests] == ["member@acme.example"]
+    assert AuditEvent.objects.filter(action="sso.signout").count() == 1
+    assert violations == []

@@ -210,3 +210,69 @@ content_types = st.one_of(
 
 def dumps(doc) -> bytes:
     return json.dumps(doc).encode()
+
+
+# --- attributes Orgdesk does not store (issue 25: nothing dropped without a trace) ---
+# Written out here from RFC 7643, not imported from scim.api.ignored, so the
+# suite checks the implementation instead of repeating it.
+RFC_USER_ATTRIBUTES = [
+    "userName", "name", "displayName", "nickName", "profileUrl", "title", "userType", "preferredLanguage", "locale",
+    "timezone", "active", "password", "emails", "phoneNumbers", "ims", "photos", "addresses", "groups",
+    "entitlements", "roles", "x509Certificates", "id", "externalId", "meta", "schemas",
+]
+RFC_GROUP_ATTRIBUTES = ["displayName", "members", "id", "externalId", "meta", "schemas"]
+RFC_ENTERPRISE_ATTRIBUTES = ["employeeNumber", "costCenter", "organization", "division", "department", "manager"]
+# What an IdP sends and Orgdesk deliberately ignores (the README's list).
+IGNORED_USER_ATTRIBUTES = [
+    "password", "nickName", "profileUrl", "title", "userType", "preferredLanguage", "locale", "timezone",
+    "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles", "x509Certificates", "id", "meta", "groups",
+]
+IGNORED_GROUP_ATTRIBUTES = ["id", "meta"]
+UNPUBLISHED_EXTENSIONS = [
+    "urn:okta:orgdesk_1:1.0:user:custom",
+    "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User",
+    "urn:example:params:scim:schemas:extension:acme:1.0:User",
+]
+_KNOWN = {n.lower() for n in RFC_USER_ATTRIBUTES + RFC_GROUP_ATTRIBUTES + RFC_ENTERPRISE_ATTRIBUTES}
+
+# Values that pass the hostile-input checks (no NUL, no lone surrogate), so what
+# is tested is the attribute's name, not its value.
+_safe_text = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=30)
+safe_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6), _safe_text),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_safe_text, children, max_size=3),
+    max_leaves=8,
+)
+unknown_names = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,15}", fullmatch=True).filter(lambda n: n.lower() not in _KNOWN)
+
+
+def unknown_user_paths() -> st.SearchStrategy:
+    """PATCH paths that name no attribute of the core User schema or the enterprise extension."""
+    return st.one_of(
+        unknown_names,
+        st.builds(lambda n, sub: f"{n}.{sub}", unknown_names, unknown_names),
+        unknown_names.map(lambda n: f'{n}[value eq "x"]'),
+        unknown_names.map(lambda n: f"name.{n}"),
+        unknown_names.map(lambda n: f"emails.{n}"),
+        unknown_names.map(lambda n: f'emails[type eq "work"].{n}'),
+        unknown_names.map(lambda n: f"{ENTERPRISE}:{n}"),
+        unknown_names.map(lambda n: f"{USER_SCHEMA}:{n}"),
+    )
+
+
+def unknown_group_paths() -> st.SearchStrategy:
+    return st.one_of(
+        unknown_names,
+        unknown_names.map(lambda n: f"members.{n}"),
+        unknown_names.map(lambda n: f"displayName.{n}"),
+        unknown_names.map(lambda n: f"{GROUP_SCHEMA}:{n}"),
+    )
+
+
+def ignored_user_paths() -> st.SearchStrategy:
+    """(path, the name the activity entry must show)."""
+    return st.one_of(
+        st.sampled_from(IGNORED_USER_ATTRIBUTES).map(lambda n: (n, n)),
+        st.sampled_from(["phoneNumbers", "addresses", "ims", "photos"]).map(lambda n: (f'{n}[type eq "work"].value', n)),
+        st.builds(lambda urn, attr: (f"{urn}:{attr}", f"{urn}:{attr}"), st.sampled_from(UNPUBLISHED_EXTENSIONS), unknown_names),
+    )

@@ -287,3 +287,93 @@ def test_bad_credentials_and_org_uids_are_401_never_500(env, settings, header, o
     check(response, before)
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+# --- nothing dropped without a trace (issue 25) ------------------------------------
+# An attribute Orgdesk does not store is refused (400 invalidPath for a PATCH path,
+# invalidValue for a body or a path-less value) or, when it is on the documented
+# list of ignored attributes, accepted and named in the call's activity entry. A
+# 200 that stored nothing and named nothing fails these tests.
+
+
+def _activity_detail(env: Env) -> str:
+    from scim.models import ProvisioningEvent
+
+    return ProvisioningEvent.objects.filter(organization=env.scim.org).latest("id").detail
+
+
+def _assert_refused(response, before, scim_type: str) -> None:
+    check(response, before)
+    assert response.status_code == 400, (response.status_code, response.content[:300])
+    assert response.json()["scimType"] == scim_type, response.json()
+
+
+@FUZZ
+@given(data=st.data())
+def test_patch_paths_naming_no_attribute_are_invalid_path(env, data):
+    kind = data.draw(st.sampled_from(["Users", "Groups"]), label="resource")
+    path = data.draw(s.unknown_user_paths() if kind == "Users" else s.unknown_group_paths(), label="path")
+    op = data.draw(st.sampled_from(["add", "replace", "remove", "Replace"]), label="op")
+    value = data.draw(s.safe_values, label="value")
+    target = f"/Users/{env.member.pk}" if kind == "Users" else f"/Groups/{env.group.pk}"
+    before = snapshot()
+    response = send(env, "PATCH", target, {"schemas": [s.PATCH_SCHEMA], "Operations": [{"op": op, "path": path, "value": value}]})
+    _assert_refused(response, before, "invalidPath")
+
+
+@FUZZ
+@given(data=st.data())
+def test_bodies_and_path_less_values_carrying_an_unknown_attribute_are_invalid_value(env, data):
+    name = data.draw(s.unknown_names, label="unknown attribute")
+    value = data.draw(s.safe_values, label="value")
+    where = data.draw(st.sampled_from(["POST /Users", "PUT /Users", "PATCH /Users", "POST /Groups", "PUT /Groups", "PATCH /Groups"]), label="call")
+    method, resource = where.split()
+    user_doc = {"schemas": [s.USER_SCHEMA], "userName": env.member.scim_username, "emails": [{"value": env.member.scim_username}]}
+    group_doc = {"schemas": [s.GROUP_SCHEMA], "displayName": "Fuzzers"}
+    doc = {**(user_doc if resource == "/Users" else group_doc), name: value}
+    target = resource if method == "POST" else f"{resource}/{env.member.pk if resource == '/Users' else env.group.pk}"
+    if method == "POST" and resource == "/Users":
+        doc["userName"] = doc["emails"][0]["value"] = f"new.{abs(hash(name)) % 10**8}@fuzz.example"
+    if method == "PATCH":
+        doc = {"schemas": [s.PATCH_SCHEMA], "Operations": [{"op": "replace", "value": {name: value, "displayName": "Renamed"}}]}
+    before = snapshot()
+    response = send(env, method, target, doc)
+    _assert_refused(response, before, "invalidValue")
+    assert name in response.json()["detail"]
+
+
+@FUZZ
+@given(data=st.data())
+def test_ignored_attributes_are_accepted_and_named_in_the_activity_entry(env, data):
+    ignored = data.draw(st.lists(s.ignored_user_paths(), min_size=1, max_size=3, unique_by=lambda p: p[1]), label="ignored")
+    value = data.draw(s.safe_values, label="value")
+    new_name = data.draw(st.text(st.characters(codec="utf-8", categories=["L", "N"]), min_size=1, max_size=30), label="displayName")
+    form = data.draw(st.sampled_from(["patch paths", "path-less", "PUT body"]), label="form")
+    url = f"/Users/{env.member.pk}"
+    if form == "patch paths":
+        ops = [{"op": "replace", "path": path, "value": value} for path, _ in ignored]
+        ops.append({"op": "replace", "path": "displayName", "value": new_name})
+        response = send(env, "PATCH", url, {"schemas": [s.PATCH_SCHEMA], "Operations": ops})
+        expected = [name for _, name in ignored]
+    else:
+        # as keys of a document: a top-level attribute, or an extension's URN
+        keys = {}
+        for path, name in ignored:
+            top = name if not name.startswith("urn:") else name.rsplit(":", 1)[0]
+            keys[top] = value if not name.startswith("urn:") else {name.rsplit(":", 1)[1]: value}
+        expected = list(keys)
+        if form == "path-less":
+            body = {"schemas": [s.PATCH_SCHEMA], "Operations": [{"op": "replace", "value": {**keys, "displayName": new_name}}]}
+            response = send(env, "PATCH", url, body)
+        else:
+            doc = {"schemas": [s.USER_SCHEMA], "userName": env.member.scim_username,
+                   "emails": [{"value": env.member.scim_username, "primary": True}], "displayName": new_name, **keys}
+            response = send(env, "PUT", url, doc)
+    TRIED["inputs"] += 1
+    TRIED["accepted"] += response.status_code < 400
+    assert response.status_code == 200, (response.status_code, response.content[:300])
+    assert Membership.objects.get(pk=env.member.pk).display_name == new_name  # what is stored was stored
+    detail = _activity_detail(env)
+    assert detail.startswith("ignored: "), detail
+    named = detail.removeprefix("ignored: ").split(", ")
+    assert all(name in named for name in expected), (expected, detail)

@@ -37,8 +37,10 @@ def test_post_group_without_and_with_members(scim, org, people):
             "created": group.created_at.isoformat(),
             "lastModified": group.updated_at.isoformat(),
             "location": location,
+            "version": empty["ETag"],
         },
     }
+    assert empty["ETag"].startswith('W/"')
     full = scim.post("/Groups", {"displayName": "Ops", "externalId": "x1", "members": [{"value": people[0]}, {"value": people[1]}]})
     assert full.status_code == 201
     doc = full.json()

@@ -85,7 +85,7 @@ def test_service_provider_config(scim, org):
     assert doc["patch"] == {"supported": True}
     assert doc["bulk"]["supported"] is False
     assert doc["changePassword"] == {"supported": False}
-    assert doc["etag"] == {"supported": False}
+    assert doc["etag"] == {"supported": True}
     assert doc["sort"] == {"supported": True}
     assert doc["filter"]["supported"] is True
     assert [s["type"] for s in doc["authenticationSchemes"]] == ["oauthbearertoken"]

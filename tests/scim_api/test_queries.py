@@ -191,11 +191,15 @@ def test_put_user_statements_are_fixed(scim, org):
     scim.get("/Users", {"count": 1})
     scim.get("/Users", {"count": 1})
     target = members[3]
-    renamed = data_statements(lambda: scim.put(f"/Users/{target.pk}", user_body(target.scim_username, givenName="B")), 200)
+    # (givenName inside `name`: a top-level "givenName" names no attribute and is
+    # refused, 400 invalidValue; it used to be dropped silently.) The counts are
+    # unchanged by ETags: the version comes from updated_at, already read.
+    renamed_body = user_body(target.scim_username, name={"givenName": "B", "familyName": "Lovelace"})
+    renamed = data_statements(lambda: scim.put(f"/Users/{target.pk}", renamed_body), 200)
     # row locked with its e-mails, UPDATE of the changed columns, e-mails replaced
     # (DELETE + INSERT, they changed), audit entry, the document, activity
     assert len(renamed) == token_queries() + 6 + user_doc_queries() + ACTIVITY, renamed
-    same = data_statements(lambda: scim.put(f"/Users/{target.pk}", user_body(target.scim_username, givenName="B")), 200)
+    same = data_statements(lambda: scim.put(f"/Users/{target.pk}", renamed_body), 200)
     # nothing changed: lock + e-mails, the document, activity
     assert len(same) == token_queries() + 2 + user_doc_queries() + ACTIVITY, same
     assert not any(s.startswith(("UPDATE", "INSERT INTO \"organizations_auditevent\"")) for s in same)

@@ -161,7 +161,10 @@ def test_a_write_response_is_what_a_read_returns(scim):
     body = full_body()
     body[ENTERPRISE]["Division"] = "Cloud"  # attribute names are case-insensitive: stored as the schema names it
     body[ENTERPRISE]["manager"]["displayName"] = "Boss"  # readOnly: ignored
-    body[ENTERPRISE]["shoeSize"] = "44"  # not in the schema: ignored
+    shoe = {**body, ENTERPRISE: {**body[ENTERPRISE], "shoeSize": "44"}}  # not in the schema: refused
+    refused = scim.post("/Users", shoe)
+    assert refused.status_code == 400 and refused.json()["scimType"] == "invalidValue"
+    assert "shoeSize" in refused.json()["detail"]
     created = scim.post("/Users", body)
     doc = created.json()
     assert doc[ENTERPRISE] == {"division": "Cloud", "department": "Sales", "employeeNumber": "7", "manager": {"value": "42"}}

@@ -34,8 +34,10 @@ def test_post_creates_account_and_member_with_full_resource(scim, org):
             "created": membership.created_at.isoformat(),
             "lastModified": membership.updated_at.isoformat(),
             "location": location,
+            "version": response["ETag"],
         },
     }
+    assert response["ETag"].startswith('W/"')
     assert membership.role == membership.manual_role == OrgRole.MEMBER
     assert membership.user.email == "jane@x.com"
     assert not membership.user.has_usable_password()  # the IdP's placeholder password is ignored

@@ -47,6 +47,7 @@ _REASONS: dict[int, str] = {
     VE.EMPTY_NAMEID: "no_nameid",
     VE.DEPRECATED_SIGNATURE_METHOD: "weak_algorithm",
     VE.DEPRECATED_DIGEST_METHOD: "weak_algorithm",
+    VE.NO_ENCRYPTED_ASSERTION: "not_encrypted",
 }
 
 MESSAGES: dict[str, str] = {
@@ -70,6 +71,7 @@ MESSAGES: dict[str, str] = {
     "idp_error": "The identity provider refused the sign-in.",
     "no_nameid": "The SAML assertion does not name the person (NameID).",
     "weak_algorithm": "The SAML response uses a deprecated signature algorithm (SHA-1).",
+    "not_encrypted": "This organization requires encrypted assertions, and the identity provider sent one unencrypted. Turn on assertion encryption at the identity provider (with Orgdesk's certificate).",
     "invalid": "The SAML response is not valid.",
     "replayed": "This SAML assertion was already used. Sign in again.",
     "unknown_person": "{email} is not a member of {org}. Ask an administrator of {org} to add you.",
@@ -100,6 +102,7 @@ class Assertion:
     assertion_id: str = ""
     in_response_to: str | None = None
     not_on_or_after: dt.datetime | None = None
+    session_index: str = ""  # the IdP's session, named again by single logout
 
 
 SCD_XPATH = "//saml:Assertion/saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData"
@@ -113,8 +116,9 @@ def requested_id(sso: SsoSettings, saml_response: str) -> str | None:
     IdP-initiated one. None: no InResponseTo anywhere (IdP-initiated).
     Parsing refuses DTDs and entities."""
     response = _parse(sso, saml_response)
+    document = response.decrypted_document if response.encrypted else response.document
     ids = {response.get_in_response_to()} | {
-        node.get("InResponseTo") for node in OneLogin_Saml2_XML.query(response.document, SCD_XPATH)
+        node.get("InResponseTo") for node in OneLogin_Saml2_XML.query(document, SCD_XPATH)
     }
     ids.discard(None)
     if len(ids) > 1:
@@ -161,6 +165,7 @@ def validate(sso: SsoSettings, path: str, post: dict, *, request_id: str | None)
         assertion_id=response.get_assertion_id() or "",
         in_response_to=response.get_in_response_to(),
         not_on_or_after=dt.datetime.fromtimestamp(nooa, tz=dt.timezone.utc) if nooa else None,
+        session_index=(response.get_session_index() or "")[:256],
     )
 
 

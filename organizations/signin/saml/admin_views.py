@@ -19,7 +19,10 @@ from organizations.services import ServiceError
 
 from ..domains import admin_views as domain_views
 from . import acs, config, linking, services
-from .forms import IdentityProviderForm, MetadataForm, OptionsForm, SessionPolicyForm, SigninNameForm
+from .forms import (
+    IdentityProviderForm, MetadataForm, MetadataUrlForm, OptionsForm, SecurityOptionsForm, SessionPolicyForm,
+    SigninNameForm,
+)
 
 
 def _tab_url(org: Organization) -> str:
@@ -31,7 +34,11 @@ def _forms(request: HttpRequest, sso) -> dict:
     posted = request.POST.get(FORM_ACTION_FIELD) if request.method == "POST" else None
     initial = {
         IdentityProviderForm: {"idp_sso_url": sso.idp_sso_url, "idp_entity_id": sso.idp_entity_id,
-                               "idp_x509_cert": sso.idp_x509_cert} if sso else {},
+                               "idp_x509_cert": sso.idp_x509_cert, "idp_x509_cert_next": sso.idp_x509_cert_next,
+                               "idp_slo_url": sso.idp_slo_url} if sso else {},
+        MetadataUrlForm: {"metadata_url": sso.metadata_url} if sso else {},
+        SecurityOptionsForm: {"sign_authn_requests": bool(sso and sso.sign_authn_requests),
+                              "want_assertions_encrypted": bool(sso and sso.want_assertions_encrypted)},
         OptionsForm: {"jit_provisioning": bool(sso and sso.jit_provisioning)},
         SessionPolicyForm: {
             "allow_idp_initiated": sso.allow_idp_initiated if sso else True,
@@ -39,7 +46,8 @@ def _forms(request: HttpRequest, sso) -> dict:
         },
     }
     forms = {}
-    for cls in (SigninNameForm, MetadataForm, IdentityProviderForm, OptionsForm, SessionPolicyForm):
+    for cls in (SigninNameForm, MetadataForm, MetadataUrlForm, IdentityProviderForm, OptionsForm,
+                SecurityOptionsForm, SessionPolicyForm):
         bound = cls.action == posted
         forms[cls.action] = cls(request.POST if bound else None, request.FILES if bound else None,
                                 initial=initial.get(cls, {}))
@@ -62,12 +70,26 @@ def _handle(request: HttpRequest, org: Organization, forms: dict) -> HttpRespons
         elif action == "metadata":
             services.import_metadata(org, data["xml"], actor=actor)
             message = "The IdP metadata was imported. Run Test SSO before enabling SSO."
+        elif action == "metadata_url":
+            sso = services.set_metadata_url(org, data["metadata_url"], actor=actor)
+            message = ("The IdP metadata was fetched from its URL; it is refreshed every night. "
+                       "Run Test SSO before enabling SSO." if sso.metadata_url else
+                       "The metadata URL was removed; the current identity provider values stay.")
         elif action == "idp":
             services.set_identity_provider(
                 org, entity_id=data["idp_entity_id"], sso_url=data["idp_sso_url"],
-                certificate=data["idp_x509_cert"], actor=actor,
+                certificate=data["idp_x509_cert"], next_certificate=data["idp_x509_cert_next"],
+                slo_url=data["idp_slo_url"], actor=actor,
             )
             message = "The identity provider settings were saved. Run Test SSO before enabling SSO."
+        elif action == "security":
+            sso = services.set_security_options(
+                org, sign_authn_requests=data["sign_authn_requests"],
+                want_assertions_encrypted=data["want_assertions_encrypted"], actor=actor,
+            )
+            message = "The request signing and encryption settings were saved."
+            if sso.sign_authn_requests or sso.want_assertions_encrypted:
+                message += " Give your identity provider Orgdesk's certificate (below, or the SP metadata URL)."
         elif action == "session":
             services.set_session_policy(
                 org, allow_idp_initiated=data["allow_idp_initiated"],
@@ -109,6 +131,9 @@ def sso_tab_view(site):
             sp=config.sp_urls(org) if sso else None,
             nameid_format=config.NAMEID_FORMAT,
             cert=services.certificate_info(sso.idp_x509_cert) if sso else None,
+            next_cert=services.certificate_info(sso.idp_x509_cert_next) if sso else None,
+            cert_in_use=services.certificate_in_use(sso) if sso and sso.idp_configured else None,
+            sp_cert=services.certificate_info(sso.sp_x509_cert) if sso else None,
             cert_warning_days=services.CERT_WARNING_DAYS,
             jit_effective=bool(sso and linking.jit_allowed(sso)),
             exception_form=SsoExceptionForm(organization=org) if can_edit and sso else None,

@@ -32,6 +32,7 @@ class SpUrls:
     acs_url: str
     metadata_url: str
     login_url: str
+    slo_url: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -39,6 +40,7 @@ class SpUrls:
             "acs_url": self.acs_url,
             "metadata_url": self.metadata_url,
             "login_url": self.login_url,
+            "slo_url": self.slo_url,
         }
 
 
@@ -55,6 +57,7 @@ def sp_urls(org: Organization) -> SpUrls:
         acs_url=_absolute(reverse("saml:acs", args=[org.uid])),
         metadata_url=metadata_url,
         login_url=_absolute(reverse("saml:login", args=[org.uid])),
+        slo_url=_absolute(reverse("saml:slo", args=[org.uid])),
     )
 
 
@@ -73,29 +76,49 @@ def request_data(path: str, post: dict | None = None, get: dict | None = None) -
 def saml_settings(sso: SsoSettings) -> OneLogin_Saml2_Settings:
     """Strict validation: signed assertions required, audience, destination,
     recipient, timestamps and issuer checked; the schema is validated and DTDs
-    are refused by the library's parser."""
+    are refused by the library's parser.
+
+    The IdP's signing certificates: both during a rollover (x509certMulti), each
+    until it expires (services.trusted_certificates). The SP's own key pair,
+    once generated (services.ensure_sp_key), signs AuthnRequests and logout
+    messages when the org turned signing on, and decrypts encrypted assertions;
+    its certificate is in the SP metadata."""
+    from .services import trusted_certificates
+
     urls = sp_urls(sso.organization)
+    certificates = trusted_certificates(sso)
+    has_key = bool(sso.sp_x509_cert and sso.sp_private_key)
+    sign = bool(sso.sign_authn_requests and has_key)
+    idp: dict = {
+        "entityId": sso.idp_entity_id,
+        "singleSignOnService": {"url": sso.idp_sso_url, "binding": OneLogin_Saml2_Constants.BINDING_HTTP_REDIRECT},
+        "x509cert": certificates[0] if certificates else "",
+    }
+    if len(certificates) > 1:
+        idp["x509certMulti"] = {"signing": certificates}
+    if sso.idp_slo_url:
+        idp["singleLogoutService"] = {"url": sso.idp_slo_url, "binding": OneLogin_Saml2_Constants.BINDING_HTTP_REDIRECT}
     data = {
         "strict": True,
         "debug": False,
         "sp": {
             "entityId": urls.entity_id,
             "assertionConsumerService": {"url": urls.acs_url, "binding": OneLogin_Saml2_Constants.BINDING_HTTP_POST},
+            "singleLogoutService": {"url": urls.slo_url, "binding": OneLogin_Saml2_Constants.BINDING_HTTP_REDIRECT},
             "NameIDFormat": NAMEID_FORMAT,
-            "x509cert": "",
-            "privateKey": "",
+            "x509cert": sso.sp_x509_cert if has_key else "",
+            "privateKey": sso.sp_private_key if has_key else "",
         },
-        "idp": {
-            "entityId": sso.idp_entity_id,
-            "singleSignOnService": {"url": sso.idp_sso_url, "binding": OneLogin_Saml2_Constants.BINDING_HTTP_REDIRECT},
-            "x509cert": sso.idp_x509_cert,
-        },
+        "idp": idp,
         "security": {
             "wantAssertionsSigned": True,
             "wantMessagesSigned": False,  # a signed assertion inside an unsigned Response is the usual (Okta)
             "wantNameId": True,
             "wantAttributeStatement": False,  # Okta sends none unless attribute statements are set up
-            "authnRequestsSigned": False,
+            "authnRequestsSigned": sign,
+            "logoutRequestSigned": sign,
+            "logoutResponseSigned": sign,
+            "wantAssertionsEncrypted": bool(sso.want_assertions_encrypted and has_key),
             "rejectDeprecatedAlgorithm": True,
             "requestedAuthnContext": False,
             "signatureAlgorithm": OneLogin_Saml2_Constants.RSA_SHA256,

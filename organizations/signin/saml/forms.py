@@ -50,6 +50,15 @@ class MetadataForm(ActionForm):
         return data
 
 
+class MetadataUrlForm(ActionForm):
+    action = "metadata_url"
+    metadata_url = forms.URLField(
+        label="IdP metadata URL", max_length=1024, required=False, assume_scheme="https",
+        help_text="HTTPS. Fetched now and every night, so a new signing certificate is trusted as soon as the "
+                  "identity provider publishes it. Leave empty to stop refreshing (the current values stay).",
+    )
+
+
 class IdentityProviderForm(ActionForm):
     action = "idp"
     idp_sso_url = forms.URLField(label="Identity Provider Single Sign-On URL", max_length=1024, assume_scheme="https")
@@ -59,6 +68,16 @@ class IdentityProviderForm(ActionForm):
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
         max_length=20000,
     )
+    idp_x509_cert_next = forms.CharField(
+        label="Next signing certificate (optional)", required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}), max_length=20000,
+        help_text="During a rollover: the identity provider's new (or previous) certificate, trusted next to the "
+                  "first until it expires.",
+    )
+    idp_slo_url = forms.URLField(
+        label="Identity Provider Single Logout URL (optional)", max_length=1024, required=False,
+        assume_scheme="https", help_text="Sign out then also signs the person out at the identity provider.",
+    )
 
 
 class OptionsForm(ActionForm):
@@ -66,6 +85,16 @@ class OptionsForm(ActionForm):
     jit_provisioning = forms.BooleanField(
         required=False,
         label="Create people at their first sign-in (as Member) when SCIM is off",
+    )
+
+
+class SecurityOptionsForm(ActionForm):
+    action = "security"
+    sign_authn_requests = forms.BooleanField(
+        required=False, label="Sign AuthnRequests (and logout messages) with Orgdesk's key",
+    )
+    want_assertions_encrypted = forms.BooleanField(
+        required=False, label="Require encrypted assertions (to Orgdesk's certificate)",
     )
 
 

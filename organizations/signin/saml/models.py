@@ -25,6 +25,24 @@ class SsoSettings(models.Model):
     idp_sso_url = models.URLField(max_length=1024, blank=True, default="")
     # PEM of the IdP's signing certificate (public; never a private key).
     idp_x509_cert = models.TextField(blank=True, default="")
+    # A second signing certificate trusted next to the first (the IdP's next or
+    # previous one during a rollover), until it expires.
+    idp_x509_cert_next = models.TextField(blank=True, default="")
+    # The IdP's SingleLogoutService (HTTP-Redirect); empty: sign-out stays local.
+    idp_slo_url = models.URLField(max_length=1024, blank=True, default="")
+    # Where the IdP publishes its metadata; refreshed nightly (services.refresh_metadata).
+    metadata_url = models.URLField(max_length=1024, blank=True, default="")
+    metadata_refreshed_at = models.DateTimeField(null=True, blank=True)  # last success
+    metadata_error = models.CharField(max_length=500, blank=True, default="")  # last failure, "" after a success
+    metadata_error_at = models.DateTimeField(null=True, blank=True)
+    # Expiry warnings already e-mailed: {"sha256": fingerprint, "days": [30, 7]}.
+    cert_warnings_sent = models.JSONField(default=dict, blank=True)
+    # The SP's own key pair (signed AuthnRequests, encrypted assertions),
+    # generated at first need. The private key never leaves the server.
+    sp_x509_cert = models.TextField(blank=True, default="")
+    sp_private_key = models.TextField(blank=True, default="", editable=False)
+    sign_authn_requests = models.BooleanField("Sign AuthnRequests", default=False)
+    want_assertions_encrypted = models.BooleanField("Require encrypted assertions", default=False)
     enabled = models.BooleanField(default=False)
     enabled_at = models.DateTimeField(null=True, blank=True)
     # Members may only sign in through SSO; the Owner keeps the password (break-glass).
@@ -99,4 +117,26 @@ class UsedAssertion(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["organization", "assertion_id"], name="saml_assertion_used_once"),
+        ]
+
+
+class SsoSession(models.Model):
+    """A session an org's IdP signed in (written at sign-in, signing.sign_in):
+    what single logout needs to find the sessions of a NameID, and the NameID
+    and SessionIndex an SP-initiated LogoutRequest names."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey("organizations.User", on_delete=models.CASCADE, related_name="+")
+    session_key = models.CharField(max_length=40)
+    name_id = models.CharField(max_length=1024)
+    session_index = models.CharField(max_length=256, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "session_key"], name="sso_session_once_per_org"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "user"], name="sso_session_org_user_idx"),
+            models.Index(fields=["session_key"], name="sso_session_key_idx"),
         ]

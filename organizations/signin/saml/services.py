@@ -95,16 +95,53 @@ def certificate_info(pem: str) -> CertInfo | None:
     )
 
 
+def _date(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d")
+
+
 @dataclass(frozen=True)
 class IdpValues:
     entity_id: str
     sso_url: str
     certificate: str
+    next_certificate: str = ""
+    slo_url: str = ""
+
+
+def _signing_certificates(idp: dict) -> list[str]:
+    """Every signing certificate the parser found, in document order."""
+    found = [idp["x509cert"]] if idp.get("x509cert") else []
+    found += list((idp.get("x509certMulti") or {}).get("signing") or [])
+    return found
+
+
+def choose_certificates(certificates: list[str]) -> tuple[str, str]:
+    """The (primary, next) signing certificates to trust out of those an IdP
+    publishes: expired ones are dropped while another is valid (an IdP mid-
+    rollover, Okta's two KeyDescriptors, lists both), at most two are kept, in
+    document order. Only expired certificates: refused, saying when they expired."""
+    pems: list[str] = []
+    for cert in certificates:
+        pem = normalize_certificate(cert)
+        if pem not in pems:
+            pems.append(pem)
+    if not pems:
+        raise ServiceError("The IdP metadata names no signing certificate.")
+    infos = [(pem, certificate_info(pem)) for pem in pems]
+    valid = [pem for pem, info in infos if info is not None and not info.expired]
+    if not valid:
+        latest = max(info.not_after for _, info in infos if info is not None)
+        raise ServiceError(
+            f"The IdP's signing certificate expired on {_date(latest)}: sign-ins it signs cannot be trusted. "
+            "Have your identity provider publish its current certificate, then import the metadata again."
+        )
+    return valid[0], (valid[1] if len(valid) > 1 else "")
 
 
 def parse_idp_metadata(xml: str | bytes) -> IdpValues:
-    """The IdP's entity ID, HTTP-Redirect SSO URL and signing certificate from its
-    metadata, read with python3-saml's parser (no DTDs, no entities)."""
+    """The IdP's entity ID, HTTP-Redirect SSO URL (and SingleLogoutService, if
+    any) and signing certificates (up to two: a rollover) from its metadata,
+    read with python3-saml's parser (no DTDs, no entities)."""
     raw = xml.encode() if isinstance(xml, str) else xml
     if not raw.strip():
         raise ServiceError("The IdP metadata is empty.")
@@ -117,15 +154,36 @@ def parse_idp_metadata(xml: str | bytes) -> IdpValues:
     idp = data.get("idp") or {}
     entity_id = idp.get("entityId") or ""
     sso_url = (idp.get("singleSignOnService") or {}).get("url") or ""
-    cert = idp.get("x509cert") or ""
-    if not cert:
-        signing = (idp.get("x509certMulti") or {}).get("signing") or []
-        cert = signing[0] if signing else ""
-    if not (entity_id and sso_url and cert):
+    slo_url = (idp.get("singleLogoutService") or {}).get("url") or ""
+    certificates = _signing_certificates(idp)
+    if not (entity_id and sso_url and certificates):
         raise ServiceError(
             "The IdP metadata must name the entity ID, an HTTP-Redirect SingleSignOnService and a signing certificate."
         )
-    return IdpValues(entity_id=entity_id, sso_url=sso_url, certificate=normalize_certificate(cert))
+    primary, following = choose_certificates(certificates)
+    if slo_url and not re.match(r"^https?://", slo_url):
+        slo_url = ""
+    return IdpValues(entity_id=entity_id, sso_url=sso_url, certificate=primary, next_certificate=following,
+                     slo_url=slo_url[:1024])
+
+
+def configured_certificates(sso: SsoSettings) -> list[str]:
+    return [pem for pem in (sso.idp_x509_cert, sso.idp_x509_cert_next) if pem]
+
+
+def trusted_certificates(sso: SsoSettings) -> list[str]:
+    """The signing certificates a response may be signed with: the configured
+    ones not yet expired. When every one has expired, the primary alone (the
+    tab flags it and SSO cannot be enabled with it): a rollover never widens trust."""
+    configured = configured_certificates(sso)
+    valid = [pem for pem in configured if (info := certificate_info(pem)) is not None and not info.expired]
+    return valid or configured[:1]
+
+
+def certificate_in_use(sso: SsoSettings) -> CertInfo | None:
+    """The trusted certificate that expires last: sign-ins stop when it does."""
+    infos = [info for pem in trusted_certificates(sso) if (info := certificate_info(pem)) is not None]
+    return max(infos, key=lambda info: info.not_after) if infos else None
 
 
 # ---- settings -----------------------------------------------------------------
@@ -134,11 +192,19 @@ def parse_idp_metadata(xml: str | bytes) -> IdpValues:
 def _snapshot(sso: SsoSettings) -> dict:
     """What the audit log keeps of the settings: the certificate by fingerprint."""
     info = certificate_info(sso.idp_x509_cert)
+    following = certificate_info(sso.idp_x509_cert_next)
+    sp_cert = certificate_info(sso.sp_x509_cert)
     return {
         "signin_name": sso.signin_name,
         "idp_entity_id": sso.idp_entity_id,
         "idp_sso_url": sso.idp_sso_url,
+        "idp_slo_url": sso.idp_slo_url,
         "idp_certificate_sha256": info.sha256 if info else "",
+        "idp_next_certificate_sha256": following.sha256 if following else "",
+        "metadata_url": sso.metadata_url,
+        "sign_authn_requests": sso.sign_authn_requests,
+        "want_assertions_encrypted": sso.want_assertions_encrypted,
+        "sp_certificate_sha256": sp_cert.sha256 if sp_cert else "",
         "enabled": sso.enabled,
         "strict": sso.strict,
         "jit_provisioning": sso.jit_provisioning,
@@ -207,28 +273,131 @@ def _save(sso: SsoSettings, before: dict, action: str, *, actor: Actor, fields: 
     return sso
 
 
-@transaction.atomic
-def set_identity_provider(
-    org: Organization, *, entity_id: str, sso_url: str, certificate: str, actor: Actor
-) -> SsoSettings:
-    entity_id, sso_url = (entity_id or "").strip(), (sso_url or "").strip()
+def _clean_idp(entity_id: str, sso_url: str, slo_url: str) -> tuple[str, str, str]:
+    entity_id, sso_url, slo_url = (entity_id or "").strip(), (sso_url or "").strip(), (slo_url or "").strip()
     if not entity_id:
         raise ServiceError("The IdP entity ID (Identity Provider Issuer) is required.")
     if not re.match(r"^https?://", sso_url):
         raise ServiceError("The IdP Single Sign-On URL must be an http(s) URL.")
+    if slo_url and not re.match(r"^https?://", slo_url):
+        raise ServiceError("The IdP Single Logout URL must be an http(s) URL.")
+    return entity_id[:1024], sso_url[:1024], slo_url[:1024]
+
+
+def _apply_idp(sso: SsoSettings, entity_id: str, sso_url: str, slo_url: str, pem: str, next_pem: str) -> list[str]:
+    sso.idp_entity_id, sso.idp_sso_url, sso.idp_slo_url = entity_id, sso_url, slo_url
+    sso.idp_x509_cert, sso.idp_x509_cert_next = pem, next_pem if next_pem != pem else ""
+    return ["idp_entity_id", "idp_sso_url", "idp_slo_url", "idp_x509_cert", "idp_x509_cert_next"]
+
+
+@transaction.atomic
+def set_identity_provider(
+    org: Organization, *, entity_id: str, sso_url: str, certificate: str, actor: Actor,
+    next_certificate: str = "", slo_url: str = "",
+) -> SsoSettings:
+    """By hand (or from an uploaded document). `next_certificate`: a second
+    signing certificate trusted next to the first until it expires (a rollover)."""
+    entity_id, sso_url, slo_url = _clean_idp(entity_id, sso_url, slo_url)
     pem = normalize_certificate(certificate)
+    next_pem = normalize_certificate(next_certificate) if (next_certificate or "").strip() else ""
     sso = _locked(org, actor)
     before = _snapshot(sso)
-    sso.idp_entity_id, sso.idp_sso_url, sso.idp_x509_cert = entity_id[:1024], sso_url[:1024], pem
-    return _save(sso, before, "sso.set_identity_provider", actor=actor,
-                 fields=["idp_entity_id", "idp_sso_url", "idp_x509_cert"])
+    fields = _apply_idp(sso, entity_id, sso_url, slo_url, pem, next_pem)
+    return _save(sso, before, "sso.set_identity_provider", actor=actor, fields=fields)
 
 
 def import_metadata(org: Organization, xml: str | bytes, *, actor: Actor) -> SsoSettings:
     values = parse_idp_metadata(xml)
     return set_identity_provider(
-        org, entity_id=values.entity_id, sso_url=values.sso_url, certificate=values.certificate, actor=actor
+        org, entity_id=values.entity_id, sso_url=values.sso_url, certificate=values.certificate,
+        next_certificate=values.next_certificate, slo_url=values.slo_url, actor=actor,
     )
+
+
+# ---- the metadata URL ----------------------------------------------------------
+
+
+def _apply_values(sso: SsoSettings, values: IdpValues) -> list[str]:
+    entity_id, sso_url, slo_url = _clean_idp(values.entity_id, values.sso_url, values.slo_url)
+    return _apply_idp(sso, entity_id, sso_url, slo_url, values.certificate, values.next_certificate)
+
+
+@transaction.atomic
+def _store_metadata_url(org: Organization, url: str, values: IdpValues, *, actor: Actor) -> SsoSettings:
+    sso = _locked(org, actor)
+    before = _snapshot(sso)
+    fields = _apply_values(sso, values)
+    sso.metadata_url = url
+    sso.metadata_refreshed_at, sso.metadata_error, sso.metadata_error_at = timezone.now(), "", None
+    return _save(sso, before, "sso.set_metadata_url", actor=actor,
+                 fields=[*fields, "metadata_url", "metadata_refreshed_at", "metadata_error", "metadata_error_at"])
+
+
+def set_metadata_url(org: Organization, url: str, *, actor: Actor) -> SsoSettings:
+    """Configure the IdP from its metadata URL (fetched now, and nightly after:
+    refresh_metadata). Nothing is stored unless the fetched document is good.
+    An empty URL stops the nightly refresh and keeps the current values."""
+    from . import fetch
+
+    _ensure_owner(org, actor)
+    url = (url or "").strip()
+    if not url:
+        return clear_metadata_url(org, actor=actor)
+    url = fetch.check_url(url)
+    values = parse_idp_metadata(fetch.fetch_metadata(url))  # outside the transaction: network I/O
+    return _store_metadata_url(org, url, values, actor=actor)
+
+
+@transaction.atomic
+def clear_metadata_url(org: Organization, *, actor: Actor) -> SsoSettings:
+    sso = _locked(org, actor)
+    before = _snapshot(sso)
+    sso.metadata_url, sso.metadata_error, sso.metadata_error_at = "", "", None
+    return _save(sso, before, "sso.set_metadata_url", actor=actor,
+                 fields=["metadata_url", "metadata_error", "metadata_error_at"])
+
+
+def refresh_metadata(sso_id: int) -> bool:
+    """Fetch one org's metadata URL again (the nightly beat task). A good
+    document replaces the IdP values (audited when they change); a failure keeps
+    them and is shown on the tab, with when the last refresh succeeded."""
+    from . import fetch
+
+    sso = SsoSettings.objects.select_related("organization").filter(pk=sso_id).exclude(metadata_url="").first()
+    if sso is None:
+        return False
+    url = sso.metadata_url
+    try:
+        values = parse_idp_metadata(fetch.fetch_metadata(fetch.check_url(url)))
+        _clean_idp(values.entity_id, values.sso_url, values.slo_url)
+    except ServiceError as exc:
+        error = str(exc)[:500]
+        with transaction.atomic():
+            locked = SsoSettings.objects.select_for_update().filter(pk=sso_id, metadata_url=url).first()
+            if locked is None:
+                return False
+            locked.metadata_error, locked.metadata_error_at = error, timezone.now()
+            locked.save(update_fields=["metadata_error", "metadata_error_at", "updated_at"])
+            audit.record(sso.organization, None, "sso.metadata_refresh_failed", locked,
+                         target_label=locked.signin_name, after={"url": url, "error": error})
+        return False
+    with transaction.atomic():
+        locked = SsoSettings.objects.select_for_update().select_related("organization").filter(
+            pk=sso_id, metadata_url=url).first()
+        if locked is None:  # the Owner changed the URL meanwhile
+            return False
+        before = _snapshot(locked)
+        fields = _apply_values(locked, values)
+        locked.metadata_refreshed_at, locked.metadata_error, locked.metadata_error_at = timezone.now(), "", None
+        _save(locked, before, "sso.metadata_refresh", actor=None,
+              fields=[*fields, "metadata_refreshed_at", "metadata_error", "metadata_error_at"])
+    return True
+
+
+def refresh_all_metadata() -> int:
+    """Every org with a metadata URL, one at a time; returns how many succeeded."""
+    ids = list(SsoSettings.objects.exclude(metadata_url="").values_list("pk", flat=True))
+    return sum(1 for sso_id in ids if refresh_metadata(sso_id))
 
 
 @transaction.atomic
@@ -236,7 +405,7 @@ def enable_sso(org: Organization, *, actor: Actor) -> SsoSettings:
     sso = _locked(org, actor)
     if not sso.idp_configured:
         raise ServiceError("Enter the identity provider's settings (or import its metadata) before enabling SSO.")
-    info = certificate_info(sso.idp_x509_cert)
+    info = certificate_in_use(sso)
     if info is None or info.expired:
         raise ServiceError("The IdP signing certificate has expired; import the IdP's current certificate.")
     before = _snapshot(sso)
@@ -316,3 +485,116 @@ def record_test(org: Organization, *, ok: bool, summary: dict, actor: Actor) -> 
     sso.last_test_at, sso.last_test_ok, sso.last_test_summary = timezone.now(), ok, summary
     sso.save(update_fields=["last_test_at", "last_test_ok", "last_test_summary", "updated_at"])
     audit.record(org, actor, "sso.test", sso, after={"accepted": ok, **summary}, target_label=sso.signin_name)
+
+
+# ---- certificate expiry warnings ------------------------------------------------
+
+EXPIRY_WARNING_DAYS = (30, 7, 1)
+
+
+def due_warning(sso: SsoSettings) -> tuple[int, CertInfo] | None:
+    """The expiry warning to send now, if any: (days, the certificate in use).
+    Each of 30, 7 and 1 days is sent once per certificate; a warning that
+    became due while an earlier one was pending replaces it (no burst)."""
+    info = certificate_in_use(sso)
+    if info is None or info.expired:
+        return None
+    days_left = info.days_left
+    due = [days for days in EXPIRY_WARNING_DAYS if days_left < days]
+    if not due:
+        return None
+    sent = sso.cert_warnings_sent or {}
+    already = set(sent.get("days") or []) if sent.get("sha256") == info.sha256 else set()
+    if min(due) in already:
+        return None
+    return min(due), info
+
+
+def warn_certificate_expiry() -> int:
+    """Daily: e-mail the Owner of each org whose IdP certificate in use expires
+    within 30, 7 or 1 days (each warning once, remembered per certificate).
+    Returns how many warnings were sent."""
+    from organizations.signin.tasks import enqueue
+
+    from .tasks import send_sso_certificate_warning
+
+    sent = 0
+    for sso_id in SsoSettings.objects.filter(enabled=True).exclude(idp_x509_cert="").values_list("pk", flat=True):
+        with transaction.atomic():
+            sso = SsoSettings.objects.select_for_update().select_related("organization").filter(pk=sso_id).first()
+            if sso is None or not sso.enabled:
+                continue
+            found = due_warning(sso)
+            if found is None:
+                continue
+            days, info = found
+            previous = sso.cert_warnings_sent or {}
+            already = set(previous.get("days") or []) if previous.get("sha256") == info.sha256 else set()
+            already |= {d for d in EXPIRY_WARNING_DAYS if d >= days}
+            sso.cert_warnings_sent = {"sha256": info.sha256, "days": sorted(already, reverse=True)}
+            sso.save(update_fields=["cert_warnings_sent", "updated_at"])
+            audit.record(sso.organization, None, "sso.certificate_warning", sso, target_label=sso.signin_name,
+                         after={"days": days, "certificate_sha256": info.sha256,
+                                "expires": info.not_after.isoformat()})
+            transaction.on_commit(lambda pk=sso.pk, d=days: enqueue(send_sso_certificate_warning, pk, d))
+            sent += 1
+    return sent
+
+
+# ---- the SP's key pair: signed AuthnRequests, encrypted assertions ---------------
+
+SP_KEY_BITS = 3072
+SP_CERT_YEARS = 10
+
+
+def _generate_sp_key(org: Organization) -> tuple[str, str]:
+    """A new RSA key and a self-signed certificate naming the org (IdPs trust
+    the SP certificate itself, as pasted or read from the SP metadata)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=SP_KEY_BITS)
+    name = x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, f"Orgdesk SAML SP {org.uid}"[:64]),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, (org.name or "Orgdesk")[:64]),
+    ])
+    now = timezone.now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365 * SP_CERT_YEARS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+
+
+def _ensure_sp_key(sso: SsoSettings) -> list[str]:
+    """Give a locked SsoSettings its key pair if it has none; the fields changed."""
+    if sso.sp_x509_cert and sso.sp_private_key:
+        return []
+    sso.sp_x509_cert, sso.sp_private_key = _generate_sp_key(sso.organization)
+    return ["sp_x509_cert", "sp_private_key"]
+
+
+@transaction.atomic
+def set_security_options(
+    org: Organization, *, sign_authn_requests: bool, want_assertions_encrypted: bool, actor: Actor
+) -> SsoSettings:
+    """Sign AuthnRequests (and logout messages) with the org's SP key, and/or
+    require the IdP to encrypt assertions to the SP certificate. The key pair is
+    generated the first time either is turned on and kept after (the IdP holds
+    its certificate); its private key is never shown."""
+    sso = _locked(org, actor)
+    before = _snapshot(sso)
+    fields = ["sign_authn_requests", "want_assertions_encrypted"]
+    if sign_authn_requests or want_assertions_encrypted:
+        fields += _ensure_sp_key(sso)
+    sso.sign_authn_requests, sso.want_assertions_encrypted = bool(sign_authn_requests), bool(want_assertions_encrypted)
+    return _save(sso, before, "sso.set_security_options", actor=actor, fields=fields)

@@ -41,11 +41,12 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def remember(request: HttpRequest, sso: SsoSettings, membership: Membership, name_id: str, *, flow: str) -> None:
+def remember(request: HttpRequest, sso: SsoSettings, membership: Membership, name_id: str, *, flow: str,
+             session_index: str = "") -> None:
     """The IdP vouched for `name_id`; the link to `membership` waits for proof."""
     request.session[PENDING_LINK_KEY] = {
         "sso": sso.pk, "org": sso.organization.uid, "membership": membership.pk, "name_id": name_id,
-        "flow": flow, "at": time.time(), "email_token": None,
+        "flow": flow, "at": time.time(), "email_token": None, "session_index": session_index,
     }
 
 
@@ -55,12 +56,17 @@ def landing_url(membership: Membership) -> str:
     return reverse("member_home")
 
 
-def sign_in(request: HttpRequest, sso: SsoSettings, identity: SsoIdentity, *, flow: str) -> HttpResponse:
-    """Open a session for the linked person that opens this org only."""
+def sign_in(request: HttpRequest, sso: SsoSettings, identity: SsoIdentity, *, flow: str,
+            session_index: str = "") -> HttpResponse:
+    """Open a session for the linked person that opens this org only, and note
+    it for single logout (its NameID and the IdP's SessionIndex)."""
+    from .logout import record_session
+
     membership = identity.membership
     user = membership.user
     login(request, user, backend=sessions.SSO_BACKEND)
     sessions.add_sso_org(request, sso.organization)
+    record_session(request, sso, user, identity.name_id, session_index)
     linking.mark_used(identity)
     audit.record(
         sso.organization, user, "sso.signin", membership, target_label=user.email,
@@ -104,7 +110,7 @@ def _link_and_sign_in(request: HttpRequest, pending: dict, sso: SsoSettings, mem
         context = {"org": sso.organization, "message": refusal.message(sso.organization.name), "reason": refusal.reason}
         return TemplateResponse(request, "signin/saml/refused.html", context, status=403)
     request.session.pop(PENDING_LINK_KEY, None)
-    return sign_in(request, sso, identity, flow=pending["flow"])
+    return sign_in(request, sso, identity, flow=pending["flow"], session_index=pending.get("session_index") or "")
 
 
 def _signed_in_as(request: HttpRequest, membership: Membership) -> bool:

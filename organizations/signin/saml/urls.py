@@ -12,6 +12,7 @@ urlpatterns = [
     path("saml/<str:org_uid>/login/", views.login_view, name="login"),
     path("saml/<str:org_uid>/acs/", views.acs_view, name="acs"),
     path("saml/<str:org_uid>/metadata/", views.metadata_view, name="metadata"),
+    path("saml/<str:org_uid>/slo/", views.slo_view, name="slo"),
     path("saml/<str:org_uid>/link/", signing.link_view, name="link"),
     path("saml/<str:org_uid>/link/<str:token>/", signing.link_confirm_view, name="link-confirm"),
 ]

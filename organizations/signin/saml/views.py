@@ -18,14 +18,16 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.contrib import messages
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
+from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 
 from organizations import audit, throttle
 from organizations.models import Membership, Organization
 from organizations.signin import sessions
 from organizations.signin.domains.services import org_for_email
 
-from . import acs, config, linking, services, signing
+from . import acs, config, linking, logout, services, signing
 from .forms import SsoStartForm
 from .models import SsoSettings
 
@@ -191,9 +193,10 @@ def acs_view(request: HttpRequest, org_uid: str) -> HttpResponse:
     except acs.Refused as refusal:
         return _refused(request, sso, refusal, flow=flow)
     if resolution.identity is None:  # the account holder proves it is theirs first
-        signing.remember(request, sso, resolution.membership, assertion.name_id, flow=flow)
+        signing.remember(request, sso, resolution.membership, assertion.name_id, flow=flow,
+                         session_index=assertion.session_index)
         return HttpResponseRedirect(reverse("saml:link", args=[sso.organization.uid]))
-    return signing.sign_in(request, sso, resolution.identity, flow=flow)
+    return signing.sign_in(request, sso, resolution.identity, flow=flow, session_index=assertion.session_index)
 
 
 def _test_result(request, sso: SsoSettings, post: dict, request_id: str) -> HttpResponse:
@@ -229,6 +232,48 @@ def metadata_view(request: HttpRequest, org_uid: str) -> HttpResponse:
     sso = _sso_of(org_uid)
     xml = config.saml_settings(sso).get_sp_metadata()
     return HttpResponse(xml, content_type="application/samlmetadata+xml; charset=utf-8")
+
+
+def _logout_refused(request, sso: SsoSettings, reason: str, detail: str = "") -> HttpResponse:
+    audit.record(sso.organization, None, "sso.logout_refused", target_label=sso.signin_name,
+                 after={"reason": reason, "detail": detail[:200]})
+    return HttpResponse(f"Single logout refused: {reason}.", status=400, content_type="text/plain; charset=utf-8")
+
+
+@csrf_exempt  # the IdP redirects the browser here; the LogoutRequest's signature authenticates it
+@never_cache
+@require_GET
+def slo_view(request: HttpRequest, org_uid: str) -> HttpResponse:
+    """Single logout, HTTP-Redirect binding (organizations.signin.saml.logout).
+    A LogoutRequest (IdP-initiated) must be signed by the org's IdP; it ends the
+    NameID's sessions for this org and is answered with a LogoutResponse. A
+    LogoutResponse answers our own Sign out: the session is already gone."""
+    sso = _sso_of(org_uid)
+    if "SAMLResponse" in request.GET:
+        messages.info(request, "You are signed out, here and at your identity provider.")
+        return HttpResponseRedirect(reverse("admin:login"))
+    if "SAMLRequest" not in request.GET or not sso.idp_configured:
+        return _logout_refused(request, sso, "no_request" if sso.idp_configured else "not_configured")
+    if "Signature" not in request.GET:
+        return _logout_refused(request, sso, "unsigned")
+    if not sso.idp_slo_url:  # nowhere to answer: the IdP's Single Logout URL is not configured
+        return _logout_refused(request, sso, "no_slo_url")
+    data = config.request_data(request.path, get=request.GET.dict())
+    data.update(query_string=request.META.get("QUERY_STRING", ""), validate_signature_from_qs=True)
+    auth = OneLogin_Saml2_Auth(data, old_settings=config.saml_settings(sso))
+    try:
+        url = auth.process_slo(keep_local_session=True)
+    except Exception as exc:  # undecodable or hostile input
+        return _logout_refused(request, sso, "malformed", str(exc))
+    if auth.get_errors() or not url:
+        return _logout_refused(request, sso, "invalid", auth.get_last_error_reason() or ",".join(auth.get_errors()))
+    xml = auth.get_last_request_xml()
+    name_id = (OneLogin_Saml2_Logout_Request.get_nameid(xml) or "").strip()
+    indexes = OneLogin_Saml2_Logout_Request.get_session_indexes(xml)
+    ended = logout.end_sessions(request, sso, name_id, indexes) if name_id else 0
+    audit.record(sso.organization, None, "sso.idp_logout", target_label=name_id or "unknown",
+                 after={"name_id": name_id, "sessions": ended})
+    return HttpResponseRedirect(url)
 
 
 @never_cache

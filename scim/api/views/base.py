@@ -24,7 +24,7 @@ from django_scim.settings import scim_settings
 from scim.provisioning import parse_id
 
 from .. import constants as c
-from .. import hostile, lookups, totals
+from .. import hostile, lookups, totals, versions
 from ..adapters import resource_url
 from ..errors import (
     BadRequest,
@@ -41,10 +41,12 @@ from ..patch import patch_operations
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
-def scim_json(doc: Any, status: int = 200, location: str | None = None) -> HttpResponse:
+def scim_json(doc: Any, status: int = 200, location: str | None = None, etag: str | None = None) -> HttpResponse:
     response = HttpResponse(json.dumps(doc), content_type=c.SCIM_CONTENT_TYPE, status=status)
     if location:
         response["Location"] = location
+    if etag:
+        response["ETag"] = etag
     return response
 
 
@@ -179,16 +181,32 @@ class ResourceView(ScimApiView):
         params = parse_list_params(request.GET)
         if uuid is not None:
             note_activity(request, f"Get {self.noun}", f"id {uuid}")
-            doc = self.read_one(request, uuid, params)
-            return scim_json(doc, location=self.location_of(request, parse_id(uuid)))
+            doc, version = self.read_one(request, uuid, params)
+            location = self.location_of(request, parse_id(uuid))
+            if versions.not_modified(request, version):  # RFC 7644 §3.14: unchanged since the client's copy
+                response = HttpResponse(status=304)
+                response["ETag"], response["Location"] = version, location
+                return response
+            return scim_json(doc, location=location, etag=version)
         return self.list(request, params)
 
-    def read_one(self, request: HttpRequest, uuid: str, params: ListParams | None, *, note: bool = True) -> dict[str, Any]:
-        """The resource's document; `note`: name it in the activity as a read."""
+    def read_one(
+        self, request: HttpRequest, uuid: str, params: ListParams | None, *, note: bool = True
+    ) -> tuple[dict[str, Any], str]:
+        """(the resource's document, its version); `note`: name it in the activity as a read."""
         obj = self.get_object(request, uuid, params)
         if note:
             note_activity(request, f"Get {self.noun}", self.target_of(obj))
-        return self.render(request, obj, params)
+        return self.render(request, obj, params), self.version_of(obj, params)
+
+    def version_of(self, obj, params: ListParams | None) -> str:
+        """The version (ETag) of a resource read or just written (scim.api.versions)."""
+        raise NotImplementedError
+
+    def check_version(self, request: HttpRequest, obj) -> None:
+        """If-Match on a write, with the row locked and nothing written yet: 412
+        when stale. Compared on the row's own updated_at (scim.api.versions)."""
+        versions.check_if_match(request, versions.group(obj.updated_at))
 
     def list(self, request: HttpRequest, params: ListParams) -> HttpResponse:
         note_activity(request, f"Look up {self.noun}s" if params.filter else f"List {self.noun}s", params.filter or "")
@@ -221,7 +239,9 @@ class ResourceView(ScimApiView):
         # Rendered from the object just written (its e-mails and, for a new
         # resource, its empty groups are attached by the service): no re-read.
         doc = self.render(request, scim_obj.obj, params)
-        return scim_json(doc, status=201, location=self.location_of(request, scim_obj.obj.pk))
+        return scim_json(
+            doc, status=201, location=self.location_of(request, scim_obj.obj.pk), etag=self.version_of(scim_obj.obj, params)
+        )
 
     def put(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
         if uuid is None:
@@ -231,11 +251,12 @@ class ResourceView(ScimApiView):
         note_activity(request, f"Update {self.noun}", self.target_of_body(body) or f"id {uuid}")
         with transaction.atomic():
             obj = self.get_object(request, uuid, lock=True)
+            self.check_version(request, obj)
             scim_obj = self.adapter(obj, request=request)
             scim_obj.from_dict(body)
             self.describe_write(request, scim_obj)
             scim_obj.save()
-        return self.after_write(request, obj.pk, params)
+        return self.after_write(request, scim_obj, params)
 
     def patch(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
         if uuid is None:
@@ -247,11 +268,12 @@ class ResourceView(ScimApiView):
         with transaction.atomic():
             obj = self.get_object(request, uuid, lock=True)
             note_activity(request, f"Update {self.noun}", self.target_of(obj))
+            self.check_version(request, obj)
             scim_obj = self.adapter(obj, request=request)
             scim_obj.handle_operations(operations)
             self.describe_write(request, scim_obj)
             scim_obj.save()
-        return self.after_write(request, obj.pk, params, patch=True)
+        return self.after_write(request, scim_obj, params, patch=True)
 
     def delete(self, request: HttpRequest, org_uid: str, uuid: str | None = None) -> HttpResponse:
         if uuid is None:
@@ -260,15 +282,17 @@ class ResourceView(ScimApiView):
         with transaction.atomic():
             obj = self.get_object(request, uuid, lock=True)
             note_activity(request, f"Delete {self.noun}", self.target_of(obj))
+            self.check_version(request, obj)
             self.adapter(obj, request=request).delete()
         return HttpResponse(status=204, content_type=c.SCIM_CONTENT_TYPE)
 
     def describe_write(self, request: HttpRequest, scim_obj) -> None:
         """Refine the activity's operation name once the change is known."""
 
-    def after_write(self, request: HttpRequest, pk: int, params: ListParams, *, patch: bool = False) -> HttpResponse:
-        doc = self.read_one(request, pk, params, note=False)
-        return scim_json(doc, location=self.location_of(request, pk))
+    def after_write(self, request: HttpRequest, scim_obj, params: ListParams, *, patch: bool = False) -> HttpResponse:
+        pk = scim_obj.obj.pk
+        doc, version = self.read_one(request, pk, params, note=False)
+        return scim_json(doc, location=self.location_of(request, pk), etag=version)
 
     def location_of(self, request: HttpRequest, pk: int) -> str:
         """The resource's URL (`meta.location` may be left out by `attributes`)."""

@@ -10,6 +10,7 @@ from django_scim import views as scim_views
 from scim.models import ScimGroup, ScimGroupMember
 
 from .. import constants as c
+from .. import versions
 from ..adapters import ScimGroupAdapter
 from ..filters import group_filter_q, group_sort_key
 from ..listing import ListParams, shape, wants
@@ -40,6 +41,9 @@ class GroupsView(ResourceView, scim_views.GroupsView):
     def target_of(self, obj) -> str:
         return obj.display_name
 
+    def version_of(self, obj, params: ListParams | None) -> str:
+        return versions.group(obj.updated_at)
+
     def describe_write(self, request: HttpRequest, scim_obj) -> None:
         renamed = scim_obj.name is not None and scim_obj.name != scim_obj.obj.display_name
         if scim_obj.members_touched and not renamed:
@@ -47,12 +51,16 @@ class GroupsView(ResourceView, scim_views.GroupsView):
         elif renamed and not scim_obj.members_touched:
             note_activity(request, "Rename group", scim_obj.name)
 
-    def after_write(self, request: HttpRequest, pk: int, params: ListParams, *, patch: bool = False) -> HttpResponse:
+    def after_write(self, request: HttpRequest, scim_obj, params: ListParams, *, patch: bool = False) -> HttpResponse:
         # Group PATCH answers 204 (what Entra prefers; Okta accepts 200 or 204),
-        # unless the client asked for attributes, then 200 with the group.
+        # unless the client asked for attributes, then 200 with the group. The
+        # ETag of a 204 is the version just written (the services keep the
+        # group's updated_at current): nothing is read back.
         if patch and not (request.GET.get("attributes") or request.GET.get("excludedAttributes")):
-            return HttpResponse(status=204, content_type=c.SCIM_CONTENT_TYPE)
-        return super().after_write(request, pk, params, patch=patch)
+            response = HttpResponse(status=204, content_type=c.SCIM_CONTENT_TYPE)
+            response["ETag"] = versions.group(scim_obj.obj.updated_at)
+            return response
+        return super().after_write(request, scim_obj, params, patch=patch)
 
 
 class GroupsSearchView(SearchView):

@@ -44,15 +44,20 @@ class UsersView(ResourceView, scim_views.UsersView):
         keys = self.sorted_keys(params)
         return user_documents.page(request, params, keys, offset, limit, lambda: self.filtered(request, params))
 
-    def read_one(self, request: HttpRequest, uuid: str, params: ListParams | None, *, note: bool = True) -> dict[str, Any]:
+    def read_one(
+        self, request: HttpRequest, uuid: str, params: ListParams | None, *, note: bool = True
+    ) -> tuple[dict[str, Any], str]:
         pk = parse_id(uuid)
         found = user_documents.one(request, pk, params) if pk is not None else None
         if found is None:
             raise NotFound(self.not_found)
-        doc, user_name = found
+        doc, user_name, version = found
         if note:
             note_activity(request, f"Get {self.noun}", user_name)
-        return doc
+        return doc, version
+
+    def version_of(self, obj, params: ListParams | None) -> str:
+        return user_documents.version_of(obj, params)
 
     def target_of(self, obj) -> str:
         return obj.scim_username

@@ -12,28 +12,39 @@ from ._common import add_org_and_actor, resolve
 
 class Command(BaseCommand):
     help = (
-        "Configure SAML single sign-on for an organization from the IdP's metadata file, optionally enabling it "
-        "and Strict mode; prints the values to paste into the IdP."
+        "Configure SAML single sign-on for an organization from the IdP's metadata file or metadata URL (HTTPS, "
+        "refreshed nightly), optionally enabling it and Strict mode; prints the values to paste into the IdP."
     )
 
     def add_arguments(self, parser) -> None:
         add_org_and_actor(parser)
-        parser.add_argument("--metadata", required=True, metavar="FILE", help="The IdP's SAML metadata XML file.")
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--metadata", metavar="FILE", help="The IdP's SAML metadata XML file.")
+        source.add_argument("--metadata-url", metavar="URL",
+                            help="The IdP's metadata URL (HTTPS); fetched now and refreshed every night.")
         parser.add_argument("--name", metavar="SIGNIN_NAME", help="The SSO sign-in name (only when first created).")
         parser.add_argument("--enable", action="store_true", help="Enable SSO.")
         parser.add_argument("--strict", action="store_true", help="Turn on Strict mode (implies --enable).")
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
-    def handle(self, *args, org_uid, actor, metadata, name, enable, strict, json: bool, **options) -> None:
+    def handle(self, *args, org_uid, actor, metadata, metadata_url, name, enable, strict, json: bool,
+               **options) -> None:
         org, user = resolve(org_uid, actor)
-        try:
-            xml = Path(metadata).read_bytes()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {metadata}: {exc.strerror}.") from exc
+        xml = None
+        if metadata:
+            try:
+                xml = Path(metadata).read_bytes()
+            except OSError as exc:
+                raise CommandError(f"Cannot read {metadata}: {exc.strerror}.") from exc
+        elif not (metadata_url or "").strip():
+            raise CommandError("--metadata-url is empty.")
         try:
             with transaction.atomic():
                 sso = services.create_settings(org, actor=user, signin_name=name)
-                services.import_metadata(org, xml, actor=user)
+                if xml is not None:
+                    services.import_metadata(org, xml, actor=user)
+                else:
+                    services.set_metadata_url(org, metadata_url, actor=user)
                 if enable or strict:
                     services.enable_sso(org, actor=user)
                 if strict:
