@@ -31,6 +31,13 @@ class OrgdeskAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm
     their home page (OrgdeskAdminSite.login). A person with no active
     membership left (deactivated or removed everywhere) cannot sign in."""
 
+    # Orgdesk's words, not Django's "…for a staff account": members sign in here too.
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": "That e-mail and password do not match. Check both and try again; if you forgot "
+                         "your password, or never chose one, reset it with the link below.",
+    }
+
     def confirm_login_allowed(self, user):
         from organizations.signin.access import can_sign_in
         from organizations.signin.saml.policy import password_signin_refusal

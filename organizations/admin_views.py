@@ -12,6 +12,7 @@ from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.http import urlencode
 
 from . import directory, services
 from .directory import MemberFilterForm
@@ -30,8 +31,11 @@ from .models import Organization, OrgRole, Stack, StackAccess, StackRole
 from .outcomes import Outcome, finish
 from .permissions import can_transfer_ownership, get_managed_org_or_404
 from .role_sources import annotate_org_role_sources
+from .signin.access import sso_signin_available as org_sso_signin_available
 from .signin.invitations import invite_member
 from .signin.members_tab import pending_invitations_context
+from .signin.ways_in import annotate_ways_in
+from .signin.ways_in import progress as bulk_invitation_progress
 
 SETTINGS_TABS = [
     ("general", "General", "admin:org-settings"),
@@ -134,10 +138,13 @@ class OrgSettingsViews:
         forms = self._forms(request, classes, **{"change-role": scoped, "transfer-ownership": scoped})
 
         def add(data: dict) -> str:
-            m, _ = invite_member(
-                org, data["email"], role=data["role"], first_name=data["first_name"],
-                last_name=data["last_name"], actor=request.user,
-            )
+            try:
+                m, _ = invite_member(
+                    org, data["email"], role=data["role"], first_name=data["first_name"],
+                    last_name=data["last_name"], actor=request.user,
+                )
+            except services.AlreadyMember as exc:
+                raise services.ServiceError(already_member_message(org, exc.membership, request.get_full_path()))
             return f"{m.user.email} was added as {m.get_role_display()}. An invitation e-mail is on its way."
 
         def change(data: dict) -> Outcome | HttpResponse:
@@ -167,6 +174,7 @@ class OrgSettingsViews:
             page.rows, Prefetch("stack_access", queryset=StackAccess.objects.select_related("stack", "role"))
         )
         annotate_org_role_sources(page.rows)
+        annotate_ways_in(org, page.rows)
         return self._render(
             request,
             "admin/orgdesk/org_settings_members.html",
@@ -180,6 +188,8 @@ class OrgSettingsViews:
             add_form=forms["add-member"],
             change_role_form=forms["change-role"],
             transfer_form=forms.get("transfer-ownership"),
+            sso_signin=org_sso_signin_available(org),
+            bulk_invitations=bulk_invitation_progress(org),
             **pending_invitations_context(request, org),
         )
 
@@ -215,6 +225,32 @@ class OrgSettingsViews:
             stack_form=forms["create-stack"],
             role_form=forms["create-stack-role"],
         )
+
+
+def already_member_message(org: Organization, member, list_url: str):
+    """"Add a member" for someone who is one already: say in which state, and
+    link to their page, where Reactivate or Send invitation is."""
+    from django.urls import reverse
+    from django.utils.html import format_html
+
+    from .signin.ways_in import annotate_ways_in
+
+    url = reverse("admin:member-detail", args=[org.uid, member.pk]) + "?" + urlencode({"next": list_url})
+    email = member.user.email
+    if not member.active:
+        state, hint = "deactivated", "Reactivate them on their page"
+    elif member.pending:
+        state, hint = "invited, not joined yet", "Resend the invitation below, or open their page"
+    else:
+        annotate_ways_in(org, [member])
+        if member.way_in.needs_invitation:
+            state, hint = "with no way in yet", "Send them an invitation on their page"
+        else:
+            state, hint = "active", "Open their page"
+    return format_html(
+        "{} is already a member of {} ({}). {}: <a href=\"{}\" class=\"already-member-link\">{}</a>.",
+        email, org.name, state, hint, url, email,
+    )
 
 
 STACK_PEOPLE_CAP = 1_000

@@ -26,6 +26,7 @@ class OrganizationsConfig(AppConfig):
         from .signin import invitations, sessions, tasks  # noqa: F401  (tasks: registers the Celery tasks)
 
         user_logged_in.connect(sessions.on_user_logged_in, dispatch_uid="signin-session-proofs")
+        user_logged_in.connect(sessions.record_password_signin, dispatch_uid="signin-password-audit")
 
         signals.membership_created.connect(invitations.on_membership_created, dispatch_uid="signin-invite-created")
         signals.membership_active_changed.connect(

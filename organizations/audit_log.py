@@ -247,6 +247,7 @@ register_sentences({
     "stack_role.delete": _stack_role_delete,
     "stack_access.grant": "{actor} gave {target} the role {after_role} on the stack {after_stack}",
     "stack_access.revoke": "{actor} took the role {before_role} on the stack {before_stack} from {target}",
+    "account.signin": "{actor} signed in with their password",
     "account.password_reset_request": "{actor} asked for a password reset",
     "account.password_reset": "{actor} chose a new password",
     "account.signin_failed": "A sign-in as {target} failed: wrong password ({after_failures} failed attempts so far)",
@@ -312,8 +313,12 @@ KINDS: list[tuple[str, str, tuple[str, ...]]] = [
         "organization.invite_provisioned_members", "scim.enable", "scim.disable", "marketplace.",
         "sso.create", "sso.set_", "sso.enable", "sso.disable", "sso.test", "sso.exception_", "domain.",
         "organization.mfa_required", "sso.metadata_", "sso.certificate_warning")),
-    ("signins", "Sign-ins", ("sso.signin", "sso.link", "sso.unlink", "account.password_confirmed", "account.mfa_",
-                             "sso.signout", "sso.idp_logout", "sso.logout_refused")),
+    # An org's sign-ins: its IdP's (sso.signin, sso.signin_refused, sso.link*,
+    # sign-outs) and its members' password sign-ins ("account.signin", recorded per
+    # org by signin.sessions.record_password_signin). Failed password sign-ins are
+    # the account's (no org), so they are not in any org's log.
+    ("signins", "Sign-ins", ("sso.signin", "sso.link", "sso.unlink", "account.signin", "account.password_confirmed",
+                             "account.mfa_", "sso.signout", "sso.idp_logout", "sso.logout_refused")),
 ]
 
 

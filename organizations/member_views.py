@@ -20,6 +20,7 @@ from .admin_views import org_settings_context
 from .guardrails import last_admin_message, last_capable_managers, self_loss_consequence
 from .outcomes import LOSS_CONFIRMED_FIELD, Outcome, finish, lost_own_access, loss_confirmed
 from .signin.saml.members import sso_link_context
+from .signin.ways_in import annotate_ways_in
 from .permissions import can_manage, get_managed_org_or_404
 from .forms import MemberRoleForm, RenameStackForm, RenameStackRoleForm, member_version
 from .models import Membership, Organization, OrgRole, Stack, StackAccess, StackRole
@@ -135,6 +136,7 @@ def member_view(site):
             return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
         stack_access = StackAccess.objects.filter(membership=member).select_related("stack", "role")[:200]
         annotate_org_role_sources([member])
+        annotate_ways_in(org, [member])
         context = org_settings_context(
             request, site, org, "members", member=member, role_form=form, stack_access=stack_access,
             next_url=next_url, title=f"Member: {member.user.email}", **sso_link_context(request, org, member),

@@ -1,4 +1,5 @@
-"""Where a member's roles come from: granted by hand, or by a mapped SCIM group.
+"""Where a member's roles come from: the default role, granted by hand, or by a
+mapped SCIM group.
 
 Which group granted a role is known to the mappings app, which the tenant core
 must not import (docs/ARCHITECTURE.md, "Apps"): it registers an explainer here
@@ -12,6 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .models import Membership, OrgRole, StackAccess
+
+# The org role every member has unless a person or a mapped group gives more.
+DEFAULT_ROLE = OrgRole.MEMBER
 
 # Group names shown for one role; more are summed up ("and 3 more").
 SHOWN_GROUPS = 3
@@ -69,6 +73,11 @@ def org_role_source(m: Membership, groups: list[str]) -> str:
         return "Owner of the organization"
     if not m.active:
         return "deactivated: no access until reactivated"
+    if m.manual_role == m.role == DEFAULT_ROLE:
+        # Every member starts as Member: nobody needs to have granted it. The cheap,
+        # honest rule: the default reads "default role"; only a role above it
+        # (Admin), which a person must have chosen, reads "granted by hand".
+        return "; ".join(["default role", *([_groups_text(groups)] if groups else [])])
     return source_text(m.manual_role == m.role, groups, scim=m.manual_role != m.role)
 
 

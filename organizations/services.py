@@ -37,6 +37,14 @@ from .models import (
 )
 
 
+class AlreadyMember(ServiceError):
+    """add_member for a person who is a member already (in whatever state)."""
+
+    def __init__(self, membership, message: str) -> None:
+        super().__init__(message)
+        self.membership = membership
+
+
 class OwnershipError(ServiceError):
     """The Owner can only change by transferring ownership."""
 
@@ -182,8 +190,8 @@ def add_member(
             )
         user.set_password(password)
         user.save(update_fields=["password"])
-    if Membership.objects.filter(organization=organization, user=user).exists():
-        raise ServiceError(f"{user.email} is already a member of {organization.name}.")
+    if existing := Membership.objects.filter(organization=organization, user=user).select_related("user").first():
+        raise AlreadyMember(existing, f"{user.email} is already a member of {organization.name}.")
     if filter_ci(Membership.objects.filter(organization=organization), "scim_username", user.email).exists():
         raise ServiceError(f"Another member already has the userName {user.email}.")
     try:

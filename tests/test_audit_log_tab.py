@@ -121,7 +121,8 @@ def test_statement_count_does_not_grow_with_the_trail(client, org, owner, size, 
     client.get(audit_url(org))  # warm the session
     with django_assert_num_queries(10):
         response = client.get(audit_url(org), {"page": 2 if size > PAGE_SIZE else 1})
-    assert len(response.context["entries"]) == (PAGE_SIZE if size > PAGE_SIZE else size + 1)
+    # + the org's creation and the owner's password sign-in
+    assert len(response.context["entries"]) == (PAGE_SIZE if size > PAGE_SIZE else size + 2)
     with django_assert_num_queries(10):
         response = client.get(audit_url(org), {"kind": "stacks"})
     assert len(response.context["entries"]) == min(size, PAGE_SIZE)
@@ -134,6 +135,7 @@ def test_a_kind_is_the_exact_actions_under_its_prefixes():
         "stack.create", "stack.delete", "stack.rename", "stack_role.create", "stack_role.delete", "stack_role.rename"
     ]
     assert "sso.signin_refused" in actions_of_kind("signins") and "sso.enable" not in actions_of_kind("signins")
+    assert {"account.signin", "sso.signin", "sso.link"} <= set(actions_of_kind("signins"))
     assert actions_of_kind("nonsense") == []
 
 
@@ -143,7 +145,7 @@ def test_pages_follow_newest_first(client, org, owner):
     first = client.get(audit_url(org)).context["entries"]
     second = client.get(audit_url(org), {"page": 2}).context["entries"]
     assert first[0].event.created_at >= second[0].event.created_at
-    assert len(first) == PAGE_SIZE and len(second) == 6  # + the org's creation
+    assert len(first) == PAGE_SIZE and len(second) == 7  # + the org's creation and the owner's sign-in
 
 
 def test_an_admin_sees_the_tab_a_member_does_not(client, org, admin_member, plain_member):

@@ -140,7 +140,7 @@ def test_an_admin_demoting_themselves_sees_what_they_lose_first(client, org, adm
     home = client.get(response.url)
     assert home.status_code == 200
     assert messages_of(home) == [
-        "You now have the role Member in Acme (granted by hand); you can no longer open its Organization Settings."
+        "You now have the role Member in Acme (default role); you can no longer open its Organization Settings."
     ]
 
 
@@ -313,9 +313,9 @@ def test_a_role_a_group_grants_stays_and_the_message_says_why(owner_client, org,
     why = text(owner_client.get(reverse("admin:member-access", args=[org.uid, plain_member.pk])))
     assert "Role granted by hand: Member (applies when no mapped group grants more)" in why
     row = text(page).split('data-member="member@acme.example"')[1].split("</tr>")[0]
-    assert "SCIM group Engineering; granted by hand: Member" in row
+    assert "SCIM group Engineering; without it: Member (default role)" in row
     detail = text(owner_client.get(reverse("admin:member-detail", args=[org.uid, plain_member.pk])))
-    assert "(SCIM group Engineering; granted by hand: Member)" in detail
+    assert "(SCIM group Engineering; without it: Member (default role))" in detail
 
 
 def test_a_role_granted_by_hand_says_so(owner_client, org, plain_member):

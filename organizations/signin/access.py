@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from organizations.models import MANAGER_ROLES, Membership, Organization, User
+from organizations.models import MANAGER_ROLES, Membership, Organization, OrgRole, User
 
 
 def can_sign_in(user: User) -> bool:
@@ -18,6 +18,18 @@ def can_sign_in(user: User) -> bool:
     if not user.is_active:
         return False
     return user.is_superuser or Membership.objects.in_effect().filter(user=user).exists()
+
+
+def may_choose_password(user: User) -> bool:
+    """An account with no password yet may choose one through "Forgot password"
+    when it is in effect in an org that lets it sign in with a password: any org
+    but those in SSO Strict mode where it is neither the Owner nor an exception
+    (the rule of saml.policy.password_signin_refusal). Only memberships count:
+    an operator account without a password stays without one."""
+    if not user.is_active:
+        return False
+    strict = Q(organization__sso__enabled=True, organization__sso__strict=True, sso_exempt=False) & ~Q(role=OrgRole.OWNER)
+    return Membership.objects.in_effect().filter(user=user).exclude(strict).exists()
 
 
 def enabled_sso(organization: Organization):

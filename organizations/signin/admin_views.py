@@ -8,12 +8,13 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
+from django.utils.http import urlencode
 
 from organizations.permissions import get_managed_org_or_404
 from organizations.models import Organization
 from organizations.services import ServiceError
 
-from . import invitations
+from . import invitations, ways_in
 from .members_tab import pending_invitations_context  # noqa: F401  (re-exported for the Members tab)
 from .models import Invitation
 
@@ -57,6 +58,45 @@ def revoke_view(request: HttpRequest, org_uid: str, invitation_id: int) -> HttpR
     return _invitation_action(request, org_uid, invitation_id, act)
 
 
+def member_invite_view(request: HttpRequest, org_uid: str, membership_id: int) -> HttpResponse:
+    """"Send invitation" for a member with no way in (the Members tab's Sign-in
+    column, or the member's page): one click, a POST, back where it came from."""
+    from organizations.member_views import _get_member, _next_url
+
+    org = get_managed_org_or_404(request, org_uid)
+    if refused := _post_only(request):
+        return refused
+    member = _get_member(org, membership_id)
+    try:
+        invitation = ways_in.send_invitation(member, actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, f"An invitation is on its way to {invitation.email}: its link lets them choose a password."
+        )
+    back = _next_url(request, org)
+    if request.POST.get("back") == "member":
+        return redirect(reverse("admin:member-detail", args=[org.uid, member.pk]) + "?" + urlencode({"next": back}))
+    return redirect(back)
+
+
+def bulk_invite_view(request: HttpRequest, org_uid: str) -> HttpResponse:
+    """"Send invitations to everyone without a way in": a background task."""
+    org = get_managed_org_or_404(request, org_uid)
+    if refused := _post_only(request):
+        return refused
+    try:
+        ways_in.start_bulk_invitations(org, actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, "Invitations are being sent to every member without a way in; the progress shows below."
+        )
+    return redirect(reverse("admin:org-settings-members", args=[org.uid]) + "#ways-in")
+
+
 def provisioned_setting_view(request: HttpRequest, org_uid: str) -> HttpResponse:
     org = get_managed_org_or_404(request, org_uid)
     if refused := _post_only(request):
@@ -76,6 +116,8 @@ def get_urls(site) -> list:
     return [
         path("invitations/<int:invitation_id>/resend/", site.admin_view(resend_view), name="invitation-resend"),
         path("invitations/<int:invitation_id>/revoke/", site.admin_view(revoke_view), name="invitation-revoke"),
+        path("members/<int:membership_id>/invite/", site.admin_view(member_invite_view), name="member-invite"),
+        path("members/invite-all/", site.admin_view(bulk_invite_view), name="members-invite-all"),
         path(
             "settings/scim/provisioned-invitations/",
             site.admin_view(provisioned_setting_view),

@@ -22,7 +22,9 @@ from organizations.models import Membership, Organization, OrgRole, User
 from .models import Invitation, InvitationSource, hash_token
 
 REASON_REVOKED = "revoked by an admin"
-REASON_REPLACED = "replaced by a new invitation"
+REASON_REPLACED = "replaced by a newer invitation"
+# The same reason as written before it was reworded: such links still read as replaced.
+REASONS_REPLACED = (REASON_REPLACED, "replaced by a new invitation")
 REASON_DEACTIVATED = "membership deactivated"
 REASON_EXPIRED = "expired"  # set by expire_invitations; still listed, so it can be resent
 
@@ -187,6 +189,7 @@ class Refusal:
     FOREIGN = "foreign"  # a real token of another org
     USED = "used"
     REVOKED = "revoked"
+    REPLACED = "replaced"  # a resend (or a newer invitation) made a new link
     EXPIRED = "expired"
     GONE = "gone"  # the membership was removed or deactivated, or the account's address changed
 
@@ -212,9 +215,10 @@ def check_link(org_uid: str, token: str) -> LinkCheck:
     if invitation.accepted_at is not None:
         return LinkCheck(invitation, Refusal.USED)
     if invitation.revoked_at is not None:
-        refusal = {REASON_DEACTIVATED: Refusal.GONE, REASON_EXPIRED: Refusal.EXPIRED}.get(
-            invitation.revoked_reason, Refusal.REVOKED
-        )
+        refusal = {
+            REASON_DEACTIVATED: Refusal.GONE, REASON_EXPIRED: Refusal.EXPIRED,
+            **{reason: Refusal.REPLACED for reason in REASONS_REPLACED},
+        }.get(invitation.revoked_reason, Refusal.REVOKED)
         return LinkCheck(invitation, refusal)
     if invitation.is_expired:
         return LinkCheck(invitation, Refusal.EXPIRED)

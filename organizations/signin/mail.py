@@ -51,8 +51,10 @@ def password_reset_url(user: User) -> str:
 def send_password_reset(user: User) -> None:
     """The token is made here, in the worker, from the account's current state
     (Django's generator): it never travels through the broker."""
-    context = {"url": password_reset_url(user), "email": user.email}
-    _send("Reset your Orgdesk password", "signin/email/password_reset.txt", context, user.email)
+    first = not user.has_usable_password()  # provisioned or invited: no password yet
+    context = {"url": password_reset_url(user), "email": user.email, "first_password": first}
+    subject = "Choose your Orgdesk password" if first else "Reset your Orgdesk password"
+    _send(subject, "signin/email/password_reset.txt", context, user.email)
 
 
 def send_signin_alert(user: User, *, failures: int, when: str, address: str) -> None:

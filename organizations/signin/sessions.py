@@ -79,6 +79,43 @@ def on_user_logged_in(sender, request: HttpRequest, user, **kwargs) -> None:
     state.save(request)
 
 
+# Orgs whose audit log records one password sign-in; an account in more orgs
+# (rare: a consultant) has its first ones recorded, never an unbounded write.
+SIGNIN_AUDIT_ORGS = 50
+
+
+def record_password_signin(sender, request: HttpRequest, user, **kwargs) -> None:
+    """Subscriber of user_logged_in: a password sign-in (the sign-in form, its
+    two-factor step, or an accepted invitation) is in the audit log of every org
+    that password opens for the person (in effect, and not in Strict mode for
+    them), as "account.signin", so an org's Audit log > Sign-ins lists its
+    members' password sign-ins next to its IdP's (sso.signin, sso.signin_refused,
+    sso.link). Failed password sign-ins stay account-wide (organization None):
+    a wrong password names no org, and an org must not learn of guesses at an
+    account that only belongs to it among others."""
+    if request is None or getattr(request, "session", None) is None:
+        return
+    if request.session.get(BACKEND_SESSION_KEY) != PASSWORD_BACKEND:
+        return
+    from django.db.models import Q
+
+    from organizations import audit
+    from organizations.models import Membership, OrgRole
+
+    strict = Q(organization__sso__enabled=True, organization__sso__strict=True, sso_exempt=False) & ~Q(role=OrgRole.OWNER)
+    memberships = list(
+        Membership.objects.in_effect().filter(user=user).exclude(strict).select_related("organization")
+        .order_by("pk")[:SIGNIN_AUDIT_ORGS]
+    )
+    audit.bulk_record([
+        audit.build_event(
+            m.organization, user, "account.signin", target_type=Membership._meta.label_lower, target_id=str(m.pk),
+            target_label=user.email,
+        )
+        for m in memberships
+    ])
+
+
 def add_sso_org(request: HttpRequest, organization: Organization) -> None:
     """Called by the ACS after login(): this org's IdP vouched for the session."""
     state = SignInState.of(request) or SignInState(user_id=request.user.pk)

@@ -129,8 +129,10 @@ def send_invitation_email(self, invitation_id: int) -> bool:
 
 @shared_task(bind=True, acks_late=True, max_retries=5)
 def send_password_reset_email(self, user_id: int) -> bool:
+    from .access import may_choose_password
+
     user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None or not user.has_usable_password():
+    if user is None or not (user.has_usable_password() or may_choose_password(user)):
         return False
     try:
         mail.send_password_reset(user)
@@ -144,11 +146,17 @@ def send_password_reset_email(self, user_id: int) -> bool:
 def send_password_reset_email_to(email: str) -> bool:
     """A password-reset request, whatever the address: the account is looked up
     here, not in the request. Only an account that may sign in with a password
-    is audited and e-mailed (by send_password_reset_email, which retries)."""
-    from .access import can_sign_in
+    is audited and e-mailed (by send_password_reset_email, which retries). An
+    account with no password yet (provisioned, or invited and not joined) gets
+    the same link to choose one when an org it is in allows passwords to it
+    (access.may_choose_password): otherwise it would be told "we've e-mailed
+    you" and get nothing, with no way in."""
+    from .access import can_sign_in, may_choose_password
 
     user = find_account(email)
-    if user is None or not user.has_usable_password() or not can_sign_in(user):
+    if user is None or not can_sign_in(user):
+        return False
+    if not user.has_usable_password() and not may_choose_password(user):
         return False
     audit.record(None, user, "account.password_reset_request", user)
     enqueue(send_password_reset_email, user.pk)
@@ -223,3 +231,12 @@ def on_ownership_transferred(sender, *, organization, new_owner: Membership, act
     once the transfer commits (a refused or rolled-back transfer sends nothing)."""
     given_by = audit.describe_actor(actor)[2]
     transaction.on_commit(lambda: enqueue(send_ownership_email, new_owner.pk, given_by))
+
+
+@shared_task(acks_late=True)
+def send_invitations_to_members_without_way_in(org_id: int, actor_id: int | None) -> int:
+    """"Send invitations to everyone without a way in" (Members tab): pages
+    through the org in batches and keeps a progress record (signin.ways_in)."""
+    from .ways_in import send_missing_invitations
+
+    return send_missing_invitations(org_id, actor_id)

@@ -38,6 +38,9 @@ REFUSALS = {
                    "“Forgotten your password?” on the sign-in page."),
     Refusal.REVOKED: (410, "This invitation was revoked",
                       "An admin of the organization withdrew it. Ask them to send a new one if you should have access."),
+    Refusal.REPLACED: (410, "This invitation was replaced by a newer invitation",
+                       "A newer invitation was sent to you, and only its link works. Use the link in the most "
+                       "recent invitation e-mail, or ask an admin of the organization to send a new one."),
     Refusal.EXPIRED: (410, "This invitation has expired",
                       "Invitation links are valid for a limited time. Ask an admin of the organization to resend it."),
     Refusal.GONE: (410, "This invitation is no longer valid",

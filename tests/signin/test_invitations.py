@@ -75,11 +75,12 @@ def test_a_person_with_an_account_confirms_and_joins(client, mailoutbox):
     assert existing.memberships.filter(organization=org, active=True).exists()
 
 
-def refused(client, url: str, status: int, refusal: str) -> None:
+def refused(client, url: str, status: int, refusal: str) -> str:
     response = client.get(url)
     assert response.status_code == status, response.content
     assert f'data-refusal="{refusal}"'.encode() in response.content
     assert b"new_password1" not in response.content
+    return response.content.decode()
 
 
 def test_expired_reused_revoked_foreign_and_tampered_links_are_refused(client, mailoutbox):
@@ -137,7 +138,8 @@ def test_resend_replaces_the_link_and_revoke_closes_it_from_the_members_tab(clie
     second = Invitation.objects.get(accepted_at=None, revoked_at=None)
     client.post(reverse("admin:invitation-revoke", args=[org.uid, second.pk]))
     client.logout()
-    refused(client, old_link, 410, "revoked")
+    old_page = refused(client, old_link, 410, "replaced")
+    assert "replaced by a newer invitation" in old_page and "withdrew" not in old_page
     refused(client, new_link, 410, "revoked")
     assert {"invitation.resend", "invitation.revoke"} <= set(AuditEvent.objects.values_list("action", flat=True))
 
