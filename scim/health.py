@@ -144,12 +144,17 @@ def _chart(key: str, title: str, starts: list[datetime], sums: dict, label) -> C
     return Chart(key, title, buckets)
 
 
+def _short(text: str, limit: int) -> str:
+    """A value the IdP sent can be any length: the sentence keeps its start."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _describe(row: dict[str, Any] | None, now: datetime) -> str:
     if row is None:
         return ""
     what = row["operation"] or f"{row['method']} {row['path']}"
     if row["target"]:
-        what += f" {row['target']}"
+        what += f" {_short(row['target'], 80)}"
     app = row["installation__app__name"] if row["installation_id"] else "an unknown token"
     sentence = f"{what}"
     if app:
@@ -157,7 +162,7 @@ def _describe(row: dict[str, Any] | None, now: datetime) -> str:
     if row["outcome"] == ProvisioningOutcome.FAILURE:
         sentence += f", answered {row['status']}"
         if row["detail"]:
-            sentence += f" ({row['detail']})"
+            sentence += f" ({_short(row['detail'], 160)})"
     ago = timesince(row["created_at"], now).split(",")[0].replace("\xa0", " ")
     return f"{sentence}, {ago} ago ({format_datetime(row['created_at'])})"
 
