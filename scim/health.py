@@ -98,6 +98,11 @@ class Chart:
         return sum(b.total for b in self.buckets)
 
     @property
+    def summary(self) -> str:
+        """"1,204 success, 3 refused (4xx)": the non-zero outcomes."""
+        return ", ".join(f"{n:,} {label.lower()}" for _, label, n in self.totals if n)
+
+    @property
     def peak(self) -> int:
         return max((b.total for b in self.buckets), default=0)
 

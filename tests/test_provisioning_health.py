@@ -108,7 +108,8 @@ def test_scim_tab_draws_the_chart_and_names_a_current_failure(client, owner, org
     client.force_login(owner.user)
     page = client.get(reverse("admin:org-settings-scim", args=[org.uid])).content.decode()
     assert 'id="provisioning-health"' in page
-    assert page.count('<svg viewBox=') == 2
+    assert page.count("<svg viewBox=") == 2
+    assert "Last 24 hours, by hour: 13 calls (1 success, 12 unauthorized or rate-limited (401/429))" in page
     assert 'class="od-health-denied"' in page and 'class="od-health-success"' in page
     health = page.split('id="provisioning-health"')[1].split("<ul")[0]
     assert "List users ada@example.com by an unknown token, answered 401 (The token was regenerated)" in health, health
