@@ -65,6 +65,8 @@ def pages(org, big_group_id: int | None) -> list[tuple[str, str]]:
         ("member picker JSON, `u999`", r("admin:member-picker", uid) + "?term=u999"),
         ("Settings > Stacks", r("admin:org-settings-stacks", uid)),
         ("Settings > SCIM", r("admin:org-settings-scim", uid)),
+        # The tab with its Provisioning health chart (scim/health.py: 24 h and 30 days of activity).
+        ("Settings > SCIM, health chart", r("admin:org-settings-scim", uid) + "#provisioning-health"),
         ("Settings > SCIM, all activity", r("admin:org-settings-scim", uid) + "?activity=all"),
         ("Settings > SCIM, failures", r("admin:org-settings-scim", uid) + "?outcome=failure"),
         ("group picker JSON, empty term", r("admin:scim-group-picker", uid)),

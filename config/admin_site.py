@@ -97,6 +97,8 @@ class OrgdeskAdminSite(admin.AdminSite):
         from scim.admin_views import get_urls as scim_urls
 
         custom = [
+            # Change password is one page for everyone, outside the admin (Members too).
+            path("password_change/", lambda request: redirect("account_password_change"), name="password_change"),
             path(
                 "orgs/<str:org_uid>/",
                 include(org_urls(self) + signin_urls(self) + scim_urls(self) + mapping_urls(self) + sso_urls(self)

@@ -183,6 +183,8 @@ if DEBUG:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 LOGIN_URL = "admin:login"
+# A refused form (expired CSRF token) gets the branded 403 page with a way back.
+CSRF_FAILURE_VIEW = "organizations.signin.errors.csrf_failure"
 
 
 

@@ -250,6 +250,7 @@ register_sentences({
     "account.signin": "{actor} signed in with their password",
     "account.password_reset_request": "{actor} asked for a password reset",
     "account.password_reset": "{actor} chose a new password",
+    "account.password_change": "{actor} changed their password",
     "account.signin_failed": "A sign-in as {target} failed: wrong password ({after_failures} failed attempts so far)",
     "account.signin_throttled": (
         "A sign-in as {target} failed ({after_failures} failed attempts so far); sign-in as {target} "

@@ -20,6 +20,7 @@ from organizations.services import ServiceError
 
 from . import installations, signals
 from .activity_list import activity_context
+from .health import health_context
 from .forms import MarketplaceSearchForm
 from .models import AppInstallation, MarketplaceApp, SecretToken
 from .tokens import TOKEN_MARKER, IssuedToken
@@ -145,6 +146,7 @@ def scim_tab_view(site):
             responses = signals.scim_tab_sections.send(sender=Organization, request=request, organization=org)
             context["extra_sections"] = [mark_safe(html) for _, html in responses if html]
             context.update(activity_context(request, org))
+            context.update(health_context(org))
         return TemplateResponse(request, "admin/scim/scim_tab.html", context)
 
     return view

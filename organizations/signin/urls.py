@@ -12,6 +12,7 @@ urlpatterns = [
     path("home/", views.member_home, name="member_home"),
     path("signout/", views.signout, name="signout"),
     path("signin/password/", views.confirm_password, name="confirm_password"),
+    path("account/password/", views.PasswordChangeView.as_view(), name="account_password_change"),
     path("", include("organizations.signin.mfa.urls")),  # two-factor: account/two-factor/, signin/two-factor/
     path("invitations/<str:org_uid>/<str:token>/", form_may_reach_identity_provider(views.invitation_accept), name="invitation_accept"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.password_validation import password_validators_help_texts
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -191,8 +192,41 @@ def signout(request: HttpRequest) -> HttpResponse:
     return redirect("admin:login")
 
 
+def password_rules() -> list[str]:
+    """The password rules, as the validators state them (AUTH_PASSWORD_VALIDATORS)."""
+    return password_validators_help_texts()
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Change password, for everyone signed in (Members too; the admin's own
+    /admin/password_change/ redirects here). An account without a usable
+    password (signs in through SSO, or never chose one) is told how it signs in."""
+
+    template_name = "signin/password_change.html"
+    success_url = reverse_lazy("member_home")
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not request.user.has_usable_password():
+            context = page_context(request, "Change password", has_password=False)
+            return TemplateResponse(request, self.template_name, context)
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit.record(None, self.request.user, "account.password_change", self.request.user)
+        messages.success(self.request, "Your password was changed. Other sessions of your account were signed out.")
+        return response
+
+    def get_context_data(self, **kwargs):
+        return {
+            **admin_chrome(self.request), **super().get_context_data(**kwargs), "title": "Change password",
+            "has_password": True, "password_rules": password_rules(),
+        }
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = ThrottledPasswordResetForm
+    template_name = "signin/password_reset_form.html"
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "request": self.request}
@@ -202,20 +236,26 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "signin/password_reset_confirm.html"
+
     def form_valid(self, form):
         response = super().form_valid(form)
         audit.record(None, form.user, "account.password_reset", form.user)
         return response
 
     def get_context_data(self, **kwargs):
-        return {**admin_chrome(self.request), **super().get_context_data(**kwargs)}
+        return {**admin_chrome(self.request), **super().get_context_data(**kwargs), "password_rules": password_rules()}
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "signin/password_reset_done.html"
+
     def get_context_data(self, **kwargs):
         return {**admin_chrome(self.request), **super().get_context_data(**kwargs)}
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "signin/password_reset_complete.html"
+
     def get_context_data(self, **kwargs):
         return {**admin_chrome(self.request), **super().get_context_data(**kwargs)}
