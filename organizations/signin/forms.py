@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from django import forms
-from django.contrib.auth.forms import PasswordResetForm, SetPasswordForm
+from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 
 from organizations import throttle
@@ -42,6 +42,27 @@ class ConfirmPasswordForm(forms.Form):
             raise ValidationError("That is not your password.", code="wrong_password")
         throttle.record_signin_success(self.request, self.user.email)
         return cleaned
+
+
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """Django's change form; the old password is a guess like any sign-in
+    (organizations.throttle: pair and address pauses, account-wide delay)."""
+
+    def __init__(self, user, *args, request=None, **kwargs):
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self):
+        refusal = throttle.signin_refusal(self.request, self.user.email)
+        if refusal:
+            raise ValidationError(refusal.message(), code="throttled")
+        try:
+            old = super().clean_old_password()
+        except ValidationError:
+            throttle.record_signin_failure(self.request, self.user.email)
+            raise
+        throttle.record_signin_success(self.request, self.user.email)
+        return old
 
 
 class ThrottledPasswordResetForm(PasswordResetForm):

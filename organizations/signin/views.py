@@ -21,7 +21,7 @@ from organizations.permissions import managed_organizations
 from organizations.services import ServiceError
 
 from . import invitations, sessions
-from .forms import ConfirmPasswordForm, InvitationPasswordForm, ThrottledPasswordResetForm
+from .forms import ConfirmPasswordForm, InvitationPasswordForm, ThrottledPasswordChangeForm, ThrottledPasswordResetForm
 from .home import home_context
 from .invitations import Refusal
 from .access import requires_sso
@@ -204,6 +204,10 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     template_name = "signin/password_change.html"
     success_url = reverse_lazy("member_home")
+    form_class = ThrottledPasswordChangeForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated and not request.user.has_usable_password():

@@ -10,6 +10,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from organizations.models import AuditEvent
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +99,18 @@ def test_500_page_renders_without_context():
 def test_favicon(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 302 and response["Location"].endswith(".svg")
+
+
+def test_the_old_password_on_change_password_is_throttled_like_a_sign_in(client, settings):
+    settings.ADMIN_LOGIN_FAILURES_PER_ACCOUNT = 3
+    settings.ADMIN_LOGIN_FAILURES_PER_ADDRESS = 50
+    member = factories.make_member(factories.make_org("Acme"), "guess@acme.example")
+    client.force_login(member.user)
+    url = reverse("account_password_change")
+    new = {"new_password1": "another-long-passphrase-9", "new_password2": "another-long-passphrase-9"}
+    for _ in range(3):
+        assert client.post(url, {"old_password": "wrong", **new}).status_code == 200
+    paused = client.post(url, {"old_password": factories.PASSWORD, **new})
+    assert paused.status_code == 200 and b"paused" in paused.content.lower()
+    member.user.refresh_from_db()
+    assert member.user.check_password(factories.PASSWORD)
