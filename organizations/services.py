@@ -499,7 +499,7 @@ def rename_stack_role(role: StackRole, name: str, *, actor: Actor) -> StackRole:
     name = name.strip()
     if not name:
         raise ServiceError("A stack role needs a name.")
-    role = StackRole.objects.select_for_update().select_related("organization").filter(pk=role.pk).first()
+    role = StackRole.objects.select_for_update(of=("self",)).select_related("organization").filter(pk=role.pk).first()
     if role is None:
         raise ServiceError("That stack role was already deleted.")
     if name == role.name:
@@ -536,7 +536,7 @@ def delete_stack_role(role: StackRole, *, actor: Actor) -> StackRoleUsage:
     mapping is changed first (through the mappings path), then the role deleted.
     Returns what it affected."""
     _custom_role(role)
-    role = StackRole.objects.select_for_update().select_related("organization").filter(pk=role.pk).first()
+    role = StackRole.objects.select_for_update(of=("self",)).select_related("organization").filter(pk=role.pk).first()
     if role is None:
         raise ServiceError("That stack role was already deleted.")
     usage = stack_role_usage(role)
