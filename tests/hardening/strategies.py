@@ -212,7 +212,7 @@ def dumps(doc) -> bytes:
     return json.dumps(doc).encode()
 
 
-# --- attributes Orgdesk does not store (issue 25: nothing dropped without a trace) ---
+# --- attributes Orgdesk does not store (nothing dropped without a trace) ---
 # Written out here from RFC 7643, not imported from scim.api.ignored, so the
 # suite checks the implementation instead of repeating it.
 RFC_USER_ATTRIBUTES = [

@@ -289,7 +289,7 @@ def test_bad_credentials_and_org_uids_are_401_never_500(env, settings, header, o
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
-# --- nothing dropped without a trace (issue 25) ------------------------------------
+# --- nothing dropped without a trace ------------------------------------
 # An attribute Orgdesk does not store is refused (400 invalidPath for a PATCH path,
 # invalidValue for a body or a path-less value) or, when it is on the documented
 # list of ignored attributes, accepted and named in the call's activity entry. A

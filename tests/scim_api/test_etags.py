@@ -1,4 +1,4 @@
-"""ETags (RFC 7644 §3.14, issue 25 part 4): meta.version and the ETag header on
+"""ETags (RFC 7644 §3.14): meta.version and the ETag header on
 every User and Group, If-Match on writes (412 when stale, nothing written),
 If-None-Match on GET of one resource (304)."""
 from __future__ import annotations

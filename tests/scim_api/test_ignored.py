@@ -1,4 +1,4 @@
-"""Nothing is dropped without a trace (issue 25, part 3): an attribute Orgdesk
+"""Nothing is dropped without a trace: an attribute Orgdesk
 does not store is either on scim.api.ignored's list (the call succeeds and its
 Provisioning activity entry names it) or refused (400 invalidPath for a PATCH
 path, invalidValue for a body or a path-less PATCH value)."""
