@@ -222,7 +222,7 @@ def checkpoint(label: str, users: int, new: dict, names: list[str], reference: d
 
 
 # The lookup as benchmarks/run.py's 2026-11-30 runs sent it (scim/api/user_rows.py before
-# see benchmarks/README.md), without the e-mail and group columns, which run for the matched row only.
+# its point-lookup rewrite, see benchmarks/README.md), without the e-mail and group columns, which run for the matched row only.
 FORMER_LOOKUP = (
     "SELECT id FROM organizations_membership WHERE id IN (SELECT id FROM organizations_membership "
     "WHERE organization_id = %s AND LOWER(scim_username) = LOWER(%s) ORDER BY id ASC LIMIT 100 OFFSET 0) ORDER BY id ASC"

@@ -1,4 +1,4 @@
-"""An edit made on a stale page is refused (issue 25, part 4): the member's role
+"""An edit made on a stale page is refused: the member's role
 edit and the group mapping edit carry the version their page was opened at, and
 a post whose version is no longer current changes nothing and says why."""
 from __future__ import annotations
