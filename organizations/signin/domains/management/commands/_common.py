@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandParser
 
 from organizations.models import Organization, User
-from organizations.services import find_account
 
-from ....saml.services import can_configure_sso
+from ....saml.management.commands._common import resolve as resolve_owner
 from ...models import VerifiedDomain
 
 
@@ -23,15 +22,7 @@ def add_arguments(parser: CommandParser) -> None:
 
 
 def resolve(org_uid: str, actor_email: str) -> tuple[Organization, User]:
-    org = Organization.objects.filter(uid=org_uid).first()
-    if org is None:
-        raise CommandError(f"No organization with uid {org_uid!r}.")
-    user = find_account(actor_email)
-    if user is None or not can_configure_sso(user, org):
-        raise CommandError(
-            f"--actor {actor_email} is not the Owner of {org.name} ({org.uid}); only the Owner adds and verifies domains."
-        )
-    return org, user
+    return resolve_owner(org_uid, actor_email, does="adds and verifies domains")
 
 
 def as_dict(row: VerifiedDomain) -> dict:

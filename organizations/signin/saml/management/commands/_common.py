@@ -17,13 +17,15 @@ def add_org_and_actor(parser: CommandParser) -> None:
     )
 
 
-def resolve(org_uid: str, actor_email: str) -> tuple[Organization, User]:
+def resolve(org_uid: str, actor_email: str, *, does: str = "configures SSO") -> tuple[Organization, User]:
+    """The org, and the --actor if they are its Owner (or a superuser); `does`
+    names what only the Owner does, for the refusal."""
     org = Organization.objects.filter(uid=org_uid).first()
     if org is None:
         raise CommandError(f"No organization with uid {org_uid!r}.")
     user = find_account(actor_email)
     if user is None or not can_configure_sso(user, org):
         raise CommandError(
-            f"--actor {actor_email} is not the Owner of {org.name} ({org.uid}); only the Owner configures SSO."
+            f"--actor {actor_email} is not the Owner of {org.name} ({org.uid}); only the Owner {does}."
         )
     return org, user
