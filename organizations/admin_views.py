@@ -9,7 +9,7 @@ from typing import Callable
 from django.contrib import messages
 from django.db.models import Prefetch, prefetch_related_objects
 from django.db.models.expressions import RawSQL
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.http import urlencode

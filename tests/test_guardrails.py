@@ -209,7 +209,6 @@ def unreachable_owner(org, owner):
 
 @pytest.fixture
 def operator_client(client):
-    from organizations.models import User
 
     client.force_login(factories.make_operator("operator@orgdesk.example"))
     return client

@@ -15,7 +15,6 @@ import time
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
-from django.contrib.auth.signals import user_logged_in
 from django.http import HttpRequest, HttpResponse
 
 STARTED_KEY = "orgdesk_started"

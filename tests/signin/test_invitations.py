@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from organizations.models import AuditEvent, Membership, OrgRole, User
+from organizations.models import AuditEvent, OrgRole, User
 from organizations.signin import invitations
 from organizations.signin.models import Invitation, hash_token
 from organizations.signin.tasks import send_invitation_email

@@ -18,7 +18,7 @@ from organizations.models import Membership, Organization
 from organizations.services import ServiceError
 
 from ..domains import admin_views as domain_views
-from . import acs, config, linking, services
+from . import config, linking, services
 from .forms import (
     IdentityProviderForm, MetadataForm, MetadataUrlForm, OptionsForm, SecurityOptionsForm, SessionPolicyForm,
     SigninNameForm,
