@@ -171,6 +171,19 @@ def import_users(base: str, token: str, first: int, stop: int) -> list[dict]:
         return list(pool.map(one, range(first, stop)))
 
 
+def timeline(records: list[dict], bins: int = 40) -> list[dict]:
+    """The import in bins of users (in the order they were imported): users/s
+    and median lookup and POST latency per bin, for benchmarks/plot.py."""
+    size = max(1, len(records) // bins)
+    out = []
+    for start in range(0, len(records), size):
+        part = records[start : start + size]
+        if len(part) < size // 2:  # a short tail says little
+            break
+        out.append({"users": start + len(part), **{k: v for k, v in window(part).items() if k != "errors"}})
+    return out
+
+
 def window(records: list[dict]) -> dict:
     seconds = max(r["end"] for r in records) - min(r["start"] for r in records)
     lookups = sorted(r["lookup_ms"] for r in records)
@@ -306,8 +319,10 @@ def scenario(env: dict[str, str], seconds: int, users: int = USERS, orgs: int = 
 
     records = head + rest
     results["import"] = {"seconds": round(import_seconds, 1), "start": window(records[:WINDOW]),
-                         "end": window(records[-WINDOW:]), "errors": sum(not r["ok"] for r in records)}
-    print(f"  import of {users:,} users: {results['import']}", flush=True)
+                         "end": window(records[-WINDOW:]), "errors": sum(not r["ok"] for r in records),
+                         "timeline": timeline(records)}
+    print(f"  import of {users:,} users: { {k: v for k, v in results['import'].items() if k != 'timeline'} }",
+          flush=True)
     results["explain"] = explain(env, fresh["org_uid"], new_user(users - 1)["userName"])
     print(f"  EXPLAIN in the new org: {results['explain']}", flush=True)
     results["verdict"] = verdict(results)
