@@ -180,7 +180,8 @@ def timeline(records: list[dict], bins: int = 40) -> list[dict]:
         part = records[start : start + size]
         if len(part) < size // 2:  # a short tail says little
             break
-        out.append({"users": start + len(part), **{k: v for k, v in window(part).items() if k != "errors"}})
+        figures = {k: v for k, v in window(part).items() if k not in ("errors", "users")}
+        out.append({"users": start + len(part), **figures})  # users imported by the end of the bin
     return out
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -67,10 +68,10 @@ def _draw_operations(ax, results: dict) -> None:
                 note += " MISS"
             ax.text(x, bar.get_y() + bar.get_height() / 2, note, va="center", fontsize=7)
     if bare:
-        ax.axvline(bare, color="black", linewidth=1.2, label=f"bare Django view {bare:,.0f} req/s")
+        ax.axvline(bare, color="black", linewidth=1.2, label=f"bare Django view: {bare:,.0f} req/s")
         db = next((r["rps"] for r in rows if r.get("op") == "bare_db"), None)
         if db:
-            ax.axvline(db, color="black", linewidth=0.8, linestyle=":", label=f"bare view + SELECT 1 {db:,.0f} req/s")
+            ax.axvline(db, color="black", linewidth=0.8, linestyle=":", label=f"bare view + SELECT 1: {db:,.0f} req/s")
         first = True
         for i, op in enumerate(ops):
             target = TARGETS.get(op)
@@ -127,7 +128,7 @@ def draw(results: dict, path: Path, *, note: str = "") -> Path:
     title = (f"Orgdesk SCIM benchmark, {results.get('date', '')}: {results.get('cores')} cores, "
              f"{results.get('seconds_per_op')} s per operation, {results.get('connections')} connections")
     if note:
-        title += f"\n{note}"
+        title += "\n" + "\n".join(textwrap.wrap(note, 100))
     top.set_title(title, fontsize=10)
     _draw_operations(top, results)
     bottom.set_title("Multi-tenant import: a new org grows without ANALYZE", fontsize=9)
