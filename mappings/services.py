@@ -12,6 +12,7 @@ from django.db.models import Count
 
 from organizations import audit
 from organizations.audit import Actor
+from organizations.background import enqueue
 from organizations.guardrails import LastAdminError, is_person
 from organizations.models import Membership, Organization, OrgRole, Stack, StackRole, User
 from organizations.services import ServiceError
@@ -30,7 +31,7 @@ from .access import (
     recompute_memberships,
 )
 from .models import MAPPABLE_ORG_ROLES, GroupMapping, GroupMappingStackRole, RecomputeJob
-from .tasks import enqueue
+from .tasks import recompute_group_access
 
 ACTION_MAPPING_CREATE = "group_mapping.create"
 ACTION_MAPPING_UPDATE = "group_mapping.update"
@@ -72,7 +73,7 @@ def schedule_recompute(
         membership_ids=ids,
         **_job_actor_fields(actor),
     )
-    transaction.on_commit(lambda: enqueue(job.pk))
+    transaction.on_commit(lambda: enqueue(recompute_group_access, job.pk))
     return job
 
 

@@ -44,6 +44,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 
 from .after_response import after_response
+from .background import enqueue
 from .request_context import client_address
 
 logger = logging.getLogger("orgdesk.auth")
@@ -299,7 +300,7 @@ def _alert_once(user_id: int, failures: int, address: str, window: int) -> None:
     if first:
         from django.utils import timezone
 
-        from .signin.tasks import enqueue, send_signin_alert_email
+        from .signin.tasks import send_signin_alert_email
 
         enqueue(send_signin_alert_email, user_id, failures, timezone.now().isoformat(), address)
 

@@ -16,8 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from organizations.models import Organization
+from organizations.tokens import hash_token, new_token
 
-from .models import AppInstallation, MarketplaceApp, SecretToken, hash_token
+from .models import AppInstallation, MarketplaceApp, SecretToken
 from .rawsql import Columns, fetch, qn
 from .redis_client import redis_client
 
@@ -39,7 +40,7 @@ def issue_token(installation: AppInstallation) -> IssuedToken:
     """Create a token row; the caller shows `secret` once and forgets it."""
     for _ in range(5):
         prefix = secrets.token_hex(PREFIX_CHARS // 2)
-        secret = f"{TOKEN_MARKER}_{prefix}_{secrets.token_urlsafe(32)}"  # 32 bytes = 256 bits
+        secret = f"{TOKEN_MARKER}_{prefix}_{new_token()}"
         try:
             with transaction.atomic():
                 row = SecretToken.objects.create(

@@ -10,7 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from scim import installations, tokens
-from scim.models import MarketplaceApp, SecretToken, hash_token
+from organizations.tokens import hash_token
+from scim.models import MarketplaceApp, SecretToken
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,6 @@ link and makes a new one. The e-mail leaves from a Celery task scheduled on
 commit (organizations.signin.tasks); every step writes the audit log."""
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,9 +16,11 @@ from django.utils import timezone
 
 from organizations import audit, services
 from organizations.audit import Actor
+from organizations.background import enqueue
 from organizations.models import Membership, Organization, OrgRole, User
+from organizations.tokens import hash_token
 
-from .models import Invitation, InvitationSource, hash_token
+from .models import Invitation, InvitationSource
 
 REASON_REVOKED = "revoked by an admin"
 REASON_REPLACED = "replaced by a newer invitation"
@@ -29,16 +30,12 @@ REASON_DEACTIVATED = "membership deactivated"
 REASON_EXPIRED = "expired"  # set by expire_invitations; still listed, so it can be resent
 
 
-def new_token() -> str:
-    return secrets.token_urlsafe(32)  # 256 bits
-
-
 def _label(invitation: Invitation) -> str:
     return invitation.email
 
 
 def _schedule_delivery(invitation_id: int) -> None:
-    from .tasks import enqueue, send_invitation_email
+    from .tasks import send_invitation_email
 
     transaction.on_commit(lambda: enqueue(send_invitation_email, invitation_id))
 

@@ -5,27 +5,27 @@ Resend), so an outage loses nothing.
 
 Requests that must not reveal whether an address has an account (password
 reset, "Sign in with SSO" by e-mail) enqueue a task with the address typed, the
-same for every address, with `enqueue_after_response`; the task looks the
-account up and decides."""
+same for every address, with `organizations.background.enqueue_after_response`;
+the task looks the account up and decides."""
 from __future__ import annotations
 
 import logging
 import smtplib
 
-from celery import current_app, shared_task
+from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from organizations import audit
-from organizations.after_response import after_response
 from organizations.audit import Actor
+from organizations.background import enqueue
 from organizations.models import Membership, Organization, OrgRole, User
 from organizations.services import find_account
+from organizations.tokens import hash_token, new_token
 
 from . import mail
-from .invitations import new_token
-from .models import Invitation, hash_token
+from .models import Invitation
 
 logger = logging.getLogger("orgdesk.mail")
 
@@ -36,48 +36,6 @@ MAIL_ERRORS = (smtplib.SMTPException, OSError)
 
 def _retry_delay(retries: int) -> int:
     return min(settings.EMAIL_RETRY_DELAY * 2**retries, 3600)
-
-
-def _broker_errors() -> tuple[type[BaseException], ...]:
-    from kombu.exceptions import OperationalError as KombuOperationalError
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    return (KombuOperationalError, RedisConnectionError, RedisTimeoutError)
-
-
-def enqueue(task, *args) -> None:
-    """Hand a task to a worker after commit. If the broker is unreachable, or tasks
-    run eagerly (no broker configured), it runs here; a failure is logged, never
-    raised into the request that scheduled it (the invitation stays open and
-    shows as undelivered)."""
-    try:
-        task.delay(*args)
-    except _broker_errors():
-        logger.warning("Celery broker unavailable: sending %s%s in this process", task.name, args, exc_info=True)
-        try:
-            task.apply(args=args, throw=True)
-        except Exception:
-            logger.exception("%s%s failed", task.name, args)
-    except Exception:
-        logger.exception("%s%s failed", task.name, args)
-
-
-def tasks_run_eagerly() -> bool:
-    """Whether .delay() runs the task here and now: what the Celery app was
-    configured with (CELERY_TASK_ALWAYS_EAGER, no broker), or switched to since."""
-    return bool(current_app.conf.task_always_eager)
-
-
-def enqueue_after_response(task, *args) -> None:
-    """Enqueue for a request whose time must not depend on what the task finds.
-    With a broker it is a plain enqueue (the same message whatever the
-    arguments); eager tasks would run inside the request, so they run once its
-    response is closed (organizations.after_response)."""
-    if tasks_run_eagerly():
-        after_response(enqueue, task, *args)
-    else:
-        enqueue(task, *args)
 
 
 def _claim(invitation_id: int) -> tuple[Invitation, str] | None:

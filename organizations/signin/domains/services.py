@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from organizations import audit, permissions
 from organizations.audit import Actor
+from organizations.background import enqueue
 from organizations.models import Membership, Organization, OrgRole, User
 from organizations.services import ServiceError
 
@@ -218,7 +219,6 @@ def remove_domain(org: Organization, domain: str, *, actor: Actor) -> None:
 
 def _unverify(row: VerifiedDomain, message: str, *, actor: Actor) -> bool:
     """The record is gone: the domain is pending again, and the Owner is told by e-mail."""
-    from organizations.signin.tasks import enqueue
 
     from .tasks import send_domain_unverified_email
 

@@ -16,6 +16,7 @@ from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 
 from organizations import audit, permissions
 from organizations.audit import Actor
+from organizations.background import enqueue
 from organizations.models import Membership, Organization, OrgRole, User
 from organizations.services import ServiceError
 
@@ -547,7 +548,6 @@ def warn_certificate_expiry() -> int:
     """Daily: e-mail the Owner of each org whose IdP certificate in use expires
     within 30, 7 or 1 days (each warning once, remembered per certificate).
     Returns how many warnings were sent."""
-    from organizations.signin.tasks import enqueue
 
     from .tasks import send_sso_certificate_warning
 

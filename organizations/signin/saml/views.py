@@ -23,6 +23,7 @@ from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 
 from organizations import audit, throttle
+from organizations.background import enqueue_after_response
 from organizations.models import Membership, Organization
 from organizations.signin import sessions
 from organizations.signin.domains.services import org_for_email
@@ -87,7 +88,7 @@ def start(request: HttpRequest) -> HttpResponse:
             # (which org holds a domain is public, like GitHub's; nothing about the person).
             return HttpResponseRedirect(reverse("saml:login", args=[by_domain.uid]))
         else:
-            from organizations.signin.tasks import enqueue_after_response, send_sso_signin_links
+            from organizations.signin.tasks import send_sso_signin_links
 
             throttle.record_failure(request, email, prefix=SSO_START_THROTTLE_PREFIX)
             enqueue_after_response(send_sso_signin_links, email)
