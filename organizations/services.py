@@ -369,14 +369,6 @@ def set_member_active(membership: Membership, active: bool, *, actor: Actor, con
     return membership
 
 
-def deactivate_member(membership: Membership, *, actor: Actor) -> Membership:
-    return set_member_active(membership, False, actor=actor)
-
-
-def reactivate_member(membership: Membership, *, actor: Actor) -> Membership:
-    return set_member_active(membership, True, actor=actor)
-
-
 def stack_member_count(stack: Stack) -> int:
     """How many members hold any role on this stack (by hand or from SCIM)."""
     return StackAccess.objects.filter(stack=stack).values("membership_id").distinct().count()

@@ -89,7 +89,7 @@ def enable_scim(org: Organization, *, actor: Actor) -> Organization:
 
 @transaction.atomic
 def disable_scim(org: Organization, *, actor: Actor) -> Organization:
-    """Deletes nothing: tokens stop working because scim.tokens.authenticate
+    """Deletes nothing: tokens stop working because scim.tokens.check
     checks org.scim_enabled, and enabling again resumes them."""
     ensure_can_manage(org, actor)
     locked = _locked_org(org)

@@ -211,12 +211,6 @@ def check(secret: str, org_uid: str) -> SecretToken | Refusal:
     return token
 
 
-def authenticate(secret: str, org_uid: str) -> SecretToken | None:
-    """The live token of a live installation of *this* org while SCIM is on, or None."""
-    result = check(secret, org_uid)
-    return result if isinstance(result, SecretToken) else None
-
-
 def touch_last_used(token: SecretToken) -> bool:
     """Write last_used_at if it is older than the resolution; whether it wrote."""
     now = timezone.now()

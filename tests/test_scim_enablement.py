@@ -9,7 +9,7 @@ from django.urls import reverse
 from organizations.models import AuditEvent, Plan
 from scim import installations
 from scim.models import AppInstallation, MarketplaceApp, SecretToken
-from scim.tokens import authenticate
+from scim.tokens import Refusal, check
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -86,11 +86,11 @@ def test_disabling_deletes_nothing_and_tokens_stop_until_enabled_again(org, owne
     installations.enable_scim(org, actor=owner.user)
     app = MarketplaceApp.objects.get(slug="okta-generic-scim")
     installation, issued = installations.install_app(org, app, actor=owner.user)
-    assert authenticate(issued.secret, org.uid) is not None
+    assert isinstance(check(issued.secret, org.uid), SecretToken)
 
     installations.disable_scim(org, actor=owner.user)
 
-    assert authenticate(issued.secret, org.uid) is None
+    assert isinstance(check(issued.secret, org.uid), Refusal)
     assert AppInstallation.objects.filter(pk=installation.pk, uninstalled_at__isnull=True).exists()
     assert SecretToken.objects.filter(installation=installation, revoked_at__isnull=True).count() == 1
     assert org.memberships.count() == 1
@@ -98,7 +98,7 @@ def test_disabling_deletes_nothing_and_tokens_stop_until_enabled_again(org, owne
     assert event.after == {"scim_enabled": False}
 
     installations.enable_scim(org, actor=owner.user)
-    assert authenticate(issued.secret, org.uid) is not None
+    assert isinstance(check(issued.secret, org.uid), SecretToken)
 
 
 def test_scim_url_is_public_base_url_plus_org_uid_without_trailing_slash(org, settings):
