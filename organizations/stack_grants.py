@@ -22,15 +22,18 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from . import services
 from .admin_views import org_settings_context
+from .forms import FORM_ACTION_FIELD, ActionForm
 from .member_views import back_to_members
 from .models import AccessSource, Membership, Organization, Stack, StackAccess, StackRole
 from .permissions import get_managed_org_or_404
 from .pickers import RemoteSelect, picker_response
 
 
-class StackGrantForm(forms.Form):
+class StackGrantForm(ActionForm):
     """A stack of this org (a searchable picker: an org may hold many stacks, the
     page holds the chosen one only) and a stack role available to it."""
+
+    action = "stack-grant"
 
     stack = forms.ModelChoiceField(
         queryset=Stack.objects.none(),
@@ -94,7 +97,7 @@ def stack_grant_view(site):
                                               "granted by hand.")
                     return redirect(_member_url(org, member, next_url))
         context = org_settings_context(
-            request, site, org, "members", member=member, form=form, next_url=next_url,
+            request, site, org, "members", member=member, form=form, form_action_field=FORM_ACTION_FIELD,
             member_url=_member_url(org, member, next_url), title=f"Grant a stack role to {member.user.email}",
         )
         return TemplateResponse(request, "admin/orgdesk/member_stack_grant.html", context,

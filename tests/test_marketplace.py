@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
+from organizations import audit_actions
 from organizations.models import AuditEvent, Plan
 from scim import installations
 from scim.models import AppInstallation, MarketplaceApp, SecretToken
@@ -46,7 +47,7 @@ def test_install_issues_a_working_token_and_audits_without_the_secret(scim_org, 
 
     assert installation.installed_by == owner.user and installation.is_live
     assert check(issued.secret, scim_org.uid).installation == installation
-    event = AuditEvent.objects.get(action=installations.ACTION_INSTALL)
+    event = AuditEvent.objects.get(action=audit_actions.MARKETPLACE_INSTALL)
     assert event.after == {"app": OKTA, "token_id": issued.token.pk, "token_prefix": issued.token.prefix}
     assert_no_secret_in_audit(issued.secret)
 
@@ -99,7 +100,7 @@ def test_regenerate_revokes_every_live_token_and_issues_a_new_one(scim_org, owne
     assert isinstance(check(first.secret, scim_org.uid), Refusal)
     assert isinstance(check(stray.secret, scim_org.uid), Refusal)
     assert isinstance(check(new.secret, scim_org.uid), SecretToken)
-    event = AuditEvent.objects.get(action=installations.ACTION_REGENERATE)
+    event = AuditEvent.objects.get(action=audit_actions.MARKETPLACE_TOKEN_REGENERATE)
     assert sorted(event.before["token_prefixes"]) == sorted([first.token.prefix, stray.token.prefix])
     assert event.after["token_prefix"] == new.token.prefix
     assert_no_secret_in_audit(new.secret)
@@ -114,7 +115,7 @@ def test_uninstall_kills_tokens_and_allows_a_fresh_install(scim_org, admin_membe
     assert installation.uninstalled_at is not None
     assert isinstance(check(issued.secret, scim_org.uid), Refusal)
     assert not SecretToken.objects.filter(revoked_at__isnull=True).exists()
-    assert AuditEvent.objects.filter(action=installations.ACTION_UNINSTALL).count() == 1
+    assert AuditEvent.objects.filter(action=audit_actions.MARKETPLACE_UNINSTALL).count() == 1
     with pytest.raises(installations.ServiceError, match="uninstalled"):
         installations.regenerate_token(installation, actor=admin_member.user)
     again, _ = installations.install_app(scim_org, okta, actor=admin_member.user)
@@ -327,7 +328,7 @@ def test_reinstall_brings_the_same_installation_back_with_a_new_token(scim_org, 
     assert installation.is_live and issued.token.installation_id == installation.pk
     assert check(issued.secret, scim_org.uid).installation == installation
     assert isinstance(check(first.secret, scim_org.uid), Refusal)  # old tokens stay revoked
-    event = AuditEvent.objects.get(action=installations.ACTION_REINSTALL)
+    event = AuditEvent.objects.get(action=audit_actions.MARKETPLACE_REINSTALL)
     assert event.before["live"] is False and event.after == {
         "live": True, "token_id": issued.token.pk, "token_prefix": issued.token.prefix}
     assert_no_secret_in_audit(issued.secret)

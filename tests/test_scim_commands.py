@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from organizations import audit_actions
 from organizations.models import AuditEvent
 from scim import installations
 from scim.models import AppInstallation, SecretToken
@@ -41,7 +42,7 @@ def test_enable_then_install_json_prints_exactly_one_object(org, owner, settings
     installation = AppInstallation.objects.get(pk=payload["installation_id"])
     assert installation.organization == org
     assert check(payload["secret_token"], org.uid).installation == installation
-    assert AuditEvent.objects.get(action=installations.ACTION_INSTALL).actor_label == owner.user.email
+    assert AuditEvent.objects.get(action=audit_actions.MARKETPLACE_INSTALL).actor_label == owner.user.email
 
 
 def test_actor_email_matches_case_insensitively(org, admin_member):

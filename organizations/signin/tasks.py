@@ -19,6 +19,9 @@ from django.utils import timezone
 
 from organizations import audit
 from organizations.audit import Actor
+from organizations.audit_actions import (
+    ACCOUNT_PASSWORD_RESET_REQUEST, ACCOUNT_SIGNIN_ALERT_SENT, INVITATION_DELIVER, INVITATION_DELIVERY_FAILED,
+)
 from organizations.background import enqueue
 from organizations.models import Membership, Organization, OrgRole, User
 from organizations.services import find_account
@@ -73,13 +76,13 @@ def send_invitation_email(self, invitation_id: int) -> bool:
         logger.warning("Invitation %s not delivered (attempt %s): %s", invitation.pk, invitation.send_attempts, error)
         if self.request.retries >= self.max_retries:
             audit.record(
-                invitation.organization, None, "invitation.delivery_failed", invitation,
+                invitation.organization, None, INVITATION_DELIVERY_FAILED, invitation,
                 target_label=invitation.email, after={"attempts": invitation.send_attempts, "error": error},
             )
         raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries))
     Invitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now(), last_error="")
     audit.record(
-        invitation.organization, None, "invitation.deliver", invitation, target_label=invitation.email,
+        invitation.organization, None, INVITATION_DELIVER, invitation, target_label=invitation.email,
         after={"attempts": invitation.send_attempts},
     )
     return True
@@ -116,7 +119,7 @@ def send_password_reset_email_to(email: str) -> bool:
         return False
     if not user.has_usable_password() and not may_choose_password(user):
         return False
-    audit.record(None, user, "account.password_reset_request", user)
+    audit.record(None, user, ACCOUNT_PASSWORD_RESET_REQUEST, user)
     enqueue(send_password_reset_email, user.pk)
     return True
 
@@ -133,7 +136,7 @@ def send_signin_alert_email(self, user_id: int, failures: int, when: str, addres
     except MAIL_ERRORS as exc:
         logger.warning("Sign-in alert for account %s not delivered: %s", user_id, exc)
         raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries))
-    audit.record(None, user, "account.signin_alert_sent", user, after={"failures": failures})
+    audit.record(None, user, ACCOUNT_SIGNIN_ALERT_SENT, user, after={"failures": failures})
     return True
 
 

@@ -24,13 +24,18 @@ def grant_url(org, member) -> str:
     return reverse("admin:member-stack-grant", args=[org.uid, member.pk])
 
 
+def grant(client, org, member, stack, role):
+    """Post the grant form as the page does (its fields carry the form's prefix)."""
+    return client.post(grant_url(org, member), {"form": "stack-grant", "stack-grant-stack": stack, "stack-grant-role": role})
+
+
 def held(member) -> set[tuple[str, str, str]]:
     return {(a.stack.name, a.role.name, a.source) for a in StackAccess.objects.filter(membership=member)}
 
 
 def test_an_owner_grants_a_stack_role_by_hand_and_the_member_page_says_so(owner_client, org, owner, plain_member):
     web = factories.make_stack(org, "Web")
-    response = owner_client.post(grant_url(org, plain_member), {"stack": web.pk, "role": builtin("Developer").pk})
+    response = grant(owner_client, org, plain_member, web.pk, builtin("Developer").pk)
 
     assert response.status_code == 302
     assert held(plain_member) == {("Web", "Developer", AccessSource.MANUAL)}
@@ -44,7 +49,7 @@ def test_an_owner_grants_a_stack_role_by_hand_and_the_member_page_says_so(owner_
 def test_an_admin_revokes_a_grant_made_by_hand_after_confirming(client, org, admin_member, plain_member):
     web = factories.make_stack(org, "Web")
     client.force_login(admin_member.user)
-    client.post(grant_url(org, plain_member), {"stack": web.pk, "role": builtin("Admin").pk})
+    grant(client, org, plain_member, web.pk, builtin("Admin").pk)
     access = StackAccess.objects.get(membership=plain_member)
     url = reverse("admin:member-stack-revoke", args=[org.uid, plain_member.pk, access.pk])
 
@@ -72,12 +77,12 @@ def test_a_role_a_scim_group_gives_cannot_be_revoked_here(owner_client, org):
 def test_another_orgs_stack_or_role_is_refused_with_a_form_error(owner_client, org, other_org, plain_member):
     web, theirs = factories.make_stack(org, "Web"), factories.make_stack(other_org, "Theirs")
     their_role = StackRole.objects.create(organization=other_org, name="Their QA")
-    for data, message in (
-        ({"stack": theirs.pk, "role": builtin("Developer").pk}, "Choose one of this organization&#x27;s stacks."),
-        ({"stack": web.pk, "role": their_role.pk}, "Choose a built-in stack role or one of this organization&#x27;s."),
-        ({"stack": "not-a-number", "role": "1 OR 1=1"}, "Choose one of this organization&#x27;s stacks."),
+    for stack, role, message in (
+        (theirs.pk, builtin("Developer").pk, "Choose one of this organization&#x27;s stacks."),
+        (web.pk, their_role.pk, "Choose a built-in stack role or one of this organization&#x27;s."),
+        ("not-a-number", "1 OR 1=1", "Choose one of this organization&#x27;s stacks."),
     ):
-        response = owner_client.post(grant_url(org, plain_member), data)
+        response = grant(owner_client, org, plain_member, stack, role)
         assert response.status_code == 400
         assert message in response.content.decode()
     assert held(plain_member) == set()
@@ -86,13 +91,13 @@ def test_another_orgs_stack_or_role_is_refused_with_a_form_error(owner_client, o
 
 def test_another_orgs_admin_and_another_orgs_member_are_a_404(owner_client, client, org, other_org, plain_member):
     web, stranger = factories.make_stack(org, "Web"), factories.make_member(other_org, "stranger@globex.example")
-    response = owner_client.post(grant_url(org, stranger), {"stack": web.pk, "role": builtin("Developer").pk})
+    response = grant(owner_client, org, stranger, web.pk, builtin("Developer").pk)
     assert response.status_code == 404
     assert held(stranger) == set()
     their_owner = factories.owner_of(other_org)
     owner_client.logout()
     client.force_login(their_owner.user)
-    response = client.post(grant_url(org, plain_member), {"stack": web.pk, "role": builtin("Developer").pk})
+    response = grant(client, org, plain_member, web.pk, builtin("Developer").pk)
     assert response.status_code == 404
     assert client.get(reverse("admin:stack-picker", args=[org.uid])).status_code == 404
     assert held(plain_member) == set()
@@ -104,17 +109,16 @@ def test_a_member_cannot_grant_revoke_or_list_stacks(client, org, plain_member):
     client.force_login(plain_member.user)
     refused = (302, 404)  # a Member is not let into the admin at all; the gate answers 404 to anyone it lets in
     assert client.get(grant_url(org, other)).status_code in refused
-    assert client.post(grant_url(org, other), {"stack": web.pk, "role": builtin("Admin").pk}).status_code in refused
-    assert client.post(grant_url(org, plain_member), {"stack": web.pk, "role": builtin("Admin").pk}).status_code in refused
+    assert grant(client, org, other, web.pk, builtin("Admin").pk).status_code in refused
+    assert grant(client, org, plain_member, web.pk, builtin("Admin").pk).status_code in refused
     assert client.get(reverse("admin:stack-picker", args=[org.uid])).status_code in refused
     assert held(other) == held(plain_member) == set()
 
 
 def test_granting_twice_says_so_and_records_once(owner_client, org, plain_member):
     web = factories.make_stack(org, "Web")
-    data = {"stack": web.pk, "role": builtin("Developer").pk}
-    owner_client.post(grant_url(org, plain_member), data)
-    response = owner_client.post(grant_url(org, plain_member), data)
+    grant(owner_client, org, plain_member, web.pk, builtin("Developer").pk)
+    response = grant(owner_client, org, plain_member, web.pk, builtin("Developer").pk)
     assert response.status_code == 400 and "already holds Developer on Web by hand" in response.content.decode()
     assert AuditEvent.objects.filter(action="stack_access.grant").count() == 1
 
@@ -128,7 +132,7 @@ def test_a_grant_by_hand_survives_leaving_a_group_that_gives_the_same_role(owner
     group = provisioning.create_group(org, "Eng", actor=None, member_ids=[person.pk])
     save_mapping(org, group, org_role="member", stack_roles={web: builtin("Developer")}, all_stacks_role=None,
                  actor=None)
-    owner_client.post(grant_url(org, person), {"stack": web.pk, "role": builtin("Developer").pk})
+    grant(owner_client, org, person, web.pk, builtin("Developer").pk)
     assert held(person) == {("Web", "Developer", AccessSource.SCIM), ("Web", "Developer", AccessSource.MANUAL)}
 
     provisioning.change_group_members(group, actor=None, remove=[person.pk])

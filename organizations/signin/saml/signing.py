@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from organizations import audit, throttle
+from organizations.audit_actions import SSO_LINK_PROOF_SENT, SSO_LINK_REFUSED, SSO_SIGNIN
 from organizations.background import enqueue
 from organizations.models import Membership
 from organizations.permissions import can_manage
@@ -65,7 +66,7 @@ def sign_in(request: HttpRequest, sso: SsoSettings, identity: SsoIdentity, *, fl
     record_session(request, sso, user, identity.name_id, session_index)
     linking.mark_used(identity)
     audit.record(
-        sso.organization, user, "sso.signin", membership, target_label=user.email,
+        sso.organization, user, SSO_SIGNIN, membership, target_label=user.email,
         after={"flow": flow, "name_id": identity.name_id, "role": membership.role},
     )
     return HttpResponseRedirect(landing_url(membership))
@@ -142,7 +143,7 @@ def link_view(request: HttpRequest, org_uid: str) -> HttpResponse:
                 return _link_and_sign_in(request, pending, sso, membership, "password")
             else:
                 throttle.record_signin_failure(request, email)
-                audit.record(sso.organization, None, "sso.link_refused", membership, target_label=email,
+                audit.record(sso.organization, None, SSO_LINK_REFUSED, membership, target_label=email,
                              after={"name_id": pending["name_id"], "reason": "wrong_password"})
                 form.add_error("password", "That is not the password of this account.")
         if action == "email":
@@ -153,7 +154,7 @@ def link_view(request: HttpRequest, org_uid: str) -> HttpResponse:
             # The raw token travels through the broker to the worker that e-mails
             # it; alone it is worthless: it works only in this browser's session.
             enqueue(send_sso_link_email, membership.pk, url)
-            audit.record(sso.organization, None, "sso.link_proof_sent", membership, target_label=email,
+            audit.record(sso.organization, None, SSO_LINK_PROOF_SENT, membership, target_label=email,
                          after={"name_id": pending["name_id"]})
             sent = True
     context = {
