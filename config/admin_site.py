@@ -94,6 +94,7 @@ class OrgdeskAdminSite(admin.AdminSite):
         from organizations.signin.admin_views import get_urls as signin_urls
         from organizations.signin.mfa.views import get_urls as mfa_urls
         from organizations.signin.saml.admin_views import get_urls as sso_urls
+        from organizations.stack_grants import get_urls as stack_grant_urls
         from scim.admin_views import get_urls as scim_urls
 
         custom = [
@@ -102,7 +103,7 @@ class OrgdeskAdminSite(admin.AdminSite):
             path(
                 "orgs/<str:org_uid>/",
                 include(org_urls(self) + signin_urls(self) + scim_urls(self) + mapping_urls(self) + sso_urls(self)
-                        + mfa_urls(self)),
+                        + mfa_urls(self) + stack_grant_urls(self)),
             ),
         ]
         return custom + super().get_urls()

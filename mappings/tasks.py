@@ -103,27 +103,6 @@ def _run_job(task, job_id: int) -> None:
         raise
 
 
-def _broker_errors() -> tuple[type[BaseException], ...]:
-    from kombu.exceptions import OperationalError as KombuOperationalError
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    return (KombuOperationalError, RedisConnectionError, RedisTimeoutError, ConnectionError)
-
-
-def enqueue(job_id: int) -> None:
-    """Hand a committed job to a worker. If the broker cannot be reached (Celery
-    already retried the publish), run the job here instead: it is idempotent and
-    resumable, so the org ends consistent now rather than with a job left
-    pending until someone notices."""
-    try:
-        recompute_group_access.delay(job_id)
-    except _broker_errors():
-        logger.warning("Celery broker unavailable: running recompute job %s in this process", job_id, exc_info=True)
-        while run_batch(job_id):
-            pass
-
-
 @shared_task(acks_late=True, ignore_result=True)
 def nightly_consistency_pass() -> dict[str, int] | str:
     """Re-derive access wherever it drifted from groups and mappings (see

@@ -1,6 +1,6 @@
 """Members and stacks managed by hand: a member's page (role, deactivate,
-reactivate, remove), the stack and custom stack role rename and delete pages, and the org-scoped
-JSON behind the member pickers.
+reactivate, remove), the stack and custom stack role delete pages (their rename
+page is organizations.rename_page), and the org-scoped JSON behind the member pickers.
 
 Every view starts with the tenant gate, so a Member or another org's admin gets
 a 404 and nothing changes. Confirmations are pages: GET shows them, only POST
@@ -22,9 +22,10 @@ from .outcomes import LOSS_CONFIRMED_FIELD, Outcome, finish, lost_own_access, lo
 from .signin.saml.members import sso_link_context
 from .signin.ways_in import annotate_ways_in
 from .permissions import can_manage, get_managed_org_or_404
-from .forms import MemberRoleForm, RenameStackForm, RenameStackRoleForm, member_version
-from .models import Membership, Organization, OrgRole, Stack, StackAccess, StackRole
+from .forms import MemberRoleForm, member_version
+from .models import Membership, Organization, OrgRole, StackAccess
 from .pickers import picker_response
+from .rename_page import STACK, STACK_ROLE, get_custom_role, get_stack, rename_view
 from .role_sources import annotate_org_role_sources, role_change_outcome
 
 MEMBER_ACTIONS = ("deactivate", "reactivate", "remove")
@@ -202,39 +203,12 @@ def member_picker_view(site):
     return view
 
 
-def _get_stack(org: Organization, stack_id: int) -> Stack:
-    return get_object_or_404(Stack, organization=org, pk=stack_id)
-
-
-def stack_rename_view(site):
-    def view(request: HttpRequest, org_uid: str, stack_id: int) -> HttpResponse:
-        org = get_managed_org_or_404(request, org_uid)
-        if request.method not in ("GET", "HEAD", "POST"):
-            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
-        stack = _get_stack(org, stack_id)
-        form = RenameStackForm(request.POST or None, initial={"name": stack.name})
-        if request.method == "POST" and form.is_valid():
-            old = stack.name
-            try:
-                stack = services.rename_stack(stack, form.cleaned_data["name"], actor=request.user)
-            except services.ServiceError as exc:
-                form.add_error("name", str(exc))
-            else:
-                messages.success(request, f"Stack “{old}” is now called “{stack.name}”.")
-                return redirect(reverse("admin:org-settings-stacks", args=[org.uid]))
-        context = org_settings_context(request, site, org, "stacks", stack=stack, form=form,
-                                       title=f"Rename stack {stack.name}")
-        return TemplateResponse(request, "admin/orgdesk/stack_rename.html", context, status=400 if form.errors else 200)
-
-    return view
-
-
 def stack_delete_view(site):
     def view(request: HttpRequest, org_uid: str, stack_id: int) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
         if request.method not in ("GET", "HEAD", "POST"):
             return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
-        stack = _get_stack(org, stack_id)
+        stack = get_stack(org, stack_id)
         tab = reverse("admin:org-settings-stacks", args=[org.uid])
         if request.method == "POST":
             name = stack.name
@@ -258,41 +232,12 @@ def stack_delete_view(site):
     return view
 
 
-def _get_custom_role(org: Organization, role_id: int) -> StackRole:
-    """A custom stack role of this org; a built-in role (no org) or another org's is a 404."""
-    return get_object_or_404(StackRole, organization=org, builtin=False, pk=role_id)
-
-
-def stack_role_rename_view(site):
-    def view(request: HttpRequest, org_uid: str, role_id: int) -> HttpResponse:
-        org = get_managed_org_or_404(request, org_uid)
-        if request.method not in ("GET", "HEAD", "POST"):
-            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
-        role = _get_custom_role(org, role_id)
-        form = RenameStackRoleForm(request.POST or None, initial={"name": role.name})
-        if request.method == "POST" and form.is_valid():
-            old = role.name
-            try:
-                role = services.rename_stack_role(role, form.cleaned_data["name"], actor=request.user)
-            except services.ServiceError as exc:
-                form.add_error("name", str(exc))
-            else:
-                messages.success(request, f"Stack role “{old}” is now called “{role.name}”.")
-                return redirect(reverse("admin:org-settings-stacks", args=[org.uid]) + "#stack-roles")
-        context = org_settings_context(request, site, org, "stacks", role=role, form=form,
-                                       title=f"Rename stack role {role.name}")
-        return TemplateResponse(request, "admin/orgdesk/stack_role_rename.html", context,
-                                status=400 if form.errors else 200)
-
-    return view
-
-
 def stack_role_delete_view(site):
     def view(request: HttpRequest, org_uid: str, role_id: int) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
         if request.method not in ("GET", "HEAD", "POST"):
             return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
-        role = _get_custom_role(org, role_id)
+        role = get_custom_role(org, role_id)
         tab = reverse("admin:org-settings-stacks", args=[org.uid]) + "#stack-roles"
         if request.method == "POST":
             name = role.name
@@ -323,9 +268,9 @@ def get_urls(site) -> list:
     urls = [
         path("members/<int:membership_id>/", wrap(member_view(site)), name="member-detail"),
         path("members/picker/", wrap(member_picker_view(site)), name="member-picker"),
-        path("stacks/<int:stack_id>/rename/", wrap(stack_rename_view(site)), name="stack-rename"),
+        path("stacks/<int:pk>/rename/", wrap(rename_view(site, STACK)), name="stack-rename"),
         path("stacks/<int:stack_id>/delete/", wrap(stack_delete_view(site)), name="stack-delete"),
-        path("stack-roles/<int:role_id>/rename/", wrap(stack_role_rename_view(site)), name="stack-role-rename"),
+        path("stack-roles/<int:pk>/rename/", wrap(rename_view(site, STACK_ROLE)), name="stack-role-rename"),
         path("stack-roles/<int:role_id>/delete/", wrap(stack_role_delete_view(site)), name="stack-role-delete"),
     ]
     for action in MEMBER_ACTIONS:

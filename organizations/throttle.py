@@ -44,6 +44,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 
 from .after_response import after_response
+from .audit_actions import ACCOUNT_SIGNIN_DELAYED, ACCOUNT_SIGNIN_FAILED, ACCOUNT_SIGNIN_THROTTLED
+from .background import enqueue
 from .request_context import client_address
 
 logger = logging.getLogger("orgdesk.auth")
@@ -276,12 +278,12 @@ def account_failed(username: str, failure: Failure, address: str) -> None:
         return
     after: dict = {"failures": failure.account_failures, "from_this_address": failure.pair_failures}
     if failure.paused:
-        action = "account.signin_throttled"
+        action = ACCOUNT_SIGNIN_THROTTLED
         after["paused_minutes"] = max(1, math.ceil(settings.ADMIN_LOGIN_LOCKOUT_SECONDS / 60))
     elif failure.delay:
-        action = "account.signin_delayed"
+        action = ACCOUNT_SIGNIN_DELAYED
     else:
-        action = "account.signin_failed"
+        action = ACCOUNT_SIGNIN_FAILED
     if failure.delay:
         after["delay_seconds"] = failure.delay
     audit.record(None, user, action, user, after=after)
@@ -299,7 +301,7 @@ def _alert_once(user_id: int, failures: int, address: str, window: int) -> None:
     if first:
         from django.utils import timezone
 
-        from .signin.tasks import enqueue, send_signin_alert_email
+        from .signin.tasks import send_signin_alert_email
 
         enqueue(send_signin_alert_email, user_id, failures, timezone.now().isoformat(), address)
 

@@ -2,30 +2,13 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 
-def ensure_catalog(sender=None, using="default", **kwargs) -> None:
-    """The marketplace catalog is data. Seeded by migration 0002 and re-ensured
-    after every migrate or flush (a flush between transactional tests empties it)."""
-    from importlib import import_module
-
-    from .models import MarketplaceApp
-
-    seed = import_module("scim.migrations.0002_marketplace_catalog")
-    apps = MarketplaceApp.objects.using(using)
-    present = set(apps.filter(slug__in=[data["slug"] for data in seed.APPS]).values_list("slug", flat=True))
-    missing = [
-        MarketplaceApp(**data, permissions=seed.PERMISSIONS, requires_feature="scim")
-        for data in seed.APPS
-        if data["slug"] not in present
-    ]
-    if missing:
-        apps.bulk_create(missing)
-
-
 class ScimConfig(AppConfig):
     name = "scim"
     verbose_name = "SCIM provisioning"
 
     def ready(self) -> None:
+        from .catalog import ensure_catalog
+
         post_migrate.connect(ensure_catalog, sender=self, dispatch_uid="orgdesk-marketplace-catalog")
         from django.db.models.signals import post_delete, post_save
 

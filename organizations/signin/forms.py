@@ -8,6 +8,7 @@ from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm, Set
 from django.core.exceptions import ValidationError
 
 from organizations import throttle
+from organizations.background import enqueue_after_response
 
 RESET_THROTTLE_PREFIX = "reset-throttle"
 
@@ -93,6 +94,6 @@ class ThrottledPasswordResetForm(PasswordResetForm):
         return iter(())
 
     def save(self, *args, **kwargs) -> None:
-        from .tasks import enqueue_after_response, send_password_reset_email_to
+        from .tasks import send_password_reset_email_to
 
         enqueue_after_response(send_password_reset_email_to, self.cleaned_data["email"])

@@ -6,7 +6,6 @@ link and makes a new one. The e-mail leaves from a Celery task scheduled on
 commit (organizations.signin.tasks); every step writes the audit log."""
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,9 +16,15 @@ from django.utils import timezone
 
 from organizations import audit, services
 from organizations.audit import Actor
+from organizations.audit_actions import (
+    INVITATION_ACCEPT, INVITATION_CREATE, INVITATION_EXPIRE, INVITATION_REFUSE, INVITATION_RESEND,
+    INVITATION_REVOKE, ORGANIZATION_INVITE_PROVISIONED_MEMBERS,
+)
+from organizations.background import enqueue
 from organizations.models import Membership, Organization, OrgRole, User
+from organizations.tokens import hash_token
 
-from .models import Invitation, InvitationSource, hash_token
+from .models import Invitation, InvitationSource
 
 REASON_REVOKED = "revoked by an admin"
 REASON_REPLACED = "replaced by a newer invitation"
@@ -29,16 +34,12 @@ REASON_DEACTIVATED = "membership deactivated"
 REASON_EXPIRED = "expired"  # set by expire_invitations; still listed, so it can be resent
 
 
-def new_token() -> str:
-    return secrets.token_urlsafe(32)  # 256 bits
-
-
 def _label(invitation: Invitation) -> str:
     return invitation.email
 
 
 def _schedule_delivery(invitation_id: int) -> None:
-    from .tasks import enqueue, send_invitation_email
+    from .tasks import send_invitation_email
 
     transaction.on_commit(lambda: enqueue(send_invitation_email, invitation_id))
 
@@ -56,7 +57,7 @@ def _revoke_open(membership: Membership, *, actor: Actor, reason: str) -> int:
         invitation.save(update_fields=["revoked_at", "revoked_reason"])
         if was_open:
             audit.record(
-                membership.organization, actor, "invitation.revoke", invitation, target_label=_label(invitation),
+                membership.organization, actor, INVITATION_REVOKE, invitation, target_label=_label(invitation),
                 after={"reason": reason},
             )
             revoked += 1
@@ -81,7 +82,7 @@ def create_invitation(
         expires_at=timezone.now() + timedelta(days=settings.INVITATION_VALID_DAYS),
     )
     audit.record(
-        membership.organization, actor, "invitation.create", invitation, target_label=_label(invitation),
+        membership.organization, actor, INVITATION_CREATE, invitation, target_label=_label(invitation),
         after={"email": invitation.email, "source": source, "expires_at": invitation.expires_at.isoformat()},
     )
     _schedule_delivery(invitation.pk)
@@ -119,7 +120,7 @@ def resend_invitation(invitation: Invitation, *, actor: Actor) -> Invitation:
         raise services.ServiceError(f"{invitation.email} is no longer a member; add them again instead.")
     new = create_invitation(membership, source=invitation.source, actor=actor)
     audit.record(
-        invitation.organization, actor, "invitation.resend", new, target_label=_label(new),
+        invitation.organization, actor, INVITATION_RESEND, new, target_label=_label(new),
         before={"invitation": invitation.pk}, after={"invitation": new.pk},
     )
     return new
@@ -134,7 +135,7 @@ def revoke_invitation(invitation: Invitation, *, actor: Actor) -> Invitation:
     invitation.revoked_at, invitation.revoked_reason = invitation.revoked_at or timezone.now(), REASON_REVOKED
     invitation.save(update_fields=["revoked_at", "revoked_reason"])
     audit.record(
-        invitation.organization, actor, "invitation.revoke", invitation, target_label=_label(invitation),
+        invitation.organization, actor, INVITATION_REVOKE, invitation, target_label=_label(invitation),
         after={"reason": REASON_REVOKED},
     )
     return invitation
@@ -146,7 +147,7 @@ def set_invite_provisioned_members(organization: Organization, enabled: bool, *,
     organization.invite_provisioned_members = enabled
     organization.save(update_fields=["invite_provisioned_members"])
     audit.record(
-        organization, actor, "organization.invite_provisioned_members", organization,
+        organization, actor, ORGANIZATION_INVITE_PROVISIONED_MEMBERS, organization,
         before=before, after={"invite_provisioned_members": enabled},
     )
     return organization
@@ -171,7 +172,7 @@ def expire_invitations() -> int:
             Invitation.objects.filter(pk__in=[i.pk for i in batch]).update(revoked_at=now, revoked_reason=REASON_EXPIRED)
             audit.bulk_record([
                 audit.build_event(
-                    i.organization, None, "invitation.expire", target_type=Invitation._meta.label_lower,
+                    i.organization, None, INVITATION_EXPIRE, target_type=Invitation._meta.label_lower,
                     target_id=str(i.pk), target_label=i.email, after={"expires_at": i.expires_at.isoformat()},
                 )
                 for i in batch
@@ -234,7 +235,7 @@ def record_refusal(check: LinkCheck) -> None:
     if check.invitation is None:
         return
     audit.record(
-        check.invitation.organization, None, "invitation.refuse", check.invitation,
+        check.invitation.organization, None, INVITATION_REFUSE, check.invitation,
         target_label=_label(check.invitation), after={"reason": check.refusal},
     )
 
@@ -256,7 +257,7 @@ def accept_invitation(invitation: Invitation, *, password: str | None = None) ->
     if membership.pending:  # an existing account asked to join: accepting is its consent
         services.join(membership, actor=user)
     audit.record(
-        membership.organization, user, "invitation.accept", locked, target_label=_label(locked),
+        membership.organization, user, INVITATION_ACCEPT, locked, target_label=_label(locked),
         after={"password_set": bool(password)},
     )
     return user

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from organizations import services
 from organizations.audit import Actor
+from organizations.background import enqueue
 from organizations.models import Membership, Organization, User
 
 from .access import sso_signin_available
@@ -148,7 +149,7 @@ def start_bulk_invitations(org: Organization, *, actor: User) -> dict:
         "started_at": timezone.now().isoformat(), "finished_at": None,
     }
     _save_progress(org.pk, record)
-    from .tasks import enqueue, send_invitations_to_members_without_way_in
+    from .tasks import send_invitations_to_members_without_way_in
 
     transaction.on_commit(lambda: enqueue(send_invitations_to_members_without_way_in, org.pk, actor.pk))
     return record

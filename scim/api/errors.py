@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django_scim import exceptions as scim_exceptions
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import constants as c
 
@@ -102,19 +104,12 @@ def exception_response(exc: ScimError) -> HttpResponse:
 # the end of the request (conn_health_checks) and the next request reconnects.
 
 
-def _outage_types() -> tuple[type[BaseException], ...]:
-    types: list[type[BaseException]] = [OperationalError, InterfaceError]
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
-        types += [RedisConnectionError, RedisTimeoutError]
-    except ImportError:  # pragma: no cover - redis is a dependency
-        pass
-    return tuple(types)
-
-
-OUTAGE_ERRORS = _outage_types()
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
 
 
 def is_outage(exc: BaseException) -> bool:

@@ -159,7 +159,7 @@ def build(org, facts: Facts) -> World:
     ]
     for person, (active, _manual) in zip(people, facts.people):
         if not active:
-            org_services.deactivate_member(person, actor=None)
+            org_services.set_member_active(person, False, actor=None)
     world = World(org, people, stacks, groups, roles)
     for group, mapping in facts.mappings:
         world.save(group, mapping)

@@ -8,7 +8,6 @@ class MfaConfig(AppConfig):
     name = "organizations.signin.mfa"
     label = "signin_mfa"
     verbose_name = "Two-factor authentication"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in

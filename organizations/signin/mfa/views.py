@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from organizations import audit
+from organizations.audit_actions import ACCOUNT_PASSWORD_CONFIRMED
 from organizations.models import Membership, User
 from organizations.permissions import get_managed_org_or_404
 
@@ -110,7 +111,7 @@ def challenge_view(request: HttpRequest) -> HttpResponse:
             challenge.finish(request)
             if confirming:
                 sessions.confirm_password(request)
-                audit.record(None, user, "account.password_confirmed", user)
+                audit.record(None, user, ACCOUNT_PASSWORD_CONFIRMED, user)
                 destination = state["next"]
             else:
                 refusal = _signin_refusal(user)
