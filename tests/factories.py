@@ -47,7 +47,7 @@ def make_provisioned(org: Organization, email: str | None = None, *, role: str =
 
 def verified_domain(org: Organization, domain: str):
     """The org holds `domain` verified (as if its TXT record had been checked):
-    tests of what a verified domain changes. tests/domains checks it over DNS."""
+    tests of what a verified domain changes. tests/signin/domains checks it over DNS."""
     from django.utils import timezone
 
     from organizations.signin.domains.models import VerifiedDomain
@@ -59,7 +59,7 @@ def verified_domain(org: Organization, domain: str):
 def make_operator(email: str = "root@orgdesk.example", password: str = PASSWORD):
     """An operator (superuser) as they sign in: with two-factor authentication on
     (organizations/signin/mfa: operators must have it). Its TOTP key is random;
-    tests that type codes enrol through the pages instead (tests/signin/test_mfa.py)."""
+    tests that type codes enrol through the pages instead (tests/signin/mfa/test_mfa.py)."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from organizations.models import User

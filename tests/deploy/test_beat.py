@@ -20,7 +20,7 @@ from organizations.tasks import EXPIRE_INVITATIONS_HOOK, expire_invitations
 from scim.models import ProvisioningEvent
 from scim.tasks import prune_provisioning_activity
 from tests import factories
-from tests.test_mappings_service import access_of, make_group, map_group, role_of
+from tests.mappings.test_services import access_of, make_group, map_group, role_of
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.test import Client
 from organizations.models import AuditEvent
 from organizations.request_context import resolve_client_address
 from tests import factories
-from tests.scim_api.helpers import ScimClient, new_user
+from tests.scim.api.helpers import ScimClient, new_user
 
 PROXY = "10.0.0.5"
 BAD = "odk_deadbeef_not-a-real-token"

@@ -9,7 +9,7 @@ from organizations.models import AccessSource, Membership, Organization, OrgRole
 from scim import provisioning
 from tests import factories
 from tests.e2e.test_members_browser import snap
-from tests.test_mappings_service import ensure_builtin_roles
+from tests.mappings.test_services import ensure_builtin_roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

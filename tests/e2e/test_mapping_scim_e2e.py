@@ -13,7 +13,7 @@ from organizations.models import AccessSource, Membership, Organization, OrgRole
 from scim.models import AppInstallation, MarketplaceApp, ScimGroup
 from scim.tokens import issue_token
 from tests import factories
-from tests.test_mappings_service import builtin
+from tests.mappings.test_services import builtin
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

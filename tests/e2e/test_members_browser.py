@@ -12,7 +12,7 @@ from organizations.models import AuditEvent, Membership, OrgRole, Stack
 from organizations.paging import PAGE_SIZE
 from tests import factories
 from tests.admin_builders import bulk_members
-from tests.test_mappings_service import builtin, ensure_builtin_roles
+from tests.mappings.test_services import builtin, ensure_builtin_roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -17,7 +17,7 @@ from scim.installations import enable_scim, install_app
 from scim.models import MarketplaceApp
 from tests import factories
 from tests.e2e.test_members_browser import snap
-from tests.test_mappings_service import builtin, ensure_builtin_roles
+from tests.mappings.test_services import builtin, ensure_builtin_roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -13,7 +13,7 @@ import pytest
 from organizations.models import Membership, User
 from scim.models import ScimGroup, ScimGroupMember
 from tests import factories
-from tests.scim_api.helpers import ENTERPRISE, ERROR_SCHEMA, GROUP_SCHEMA, LIST_SCHEMA, PATCH_SCHEMA, USER_SCHEMA, enable_scim
+from tests.scim.api.helpers import ENTERPRISE, ERROR_SCHEMA, GROUP_SCHEMA, LIST_SCHEMA, PATCH_SCHEMA, USER_SCHEMA, enable_scim
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

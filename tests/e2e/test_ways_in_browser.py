@@ -14,7 +14,7 @@ from django.urls import reverse
 from organizations.models import Membership
 from organizations.signin.invitations import set_invite_provisioned_members
 from tests import factories
-from tests.scim_api.helpers import enable_scim
+from tests.scim.api.helpers import enable_scim
 
 from .csp import collect_csp_violations
 

@@ -15,7 +15,7 @@ def scim(org):
     """A SCIM client of `org`, with SCIM enabled and an Okta app installed."""
     from django.test import Client
 
-    from tests.scim_api.helpers import ScimClient, enable_scim
+    from tests.scim.api.helpers import ScimClient, enable_scim
 
     _, secret = enable_scim(org)
     return ScimClient(org, secret, Client())

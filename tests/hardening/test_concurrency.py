@@ -18,8 +18,8 @@ from mappings.services import recompute_memberships
 from organizations.models import AccessSource, Membership, OrgRole, StackAccess, User
 from scim.models import ScimGroup, ScimGroupMember
 from tests import factories
-from tests.scim_api.helpers import ScimClient, enable_scim, new_user, patch_body
-from tests.test_mappings_service import builtin, map_group
+from tests.scim.api.helpers import ScimClient, enable_scim, new_user, patch_body
+from tests.mappings.test_services import builtin, map_group
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

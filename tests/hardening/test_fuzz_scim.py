@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from organizations.models import Membership
 from scim.models import ScimGroup
 from tests import factories
-from tests.scim_api.helpers import ScimClient, enable_scim
+from tests.scim.api.helpers import ScimClient, enable_scim
 
 from . import strategies as s
 from .snapshot import diff, snapshot

@@ -20,7 +20,7 @@ from mappings.services import recompute_memberships
 from organizations.models import AccessSource, AuditEvent, Membership, OrgRole, StackAccess, User
 from scim.models import ScimGroup, ScimGroupMember
 from tests import factories
-from tests.test_mappings_service import builtin, ensure_builtin_roles, map_group
+from tests.mappings.test_services import builtin, ensure_builtin_roles, map_group
 
 pytestmark = [pytest.mark.postgres, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 

@@ -34,7 +34,7 @@ from organizations.models import AccessSource, Membership, OrgRole, Stack, Stack
 from scim import provisioning
 from scim.models import ScimGroupMember
 from tests import factories
-from tests.test_mappings_service import builtin
+from tests.mappings.test_services import builtin
 
 pytestmark = pytest.mark.django_db
 

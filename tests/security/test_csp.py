@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from organizations.signin.saml import config
 from tests import factories
-from tests.saml.conftest import idp, sp, sso_org  # noqa: F401  (fixtures)
-from tests.scim_api.helpers import enable_scim
+from tests.signin.saml.conftest import idp, sp, sso_org  # noqa: F401  (fixtures)
+from tests.scim.api.helpers import enable_scim
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests import factories
-from tests.scim_api.helpers import ScimClient, new_user, patch_body
+from tests.scim.api.helpers import ScimClient, new_user, patch_body
 
 ROOT = Path(__file__).resolve().parents[2]
 

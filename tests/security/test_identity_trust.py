@@ -25,7 +25,7 @@ from organizations.signin import invitations
 from organizations.signin.saml import config, services as sso_services
 from tests import factories
 from tests.saml_idp import TestIdP, authn_request
-from tests.scim_api.helpers import PATCH_SCHEMA, USER_SCHEMA, enable_scim
+from tests.scim.api.helpers import PATCH_SCHEMA, USER_SCHEMA, enable_scim
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -14,7 +14,7 @@ from organizations.models import Membership, Organization, OrgRole, Stack, Stack
 from scim import provisioning
 from scim.models import AppInstallation, ScimGroup
 from tests import factories
-from tests.scim_api.helpers import enable_scim
+from tests.scim.api.helpers import enable_scim
 
 MARKER = "zq7victim"  # appears in every name of the victim org's objects
 

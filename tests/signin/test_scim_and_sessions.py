@@ -12,11 +12,11 @@ from django.urls import reverse
 
 from organizations.models import AuditEvent, Membership
 from organizations.signin import sessions
-from tests.saml.conftest import enable_sso_for
+from tests.signin.saml.conftest import enable_sso_for
 from tests.saml_idp import TestIdP
 from organizations.signin.models import Invitation
 from tests import factories
-from tests.scim_api.helpers import ScimClient, enable_scim
+from tests.scim.api.helpers import ScimClient, enable_scim
 
 from .test_invitations import NEW_PASSWORD, link_from, path_of
 

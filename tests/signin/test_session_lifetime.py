@@ -16,7 +16,7 @@ from organizations.signin import session_lifetime
 from organizations.signin.session_lifetime import SEEN_KEY, STARTED_KEY
 from tests import factories
 from tests.hardening.conftest import _fast_password_hashing  # noqa: F401  (autouse)
-from tests.scim_api.helpers import enable_scim
+from tests.scim.api.helpers import enable_scim
 
 pytestmark = pytest.mark.django_db
 START = 1_800_000_000

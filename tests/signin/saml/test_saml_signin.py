@@ -93,7 +93,7 @@ def test_jit_creates_a_member_only_when_scim_is_off(client, sso_org, sp, idp):
 
     sso_org.scim_enabled = False
     sso_org.save(update_fields=["scim_enabled"])
-    factories.verified_domain(sso_org, "acme.example")  # just-in-time only on a verified domain (tests/domains)
+    factories.verified_domain(sso_org, "acme.example")  # just-in-time only on a verified domain (tests/signin/domains)
     response = post_acs(client, sso_org, idp.response(sp, "new@acme.example"))
     assert response.status_code == 302
     created = Membership.objects.get(organization=sso_org, user__email="new@acme.example")

@@ -8,7 +8,7 @@ from mappings.models import GroupMapping, RecomputeJob
 from organizations import services as org_services
 from organizations.models import Organization, OrgRole
 from tests import factories
-from tests.test_mappings_service import access_of, builtin, make_group, map_group, role_of
+from tests.mappings.test_services import access_of, builtin, make_group, map_group, role_of
 
 pytestmark = pytest.mark.django_db
 

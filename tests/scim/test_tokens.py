@@ -121,7 +121,7 @@ def test_last_used_is_written_on_first_use_then_not_on_every_call(
 
     for _ in range(5):
         # no write within the minute: the lookup only (none once the token is
-        # remembered, with Redis: tests/test_token_cache.py)
+        # remembered, with Redis: tests/scim/test_token_cache.py)
         with CaptureQueriesContext(connection) as ctx:
             assert tokens.authenticate(issued.secret, org.uid) is not None
         assert len(ctx.captured_queries) <= 1

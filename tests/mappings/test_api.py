@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from organizations import services as org_services
 from organizations.models import Membership
 from tests import factories
-from tests.test_mappings_service import builtin, make_group, map_group
+from tests.mappings.test_services import builtin, make_group, map_group
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +84,7 @@ def test_the_endpoint_is_read_only(api, org, owner):
 
 
 def test_large_orgs_are_paginated_in_a_constant_number_of_queries(api, org, owner, django_assert_max_num_queries):
-    from tests.test_mapping_tasks import bulk_members
+    from tests.mappings.test_tasks import bulk_members
 
     members = bulk_members(org, 30)
     make_group(org, "All", members)

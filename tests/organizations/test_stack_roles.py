@@ -10,7 +10,7 @@ from organizations import services
 from organizations.audit_log import sentence
 from organizations.models import AuditEvent, Organization, StackAccess, StackRole
 from tests import factories
-from tests.test_mappings_service import builtin, make_group, map_group
+from tests.mappings.test_services import builtin, make_group, map_group
 
 pytestmark = pytest.mark.django_db
 

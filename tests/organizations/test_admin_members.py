@@ -14,7 +14,7 @@ from organizations.models import AccessSource, AuditEvent, Membership, OrgRole, 
 from organizations.paging import PAGE_SIZE
 from tests import factories
 from tests.admin_builders import bulk_members
-from tests.test_mappings_service import builtin
+from tests.mappings.test_services import builtin
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from mappings.models import GroupMapping
 from organizations.models import Membership, OrgRole
 from tests import factories
-from tests.test_mappings_service import access_of, builtin, make_group, map_group, role_of
+from tests.mappings.test_services import access_of, builtin, make_group, map_group, role_of
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from organizations.signin.mfa import services as mfa
 from organizations.signin.mfa.models import RecoveryCode
 from organizations.signin.saml import services as sso_services
 from tests import factories
-from tests.saml.conftest import idp, post_acs, sp, sso_org  # noqa: F401  (fixtures)
+from tests.signin.saml.conftest import idp, post_acs, sp, sso_org  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -325,7 +325,7 @@ def test_confirming_the_password_in_an_sso_session_asks_for_the_code_too(client,
     other = factories.make_org("Globex")
     person = factories.make_member(other, "pat@acme.example", role="admin")
     factories.make_member(sso_org, "pat@acme.example")
-    from tests.saml.conftest import link
+    from tests.signin.saml.conftest import link
 
     link(sso_org, person.user.memberships.get(organization=sso_org))
     password_signin(client, "pat@acme.example")
@@ -425,7 +425,7 @@ def test_an_sso_signin_does_not_lift_the_enrolment_a_password_session_owes(clien
     mfa.set_required(globex, True, actor=factories.owner_of(globex).user)
     factories.make_member(globex, "pat@acme.example")
     factories.make_member(sso_org, "pat@acme.example")
-    from tests.saml.conftest import link
+    from tests.signin.saml.conftest import link
 
     link(sso_org, User.objects.get(email="pat@acme.example").memberships.get(organization=sso_org))
     password_signin(client, "pat@acme.example")

@@ -11,7 +11,7 @@ from organizations import services
 from organizations.models import AccessSource, Membership, Organization, OrgRole, StackAccess
 from scim import provisioning
 from tests import factories
-from tests.test_mappings_service import builtin, make_group, map_group
+from tests.mappings.test_services import builtin, make_group, map_group
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ACTION_CODE = re.compile(
     r"^(organization|membership|stack|stack_role|stack_access|account|invitation|sso|scim|marketplace|access|group_mapping)"
     r"(\.[a-z_]+)+$"

@@ -1,6 +1,6 @@
 """The admin pages stay flat while an org grows, whatever PostgreSQL's statistics say.
 
-The planner trap of the SCIM lookups (tests/scim_api/test_lookup_plans.py) again:
+The planner trap of the SCIM lookups (tests/scim/api/test_lookup_plans.py) again:
 other orgs hold most rows and are analyzed; a new org grows (as Okta grows one)
 with no ANALYZE, so the planner believes it is nearly empty. The statements the
 Members tab, the Audit log tab and the SCIM tab's Provisioning health really ran
@@ -16,7 +16,7 @@ from django.urls import reverse
 from organizations.models import AuditEvent, Membership, MembershipEmail, Organization
 from scim.models import ProvisioningEvent, ScimGroup
 from tests import factories
-from tests.scim_api.test_lookup_plans import explain, grow, nodes
+from tests.scim.api.test_lookup_plans import explain, grow, nodes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 

@@ -14,7 +14,7 @@ from organizations import services
 from organizations.models import AuditEvent, Membership, OrgRole
 from organizations.signin.saml.models import SsoSettings
 from tests import factories
-from tests.test_mappings_service import make_group, map_group
+from tests.mappings.test_services import make_group, map_group
 
 pytestmark = pytest.mark.django_db
 

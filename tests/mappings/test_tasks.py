@@ -12,7 +12,7 @@ from mappings.services import schedule_recompute
 from organizations.models import AuditEvent, Membership, OrgRole, StackAccess, User
 from scim.models import ScimGroupMember
 from tests import factories
-from tests.test_mappings_service import access_of, builtin, ensure_builtin_roles, make_group, map_group, role_of
+from tests.mappings.test_services import access_of, builtin, ensure_builtin_roles, make_group, map_group, role_of
 
 
 def bulk_members(org, n: int, prefix: str = "p") -> list[Membership]:

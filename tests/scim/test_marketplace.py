@@ -404,7 +404,7 @@ def test_the_app_page_offers_to_reinstall_an_uninstalled_installation(client, sc
 def client_for(org, secret):
     from django.test import Client
 
-    from tests.scim_api.helpers import ScimClient
+    from tests.scim.api.helpers import ScimClient
 
     return ScimClient(org, secret, Client())
 

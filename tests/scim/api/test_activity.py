@@ -39,7 +39,7 @@ def test_each_call_records_operation_target_and_outcome(scim, org, member):
 
 
 def test_unauthenticated_calls_are_recorded_later_as_unknown_token(client, org, scim):
-    """Nothing is written on a refused call's way (tests/scim_api/test_refused_calls.py
+    """Nothing is written on a refused call's way (tests/scim/api/test_refused_calls.py
     has the rest): its entry waits for the window, or the SCIM tab, to be written."""
     from scim import activity
 

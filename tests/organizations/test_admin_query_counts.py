@@ -15,7 +15,7 @@ from organizations.models import Organization, OrgRole
 from scim.models import AppInstallation, MarketplaceApp, ProvisioningEvent, ScimGroup, ScimGroupMember
 from tests import factories
 from tests.admin_builders import bulk_members
-from tests.test_mappings_service import builtin
+from tests.mappings.test_services import builtin
 
 pytestmark = pytest.mark.django_db
 

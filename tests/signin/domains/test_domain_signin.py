@@ -14,7 +14,7 @@ from organizations.signin.saml import linking
 from organizations.signin.saml import services as sso_services
 from organizations.signin.saml.models import SsoIdentity
 from tests import factories
-from tests.saml.conftest import enable_sso_for, post_acs
+from tests.signin.saml.conftest import enable_sso_for, post_acs
 
 from .conftest import add_and_verify
 
