@@ -19,8 +19,8 @@ from mappings.models import RecomputeJob
 from mappings.services import recompute_memberships
 from organizations.models import AccessSource, AuditEvent, Membership, OrgRole, StackAccess, User
 from scim.models import ScimGroup, ScimGroupMember
-from tests import factories
-from tests.mappings.test_services import builtin, ensure_builtin_roles, map_group
+from tests import builders
+from tests.builders import builtin, ensure_builtin_roles, map_group
 
 pytestmark = [pytest.mark.postgres, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
@@ -74,8 +74,8 @@ def test_worker_killed_mid_recompute_leaves_the_org_consistent(worker, settings)
     settings.ACCESS_SYNC_LIMIT = 100
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     ensure_builtin_roles()
-    org = factories.make_org("Crash")
-    stack = factories.make_stack(org, "Prod")
+    org = builders.make_org("Crash")
+    stack = builders.make_stack(org, "Prod")
     users = User.objects.bulk_create(User(email=f"c{i}@crash.example") for i in range(MEMBERS))
     members = Membership.objects.bulk_create(Membership(organization=org, user=u, scim_username=u.email) for u in users)
     ids = [m.pk for m in members]

@@ -7,8 +7,8 @@ from django.urls import reverse
 from mappings.models import GroupMapping, RecomputeJob
 from organizations import services as org_services
 from organizations.models import Organization, OrgRole
-from tests import factories
-from tests.mappings.test_services import access_of, builtin, make_group, map_group, role_of
+from tests import builders
+from tests.builders import access_of, builtin, make_group, map_group, role_of
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def owner_client(client, owner):
 
 @pytest.fixture
 def web(scim_org):
-    return factories.make_stack(scim_org, "Web")
+    return builders.make_stack(scim_org, "Web")
 
 
 def form_data(group, org_role="admin", **extra) -> dict:
@@ -96,7 +96,7 @@ def test_admin_maps_a_group_and_its_members_get_the_roles(client, scim_org, admi
 
 
 def test_mapping_list_shows_how_many_members_each_mapping_affects(owner_client, scim_org):
-    members = [factories.make_member(scim_org) for _ in range(3)]
+    members = [builders.make_member(scim_org) for _ in range(3)]
     map_group(scim_org, make_group(scim_org, "Engineering", members), "member")
     page = owner_client.get(tab_url(scim_org)).content.decode()
     assert '<td class="member-count">3</td>' in page
@@ -106,7 +106,7 @@ def test_all_stacks_choice_is_saved(owner_client, scim_org, plain_member, web):
     group = make_group(scim_org, "Engineering", [plain_member])
     confirmed(owner_client, save_url(scim_org), form_data(group, "member", all_stacks_role=builtin("Admin").pk))
     assert GroupMapping.objects.get().all_stacks_role == builtin("Admin")
-    factories.make_stack(scim_org, "Later")
+    builders.make_stack(scim_org, "Later")
     assert access_of(plain_member) == {("Web", "Admin"), ("Later", "Admin")}
 
 
@@ -164,7 +164,7 @@ def test_owner_as_the_mapped_role_is_a_form_error(owner_client, scim_org):
 
 
 def test_another_orgs_stack_is_a_form_error(owner_client, scim_org, other_org):
-    theirs = factories.make_stack(other_org, "Their stack")
+    theirs = builders.make_stack(other_org, "Their stack")
     data = form_data(make_group(scim_org, "Eng"), **{f"stack_{theirs.pk}": builtin("Admin").pk})
     _assert_refused(owner_client.post(save_url(scim_org), data), "does not belong to this organization")
 
@@ -205,7 +205,7 @@ def test_plain_member_cannot_map_groups(client, scim_org, plain_member):
 
 def test_admin_of_another_org_gets_404_everywhere(client, scim_org, other_org, plain_member):
     enable_scim(other_org)
-    client.force_login(factories.owner_of(other_org).user)
+    client.force_login(builders.owner_of(other_org).user)
     mapping = map_group(scim_org, make_group(scim_org, "Eng"), "admin")
     urls = [
         reverse("admin:mapping-delete", args=[scim_org.uid, mapping.pk]),
@@ -253,7 +253,7 @@ def test_member_access_page_shows_the_groups_and_grants_behind_each_role(owner_c
 
 
 def test_member_access_page_of_another_orgs_member_is_404(owner_client, scim_org, other_org):
-    theirs = factories.make_member(other_org)
+    theirs = builders.make_member(other_org)
     assert owner_client.get(reverse("admin:member-access", args=[scim_org.uid, theirs.pk])).status_code == 404
 
 
@@ -276,12 +276,12 @@ def _tab_queries(client, org) -> int:
 
 
 def test_scim_tab_query_count_does_not_grow_with_stacks_or_mappings(owner_client, scim_org):
-    first = factories.make_stack(scim_org, "S0")
-    map_group(scim_org, make_group(scim_org, "G0", [factories.make_member(scim_org)]), "admin", {first: "Admin"})
+    first = builders.make_stack(scim_org, "S0")
+    map_group(scim_org, make_group(scim_org, "G0", [builders.make_member(scim_org)]), "admin", {first: "Admin"})
     baseline = _tab_queries(owner_client, scim_org)
     for i in range(1, 6):
-        stack = factories.make_stack(scim_org, f"S{i}")
-        map_group(scim_org, make_group(scim_org, f"G{i}", [factories.make_member(scim_org)]), "member", {stack: "Admin"})
+        stack = builders.make_stack(scim_org, f"S{i}")
+        map_group(scim_org, make_group(scim_org, f"G{i}", [builders.make_member(scim_org)]), "member", {stack: "Admin"})
     assert _tab_queries(owner_client, scim_org) == baseline
 
 

@@ -7,8 +7,8 @@ from rest_framework.test import APIClient
 
 from organizations import services as org_services
 from organizations.models import Membership
-from tests import factories
-from tests.mappings.test_services import builtin, make_group, map_group
+from tests import builders
+from tests.builders import builtin, make_group, map_group
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def api():
 
 
 def test_owner_gets_every_member_with_roles_groups_and_sources(api, org, owner, plain_member):
-    web = factories.make_stack(org, "Web")
+    web = builders.make_stack(org, "Web")
     org_services.grant_stack_role(plain_member, web, builtin("Admin"), actor=None)
     map_group(org, make_group(org, "Engineering", [plain_member]), "admin", {web: "Developer"})
     api.force_authenticate(owner.user)
@@ -66,7 +66,7 @@ def test_anonymous_is_refused(api, org):
 def test_plain_member_and_other_orgs_owner_get_404(api, org, other_org, plain_member):
     api.force_authenticate(plain_member.user)
     assert api.get(url(org)).status_code == 404
-    api.force_authenticate(factories.owner_of(other_org).user)
+    api.force_authenticate(builders.owner_of(other_org).user)
     assert api.get(url(org)).status_code == 404
     assert api.get("/api/orgs/no-such-org/access/").status_code == 404
 
@@ -84,7 +84,7 @@ def test_the_endpoint_is_read_only(api, org, owner):
 
 
 def test_large_orgs_are_paginated_in_a_constant_number_of_queries(api, org, owner, django_assert_max_num_queries):
-    from tests.mappings.test_tasks import bulk_members
+    from tests.builders import bulk_members
 
     members = bulk_members(org, 30)
     make_group(org, "All", members)

@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 
 from mappings.models import GroupMapping
 from organizations.models import Membership, OrgRole
-from tests import factories
-from tests.mappings.test_services import access_of, builtin, make_group, map_group, role_of
+from tests import builders
+from tests.builders import access_of, builtin, make_group, map_group, role_of
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def run(*args) -> str:
 
 
 def test_access_report_json_lists_every_member(org, owner, plain_member, django_assert_max_num_queries):
-    web = factories.make_stack(org, "Web")
+    web = builders.make_stack(org, "Web")
     map_group(org, make_group(org, "Engineering", [plain_member]), "admin", {web: "Developer"})
     Membership.objects.filter(pk=plain_member.pk).update(scim_username="Jane.Doe")
     with django_assert_max_num_queries(10):
@@ -45,8 +45,8 @@ def test_access_report_of_an_unknown_org_is_a_clear_error():
 
 
 def test_map_group_maps_a_group_with_stack_and_all_stack_roles(org, plain_member):
-    factories.make_stack(org, "Web")
-    factories.make_stack(org, "Docs")
+    builders.make_stack(org, "Web")
+    builders.make_stack(org, "Docs")
     make_group(org, "Engineering", [plain_member])
     out = run(
         "map_group", org.uid, "engineering", "--org-role", "Admin", "--stack", "web=Developer", "--all-stacks",
@@ -60,7 +60,7 @@ def test_map_group_maps_a_group_with_stack_and_all_stack_roles(org, plain_member
 
 
 def test_map_group_again_replaces_the_mapping(org, plain_member):
-    web = factories.make_stack(org, "Web")
+    web = builders.make_stack(org, "Web")
     map_group(org, make_group(org, "Engineering", [plain_member]), "admin", {web: "Developer"})
     run("map_group", org.uid, "Engineering", "--org-role", "member")
     assert role_of(plain_member) == OrgRole.MEMBER and access_of(plain_member) == set()
@@ -78,7 +78,7 @@ def test_map_group_again_replaces_the_mapping(org, plain_member):
     ],
 )
 def test_map_group_refuses_unknown_names_clearly(org, args, message):
-    factories.make_stack(org, "Web")
+    builders.make_stack(org, "Web")
     make_group(org, "Engineering")
     with pytest.raises(CommandError, match=message.replace("(", r"\(")):
         run("map_group", org.uid, *args)
@@ -92,7 +92,7 @@ def test_map_group_does_not_see_another_orgs_groups_stacks_or_roles(org, other_o
     with pytest.raises(CommandError, match="No SCIM group"):
         run("map_group", org.uid, "Theirs", "--org-role", "Admin")
     make_group(org, "Engineering")
-    factories.make_stack(other_org, "TheirStack")
+    builders.make_stack(other_org, "TheirStack")
     with pytest.raises(CommandError, match="No stack named"):
         run("map_group", org.uid, "Engineering", "--org-role", "Admin", "--stack", "TheirStack=Admin")
     org_services.create_stack_role(other_org, "TheirRole", actor=None)

@@ -10,8 +10,8 @@ from mappings.preview import REMOVED, Proposal, preview_mapping
 from organizations import services
 from organizations.models import AccessSource, Membership, Organization, OrgRole, StackAccess
 from scim import provisioning
-from tests import factories
-from tests.mappings.test_services import builtin, make_group, map_group
+from tests import builders
+from tests.builders import builtin, make_group, map_group
 
 pytestmark = pytest.mark.django_db
 
@@ -29,12 +29,12 @@ def world(scim_org):
     by hand, one in another Admin group that also grants Developer on Web, one
     holding Developer on Web by hand, one deactivated."""
     org = scim_org
-    web, docs = factories.make_stack(org, "Web"), factories.make_stack(org, "Docs")
-    plain = factories.make_member(org, "plain@acme.example")
-    boss = factories.make_member(org, "boss@acme.example", role=OrgRole.ADMIN)
-    ops_person = factories.make_member(org, "ops@acme.example")
-    manual = factories.make_member(org, "manual@acme.example")
-    gone = factories.make_member(org, "gone@acme.example")
+    web, docs = builders.make_stack(org, "Web"), builders.make_stack(org, "Docs")
+    plain = builders.make_member(org, "plain@acme.example")
+    boss = builders.make_member(org, "boss@acme.example", role=OrgRole.ADMIN)
+    ops_person = builders.make_member(org, "ops@acme.example")
+    manual = builders.make_member(org, "manual@acme.example")
+    gone = builders.make_member(org, "gone@acme.example")
     services.grant_stack_role(manual, web, builtin("Developer"), actor=None)
     eng = make_group(org, "Eng", [plain, boss, ops_person, manual, gone])
     ops = make_group(org, "Ops", [ops_person])
@@ -123,7 +123,7 @@ def test_confirm_after_the_group_changed_shows_the_new_preview_and_applies_nothi
     url = reverse("admin:mapping-save", args=[org.uid])
     data = {"group": eng.pk, "org_role": "admin", "all_stacks_role": ""}
     fingerprint = client.post(url, data, follow=True).context["preview"].fingerprint
-    newcomer = factories.make_member(org, "new@acme.example")
+    newcomer = builders.make_member(org, "new@acme.example")
     provisioning.change_group_members(eng, add=[newcomer.pk], actor=None)  # the IdP pushes a member meanwhile
 
     again = client.post(url, {**data, "fingerprint": fingerprint}, follow=True)
@@ -193,7 +193,7 @@ def test_a_preview_key_of_another_session_or_org_is_not_shown(client, world, own
 
 def test_preview_statements_do_not_grow_with_the_group(world, django_assert_max_num_queries):
     org, eng = world["org"], world["eng"]
-    from tests.admin_builders import bulk_members
+    from tests.builders import bulk_members
     from scim.models import ScimGroupMember
 
     ScimGroupMember.objects.bulk_create(ScimGroupMember(group=eng, membership=m) for m in bulk_members(org, 200))

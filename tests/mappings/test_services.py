@@ -8,95 +8,35 @@ from django.test.utils import CaptureQueriesContext
 
 from mappings import services
 from mappings.models import GroupMapping, RecomputeJob
-from mappings.services import MappingError, group_members_changed, save_mapping
+from mappings.services import MappingError
 from organizations import services as org_services
-from organizations.models import AccessSource, AuditEvent, Membership, OrgRole, StackAccess, StackRole
-from scim.models import ScimGroup, ScimGroupMember
-from tests import factories
+from organizations.models import AccessSource, AuditEvent, OrgRole
+from scim.models import ScimGroup
+from tests import builders
+from tests.builders import (
+    access_of,
+    builtin,
+    bulk_members,
+    delete_group,
+    join_group,
+    leave_group,
+    make_group,
+    map_group,
+    role_of,
+    set_active,
+)
 
 pytestmark = pytest.mark.django_db
 
 
-# --- helpers (also used by the other mapping test modules) --------------------
-
-
-BUILTIN_ROLES = ("Admin", "Developer", "Content Manager")
-
-
-def ensure_builtin_roles() -> None:
-    """The built-in roles come from a data migration; a transactional test that ran
-    before (live_server, worker) flushed them, so tests that need them recreate them."""
-    for name in BUILTIN_ROLES:
-        StackRole.objects.get_or_create(organization=None, name=name, defaults={"builtin": True})
-
-
-def builtin(name: str) -> StackRole:
-    role = StackRole.objects.filter(organization=None, name=name).first()
-    if role is None:
-        ensure_builtin_roles()
-        role = StackRole.objects.get(organization=None, name=name)
-    return role
-
-
-def make_group(org, name: str, members=()) -> ScimGroup:
-    group = ScimGroup.objects.create(organization=org, display_name=name)
-    ScimGroupMember.objects.bulk_create(ScimGroupMember(group=group, membership=m) for m in members)
-    return group
-
-
-def join(group: ScimGroup, *members: Membership) -> None:
-    """What the SCIM API does when an IdP adds members to a group."""
-    ScimGroupMember.objects.bulk_create(ScimGroupMember(group=group, membership=m) for m in members)
-    group_members_changed([m.pk for m in members], actor=None)
-
-
-def leave(group: ScimGroup, *members: Membership) -> None:
-    ScimGroupMember.objects.filter(group=group, membership__in=members).delete()
-    group_members_changed([m.pk for m in members], actor=None)
-
-
-def delete_group(group: ScimGroup) -> None:
-    """What the SCIM API does on DELETE /Groups/{id}: collect members, delete, notify."""
-    ids = list(group.memberships.values_list("membership_id", flat=True))
-    group.delete()
-    group_members_changed(ids, actor=None)
-
-
-def set_active(membership: Membership, active: bool) -> None:
-    Membership.objects.filter(pk=membership.pk).update(active=active)
-    group_members_changed([membership.pk], actor=None)
-
-
-def access_of(membership: Membership, source: str | None = AccessSource.SCIM) -> set[tuple[str, str]]:
-    rows = StackAccess.objects.filter(membership=membership)
-    if source:
-        rows = rows.filter(source=source)
-    return {(stack, role) for stack, role in rows.values_list("stack__name", "role__name")}
-
-
-def role_of(membership: Membership) -> str:
-    return Membership.objects.get(pk=membership.pk).role
-
-
-def map_group(org, group, org_role="member", stacks=None, all_stacks=None, actor=None) -> GroupMapping:
-    return save_mapping(
-        org,
-        group,
-        org_role=org_role,
-        stack_roles={stack: builtin(role) if isinstance(role, str) else role for stack, role in (stacks or {}).items()},
-        all_stacks_role=builtin(all_stacks) if isinstance(all_stacks, str) else all_stacks,
-        actor=actor,
-    )
-
-
 @pytest.fixture
 def web(org):
-    return factories.make_stack(org, "Web")
+    return builders.make_stack(org, "Web")
 
 
 @pytest.fixture
 def api(org):
-    return factories.make_stack(org, "API")
+    return builders.make_stack(org, "API")
 
 
 # --- mapping a group -----------------------------------------------------------
@@ -123,7 +63,7 @@ def test_leaving_a_group_removes_exactly_what_it_granted(org, plain_member, web,
     ops = make_group(org, "Ops", [plain_member])
     map_group(org, eng, "member", {web: "Developer"})
     map_group(org, ops, "admin", {api: "Admin", web: "Developer"})
-    leave(ops, plain_member)
+    leave_group(ops, plain_member)
     assert role_of(plain_member) == OrgRole.MEMBER
     assert access_of(plain_member) == {("Web", "Developer")}
 
@@ -131,7 +71,7 @@ def test_leaving_a_group_removes_exactly_what_it_granted(org, plain_member, web,
 def test_joining_a_mapped_group_grants_its_roles(org, plain_member, web):
     eng = make_group(org, "Engineering")
     map_group(org, eng, "admin", {web: "Developer"})
-    join(eng, plain_member)
+    join_group(eng, plain_member)
     assert role_of(plain_member) == OrgRole.ADMIN
     assert access_of(plain_member) == {("Web", "Developer")}
 
@@ -182,7 +122,7 @@ def test_grants_made_by_hand_are_never_clobbered(org, plain_member, web):
     org_services.change_role(plain_member, OrgRole.ADMIN, actor=None)
     eng = make_group(org, "Engineering", [plain_member])
     map_group(org, eng, "member", {web: "Developer"})
-    leave(eng, plain_member)
+    leave_group(eng, plain_member)
     assert role_of(plain_member) == OrgRole.ADMIN
     assert access_of(plain_member, AccessSource.MANUAL) == {("Web", "Developer")}
     assert access_of(plain_member) == set()
@@ -200,7 +140,7 @@ def test_owner_is_never_changed_by_a_mapping(org, owner, web):
     map_group(org, eng, "member", {web: "Admin"})
     assert role_of(owner) == OrgRole.OWNER
     assert access_of(owner) == {("Web", "Admin")}
-    leave(eng, owner)
+    leave_group(eng, owner)
     assert role_of(owner) == OrgRole.OWNER
 
 
@@ -208,7 +148,7 @@ def test_all_stacks_mapping_covers_a_stack_created_later(org, plain_member, web)
     eng = make_group(org, "Engineering", [plain_member])
     map_group(org, eng, "member", all_stacks="Content Manager")
     assert access_of(plain_member) == {("Web", "Content Manager")}
-    factories.make_stack(org, "Docs")
+    builders.make_stack(org, "Docs")
     assert access_of(plain_member) == {("Web", "Content Manager"), ("Docs", "Content Manager")}
 
 
@@ -232,7 +172,7 @@ def test_only_admin_or_member_can_be_mapped(org, role):
 
 def test_another_orgs_group_stack_or_role_is_refused(org, other_org, web):
     foreign_group = make_group(other_org, "Theirs")
-    foreign_stack = factories.make_stack(other_org, "Their stack")
+    foreign_stack = builders.make_stack(other_org, "Their stack")
     foreign_role = org_services.create_stack_role(other_org, "Their role", actor=None)
     eng = make_group(org, "Engineering")
     with pytest.raises(MappingError, match="SCIM group"):
@@ -286,15 +226,6 @@ def test_recompute_skips_deleted_memberships(org):
 # --- cost ---------------------------------------------------------------------
 
 
-def _bulk_members(org, n: int, prefix: str) -> list[Membership]:
-    from organizations.models import User
-
-    users = User.objects.bulk_create(User(email=f"{prefix}{i}@bulk.example") for i in range(n))
-    return Membership.objects.bulk_create(
-        Membership(organization=org, user=u, scim_username=u.email) for u in users
-    )
-
-
 def _sqlite_param_splits(n: int) -> int:
     """Extra INSERTs the backend needs for n audit rows: none on PostgreSQL; SQLite
     caps a statement at 999 parameters, so Django splits large bulk inserts."""
@@ -312,7 +243,7 @@ def _recompute_queries(org, members, group_names) -> int:
 
 def test_recomputing_a_batch_costs_the_same_queries_for_10_and_100_members(org, web, api, settings):
     settings.ACCESS_SYNC_LIMIT = 1000
-    small, large = _bulk_members(org, 10, "s"), _bulk_members(org, 100, "l")
+    small, large = bulk_members(org, 10, prefix="s"), bulk_members(org, 100, prefix="l")
     eng = make_group(org, "Engineering", small + large)
     old = make_group(org, "Old", small + large)
     map_group(org, old, "member", {api: "Admin"})  # every member now holds API/Admin
@@ -335,7 +266,7 @@ def test_a_change_over_the_sync_limit_runs_as_a_job_after_commit(
     org, web, settings, django_capture_on_commit_callbacks
 ):
     settings.ACCESS_SYNC_LIMIT = 5
-    members = _bulk_members(org, 12, "j")
+    members = bulk_members(org, 12, prefix="j")
     eng = make_group(org, "Engineering", members)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         map_group(org, eng, "admin", {web: "Developer"})

@@ -9,17 +9,10 @@ import pytest
 from mappings import tasks
 from mappings.models import RecomputeJob
 from mappings.services import schedule_recompute
-from organizations.models import AuditEvent, Membership, OrgRole, StackAccess, User
+from organizations.models import AuditEvent, Membership, OrgRole, StackAccess
 from scim.models import ScimGroupMember
-from tests import factories
-from tests.mappings.test_services import access_of, builtin, ensure_builtin_roles, make_group, map_group, role_of
-
-
-def bulk_members(org, n: int, prefix: str = "p") -> list[Membership]:
-    users = User.objects.bulk_create(User(email=f"{prefix}{i}@bulk.example") for i in range(n))
-    return Membership.objects.bulk_create(
-        Membership(organization=org, user=u, scim_username=u.email) for u in users
-    )
+from tests import builders
+from tests.builders import access_of, builtin, bulk_members, ensure_builtin_roles, make_group, map_group, role_of
 
 
 @pytest.fixture
@@ -79,7 +72,7 @@ class TestJobs:
         """Job A was scheduled for the old mapping, B for the new one; B finishes
         first, then A runs late: A re-reads the mapping, so the new one stays applied."""
         settings.ACCESS_SYNC_LIMIT = 3
-        web = factories.make_stack(org, "Web")
+        web = builders.make_stack(org, "Web")
         members = bulk_members(org, 9)
         group = make_group(org, "Big", members)
         map_group(org, group, "admin", {web: "Developer"})  # job A (on commit: not run in this test)
@@ -121,9 +114,9 @@ SCALE = 2_000
 def test_a_real_worker_applies_a_mapping_change_for_2000_members(celery_worker_process, settings):
     settings.ACCESS_SYNC_LIMIT = 200
     ensure_builtin_roles()
-    org = factories.make_org("Scale")
-    web, api = factories.make_stack(org, "Web"), factories.make_stack(org, "API")
-    members = bulk_members(org, SCALE, "scale")
+    org = builders.make_org("Scale")
+    web, api = builders.make_stack(org, "Web"), builders.make_stack(org, "API")
+    members = bulk_members(org, SCALE, prefix="scale")
     group = make_group(org, "Everyone", members)
     started = time.monotonic()
     map_group(org, group, "admin", {web: "Developer"}, all_stacks="Content Manager")

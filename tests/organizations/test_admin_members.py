@@ -12,9 +12,9 @@ from django.urls import reverse
 from organizations import services
 from organizations.models import AccessSource, AuditEvent, Membership, OrgRole, Stack, StackAccess
 from organizations.paging import PAGE_SIZE
-from tests import factories
-from tests.admin_builders import bulk_members
-from tests.mappings.test_services import builtin
+from tests import builders
+from tests.builders import bulk_members
+from tests.builders import builtin
 
 pytestmark = pytest.mark.django_db
 
@@ -63,9 +63,9 @@ def test_search_matches_part_of_the_email_or_the_name(owner_client, org):
 
 def test_a_whole_account_email_finds_a_member_whose_username_differs(owner_client, org, other_org):
     """Okta may push userName "jdoe" for the account jane.doe@acme.example."""
-    jane = factories.make_member(org, "jane.doe@acme.example")
+    jane = builders.make_member(org, "jane.doe@acme.example")
     Membership.objects.filter(pk=jane.pk).update(scim_username="jdoe")
-    factories.make_member(other_org, "jane.doe2@acme.example")
+    builders.make_member(other_org, "jane.doe2@acme.example")
     assert listed(owner_client.get(members_url(org, q="Jane.Doe@acme.example"))) == ["jane.doe@acme.example"]
     assert listed(owner_client.get(members_url(org, q="jane.doe2@acme.example"))) == []  # another org's person
 
@@ -85,8 +85,8 @@ def test_filters_by_role_status_and_source(owner_client, org, owner):
 
 
 def test_deactivate_and_reactivate_by_hand_are_audited_and_drop_access(owner_client, org, owner):
-    stack = factories.make_stack(org, "Web")
-    member = factories.make_member(org, "jo@acme.example")
+    stack = builders.make_stack(org, "Web")
+    member = builders.make_member(org, "jo@acme.example")
     services.grant_stack_role(member, stack, builtin("Developer"), actor=None)
     url = reverse("admin:member-deactivate", args=[org.uid, member.pk])
     confirm = owner_client.get(url)
@@ -109,7 +109,7 @@ def test_deactivate_and_reactivate_by_hand_are_audited_and_drop_access(owner_cli
 
 
 def test_remove_by_hand_keeps_the_account_and_audits(owner_client, org):
-    member = factories.make_member(org, "leaver@acme.example")
+    member = builders.make_member(org, "leaver@acme.example")
     response = owner_client.post(reverse("admin:member-remove", args=[org.uid, member.pk]))
     assert response.status_code == 302
     assert not Membership.objects.filter(pk=member.pk).exists()
@@ -135,7 +135,7 @@ def test_idp_managed_member_warns_that_the_idp_pushes_its_state_again(owner_clie
     for name in ("admin:member-detail", "admin:member-deactivate", "admin:member-remove"):
         page = owner_client.get(reverse(name, args=[org.uid, pushed.pk])).content.decode()
         assert "Managed by your identity provider" in page and "pushes its own state again" in page
-    local = factories.make_member(org, "local@acme.example")
+    local = builders.make_member(org, "local@acme.example")
     page = owner_client.get(reverse("admin:member-detail", args=[org.uid, local.pk])).content.decode()
     assert "Managed by your identity provider" not in page
 
@@ -164,9 +164,9 @@ def test_member_picker_searches_this_org_and_pages(owner_client, org, other_org)
 
 
 def test_stack_rename_and_delete_name_the_members_affected(owner_client, org, owner):
-    stack = factories.make_stack(org, "Web")
-    factories.make_stack(org, "Docs")
-    people = [factories.make_member(org) for _ in range(3)]
+    stack = builders.make_stack(org, "Web")
+    builders.make_stack(org, "Docs")
+    people = [builders.make_member(org) for _ in range(3)]
     for m in people:
         services.grant_stack_role(m, stack, builtin("Developer"), actor=None)
     services.grant_stack_role(people[0], stack, builtin("Admin"), actor=None)
@@ -192,9 +192,9 @@ def test_stack_rename_and_delete_name_the_members_affected(owner_client, org, ow
 def test_stacks_tab_counts_people_once_each_and_caps_the_count(owner_client, org, monkeypatch):
     from organizations import admin_views
 
-    web, docs = factories.make_stack(org, "Web"), factories.make_stack(org, "Docs")
-    factories.make_stack(org, "Empty")
-    people = [factories.make_member(org) for _ in range(4)]
+    web, docs = builders.make_stack(org, "Web"), builders.make_stack(org, "Docs")
+    builders.make_stack(org, "Empty")
+    people = [builders.make_member(org) for _ in range(4)]
     for m in people:
         services.grant_stack_role(m, web, builtin("Developer"), actor=None)
     services.grant_stack_role(people[0], web, builtin("Admin"), actor=None)  # two roles, one person
@@ -210,8 +210,8 @@ def test_stacks_tab_counts_people_once_each_and_caps_the_count(owner_client, org
 
 
 def test_another_orgs_member_or_stack_is_a_404_on_every_new_page(owner_client, other_org):
-    theirs = factories.make_member(other_org)
-    stack = factories.make_stack(other_org)
+    theirs = builders.make_member(other_org)
+    stack = builders.make_stack(other_org)
     for name in ("admin:member-detail", "admin:member-deactivate", "admin:member-reactivate", "admin:member-remove"):
         assert owner_client.get(reverse(name, args=[other_org.uid, theirs.pk])).status_code == 404
     for name in ("admin:stack-rename", "admin:stack-delete"):

@@ -15,8 +15,9 @@ from django.urls import reverse
 
 from organizations.models import AuditEvent, Membership, MembershipEmail, Organization
 from scim.models import ProvisioningEvent, ScimGroup
-from tests import factories
-from tests.scim.api.test_lookup_plans import explain, grow, nodes
+from tests import builders
+from tests.builders import grow_org
+from tests.plans import explain, nodes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -71,15 +72,15 @@ def scans(plans: list[dict], table: str) -> tuple[set[str], list[str]]:
 @pytest.fixture
 def unanalyzed_org(client):
     for _ in range(OTHER_ORGS):  # the rest of the database, analyzed
-        other = factories.make_org()
-        grow(other, 0, OTHER_ROWS)
+        other = builders.make_org()
+        grow_org(other, 0, OTHER_ROWS)
         audit_trail(other, OTHER_ROWS)
         activity(other, OTHER_ROWS)
     with connection.cursor() as cursor:
         for model in (Membership, MembershipEmail, ScimGroup, AuditEvent, ProvisioningEvent, Organization):
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
-    org = factories.make_org("Growing", owner_email="owner@growing.example")
-    grow(org, 0, NEW_ORG_ROWS)  # from here on, no ANALYZE
+    org = builders.make_org("Growing", owner_email="owner@growing.example")
+    grow_org(org, 0, NEW_ORG_ROWS)  # from here on, no ANALYZE
     audit_trail(org, NEW_ORG_ROWS)
     activity(org, NEW_ORG_ROWS)
     Organization.objects.filter(pk=org.pk).update(scim_enabled=True)

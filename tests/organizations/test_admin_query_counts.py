@@ -13,9 +13,9 @@ from mappings import services as mapping_services
 from organizations import services
 from organizations.models import Organization, OrgRole
 from scim.models import AppInstallation, MarketplaceApp, ProvisioningEvent, ScimGroup, ScimGroupMember
-from tests import factories
-from tests.admin_builders import bulk_members
-from tests.mappings.test_services import builtin
+from tests import builders
+from tests.builders import bulk_members
+from tests.builders import builtin
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +28,9 @@ def grow(org: Organization, scale: int) -> int:
     Organization.objects.filter(pk=org.pk).update(scim_enabled=True)
     org.refresh_from_db()
     installation = AppInstallation.objects.create(organization=org, app=MarketplaceApp.objects.get(slug="okta-generic-scim"))
-    stacks = [factories.make_stack(org, f"Stack {i}") for i in range(3)]
+    stacks = [builders.make_stack(org, f"Stack {i}") for i in range(3)]
     people = bulk_members(org, 60 * scale, scim_managed=True) + bulk_members(org, 2 * scale, prefix="hand")
-    factories.make_member(org, role=OrgRole.ADMIN)
+    builders.make_member(org, role=OrgRole.ADMIN)
     groups = ScimGroup.objects.bulk_create(
         [ScimGroup(organization=org, display_name=f"Group {i:04d}") for i in range(5 * scale)]
     )
@@ -71,10 +71,10 @@ def statements(client, org: Organization, big_group_id: int) -> dict[str, tuple[
 
 def test_every_admin_page_runs_as_many_statements_at_any_org_size(client, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    small = factories.make_org("Small")
-    large = factories.make_org("Large")
+    small = builders.make_org("Small")
+    large = builders.make_org("Large")
     small_group, large_group = grow(small, 1), grow(large, 6)
-    owner_small, owner_large = factories.owner_of(small).user, factories.owner_of(large).user
+    owner_small, owner_large = builders.owner_of(small).user, builders.owner_of(large).user
 
     client.force_login(owner_small)
     small_counts = statements(client, small, small_group)

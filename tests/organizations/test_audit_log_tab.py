@@ -16,7 +16,7 @@ from organizations.audit import build_event, bulk_record, record
 from organizations.audit_log import registered_actions, sentence
 from organizations.models import AuditEvent
 from organizations.paging import PAGE_SIZE
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +82,7 @@ def test_an_installation_acts_under_its_app_name_and_number(org):
 
     enable_scim(org, actor=None)
     installation, _ = install_app(org, MarketplaceApp.objects.get(slug="okta-generic-scim"), actor=None)
-    member = factories.make_member(org, "jane@acme.example")
+    member = builders.make_member(org, "jane@acme.example")
     services.set_member_active(member, False, actor=installation)
     event = AuditEvent.objects.filter(action="membership.deactivate").latest("id")
     assert sentence(event) == f"Okta Generic SCIM (installation #{installation.pk}) deactivated jane@acme.example"
@@ -104,7 +104,7 @@ def test_a_sentence_whose_values_are_missing_falls_back_to_words(org, owner):
 
 def test_filter_by_kind(client, org, owner):
     client.force_login(owner.user)
-    factories.make_stack(org, "Web")
+    builders.make_stack(org, "Web")
     response = client.get(audit_url(org), {"kind": "stacks"})
     assert rows(response) == ["Orgdesk created the stack Web"]
     assert client.get(audit_url(org), {"kind": "nonsense"}).status_code == 200  # ignored, everything shown

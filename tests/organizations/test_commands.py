@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from organizations.models import AuditEvent, Membership, Organization, OrgRole, Stack, StackAccess, User
 from organizations.management.commands import seed_demo
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -20,14 +20,14 @@ def run(*args) -> str:
 
 
 def test_create_org_prints_the_uid_as_its_last_line(db):
-    output = run("create_org", "Initech", "--owner", "Boss@Initech.example", "--password", factories.PASSWORD)
+    output = run("create_org", "Initech", "--owner", "Boss@Initech.example", "--password", builders.PASSWORD)
 
     uid = output.strip().splitlines()[-1]
     org = Organization.objects.get(uid=uid)
     assert org.name == "Initech"
     owner = org.memberships.get(role=OrgRole.OWNER).user
     assert owner.email.lower() == "boss@initech.example"
-    assert owner.check_password(factories.PASSWORD) and owner.is_staff
+    assert owner.check_password(builders.PASSWORD) and owner.is_staff
     assert AuditEvent.objects.filter(organization=org, action="organization.create", actor_type="system").exists()
 
 
@@ -56,7 +56,7 @@ def test_create_stack_for_an_unknown_org_fails_clearly(db):
 
 
 def test_create_stack_with_a_duplicate_name_fails_clearly(org):
-    factories.make_stack(org, "Website")
+    builders.make_stack(org, "Website")
     with pytest.raises(CommandError, match="already exists"):
         run("create_stack", org.uid, "website")
 

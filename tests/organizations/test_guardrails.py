@@ -13,8 +13,8 @@ from django.urls import reverse
 from organizations import services
 from organizations.models import AuditEvent, Membership, OrgRole
 from organizations.signin.saml.models import SsoSettings
-from tests import factories
-from tests.mappings.test_services import make_group, map_group
+from tests import builders
+from tests.builders import make_group, map_group
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ TRANSFER = "transfer-ownership"
 @pytest.fixture
 def scim_only(org):
     """Provisioned by the IdP, never accepted an invitation: no password, no SSO."""
-    m = factories.make_member(org, "Provisioned@acme.example")
+    m = builders.make_member(org, "Provisioned@acme.example")
     m.user.set_unusable_password()
     m.user.save()
     Membership.objects.filter(pk=m.pk).update(scim_managed=True)
@@ -63,7 +63,7 @@ def test_ownership_passes_after_typing_the_name_and_the_new_owner_is_told_by_ema
     with django_capture_on_commit_callbacks(execute=True):
         response = post_form(owner_client, org, TRANSFER, membership=admin_member.pk, typed_name="Acme")
     assert response.status_code == 302
-    assert factories.owner_of(org).pk == admin_member.pk
+    assert builders.owner_of(org).pk == admin_member.pk
     owner.refresh_from_db()
     assert owner.role == OrgRole.ADMIN
     [sent] = mailoutbox
@@ -114,7 +114,7 @@ def test_someone_without_a_password_can_take_over_where_the_org_signs_in_by_sso(
         idp_x509_cert="-----BEGIN CERTIFICATE-----x-----END CERTIFICATE-----", enabled=True,
     )
     services.transfer_ownership(org, scim_only, actor=owner.user, typed_name="Acme")
-    assert factories.owner_of(org).pk == scim_only.pk
+    assert builders.owner_of(org).pk == scim_only.pk
 
 
 # --- nobody loses their own access without being told -----------------------------
@@ -176,7 +176,7 @@ def test_deactivating_oneself_says_so_and_signs_out_someone_with_no_other_org(cl
 
 
 def test_removing_oneself_lands_on_ones_home_when_one_belongs_elsewhere(client, org, other_org, admin_member):
-    factories.make_member(other_org, admin_member.user.email)
+    builders.make_member(other_org, admin_member.user.email)
     admin_member.user.refresh_from_db()  # make_member set the account's password again
     client.force_login(admin_member.user)
     url = reverse("admin:member-remove", args=[org.uid, admin_member.pk])
@@ -210,7 +210,7 @@ def unreachable_owner(org, owner):
 @pytest.fixture
 def operator_client(client):
 
-    client.force_login(factories.make_operator("operator@orgdesk.example"))
+    client.force_login(builders.make_operator("operator@orgdesk.example"))
     return client
 
 
@@ -247,7 +247,7 @@ def test_the_last_admin_cannot_take_themselves_out_even_after_confirming(client,
 
 
 def test_another_admin_who_can_sign_in_lets_one_go(org, unreachable_owner, admin_member):
-    factories.make_member(org, "second@acme.example", role=OrgRole.ADMIN)
+    builders.make_member(org, "second@acme.example", role=OrgRole.ADMIN)
     services.remove_member(admin_member, actor=None)
     assert not Membership.objects.filter(pk=admin_member.pk).exists()
 
@@ -332,7 +332,7 @@ def test_messages_never_capitalise_an_email(owner_client, org, mailoutbox):
 
 def test_the_change_role_picker_lists_members_in_the_tables_order(owner_client, org, owner):
     for email in ("zoe@acme.example", "Adam@acme.example", "bea@acme.example", "Carl@acme.example"):
-        factories.make_member(org, email)
+        builders.make_member(org, email)
     table = text(owner_client.get(members_url(org)))
     rows = [chunk.split('"')[0] for chunk in table.split('data-member="')[1:]]
     rows = [r for r in rows if r != owner.user.email]

@@ -18,7 +18,7 @@ from organizations.models import (
     StackRole,
     User,
 )
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -78,10 +78,10 @@ def test_transfer_makes_new_owner_and_old_owner_an_admin(org, owner, plain_membe
 
 
 def test_transfer_to_a_member_of_another_org_is_refused(org, other_org, owner):
-    stranger = factories.make_member(other_org)
+    stranger = builders.make_member(other_org)
     with pytest.raises(services.ServiceError):
         services.transfer_ownership(org, stranger, actor=None, typed_name=org.name)
-    assert factories.owner_of(org).pk == owner.pk
+    assert builders.owner_of(org).pk == owner.pk
 
 
 def test_database_refuses_a_second_owner_row(org, plain_member):
@@ -96,22 +96,22 @@ def test_database_refuses_a_direct_second_owner_insert(org):
 
 
 def test_each_org_has_its_own_owner(org, other_org):
-    assert factories.owner_of(org).pk != factories.owner_of(other_org).pk
+    assert builders.owner_of(org).pk != builders.owner_of(other_org).pk
 
 
 # --- e-mail uniqueness, case-insensitive ------------------------------------
 
 
 def test_an_account_is_found_whatever_the_case_of_its_email(org, other_org):
-    first = factories.make_member(org, "Jane.Doe@Example.com")
-    second = factories.make_member(other_org, "jane.doe@EXAMPLE.COM")
+    first = builders.make_member(org, "Jane.Doe@Example.com")
+    second = builders.make_member(other_org, "jane.doe@EXAMPLE.COM")
 
     assert first.user_id == second.user_id
     assert User.objects.filter(email__iexact="jane.doe@example.com").count() == 1
 
 
 def test_adding_the_same_person_twice_in_another_case_is_refused(org):
-    factories.make_member(org, "pat@acme.example")
+    builders.make_member(org, "pat@acme.example")
     with pytest.raises(services.ServiceError, match="already a member"):
         services.add_member(org, "PAT@acme.example", actor=None)
 
@@ -128,7 +128,7 @@ def test_login_lookup_by_natural_key_ignores_case(db):
 
 
 def test_stack_names_are_unique_per_org_ignoring_case(org, other_org):
-    factories.make_stack(org, "Website")
+    builders.make_stack(org, "Website")
     with pytest.raises(services.ServiceError, match="already exists"):
         services.create_stack(org, "WEBSITE", actor=None)
     assert services.create_stack(other_org, "website", actor=None).organization == other_org
@@ -144,7 +144,7 @@ def test_a_name_too_long_is_refused_whole_not_cut_short(org):
     with pytest.raises(services.ServiceError, match="Last name is 151 characters long; at most 150"):
         services.add_member(org, "long@acme.example", actor=None, first_name="Ann", last_name="x" * 151)
     assert not User.objects.filter(email="long@acme.example").exists()
-    account = factories.make_member(other := services.create_organization(
+    account = builders.make_member(other := services.create_organization(
         "Globex", owner_email="o@globex.example", actor=None), "kept@acme.example").user
     with pytest.raises(services.ServiceError, match="First name"):
         services.add_member(org, account.email, actor=None, first_name="y" * 200)
@@ -160,14 +160,14 @@ def test_invalid_email_is_a_clear_error(org):
 
 
 def test_granting_another_orgs_stack_is_refused(org, other_org, plain_member):
-    foreign = factories.make_stack(other_org)
+    foreign = builders.make_stack(other_org)
     with pytest.raises(services.ServiceError):
         services.grant_stack_role(plain_member, foreign, builtin_role(), actor=None)
     assert not StackAccess.objects.exists()
 
 
 def test_revoke_removes_only_the_hand_granted_row(org, plain_member):
-    stack = factories.make_stack(org)
+    stack = builders.make_stack(org)
     role = builtin_role()
     services.grant_stack_role(plain_member, stack, role, actor=None)
     StackAccess.objects.create(membership=plain_member, stack=stack, role=role, source=AccessSource.SCIM)
@@ -242,7 +242,7 @@ def _change_plan(ctx):
     ],
 )
 def test_every_service_records_who_did_what(org, owner, plain_member, call, action):
-    ctx = {"org": org, "member": plain_member, "stack": factories.make_stack(org), "actor": owner.user}
+    ctx = {"org": org, "member": plain_member, "stack": builders.make_stack(org), "actor": owner.user}
     already = set(AuditEvent.objects.values_list("pk", flat=True))
 
     call(ctx)

@@ -9,8 +9,8 @@ from django.urls import reverse
 from organizations import services
 from organizations.audit_log import sentence
 from organizations.models import AuditEvent, Organization, StackAccess, StackRole
-from tests import factories
-from tests.mappings.test_services import builtin, make_group, map_group
+from tests import builders
+from tests.builders import builtin, make_group, map_group
 
 pytestmark = pytest.mark.django_db
 
@@ -19,9 +19,9 @@ pytestmark = pytest.mark.django_db
 def world(org, owner):
     Organization.objects.filter(pk=org.pk).update(scim_enabled=True)
     org.refresh_from_db()
-    web, docs = factories.make_stack(org, "Web"), factories.make_stack(org, "Docs")
+    web, docs = builders.make_stack(org, "Web"), builders.make_stack(org, "Docs")
     qa = services.create_stack_role(org, "QA", actor=owner.user)
-    ann, bob = factories.make_member(org, "ann@acme.example"), factories.make_member(org, "bob@acme.example")
+    ann, bob = builders.make_member(org, "ann@acme.example"), builders.make_member(org, "bob@acme.example")
     services.grant_stack_role(ann, web, qa, actor=owner.user)
     services.grant_stack_role(ann, docs, qa, actor=owner.user)
     services.grant_stack_role(bob, web, qa, actor=owner.user)
@@ -126,7 +126,7 @@ def test_delete_page_lists_the_mappings_and_offers_no_delete(client, world, owne
 
 def test_another_orgs_role_is_404(client, world, other_org):
     theirs = StackRole.objects.create(organization=other_org, name="Theirs")
-    client.force_login(factories.owner_of(world["org"]).user)
+    client.force_login(builders.owner_of(world["org"]).user)
     for name in ("stack-role-rename", "stack-role-delete"):
         assert client.get(url(name, world["org"], theirs)).status_code == 404
         assert client.post(url(name, world["org"], theirs), {"name": "x"}).status_code == 404

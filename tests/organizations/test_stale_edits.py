@@ -11,7 +11,7 @@ from django.urls import reverse
 from mappings.models import GroupMapping
 from organizations import services
 from organizations.models import AuditEvent, Membership, OrgRole
-from tests.mappings.test_services import make_group, map_group
+from tests.builders import make_group, map_group
 
 pytestmark = pytest.mark.django_db
 

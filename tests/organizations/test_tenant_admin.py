@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from organizations.models import AuditEvent, Membership, Organization, OrgRole, Stack, StackRole, User
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +20,8 @@ def foreign(other_org):
     """Org B with a member, a stack and a custom role, seen from org A."""
     return {
         "org": other_org,
-        "member": factories.make_member(other_org, "secret-person@globex.example"),
-        "stack": factories.make_stack(other_org, "Globex Secret Stack"),
+        "member": builders.make_member(other_org, "secret-person@globex.example"),
+        "stack": builders.make_stack(other_org, "Globex Secret Stack"),
         "role": StackRole.objects.create(organization=other_org, name="Globex Secret Role"),
     }
 
@@ -84,8 +84,8 @@ def test_plain_member_cannot_open_org_settings(client, org, plain_member, page):
 
 @pytest.mark.parametrize("page", SETTINGS_PAGES)
 def test_member_of_org_a_who_manages_org_b_gets_404_for_org_a(client, org, other_org, page):
-    person = factories.make_member(org, "two-hats@example.com")
-    factories.make_member(other_org, "two-hats@example.com", role=OrgRole.ADMIN)
+    person = builders.make_member(org, "two-hats@example.com")
+    builders.make_member(other_org, "two-hats@example.com", role=OrgRole.ADMIN)
     client.force_login(User.objects.get(pk=person.user_id))  # fresh: the password hash changed
 
     assert client.get(settings_url(page, org)).status_code == 404
@@ -94,7 +94,7 @@ def test_member_of_org_a_who_manages_org_b_gets_404_for_org_a(client, org, other
 
 def test_plain_member_signs_in_to_their_home_not_the_admin(client, plain_member):
     response = client.post(
-        reverse("admin:login"), {"username": plain_member.user.email, "password": factories.PASSWORD}
+        reverse("admin:login"), {"username": plain_member.user.email, "password": builders.PASSWORD}
     )
     assert response.status_code == 302
     assert response["Location"] == reverse("member_home")
@@ -112,7 +112,7 @@ def test_member_opening_an_admin_url_is_told_why_on_their_home(client, plain_mem
 
 def test_admin_logs_in_with_email_in_any_case(client, admin_member):
     response = client.post(
-        reverse("admin:login"), {"username": admin_member.user.email.upper(), "password": factories.PASSWORD}
+        reverse("admin:login"), {"username": admin_member.user.email.upper(), "password": builders.PASSWORD}
     )
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(admin_member.user.pk)
@@ -127,7 +127,7 @@ def test_admin_index_links_settings_of_managed_orgs_only(owner_client, org, othe
 
 
 def test_superuser_opens_any_org_settings(client, org, other_org):
-    client.force_login(factories.make_operator())
+    client.force_login(builders.make_operator())
     for page in SETTINGS_PAGES:
         assert client.get(settings_url(page, other_org)).status_code == 200
 
@@ -210,7 +210,7 @@ def test_owner_transfers_ownership_from_the_members_tab(owner_client, org, owner
         typed_name=org.name,
     )
     assert response.status_code == 302
-    assert factories.owner_of(org).pk == admin_member.pk
+    assert builders.owner_of(org).pk == admin_member.pk
     owner.refresh_from_db()
     assert owner.role == OrgRole.ADMIN
 
@@ -223,11 +223,11 @@ def test_an_admin_cannot_make_themselves_owner(client, org, owner, admin_member)
     post_form(client, "admin:org-settings-members", org, "transfer-ownership", membership=admin_member.pk,
               typed_name=org.name)
 
-    assert factories.owner_of(org).pk == owner.pk
+    assert builders.owner_of(org).pk == owner.pk
 
 
 def test_members_tab_lists_only_this_orgs_people_with_stack_roles(owner_client, org, plain_member, foreign):
-    stack = factories.make_stack(org, "Website")
+    stack = builders.make_stack(org, "Website")
     from organizations import services
 
     services.grant_stack_role(plain_member, stack, StackRole.objects.get(name="Developer"), actor=None)
@@ -240,12 +240,12 @@ def test_members_tab_lists_only_this_orgs_people_with_stack_roles(owner_client, 
 
 
 def test_members_tab_query_count_does_not_grow_with_members(owner_client, org, django_assert_max_num_queries):
-    stack = factories.make_stack(org)
+    stack = builders.make_stack(org)
     role = StackRole.objects.get(name="Developer")
     from organizations import services
 
     for _ in range(15):
-        services.grant_stack_role(factories.make_member(org), stack, role, actor=None)
+        services.grant_stack_role(builders.make_member(org), stack, role, actor=None)
     with django_assert_max_num_queries(20):
         response = owner_client.get(settings_url("admin:org-settings-members", org))
     assert response.status_code == 200
@@ -264,7 +264,7 @@ def test_stacks_tab_creates_a_stack_and_a_custom_role(owner_client, org, foreign
 
 
 def test_duplicate_stack_name_is_a_form_error(owner_client, org):
-    factories.make_stack(org, "Docs")
+    builders.make_stack(org, "Docs")
     response = post_form(owner_client, "admin:org-settings-stacks", org, "create-stack", name="docs")
     assert response.status_code == 200
     assert b"already exists" in response.content
@@ -312,7 +312,7 @@ def test_owners_and_admins_never_reach_the_raw_model_admin(client, org, owner, a
     from tests.hardening.snapshot import diff, snapshot
 
     client.force_login((owner if who == "owner" else admin_member).user)
-    urls = raw_admin_urls(org, plain_member, factories.make_stack(org, "Web"))
+    urls = raw_admin_urls(org, plain_member, builders.make_stack(org, "Web"))
     before = snapshot()
     for url in urls:
         response = client.get(url)
@@ -343,14 +343,14 @@ def test_the_admin_home_of_an_owner_lists_their_orgs_and_no_model_admin(owner_cl
 
 @pytest.fixture
 def operator_client(client):
-    client.force_login(factories.make_operator())
+    client.force_login(builders.make_operator())
     return client
 
 
 def test_an_operator_keeps_the_raw_model_admin(operator_client, org, plain_member):
     index = operator_client.get(reverse("admin:index")).content.decode()
     assert "/admin/organizations/membership/" in index and 'id="operator-admin"' in index
-    urls = raw_admin_urls(org, plain_member, factories.make_stack(org, "Web"))
+    urls = raw_admin_urls(org, plain_member, builders.make_stack(org, "Web"))
     # Deleting and adding audit rows is refused to everyone (the admin's own rules).
     for url in [u for u in urls if not u.endswith(("/delete/", "auditevent/add/"))]:
         assert operator_client.get(url).status_code == 200, url
@@ -403,7 +403,7 @@ def test_the_raw_admin_offers_no_ownership_transfer(operator_client, org, owner,
     operator_client.post(
         changelist_url(Membership), {"action": "transfer_ownership", "_selected_action": [plain_member.pk]}
     )
-    assert factories.owner_of(org).pk == owner.pk
+    assert builders.owner_of(org).pk == owner.pk
 
 
 def test_deleting_a_member_in_the_admin_uses_the_service(operator_client, plain_member):

@@ -12,7 +12,7 @@ from organizations.models import AuditEvent
 from scim import installations
 from scim.models import AppInstallation
 from scim.tokens import authenticate
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 OKTA = "okta-generic-scim"
@@ -60,8 +60,8 @@ def test_install_without_json_prints_url_token_and_warning(org, owner):
 @pytest.mark.parametrize("who", ["member", "stranger", "nobody"])
 def test_actor_must_be_owner_or_admin_of_the_org(org, other_org, who):
     email = {
-        "member": lambda: factories.make_member(org).user.email,
-        "stranger": lambda: factories.owner_of(other_org).user.email,
+        "member": lambda: builders.make_member(org).user.email,
+        "stranger": lambda: builders.owner_of(other_org).user.email,
         "nobody": lambda: "ghost@example.com",
     }[who]()
     with pytest.raises(CommandError, match="not an active Owner or Admin"):
@@ -108,7 +108,7 @@ def test_rotate_token_replaces_the_old_one(org, owner):
 def test_rotate_and_uninstall_check_the_actor_against_the_installations_org(org, owner, other_org):
     run("scim_enable", org.uid, "--actor", owner.user.email)
     payload = install_json(org, owner.user.email)
-    stranger = factories.owner_of(other_org).user.email
+    stranger = builders.owner_of(other_org).user.email
 
     with pytest.raises(CommandError, match="not an active Owner or Admin"):
         run("scim_rotate_token", str(payload["installation_id"]), "--actor", stranger)

@@ -10,7 +10,7 @@ from organizations.models import AuditEvent, Plan
 from scim import installations
 from scim.models import AppInstallation, MarketplaceApp, SecretToken
 from scim.tokens import authenticate
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -50,11 +50,11 @@ def test_enabling_twice_records_one_audit_entry(org, admin_member):
 @pytest.mark.parametrize("role", ["member", "other_org_owner", "inactive_admin"])
 def test_only_active_owner_or_admin_may_enable(org, other_org, role):
     if role == "member":
-        actor = factories.make_member(org).user
+        actor = builders.make_member(org).user
     elif role == "other_org_owner":
-        actor = factories.owner_of(other_org).user
+        actor = builders.owner_of(other_org).user
     else:
-        membership = factories.make_member(org, role="admin")
+        membership = builders.make_member(org, role="admin")
         membership.active = False
         membership.save(update_fields=["active"])
         actor = membership.user
@@ -75,9 +75,9 @@ def test_superuser_may_enable_any_org(org, django_user_model):
 
 
 def test_plan_without_scim_cannot_enable(db):
-    org = factories.make_org("Small", plan=Plan.TEAM)
+    org = builders.make_org("Small", plan=Plan.TEAM)
     with pytest.raises(installations.ScimNotAvailable, match="does not include SCIM"):
-        installations.enable_scim(org, actor=factories.owner_of(org).user)
+        installations.enable_scim(org, actor=builders.owner_of(org).user)
     org.refresh_from_db()
     assert not org.scim_enabled
 
@@ -161,8 +161,8 @@ def test_disable_needs_confirmation_too(client, org, owner):
 
 
 def test_tab_on_plan_without_scim_says_so_and_offers_no_toggle(client, db):
-    org = factories.make_org("Small", plan=Plan.FREE)
-    client.force_login(factories.owner_of(org).user)
+    org = builders.make_org("Small", plan=Plan.FREE)
+    client.force_login(builders.owner_of(org).user)
 
     body = client.get(tab_url(org)).content.decode()
     assert "not included in the Free plan" in body
@@ -179,8 +179,8 @@ SCIM_URL_NAMES = ["org-settings-scim", "org-settings-scim-enable", "org-settings
 @pytest.mark.parametrize("url_name", SCIM_URL_NAMES)
 def test_member_who_manages_another_org_gets_404_and_nothing_changes(client, org, other_org, url_name):
     # A Member here who is Admin elsewhere can open the admin, so the org check itself is what refuses.
-    member = factories.make_member(org, "both@example.com")
-    factories.make_member(other_org, "both@example.com", role="admin")
+    member = builders.make_member(org, "both@example.com")
+    builders.make_member(other_org, "both@example.com", role="admin")
     member.user.refresh_from_db()  # the second invitation re-set the password (session hash)
     client.force_login(member.user)
     url = reverse(f"admin:{url_name}", args=[org.uid])
@@ -203,7 +203,7 @@ def test_plain_member_is_sent_to_login_and_nothing_changes(client, org, plain_me
 
 
 def test_other_orgs_admin_gets_404_and_nothing_changes(client, org, other_org):
-    client.force_login(factories.owner_of(other_org).user)
+    client.force_login(builders.owner_of(other_org).user)
 
     assert client.get(tab_url(org)).status_code == 404
     assert client.post(enable_url(org)).status_code == 404

@@ -12,7 +12,7 @@ from organizations.models import AuditEvent, Plan
 from scim import installations
 from scim.models import AppInstallation, MarketplaceApp, SecretToken
 from scim.tokens import authenticate, issue_token
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 OKTA = "okta-generic-scim"
@@ -65,11 +65,11 @@ def test_install_requires_scim_enabled(org, owner, okta):
 
 
 def test_install_refused_on_plan_without_scim(db, okta):
-    org = factories.make_org("Small", plan=Plan.TEAM)
+    org = builders.make_org("Small", plan=Plan.TEAM)
     org.scim_enabled = True  # e.g. downgraded after enabling
     org.save()
     with pytest.raises(installations.ScimNotAvailable, match="does not include"):
-        installations.install_app(org, okta, actor=factories.owner_of(org).user)
+        installations.install_app(org, okta, actor=builders.owner_of(org).user)
 
 
 def test_second_live_install_of_same_app_is_refused_with_a_clear_error(scim_org, owner, okta):
@@ -123,7 +123,7 @@ def test_uninstall_kills_tokens_and_allows_a_fresh_install(scim_org, admin_membe
 
 def test_other_orgs_owner_cannot_regenerate_or_uninstall(scim_org, owner, other_org, okta):
     installation, issued = installations.install_app(scim_org, okta, actor=owner.user)
-    stranger = factories.owner_of(other_org).user
+    stranger = builders.owner_of(other_org).user
 
     with pytest.raises(installations.ScimPermissionDenied):
         installations.regenerate_token(installation, actor=stranger)
@@ -273,7 +273,7 @@ def test_uninstall_confirms_then_kills_tokens(client, scim_org, owner, okta):
 
 def test_installation_of_another_org_is_404_and_untouched(client, scim_org, owner, other_org, okta):
     installation, issued = installations.install_app(scim_org, okta, actor=owner.user)
-    other_owner = factories.owner_of(other_org).user
+    other_owner = builders.owner_of(other_org).user
     client.force_login(other_owner)
 
     for name in ("marketplace-installation", "marketplace-installation-regenerate", "marketplace-installation-uninstall"):
@@ -287,7 +287,7 @@ def test_installation_of_another_org_is_404_and_untouched(client, scim_org, owne
 
 @pytest.mark.parametrize("name,args", [("marketplace-apps", []), ("marketplace-app", [OKTA]), ("marketplace-install", [OKTA])])
 def test_marketplace_is_404_for_another_orgs_admin(client, scim_org, other_org, name, args):
-    client.force_login(factories.owner_of(other_org).user)
+    client.force_login(builders.owner_of(other_org).user)
     assert client.get(url(name, scim_org, *args)).status_code == 404
     assert client.post(url("marketplace-install", scim_org, OKTA)).status_code == 404
     assert not AppInstallation.objects.exists()
@@ -310,7 +310,7 @@ def test_catalog_admin_is_for_superusers_only(client, org, owner, django_user_mo
     changelist = reverse("admin:scim_marketplaceapp_changelist")
     client.force_login(owner.user)
     assert client.get(changelist).status_code == 403
-    client.force_login(factories.make_operator("root@example.com"))
+    client.force_login(builders.make_operator("root@example.com"))
     assert "Okta Generic SCIM" in client.get(changelist).content.decode()
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from scim import installations, tokens
 from scim.models import MarketplaceApp, SecretToken, hash_token
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -147,7 +147,7 @@ def test_unknown_prefix_costs_one_query(org, installed, django_assert_num_querie
 def test_each_org_gets_its_own_tokens(org, installed, other_org):
     installations.enable_scim(other_org, actor=None)
     app = MarketplaceApp.objects.get(slug="okta-generic-scim")
-    _, theirs = installations.install_app(other_org, app, actor=factories.owner_of(other_org).user)
+    _, theirs = installations.install_app(other_org, app, actor=builders.owner_of(other_org).user)
     _, ours = installed
 
     assert tokens.authenticate(theirs.secret, other_org.uid) is not None

@@ -18,7 +18,7 @@ from organizations.models import AuditEvent, Membership, OrgRole
 from organizations.signin import ways_in
 from organizations.signin.models import Invitation
 from organizations.signin.saml.models import SsoSettings
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 LINK = re.compile(r"https?://\S+")
@@ -54,12 +54,12 @@ def messages_of(response) -> list[str]:
 
 @pytest.fixture
 def org():
-    return factories.make_org("Acme", owner_email="owner@acme.example")
+    return builders.make_org("Acme", owner_email="owner@acme.example")
 
 
 @pytest.fixture
 def owner_client(client, org):
-    client.login(username="owner@acme.example", password=factories.PASSWORD)
+    client.login(username="owner@acme.example", password=builders.PASSWORD)
     return client
 
 
@@ -74,14 +74,14 @@ def enable_sso(org) -> SsoSettings:
 
 
 def test_the_sign_in_column_names_each_way_in(owner_client, org, mailoutbox):
-    factories.make_member(org, "pw@acme.example")
-    factories.make_provisioned(org, "none@acme.example")
-    invited = factories.make_provisioned(org, "invited@acme.example")
+    builders.make_member(org, "pw@acme.example")
+    builders.make_provisioned(org, "none@acme.example")
+    invited = builders.make_provisioned(org, "invited@acme.example")
     invite(invited)
-    expired = factories.make_provisioned(org, "expired@acme.example")
+    expired = builders.make_provisioned(org, "expired@acme.example")
     invite(expired)
     Invitation.objects.filter(membership=expired).update(expires_at=timezone.now() - timedelta(hours=1))
-    off = factories.make_provisioned(org, "off@acme.example")
+    off = builders.make_provisioned(org, "off@acme.example")
     services.set_member_active(off, False, actor=None)
 
     page = owner_client.get(members_url(org)).content.decode()
@@ -101,7 +101,7 @@ def test_the_sign_in_column_names_each_way_in(owner_client, org, mailoutbox):
 
 
 def test_with_sso_everyone_signs_in_through_it(owner_client, org):
-    factories.make_provisioned(org, "none@acme.example")
+    builders.make_provisioned(org, "none@acme.example")
     enable_sso(org)
     page = owner_client.get(members_url(org)).content.decode()
     row = text(row_of(page, "none@acme.example"))
@@ -112,11 +112,11 @@ def test_with_sso_everyone_signs_in_through_it(owner_client, org):
 
 def add_mixed_members(org, start: int, n: int) -> None:
     for i in range(start, start + n):
-        member = factories.make_provisioned(org, f"p{i:03}@acme.example")
+        member = builders.make_provisioned(org, f"p{i:03}@acme.example")
         if i % 3 == 0:
             invite(member)
         elif i % 3 == 1:
-            member.user.set_password(factories.PASSWORD)
+            member.user.set_password(builders.PASSWORD)
             member.user.save()
 
 
@@ -146,7 +146,7 @@ def test_the_column_costs_a_constant_number_of_queries(owner_client, org):
 def test_send_invitation_lets_the_person_choose_a_password(owner_client, org, mailoutbox):
     from django.test import TestCase
 
-    member = factories.make_provisioned(org, "none@acme.example")
+    member = builders.make_provisioned(org, "none@acme.example")
     with TestCase.captureOnCommitCallbacks(execute=True):
         response = owner_client.post(reverse("admin:member-invite", args=[org.uid, member.pk]),
                                      {"next": members_url(org)}, follow=True)
@@ -167,7 +167,7 @@ def test_send_invitation_lets_the_person_choose_a_password(owner_client, org, ma
 
 
 def test_send_invitation_is_refused_to_someone_with_a_password_and_needs_post(owner_client, org):
-    member = factories.make_member(org, "pw@acme.example")
+    member = builders.make_member(org, "pw@acme.example")
     url = reverse("admin:member-invite", args=[org.uid, member.pk])
     assert owner_client.get(url).status_code == 405
     response = owner_client.post(url, follow=True)
@@ -176,14 +176,14 @@ def test_send_invitation_is_refused_to_someone_with_a_password_and_needs_post(ow
 
 
 def test_send_invitation_is_scoped_to_the_org(owner_client, org):
-    other = factories.make_org("Globex")
-    stranger = factories.make_provisioned(other, "x@globex.example")
+    other = builders.make_org("Globex")
+    stranger = builders.make_provisioned(other, "x@globex.example")
     assert owner_client.post(reverse("admin:member-invite", args=[org.uid, stranger.pk])).status_code == 404
     assert owner_client.post(reverse("admin:member-invite", args=[other.uid, stranger.pk])).status_code == 404
 
 
 def test_the_member_page_offers_send_invitation(owner_client, org):
-    member = factories.make_provisioned(org, "none@acme.example")
+    member = builders.make_provisioned(org, "none@acme.example")
     page = owner_client.get(reverse("admin:member-detail", args=[org.uid, member.pk])).content.decode()
     assert "No way in yet" in page and 'name="back" value="member"' in page
     response = owner_client.post(reverse("admin:member-invite", args=[org.uid, member.pk]), {"back": "member"})
@@ -193,10 +193,10 @@ def test_the_member_page_offers_send_invitation(owner_client, org):
 def test_bulk_invitations_page_through_the_org_with_progress(owner_client, org, mailoutbox, monkeypatch):
     monkeypatch.setattr(ways_in, "BATCH_SIZE", 2)
     for i in range(5):
-        factories.make_provisioned(org, f"n{i}@acme.example")
-    already = factories.make_provisioned(org, "already@acme.example")
+        builders.make_provisioned(org, f"n{i}@acme.example")
+    already = builders.make_provisioned(org, "already@acme.example")
     invite(already)
-    factories.make_member(org, "pw@acme.example")
+    builders.make_member(org, "pw@acme.example")
     seen = []
     real_save = ways_in._save_progress
     monkeypatch.setattr(ways_in, "_save_progress", lambda org_id, record: (seen.append(dict(record)),
@@ -220,7 +220,7 @@ def test_bulk_invitations_page_through_the_org_with_progress(owner_client, org, 
 
 
 def test_bulk_invitations_refused_while_running_and_with_sso(owner_client, org):
-    owner = factories.owner_of(org).user
+    owner = builders.owner_of(org).user
     ways_in._save_progress(org.pk, {"status": "running", "sent": 1, "total": 3, "by": "x"})
     page = owner_client.get(members_url(org)).content.decode()
     assert "Sending invitations: 1 of 3 sent" in text(page)
@@ -238,7 +238,7 @@ def test_bulk_invitations_refused_while_running_and_with_sso(owner_client, org):
 def test_forgot_password_sends_a_passwordless_member_a_choose_a_password_link(client, org, mailoutbox):
     from organizations.signin.tasks import send_password_reset_email_to
 
-    member = factories.make_provisioned(org, "none@acme.example")
+    member = builders.make_provisioned(org, "none@acme.example")
     assert send_password_reset_email_to("None@acme.example") is True
     message = mailoutbox[-1]
     assert message.to == ["none@acme.example"] and message.subject == "Choose your Orgdesk password"
@@ -253,7 +253,7 @@ def test_forgot_password_sends_a_passwordless_member_a_choose_a_password_link(cl
 def test_forgot_password_sends_nothing_where_no_org_allows_a_password(org, mailoutbox):
     from organizations.signin.tasks import send_password_reset_email_to
 
-    member = factories.make_provisioned(org, "none@acme.example")
+    member = builders.make_provisioned(org, "none@acme.example")
     sso = enable_sso(org)
     sso.strict = True
     sso.save()
@@ -267,8 +267,8 @@ def test_forgot_password_sends_nothing_where_no_org_allows_a_password(org, mailo
 
 
 def test_role_sources_say_default_role_unless_a_person_granted_it(owner_client, org):
-    factories.make_provisioned(org, "pushed@acme.example")
-    admin = factories.make_member(org, "admin@acme.example", role=OrgRole.ADMIN)
+    builders.make_provisioned(org, "pushed@acme.example")
+    admin = builders.make_member(org, "admin@acme.example", role=OrgRole.ADMIN)
     page = owner_client.get(members_url(org)).content.decode()
     pushed = text(row_of(page, "pushed@acme.example"))
     assert "default role" in pushed and "granted by hand" not in pushed
@@ -276,7 +276,7 @@ def test_role_sources_say_default_role_unless_a_person_granted_it(owner_client, 
 
 
 def test_adding_a_deactivated_member_again_points_to_reactivate(owner_client, org):
-    member = factories.make_member(org, "gone@acme.example")
+    member = builders.make_member(org, "gone@acme.example")
     services.set_member_active(member, False, actor=None)
     response = owner_client.post(members_url(org), {
         "form": "add-member", "add-member-email": "gone@acme.example", "add-member-role": "member",
@@ -289,7 +289,7 @@ def test_adding_a_deactivated_member_again_points_to_reactivate(owner_client, or
 
 
 def test_a_resent_link_says_it_was_replaced(client, org, mailoutbox):
-    member = factories.make_provisioned(org, "none@acme.example")
+    member = builders.make_provisioned(org, "none@acme.example")
     first = invite(member)
     old = "/" + LINK.findall(mailoutbox[-1].body)[0].split("://", 1)[1].split("/", 1)[1]
     invite(member)
@@ -307,8 +307,8 @@ def test_a_wrong_password_uses_orgdesks_words(client, org):
 
 
 def test_the_sign_ins_kind_lists_password_sign_ins(client, org):
-    client.post(reverse("admin:login"), {"username": "owner@acme.example", "password": factories.PASSWORD})
-    other = factories.make_org("Globex")
+    client.post(reverse("admin:login"), {"username": "owner@acme.example", "password": builders.PASSWORD})
+    other = builders.make_org("Globex")
     assert AuditEvent.objects.filter(action="account.signin", organization=org).count() == 1
     assert not AuditEvent.objects.filter(action="account.signin", organization=other).exists()
     response = client.get(reverse("admin:org-settings-audit", args=[org.uid]), {"kind": "signins"})

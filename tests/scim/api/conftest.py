@@ -1,9 +1,10 @@
 import pytest
 from django.test import Client
 
-from tests import factories
+from tests import builders
+from tests.builders import enable_scim
 
-from .helpers import ScimClient, enable_scim
+from .helpers import ScimClient
 
 
 @pytest.fixture
@@ -25,4 +26,4 @@ def other_scim(other_org) -> ScimClient:
 
 @pytest.fixture
 def member(org):
-    return factories.make_member(org, "bob@acme.example")
+    return builders.make_member(org, "bob@acme.example")

@@ -1,5 +1,6 @@
-"""Test helpers for the SCIM API: an org with SCIM on and a real token, made
-directly (not through the admin UI), and a client speaking SCIM JSON."""
+"""Test helpers for the SCIM API: a client speaking SCIM JSON with an org's
+token, and the documents it sends. The org and its token come from
+tests.builders.enable_scim."""
 from __future__ import annotations
 
 import json
@@ -9,8 +10,6 @@ from typing import Any
 from django.test import Client
 
 from organizations.models import Organization
-from scim.models import AppInstallation, MarketplaceApp
-from scim.tokens import issue_token
 
 SCIM_JSON = "application/scim+json"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -20,18 +19,6 @@ ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-
-
-def enable_scim(org: Organization, app_slug: str = "okta-generic-scim") -> tuple[AppInstallation, str]:
-    """SCIM on, one live installation, one token; returns (installation, secret)."""
-    org.scim_enabled = True
-    org.save(update_fields=["scim_enabled"])
-    # get_or_create: transactional tests flush the catalog the migration seeded.
-    app, _ = MarketplaceApp.objects.get_or_create(
-        slug=app_slug, defaults={"name": app_slug, "vendor": "Test", "summary": "SCIM app for tests"}
-    )
-    installation = AppInstallation.objects.create(organization=org, app=app)
-    return installation, issue_token(installation).secret
 
 
 def base_path(org: Organization) -> str:

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from scim.models import ProvisioningEvent
-from tests import factories
+from tests import builders
 
 from .helpers import new_user, patch_body
 
@@ -64,7 +64,7 @@ def test_scim_tab_lists_activity_filterable_by_outcome(scim, org, owner):
     scim.post("/Users", new_user("ok@x.com"))
     scim.post("/Users", {"userName": 5})
     browser = Client()
-    browser.login(username=owner.user.email, password=factories.PASSWORD)
+    browser.login(username=owner.user.email, password=builders.PASSWORD)
     url = reverse("admin:org-settings-scim", args=[org.uid])
     page = browser.get(url).content.decode()
     assert "Provisioning activity" in page

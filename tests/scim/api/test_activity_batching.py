@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from scim import activity, rawsql
 from scim.models import ProvisioningEvent
-from tests import factories
+from tests import builders
 
 from .helpers import new_user
 
@@ -57,7 +57,7 @@ def test_writes_and_failures_are_written_at_once(scim, org):
 def test_opening_the_scim_tab_writes_what_waits(scim, org, owner):
     scim.get("/Users", {"filter": 'userName eq "waiting@x.com"'})
     browser = Client()
-    browser.login(username=owner.user.email, password=factories.PASSWORD)
+    browser.login(username=owner.user.email, password=builders.PASSWORD)
     url = reverse("admin:org-settings-scim", args=[org.uid])
     page = browser.get(url, {"activity": "all"}).content.decode()  # reads are listed under "All requests"
     assert "waiting@x.com" in page

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests import factories
-
-from .helpers import enable_scim
+from tests import builders
+from tests.builders import enable_scim
 
 # search_with_attributes posts to the root /.search, which answers 501 (a User's
 # id is a membership id and a Group's a group id, so a mixed list could repeat an
@@ -23,7 +22,7 @@ def test_scim2_tester_checks_all_pass(live_server, settings):
 
     base = live_server.url.replace("localhost", "127.0.0.1")  # skip a slow IPv6 attempt per request
     settings.PUBLIC_BASE_URL = base
-    org = factories.make_org("Conformance")
+    org = builders.make_org("Conformance")
     _, secret = enable_scim(org)
     http = Client(
         base_url=f"{base}/scim/v2/organizations/{org.uid}",

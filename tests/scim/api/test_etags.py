@@ -7,7 +7,7 @@ import pytest
 
 from organizations.models import Membership
 from scim.models import ScimGroup, ScimGroupMember
-from tests import factories
+from tests import builders
 from tests.hardening.snapshot import snapshot
 
 from .helpers import ERROR_SCHEMA, new_user, patch_body
@@ -70,7 +70,7 @@ def test_groups_carry_their_version_on_every_read_and_write(scim, group):
 
 def test_a_group_version_changes_when_only_its_members_change(scim, org, group):
     url = f"/Groups/{group.pk}"
-    other = factories.make_member(org, "carol@acme.example")
+    other = builders.make_member(org, "carol@acme.example")
     first = version(scim.get(url))
     added = scim.patch(url, patch_body({"op": "add", "path": "members", "value": [{"value": str(other.pk)}]}))
     assert etag(added) != first
@@ -137,7 +137,7 @@ def test_a_stale_if_match_on_a_user_write_is_412_and_writes_nothing(scim, member
 def test_a_stale_if_match_on_a_group_write_is_412_and_writes_nothing(scim, org, group, method):
     url = f"/Groups/{group.pk}"
     stale = scim.get(url)["ETag"]
-    other = factories.make_member(org, "carol@acme.example")
+    other = builders.make_member(org, "carol@acme.example")
     scim.patch(url, patch_body({"op": "add", "path": "members", "value": [{"value": str(other.pk)}]}))  # members only
     before = snapshot()
     body = {

@@ -24,7 +24,7 @@ from scim.api.filters import (
     user_sort_key,
 )
 from scim.models import ScimGroup, ScimGroupMember
-from tests import factories
+from tests import builders
 
 USERS_A = {"owner", "jane", "bob", "ann"}
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -47,17 +47,17 @@ def _profile(membership: Membership, *, created: str, emails: list[tuple[str, st
 def data(db, settings):
     """Org A: owner, jane, bob (inactive), ann (bare profile); org B: its owner, a second Jane
     with the same userName, externalId and e-mail as org A's Jane."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # the factories set passwords
-    org_a = factories.make_org("Acme", owner_email="olive@acme.example")
-    org_b = factories.make_org("Globex", owner_email="jane.doe@acme.example")
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # the builders set passwords
+    org_a = builders.make_org("Acme", owner_email="olive@acme.example")
+    org_b = builders.make_org("Globex", owner_email="jane.doe@acme.example")
     users = {
         "owner": _profile(
-            factories.owner_of(org_a), created="2023-01-01", emails=[("olive@acme.example", "home", False)],
+            builders.owner_of(org_a), created="2023-01-01", emails=[("olive@acme.example", "home", False)],
             scim_username="owner@acme.example", scim_external_id="OWN-1", display_name="Olive Owner",
             given_name="Olive", family_name="Owner",
         ),
         "jane": _profile(
-            factories.make_member(org_a, "jane@acme.example"), created="2024-01-10",
+            builders.make_member(org_a, "jane@acme.example"), created="2024-01-10",
             emails=[("jane@acme.example", "work", True), ("jane@home.example", "home", False)],
             scim_username="Jane.Doe@Acme.example", scim_external_id="EXT-Jane", display_name="Jane Doe",
             given_name="Jane", family_name="Doe",
@@ -67,19 +67,19 @@ def data(db, settings):
             },
         ),
         "bob": _profile(
-            factories.make_member(org_a, "bob@acme.example"), created="2024-06-01",
+            builders.make_member(org_a, "bob@acme.example"), created="2024-06-01",
             emails=[("bob@acme.example", "Work", True)],
             scim_username="bob@acme.example", scim_external_id="0a1b-c2d3", display_name="Bob Stone",
             given_name="Bob", family_name="Stone", active=False,
             scim_extra={ENTERPRISE: {"department": "Engineering"}},
         ),
         "ann": _profile(
-            factories.make_member(org_a, "ann@acme.example"), created="2025-01-01", emails=[],
+            builders.make_member(org_a, "ann@acme.example"), created="2025-01-01", emails=[],
             scim_username="ann", scim_external_id="", display_name="", given_name="", family_name="",
         ),
-        "b_owner": _profile(factories.owner_of(org_b), created="2023-01-01", emails=[], scim_username="boss@globex"),
+        "b_owner": _profile(builders.owner_of(org_b), created="2023-01-01", emails=[], scim_username="boss@globex"),
         "b_jane": _profile(
-            factories.make_member(org_b, "jane2@acme.example"), created="2024-01-10",
+            builders.make_member(org_b, "jane2@acme.example"), created="2024-01-10",
             emails=[("jane@acme.example", "work", True)],
             scim_username="jane.doe@acme.example", scim_external_id="EXT-Jane", display_name="Jane Doe",
         ),

@@ -5,7 +5,7 @@ import pytest
 
 from organizations.models import AuditEvent
 from scim.models import ScimGroup, ScimGroupMember
-from tests import factories
+from tests import builders
 
 from .helpers import GROUP_SCHEMA, new_user, patch_body
 
@@ -67,7 +67,7 @@ def test_missing_display_name_is_400(scim):
 
 
 def test_unknown_member_ids_are_400_and_nothing_applied(scim, other_org, people):
-    foreign = factories.make_member(other_org, "foreign@x.com")
+    foreign = builders.make_member(other_org, "foreign@x.com")
     response = scim.post("/Groups", {"displayName": "Mixed", "members": [{"value": people[0]}, {"value": str(foreign.pk)}]})
     assert response.status_code == 400
     assert response.json()["scimType"] == "invalidValue"

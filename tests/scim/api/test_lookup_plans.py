@@ -7,44 +7,22 @@ the statements the request really ran are EXPLAINed at two sizes of the org: eac
 must use the key's index, and read as many buffers at ten times the size."""
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from organizations.models import Membership, MembershipEmail, OrgRole, User
+from organizations.models import Membership, MembershipEmail
 from scim.api import lookups
 from scim.models import ScimGroup
-from tests import factories
+from tests import builders
+from tests.builders import grow_org
+from tests.plans import explain, nodes
 
 pytestmark = pytest.mark.django_db
 
 OTHER_ORGS, OTHER_MEMBERS, OTHER_GROUPS = 2, 6000, 3000
 SMALL, LARGE = 150, 1500  # the new org's members (and groups) at the two measurements
 SLACK = 3  # buffers a taller index may add between the sizes
-
-
-def grow(org, start: int, stop: int) -> None:
-    """Members start..stop-1 of `org` (an account, a membership with an externalId,
-    a work e-mail) and as many groups, in bulk and in id order."""
-    label = org.uid.lower()
-    users = User.objects.bulk_create(
-        [User(email=f"u{i}-{label}@plans.example", password="!") for i in range(start, stop)], batch_size=2000
-    )
-    members = Membership.objects.bulk_create(
-        [
-            Membership(organization=org, user=u, role=OrgRole.MEMBER, scim_username=u.email, scim_external_id=f"ext-{u.email}")
-            for u in users
-        ],
-        batch_size=2000,
-    )
-    MembershipEmail.objects.bulk_create(
-        [MembershipEmail(membership=m, value=m.scim_username, type="work", primary=True) for m in members], batch_size=2000
-    )
-    ScimGroup.objects.bulk_create(
-        [ScimGroup(organization=org, display_name=f"Group {i} of {label}") for i in range(start, stop)], batch_size=2000
-    )
 
 
 BY_ID = {"organizations_membership_pkey", "membership_org_id_idx"}  # (organization, id) on both columns is a point query too
@@ -72,19 +50,6 @@ def key_lookups(org) -> dict[str, tuple[str, dict, set[str]]]:
         ),
         "GET /Groups/{id}": (f"/Groups/{group.pk}", {"excludedAttributes": "members"}, {"scim_scimgroup_pkey"}),
     }
-
-
-def explain(sql: str) -> dict:
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql)
-        plan = cursor.fetchone()[0]
-    return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
-
-
-def nodes(plan: dict):
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from nodes(child)
 
 
 def measure(scim, path: str, query: dict) -> tuple[set[str], int, list[dict]]:
@@ -156,16 +121,16 @@ def test_a_point_lookup_pages_like_any_list(scim, org):
 @pytest.mark.postgres
 def test_lookups_by_key_read_as_much_in_a_large_new_org_the_statistics_do_not_know(scim, org):
     for _ in range(OTHER_ORGS):  # the rest of the database, analyzed
-        other = factories.make_org()
-        grow(other, 0, OTHER_MEMBERS)
+        other = builders.make_org()
+        grow_org(other, 0, OTHER_MEMBERS)
     with connection.cursor() as cursor:
         for model in (Membership, MembershipEmail, ScimGroup):
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
-    grow(org, 0, SMALL)  # from here on, no ANALYZE: the statistics know the org with its owner only
+    grow_org(org, 0, SMALL)  # from here on, no ANALYZE: the statistics know the org with its owner only
     scim.get("/Users", {"count": 1})
     small = {name: measure(scim, path, query) for name, (path, query, _) in key_lookups(org).items()}
-    grow(org, SMALL, LARGE)
+    grow_org(org, SMALL, LARGE)
     large = {name: measure(scim, path, query) for name, (path, query, _) in key_lookups(org).items()}
 
     for name, (_, _, expected) in key_lookups(org).items():

@@ -13,8 +13,9 @@ from django.test import Client
 
 from organizations import services
 from organizations.models import Membership, MembershipEmail, Organization
+from tests.builders import enable_scim
 
-from .helpers import ERROR_SCHEMA, LIST_SCHEMA, USER_SCHEMA, ScimClient, enable_scim, patch_body
+from .helpers import ERROR_SCHEMA, LIST_SCHEMA, USER_SCHEMA, ScimClient, patch_body
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ from organizations.models import AuditEvent
 from organizations.services import OwnershipError
 from scim import provisioning
 from scim.provisioning import InvalidValue, UniquenessError, UserProfile
-
-from .helpers import enable_scim
+from tests.builders import enable_scim
 
 pytestmark = pytest.mark.django_db
 
@@ -54,9 +53,9 @@ def test_group_member_changes_return_the_diff(org, installation, member, owner):
 
 
 def test_member_ids_of_another_org_are_refused(org, other_org):
-    from tests import factories
+    from tests import builders
 
-    foreign = factories.make_member(other_org, "f@x.com")
+    foreign = builders.make_member(other_org, "f@x.com")
     with pytest.raises(InvalidValue):
         provisioning.resolve_member_ids(org, [str(foreign.pk)])
     with pytest.raises(InvalidValue):

@@ -5,9 +5,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from organizations.models import Membership, MembershipEmail, OrgRole
+from organizations.models import Membership, OrgRole
 from scim.models import ScimGroup, ScimGroupMember
 from scim.redis_client import redis_client
+from tests.builders import bulk_members
 
 pytestmark = pytest.mark.django_db
 
@@ -26,20 +27,6 @@ def user_doc_queries() -> int:
 
 
 ACTIVITY = 1  # the ProvisioningEvent INSERT
-
-
-def bulk_members(org, n):
-    from organizations.models import User
-
-    start = User.objects.count()
-    users = User.objects.bulk_create(User(email=f"bulk{start + i}@x.com") for i in range(n))
-    members = Membership.objects.bulk_create(
-        Membership(organization=org, user=u, role=OrgRole.MEMBER, scim_username=u.email) for u in users
-    )
-    MembershipEmail.objects.bulk_create(
-        MembershipEmail(membership=m, value=m.scim_username, type="work", primary=True) for m in members
-    )
-    return members
 
 
 def queries_for(callable_) -> int:
@@ -64,7 +51,7 @@ def test_users_page_query_count_does_not_grow_with_page_or_org(scim, org):
 
 
 def test_unfiltered_total_is_cached_and_dropped_when_users_come_and_go(scim, org):
-    bulk_members(org, 5)  # + the owner = 6
+    bulk_members(org, 5, prefix="bulk")  # + the owner = 6
     assert scim.get("/Users", {"count": 2}).json()["totalResults"] == 6
     with CaptureQueriesContext(connection) as ctx:
         assert scim.get("/Users", {"count": 2}).json()["totalResults"] == 6
@@ -94,11 +81,11 @@ def test_total_cache_can_be_turned_off(scim, org, settings):
 
 
 def test_username_lookup_query_count(scim, org, django_assert_num_queries):
-    bulk_members(org, 30)
+    wanted = bulk_members(org, 30)[7]
     scim.get("/Users", {"count": 1})
     scim.get("/Users", {"count": 1})
     with CaptureQueriesContext(connection) as ctx:
-        response = scim.get("/Users", {"filter": 'userName eq "bulk7@x.com"', "startIndex": 1, "count": 100})
+        response = scim.get("/Users", {"filter": f'userName eq "{wanted.scim_username}"', "startIndex": 1, "count": 100})
     assert response.json()["totalResults"] == 1
     # a page that is not full needs no COUNT(*)
     assert len(ctx.captured_queries) == token_queries() + user_doc_queries() + ACTIVITY

@@ -17,9 +17,10 @@ from scim import activity, installations
 from scim.api import constants as c
 from scim.api.errors import error_payload
 from scim.models import ProvisioningEvent
-from tests import factories
+from tests import builders
+from tests.builders import enable_scim
 
-from .helpers import ERROR_SCHEMA, ScimClient, enable_scim
+from .helpers import ERROR_SCHEMA, ScimClient
 from .test_queries import ACTIVITY, token_queries, user_doc_queries
 
 pytestmark = pytest.mark.django_db
@@ -92,7 +93,7 @@ def test_another_orgs_token_is_just_unknown_and_an_org_that_does_not_exist_answe
     client, org, other_org, installed
 ):
     _, theirs = enable_scim(other_org, "entra-id-scim")
-    installations.disable_scim(other_org, actor=factories.owner_of(other_org).user)  # B's state must not show
+    installations.disable_scim(other_org, actor=builders.owner_of(other_org).user)  # B's state must not show
     at_a = call(client, org.uid, theirs)
     nowhere = call(client, "doesnotexist12345678", theirs)
     unknown_at_a = call(client, org.uid, UNKNOWN)

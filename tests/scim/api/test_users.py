@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from organizations.models import AuditEvent, Membership, MembershipEmail, OrgRole, User
-from tests import factories
+from tests import builders
 
 from .helpers import ENTERPRISE, ERROR_SCHEMA, USER_SCHEMA, new_user, patch_body
 
@@ -77,7 +77,7 @@ def test_account_already_member_by_hand_is_409(scim, org, member):
 
 
 def test_existing_account_of_another_org_is_linked_not_renamed(scim, org, other_org):
-    elsewhere = factories.make_member(other_org, "pat@x.com")
+    elsewhere = builders.make_member(other_org, "pat@x.com")
     response = scim.post("/Users", new_user("pat@x.com", name={"givenName": "Patricia", "familyName": "Q"}))
     assert response.status_code == 201
     assert User.objects.filter(email__iexact="pat@x.com").count() == 1
@@ -160,7 +160,7 @@ def test_put_active_false_deprovisions_and_true_restores(scim, member):
 
 
 def test_put_to_taken_username_is_409_and_changes_nothing(scim, org, member):
-    other = factories.make_member(org, "carol@acme.example")
+    other = builders.make_member(org, "carol@acme.example")
     body = scim.get(f"/Users/{member.pk}").json()
     body["userName"] = "CAROL@acme.example"
     body["displayName"] = "changed"
@@ -250,7 +250,7 @@ def test_patch_errors(scim, member):
 
 
 def test_failed_patch_changes_nothing(scim, org, member):
-    factories.make_member(org, "taken@acme.example")
+    builders.make_member(org, "taken@acme.example")
     response = scim.patch(
         f"/Users/{member.pk}",
         patch_body(

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from organizations.signin.domains.models import VerifiedDomain
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -84,8 +84,8 @@ def test_an_admin_reads_the_domains_but_cannot_add_verify_or_remove(client, org,
 def test_another_orgs_owner_cannot_reach_our_domains(client, org, dns):
     row = VerifiedDomain.objects.create(organization=org, domain="acme.example")
     dns.set_txt(row.record_name, row.record_value)
-    evil = factories.make_org("Evil")
-    client.force_login(factories.owner_of(evil).user)
+    evil = builders.make_org("Evil")
+    client.force_login(builders.owner_of(evil).user)
     # Through our org's URLs: not found.
     assert client.post(reverse("admin:org-settings-domain-verify", args=[org.uid, row.pk])).status_code == 404
     # Through its own org's URLs, naming our row: not found either.

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from organizations.signin.domains.models import VerifiedDomain
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ def run(*args) -> str:
 
 @pytest.fixture
 def acme(db):
-    return factories.make_org("Acme", owner_email="owner@acme.example")
+    return builders.make_org("Acme", owner_email="owner@acme.example")
 
 
 def test_add_prints_the_txt_record_and_verify_checks_it(acme, dns):
@@ -51,7 +51,7 @@ def test_a_failed_verify_prints_json_and_exits_non_zero(acme, dns):
 
 
 def test_the_actor_must_be_the_owner_and_the_domain_valid(acme, dns):
-    factories.make_member(acme, "admin@acme.example", role="admin")
+    builders.make_member(acme, "admin@acme.example", role="admin")
     with pytest.raises(CommandError, match="not the Owner"):
         run("domain_add", acme.uid, "acme.example", "--actor", "admin@acme.example")
     with pytest.raises(CommandError, match="No organization"):

@@ -13,7 +13,7 @@ from organizations.models import AuditEvent
 from organizations.services import ServiceError
 from organizations.signin.domains import services, tasks
 from organizations.signin.domains.models import VerifiedDomain
-from tests import factories
+from tests import builders
 
 from .conftest import add_and_verify, publish
 
@@ -22,12 +22,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def acme(db):
-    return factories.make_org("Acme", owner_email="owner@acme.example")
+    return builders.make_org("Acme", owner_email="owner@acme.example")
 
 
 @pytest.fixture
 def acme_owner(acme):
-    return factories.owner_of(acme).user
+    return builders.owner_of(acme).user
 
 
 @pytest.mark.parametrize("given, stored", [
@@ -106,8 +106,8 @@ def test_a_dns_outage_verifies_nothing(dns, acme, acme_owner):
 
 def test_another_orgs_verified_domain_cannot_be_claimed(dns, acme, acme_owner):
     add_and_verify(dns, acme, "acme.example", acme_owner)
-    evil = factories.make_org("Evil", owner_email="mallory@evil.example")
-    mallory = factories.owner_of(evil).user
+    evil = builders.make_org("Evil", owner_email="mallory@evil.example")
+    mallory = builders.owner_of(evil).user
     claim = services.add_domain(evil, "ACME.EXAMPLE", actor=mallory)  # a pending claim is allowed
     # Even with Evil's own value published (it took over the zone for a moment), Acme holds it.
     dns.set_txt(claim.record_name, claim.record_value, VerifiedDomain.objects.get(organization=acme).record_value)
@@ -125,15 +125,15 @@ def test_another_orgs_verified_domain_cannot_be_claimed(dns, acme, acme_owner):
 
 
 def test_the_database_holds_one_verified_row_per_domain(acme):
-    other = factories.make_org("Globex")
-    factories.verified_domain(acme, "acme.example")
+    other = builders.make_org("Globex")
+    builders.verified_domain(acme, "acme.example")
     VerifiedDomain.objects.create(organization=other, domain="acme.example")  # pending beside it: fine
     with pytest.raises(IntegrityError), transaction.atomic():
         VerifiedDomain.objects.filter(organization=other).update(verified_at=timezone.now())
 
 
 def test_only_the_owner_adds_verifies_and_removes(dns, acme, acme_owner):
-    admin = factories.make_member(acme, "admin@acme.example", role="admin").user
+    admin = builders.make_member(acme, "admin@acme.example", role="admin").user
     with pytest.raises(permissions.NotPermitted):
         services.add_domain(acme, "acme.example", actor=admin)
     row = services.add_domain(acme, "acme.example", actor=acme_owner)
@@ -145,7 +145,7 @@ def test_only_the_owner_adds_verifies_and_removes(dns, acme, acme_owner):
     row.refresh_from_db()
     assert not row.verified and dns.queries == []
     # The Owner of another org cannot touch Acme's domains either.
-    stranger = factories.owner_of(factories.make_org("Globex")).user
+    stranger = builders.owner_of(builders.make_org("Globex")).user
     with pytest.raises(permissions.NotPermitted):
         services.verify_domain(acme, "acme.example", actor=stranger)
 

@@ -13,7 +13,7 @@ from organizations.signin.domains import services as domain_services
 from organizations.signin.saml import linking
 from organizations.signin.saml import services as sso_services
 from organizations.signin.saml.models import SsoIdentity
-from tests import factories
+from tests import builders
 from tests.signin.saml.conftest import enable_sso_for, post_acs
 
 from .conftest import add_and_verify
@@ -27,7 +27,7 @@ def _user_id(client):
 
 @pytest.fixture
 def acme_verified(dns, sso_org):
-    add_and_verify(dns, sso_org, "acme.example", factories.owner_of(sso_org).user)
+    add_and_verify(dns, sso_org, "acme.example", builders.owner_of(sso_org).user)
     return sso_org
 
 
@@ -46,7 +46,7 @@ def test_an_address_on_a_verified_domain_goes_to_that_orgs_idp(client, acme_veri
 def test_routing_needs_sso_enabled_and_the_exact_domain(client, acme_verified):
     assert domain_services.org_for_email("x@sub.acme.example") is None
     assert domain_services.org_for_email("x@acme.example.evil.example") is None
-    sso_services.disable_sso(acme_verified, actor=factories.owner_of(acme_verified).user)
+    sso_services.disable_sso(acme_verified, actor=builders.owner_of(acme_verified).user)
     assert domain_services.org_for_email("x@acme.example") is None
     response = client.post(reverse("saml:start"), {"identifier": "new.hire@acme.example"})
     assert response.status_code != 302 or response["Location"] != reverse("saml:login", args=[acme_verified.uid])
@@ -54,8 +54,8 @@ def test_routing_needs_sso_enabled_and_the_exact_domain(client, acme_verified):
 
 def test_a_pending_claim_routes_nothing(client, dns, sso_org, idp):
     """Evil claims globex.example (not verified): addresses there do not go to Evil's IdP."""
-    evil = enable_sso_for(factories.make_org("Evil", owner_email="mallory@evil.example"), idp, "evil")
-    domain_services.add_domain(evil, "globex.example", actor=factories.owner_of(evil).user)
+    evil = enable_sso_for(builders.make_org("Evil", owner_email="mallory@evil.example"), idp, "evil")
+    domain_services.add_domain(evil, "globex.example", actor=builders.owner_of(evil).user)
     assert domain_services.org_for_email("ceo@globex.example") is None
     response = client.post(reverse("saml:start"), {"identifier": "ceo@globex.example"})
     assert not (response.status_code == 302 and response["Location"] == reverse("saml:login", args=[evil.uid]))
@@ -65,7 +65,7 @@ def test_a_pending_claim_routes_nothing(client, dns, sso_org, idp):
 
 
 def test_the_idp_links_an_account_on_its_verified_domain_without_proof(client, acme_verified, sp, idp):
-    member = factories.make_member(acme_verified, "pw@acme.example")  # a password of its own: not owned
+    member = builders.make_member(acme_verified, "pw@acme.example")  # a password of its own: not owned
     response = post_acs(client, acme_verified, idp.response(sp, "pw@acme.example"))
     assert response.status_code == 302 and response["Location"] != reverse("saml:link", args=[acme_verified.uid])
     assert _user_id(client) == str(member.user.pk)
@@ -79,7 +79,7 @@ def test_the_idp_links_an_account_on_its_verified_domain_without_proof(client, a
 
 
 def test_an_account_on_another_domain_still_proves_it_is_theirs(client, acme_verified, sp, idp):
-    factories.make_member(acme_verified, "contractor@globex.example")
+    builders.make_member(acme_verified, "contractor@globex.example")
     response = post_acs(client, acme_verified, idp.response(sp, "contractor@globex.example"))
     assert response["Location"] == reverse("saml:link", args=[acme_verified.uid])
     assert _user_id(client) is None and not SsoIdentity.objects.exists()
@@ -88,23 +88,23 @@ def test_an_account_on_another_domain_still_proves_it_is_theirs(client, acme_ver
 def test_a_domain_another_org_verified_gives_this_idp_nothing(client, dns, sso_org, sp, idp):
     """Globex verified globex.example; Acme's IdP asserting a Globex address of an
     Acme member is asked for proof, as without domains."""
-    globex = factories.make_org("Globex", owner_email="owner@globex.example")
-    add_and_verify(dns, globex, "globex.example", factories.owner_of(globex).user)
-    factories.make_member(sso_org, "dual@globex.example")
+    globex = builders.make_org("Globex", owner_email="owner@globex.example")
+    add_and_verify(dns, globex, "globex.example", builders.owner_of(globex).user)
+    builders.make_member(sso_org, "dual@globex.example")
     response = post_acs(client, sso_org, idp.response(sp, "dual@globex.example"))
     assert response["Location"] == reverse("saml:link", args=[sso_org.uid]) and not SsoIdentity.objects.exists()
 
 
 def test_a_pending_domain_links_nothing_without_proof(client, dns, sso_org, sp, idp):
-    domain_services.add_domain(sso_org, "acme.example", actor=factories.owner_of(sso_org).user)
-    factories.make_member(sso_org, "pw@acme.example")
+    domain_services.add_domain(sso_org, "acme.example", actor=builders.owner_of(sso_org).user)
+    builders.make_member(sso_org, "pw@acme.example")
     response = post_acs(client, sso_org, idp.response(sp, "pw@acme.example"))
     assert response["Location"] == reverse("saml:link", args=[sso_org.uid])
 
 
 def test_an_operator_on_the_verified_domain_is_never_signed_in_by_the_idp(client, acme_verified, sp, idp):
-    operator = User.objects.create_superuser("root@acme.example", factories.PASSWORD)
-    membership = factories.make_member(acme_verified, "root@acme.example")
+    operator = User.objects.create_superuser("root@acme.example", builders.PASSWORD)
+    membership = builders.make_member(acme_verified, "root@acme.example")
     assert membership.user_id == operator.pk
     response = post_acs(client, acme_verified, idp.response(sp, "root@acme.example"))
     assert response.status_code == 403 and _user_id(client) is None and not SsoIdentity.objects.exists()
@@ -114,7 +114,7 @@ def test_a_pending_membership_on_the_verified_domain_still_needs_the_invitation(
     """An account another org had (pending here): the domain links it only once it joined."""
     from organizations import services as org_services
 
-    factories.make_member(factories.make_org("Globex"), "moved@acme.example")
+    builders.make_member(builders.make_org("Globex"), "moved@acme.example")
     pending = org_services.add_member(acme_verified, "moved@acme.example", role="member", actor=None)
     assert pending.pending
     assert post_acs(client, acme_verified, idp.response(sp, "moved@acme.example")).status_code == 403
@@ -125,13 +125,13 @@ def test_a_pending_membership_on_the_verified_domain_still_needs_the_invitation(
 
 
 def _jit_on(org):
-    sso_services.set_jit_provisioning(org, True, actor=factories.owner_of(org).user)
+    sso_services.set_jit_provisioning(org, True, actor=builders.owner_of(org).user)
     org.refresh_from_db()
 
 
 def test_jit_is_refused_for_an_unverified_domain(client, dns, sso_org, sp, idp):
     _jit_on(sso_org)
-    domain_services.add_domain(sso_org, "acme.example", actor=factories.owner_of(sso_org).user)  # pending only
+    domain_services.add_domain(sso_org, "acme.example", actor=builders.owner_of(sso_org).user)  # pending only
     response = post_acs(client, sso_org, idp.response(sp, "new@acme.example"))
     assert response.status_code == 403 and not User.objects.filter(email__iexact="new@acme.example").exists()
     ok, verdict = linking.would_accept(sso_org.sso, "new@acme.example")
@@ -151,7 +151,7 @@ def test_jit_creates_people_on_the_verified_domain_only(client, acme_verified, s
 
 
 def test_the_sso_tab_says_jit_needs_a_verified_domain(client, acme_verified):
-    client.force_login(factories.owner_of(acme_verified).user)
+    client.force_login(builders.owner_of(acme_verified).user)
     body = client.get(reverse("admin:org-settings-sso", args=[acme_verified.uid])).content.decode()
     assert 'id="sso-jit-domains"' in body and "acme.example" in body.split('id="sso-jit-domains"')[1][:300]
 
@@ -161,7 +161,7 @@ def test_jit_of_an_existing_account_on_the_verified_domain_still_asks_it_to_join
     """The domain lets the IdP create people there, not take over an account that
     already belongs to someone (another org's member): that one is invited."""
     _jit_on(acme_verified)
-    factories.make_member(factories.make_org("Globex"), "moved@acme.example")
+    builders.make_member(builders.make_org("Globex"), "moved@acme.example")
     with django_capture_on_commit_callbacks(execute=True):
         response = post_acs(client, acme_verified, idp.response(sp, "moved@acme.example"))
     assert response.status_code == 403 and _user_id(client) is None

@@ -19,7 +19,7 @@ from organizations.models import AuditEvent, User
 from organizations.signin.mfa import services as mfa
 from organizations.signin.mfa.models import RecoveryCode
 from organizations.signin.saml import services as sso_services
-from tests import factories
+from tests import builders
 from tests.signin.saml.conftest import idp, post_acs, sp, sso_org  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,7 @@ class Authenticator:
 
 
 def password_signin(client: Client, email: str, next_url: str = ""):
-    data = {"username": email, "password": factories.PASSWORD}
+    data = {"username": email, "password": builders.PASSWORD}
     if next_url:
         data["next"] = next_url
     return client.post(reverse("admin:login"), data)
@@ -78,7 +78,7 @@ def signed_in(client: Client) -> bool:
 
 @pytest.fixture
 def member(org):
-    return factories.make_member(org, "member@acme.example")
+    return builders.make_member(org, "member@acme.example")
 
 
 @pytest.fixture
@@ -198,7 +198,7 @@ def test_code_attempts_are_throttled_like_the_password(client, enrolled, member,
 
 
 def test_an_admin_goes_on_to_the_page_they_asked_for(org):
-    admin = factories.make_member(org, "admin@acme.example", role="admin")
+    admin = builders.make_member(org, "admin@acme.example", role="admin")
     client = Client()
     password_signin(client, admin.user.email)
     phone, _ = enrol(client)
@@ -255,19 +255,19 @@ def test_an_org_that_requires_it_sends_members_to_enrol_at_their_next_password_s
 
 
 def test_only_the_owner_changes_the_policy(org):
-    admin = factories.make_member(org, "admin@acme.example", role="admin")
+    admin = builders.make_member(org, "admin@acme.example", role="admin")
     client = Client()
     client.force_login(admin.user)
     assert b'id="mfa-policy-form"' not in client.get(reverse("admin:org-settings", args=[org.uid])).content
     client.post(reverse("admin:org-mfa-policy", args=[org.uid]), {"required": "on"})
     assert not mfa.org_requires(org)
     outsider = Client()
-    outsider.force_login(factories.make_member(factories.make_org("Globex"), "x@globex.example", role="admin").user)
+    outsider.force_login(builders.make_member(builders.make_org("Globex"), "x@globex.example", role="admin").user)
     assert outsider.post(reverse("admin:org-mfa-policy", args=[org.uid]), {"required": "on"}).status_code == 404
 
 
 def test_operators_enrol_before_any_admin_page_opens():
-    User.objects.create_superuser("operator@orgdesk.example", factories.PASSWORD)
+    User.objects.create_superuser("operator@orgdesk.example", builders.PASSWORD)
     client = Client()
     assert password_signin(client, "operator@orgdesk.example").status_code == 302
     for url in (reverse("admin:index"), "/admin/organizations/organization/", reverse("member_home")):
@@ -288,16 +288,16 @@ def test_operators_enrol_before_any_admin_page_opens():
 # --- single sign-on ---------------------------------------------------------------------------
 
 def test_sso_signins_are_exempt(client, sso_org, sp, idp):  # noqa: F811
-    owner = factories.owner_of(sso_org).user
+    owner = builders.owner_of(sso_org).user
     mfa.set_required(sso_org, True, actor=owner)
-    factories.make_provisioned(sso_org, "member@acme.example")
+    builders.make_provisioned(sso_org, "member@acme.example")
     response = post_acs(client, sso_org, idp.response(sp, "member@acme.example"))
     assert response.status_code == 302 and signed_in(client)
     assert client.get(reverse("member_home")).status_code == 200  # no enrolment asked
 
 
 def test_an_sso_signin_of_an_enrolled_person_asks_no_code(client, sso_org, sp, idp):  # noqa: F811
-    factories.make_provisioned(sso_org, "member@acme.example")
+    builders.make_provisioned(sso_org, "member@acme.example")
     assert post_acs(client, sso_org, idp.response(sp, "member@acme.example")).status_code == 302
     enrol(client)
     client.post(reverse("signout"))
@@ -306,7 +306,7 @@ def test_an_sso_signin_of_an_enrolled_person_asks_no_code(client, sso_org, sp, i
 
 
 def test_break_glass_into_a_strict_org_needs_the_owners_code(client, sso_org):  # noqa: F811
-    owner = factories.owner_of(sso_org).user
+    owner = builders.owner_of(sso_org).user
     sso_services.set_strict(sso_org, True, actor=owner)
     settings_url = reverse("admin:org-settings", args=[sso_org.uid])
     password_signin(client, owner.email)  # not enrolled yet: the password is the break-glass path
@@ -322,9 +322,9 @@ def test_break_glass_into_a_strict_org_needs_the_owners_code(client, sso_org):  
 
 def test_confirming_the_password_in_an_sso_session_asks_for_the_code_too(client, sso_org, sp, idp):  # noqa: F811
     """An IdP-signed session opening another org with the password: the code as well."""
-    other = factories.make_org("Globex")
-    person = factories.make_member(other, "pat@acme.example", role="admin")
-    factories.make_member(sso_org, "pat@acme.example")
+    other = builders.make_org("Globex")
+    person = builders.make_member(other, "pat@acme.example", role="admin")
+    builders.make_member(sso_org, "pat@acme.example")
     from tests.signin.saml.conftest import link
 
     link(sso_org, person.user.memberships.get(organization=sso_org))
@@ -335,7 +335,7 @@ def test_confirming_the_password_in_an_sso_session_asks_for_the_code_too(client,
     globex = reverse("admin:org-settings", args=[other.uid])
     asked = client.get(globex)
     assert asked.status_code == 302 and asked["Location"].startswith(reverse("confirm_password"))
-    step = client.post(reverse("confirm_password"), {"password": factories.PASSWORD, "next": globex})
+    step = client.post(reverse("confirm_password"), {"password": builders.PASSWORD, "next": globex})
     assert step["Location"] == reverse("mfa_challenge")
     assert client.get(globex).status_code == 302  # the password alone did not open it
     assert client.post(reverse("mfa_challenge"), {"code": phone.code()})["Location"] == globex
@@ -359,19 +359,19 @@ def test_the_owner_resets_a_members_lost_device_and_it_is_audited(org, owner, en
 
 
 def test_only_an_owner_or_operator_resets_and_never_their_own(org, owner, enrolled, member):
-    admin = factories.make_member(org, "admin@acme.example", role="admin")
+    admin = builders.make_member(org, "admin@acme.example", role="admin")
     client = Client()
     client.force_login(admin.user)
     url = reverse("admin:member-mfa-reset", args=[org.uid, member.pk])
     assert 'id="member-mfa-reset"' not in client.get(reverse("admin:member-detail", args=[org.uid, member.pk])).content.decode()
     client.post(url)
     assert mfa.has_mfa(member.user)
-    other = factories.make_org("Globex")
+    other = builders.make_org("Globex")
     stranger = Client()
-    stranger.force_login(factories.owner_of(other).user)
+    stranger.force_login(builders.owner_of(other).user)
     assert stranger.post(url).status_code == 404 and mfa.has_mfa(member.user)
     operator = Client()
-    operator.force_login(User.objects.create_superuser("root@orgdesk.example", factories.PASSWORD))
+    operator.force_login(User.objects.create_superuser("root@orgdesk.example", builders.PASSWORD))
     session = operator.session
     session.pop("orgdesk_mfa_enrol", None)  # (its own enrolment is another test's)
     session.save()
@@ -389,7 +389,7 @@ def test_the_members_column_costs_one_query_whatever_how_many_have_it(org, owner
     from django.test.utils import CaptureQueriesContext
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    people = [factories.make_member(org, f"p{i}@acme.example") for i in range(6)]
+    people = [builders.make_member(org, f"p{i}@acme.example") for i in range(6)]
     client = Client()
     client.force_login(owner.user)
     url = reverse("admin:org-settings-members", args=[org.uid])
@@ -409,10 +409,10 @@ def test_the_members_column_costs_one_query_whatever_how_many_have_it(org, owner
 
 
 def test_a_strict_mode_exception_signing_in_with_a_password_must_enrol_where_required(client, sso_org):  # noqa: F811
-    owner = factories.owner_of(sso_org).user
+    owner = builders.owner_of(sso_org).user
     sso_services.set_strict(sso_org, True, actor=owner)
     mfa.set_required(sso_org, True, actor=owner)
-    auditor = factories.make_member(sso_org, "auditor@outside.example")
+    auditor = builders.make_member(sso_org, "auditor@outside.example")
     sso_services.set_sso_exemption(auditor, True, actor=owner)
     assert password_signin(client, "auditor@outside.example").status_code == 302
     assert client.get(reverse("member_home"))["Location"] == reverse("mfa_manage")
@@ -421,10 +421,10 @@ def test_a_strict_mode_exception_signing_in_with_a_password_must_enrol_where_req
 def test_an_sso_signin_does_not_lift_the_enrolment_a_password_session_owes(client, sso_org, sp, idp):  # noqa: F811
     """Password session of a member of a requiring org, then an IdP sign-in to another
     org in the same browser: the session keeps the password, so it still enrols first."""
-    globex = factories.make_org("Globex")
-    mfa.set_required(globex, True, actor=factories.owner_of(globex).user)
-    factories.make_member(globex, "pat@acme.example")
-    factories.make_member(sso_org, "pat@acme.example")
+    globex = builders.make_org("Globex")
+    mfa.set_required(globex, True, actor=builders.owner_of(globex).user)
+    builders.make_member(globex, "pat@acme.example")
+    builders.make_member(sso_org, "pat@acme.example")
     from tests.signin.saml.conftest import link
 
     link(sso_org, User.objects.get(email="pat@acme.example").memberships.get(organization=sso_org))
@@ -444,11 +444,11 @@ def test_an_invitation_does_not_sign_in_an_account_with_two_factor_on(
 
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    person = factories.make_provisioned(factories.make_org("Globex"), "sam@acme.example")
+    person = builders.make_provisioned(builders.make_org("Globex"), "sam@acme.example")
     device = TOTPDevice.objects.create(user=person.user, name="phone", confirmed=True)  # enrolled in an SSO session
     phone = Authenticator(mfa.secret_of(device))
     with django_capture_on_commit_callbacks(execute=True):
-        invitations.invite_member(org, "sam@acme.example", role="member", actor=factories.owner_of(org).user)
+        invitations.invite_member(org, "sam@acme.example", role="member", actor=builders.owner_of(org).user)
     body = next(m.body for m in reversed(mailoutbox) if "sam@acme.example" in m.to)
     link = re.search(r"https?://[^/\s]+(/invitations/\S+/)", body).group(1)
     password = "a-fresh-and-long-passphrase-77"

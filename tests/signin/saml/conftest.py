@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from organizations.signin.saml import config, services
-from tests import factories
+from tests import builders
 from tests.saml_idp import TestIdP
 
 BOUNCE_FIELD = "orgdesk_bounced"
@@ -31,8 +31,8 @@ def other_idp() -> TestIdP:
 
 @pytest.fixture
 def sso_org(db, idp):
-    org = factories.make_org("Acme", owner_email="owner@acme.example")
-    owner = factories.owner_of(org).user
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
+    owner = builders.owner_of(org).user
     services.create_settings(org, actor=owner, signin_name="acme")
     services.import_metadata(org, idp.metadata(), actor=owner)
     services.enable_sso(org, actor=owner)
@@ -67,7 +67,7 @@ def link(org, membership, name_id: str | None = None):
 
 def enable_sso_for(org, idp, signin_name: str):
     """SSO set up and enabled for another org, trusting `idp`."""
-    owner = factories.owner_of(org).user
+    owner = builders.owner_of(org).user
     services.create_settings(org, actor=owner, signin_name=signin_name)
     services.import_metadata(org, idp.metadata(), actor=owner)
     services.enable_sso(org, actor=owner)

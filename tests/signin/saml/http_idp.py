@@ -9,7 +9,7 @@ import urllib.request
 from html import unescape
 
 from organizations.signin.saml import config, services
-from tests import factories
+from tests import builders
 from tests.saml_idp import IdPServer, TestIdP
 
 
@@ -39,7 +39,7 @@ def idp_server_for(org, idp: TestIdP, *, slo: bool = False) -> IdPServer:
     idp.sso_url = server.base_url + "/sso"
     if slo:
         idp.slo_url = server.base_url + "/slo"
-    owner = factories.owner_of(org).user
+    owner = builders.owner_of(org).user
     services.create_settings(org, actor=owner, signin_name=org.name.lower())
     services.import_metadata(org, idp.metadata(), actor=owner)
     services.enable_sso(org, actor=owner)

@@ -9,7 +9,7 @@ from django.urls import reverse
 from organizations.models import AuditEvent
 from organizations.signin.saml import config
 from organizations.signin.saml.models import SsoSettings
-from tests import factories
+from tests import builders
 from tests.saml_idp import TestIdP, authn_request
 
 from .conftest import post_acs
@@ -89,7 +89,7 @@ def test_bad_input_is_a_form_error_and_changes_nothing(client, org, owner):
 
 
 def test_admin_reads_but_cannot_change(client, sso_org):
-    admin = factories.make_member(sso_org, "admin@acme.example", role="admin")
+    admin = builders.make_member(sso_org, "admin@acme.example", role="admin")
     client.force_login(admin.user)
     body = client.get(tab(sso_org)).content.decode()
     assert "Only the Owner of Acme changes single sign-on" in body
@@ -104,8 +104,8 @@ def test_admin_reads_but_cannot_change(client, sso_org):
 
 
 def test_members_and_other_orgs_admins_get_404(client, sso_org, other_org):
-    member = factories.make_member(sso_org, "member@acme.example")
-    stranger = factories.owner_of(other_org)
+    member = builders.make_member(sso_org, "member@acme.example")
+    stranger = builders.owner_of(other_org)
     for user in (member.user, stranger.user):
         client.force_login(user)
         assert client.get(tab(sso_org)).status_code in (302, 404)
@@ -118,7 +118,7 @@ def test_test_sso_reports_without_signing_in_or_enabling(client, org, owner, idp
 
     services.create_settings(org, actor=owner.user, signin_name="acme")
     services.import_metadata(org, idp.metadata(), actor=owner.user)
-    factories.make_member(org, "admin@acme.example", role="admin")
+    builders.make_member(org, "admin@acme.example", role="admin")
     client.force_login(owner.user)
     to_idp = client.get(reverse("saml:login", args=[org.uid]) + "?test=1")
     request_id = authn_request(to_idp["Location"])[0]
@@ -140,7 +140,7 @@ def test_test_sso_reports_without_signing_in_or_enabling(client, org, owner, idp
 
 
 def test_okta_marketplace_page_says_where_the_sso_values_go(client, sso_org):
-    client.force_login(factories.owner_of(sso_org).user)
+    client.force_login(builders.owner_of(sso_org).user)
     body = client.get(reverse("admin:marketplace-app", args=[sso_org.uid, "okta-generic-scim"])).content.decode()
     sp = config.sp_urls(sso_org)
     assert "Single sign-on URL" in body and f'id="okta-acs-url">{sp.acs_url}<' in body
@@ -150,7 +150,7 @@ def test_okta_marketplace_page_says_where_the_sso_values_go(client, sso_org):
 
 
 def test_owner_sets_the_session_timeout_and_the_dashboard_switch(client, sso_org):
-    client.force_login(factories.owner_of(sso_org).user)
+    client.force_login(builders.owner_of(sso_org).user)
     bad = client.post(tab(sso_org), {"form": "session", "session-session_timeout_minutes": "2"})
     assert bad.status_code == 400 and SsoSettings.objects.get(organization=sso_org).session_timeout_minutes == 720
     done = client.post(tab(sso_org), {"form": "session", "session-session_timeout_minutes": "90"})
@@ -159,7 +159,7 @@ def test_owner_sets_the_session_timeout_and_the_dashboard_switch(client, sso_org
     assert (sso.session_timeout_minutes, sso.allow_idp_initiated) == (90, False)  # unchecked box: off
     page = client.get(tab(sso_org)).content.decode()
     assert "lasts 90 minutes" in page and "must start from Orgdesk" in page
-    admin = factories.make_member(sso_org, "admin@acme.example", role="admin")
+    admin = builders.make_member(sso_org, "admin@acme.example", role="admin")
     client.force_login(admin.user)
     assert client.post(tab(sso_org), {"form": "session", "session-session_timeout_minutes": "60",
                                       "session-allow_idp_initiated": "on"}).status_code == 403

@@ -19,7 +19,7 @@ from organizations.models import AuditEvent
 from organizations.services import ServiceError
 from organizations.signin.saml import config, services, tasks
 from organizations.signin.saml.models import SsoSettings
-from tests import factories
+from tests import builders
 from tests.saml_idp import MetadataServer, TestIdP, redirect_to, stream_without_length
 
 from .conftest import post_acs
@@ -198,7 +198,7 @@ def test_either_certificate_of_a_rollover_signs_in(client, configured, owner, id
     services.import_metadata(org, first.metadata(also=[second]), actor=owner.user)
     services.enable_sso(org, actor=owner.user)
     sp = config.sp_urls(org)
-    member = factories.make_provisioned(org, "member@acme.example")
+    member = builders.make_provisioned(org, "member@acme.example")
     for signer in (idp, new):
         client.logout()
         response = post_acs(client, org, idp.response(sp, member.user.email, signer=signer))
@@ -215,7 +215,7 @@ def test_an_expired_certificate_stops_being_trusted_once_the_next_is_valid(clien
                                    next_certificate=idp.cert_pem, actor=owner.user)
     services.enable_sso(org, actor=owner.user)  # the certificate in use (the next one) is valid
     sp = config.sp_urls(org)
-    factories.make_provisioned(org, "member@acme.example")
+    builders.make_provisioned(org, "member@acme.example")
     assert post_acs(client, org, idp.response(sp, "member@acme.example", signer=old)).status_code == 403
     assert post_acs(client, org, idp.response(sp, "member@acme.example")).status_code == 302
 

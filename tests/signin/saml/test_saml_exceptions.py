@@ -7,24 +7,24 @@ from django.urls import reverse
 
 from organizations.models import AuditEvent, Membership
 from organizations.signin.saml import services
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
 
 def _password_login(client, email):
-    return client.post(reverse("admin:login"), {"username": email, "password": factories.PASSWORD})
+    return client.post(reverse("admin:login"), {"username": email, "password": builders.PASSWORD})
 
 
 @pytest.fixture
 def strict_org(sso_org):
-    services.set_strict(sso_org, True, actor=factories.owner_of(sso_org).user)
+    services.set_strict(sso_org, True, actor=builders.owner_of(sso_org).user)
     return sso_org
 
 
 def test_an_exempt_member_signs_in_with_a_password_and_removing_it_ends_that(client, strict_org):
-    owner = factories.owner_of(strict_org).user
-    auditor = factories.make_member(strict_org, "auditor@outside.example", role="admin")
+    owner = builders.owner_of(strict_org).user
+    auditor = builders.make_member(strict_org, "auditor@outside.example", role="admin")
     settings_url = reverse("admin:org-settings", args=[strict_org.uid])
     assert _password_login(client, auditor.user.email).status_code == 200  # refused: Strict mode
 
@@ -49,16 +49,16 @@ def test_an_exempt_member_signs_in_with_a_password_and_removing_it_ends_that(cli
 
 
 def test_only_the_owner_sets_exceptions_and_never_for_another_orgs_member(client, strict_org, other_org):
-    admin = factories.make_member(strict_org, "admin@acme.example", role="admin")
-    stranger = factories.make_member(other_org, "someone@globex.example")
+    admin = builders.make_member(strict_org, "admin@acme.example", role="admin")
+    stranger = builders.make_member(other_org, "someone@globex.example")
     url = reverse("admin:org-settings-sso-exceptions", args=[strict_org.uid])
-    other = factories.make_member(strict_org, "member@acme.example")
-    services.set_sso_exemption(admin, True, actor=factories.owner_of(strict_org).user)  # so a password opens the org
+    other = builders.make_member(strict_org, "member@acme.example")
+    services.set_sso_exemption(admin, True, actor=builders.owner_of(strict_org).user)  # so a password opens the org
     client.force_login(admin.user)
     assert client.post(url, {"sso-exception-membership": other.pk}).status_code == 403
     with pytest.raises(services.permissions.NotPermitted):
         services.set_sso_exemption(other, True, actor=admin.user)
-    client.force_login(factories.owner_of(strict_org).user)
+    client.force_login(builders.owner_of(strict_org).user)
     client.post(url, {"sso-exception-membership": stranger.pk})
     assert client.post(url, {"remove": stranger.pk}).status_code == 404
     assert list(Membership.objects.filter(sso_exempt=True)) == [admin]

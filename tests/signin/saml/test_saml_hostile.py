@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from organizations.models import AuditEvent
-from tests import factories
+from tests import builders
 from tests.saml_idp import _now, decode, encode
 
 from .conftest import post_acs
@@ -19,7 +19,7 @@ VICTIM = "admin@acme.example"
 
 @pytest.fixture
 def victim(sso_org):
-    return factories.make_provisioned(sso_org, VICTIM, role="admin")
+    return builders.make_provisioned(sso_org, VICTIM, role="admin")
 
 
 def assert_refused(client, response, reason: str, *, signins_before: int = 0) -> None:
@@ -40,7 +40,7 @@ def test_signed_by_another_key(client, victim, sso_org, sp, idp, other_idp):
 
 
 def test_signed_assertion_altered_after_signing(client, victim, sso_org, sp, idp):
-    attacker = factories.make_provisioned(sso_org, "intern@acme.example")
+    attacker = builders.make_provisioned(sso_org, "intern@acme.example")
     xml = decode(idp.response(sp, attacker.user.email)).replace("intern@acme.example", VICTIM)
     assert_refused(client, post_acs(client, sso_org, encode(xml)), "bad_signature")
 
@@ -63,7 +63,7 @@ def _wrapped(idp, sp, placement: str) -> str:
 
 @pytest.mark.parametrize("placement", ["two-assertions", "extensions"])
 def test_signature_wrapping(client, victim, sso_org, sp, idp, placement):
-    factories.make_provisioned(sso_org, "intern@acme.example")
+    builders.make_provisioned(sso_org, "intern@acme.example")
     assert_refused(client, post_acs(client, sso_org, _wrapped(idp, sp, placement)), "signature_wrapping")
 
 
@@ -105,12 +105,12 @@ def test_replayed_assertion(client, victim, sso_org, sp, idp):
 
 
 def test_another_orgs_member(client, victim, sso_org, sp, idp, other_org):
-    stranger = factories.make_member(other_org, "someone@globex.example", role="admin")
+    stranger = builders.make_member(other_org, "someone@globex.example", role="admin")
     assert_refused(client, post_acs(client, sso_org, idp.response(sp, stranger.user.email)), "unknown_person")
 
 
 def test_another_orgs_owner_is_unknown_here(client, victim, sso_org, sp, idp, other_org):
-    other_owner = factories.owner_of(other_org).user.email
+    other_owner = builders.owner_of(other_org).user.email
     assert_refused(client, post_acs(client, sso_org, idp.response(sp, other_owner)), "unknown_person")
 
 
@@ -130,7 +130,7 @@ def test_another_orgs_idp_cannot_sign_in_here(client, victim, sso_org, sp, other
     """An IdP trusted by another org (its own key and issuer) is not this org's."""
     from organizations.signin.saml import services
 
-    other_owner = factories.owner_of(other_org).user
+    other_owner = builders.owner_of(other_org).user
     services.create_settings(other_org, actor=other_owner, signin_name="globex")
     response = other_idp.response(sp, VICTIM, issuer="http://globex-idp.example.test/saml")
     post = post_acs(client, sso_org, response)
@@ -140,7 +140,7 @@ def test_another_orgs_idp_cannot_sign_in_here(client, victim, sso_org, sp, other
 def test_disabled_sso_refuses_valid_responses(client, victim, sso_org, sp, idp):
     from organizations.signin.saml import services
 
-    services.disable_sso(sso_org, actor=factories.owner_of(sso_org).user)
+    services.disable_sso(sso_org, actor=builders.owner_of(sso_org).user)
     assert_refused(client, post_acs(client, sso_org, idp.response(sp, VICTIM)), "sso_disabled")
 
 

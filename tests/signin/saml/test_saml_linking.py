@@ -14,7 +14,7 @@ from organizations.models import AuditEvent, Membership, OrgRole
 from organizations.signin import invitations, sessions
 from organizations.signin.saml import services
 from organizations.signin.saml.models import SsoIdentity
-from tests import factories
+from tests import builders
 from tests.saml_idp import authn_request
 
 from .conftest import post_acs
@@ -27,7 +27,7 @@ def _user_id(client):
 
 
 def test_an_account_the_org_created_is_linked_at_its_first_sign_in(client, sso_org, sp, idp):
-    member = factories.make_provisioned(sso_org, "new@acme.example")
+    member = builders.make_provisioned(sso_org, "new@acme.example")
     response = post_acs(client, sso_org, idp.response(sp, "new@acme.example"))
     assert response.status_code == 302 and _user_id(client) == str(member.user.pk)
     identity = SsoIdentity.objects.get()
@@ -37,7 +37,7 @@ def test_an_account_the_org_created_is_linked_at_its_first_sign_in(client, sso_o
 
 
 def test_an_account_with_a_password_proves_it_with_that_password(client, sso_org, sp, idp):
-    member = factories.make_member(sso_org, "pw@acme.example")
+    member = builders.make_member(sso_org, "pw@acme.example")
     response = post_acs(client, sso_org, idp.response(sp, "pw@acme.example"))
     link_url = reverse("saml:link", args=[sso_org.uid])
     assert response["Location"] == link_url and _user_id(client) is None
@@ -48,7 +48,7 @@ def test_an_account_with_a_password_proves_it_with_that_password(client, sso_org
     assert _user_id(client) is None and not SsoIdentity.objects.exists()
     assert AuditEvent.objects.filter(action="sso.link_refused").exists()
 
-    done = client.post(link_url, {"action": "password", "password": factories.PASSWORD})
+    done = client.post(link_url, {"action": "password", "password": builders.PASSWORD})
     assert done.status_code == 302 and _user_id(client) == str(member.user.pk)
     assert SsoIdentity.objects.get().linked_by == "password"
     # The next sign-in goes straight through the link.
@@ -59,7 +59,7 @@ def test_an_account_with_a_password_proves_it_with_that_password(client, sso_org
 def test_the_emailed_link_works_only_in_the_browser_that_came_from_the_idp(client, sso_org, sp, idp, mailoutbox):
     from django.test import Client
 
-    member = factories.make_member(sso_org, "mail@acme.example")
+    member = builders.make_member(sso_org, "mail@acme.example")
     post_acs(client, sso_org, idp.response(sp, "mail@acme.example"))
     link_url = reverse("saml:link", args=[sso_org.uid])
     assert b"link-email-sent" in client.post(link_url, {"action": "email"}).content
@@ -74,12 +74,12 @@ def test_the_emailed_link_works_only_in_the_browser_that_came_from_the_idp(clien
 
 
 def test_a_proof_page_expires(client, sso_org, sp, idp):
-    factories.make_member(sso_org, "late@acme.example")
+    builders.make_member(sso_org, "late@acme.example")
     post_acs(client, sso_org, idp.response(sp, "late@acme.example"))
     session = client.session
     session["saml_link"]["at"] = time.time() - 3600
     session.save()
-    response = client.post(reverse("saml:link", args=[sso_org.uid]), {"action": "password", "password": factories.PASSWORD})
+    response = client.post(reverse("saml:link", args=[sso_org.uid]), {"action": "password", "password": builders.PASSWORD})
     assert response.status_code == 410 and _user_id(client) is None
 
 
@@ -87,10 +87,10 @@ def test_accepting_the_invitation_in_this_browser_is_the_proof(client, sso_org, 
                                                                 django_capture_on_commit_callbacks):
     """An existing account added by the org is pending; it accepts by the e-mailed
     invitation, and the IdP sign-in started in the same browser links it."""
-    other = factories.make_org("Globex")
-    person = factories.make_member(other, "both@globex.example").user
+    other = builders.make_org("Globex")
+    person = builders.make_member(other, "both@globex.example").user
     with django_capture_on_commit_callbacks(execute=True):
-        membership, _ = invitations.invite_member(sso_org, "both@globex.example", actor=factories.owner_of(sso_org).user)
+        membership, _ = invitations.invite_member(sso_org, "both@globex.example", actor=builders.owner_of(sso_org).user)
     assert membership.pending
     assert post_acs(client, sso_org, idp.response(sp, "both@globex.example")).status_code == 403  # not joined yet
 
@@ -106,10 +106,10 @@ def test_accepting_the_invitation_in_this_browser_is_the_proof(client, sso_org, 
 
 
 def test_a_scim_rename_never_changes_which_account_a_linked_name_id_opens(client, sso_org, sp, idp):
-    member = factories.make_provisioned(sso_org, "ada@acme.example")
+    member = builders.make_provisioned(sso_org, "ada@acme.example")
     post_acs(client, sso_org, idp.response(sp, "ada@acme.example"))
     client.logout()
-    other = factories.make_provisioned(sso_org, "bob@acme.example")
+    other = builders.make_provisioned(sso_org, "bob@acme.example")
     Membership.objects.filter(pk=member.pk).update(scim_username="ada-renamed")
     Membership.objects.filter(pk=other.pk).update(scim_username="ada@acme.example")
     post_acs(client, sso_org, idp.response(sp, "ada@acme.example"))
@@ -117,9 +117,9 @@ def test_a_scim_rename_never_changes_which_account_a_linked_name_id_opens(client
 
 
 def test_removing_the_membership_removes_its_links_and_the_owner_can_unlink(client, sso_org, sp, idp):
-    member = factories.make_provisioned(sso_org, "gone@acme.example")
+    member = builders.make_provisioned(sso_org, "gone@acme.example")
     post_acs(client, sso_org, idp.response(sp, "gone@acme.example"))
-    owner = factories.owner_of(sso_org).user
+    owner = builders.owner_of(sso_org).user
     client.force_login(owner)
     detail = client.get(reverse("admin:member-detail", args=[sso_org.uid, member.pk]))
     assert b"Linked to <code>gone@acme.example</code>" in detail.content and b"member-sso-unlink" in detail.content
@@ -128,7 +128,7 @@ def test_removing_the_membership_removes_its_links_and_the_owner_can_unlink(clie
     assert not SsoIdentity.objects.exists()
     assert AuditEvent.objects.filter(action="sso.unlink", target_label="gone@acme.example").exists()
 
-    admin = factories.make_member(sso_org, "admin@acme.example", role=OrgRole.ADMIN)
+    admin = builders.make_member(sso_org, "admin@acme.example", role=OrgRole.ADMIN)
     client.force_login(admin.user)  # an Admin reads the page but cannot unlink
     assert client.post(reverse("admin:member-sso-unlink", args=[sso_org.uid, member.pk])).status_code == 403
 
@@ -138,9 +138,9 @@ def test_removing_the_membership_removes_its_links_and_the_owner_can_unlink(clie
 
 
 def test_idp_initiated_sign_in_can_be_turned_off(client, sso_org, sp, idp):
-    factories.make_provisioned(sso_org, "tile@acme.example")
+    builders.make_provisioned(sso_org, "tile@acme.example")
     services.set_session_policy(sso_org, allow_idp_initiated=False, session_timeout_minutes=60,
-                                actor=factories.owner_of(sso_org).user)
+                                actor=builders.owner_of(sso_org).user)
     refused = post_acs(client, sso_org, idp.response(sp, "tile@acme.example"))
     assert refused.status_code == 403 and b'data-reason="idp_initiated_off"' in refused.content
     to_idp = client.get(reverse("saml:login", args=[sso_org.uid]))
@@ -149,9 +149,9 @@ def test_idp_initiated_sign_in_can_be_turned_off(client, sso_org, sp, idp):
 
 
 def test_an_sso_session_ends_after_the_orgs_session_timeout_and_goes_back_to_the_idp(client, sso_org, sp, idp):
-    factories.make_provisioned(sso_org, "timed@acme.example")
+    builders.make_provisioned(sso_org, "timed@acme.example")
     services.set_session_policy(sso_org, allow_idp_initiated=True, session_timeout_minutes=30,
-                                actor=factories.owner_of(sso_org).user)
+                                actor=builders.owner_of(sso_org).user)
     post_acs(client, sso_org, idp.response(sp, "timed@acme.example"))
     assert client.get(reverse("member_home")).status_code == 200
     session = client.session
@@ -166,7 +166,7 @@ def test_an_operator_is_never_signed_in_by_an_idp_or_an_invitation_link(client, 
                                                                          django_capture_on_commit_callbacks):
     from organizations.models import User
 
-    operator = User.objects.create_superuser("op@orgdesk.example", factories.PASSWORD)
+    operator = User.objects.create_superuser("op@orgdesk.example", builders.PASSWORD)
     with django_capture_on_commit_callbacks(execute=True):
         membership, _ = invitations.invite_member(sso_org, "op@orgdesk.example", actor=None)
     path = "/" + mailoutbox[-1].body.split("://", 1)[1].split("/", 1)[1].split()[0]
@@ -182,8 +182,8 @@ def test_an_operator_is_never_signed_in_by_an_idp_or_an_invitation_link(client, 
 def test_test_sso_says_when_a_person_would_have_to_prove_their_account(client, sso_org, sp, idp):
     from organizations.signin.saml import linking
 
-    factories.make_member(sso_org, "pw@acme.example")
-    factories.make_provisioned(sso_org, "new@acme.example")
+    builders.make_member(sso_org, "pw@acme.example")
+    builders.make_provisioned(sso_org, "new@acme.example")
     sso = sso_org.sso
     assert "after proving" in linking.would_accept(sso, "pw@acme.example")[1]
     assert linking.would_accept(sso, "new@acme.example") == (True, "new@acme.example would sign in as Member.")
@@ -192,11 +192,11 @@ def test_test_sso_says_when_a_person_would_have_to_prove_their_account(client, s
 def test_the_proof_password_is_throttled_like_a_sign_in(client, sso_org, sp, idp, settings):
     settings.ADMIN_LOGIN_FAILURES_PER_ACCOUNT = 3
     settings.ADMIN_LOGIN_FAILURES_PER_ADDRESS = 50
-    factories.make_member(sso_org, "guess@acme.example")
+    builders.make_member(sso_org, "guess@acme.example")
     post_acs(client, sso_org, idp.response(sp, "guess@acme.example"))
     link_url = reverse("saml:link", args=[sso_org.uid])
     for _ in range(3):
         assert client.post(link_url, {"action": "password", "password": "wrong"}).status_code == 400
-    paused = client.post(link_url, {"action": "password", "password": factories.PASSWORD})
+    paused = client.post(link_url, {"action": "password", "password": builders.PASSWORD})
     assert paused.status_code == 400 and b"paused" in paused.content.lower()
     assert _user_id(client) is None and not SsoIdentity.objects.exists()

@@ -13,7 +13,7 @@ from organizations.models import AuditEvent
 from organizations.signin import sessions
 from organizations.signin.saml import config, services
 from organizations.signin.saml.models import SsoSession, SsoSettings
-from tests import factories
+from tests import builders
 from tests.saml_idp import TestIdP, logout_request_xml, redirect_message
 
 from .conftest import post_acs
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def world(db):
-    org = factories.make_org("Acme", owner_email="owner@acme.example")
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
     idp = TestIdP()
     with idp_server_for(org, idp, slo=True) as server:
         yield org, idp, server
@@ -56,9 +56,9 @@ def test_the_idp_learns_the_slo_url_from_its_metadata(world):
 @pytest.mark.parametrize("signed", [False, True])
 def test_sign_out_also_signs_out_at_the_idp(client, world, signed):
     org, idp, server = world
-    member = factories.make_provisioned(org, "member@acme.example")
+    member = builders.make_provisioned(org, "member@acme.example")
     if signed:
-        owner = factories.owner_of(org).user
+        owner = builders.owner_of(org).user
         sso = services.set_security_options(org, sign_authn_requests=True, want_assertions_encrypted=False, actor=owner)
         server.sp_cert = sso.sp_x509_cert
     _sign_in(client, org, server, member.user.email)
@@ -83,7 +83,7 @@ def test_sign_out_also_signs_out_at_the_idp(client, world, signed):
 def test_sign_out_stays_local_without_an_slo_url(client, world):
     org, idp, server = world
     SsoSettings.objects.filter(organization=org).update(idp_slo_url="")
-    member = factories.make_provisioned(org, "member@acme.example")
+    member = builders.make_provisioned(org, "member@acme.example")
     _sign_in(client, org, server, member.user.email)
     response = client.post(reverse("signout"))
     assert response.status_code == 302 and response["Location"] == reverse("admin:login")
@@ -102,8 +102,8 @@ def _alive(client) -> bool:
 
 def test_an_idp_logout_request_ends_that_orgs_sessions(world):
     org, idp, server = world
-    member = factories.make_provisioned(org, "member@acme.example")
-    other = factories.make_provisioned(org, "other@acme.example")
+    member = builders.make_provisioned(org, "member@acme.example")
+    other = builders.make_provisioned(org, "other@acme.example")
     laptop, phone, bystander = Client(), Client(), Client()
     _sign_in(laptop, org, server, member.user.email)
     _sign_in(phone, org, server, member.user.email)
@@ -122,7 +122,7 @@ def test_an_idp_logout_request_ends_that_orgs_sessions(world):
 
 def test_a_logout_request_in_the_same_browser_and_by_session_index(client, world):
     org, idp, server = world
-    member = factories.make_provisioned(org, "member@acme.example")
+    member = builders.make_provisioned(org, "member@acme.example")
     phone = Client()
     _sign_in(client, org, server, member.user.email)
     _sign_in(phone, org, server, member.user.email)
@@ -134,7 +134,7 @@ def test_a_logout_request_in_the_same_browser_and_by_session_index(client, world
 
 def test_a_password_session_keeps_its_password_orgs(world):
     org, idp, server = world
-    member = factories.make_provisioned(org, "member@acme.example")
+    member = builders.make_provisioned(org, "member@acme.example")
     browser = Client()
     _sign_in(browser, org, server, member.user.email)
     session = browser.session
@@ -151,7 +151,7 @@ def test_a_password_session_keeps_its_password_orgs(world):
 @pytest.mark.parametrize("key", [None, "forged"])
 def test_an_unsigned_or_forged_logout_request_ends_nothing(world, key):
     org, idp, server = world
-    member = factories.make_provisioned(org, "member@acme.example")
+    member = builders.make_provisioned(org, "member@acme.example")
     browser = Client()
     _sign_in(browser, org, server, member.user.email)
     signer = TestIdP().key_pem if key == "forged" else None
@@ -164,10 +164,10 @@ def test_an_unsigned_or_forged_logout_request_ends_nothing(world, key):
 
 def test_another_orgs_idp_cannot_log_out_this_orgs_sessions(world):
     org, idp, server = world
-    member = factories.make_provisioned(org, "member@acme.example")
+    member = builders.make_provisioned(org, "member@acme.example")
     browser = Client()
     _sign_in(browser, org, server, member.user.email)
-    evil_org = factories.make_org("Evil", owner_email="owner@evil.example")
+    evil_org = builders.make_org("Evil", owner_email="owner@evil.example")
     evil_idp = TestIdP(entity_id="http://evil.example.test/saml", slo_url="https://evil.example.test/slo")
     from .conftest import enable_sso_for
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from organizations.models import Membership, AuditEvent
 from organizations.signin.saml import config, replay, services
 from organizations.signin.saml.models import SsoSettings, UsedAssertion
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -84,12 +84,12 @@ def test_certificate_expiring_soon_is_flagged():
 
 
 def _password_login(client, email: str):
-    return client.post(reverse("admin:login"), {"username": email, "password": factories.PASSWORD})
+    return client.post(reverse("admin:login"), {"username": email, "password": builders.PASSWORD})
 
 
 def test_strict_mode_refuses_password_sign_in_except_for_the_owner(client, sso_org):
-    owner = factories.owner_of(sso_org).user
-    admin = factories.make_member(sso_org, "admin@acme.example", role="admin").user
+    owner = builders.owner_of(sso_org).user
+    admin = builders.make_member(sso_org, "admin@acme.example", role="admin").user
     services.set_strict(sso_org, True, actor=owner)
 
     refused = _password_login(client, admin.email)
@@ -103,9 +103,9 @@ def test_strict_mode_refuses_password_sign_in_except_for_the_owner(client, sso_o
 def test_strict_mode_binds_its_own_org_and_a_password_still_opens_the_others(client, sso_org, other_org):
     """A password session opens every org that allows passwords; the strict org
     asks for its IdP. Only someone whose every org is strict is refused outright."""
-    person = factories.make_member(sso_org, "both@acme.example", role="admin").user
-    factories.make_member(other_org, "both@acme.example", role="admin")
-    services.set_strict(sso_org, True, actor=factories.owner_of(sso_org).user)
+    person = builders.make_member(sso_org, "both@acme.example", role="admin").user
+    builders.make_member(other_org, "both@acme.example", role="admin")
+    services.set_strict(sso_org, True, actor=builders.owner_of(sso_org).user)
     assert _password_login(client, person.email).status_code == 302
     assert client.get(reverse("admin:org-settings", args=[other_org.uid])).status_code == 200
     strict = client.get(reverse("admin:org-settings", args=[sso_org.uid]))
@@ -117,7 +117,7 @@ def test_strict_mode_binds_its_own_org_and_a_password_still_opens_the_others(cli
 
 
 def test_without_strict_mode_passwords_keep_working(client, sso_org):
-    admin = factories.make_member(sso_org, "admin@acme.example", role="admin").user
+    admin = builders.make_member(sso_org, "admin@acme.example", role="admin").user
     assert _password_login(client, admin.email).status_code == 302
 
 
@@ -146,7 +146,7 @@ def test_replay_cache_on_redis(org, other_org, redis_cache):
 
 
 def test_services_refuse_an_admin_actor(sso_org):
-    admin = factories.make_member(sso_org, "admin@acme.example", role="admin").user
+    admin = builders.make_member(sso_org, "admin@acme.example", role="admin").user
     for change in (lambda: services.disable_sso(sso_org, actor=admin),
                    lambda: services.set_strict(sso_org, True, actor=admin),
                    lambda: services.create_settings(sso_org, actor=admin)):

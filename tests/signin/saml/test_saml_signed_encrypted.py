@@ -13,7 +13,7 @@ from django.urls import reverse
 from organizations.models import AuditEvent
 from organizations.signin.saml import config, services
 from organizations.signin.saml.models import SsoSettings
-from tests import factories
+from tests import builders
 from tests.saml_idp import TestIdP, verify_redirect_signature
 
 from .conftest import post_acs
@@ -24,14 +24,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def world(db):
-    org = factories.make_org("Acme", owner_email="owner@acme.example")
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
     idp = TestIdP()
     with idp_server_for(org, idp) as server:
         yield org, idp, server
 
 
 def _options(org, *, sign: bool, encrypt: bool) -> SsoSettings:
-    owner = factories.owner_of(org).user
+    owner = builders.owner_of(org).user
     return services.set_security_options(org, sign_authn_requests=sign, want_assertions_encrypted=encrypt, actor=owner)
 
 
@@ -49,7 +49,7 @@ def _sign_in_through_the_idp(client, org, server, email: str):
 
 def test_owner_turns_both_on_from_the_tab_and_the_key_is_made_once(client, world):
     org, idp, server = world
-    owner = factories.owner_of(org).user
+    owner = builders.owner_of(org).user
     assert SsoSettings.objects.get(organization=org).sp_x509_cert == ""
     client.force_login(owner)
     tab = reverse("admin:org-settings-sso", args=[org.uid])
@@ -78,7 +78,7 @@ def test_owner_turns_both_on_from_the_tab_and_the_key_is_made_once(client, world
 
 def test_a_signed_authn_request_is_verified_by_the_idp(client, world):
     org, idp, server = world
-    member = factories.make_provisioned(org, "member@acme.example")
+    member = builders.make_provisioned(org, "member@acme.example")
     sso = _options(org, sign=True, encrypt=False)
     server.sp_cert, server.require_signed_requests = sso.sp_x509_cert, True
     status, response = _sign_in_through_the_idp(client, org, server, member.user.email)
@@ -89,7 +89,7 @@ def test_a_signed_authn_request_is_verified_by_the_idp(client, world):
 
 def test_an_unsigned_or_foreign_signed_request_fails_verification(client, world):
     org, idp, server = world
-    factories.make_provisioned(org, "member@acme.example")
+    builders.make_provisioned(org, "member@acme.example")
     _options(org, sign=False, encrypt=False)
     location = client.get(reverse("saml:login", args=[org.uid]))["Location"]
     assert "Signature=" not in location
@@ -109,7 +109,7 @@ def test_an_unsigned_or_foreign_signed_request_fails_verification(client, world)
 
 def test_an_encrypted_assertion_is_accepted(client, world):
     org, idp, server = world
-    member = factories.make_provisioned(org, "member@acme.example")
+    member = builders.make_provisioned(org, "member@acme.example")
     sso = _options(org, sign=False, encrypt=True)
     server.sp_cert, server.encrypt = sso.sp_x509_cert, True
     status, response = _sign_in_through_the_idp(client, org, server, member.user.email)
@@ -124,7 +124,7 @@ def test_an_encrypted_assertion_is_accepted(client, world):
 
 def test_an_unencrypted_assertion_is_refused_when_encryption_is_required(client, world):
     org, idp, server = world
-    factories.make_provisioned(org, "member@acme.example")
+    builders.make_provisioned(org, "member@acme.example")
     _options(org, sign=False, encrypt=True)
     sp = config.sp_urls(org)
     response = post_acs(client, org, idp.response(sp, "member@acme.example"))
@@ -135,7 +135,7 @@ def test_an_unencrypted_assertion_is_refused_when_encryption_is_required(client,
 
 def test_an_assertion_encrypted_to_another_key_is_refused(client, world):
     org, idp, server = world
-    factories.make_provisioned(org, "member@acme.example")
+    builders.make_provisioned(org, "member@acme.example")
     _options(org, sign=False, encrypt=True)
     other = services._generate_sp_key(org)[0]
     response = post_acs(client, org, idp.response(config.sp_urls(org), "member@acme.example", encrypt_to=other))
@@ -145,7 +145,7 @@ def test_an_assertion_encrypted_to_another_key_is_refused(client, world):
 def test_a_rewrapped_encrypted_assertion_cannot_pass_as_idp_initiated(client, world):
     """InResponseTo is read from the decrypted assertion too."""
     org, idp, server = world
-    factories.make_provisioned(org, "member@acme.example")
+    builders.make_provisioned(org, "member@acme.example")
     sso = _options(org, sign=False, encrypt=True)
     response = idp.response(config.sp_urls(org), "member@acme.example", in_response_to="_someone_elses_request",
                             encrypt_to=sso.sp_x509_cert)

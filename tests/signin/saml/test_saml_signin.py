@@ -9,7 +9,7 @@ import pytest
 from django.urls import NoReverseMatch, reverse
 
 from organizations.models import AuditEvent, Membership
-from tests import factories
+from tests import builders
 from tests.saml_idp import authn_request
 
 from .conftest import enable_sso_for, link, post_acs
@@ -22,7 +22,7 @@ def _session_user(client):
 
 
 def test_sp_initiated_admin_lands_in_organization_settings(client, sso_org, sp, idp):
-    admin = factories.make_provisioned(sso_org, "admin@acme.example", role="admin")
+    admin = builders.make_provisioned(sso_org, "admin@acme.example", role="admin")
     start = client.post(reverse("saml:start"), {"identifier": "acme"})
     assert start.status_code == 302 and start["Location"] == reverse("saml:login", args=[sso_org.uid])
     to_idp = client.get(start["Location"])
@@ -41,7 +41,7 @@ def test_sp_initiated_admin_lands_in_organization_settings(client, sso_org, sp, 
 
 
 def test_idp_initiated_member_lands_on_the_member_home(client, sso_org, sp, idp):
-    member = factories.make_provisioned(sso_org, "member@acme.example")
+    member = builders.make_provisioned(sso_org, "member@acme.example")
     response = post_acs(client, sso_org, idp.response(sp, "member@acme.example"))
     assert response.status_code == 302
     try:
@@ -61,7 +61,7 @@ def test_unknown_sign_in_name_is_a_form_error(client, sso_org):
 
 def test_a_response_answers_only_the_request_this_browser_started(client, sso_org, sp, idp):
     """InResponseTo must name an AuthnRequest kept in this session, once."""
-    factories.make_provisioned(sso_org, "member@acme.example")
+    builders.make_provisioned(sso_org, "member@acme.example")
     request_id = authn_request(client.get(reverse("saml:login", args=[sso_org.uid]))["Location"])[0]
     forged = post_acs(client, sso_org, idp.response(sp, "member@acme.example", in_response_to="_not" + request_id))
     assert forged.status_code == 403 and _session_user(client) is None
@@ -84,7 +84,7 @@ def test_sp_metadata_names_the_acs_and_entity_id(client, sso_org, sp):
 def test_jit_creates_a_member_only_when_scim_is_off(client, sso_org, sp, idp):
     from organizations.signin.saml import services
 
-    owner = factories.owner_of(sso_org).user
+    owner = builders.owner_of(sso_org).user
     services.set_jit_provisioning(sso_org, True, actor=owner)
     sso_org.scim_enabled = True
     sso_org.save(update_fields=["scim_enabled"])
@@ -93,7 +93,7 @@ def test_jit_creates_a_member_only_when_scim_is_off(client, sso_org, sp, idp):
 
     sso_org.scim_enabled = False
     sso_org.save(update_fields=["scim_enabled"])
-    factories.verified_domain(sso_org, "acme.example")  # just-in-time only on a verified domain (tests/signin/domains)
+    builders.verified_domain(sso_org, "acme.example")  # just-in-time only on a verified domain (tests/signin/domains)
     response = post_acs(client, sso_org, idp.response(sp, "new@acme.example"))
     assert response.status_code == 302
     created = Membership.objects.get(organization=sso_org, user__email="new@acme.example")
@@ -103,8 +103,8 @@ def test_jit_creates_a_member_only_when_scim_is_off(client, sso_org, sp, idp):
 def test_strict_mode_members_still_sign_in_through_sso(client, sso_org, sp, idp):
     from organizations.signin.saml import services
 
-    member = factories.make_provisioned(sso_org, "member@acme.example")
-    services.set_strict(sso_org, True, actor=factories.owner_of(sso_org).user)
+    member = builders.make_provisioned(sso_org, "member@acme.example")
+    services.set_strict(sso_org, True, actor=builders.owner_of(sso_org).user)
     assert post_acs(client, sso_org, idp.response(sp, "member@acme.example")).status_code == 302
     assert _session_user(client) == str(member.user.pk)
 
@@ -113,14 +113,14 @@ def test_an_sso_session_ends_when_the_org_that_signed_it_in_deactivates_them(cli
     """Active elsewhere or not: the org whose IdP vouched for the session decides."""
     from organizations.signin import sessions
 
-    member = factories.make_member(sso_org, "member@acme.example")
-    factories.make_member(factories.make_org("Globex"), "member@acme.example")
+    member = builders.make_member(sso_org, "member@acme.example")
+    builders.make_member(builders.make_org("Globex"), "member@acme.example")
     link(sso_org, member)
     post_acs(client, sso_org, idp.response(sp, "member@acme.example"))
     assert set(client.session[sessions.AUTH_KEY]["sso"]) == {str(sso_org.pk)}
     assert client.get(reverse("member_home")).status_code == 200
 
-    Membership.objects.filter(pk=member.pk).update(active=False)
+    builders.set_active(member, False)  # an IdP deprovisions them
     assert client.get(reverse("member_home")).status_code == 302
     assert _session_user(client) is None
 
@@ -131,7 +131,7 @@ def test_an_invitation_to_a_strict_org_asks_no_password_and_leads_to_sso(
     from organizations.signin import invitations
     from organizations.signin.saml import services
 
-    owner = factories.owner_of(sso_org).user
+    owner = builders.owner_of(sso_org).user
     services.set_strict(sso_org, True, actor=owner)
     with django_capture_on_commit_callbacks(execute=True):
         invitations.invite_member(sso_org, "new@acme.example", role="member", actor=owner)
@@ -154,10 +154,10 @@ def test_a_strict_org_is_managed_only_from_a_session_its_own_idp_signed_in(clien
     from organizations.signin import sessions
     from organizations.signin.saml import services
 
-    services.set_strict(sso_org, True, actor=factories.owner_of(sso_org).user)
-    admin = factories.make_member(sso_org, "admin@acme.example", role="admin")
-    globex = enable_sso_for(factories.make_org("Globex"), other_idp, "globex")
-    factories.make_member(globex, "admin@acme.example", role="admin")
+    services.set_strict(sso_org, True, actor=builders.owner_of(sso_org).user)
+    admin = builders.make_member(sso_org, "admin@acme.example", role="admin")
+    globex = enable_sso_for(builders.make_org("Globex"), other_idp, "globex")
+    builders.make_member(globex, "admin@acme.example", role="admin")
     settings_of = lambda org: reverse("admin:org-settings", args=[org.uid])  # noqa: E731
 
     link(sso_org, admin)
@@ -173,5 +173,5 @@ def test_a_strict_org_is_managed_only_from_a_session_its_own_idp_signed_in(clien
     post_acs(client, sso_org, idp.response(sp, "admin@acme.example"))  # through Acme's own IdP
     assert client.get(settings_of(sso_org)).status_code == 200
 
-    client.force_login(factories.owner_of(sso_org).user)  # password session: the Owner's break-glass
+    client.force_login(builders.owner_of(sso_org).user)  # password session: the Owner's break-glass
     assert client.get(settings_of(sso_org)).status_code == 200

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from organizations.signin.saml import config, services
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +25,8 @@ def visible_text(response) -> str:
 
 
 def sso_enabled_org(name: str, signin_name: str, idp, *, enable: bool = True):
-    org = factories.make_org(name, owner_email=f"owner@{signin_name}.example")
-    owner = factories.owner_of(org).user
+    org = builders.make_org(name, owner_email=f"owner@{signin_name}.example")
+    owner = builders.owner_of(org).user
     services.create_settings(org, actor=owner, signin_name=signin_name)
     services.import_metadata(org, idp.metadata(), actor=owner)
     if enable:
@@ -39,7 +39,7 @@ def ask(client, identifier: str, address: str = "192.0.2.10"):
 
 
 def test_a_member_and_an_unknown_address_get_the_same_page(client, sso_org):
-    factories.make_member(sso_org, "member@acme.example")
+    builders.make_member(sso_org, "member@acme.example")
     member = ask(client, "member@acme.example")
     unknown = ask(client, "nobody@acme.example")
     assert member.status_code == unknown.status_code == 200
@@ -55,14 +55,14 @@ def test_only_the_member_is_e_mailed_the_links_of_orgs_with_sso_enabled_where_th
 ):
     from scim.provisioning import set_membership_active
 
-    factories.make_member(sso_org, "pat@example.com")
+    builders.make_member(sso_org, "pat@example.com")
     globex = sso_enabled_org("Globex", "globex", idp)
-    factories.make_member(globex, "pat@example.com")
+    builders.make_member(globex, "pat@example.com")
     gone = sso_enabled_org("Initech", "initech", idp)
-    set_membership_active(factories.make_member(gone, "pat@example.com"), False, actor=None)
+    set_membership_active(builders.make_member(gone, "pat@example.com"), False, actor=None)
     not_enabled = sso_enabled_org("Hooli", "hooli", idp, enable=False)
-    factories.make_member(not_enabled, "pat@example.com")
-    factories.make_member(factories.make_org("Umbrella"), "pat@example.com")  # no SSO at all
+    builders.make_member(not_enabled, "pat@example.com")
+    builders.make_member(builders.make_org("Umbrella"), "pat@example.com")  # no SSO at all
     asked = sso_enabled_org("Soylent", "soylent", idp)
     from organizations import services as org_services
 
@@ -89,7 +89,7 @@ def test_no_e_mail_for_an_account_with_no_org_using_sso(client, org, owner, mail
 def test_requests_are_throttled_per_address_alike_for_every_address(client, sso_org, settings, mailoutbox):
     settings.ADMIN_LOGIN_FAILURES_PER_ACCOUNT = 100
     settings.ADMIN_LOGIN_FAILURES_PER_ADDRESS = 3
-    factories.make_member(sso_org, "member@acme.example")
+    builders.make_member(sso_org, "member@acme.example")
     for n in range(3):
         assert ask(client, f"someone{n}@acme.example", address="192.0.2.66").status_code == 200
     refused = [ask(client, email, address="192.0.2.66") for email in ("member@acme.example", "nobody@acme.example")]
@@ -106,7 +106,7 @@ def test_requests_are_throttled_per_address_alike_for_every_address(client, sso_
 def test_requests_are_throttled_per_e_mail(client, sso_org, settings, mailoutbox):
     settings.ADMIN_LOGIN_FAILURES_PER_ACCOUNT = 2
     settings.ADMIN_LOGIN_FAILURES_PER_ADDRESS = 100
-    factories.make_member(sso_org, "member@acme.example")
+    builders.make_member(sso_org, "member@acme.example")
     for n in range(2):
         assert ask(client, "member@acme.example", address=f"192.0.2.{n + 1}").status_code == 200
     assert ask(client, "member@acme.example", address="192.0.2.9").status_code == 429

@@ -42,9 +42,9 @@ def test_the_signin_name_is_confirmed_before_it_is_created(owner_client, org):
 
 
 def test_signin_name_confirmation_is_for_the_owner_only(client, org, owner):
-    from tests import factories
+    from tests import builders
 
-    admin = factories.make_member(org, "admin@acme.example", role="admin")
+    admin = builders.make_member(org, "admin@acme.example", role="admin")
     client.force_login(admin.user)
     url = reverse("admin:org-settings-sso-name", args=[org.uid])
     assert client.post(url, {"signin_name": "evil"}).status_code == 403
