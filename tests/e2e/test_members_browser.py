@@ -11,8 +11,7 @@ from organizations import services
 from organizations.models import AuditEvent, Membership, OrgRole, Stack
 from organizations.paging import PAGE_SIZE
 from tests import builders
-from tests.builders import bulk_members
-from tests.builders import builtin, ensure_builtin_roles
+from tests.builders import builtin, bulk_members, ensure_builtin_roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
