@@ -220,7 +220,7 @@ def stack_rename_view(site):
             except services.ServiceError as exc:
                 form.add_error("name", str(exc))
             else:
-                messages.success(request, f"Stack “{old}” is now called “{stack.name}”.")
+                messages.success(request, f"Stack \"{old}\" is now called \"{stack.name}\".")
                 return redirect(reverse("admin:org-settings-stacks", args=[org.uid]))
         context = org_settings_context(request, site, org, "stacks", stack=stack, form=form,
                                        title=f"Rename stack {stack.name}")
@@ -244,7 +244,7 @@ def stack_delete_view(site):
                 messages.error(request, str(exc))
             else:
                 messages.success(
-                    request, f"Stack “{name}” was deleted; {affected:,} member{'s' if affected != 1 else ''} "
+                    request, f"Stack \"{name}\" was deleted; {affected:,} member{'s' if affected != 1 else ''} "
                     "lost the roles they held on it."
                 )
             return redirect(tab)
@@ -277,7 +277,7 @@ def stack_role_rename_view(site):
             except services.ServiceError as exc:
                 form.add_error("name", str(exc))
             else:
-                messages.success(request, f"Stack role “{old}” is now called “{role.name}”.")
+                messages.success(request, f"Stack role \"{old}\" is now called \"{role.name}\".")
                 return redirect(reverse("admin:org-settings-stacks", args=[org.uid]) + "#stack-roles")
         context = org_settings_context(request, site, org, "stacks", role=role, form=form,
                                        title=f"Rename stack role {role.name}")
@@ -303,7 +303,7 @@ def stack_role_delete_view(site):
             else:
                 n = usage.members
                 messages.success(
-                    request, f"Stack role “{name}” was deleted; {n:,}{'+' if usage.members_capped else ''} "
+                    request, f"Stack role \"{name}\" was deleted; {n:,}{'+' if usage.members_capped else ''} "
                     f"member{'s' if n != 1 else ''} lost it."
                 )
             return redirect(tab)
