@@ -21,7 +21,9 @@ step that asserts what the page says:
 and the polish: no "·" between links, one Cancel style, "Nothing changes"
 instead of empty boxes, "1 grant", the invitation greeting by first name.
 
-Screenshots of every step go to ORGDESK_SCREENSHOTS, else a temporary folder."""
+Screenshots of every step go to ORGDESK_SCREENSHOTS, else a temporary folder;
+ORGDESK_README_SCREENSHOTS=docs/screenshots also re-takes the README's three
+(the Members tab, the SCIM tab with its health chart, the Audit log)."""
 from __future__ import annotations
 
 import importlib
@@ -74,6 +76,12 @@ class Walk:
         urls = self.seen.setdefault(who, [])
         if page.url not in urls:
             urls.append(page.url)
+
+    def readme(self, page, name: str) -> None:
+        """One of the README's screenshots, when asked for (1280 px wide, the whole page)."""
+        folder = os.environ.get("ORGDESK_README_SCREENSHOTS")
+        if folder:
+            page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
     def go(self, page, who: str, name: str, path: str) -> None:
         page.goto(self.base + path)
@@ -208,6 +216,7 @@ def test_the_human_side_walked_by_owner_admin_member_and_okta(live_server, brows
     expect(kim_row.locator(".member-status")).to_contain_text("Invited, not joined yet")
     expect(kim_row.locator(".member-signin")).to_contain_text("Invited")
     walk.step(page, "owner", "members-invited")
+    walk.readme(page, "members-tab")
     first_link = link_in(mail_to("kim@northwind.example")[0])
     assert mail_to("kim@northwind.example")[0].body.startswith("Hello Kim,")
 
@@ -321,6 +330,11 @@ def test_the_human_side_walked_by_owner_admin_member_and_okta(live_server, brows
     # Okta still holding the old token is refused: the health chart counts the 401.
     assert push(base, org, token, "Users", okta_user("x@northwind.example", "X", "Y")).status_code == 401
     assert push(base, org, new_token, "Users", okta_user("max@northwind.example", "Max", "Ray")).status_code == 201
+    walk.go(page, "owner", "scim-health", f"{settings_url}/scim/")
+    expect(page.locator("#provisioning-health figcaption").first).to_contain_text("1 unauthorized or rate-limited")
+    expect(page.locator("#health-last-success")).to_contain_text("Create user max@northwind.example")
+    expect(page.locator("#health-last-failure")).to_contain_text("answered 401")
+    walk.readme(page, "scim-tab")
 
     # ---- 9. A custom stack role: created, renamed, deleted with what it affects; the audit log says so.
     walk.go(page, "owner", "stacks", f"{settings_url}/stacks/")
@@ -343,6 +357,7 @@ def test_the_human_side_walked_by_owner_admin_member_and_okta(live_server, brows
     expect(page.locator(".messagelist")).to_contain_text('Stack role "Quality" was deleted')
     walk.go(page, "owner", "audit", f"{settings_url}/audit/")
     expect(page.locator("#audit-log")).to_contain_text("renamed the custom stack role QA to Quality")
+    walk.readme(page, "audit-log")
     # The Sign-ins kind lists sign-ins.
     page.get_by_label("Kind").select_option(label="Sign-ins")
     page.get_by_role("button", name="Show").click()

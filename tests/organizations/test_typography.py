@@ -1,7 +1,7 @@
 """One voice on every page: the text a person reads uses straight quotes (' and ")
 only, in templates and in the messages the code writes; every Cancel is the
 same outlined secondary button; a count is never followed by a plural noun
-that ignores it ("1 grants"); a row of links has no "·" separators; the
+that ignores it ("1 grants"); a row of links has no "·" or "|" separators; the
 invitation e-mail greets by the first name the admin typed."""
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def test_counts_agree_with_their_nouns():
 
 
 def test_rows_of_links_have_no_dot_separators():
-    found = [str(p.relative_to(ROOT)) for p in TEMPLATES if re.search(r"</a>\s*·", p.read_text())]
+    found = [str(p.relative_to(ROOT)) for p in TEMPLATES if re.search(r"</a>\s*[·|]", p.read_text())]
     assert not found, found
 
 
