@@ -242,6 +242,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "signin/password_reset_confirm.html"
+    form_class = InvitationPasswordForm
 
     def form_valid(self, form):
         response = super().form_valid(form)
