@@ -81,7 +81,7 @@ class OrgdeskAdminSite(admin.AdminSite):
         from organizations.signin.mfa.challenge import SecondFactorRequired, begin
 
         try:
-            response = super().login(request, extra_context)
+            response = super().login(request, {"title": "Sign in", **(extra_context or {})})
         except SecondFactorRequired as second_step:  # right password, two-factor on: not signed in yet
             return begin(request, second_step.user)
         if request.method == "POST" and response.status_code == 302 and not self.has_permission(request):

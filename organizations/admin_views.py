@@ -111,7 +111,7 @@ class OrgSettingsViews:
 
         def rename(data: dict) -> str:
             services.rename_organization(org, data["name"], actor=request.user)
-            return f"The organization is now called “{org.name}”."
+            return f"The organization is now called \"{org.name}\"."
 
         response = self._handle_post(request, forms, {"rename": rename})
         if response is not None:
@@ -199,11 +199,11 @@ class OrgSettingsViews:
 
         def create_stack(data: dict) -> str:
             stack = services.create_stack(org, data["name"], actor=request.user)
-            return f"Stack “{stack.name}” was created."
+            return f"Stack \"{stack.name}\" was created."
 
         def create_role(data: dict) -> str:
             role = services.create_stack_role(org, data["name"], actor=request.user)
-            return f"Stack role “{role.name}” was created."
+            return f"Stack role \"{role.name}\" was created."
 
         response = self._handle_post(
             request, forms, {"create-stack": create_stack, "create-stack-role": create_role}

@@ -218,7 +218,7 @@ def stack_delete_view(site):
                 messages.error(request, str(exc))
             else:
                 messages.success(
-                    request, f"Stack “{name}” was deleted; {affected:,} member{'s' if affected != 1 else ''} "
+                    request, f"Stack \"{name}\" was deleted; {affected:,} member{'s' if affected != 1 else ''} "
                     "lost the roles they held on it."
                 )
             return redirect(tab)
@@ -248,7 +248,7 @@ def stack_role_delete_view(site):
             else:
                 n = usage.members
                 messages.success(
-                    request, f"Stack role “{name}” was deleted; {n:,}{'+' if usage.members_capped else ''} "
+                    request, f"Stack role \"{name}\" was deleted; {n:,}{'+' if usage.members_capped else ''} "
                     f"member{'s' if n != 1 else ''} lost it."
                 )
             return redirect(tab)

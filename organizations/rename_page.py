@@ -70,7 +70,7 @@ def rename_view(site, kind: Renamable):
             except services.ServiceError as exc:
                 form.add_error("name", str(exc))
             else:
-                messages.success(request, f"{kind.noun.capitalize()} “{old}” is now called “{renamed.name}”.")
+                messages.success(request, f"{kind.noun.capitalize()} \"{old}\" is now called \"{renamed.name}\".")
                 return redirect(tab)
         context = org_settings_context(request, site, org, "stacks", kind=kind, renamed=renamed, form=form,
                                        cancel_url=tab, title=f"Rename {kind.noun} {renamed.name}")

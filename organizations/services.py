@@ -280,7 +280,7 @@ def transfer_ownership(organization: Organization, new_owner: Membership, *, act
     can sign in (an Owner nobody can act as could not hand the org back). The new
     Owner is told by e-mail once this commits (organizations.signals.ownership_transferred)."""
     if (typed_name or "").strip() != organization.name:
-        raise ServiceError(f"Type the organization's name exactly as it is (“{organization.name}”) to transfer ownership.")
+        raise ServiceError(f"Type the organization's name exactly as it is (\"{organization.name}\") to transfer ownership.")
     if new_owner.organization_id != organization.pk:
         raise ServiceError("The new owner must be a member of this organization.")
     lock_organization(organization.pk)

@@ -168,8 +168,11 @@ def _describe(row: dict[str, Any] | None, now: datetime) -> str:
         sentence += f", answered {row['status']}"
         if row["detail"]:
             sentence += f" ({_short(row['detail'], 160)})"
-    ago = timesince(row["created_at"], now).split(",")[0].replace("\xa0", " ")
-    return f"{sentence}, {ago} ago ({format_datetime(row['created_at'])})"
+    if (now - row["created_at"]).total_seconds() < 60:
+        ago = "less than a minute ago"  # timesince says "0 minutes"
+    else:
+        ago = timesince(row["created_at"], now).split(",")[0].replace("\xa0", " ") + " ago"
+    return f"{sentence}, {ago} ({format_datetime(row['created_at'])})"
 
 
 LAST_COLUMNS = (

@@ -13,8 +13,15 @@ from organizations.background import enqueue_after_response
 RESET_THROTTLE_PREFIX = "reset-throttle"
 
 
+# Django's wording has a curly apostrophe ("didn\u2019t"); Orgdesk writes straight quotes.
+PASSWORD_MISMATCH = "The two passwords do not match."
+
+
 class InvitationPasswordForm(SetPasswordForm):
-    """Choose a password (Django's validators run, with the account's own data)."""
+    """Choose a password, from an invitation or a reset link (Django's validators
+    run, with the account's own data)."""
+
+    error_messages = {**SetPasswordForm.error_messages, "password_mismatch": PASSWORD_MISMATCH}
 
 
 class ConfirmPasswordForm(forms.Form):
@@ -48,6 +55,8 @@ class ConfirmPasswordForm(forms.Form):
 class ThrottledPasswordChangeForm(PasswordChangeForm):
     """Django's change form; the old password is a guess like any sign-in
     (organizations.throttle: pair and address pauses, account-wide delay)."""
+
+    error_messages = {**PasswordChangeForm.error_messages, "password_mismatch": PASSWORD_MISMATCH}
 
     def __init__(self, user, *args, request=None, **kwargs):
         self.request = request

@@ -30,13 +30,17 @@ def _send(subject: str, template: str, context: dict, to: str) -> None:
 
 
 def send_invitation(invitation: Invitation, token: str) -> None:
+    """Greets the person by the first name this org knows them by (typed by the
+    admin who added them, or sent by the identity provider), if any."""
+    membership = invitation.membership
     context = {
+        "first_name": (membership.given_name or membership.user.first_name).strip() if membership else "",
         "org_name": invitation.organization.name,
         "invited_by": invitation.invited_by if "@" in invitation.invited_by else "",
         "provisioned": invitation.source == "scim",
         "url": invitation_url(invitation, token),
         "days": settings.INVITATION_VALID_DAYS,
-        "has_password": invitation.membership.user.has_usable_password() if invitation.membership else False,
+        "has_password": membership.user.has_usable_password() if membership else False,
     }
     _send(f"You are invited to {invitation.organization.name} on Orgdesk", "signin/email/invitation.txt", context,
           invitation.email)

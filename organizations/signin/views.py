@@ -39,7 +39,7 @@ REFUSALS = {
                       "The link does not belong to this organization. Use the link exactly as it is in the e-mail."),
     Refusal.USED: (410, "This invitation has already been used",
                    "Each invitation link works once. Sign in with your e-mail and password, or use "
-                   "“Forgotten your password?” on the sign-in page."),
+                   "\"Forgotten your password?\" on the sign-in page."),
     Refusal.REVOKED: (410, "This invitation was revoked",
                       "An admin of the organization withdrew it. Ask them to send a new one if you should have access."),
     Refusal.REPLACED: (410, "This invitation was replaced by a newer invitation",
@@ -105,7 +105,7 @@ def invitation_accept(request: HttpRequest, org_uid: str, token: str) -> HttpRes
         return _accept(request, check, password=form.cleaned_data["new_password1"] if needs_password else None)
     context = page_context(
         request, f"Join {org.name}", org=org, invitation=invitation, form=form, needs_password=needs_password,
-        sso_only=sso_only,
+        sso_only=sso_only, password_rules=password_rules(),
     )
     # The token is in this page's URL: Django's Referrer-Policy "same-origin" keeps
     # it from other sites ("no-referrer" would make browsers send Origin: null,
@@ -196,8 +196,9 @@ def signout(request: HttpRequest) -> HttpResponse:
 
 
 def password_rules() -> list[str]:
-    """The password rules, as the validators state them (AUTH_PASSWORD_VALIDATORS)."""
-    return password_validators_help_texts()
+    """The password rules, as the validators state them (AUTH_PASSWORD_VALIDATORS),
+    with Orgdesk's straight apostrophes ("can't") instead of Django's curly ones."""
+    return [rule.replace("\u2019", "'") for rule in password_validators_help_texts()]
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
@@ -244,6 +245,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "signin/password_reset_confirm.html"
+    form_class = InvitationPasswordForm
 
     def form_valid(self, form):
         response = super().form_valid(form)

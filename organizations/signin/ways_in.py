@@ -107,7 +107,7 @@ def send_invitation(membership: Membership, *, actor: Actor) -> Invitation:
     if not membership.pending and membership.user.has_usable_password():
         raise services.ServiceError(
             f"{membership.user.email} already has a password and can sign in "
-            "(“Forgot your password?” on the sign-in page if they lost it)."
+            "(\"Forgotten your password?\" on the sign-in page if they lost it)."
         )
     return create_invitation(membership, source=InvitationSource.MANUAL, actor=actor)
 

@@ -29,6 +29,6 @@ def test_owner_logs_in_and_adds_a_stack_from_organization_settings(live_server, 
     page.click("#create-stack-form input[type=submit]")
 
     page.wait_for_url(f"{live_server.url}/admin/orgs/{org.uid}/settings/stacks/")
-    assert "Stack “Website” was created." in page.locator(".messagelist").inner_text()
+    assert 'Stack "Website" was created.' in page.locator(".messagelist").inner_text()
     assert "Website" in page.locator("#stacks tbody").inner_text()
     assert list(Stack.objects.filter(organization=org).values_list("name", flat=True)) == ["Website"]

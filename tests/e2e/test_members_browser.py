@@ -113,7 +113,7 @@ def test_owner_renames_and_deletes_a_stack(live_server, browser_page):
     page.locator('tr[data-stack="Web"] .stack-rename').click()
     page.fill("#id_name", "Website")
     page.click("#stack-rename-form input[type=submit]")
-    assert "Stack “Web” is now called “Website”." in page.locator(".messagelist").text_content()
+    assert 'Stack "Web" is now called "Website".' in page.locator(".messagelist").text_content()
     page.locator('tr[data-stack="Website"] .stack-delete').click()
     assert "3 members lose every role they hold on Website" in page.locator("#stack-delete-impact").inner_text()
     snap(page, "stack-delete-confirm")

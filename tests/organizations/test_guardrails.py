@@ -78,7 +78,7 @@ def test_ownership_passes_after_typing_the_name_and_the_new_owner_is_told_by_ema
 @pytest.mark.parametrize(
     "case, expected",
     [
-        ("wrong-name", "Type the organization's name exactly as it is (“Acme”)"),
+        ("wrong-name", 'Type the organization\'s name exactly as it is ("Acme")'),
         ("cannot-sign-in", "Ownership can only pass to someone who can sign in. Provisioned@acme.example cannot sign in"),
         ("deactivated", "Select a valid choice"),
     ],

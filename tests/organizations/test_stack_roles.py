@@ -106,7 +106,7 @@ def test_delete_page_confirms_with_counts_then_deletes(client, world, owner):
     assert "2 members</strong> lose it: 3 grants" in page and 'id="stack-role-delete-confirm"' in page
     assert StackRole.objects.filter(pk=world["qa"].pk).exists()  # GET changes nothing
     response = client.post(delete, follow=True)
-    assert "Stack role “QA” was deleted; 2 members lost it." in response.content.decode()
+    assert "Stack role &quot;QA&quot; was deleted; 2 members lost it." in response.content.decode()
     assert not StackRole.objects.filter(pk=world["qa"].pk).exists()
 
 

@@ -106,7 +106,7 @@ def domain_remove_view(site):
         if request.method in ("GET", "HEAD"):
             effect = (
                 f"{org.name}'s identity provider will no longer link accounts at {row.domain} without proof nor create "
-                f"people there, and “Sign in with SSO” will no longer find {org.name} from an address at {row.domain}."
+                f"people there, and \"Sign in with SSO\" will no longer find {org.name} from an address at {row.domain}."
                 if row.verified else f"{row.domain} is not verified yet; nothing else changes."
             )
             context = {

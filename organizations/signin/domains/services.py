@@ -64,11 +64,11 @@ def normalize_domain(text: str) -> str:
             if label.startswith("xn--"):
                 label.encode("ascii").decode("idna")  # a Punycode label must decode
     except UnicodeError as exc:
-        raise ServiceError(f"“{text.strip()[:100]}” is not a valid domain name.") from exc
+        raise ServiceError(f"\"{text.strip()[:100]}\" is not a valid domain name.") from exc
     labels = ascii_name.split(".")
     if len(ascii_name) > 253 or not all(_LABEL_RE.match(label) for label in labels):
         raise ServiceError(
-            f"“{text.strip()[:100]}” is not a valid domain name: use letters, digits and hyphens between dots."
+            f"\"{text.strip()[:100]}\" is not a valid domain name: use letters, digits and hyphens between dots."
         )
     if len(labels) < 2:
         raise ServiceError("Enter a whole domain such as acme.example, not a top-level domain.")

@@ -137,15 +137,15 @@ def sso_signin_name_view(site):
                 messages.error(request, str(exc))
             else:
                 request.session.pop(SIGNIN_NAME_SESSION_KEY, None)
-                messages.success(request, f"The SSO sign-in name is “{sso.signin_name}”. Paste the values below into your IdP.")
+                messages.success(request, f"The SSO sign-in name is \"{sso.signin_name}\". Paste the values below into your IdP.")
             return redirect(tab_url)
         pending = request.session.get(SIGNIN_NAME_SESSION_KEY) or {}
         if pending.get("org") != org.uid or services.get_settings(org) is not None:
             return redirect(tab_url)
         name = pending["name"]
         context = {
-            **site.each_context(request), "org": org, "title": f"Use “{name}” as the SSO sign-in name?",
-            "message": f"People of {org.name} will type “{name}” at “Sign in with SSO”, and your identity provider "
+            **site.each_context(request), "org": org, "title": f"Use \"{name}\" as the SSO sign-in name?",
+            "message": f"People of {org.name} will type \"{name}\" at \"Sign in with SSO\", and your identity provider "
             "is set up with URLs that contain it. It cannot change later.",
             "button": "Create sign-in name", "danger": False, "cancel_url": tab_url,
             "hidden_fields": [("signin_name", name)], "crumb_url": tab_url, "crumb_label": "Single Sign-On",

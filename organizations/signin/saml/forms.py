@@ -24,7 +24,7 @@ class SigninNameForm(ActionForm):
         regex=SIGNIN_NAME_RE,
         max_length=50,
         label="SSO sign-in name",
-        help_text="Lowercase letters, digits and hyphens. People type it at “Sign in with SSO”; it cannot change later.",
+        help_text="Lowercase letters, digits and hyphens. People type it at \"Sign in with SSO\"; it cannot change later.",
         error_messages={"invalid": "Use lowercase letters, digits and hyphens (not at the start or end)."},
     )
 

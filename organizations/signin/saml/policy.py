@@ -11,7 +11,7 @@ from organizations.models import Membership, OrgRole, User
 
 
 STRICT_MESSAGE = (
-    "{org} requires signing in through its identity provider. Use “Sign in with SSO” with the sign-in name “{name}”."
+    "{org} requires signing in through its identity provider. Use \"Sign in with SSO\" with the sign-in name \"{name}\"."
 )
 
 

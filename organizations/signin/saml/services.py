@@ -246,14 +246,14 @@ def create_settings(org: Organization, *, actor: Actor, signin_name: str | None 
     existing = SsoSettings.objects.select_for_update().filter(organization=org).first()
     if existing is not None:
         if signin_name and validate_signin_name(signin_name) != existing.signin_name:
-            raise ServiceError(f"The sign-in name is already “{existing.signin_name}” and cannot change.")
+            raise ServiceError(f"The sign-in name is already \"{existing.signin_name}\" and cannot change.")
         return existing
     name = validate_signin_name(signin_name) if signin_name else suggested_signin_name(org)
     try:
         with transaction.atomic():
             sso = SsoSettings.objects.create(organization=org, signin_name=name)
     except IntegrityError as exc:
-        raise ServiceError(f"The sign-in name “{name}” is taken; choose another.") from exc
+        raise ServiceError(f"The sign-in name \"{name}\" is taken; choose another.") from exc
     audit.record(org, actor, SSO_CREATE, sso, after=_snapshot(sso), target_label=name)
     return sso
 
