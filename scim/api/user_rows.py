@@ -67,10 +67,12 @@ def _member_sql(vendor: str, by: str, descending: bool = False, groups: bool = T
             f"{e.column('display')}) ORDER BY {e.column('primary')} DESC, {e.column('id')}) "
             f"FROM {qn(e.table)} WHERE {e.column('membership')} = {MEMBER.column('id')})"
         )
+        # Each group's name by its primary key: a join let the planner hash the
+        # whole group table (every org's groups) for a member's few links.
         related += (
-            f", (SELECT json_agg(json_build_array({link.column('group')}, {name.column('display_name')}) "
+            f", (SELECT json_agg(json_build_array({link.column('group')}, "
+            f"(SELECT {name.column('display_name')} FROM {qn(name.table)} WHERE {name.column('id')} = {link.column('group')})) "
             f"ORDER BY {link.column('group')}) FROM {qn(link.table)} "
-            f"JOIN {qn(name.table)} ON {name.column('id')} = {link.column('group')} "
             f"WHERE {link.column('membership')} = {MEMBER.column('id')})"
             if groups
             else ", NULL"
