@@ -325,3 +325,34 @@ def test_a_token_revoked_after_it_was_remembered_is_refused_at_once(redis_cache,
     response = scim.get(f"/Users/{member.pk}")
     assert response.status_code == 401
     assert response.json()["detail"].startswith("This token was regenerated")
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_dropped_costs_the_read_nothing(redis_cache, org, served):
+    """The read is its own health check: on a persistent connection the server
+    closed while idle it fails, and runs again on a new connection."""
+    import psycopg
+
+    scim = ScimClient(org, enable_scim(org)[1], Client())
+    member = people(org, 1)[0]
+    for _ in range(3):  # the token is remembered: the user read is the request's first statement
+        assert scim.get(f"/Users/{member.pk}").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    settings_dict = connection.settings_dict
+    with psycopg.connect(host=settings_dict["HOST"], port=settings_dict["PORT"] or 5432, user=settings_dict["USER"],
+                         dbname=settings_dict["NAME"], autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    # What request_started does for a request in production (the test client leaves it out).
+    connection.health_check_done = False
+    with CaptureQueriesContext(connection) as ctx:
+        response = scim.get(f"/Users/{member.pk}")
+    assert response.status_code == 200, response.content
+    assert not any(q["sql"].strip().upper() == "SELECT 1" for q in ctx.captured_queries)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != pid
+    assert served[-1] == fast_reads.ONE
