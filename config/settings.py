@@ -78,6 +78,9 @@ MIDDLEWARE = [
     # Retry-After), request log, provisioning activity.
     "scim.api.middleware.ScimApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A request under /scim/ ends here: its view, or the hot reads' fast path
+    # (scim/api/fast_reads.py); everything below serves the browser.
+    "scim.api.stack.ScimStackMiddleware",
     # Content-Security-Policy on every page (CONTENT_SECURITY_POLICY below);
     # nothing at all for the SCIM API, probes and /metrics.
     "config.csp.OrgdeskCSPMiddleware",

@@ -17,7 +17,6 @@ from django import forms
 from django.conf import settings
 from django.db.models import Q
 from django.http import HttpRequest
-from django.utils import timezone
 
 from organizations.models import Organization
 from organizations.paging import capped_count

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from functools import cached_property, lru_cache
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections, models
 
 
 def qn(name: str) -> str:
@@ -76,6 +76,26 @@ def fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def fetch_read(sql: str, params: Sequence[Any]) -> list[tuple]:
+    """`fetch` for a read that starts a request's work (the SCIM reads): on a
+    persistent connection it is itself the health check, instead of the
+    `SELECT 1` that CONN_HEALTH_CHECKS sends before a request's first statement
+    (a whole roundtrip, as much as the read). A connection the server dropped
+    while idle fails the read, which is then run once more on a new connection,
+    as after a failed health check. Inside a transaction nothing changes: the
+    connection is in use, and a retry could not be."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    reused = conn.connection is not None and not conn.in_atomic_block and conn.health_check_enabled
+    if not reused or conn.health_check_done:
+        return fetch(sql, params)
+    conn.health_check_done = True
+    try:
+        return fetch(sql, params)
+    except (OperationalError, InterfaceError):
+        conn.close()
+        return fetch(sql, params)
 
 
 # Values every backend takes as they are (get_db_prep_save returns them unchanged).

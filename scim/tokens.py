@@ -109,7 +109,12 @@ def _token_from_row(row: tuple) -> SecretToken:
 AUTH_CACHE_SECONDS = 10
 AUTH_CACHE_MAX = 1000
 AUTH_VERSION_KEY = "scim-auth-version"
-_verified: dict[str, tuple[tuple, bytes, float]] = {}
+# prefix -> (row, version, expiry, token built from the row for remembered()).
+_verified: dict[str, tuple[tuple, bytes, float, SecretToken]] = {}
+
+
+def auth_version_key() -> str:
+    return cache.make_key(AUTH_VERSION_KEY)
 
 
 def _auth_version() -> bytes | None:
@@ -119,7 +124,7 @@ def _auth_version() -> bytes | None:
     client = redis_client()
     if client is None:
         return None
-    key = cache.make_key(AUTH_VERSION_KEY)
+    key = auth_version_key()
     try:
         version = client.get(key)
         if version is None:
@@ -137,7 +142,7 @@ def bump_auth_version() -> None:
     if client is None:
         return
     try:
-        client.set(cache.make_key(AUTH_VERSION_KEY), uuid.uuid4().hex)
+        client.set(auth_version_key(), uuid.uuid4().hex)
     except Exception:  # remembered tokens then expire within AUTH_CACHE_SECONDS
         logger.error("Token cache: could not change the auth version in Redis", exc_info=True)
 
@@ -162,7 +167,28 @@ def _remember(prefix: str, row: tuple, version: bytes | None) -> None:
         return
     if len(_verified) >= AUTH_CACHE_MAX:
         _verified.clear()
-    _verified[prefix] = (row, version, time.monotonic() + AUTH_CACHE_SECONDS)
+    _verified[prefix] = (row, version, time.monotonic() + AUTH_CACHE_SECONDS, _token_from_row(row))
+
+
+def remembered(secret: str, org_uid: str) -> tuple[SecretToken, bytes] | None:
+    """The token this process remembers as having passed every check of
+    `check` for this org, with the version it was stamped with; None when
+    `check` must decide (nothing remembered, expired, another secret or org,
+    or last_used_at due for its write). The caller confirms that the version
+    is still the one in Redis before trusting it (scim.api.fast_reads sends
+    that GET in the same roundtrip as its own commands). The token and its
+    installation and org are shared by the requests that use them this way:
+    read them, never change them."""
+    prefix = parse_prefix(secret)
+    hit = _verified.get(prefix) if prefix is not None else None
+    if hit is None or hit[2] <= time.monotonic():
+        return None
+    token = hit[3]
+    if token.installation.organization.uid != org_uid or not hmac.compare_digest(token.token_hash, hash_token(secret)):
+        return None
+    if token.last_used_at is None or timezone.now() - token.last_used_at >= LAST_USED_RESOLUTION:
+        return None
+    return token, hit[1]
 
 
 # Why a token was refused, as the SCIM 401 tells it (scim.api.auth). Only a
@@ -206,7 +232,9 @@ def check(secret: str, org_uid: str) -> SecretToken | Refusal:
         return Refusal(REVOKED, installation.pk)
     if not org.scim_enabled or not org.has_feature("scim"):
         return Refusal(SCIM_OFF, installation.pk)
-    if not touch_last_used(token):  # after a write the row is old: the next request reads it
+    if touch_last_used(token):  # after a write the row is old: the next request reads it
+        _verified.pop(prefix, None)
+    else:
         _remember(prefix, row, version)
     return token
 

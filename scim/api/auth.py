@@ -76,6 +76,26 @@ def note_refusal(request: HttpRequest, org_uid: str, installation_id: int | None
     request.scim_refused = RefusedCall(org_uid, installation_id, reason)
 
 
+def check_request(request: HttpRequest, org_uid: str) -> HttpResponse | None:
+    """Authenticate the request for this org and count it against its
+    installation's limits: None when it may proceed, else the 401/429 to answer."""
+    if (refusal := authenticate_request(request, org_uid)) is not None:
+        # The address lockout is consulted only for a failed token: a valid
+        # token is never refused by it (see ratelimit's docstring), and the
+        # happy path reads no failure counters. A locked-out address is
+        # answered without counting the failure, as before.
+        if (refused := ratelimit.refuse_locked_out_address(request)) is not None:
+            note_refusal(request, org_uid, refusal.installation_id, ratelimit.ADDRESS_LOCKED)
+            return refused
+        ratelimit.record_auth_failure(request)
+        note_refusal(request, org_uid, refusal.installation_id, refusal.reason)
+        return error_response(401, DETAILS[refusal.reason])
+    if (refused := ratelimit.refuse_over_limit(request)) is not None:
+        note_refusal(request, org_uid, request.scim_installation.pk, ratelimit.OVER_LIMIT)
+        return refused
+    return None
+
+
 class ScimAuthCheckMiddleware:
     """The AUTH_CHECK_MIDDLEWARE of SCIM_SERVICE_PROVIDER (a view decorator)."""
 
@@ -83,19 +103,6 @@ class ScimAuthCheckMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        org_uid = kwargs.get("org_uid", "")
-        if (refusal := authenticate_request(request, org_uid)) is not None:
-            # The address lockout is consulted only for a failed token: a valid
-            # token is never refused by it (see ratelimit's docstring), and the
-            # happy path reads no failure counters. A locked-out address is
-            # answered without counting the failure, as before.
-            if (refused := ratelimit.refuse_locked_out_address(request)) is not None:
-                note_refusal(request, org_uid, refusal.installation_id, ratelimit.ADDRESS_LOCKED)
-                return refused
-            ratelimit.record_auth_failure(request)
-            note_refusal(request, org_uid, refusal.installation_id, refusal.reason)
-            return error_response(401, DETAILS[refusal.reason])
-        if (refused := ratelimit.refuse_over_limit(request)) is not None:
-            note_refusal(request, org_uid, request.scim_installation.pk, ratelimit.OVER_LIMIT)
+        if (refused := check_request(request, kwargs.get("org_uid", ""))) is not None:
             return refused
         return self.get_response(request, *args, **kwargs)

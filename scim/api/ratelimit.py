@@ -137,29 +137,77 @@ def _check_installation_redis(client, installation_id: int, per_minute: int, bur
     so there is no add-then-incr race; EXPIRE is refreshed on every request,
     harmless as every key names its own second or minute. Only a refusal
     costs a second roundtrip, to undo its minute count."""
-    window = int(now // MINUTE)
-    minute_key = cache.make_key(f"{KEY_PREFIX}:inst:{installation_id}:{window}")
     pipe = client.pipeline(transaction=False)
+    count = queue_installation_count(pipe, installation_id, per_minute, burst, now)
+    return count.decide(client, pipe.execute())
+
+
+@dataclass(frozen=True)
+class QueuedCount:
+    """The installation's counters, queued on a Redis pipeline that may carry
+    other commands (scim.api.fast_reads sends the token's version check in the
+    same roundtrip): `decide` reads their replies, which come first."""
+
+    installation_id: int
+    per_minute: int
+    burst: int
+    now: float
+    commands: int
+
+    @property
+    def _minute_key(self) -> str:
+        return cache.make_key(f"{KEY_PREFIX}:inst:{self.installation_id}:{int(self.now // MINUTE)}")
+
+    @property
+    def _second_key(self) -> str:
+        return cache.make_key(f"{KEY_PREFIX}:burst:{self.installation_id}:{int(self.now)}")
+
+    def decide(self, client, replies: list) -> Decision:
+        replies = replies[: self.commands]
+        if self.burst > 0 and replies[0] > self.burst:
+            if self.per_minute > 0:
+                client.decr(self._minute_key)  # the generic path never counted it in the minute
+            return Decision(False, 1)
+        if self.per_minute > 0:
+            current, previous = int(replies[-3]), int(replies[-1] or 0)
+            weight = 1 - (self.now % MINUTE) / MINUTE
+            if previous * weight + current > self.per_minute:
+                client.decr(self._minute_key)  # a refused request does not use up the budget
+                return Decision(False, _retry_after(previous, current, self.per_minute, self.now))
+        return ALLOW
+
+    def undo(self, client) -> None:
+        """Take the request back (it turned out not to be one of this installation's)."""
+        pipe = client.pipeline(transaction=False)
+        if self.burst > 0:
+            pipe.decr(self._second_key)
+        if self.per_minute > 0:
+            pipe.decr(self._minute_key)
+        pipe.execute()
+
+
+def queue_installation_count(pipe, installation_id: int, per_minute: int, burst: int, now: float) -> QueuedCount:
+    count = QueuedCount(installation_id, per_minute, burst, now, 0)
+    n = 0
     if burst > 0:
-        second_key = cache.make_key(f"{KEY_PREFIX}:burst:{installation_id}:{int(now)}")
-        pipe.incr(second_key)
-        pipe.expire(second_key, 2)
+        pipe.incr(count._second_key)
+        pipe.expire(count._second_key, 2)
+        n += 2
     if per_minute > 0:
-        pipe.incr(minute_key)
-        pipe.expire(minute_key, 2 * MINUTE)
-        pipe.get(cache.make_key(f"{KEY_PREFIX}:inst:{installation_id}:{window - 1}"))
-    replies = pipe.execute()
-    if burst > 0 and replies[0] > burst:
-        if per_minute > 0:
-            client.decr(minute_key)  # the generic path never counted it in the minute
-        return Decision(False, 1)
-    if per_minute > 0:
-        current, previous = int(replies[-3]), int(replies[-1] or 0)
-        weight = 1 - (now % MINUTE) / MINUTE
-        if previous * weight + current > per_minute:
-            client.decr(minute_key)  # a refused request does not use up the budget
-            return Decision(False, _retry_after(previous, current, per_minute, now))
-    return ALLOW
+        pipe.incr(count._minute_key)
+        pipe.expire(count._minute_key, 2 * MINUTE)
+        pipe.get(cache.make_key(f"{KEY_PREFIX}:inst:{installation_id}:{int(now // MINUTE) - 1}"))
+        n += 3
+    return QueuedCount(installation_id, per_minute, burst, now, n)
+
+
+def queue_request_count(pipe, installation_id: int, *, now: float | None = None) -> QueuedCount | None:
+    """What check_installation counts, queued on `pipe`; None when the limits are off."""
+    per_minute = _limit("SCIM_RATE_LIMIT_PER_MINUTE", 6000)
+    burst = _limit("SCIM_RATE_LIMIT_BURST", 500)
+    if per_minute <= 0 and burst <= 0:
+        return None
+    return queue_installation_count(pipe, installation_id, per_minute, burst, time.time() if now is None else now)
 
 
 def check_address(address: str, *, now: float | None = None) -> Decision:

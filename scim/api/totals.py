@@ -27,6 +27,14 @@ def _key(resource: str, organization_id: int) -> str:
     return f"scim-total:{resource}:{organization_id}"
 
 
+def redis_key(resource: str, organization_id: int) -> str | None:
+    """The Redis key of a cached total, for a caller that reads it in a roundtrip
+    of its own (scim.api.fast_reads); None when totals are not cached in Redis."""
+    if getattr(settings, "SCIM_TOTAL_CACHE_SECONDS", 5) <= 0 or redis_client() is None:
+        return None
+    return cache.make_key(_key(resource, organization_id))
+
+
 def unfiltered_total(resource: str, organization_id: int, count: Callable[[], int]) -> int:
     seconds = getattr(settings, "SCIM_TOTAL_CACHE_SECONDS", 5)
     if seconds <= 0:

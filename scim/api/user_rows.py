@@ -24,7 +24,7 @@ from django.db.models import QuerySet
 
 from organizations.models import Membership, MembershipEmail
 from scim.models import ScimGroup, ScimGroupMember
-from scim.rawsql import Columns, fetch, placeholders, qn
+from scim.rawsql import Columns, fetch, fetch_read, placeholders, qn
 
 from .lookups import ORG_PARAM
 
@@ -47,6 +47,10 @@ def _member_sql(vendor: str, by: str, descending: bool = False, groups: bool = T
     org = MEMBER.column("organization")
     if by == "username":  # at most one row: no ORDER BY / LIMIT (scim.api.lookups)
         where = f"{org} = {ORG_PARAM} AND LOWER({MEMBER.column('scim_username')}) = LOWER(%s)"
+    elif by == "externalid":
+        # Case-exact, as the filter translation compares it (scim.api.filters), through
+        # the LOWER() index; not unique, so ordered by id and cut like any page.
+        where = f"{_EXTERNAL_ID_MATCH} ORDER BY {pk} LIMIT %s OFFSET %s"
     elif by == "id":
         where = f"{org} = {ORG_PARAM} AND {pk} = %s"
     else:
@@ -63,15 +67,23 @@ def _member_sql(vendor: str, by: str, descending: bool = False, groups: bool = T
             f"{e.column('display')}) ORDER BY {e.column('primary')} DESC, {e.column('id')}) "
             f"FROM {qn(e.table)} WHERE {e.column('membership')} = {MEMBER.column('id')})"
         )
+        # Each group's name by its primary key: a join let the planner hash the
+        # whole group table (every org's groups) for a member's few links.
         related += (
-            f", (SELECT json_agg(json_build_array({link.column('group')}, {name.column('display_name')}) "
+            f", (SELECT json_agg(json_build_array({link.column('group')}, "
+            f"(SELECT {name.column('display_name')} FROM {qn(name.table)} WHERE {name.column('id')} = {link.column('group')})) "
             f"ORDER BY {link.column('group')}) FROM {qn(link.table)} "
-            f"JOIN {qn(name.table)} ON {name.column('id')} = {link.column('group')} "
             f"WHERE {link.column('membership')} = {MEMBER.column('id')})"
             if groups
             else ", NULL"
         )
     return f"SELECT {MEMBER.select}{related} FROM {qn(MEMBER.table)} WHERE {where}"
+
+
+_EXTERNAL_ID_MATCH = (
+    f"{MEMBER.column('organization')} = {ORG_PARAM} "
+    f"AND LOWER({MEMBER.column('scim_external_id')}) = LOWER(%s) AND {MEMBER.column('scim_external_id')} = %s"
+)
 
 
 def _json(value: Any) -> list:
@@ -83,7 +95,7 @@ def _json(value: Any) -> list:
 def _members(sql: str, params: list, groups: bool) -> list[dict[str, Any]]:
     rows = []
     width = len(MEMBER)
-    for raw in fetch(sql, params):
+    for raw in fetch_read(sql, params):
         row = MEMBER.as_dict(raw)
         if len(raw) > width:  # PostgreSQL: e-mails and groups came along
             row["emails"] = [email_entry(*e) for e in _json(raw[width])]
@@ -99,6 +111,11 @@ def page(org_id: int, *, limit: int, offset: int, descending: bool = False, grou
 def by_username(org_id: int, user_name: str, *, limit: int, offset: int, groups: bool = True) -> list[dict[str, Any]]:
     rows = _members(_member_sql(connection.vendor, "username", False, groups), [org_id, user_name], groups)
     return rows[offset : offset + limit]  # the page of a list that holds at most one row
+
+
+def by_external_id(org_id: int, external_id: str, *, limit: int, offset: int, groups: bool = True) -> list[dict[str, Any]]:
+    sql = _member_sql(connection.vendor, "externalid", False, groups)
+    return _members(sql, [org_id, external_id, external_id, limit, offset], groups)
 
 
 def by_id(org_id: int, pk: int, *, groups: bool = True) -> dict[str, Any] | None:
