@@ -22,7 +22,6 @@ from .base import ResourceView, SearchView, note_activity
 
 class UsersView(ResourceView, scim_views.UsersView):
     adapter = ScimUserAdapter
-    create_in_transaction = False  # provisioning.provision_user is atomic
     noun = "user"
     not_found = c.DETAIL_USER_NOT_FOUND
     name_attribute = "userName"
