@@ -97,13 +97,17 @@ def insert_unless_conflict(obj) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING of one unsaved object; True (and its
     primary key set) when it was inserted, False when a unique constraint
     refused it. Unlike an INSERT in a savepoint, it costs one statement."""
+    from django.db.models import signals as model_signals
     from django.db.models.constants import OnConflict
 
-    meta = obj._meta
+    meta, model = obj._meta, type(obj)
+    # The model signals save() sends, so their receivers (cached totals, token
+    # checks) see an insert made this way as any other.
+    model_signals.pre_save.send(sender=model, instance=obj, raw=False, using="default", update_fields=None)
     fields = [f for f in meta.concrete_fields if not f.generated and f is not meta.auto_field]
     for f in fields:  # what save() does before an INSERT (auto_now_add and friends)
         setattr(obj, f.attname, f.pre_save(obj, True))
-    rows = type(obj)._base_manager._insert(
+    rows = model._base_manager._insert(
         [obj], fields=fields, returning_fields=meta.db_returning_fields, on_conflict=OnConflict.IGNORE
     )
     if not rows or rows[0] is None or rows[0][0] is None:
@@ -111,6 +115,7 @@ def insert_unless_conflict(obj) -> bool:
     for value, field in zip(rows[0], meta.db_returning_fields):
         setattr(obj, field.attname, value)
     obj._state.adding, obj._state.db = False, "default"
+    model_signals.post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False, using="default")
     return True
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -25,9 +25,9 @@ from organizations.services import (
     owned_by,
     remove_member,
 )
+from organizations.signals import membership_active_changed, membership_created
 from organizations.signin import invitations
 from organizations.transactions import service_atomic
-from organizations.signals import membership_active_changed, membership_created
 
 from . import signals
 from .models import ScimGroup, ScimGroupMember
@@ -162,12 +162,15 @@ def _write_emails(membership: Membership, emails: list[dict[str, Any]], *, new: 
         for e in emails
         if e.get("value")
     )
+    # What a prefetch would hold, in the model's order (primary first, then as
+    # written): the write response renders it without reading it back; a
+    # brand-new membership is in no group yet, an existing one keeps the groups
+    # its locking read brought.
+    created.sort(key=lambda e: not e.primary)
+    cache = getattr(membership, "_prefetched_objects_cache", None) or {}
+    membership._prefetched_objects_cache = {**cache, "email_set": created}
     if new:
-        # What a prefetch would hold, in the model's order (primary first, then
-        # as written): the write response renders it without reading it back,
-        # and a brand-new membership is in no group yet.
-        created.sort(key=lambda e: not e.primary)
-        membership._prefetched_objects_cache = {"email_set": created, "group_memberships": []}
+        membership._prefetched_objects_cache["group_memberships"] = []
 
 
 def _notify(organization: Organization, membership_ids: Iterable[int], *, actor: Actor, group: ScimGroup | None = None) -> None:
