@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db import transaction
 from django.db.models import BooleanField, Exists, OuterRef, Q, Value
 
 from organizations import audit

@@ -173,7 +173,6 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
         actor, org = request.scim_installation, request.scim_org
         lenient_remove = self.remove_values
         if self.obj.pk is not None and self.members_touched and self.replace_values is None:
-            self._save_name()
             # Removing someone who is not (or no longer) a member is a no-op, not an
             # error: Okta retries removals of users deleted meanwhile. The ids to add
             # are checked for this org in the statement that reads the named links.
@@ -182,6 +181,7 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
                 provisioning.resolve_member_ids(org, bad)  # refuses them, naming them
             remove_ids = {pk for v in lenient_remove if (pk := provisioning.parse_id(v)) is not None}
             provisioning.change_group_members(self.obj, add=add_ids, remove=remove_ids, actor=actor, unresolved_add=True)
+            self._save_name()  # after the members are checked: an unknown member is the error named
             return
         strict = self.add_values | (self.replace_values or set())
         member_ids = provisioning.resolve_member_ids(org, strict) if strict else set()
