@@ -227,6 +227,11 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 # First retry of a failed send after this many seconds, doubling up to an hour.
 EMAIL_RETRY_DELAY = env_int("EMAIL_RETRY_DELAY", 60)
 INVITATION_VALID_DAYS = env_int("INVITATION_VALID_DAYS", 7)
+# Invitations owed by SCIM pushes are built and sent by one worker run per
+# burst, INVITATION_BATCH_SECONDS after its first push; beat sweeps every
+# INVITATION_SWEEP_SECONDS in case that run was lost (organizations.signin.invitations).
+INVITATION_BATCH_SECONDS = env_int("INVITATION_BATCH_SECONDS", 10)
+INVITATION_SWEEP_SECONDS = env_int("INVITATION_SWEEP_SECONDS", 30)
 
 # Cache: Redis when REDIS_URL is set, otherwise process-local memory.
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -258,6 +263,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scim.tasks.prune_provisioning_activity",
         "schedule": timedelta(seconds=env_int("SCIM_ACTIVITY_PRUNE_SECONDS", 3600)),
         "options": {"expires": 3600},
+    },
+    "deliver-due-invitations": {
+        "task": "organizations.signin.tasks.deliver_due_invitations",
+        "schedule": timedelta(seconds=INVITATION_SWEEP_SECONDS),
+        "options": {"expires": INVITATION_SWEEP_SECONDS},
     },
     "expire-invitations": {
         "task": "organizations.tasks.expire_invitations",

@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db import transaction
 from django.db.models import BooleanField, Exists, OuterRef, Q, Value
 
 from organizations import audit
 from organizations.audit import Actor
 from organizations.audit_actions import ACCESS_RECOMPUTE
 from organizations.models import Membership, Organization, OrgRole, Stack, StackAccess
+from organizations.transactions import service_atomic
 from scim.models import ScimGroupMember
 
 from .engine import BY_HAND_SOURCE, DERIVED_SOURCE, UNCHANGED_ORG_ROLE, MappingRule, derive_access
@@ -86,17 +86,21 @@ def also_by_hand(*, row_ref: str = "") -> Exists:
 
 
 def load_rules(organization_id: int) -> dict[int, MappingRule]:
-    """Every mapping of the org as pure rules, keyed by group id (2 queries)."""
-    rules: dict[int, MappingRule] = {}
-    mappings = GroupMapping.objects.filter(organization_id=organization_id).prefetch_related("stack_roles")
-    for mapping in mappings:
-        rules[mapping.group_id] = MappingRule(
-            group_id=mapping.group_id,
-            org_role=mapping.org_role,
-            stack_roles=frozenset((sr.stack_id, sr.role_id) for sr in mapping.stack_roles.all()),
-            all_stacks_role_id=mapping.all_stacks_role_id,
+    """Every mapping of the org as pure rules, keyed by group id (one query: the
+    mappings outer-joined with their per-stack grants)."""
+    found: dict[int, tuple[str, int | None, set[tuple[int, int]]]] = {}
+    for group_id, org_role, all_stacks_role_id, stack_id, role_id in GroupMapping.objects.filter(
+        organization_id=organization_id
+    ).values_list("group_id", "org_role", "all_stacks_role_id", "stack_roles__stack_id", "stack_roles__role_id"):
+        pairs = found.setdefault(group_id, (org_role, all_stacks_role_id, set()))[2]
+        if stack_id is not None:
+            pairs.add((stack_id, role_id))
+    return {
+        group_id: MappingRule(
+            group_id=group_id, org_role=org_role, stack_roles=frozenset(pairs), all_stacks_role_id=all_stacks_role_id
         )
-    return rules
+        for group_id, (org_role, all_stacks_role_id, pairs) in found.items()
+    }
 
 
 def _apply_batch(organization: Organization, memberships: list[Membership], *, actor: Actor) -> int:
@@ -108,7 +112,11 @@ def _apply_batch(organization: Organization, memberships: list[Membership], *, a
     recomputes of the same org overlap (a mapping edited twice in a row), a batch
     that runs later always applies the newer mapping."""
     rules = load_rules(organization.pk)
-    stack_ids = frozenset(Stack.objects.filter(organization_id=organization.pk).values_list("pk", flat=True))
+    # The org's stacks matter only to an all-stacks mapping (rule 3).
+    if any(rule.all_stacks_role_id is not None for rule in rules.values()):
+        stack_ids = frozenset(Stack.objects.filter(organization_id=organization.pk).values_list("pk", flat=True))
+    else:
+        stack_ids = frozenset()
     ids = [m.pk for m in memberships]
     groups_of: dict[int, set[int]] = defaultdict(set)
     for membership_id, group_id in ScimGroupMember.objects.filter(
@@ -178,9 +186,12 @@ def _apply_batch(organization: Organization, memberships: list[Membership], *, a
     return len(events)
 
 
-@transaction.atomic
-def recompute_memberships(membership_ids: Iterable[int], *, actor: Actor) -> int:
+@service_atomic
+def recompute_memberships(
+    membership_ids: Iterable[int], *, actor: Actor, organization: Organization | None = None
+) -> int:
     """Re-derive access for these memberships now; returns how many changed.
+    `organization`: theirs, when the caller has it (saves reading it).
 
     Rows are locked in primary-key order, so two recomputes of overlapping
     members serialise instead of deadlocking; ids of deleted memberships are
@@ -189,7 +200,7 @@ def recompute_memberships(membership_ids: Iterable[int], *, actor: Actor) -> int
     if not ids:
         return 0
     changed = 0
-    orgs: dict[int, Organization] = {}
+    orgs: dict[int, Organization] = {organization.pk: organization} if organization is not None else {}
     for start in range(0, len(ids), BATCH_SIZE):
         chunk = ids[start : start + BATCH_SIZE]
         by_org: dict[int, list[Membership]] = defaultdict(list)
@@ -202,6 +213,45 @@ def recompute_memberships(membership_ids: Iterable[int], *, actor: Actor) -> int
                 orgs[org_id] = Organization.objects.get(pk=org_id)
             changed += _apply_batch(orgs[org_id], memberships, actor=actor)
     return changed
+
+
+def recompute_locked(membership: Membership, *, actor: Actor) -> int:
+    """Re-derive one membership its caller has locked and read in this
+    transaction (a state change): no second lock, no read of the org."""
+    return _apply_batch(membership.organization, [membership], actor=actor)
+
+
+def apply_deactivation(membership: Membership, *, actor: Actor) -> int:
+    """Rule 6 for one membership just deactivated (locked by its caller): it
+    derives nothing whatever its groups and the org's mappings, so neither is
+    read; its derived rows go and its org role returns to the base (the
+    Owner's stays). Writes and audits what recompute_memberships would."""
+    derived = derive_access(
+        active=False, current_role=membership.role, manual_role=membership.manual_role,
+        group_ids=set(), rules={}, stack_ids=set(),
+    )
+    held = list(
+        StackAccess.objects.filter(membership_id=membership.pk, source=DERIVED_SOURCE).values_list(
+            "pk", "stack_id", "role_id"
+        )
+    )
+    role_changed = derived.org_role != membership.role
+    if not (held or role_changed):
+        return 0
+    if held:
+        StackAccess.objects.filter(pk__in=[pk for pk, _, _ in held]).delete()
+    before = {"role": membership.role, "stack_roles": sorted([s, r] for _, s, r in held)}
+    if role_changed:
+        Membership.objects.filter(pk=membership.pk).update(role=derived.org_role)
+        membership.role = derived.org_role
+    audit.bulk_record([
+        audit.build_event(
+            membership.organization, actor, ACCESS_RECOMPUTE, target_type="organizations.membership",
+            target_id=str(membership.pk), target_label=membership.scim_username,
+            before=before, after={"role": derived.org_role, "stack_roles": []},
+        )
+    ])
+    return 1
 
 
 def job_actor(job: RecomputeJob) -> Actor:

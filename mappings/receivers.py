@@ -11,7 +11,7 @@ from organizations import signals as org_signals
 from organizations.models import Organization
 from scim import signals as scim_signals
 
-from . import services
+from . import access, services
 
 
 def on_stack_created(sender, *, stack, actor, **kwargs) -> None:
@@ -23,8 +23,17 @@ def on_member_changed_by_hand(sender, *, membership, actor, **kwargs) -> None:
     services.recompute_memberships([membership.pk], actor=actor)
 
 
+def on_member_active_changed(sender, *, membership, active, actor, **kwargs) -> None:
+    """Deactivated or reactivated (by hand or over SCIM; the sender locked and read
+    the row): only what that requires is read and written (mappings.access)."""
+    if active:
+        access.recompute_locked(membership, actor=actor)
+    else:
+        access.apply_deactivation(membership, actor=actor)
+
+
 def on_group_membership_changed(sender, *, organization, member_ids, actor, group_id=None, **kwargs) -> None:
-    services.group_members_changed(member_ids, actor=actor, group_id=group_id)
+    services.group_members_changed(member_ids, actor=actor, group_id=group_id, organization=organization)
 
 
 def group_mapping_section(sender, *, request: HttpRequest, organization: Organization, **kwargs) -> str:
@@ -60,7 +69,7 @@ def mappings_using_role(sender, *, role, **kwargs) -> tuple[list[str], int]:
 def connect() -> None:
     org_signals.stack_created.connect(on_stack_created, dispatch_uid="mappings-stack-created")
     org_signals.manual_role_changed.connect(on_member_changed_by_hand, dispatch_uid="mappings-manual-role")
-    org_signals.membership_active_changed.connect(on_member_changed_by_hand, dispatch_uid="mappings-member-active")
+    org_signals.membership_active_changed.connect(on_member_active_changed, dispatch_uid="mappings-member-active")
     scim_signals.group_membership_changed.connect(on_group_membership_changed, dispatch_uid="mappings-group-members")
     scim_signals.scim_tab_sections.connect(group_mapping_section, dispatch_uid="mappings-scim-tab-section")
     org_signals.stack_role_in_use.connect(mappings_using_role, dispatch_uid="mappings-stack-role-in-use")

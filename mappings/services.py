@@ -103,7 +103,9 @@ def stack_created(stack: Stack, *, actor: Actor) -> None:
     )
 
 
-def group_members_changed(membership_ids: Iterable[int], *, actor: Actor, group_id: int | None = None) -> int:
+def group_members_changed(
+    membership_ids: Iterable[int], *, actor: Actor, group_id: int | None = None, organization: Organization | None = None
+) -> int:
     """The one call the SCIM API makes, inside its transaction, after any change to
     group membership, a group's deletion (with the member ids collected before
     deleting; the mapping cascades with the group), or a user's activation state.
@@ -117,7 +119,7 @@ def group_members_changed(membership_ids: Iterable[int], *, actor: Actor, group_
     if group_id is not None and not GroupMapping.objects.filter(group_id=group_id).exists():
         return 0
     if len(ids) <= settings.ACCESS_SYNC_LIMIT:
-        return recompute_memberships(ids, actor=actor)
+        return recompute_memberships(ids, actor=actor, organization=organization)
     first = Membership.objects.select_related("organization").filter(pk__in=ids).first()
     if first is None:
         return 0

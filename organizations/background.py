@@ -31,10 +31,11 @@ BROKER_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def enqueue(task: Task, *args) -> None:
-    """Hand `task(*args)` to a worker; run it here if the broker is down."""
+def enqueue(task: Task, *args, countdown: int | None = None) -> None:
+    """Hand `task(*args)` to a worker (to start `countdown` seconds from now, if
+    given); run it here, at once, if the broker is down."""
     try:
-        task.delay(*args)
+        task.apply_async(args=args, countdown=countdown)
     except BROKER_ERRORS:
         logger.warning("Celery broker unavailable: running %s%s in this process", task.name, args, exc_info=True)
         try:

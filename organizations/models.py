@@ -166,6 +166,10 @@ class Membership(models.Model):
     # The org's identity provider created or updated this member over SCIM: it
     # pushes its own state again, so a change made by hand may not last.
     scim_managed = models.BooleanField(default=False)
+    # An invitation is owed to this member (a SCIM push or reactivation): set in
+    # the same write, built and e-mailed by the worker's sweep, which clears it
+    # (organizations.signin.invitations.deliver_due). Nothing is lost if a worker dies.
+    invitation_due = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
@@ -193,6 +197,8 @@ class Membership(models.Model):
             models.Index(fields=["organization"], condition=Q(active=False), name="membership_deactivated_idx"),
             # The SSO tab's few Strict mode exceptions of a big org.
             models.Index(fields=["organization"], condition=Q(sso_exempt=True), name="membership_sso_exempt_idx"),
+            # The few memberships owed an invitation, for the sweep that sends them.
+            models.Index(fields=["id"], condition=Q(invitation_due=True), name="membership_invitation_due_idx"),
         ]
 
     def __str__(self) -> str:

@@ -86,18 +86,43 @@ def get_or_create_account(
     if not email or "@" not in email:
         raise ServiceError("A valid e-mail address is required.")
     check_names(first_name, last_name)
-    user = find_account(email)
-    if user is not None:
-        return user, False
-    try:
-        with transaction.atomic():
-            user = User.objects.create_user(
-                email=email, first_name=first_name, last_name=last_name, created_by_org=created_by
-            )
-            return user, True
-    except IntegrityError:
-        # Another request created the same account concurrently.
-        return filter_ci(User.objects.all(), "email", email).get(), False
+    # One INSERT that the unique e-mail index lets through or turns into a no-op
+    # (an existing account, or one a concurrent request just created): no
+    # savepoint, and a new account costs one statement.
+    user = User(
+        email=User.objects.normalize_email(email), first_name=first_name, last_name=last_name,
+        created_by_org=created_by, is_staff=False, is_superuser=False,
+    )
+    user.set_unusable_password()
+    if insert_unless_conflict(user):
+        return user, True
+    return filter_ci(User.objects.all(), "email", email).get(), False
+
+
+def insert_unless_conflict(obj) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING of one unsaved object; True (and its
+    primary key set) when it was inserted, False when a unique constraint
+    refused it. Unlike an INSERT in a savepoint, it costs one statement."""
+    from django.db.models import signals as model_signals
+    from django.db.models.constants import OnConflict
+
+    meta, model = obj._meta, type(obj)
+    # The model signals save() sends, so their receivers (cached totals, token
+    # checks) see an insert made this way as any other.
+    model_signals.pre_save.send(sender=model, instance=obj, raw=False, using="default", update_fields=None)
+    fields = [f for f in meta.concrete_fields if not f.generated and f is not meta.auto_field]
+    for f in fields:  # what save() does before an INSERT (auto_now_add and friends)
+        setattr(obj, f.attname, f.pre_save(obj, True))
+    rows = model._base_manager._insert(
+        [obj], fields=fields, returning_fields=meta.db_returning_fields, on_conflict=OnConflict.IGNORE
+    )
+    if not rows or rows[0] is None or rows[0][0] is None:
+        return False
+    for value, field in zip(rows[0], meta.db_returning_fields):
+        setattr(obj, field.attname, value)
+    obj._state.adding, obj._state.db = False, "default"
+    model_signals.post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False, using="default")
+    return True
 
 
 def owned_by(user: User, organization: Organization) -> bool:

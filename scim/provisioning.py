@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
+from django.db.models import Exists, OuterRef
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -20,8 +21,17 @@ from organizations.audit_actions import (
     SCIM_USER_PROVISION, SCIM_USER_REACTIVATE, SCIM_USER_UPDATE,
 )
 from organizations.models import Membership, MembershipEmail, Organization, OrgRole
-from organizations.services import OwnershipError, ServiceError, get_or_create_account, owned_by, remove_member
+from organizations.services import (
+    OwnershipError,
+    ServiceError,
+    get_or_create_account,
+    insert_unless_conflict,
+    owned_by,
+    remove_member,
+)
 from organizations.signals import membership_active_changed, membership_created
+from organizations.signin import invitations
+from organizations.transactions import service_atomic
 
 from . import signals
 from .models import ScimGroup, ScimGroupMember
@@ -156,12 +166,15 @@ def _write_emails(membership: Membership, emails: list[dict[str, Any]], *, new: 
         for e in emails
         if e.get("value")
     )
+    # What a prefetch would hold, in the model's order (primary first, then as
+    # written): the write response renders it without reading it back; a
+    # brand-new membership is in no group yet, an existing one keeps the groups
+    # its locking read brought.
+    created.sort(key=lambda e: not e.primary)
+    cache = getattr(membership, "_prefetched_objects_cache", None) or {}
+    membership._prefetched_objects_cache = {**cache, "email_set": created}
     if new:
-        # What a prefetch would hold, in the model's order (primary first, then
-        # as written): the write response renders it without reading it back,
-        # and a brand-new membership is in no group yet.
-        created.sort(key=lambda e: not e.primary)
-        membership._prefetched_objects_cache = {"email_set": created, "group_memberships": []}
+        membership._prefetched_objects_cache["group_memberships"] = []
 
 
 def _notify(organization: Organization, membership_ids: Iterable[int], *, actor: Actor, group: ScimGroup | None = None) -> None:
@@ -175,7 +188,7 @@ def _notify(organization: Organization, membership_ids: Iterable[int], *, actor:
         )
 
 
-@transaction.atomic
+@service_atomic
 def provision_user(organization: Organization, profile: UserProfile, *, actor: Actor) -> Membership:
     """POST /Users: find or create the global account by e-mail and add it to the
     org as a Member. An account that is already a member (say invited by hand) is
@@ -196,36 +209,38 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
     except ServiceError as exc:
         raise InvalidValue(str(exc)) from exc
     pending = not created and not owned_by(account, organization)
-    try:
-        # The unique constraints decide (userName per org, case-insensitively;
-        # one membership per person and org), concurrent POSTs included; only a
-        # refused INSERT asks which one. Raising rolls back the whole transaction,
-        # an account created above included.
-        with transaction.atomic():
-            membership = Membership.objects.create(
-                organization=organization,
-                user=account,
-                role=OrgRole.MEMBER,
-                manual_role=OrgRole.MEMBER,
-                active=profile.active,
-                pending=pending,
-                scim_managed=True,
-                scim_username=_fit(profile.user_name, Membership, "scim_username"),
-                scim_external_id=_fit(profile.external_id, Membership, "scim_external_id"),
-                display_name=_fit(profile.display_name, Membership, "display_name"),
-                given_name=_fit(profile.given_name, Membership, "given_name"),
-                family_name=_fit(profile.family_name, Membership, "family_name"),
-                scim_extra=profile.extra,
-            )
-    except IntegrityError as exc:
+    membership = Membership(
+        organization=organization,
+        user=account,
+        role=OrgRole.MEMBER,
+        manual_role=OrgRole.MEMBER,
+        active=profile.active,
+        pending=pending,
+        scim_managed=True,
+        scim_username=_fit(profile.user_name, Membership, "scim_username"),
+        scim_external_id=_fit(profile.external_id, Membership, "scim_external_id"),
+        display_name=_fit(profile.display_name, Membership, "display_name"),
+        given_name=_fit(profile.given_name, Membership, "given_name"),
+        family_name=_fit(profile.family_name, Membership, "family_name"),
+        scim_extra=profile.extra,
+        # The invitation is owed in the same INSERT; the worker builds and sends it.
+        invitation_due=invitations.invite_on_provision(organization, pending=pending, active=profile.active),
+    )
+    # The unique constraints decide (userName per org, case-insensitively; one
+    # membership per person and org), concurrent POSTs included: a refused
+    # INSERT is a no-op, and only then is it asked which one. Raising rolls back
+    # the whole transaction, an account created above included.
+    if not insert_unless_conflict(membership):
         if _username_taken(organization, profile.user_name):
-            raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.") from exc
-        raise UniquenessError(f"A user with e-mail {email!r} already exists in this organization.") from exc
+            raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.")
+        raise UniquenessError(f"A user with e-mail {email!r} already exists in this organization.")
     _write_emails(membership, profile.emails, new=True)
     audit.record(
         organization, actor, SCIM_USER_PROVISION, membership, target_label=membership.scim_username,
         after=profile.snapshot(),
     )
+    if membership.invitation_due:
+        invitations.schedule_due_delivery()
     membership_created.send(sender=Membership, membership=membership, source="scim", actor=actor)
     return membership
 
@@ -239,7 +254,7 @@ def _locked(membership: Membership, locked: bool) -> Membership:
     return Membership.objects.select_for_update().select_related("organization").get(pk=membership.pk)
 
 
-@transaction.atomic
+@service_atomic
 def update_user_profile(membership: Membership, profile: UserProfile, *, actor: Actor, locked: bool = False) -> Membership:
     """PUT or PATCH /Users/<id>: store the new profile; a change of `active`
     (de)provisions through set_membership_active."""
@@ -265,7 +280,8 @@ def update_user_profile(membership: Membership, profile: UserProfile, *, actor: 
     }
     changed = [name for name, value in fields.items() if getattr(membership, name) != value]
     emails_changed = before.emails != profile.emails
-    if changed or emails_changed:  # a PATCH of `active` alone writes nothing here
+    active_changed = before.active != profile.active
+    if changed or emails_changed or active_changed:
         # updated_at moves with the e-mails too: it is the User's version (scim.api.versions).
         for name in changed:
             setattr(membership, name, fields[name])
@@ -274,9 +290,10 @@ def update_user_profile(membership: Membership, profile: UserProfile, *, actor: 
         if changed and not membership.scim_managed:
             membership.scim_managed = True
             changed.append("scim_managed")
-        try:
-            with transaction.atomic():
-                membership.save(update_fields=[*changed, "updated_at"])
+        if active_changed:  # in the same UPDATE (announced below, after the profile's audit entry)
+            changed += [f for f in _apply_active(membership, profile.active) if f not in changed]
+        try:  # (no savepoint: a refusal rolls the whole request back)
+            membership.save(update_fields=[*changed, "updated_at"])
         except IntegrityError as exc:
             raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.") from exc
     if emails_changed:
@@ -289,12 +306,34 @@ def update_user_profile(membership: Membership, profile: UserProfile, *, actor: 
             membership.organization, actor, SCIM_USER_UPDATE, membership, target_label=membership.scim_username,
             before=before.snapshot(), after=profile.snapshot(),
         )
-    if before.active != profile.active:
-        set_membership_active(membership, profile.active, actor=actor, locked=True)
+    if active_changed:
+        _announce_active(membership, profile.active, actor=actor)
     return membership
 
 
-@transaction.atomic
+def _apply_active(membership: Membership, active: bool) -> list[str]:
+    """Set the state (not saved); returns the fields to save. A reactivation owes
+    the person an invitation where the org invites (built by the worker)."""
+    membership.active = active
+    membership.scim_managed = True  # the IdP (de)provisions it: it manages this member
+    fields = ["active", "scim_managed"]
+    if active and invitations.invite_on_scim_reactivation(membership):
+        membership.invitation_due = True
+        fields.append("invitation_due")
+    return fields
+
+
+def _announce_active(membership: Membership, active: bool, *, actor: Actor) -> None:
+    audit.record(
+        membership.organization, actor, SCIM_USER_REACTIVATE if active else SCIM_USER_DEACTIVATE, membership,
+        target_label=membership.scim_username, before={"active": not active}, after={"active": active},
+    )
+    if active and membership.invitation_due:
+        invitations.schedule_due_delivery()
+    membership_active_changed.send(sender=Membership, membership=membership, active=active, actor=actor)
+
+
+@service_atomic
 def set_membership_active(membership: Membership, active: bool, *, actor: Actor, locked: bool = False) -> Membership:
     """Deprovisioning keeps the record (GET shows active:false) and drops all
     derived access at once; reactivation re-derives it from current groups."""
@@ -303,18 +342,12 @@ def set_membership_active(membership: Membership, active: bool, *, actor: Actor,
         raise OwnershipError(OWNER_MESSAGE)
     if membership.active == active:
         return membership
-    membership.active = active
-    membership.scim_managed = True  # the IdP (de)provisions it: it manages this member
-    membership.save(update_fields=["active", "scim_managed", "updated_at"])
-    audit.record(
-        membership.organization, actor, SCIM_USER_REACTIVATE if active else SCIM_USER_DEACTIVATE, membership,
-        target_label=membership.scim_username, before={"active": not active}, after={"active": active},
-    )
-    membership_active_changed.send(sender=Membership, membership=membership, active=active, actor=actor)
+    membership.save(update_fields=[*_apply_active(membership, active), "updated_at"])
+    _announce_active(membership, active, actor=actor)
     return membership
 
 
-@transaction.atomic
+@service_atomic
 def delete_membership(membership: Membership, *, actor: Actor) -> None:
     """DELETE /Users/<id>: the membership leaves the org; account and audit trail stay."""
     if membership.role == OrgRole.OWNER:
@@ -334,9 +367,8 @@ def parse_id(value: Any) -> int | None:
 # --- groups -----------------------------------------------------------------
 
 
-def resolve_member_ids(organization: Organization, values: Iterable[Any]) -> set[int]:
-    """Membership ids of *this* org; any other value (another org's, unknown, not a
-    number) refuses the whole request, so nothing is applied half-way."""
+def parse_member_ids(values: Iterable[Any]) -> tuple[set[int], list[str]]:
+    """(the ids, the values that are no id at all) of members as an IdP sends them."""
     wanted: set[int] = set()
     bad: list[str] = []
     for value in values:
@@ -345,13 +377,24 @@ def resolve_member_ids(organization: Organization, values: Iterable[Any]) -> set
             wanted.add(pk)
         else:
             bad.append(str(value).strip())
+    return wanted, bad
+
+
+def _refuse_unknown(bad: list[str]) -> None:
+    if bad:
+        raise InvalidValue(f"Unknown member ids for this organization: {', '.join(bad[:20])}")
+
+
+def resolve_member_ids(organization: Organization, values: Iterable[Any]) -> set[int]:
+    """Membership ids of *this* org; any other value (another org's, unknown, not a
+    number) refuses the whole request, so nothing is applied half-way."""
+    wanted, bad = parse_member_ids(values)
     if wanted:
         found = set(
             Membership.objects.filter(organization=organization, pk__in=wanted).values_list("pk", flat=True)
         )
         bad.extend(str(i) for i in sorted(wanted - found))
-    if bad:
-        raise InvalidValue(f"Unknown member ids for this organization: {', '.join(bad[:20])}")
+    _refuse_unknown(bad)
     return wanted
 
 
@@ -369,7 +412,7 @@ def _clean_name(display_name: str) -> str:
     return _fit(name, ScimGroup, "display_name")
 
 
-@transaction.atomic
+@service_atomic
 def create_group(
     organization: Organization,
     display_name: str,
@@ -381,13 +424,9 @@ def create_group(
     name = _clean_name(display_name)
     if _name_taken(organization, name):
         raise UniquenessError(f"A group named {name!r} already exists in this organization.")
-    try:
-        with transaction.atomic():
-            group = ScimGroup.objects.create(
-                organization=organization, display_name=name, external_id=_fit(external_id, ScimGroup, "external_id")
-            )
-    except IntegrityError as exc:
-        raise UniquenessError(f"A group named {name!r} already exists in this organization.") from exc
+    group = ScimGroup(organization=organization, display_name=name, external_id=_fit(external_id, ScimGroup, "external_id"))
+    if not insert_unless_conflict(group):
+        raise UniquenessError(f"A group named {name!r} already exists in this organization.")
     ids = sorted(set(member_ids))
     ScimGroupMember.objects.bulk_create(ScimGroupMember(group=group, membership_id=i) for i in ids)
     audit.record(
@@ -398,7 +437,7 @@ def create_group(
     return group
 
 
-@transaction.atomic
+@service_atomic
 def update_group(
     group: ScimGroup, *, actor: Actor, display_name: str | None = None, external_id: str | None = None
 ) -> ScimGroup:
@@ -417,9 +456,8 @@ def update_group(
         group.external_id = external_id
         fields.append("external_id")
     if fields:
-        try:
-            with transaction.atomic():
-                group.save(update_fields=[*fields, "updated_at"])
+        try:  # (no savepoint: a refusal rolls the whole request back)
+            group.save(update_fields=[*fields, "updated_at"])
         except IntegrityError as exc:
             raise UniquenessError(f"A group named {group.display_name!r} already exists in this organization.") from exc
         audit.record(
@@ -428,14 +466,16 @@ def update_group(
         )
     return group
 
-@transaction.atomic
+@service_atomic
 def change_group_members(
     group: ScimGroup, *, actor: Actor, add: Iterable[int] = (), remove: Iterable[int] = (),
-    replace: Iterable[int] | None = None,
+    replace: Iterable[int] | None = None, unresolved_add: bool = False,
 ) -> tuple[set[int], set[int]]:
     """The one writer of group membership: `replace` sets the whole list, else
-    `remove` then `add` apply. Ids must already be resolved for this org. Returns
-    (added, removed) and notifies the access engine once for both."""
+    `remove` then `add` apply. Ids must be resolved for this org, except `add`
+    with unresolved_add=True: they are then checked in the same statement that
+    reads which of the named are members (an unknown one refuses the whole
+    call). Returns (added, removed) and notifies the access engine once for both."""
     links = ScimGroupMember.objects.filter(group=group)
     if replace is not None:
         current = set(links.values_list("membership_id", flat=True))
@@ -443,9 +483,8 @@ def change_group_members(
         added, removed = target - current, current - target
         before, after = len(current), len(target)
     else:
-        # Only the members named are read (a 20,000-member group is pushed 100 at a time).
         add, remove = set(add), set(remove) - set(add)
-        present = set(links.filter(membership_id__in=add | remove).values_list("membership_id", flat=True))
+        present = _present(group, add, remove, unresolved_add=unresolved_add)
         added, removed = add - present, remove & present
         before = None
     if removed:
@@ -455,10 +494,11 @@ def change_group_members(
     if added or removed:
         # The group's version (scim.api.versions) moves with its members; the
         # object keeps the value written, so the response needs no re-read.
+        # Counted (for the audit entry) in the same statement, only when
+        # something changed.
         group.updated_at = timezone.now()
-        ScimGroup.objects.filter(pk=group.pk).update(updated_at=group.updated_at)
-        if before is None:  # counted only when something changed
-            after = links.count()
+        after = _touch_and_count(group)
+        if before is None:
             before = after - len(added) + len(removed)
         audit.record(
             group.organization, actor, SCIM_GROUP_MEMBERS, group,
@@ -471,6 +511,44 @@ def change_group_members(
         )
         _notify(group.organization, added | removed, actor=actor, group=group)
     return added, removed
+
+
+def _present(group: ScimGroup, add: set[int], remove: set[int], *, unresolved_add: bool) -> set[int]:
+    """Which of the named members are in the group: only those are read (a
+    20,000-member group is pushed 100 at a time). unresolved_add: the ids to add
+    are memberships of the group's org, checked in the same statement."""
+    named = add | remove
+    if not named:
+        return set()
+    if not unresolved_add:
+        return set(ScimGroupMember.objects.filter(group=group, membership_id__in=named).values_list("membership_id", flat=True))
+    rows = (
+        Membership.objects.filter(organization_id=group.organization_id, pk__in=named)
+        .annotate(linked=Exists(ScimGroupMember.objects.filter(group=group, membership_id=OuterRef("pk"))))
+        .values_list("pk", "linked")
+    )
+    found, present = set(), set()
+    for pk, linked in rows:
+        found.add(pk)
+        if linked:
+            present.add(pk)
+    _refuse_unknown([str(i) for i in sorted(add - found)])
+    return present
+
+
+def _touch_and_count(group: ScimGroup) -> int:
+    """Move the group's updated_at to the value on the object and count its
+    members, in one statement (the count sees this transaction's changes)."""
+    table = ScimGroup._meta.db_table
+    links = ScimGroupMember._meta
+    sql = (
+        f'UPDATE "{table}" SET "{ScimGroup._meta.get_field("updated_at").column}" = %s WHERE "{ScimGroup._meta.pk.column}" = %s '
+        f'RETURNING (SELECT COUNT(*) FROM "{links.db_table}" WHERE "{links.get_field("group").column}" = %s)'
+    )
+    field = ScimGroup._meta.get_field("updated_at")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [field.get_db_prep_save(group.updated_at, connection), group.pk, group.pk])
+        return cursor.fetchone()[0]
 
 
 def _insert_links(group: ScimGroup, member_ids: list[int]) -> None:
@@ -501,7 +579,7 @@ def touch_groups_of_deleted_member(sender, instance: Membership, origin=None, **
     ScimGroup.objects.filter(memberships__membership_id=instance.pk).update(updated_at=timezone.now())
 
 
-@transaction.atomic
+@service_atomic
 def delete_group(group: ScimGroup, *, actor: Actor) -> None:
     """Members lose what the group granted; the group's mapping goes with it."""
     member_ids = list(ScimGroupMember.objects.filter(group=group).values_list("membership_id", flat=True))

@@ -20,7 +20,7 @@ from organizations.audit_actions import (
     INVITATION_ACCEPT, INVITATION_CREATE, INVITATION_EXPIRE, INVITATION_REFUSE, INVITATION_RESEND,
     INVITATION_REVOKE, ORGANIZATION_INVITE_PROVISIONED_MEMBERS,
 )
-from organizations.background import enqueue
+from organizations.background import enqueue, tasks_run_eagerly
 from organizations.models import Membership, Organization, OrgRole, User
 from organizations.tokens import hash_token
 
@@ -36,6 +36,129 @@ REASON_EXPIRED = "expired"  # set by expire_invitations; still listed, so it can
 
 def _label(invitation: Invitation) -> str:
     return invitation.email
+
+
+# ---- invitations owed by SCIM writes: built and sent by the worker -----------
+# A SCIM push (or reactivation) records only that an invitation is owed
+# (Membership.invitation_due, written in the same INSERT or UPDATE); the worker
+# builds the invitation, its token and e-mail. The request enqueues at most one
+# task per INVITATION_BATCH_SECONDS (a cache key added with SET NX semantics),
+# which picks up every owed invitation of the burst; beat sweeps every
+# INVITATION_SWEEP_SECONDS in case that task was lost. Each e-mail is sent while
+# its invitation row is locked, and marked sent in the same transaction, so a
+# worker that dies mid-way leaves it unsent (rolled back) for the next sweep.
+
+DUE_KICK_KEY = "invitations-due-kick"
+DUE_BATCH = 200
+
+
+def invite_on_provision(organization: Organization, *, pending: bool, active: bool) -> bool:
+    """Whether a member the IdP creates is owed an invitation: unless the org
+    turned that off; an existing account asked to join (pending) always is,
+    accepting being the only way it joins."""
+    return active and (pending or organization.invite_provisioned_members)
+
+
+def invite_on_scim_reactivation(membership: Membership) -> bool:
+    """Reactivation over SCIM invites again only where the org invites
+    provisioned members (or the member is pending); whether the person set a
+    password meanwhile is checked by the worker (deliver_due), not the request."""
+    return membership.pending or membership.organization.invite_provisioned_members
+
+
+def schedule_due_delivery() -> None:
+    """Once the write commits: make sure a delivery run is coming (see above)."""
+    transaction.on_commit(_kick_due_delivery)
+
+
+def _kick_due_delivery() -> None:
+    from django.core.cache import cache
+
+    from .tasks import deliver_due_invitations
+
+    if tasks_run_eagerly():
+        enqueue(deliver_due_invitations)
+        return
+    delay = settings.INVITATION_BATCH_SECONDS
+    try:
+        first = cache.add(DUE_KICK_KEY, 1, timeout=delay + 5)
+    except Exception:  # the cache is down: enqueue (the beat sweep is the safety net)
+        first = True
+    if first:
+        enqueue(deliver_due_invitations, countdown=delay)
+
+
+def _owed(membership: Membership) -> bool:
+    """A due membership still gets its invitation: active, and either asked to
+    join or without a password of its own (a person who set one signs in)."""
+    return membership.active and (membership.pending or not membership.user.has_usable_password())
+
+
+def create_due_invitations() -> int:
+    """Build the invitations owed (Membership.invitation_due), a batch per
+    transaction: any open link of those members is replaced, the flag cleared.
+    Rows another run holds are skipped. Returns how many were created."""
+    created = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                Membership.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(invitation_due=True)
+                .select_related("organization", "user")
+                .order_by("pk")[:DUE_BATCH]
+            )
+            if not due:
+                return created
+            Membership.objects.filter(pk__in=[m.pk for m in due]).update(invitation_due=False)
+            owed = [m for m in due if _owed(m)]
+            if not owed:
+                continue
+            now = timezone.now()
+            events = []
+            replaced = list(
+                Invitation.objects.select_for_update()
+                .filter(Q(revoked_at__isnull=True) | Q(revoked_reason=REASON_EXPIRED))
+                .filter(membership__in=owed, accepted_at__isnull=True)
+            )
+            if replaced:
+                Invitation.objects.filter(pk__in=[i.pk for i in replaced]).update(
+                    revoked_at=now, revoked_reason=REASON_REPLACED
+                )
+                by_member = {m.pk: m for m in owed}
+                events += [
+                    audit.build_event(
+                        by_member[i.membership_id].organization, None, INVITATION_REVOKE,
+                        target_type=Invitation._meta.label_lower, target_id=str(i.pk), target_label=_label(i),
+                        after={"reason": REASON_REPLACED},
+                    )
+                    for i in replaced if i.revoked_at is None
+                ]
+            expires = now + timedelta(days=settings.INVITATION_VALID_DAYS)
+            invitations = Invitation.objects.bulk_create(
+                Invitation(
+                    organization=m.organization, membership=m, email=m.user.email, source=InvitationSource.SCIM,
+                    expires_at=expires,
+                )
+                for m in owed
+            )
+            events += [
+                audit.build_event(
+                    i.organization, None, INVITATION_CREATE, target_type=Invitation._meta.label_lower,
+                    target_id=str(i.pk), target_label=_label(i),
+                    after={"email": i.email, "source": i.source, "expires_at": i.expires_at.isoformat()},
+                )
+                for i in invitations
+            ]
+            audit.bulk_record(events)
+            created += len(invitations)
+
+
+def deliver_due() -> tuple[int, int]:
+    """The delivery run: build what is owed, then send every open invitation
+    never attempted. Returns (created, sent)."""
+    from .tasks import deliver_unsent
+
+    return create_due_invitations(), deliver_unsent()
 
 
 def _schedule_delivery(invitation_id: int) -> None:
@@ -270,8 +393,8 @@ def on_membership_created(sender, *, membership: Membership, source: str, actor:
     """The IdP created a member: invite them unless the org turned that off. An
     existing account the IdP pushed (pending) is always invited: accepting is the
     only way it joins."""
-    if source != InvitationSource.SCIM or not membership.active:
-        return
+    if source != InvitationSource.SCIM or not membership.active or membership.invitation_due:
+        return  # (due: the write that created it owes the invitation; the worker sends it)
     if not membership.organization.invite_provisioned_members and not membership.pending:
         return
     create_invitation(membership, source=InvitationSource.SCIM, actor=actor, new_membership=True)
@@ -283,6 +406,8 @@ def on_membership_active_changed(sender, *, membership: Membership, active: bool
     if not active:
         _revoke_open(membership, actor=actor, reason=REASON_DEACTIVATED)
         return
+    if membership.invitation_due:
+        return  # owed by the SCIM write that reactivated it: the worker decides and sends
     user = membership.user
     if not membership.pending and (user.has_usable_password() or not membership.organization.invite_provisioned_members):
         return

@@ -80,12 +80,76 @@ def send_invitation_email(self, invitation_id: int) -> bool:
                 target_label=invitation.email, after={"attempts": invitation.send_attempts, "error": error},
             )
         raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries))
+    _mark_sent(invitation)
+    return True
+
+
+def _mark_sent(invitation: Invitation) -> None:
     Invitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now(), last_error="")
     audit.record(
         invitation.organization, None, INVITATION_DELIVER, invitation, target_label=invitation.email,
         after={"attempts": invitation.send_attempts},
     )
+
+
+def _send_one_unsent() -> bool | None:
+    """Lock one open invitation never attempted (skipping those another run
+    holds), give it a token and send it, in one transaction: a worker killed
+    mid-way rolls it back, and the next run sends it. None: none left."""
+    failed = None
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("organization", "membership__user")
+            .filter(sent_at__isnull=True, send_attempts=0, accepted_at__isnull=True, revoked_at__isnull=True,
+                    expires_at__gt=timezone.now(), membership__active=True)
+            .order_by("pk")
+            .first()
+        )
+        if invitation is None:
+            return None
+        token = new_token()
+        invitation.token_hash = hash_token(token)
+        invitation.send_attempts += 1
+        try:
+            mail.send_invitation(invitation, token)
+        except MAIL_ERRORS as exc:
+            failed = f"{type(exc).__name__}: {exc}"[:500]
+            invitation.last_error = failed
+            invitation.save(update_fields=["token_hash", "send_attempts", "last_error"])
+        else:
+            invitation.save(update_fields=["token_hash", "send_attempts"])
+            _mark_sent(invitation)
+    if failed is not None:
+        # Retried with backoff by the one-invitation task, as any delivery failure.
+        logger.warning("Invitation %s not delivered (attempt 1): %s", invitation.pk, failed)
+        enqueue(send_invitation_email, invitation.pk, countdown=_retry_delay(0))
+        return False
     return True
+
+
+def deliver_unsent() -> int:
+    """Send every open invitation never attempted; returns how many were sent."""
+    sent = 0
+    while (outcome := _send_one_unsent()) is not None:
+        sent += bool(outcome)
+    return sent
+
+
+@shared_task(acks_late=True)
+def deliver_due_invitations() -> tuple[int, int]:
+    """The one task of a burst of SCIM pushes (and beat's sweep): build every
+    owed invitation and send them (organizations.signin.invitations.deliver_due).
+    Idempotent; a run killed mid-way is run again (acks late) or swept."""
+    from django.core.cache import cache
+
+    from .invitations import DUE_KICK_KEY, deliver_due
+
+    try:
+        cache.delete(DUE_KICK_KEY)  # writes from now on schedule the next run
+    except Exception:
+        logger.warning("Could not clear the invitation kick key", exc_info=True)
+    return deliver_due()
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5)

@@ -172,6 +172,17 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
         request = self.request
         actor, org = request.scim_installation, request.scim_org
         lenient_remove = self.remove_values
+        if self.obj.pk is not None and self.members_touched and self.replace_values is None:
+            # Removing someone who is not (or no longer) a member is a no-op, not an
+            # error: Okta retries removals of users deleted meanwhile. The ids to add
+            # are checked for this org in the statement that reads the named links.
+            add_ids, bad = provisioning.parse_member_ids(self.add_values)
+            if bad:
+                provisioning.resolve_member_ids(org, bad)  # refuses them, naming them
+            remove_ids = {pk for v in lenient_remove if (pk := provisioning.parse_id(v)) is not None}
+            provisioning.change_group_members(self.obj, add=add_ids, remove=remove_ids, actor=actor, unresolved_add=True)
+            self._save_name()  # after the members are checked: an unknown member is the error named
+            return
         strict = self.add_values | (self.replace_values or set())
         member_ids = provisioning.resolve_member_ids(org, strict) if strict else set()
         if self.obj.pk is None:
@@ -179,18 +190,15 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
                 org, self.name or "", external_id=self.external_id or "", member_ids=member_ids, actor=actor
             )
             return
+        self._save_name()
+        if self.members_touched:  # the whole list (PUT with members, PATCH replace)
+            provisioning.change_group_members(self.obj, replace=member_ids, actor=actor)
+
+    def _save_name(self) -> None:
         if self.name is not None or self.external_id is not None:
-            provisioning.update_group(self.obj, display_name=self.name, external_id=self.external_id, actor=actor)
-        if self.members_touched:
-            # Removing someone who is not (or no longer) a member is a no-op, not an
-            # error: Okta retries removals of users deleted meanwhile.
-            remove_ids = {pk for v in lenient_remove if (pk := provisioning.parse_id(v)) is not None}
-            if self.replace_values is not None:
-                provisioning.change_group_members(self.obj, replace=member_ids, actor=actor)
-            else:
-                provisioning.change_group_members(
-                    self.obj, add=member_ids & {int(v) for v in self.add_values}, remove=remove_ids, actor=actor
-                )
+            provisioning.update_group(
+                self.obj, display_name=self.name, external_id=self.external_id, actor=self.request.scim_installation
+            )
 
     @translate_service_errors
     def delete(self) -> None:

@@ -179,3 +179,61 @@ def row_of(m: Membership, emails: Iterable[MembershipEmail], group_links: Iterab
 def email_entry(value: str, type_: str, primary: bool, display: str) -> dict[str, Any]:
     """An e-mail as a row holds it (and PATCH edits it), whichever way it was read."""
     return {"value": value, "type": type_, "primary": primary, "display": display}
+
+
+# --- the row a User write locks, with what its response renders ---------------
+# A PUT, PATCH or DELETE locks the membership and needs its e-mails (PATCH's
+# document, the service's "before") and groups (the response is rendered from
+# the object written, not read back): in plain SQL, as the reads are, since
+# compiling the ORM's locking query cost more than the rest of a PUT's Python.
+
+WRITE_ROW = Columns(Membership)  # every column: the adapter and services get a whole Membership
+
+
+@lru_cache(maxsize=None)
+def _locked_sql(vendor: str) -> str:
+    org, pk = WRITE_ROW.column("organization"), WRITE_ROW.column("id")
+    related = ""
+    if vendor == "postgresql":  # e-mails and groups as JSON, in the locking statement itself
+        e, link, name = EMAIL, GROUP_LINK, GROUP_NAME
+        related = (
+            f", (SELECT json_agg(json_build_array({e.column('value')}, {e.column('type')}, {e.column('primary')}, "
+            f"{e.column('display')}) ORDER BY {e.column('primary')} DESC, {e.column('id')}) "
+            f"FROM {qn(e.table)} WHERE {e.column('membership')} = {pk})"
+            f", (SELECT json_agg(json_build_array({link.column('group')}, {name.column('display_name')}) "
+            f"ORDER BY {link.column('group')}) FROM {qn(link.table)} "
+            f"JOIN {qn(name.table)} ON {name.column('id')} = {link.column('group')} "
+            f"WHERE {link.column('membership')} = {pk})"
+        )
+    lock = " FOR UPDATE OF " + qn(WRITE_ROW.table) if vendor == "postgresql" else ""
+    return f"SELECT {WRITE_ROW.select}{related} FROM {qn(WRITE_ROW.table)} WHERE {org} = {ORG_PARAM} AND {pk} = %s{lock}"
+
+
+def locked_for_write(org_id: int, pk: int) -> Membership | None:
+    """The org's membership `pk`, locked (FOR UPDATE) in the caller's transaction,
+    with its e-mails and groups attached as a prefetch would: one statement on
+    PostgreSQL, three elsewhere. None when the org has no such membership."""
+    rows = fetch(_locked_sql(connection.vendor), [org_id, pk])
+    if not rows:
+        return None
+    raw = rows[0]
+    m = WRITE_ROW.instance(raw)
+    width = len(WRITE_ROW)
+    if len(raw) > width:
+        emails = [email_entry(*e) for e in _json(raw[width])]
+        groups = [tuple(g) for g in _json(raw[width + 1])]
+    else:
+        emails = [email_entry(*EMAIL.values(r)[1:]) for r in fetch(_email_sql(1), [pk])]
+        groups = [
+            (GROUP_LINK.values(r)[1], GROUP_NAME.values(r, len(GROUP_LINK))[0]) for r in fetch(_group_sql(1), [pk])
+        ]
+    links = []
+    for group_id, display_name in groups:
+        link = ScimGroupMember(membership_id=pk, group_id=group_id)
+        link.group = ScimGroup(pk=group_id, organization_id=org_id, display_name=display_name)
+        links.append(link)
+    m._prefetched_objects_cache = {
+        "email_set": [MembershipEmail(membership_id=pk, **e) for e in emails],
+        "group_memberships": links,
+    }
+    return m

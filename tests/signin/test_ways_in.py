@@ -135,7 +135,7 @@ def test_the_column_costs_a_constant_number_of_queries(owner_client, org):
         assert page.count('class="way-in ') == start + n + 1  # and the Owner
         sql = [q["sql"] for q in queries.captured_queries]
         # The page's ways in: one statement; the pending list: its count and page.
-        assert len([q for q in sql if "invitation" in q.lower()]) == 3, sql
+        assert len([q for q in sql if "organizations_invitation" in q.lower()]) == 3, sql
         counts.append(len(sql))
     assert counts[0] == counts[1], counts
 

@@ -12,7 +12,6 @@ from contextlib import nullcontext
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
@@ -21,6 +20,7 @@ from django.views.generic import View
 from django_scim import views as scim_views
 from django_scim.settings import scim_settings
 
+from organizations.transactions import all_or_nothing
 from scim.provisioning import parse_id
 
 from .. import constants as c
@@ -115,8 +115,8 @@ class ResourceView(ScimApiView):
     filter_q: Callable[[str], Q]  # SCIM filter -> Q (raises ScimFilterError)
     sort_key: Callable[[str | None], list]  # sortBy -> order_by keys
     lookup_url_kwarg = "uuid"
-    # POST parses, then saves through the services. Where saving is one service
-    # call that is a transaction of its own (users), no outer one (a savepoint) is needed.
+    # POST parses, then saves through the services, in one transaction: the
+    # services join it without savepoints, so a refusal rolls back the whole call.
     create_in_transaction = True
 
     # --- to be provided by subclasses ---
@@ -233,7 +233,7 @@ class ResourceView(ScimApiView):
         params = parse_list_params(request.GET)  # a bad query string is refused before anything is written
         note_activity(request, f"Create {self.noun}", self.target_of_body(body))
         scim_obj = self.adapter(self.model_cls(), request=request)
-        with transaction.atomic() if self.create_in_transaction else nullcontext():
+        with all_or_nothing() if self.create_in_transaction else nullcontext():
             scim_obj.from_dict(body)
             scim_obj.save()
         # Rendered from the object just written (its e-mails and, for a new
@@ -249,7 +249,7 @@ class ResourceView(ScimApiView):
         body = self.load_body(request.body)
         params = parse_list_params(request.GET)
         note_activity(request, f"Update {self.noun}", self.target_of_body(body) or f"id {uuid}")
-        with transaction.atomic():
+        with all_or_nothing():
             obj = self.get_object(request, uuid, lock=True)
             self.check_version(request, obj)
             scim_obj = self.adapter(obj, request=request)
@@ -265,7 +265,7 @@ class ResourceView(ScimApiView):
         operations = patch_operations(body)  # shape-checked: nothing applies if one is malformed
         params = parse_list_params(request.GET)
         note_activity(request, f"Update {self.noun}", f"id {uuid}")
-        with transaction.atomic():
+        with all_or_nothing():
             obj = self.get_object(request, uuid, lock=True)
             note_activity(request, f"Update {self.noun}", self.target_of(obj))
             self.check_version(request, obj)
@@ -279,7 +279,7 @@ class ResourceView(ScimApiView):
         if uuid is None:
             return self.http_method_not_allowed(request)
         note_activity(request, f"Delete {self.noun}", f"id {uuid}")
-        with transaction.atomic():
+        with all_or_nothing():
             obj = self.get_object(request, uuid, lock=True)
             note_activity(request, f"Delete {self.noun}", self.target_of(obj))
             self.check_version(request, obj)

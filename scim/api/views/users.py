@@ -12,17 +12,16 @@ from organizations.models import Membership
 from scim.provisioning import parse_id
 
 from .. import constants as c
-from .. import user_documents
+from .. import user_documents, user_rows
 from ..adapters import ScimUserAdapter
 from ..errors import NotFound
 from ..filters import user_filter_q, user_sort_key
 from ..listing import ListParams
-from .base import ResourceView, SearchView, note_activity
+from .base import ResourceView, SearchView, note_activity, scim_json
 
 
 class UsersView(ResourceView, scim_views.UsersView):
     adapter = ScimUserAdapter
-    create_in_transaction = False  # provisioning.provision_user is atomic
     noun = "user"
     not_found = c.DETAIL_USER_NOT_FOUND
     name_attribute = "userName"
@@ -35,8 +34,25 @@ class UsersView(ResourceView, scim_views.UsersView):
     def render(self, request: HttpRequest, obj, params: ListParams | None) -> dict[str, Any]:
         return user_documents.of_membership(request, obj, params)
 
-    def locked_related(self, qs: QuerySet) -> QuerySet:
-        return qs.prefetch_related("email_set")  # PATCH's document and the service's "before"
+    def get_object(self, request: HttpRequest, uuid: str, params: ListParams | None = None, *, lock: bool = False):
+        if not lock:
+            return super().get_object(request, uuid, params)
+        # A write: the row locked with its e-mails and groups, in plain SQL
+        # (scim.api.user_rows.locked_for_write).
+        pk = parse_id(uuid)
+        obj = user_rows.locked_for_write(request.scim_org.pk, pk) if pk is not None else None
+        if obj is None:
+            raise NotFound(self.not_found)
+        obj.organization = request.scim_org
+        return obj
+
+    def after_write(self, request: HttpRequest, scim_obj, params: ListParams, *, patch: bool = False):
+        """Rendered from the membership just written: the service keeps its
+        e-mails and the lock read its groups (a User write does not change them)."""
+        obj = scim_obj.obj
+        return scim_json(
+            self.render(request, obj, params), location=self.location_of(request, obj.pk), etag=self.version_of(obj, params)
+        )
 
     def page(self, request: HttpRequest, params: ListParams, offset: int, limit: int) -> list:
         if limit <= 0:
