@@ -19,6 +19,8 @@ import time
 from celery import shared_task
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from organizations.scheduled import run_exclusively
 
@@ -104,10 +106,6 @@ def _run_job(task, job_id: int) -> None:
 
 
 def _broker_errors() -> tuple[type[BaseException], ...]:
-    from kombu.exceptions import OperationalError as KombuOperationalError
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
     return (KombuOperationalError, RedisConnectionError, RedisTimeoutError, ConnectionError)
 
 

@@ -341,7 +341,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target_label}"
-
-
-# Sign-in's models live in their sub-package; imported here so Django finds them.
-from .signin.models import Invitation  # noqa: E402,F401

@@ -6,7 +6,6 @@ link and makes a new one. The e-mail leaves from a Celery task scheduled on
 commit (organizations.signin.tasks); every step writes the audit log."""
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,6 +19,7 @@ from organizations.audit import Actor
 from organizations.models import Membership, Organization, OrgRole, User
 
 from .models import Invitation, InvitationSource, hash_token
+from .tasks import enqueue, send_invitation_email
 
 REASON_REVOKED = "revoked by an admin"
 REASON_REPLACED = "replaced by a newer invitation"
@@ -29,17 +29,11 @@ REASON_DEACTIVATED = "membership deactivated"
 REASON_EXPIRED = "expired"  # set by expire_invitations; still listed, so it can be resent
 
 
-def new_token() -> str:
-    return secrets.token_urlsafe(32)  # 256 bits
-
-
 def _label(invitation: Invitation) -> str:
     return invitation.email
 
 
 def _schedule_delivery(invitation_id: int) -> None:
-    from .tasks import enqueue, send_invitation_email
-
     transaction.on_commit(lambda: enqueue(send_invitation_email, invitation_id))
 
 

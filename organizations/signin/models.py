@@ -5,12 +5,17 @@ working link. The raw token exists only in the e-mail that carries it."""
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from organizations.models import Membership, Organization
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits
 
 
 def hash_token(token: str) -> str:

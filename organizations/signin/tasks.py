@@ -16,6 +16,8 @@ from celery import current_app, shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from organizations import audit
 from organizations.after_response import after_response
@@ -24,8 +26,8 @@ from organizations.models import Membership, Organization, OrgRole, User
 from organizations.services import find_account
 
 from . import mail
-from .invitations import new_token
-from .models import Invitation, hash_token
+from .access import can_sign_in, may_choose_password
+from .models import Invitation, hash_token, new_token
 
 logger = logging.getLogger("orgdesk.mail")
 
@@ -39,10 +41,6 @@ def _retry_delay(retries: int) -> int:
 
 
 def _broker_errors() -> tuple[type[BaseException], ...]:
-    from kombu.exceptions import OperationalError as KombuOperationalError
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
     return (KombuOperationalError, RedisConnectionError, RedisTimeoutError)
 
 
@@ -129,8 +127,6 @@ def send_invitation_email(self, invitation_id: int) -> bool:
 
 @shared_task(bind=True, acks_late=True, max_retries=5)
 def send_password_reset_email(self, user_id: int) -> bool:
-    from .access import may_choose_password
-
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or not (user.has_usable_password() or may_choose_password(user)):
         return False
@@ -151,8 +147,6 @@ def send_password_reset_email_to(email: str) -> bool:
     the same link to choose one when an org it is in allows passwords to it
     (access.may_choose_password): otherwise it would be told "we've e-mailed
     you" and get nothing, with no way in."""
-    from .access import can_sign_in, may_choose_password
-
     user = find_account(email)
     if user is None or not can_sign_in(user):
         return False
@@ -166,7 +160,7 @@ def send_password_reset_email_to(email: str) -> bool:
 @shared_task(bind=True, acks_late=True, max_retries=5)
 def send_signin_alert_email(self, user_id: int, failures: int, when: str, address: str) -> bool:
     """Tell the holder that someone keeps failing to sign in as them (sent at
-    most once per throttle window, organizations.throttle)."""
+    most once per throttle window, organizations.signin.throttle)."""
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return False
@@ -231,12 +225,3 @@ def on_ownership_transferred(sender, *, organization, new_owner: Membership, act
     once the transfer commits (a refused or rolled-back transfer sends nothing)."""
     given_by = audit.describe_actor(actor)[2]
     transaction.on_commit(lambda: enqueue(send_ownership_email, new_owner.pk, given_by))
-
-
-@shared_task(acks_late=True)
-def send_invitations_to_members_without_way_in(org_id: int, actor_id: int | None) -> int:
-    """"Send invitations to everyone without a way in" (Members tab): pages
-    through the org in batches and keeps a progress record (signin.ways_in)."""
-    from .ways_in import send_missing_invitations
-
-    return send_missing_invitations(org_id, actor_id)

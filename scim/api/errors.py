@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django_scim import exceptions as scim_exceptions
+from django_scim.settings import scim_settings
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from . import constants as c
 
@@ -84,8 +86,6 @@ def error_response(status: int, detail: str, scim_type: str | None = None) -> Ht
         json.dumps(error_payload(status, detail, scim_type)), content_type=c.SCIM_CONTENT_TYPE, status=status
     )
     if status == 401:
-        from django_scim.settings import scim_settings
-
         response["WWW-Authenticate"] = scim_settings.WWW_AUTHENTICATE_HEADER
     return response
 
@@ -102,19 +102,7 @@ def exception_response(exc: ScimError) -> HttpResponse:
 # the end of the request (conn_health_checks) and the next request reconnects.
 
 
-def _outage_types() -> tuple[type[BaseException], ...]:
-    types: list[type[BaseException]] = [OperationalError, InterfaceError]
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
-        types += [RedisConnectionError, RedisTimeoutError]
-    except ImportError:  # pragma: no cover - redis is a dependency
-        pass
-    return tuple(types)
-
-
-OUTAGE_ERRORS = _outage_types()
+OUTAGE_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 
 def is_outage(exc: BaseException) -> bool:

@@ -8,6 +8,7 @@ class VerifiedDomainsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Model-using modules load once the app registry is ready, not with this module.
         from organizations.audit_log import register_sentences
 
         from . import tasks  # noqa: F401  (registers the Celery tasks)

@@ -21,9 +21,11 @@ from organizations import audit, permissions
 from organizations.audit import Actor
 from organizations.models import Membership, Organization, OrgRole, User
 from organizations.services import ServiceError
+from organizations.signin.tasks import enqueue
 
 from ..saml.services import can_configure_sso
 from . import lookup
+from .mail import send_domain_unverified_email
 from .models import VerifiedDomain
 
 logger = logging.getLogger("orgdesk.domains")
@@ -218,10 +220,6 @@ def remove_domain(org: Organization, domain: str, *, actor: Actor) -> None:
 
 def _unverify(row: VerifiedDomain, message: str, *, actor: Actor) -> bool:
     """The record is gone: the domain is pending again, and the Owner is told by e-mail."""
-    from organizations.signin.tasks import enqueue
-
-    from .tasks import send_domain_unverified_email
-
     with transaction.atomic():
         updated = VerifiedDomain.objects.filter(pk=row.pk, verified_at__isnull=False).update(
             verified_at=None, last_checked_at=timezone.now(), last_error=message[:1000]
@@ -260,10 +258,3 @@ def recheck_verified_domains() -> dict[str, int]:
                 logger.warning("Re-check of %s (org %s) could not read DNS: %s", row.domain,
                                row.organization.uid, answer.message)
                 VerifiedDomain.objects.filter(pk=row.pk).update(last_error=answer.message[:1000])
-
-
-def owners_of(org: Organization) -> list[User]:
-    return [
-        m.user for m in Membership.objects.in_effect()
-        .filter(organization=org, role=OrgRole.OWNER, user__is_active=True).select_related("user")
-    ]
