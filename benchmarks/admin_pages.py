@@ -19,7 +19,7 @@ import sys
 import time
 
 REPEAT = 5
-# Targets of the issue: per page, at 100,000 members.
+# Targets, per page, at 100,000 members.
 MAX_MS = 300
 MAX_KB = 300
 MAX_RATIO = 1.5

@@ -1,5 +1,6 @@
-"""Every change the SCIM API makes, as named service functions (Zulip style): the
-django-scim2 adapters only translate SCIM to these calls. Each runs in one
+"""Every change the SCIM API makes, as named service functions, so each write has
+one name to look for and one place that audits it: the django-scim2 adapters
+only translate SCIM to these calls. Each runs in one
 transaction, records an audit entry with the app installation as actor, and
 announces once (scim.signals.group_membership_changed) every membership whose
 groups or state changed, for the access engine to re-derive."""

@@ -1,7 +1,7 @@
-"""The admin side of invitations: the Members tab's pending-invitations section
-(an include template plus pending_invitations_context, so whoever renders the
-Members tab keeps it with two lines), Resend and Revoke, and the SCIM tab's
-"Send invitations to provisioned members" switch."""
+"""The admin side of invitations: Resend and Revoke (the Members tab's
+pending-invitations section is members_tab.py), Send invitation to a member
+with no way in, the bulk "Send invitations to everyone without a way in", and
+the SCIM tab's "Send invitations to provisioned members" switch."""
 from __future__ import annotations
 
 from django.contrib import messages

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from organizations import audit, permissions
 from organizations.audit import Actor
-from organizations.models import Membership, Organization, OrgRole, User
+from organizations.models import Organization, User
 from organizations.services import ServiceError
 from organizations.signin.tasks import enqueue
 
