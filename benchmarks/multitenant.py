@@ -73,9 +73,9 @@ WITH u AS (
 ), m AS (
   INSERT INTO organizations_membership (role, manual_role, active, scim_managed, scim_username, scim_external_id,
                                         display_name, given_name, family_name, scim_extra, created_at, updated_at,
-                                        user_id, organization_id)
+                                        user_id, organization_id, pending, sso_exempt)
   SELECT 'member', 'member', true, true, u.email, '00u' || lpad(u.id::text, 12, '0'), split_part(u.email, '@', 1),
-         'U', split_part(u.email, '@', 1), '{}', now(), now(), u.id, %(org)s
+         'U', split_part(u.email, '@', 1), '{}', now(), now(), u.id, %(org)s, false, false
   FROM u ORDER BY u.id
   RETURNING id, scim_username
 )
@@ -169,6 +169,20 @@ def import_users(base: str, token: str, first: int, stop: int) -> list[dict]:
 
     with ThreadPoolExecutor(CONCURRENCY) as pool:
         return list(pool.map(one, range(first, stop)))
+
+
+def timeline(records: list[dict], bins: int = 40) -> list[dict]:
+    """The import in bins of users (in the order they were imported): users/s
+    and median lookup and POST latency per bin, for benchmarks/plot.py."""
+    size = max(1, len(records) // bins)
+    out = []
+    for start in range(0, len(records), size):
+        part = records[start : start + size]
+        if len(part) < size // 2:  # a short tail says little
+            break
+        figures = {k: v for k, v in window(part).items() if k not in ("errors", "users")}
+        out.append({"users": start + len(part), **figures})  # users imported by the end of the bin
+    return out
 
 
 def window(records: list[dict]) -> dict:
@@ -306,8 +320,10 @@ def scenario(env: dict[str, str], seconds: int, users: int = USERS, orgs: int = 
 
     records = head + rest
     results["import"] = {"seconds": round(import_seconds, 1), "start": window(records[:WINDOW]),
-                         "end": window(records[-WINDOW:]), "errors": sum(not r["ok"] for r in records)}
-    print(f"  import of {users:,} users: {results['import']}", flush=True)
+                         "end": window(records[-WINDOW:]), "errors": sum(not r["ok"] for r in records),
+                         "timeline": timeline(records)}
+    print(f"  import of {users:,} users: { {k: v for k, v in results['import'].items() if k != 'timeline'} }",
+          flush=True)
     results["explain"] = explain(env, fresh["org_uid"], new_user(users - 1)["userName"])
     print(f"  EXPLAIN in the new org: {results['explain']}", flush=True)
     results["verdict"] = verdict(results)

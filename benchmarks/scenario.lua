@@ -44,7 +44,12 @@ request = function()
   elseif op == "username_lookup" then
     local f = urlencode('userName eq "' .. pick(args) .. '"')
     return wrk.format("GET", base .. "/Users?filter=" .. f .. "&startIndex=1&count=100", headers())
-  elseif op == "post_user" then
+  elseif op == "externalid_lookup" then
+    local f = urlencode('externalId eq "' .. pick(args) .. '"')
+    return wrk.format("GET", base .. "/Users?filter=" .. f .. "&startIndex=1&count=100", headers())
+  elseif op == "get_user" then
+    return wrk.format("GET", base .. "/Users/" .. pick(args), headers())
+  elseif op == "post_user" or op == "post_user_no_invite" then
     local u = "new-" .. thread_tag .. "-" .. counter .. "@load.example"
     local body = '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"' .. u ..
       '","name":{"givenName":"Load","familyName":"Test"},"emails":[{"primary":true,"value":"' .. u ..

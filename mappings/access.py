@@ -18,6 +18,7 @@ from django.db.models import BooleanField, Exists, OuterRef, Q, Value
 
 from organizations import audit
 from organizations.audit import Actor
+from organizations.audit_actions import ACCESS_RECOMPUTE
 from organizations.models import Membership, Organization, OrgRole, Stack, StackAccess
 from scim.models import ScimGroupMember
 
@@ -28,7 +29,6 @@ from .models import GroupMapping, RecomputeJob
 # queries (tests/test_mappings_service.py pins it), whatever its size.
 BATCH_SIZE = 500
 
-ACTION_RECOMPUTE = "access.recompute"
 
 
 # --- the rules as query filters -----------------------------------------------
@@ -152,7 +152,7 @@ def _apply_batch(organization: Organization, memberships: list[Membership], *, a
             audit.build_event(
                 organization,
                 actor,
-                ACTION_RECOMPUTE,
+                ACCESS_RECOMPUTE,
                 target_type="organizations.membership",
                 target_id=str(m.pk),
                 target_label=m.scim_username,

@@ -2,11 +2,12 @@
 registered from MappingsConfig.ready."""
 from __future__ import annotations
 
+from organizations.audit_actions import (
+    ACCESS_RECOMPUTE, GROUP_MAPPING_CREATE, GROUP_MAPPING_DELETE, GROUP_MAPPING_UPDATE,
+)
 from organizations.audit_log import Words
 from organizations.models import AuditEvent, OrgRole
 
-from .access import ACTION_RECOMPUTE
-from .services import ACTION_MAPPING_CREATE, ACTION_MAPPING_DELETE, ACTION_MAPPING_UPDATE
 
 _ROLES = dict(OrgRole.choices)
 
@@ -23,7 +24,7 @@ def _grants(described) -> str:
 
 
 def _mapping_saved(event: AuditEvent, w: Words) -> str:
-    if event.action == ACTION_MAPPING_CREATE:
+    if event.action == GROUP_MAPPING_CREATE:
         return f"{w['actor']} mapped the SCIM group {w['target']} to {_grants(event.after)}"
     return f"{w['actor']} changed the mapping of the SCIM group {w['target']} from {_grants(event.before)} to {_grants(event.after)}"
 
@@ -49,8 +50,8 @@ def _recompute(event: AuditEvent, w: Words) -> str:
 
 
 SENTENCES = {
-    ACTION_MAPPING_CREATE: _mapping_saved,
-    ACTION_MAPPING_UPDATE: _mapping_saved,
-    ACTION_MAPPING_DELETE: lambda e, w: f"{w['actor']} removed the mapping of the SCIM group {w['target']} ({_grants(e.before)})",
-    ACTION_RECOMPUTE: _recompute,
+    GROUP_MAPPING_CREATE: _mapping_saved,
+    GROUP_MAPPING_UPDATE: _mapping_saved,
+    GROUP_MAPPING_DELETE: lambda e, w: f"{w['actor']} removed the mapping of the SCIM group {w['target']} ({_grants(e.before)})",
+    ACCESS_RECOMPUTE: _recompute,
 }

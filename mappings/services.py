@@ -12,6 +12,8 @@ from django.db.models import Count
 
 from organizations import audit
 from organizations.audit import Actor
+from organizations.audit_actions import GROUP_MAPPING_CREATE, GROUP_MAPPING_DELETE, GROUP_MAPPING_UPDATE
+from organizations.background import enqueue
 from organizations.guardrails import LastAdminError, is_person
 from organizations.models import Membership, Organization, OrgRole, Stack, StackRole, User
 from organizations.services import ServiceError
@@ -19,7 +21,6 @@ from organizations.signin.access import managers_who_can_sign_in
 from scim.models import AppInstallation, ScimGroup, ScimGroupMember
 
 from .access import (
-    ACTION_RECOMPUTE,
     BATCH_SIZE,
     admin_by_hand,
     admin_through_another_group,
@@ -30,11 +31,8 @@ from .access import (
     recompute_memberships,
 )
 from .models import MAPPABLE_ORG_ROLES, GroupMapping, GroupMappingStackRole, RecomputeJob
-from .tasks import enqueue
+from .tasks import recompute_group_access
 
-ACTION_MAPPING_CREATE = "group_mapping.create"
-ACTION_MAPPING_UPDATE = "group_mapping.update"
-ACTION_MAPPING_DELETE = "group_mapping.delete"
 
 MAPPABLE_ROLE_VALUES = frozenset(value for value, _ in MAPPABLE_ORG_ROLES)
 
@@ -72,7 +70,7 @@ def schedule_recompute(
         membership_ids=ids,
         **_job_actor_fields(actor),
     )
-    transaction.on_commit(lambda: enqueue(job.pk))
+    transaction.on_commit(lambda: enqueue(recompute_group_access, job.pk))
     return job
 
 
@@ -233,7 +231,7 @@ def save_mapping(
     audit.record(
         org,
         actor,
-        ACTION_MAPPING_CREATE if before is None else ACTION_MAPPING_UPDATE,
+        GROUP_MAPPING_CREATE if before is None else GROUP_MAPPING_UPDATE,
         mapping,
         before=before,
         after=after,
@@ -257,7 +255,7 @@ def delete_mapping(mapping: GroupMapping, *, actor: Actor) -> None:
     org, group = mapping.organization, mapping.group
     _check_an_admin_stays(mapping, None, actor=actor)
     before = _describe(mapping)
-    audit.record(org, actor, ACTION_MAPPING_DELETE, mapping, before=before, target_label=group.display_name)
+    audit.record(org, actor, GROUP_MAPPING_DELETE, mapping, before=before, target_label=group.display_name)
     mapping.delete()
     schedule_recompute(org, _member_ids(group.pk), actor=actor, reason=f"Mapping of {group.display_name} removed")
 
@@ -276,7 +274,6 @@ def member_counts(
 
 
 __all__ = [
-    "ACTION_RECOMPUTE",
     "BATCH_SIZE",
     "MappingError",
     "active_jobs",

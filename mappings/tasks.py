@@ -19,8 +19,6 @@ import time
 from celery import shared_task
 from django.db import DatabaseError, transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as KombuOperationalError
-from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from organizations.scheduled import run_exclusively
 
@@ -103,23 +101,6 @@ def _run_job(task, job_id: int) -> None:
         logger.exception("recompute job %s failed", job_id)
         _fail(job_id, f"{type(exc).__name__}: {exc}")
         raise
-
-
-def _broker_errors() -> tuple[type[BaseException], ...]:
-    return (KombuOperationalError, RedisConnectionError, RedisTimeoutError, ConnectionError)
-
-
-def enqueue(job_id: int) -> None:
-    """Hand a committed job to a worker. If the broker cannot be reached (Celery
-    already retried the publish), run the job here instead: it is idempotent and
-    resumable, so the org ends consistent now rather than with a job left
-    pending until someone notices."""
-    try:
-        recompute_group_access.delay(job_id)
-    except _broker_errors():
-        logger.warning("Celery broker unavailable: running recompute job %s in this process", job_id, exc_info=True)
-        while run_batch(job_id):
-            pass
 
 
 @shared_task(acks_late=True, ignore_result=True)

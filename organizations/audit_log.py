@@ -20,6 +20,21 @@ from typing import Callable, Union
 from django import forms
 from django.db.models import QuerySet
 
+from .audit_actions import (
+    ACCOUNT_PASSWORD_CHANGE, ACCOUNT_PASSWORD_CONFIRMED, ACCOUNT_PASSWORD_RESET,
+    ACCOUNT_PASSWORD_RESET_REQUEST, ACCOUNT_SIGNIN, ACCOUNT_SIGNIN_ALERT_SENT, ACCOUNT_SIGNIN_DELAYED,
+    ACCOUNT_SIGNIN_FAILED, ACCOUNT_SIGNIN_THROTTLED, INVITATION_ACCEPT, INVITATION_CREATE, INVITATION_DELIVER,
+    INVITATION_DELIVERY_FAILED, INVITATION_EXPIRE, INVITATION_REFUSE, INVITATION_RESEND, INVITATION_REVOKE,
+    MEMBERSHIP_ADD, MEMBERSHIP_CHANGE_ROLE, MEMBERSHIP_DEACTIVATE, MEMBERSHIP_JOIN, MEMBERSHIP_REACTIVATE,
+    MEMBERSHIP_REMOVE, ORGANIZATION_CHANGE_PLAN, ORGANIZATION_CREATE, ORGANIZATION_INVITE_PROVISIONED_MEMBERS,
+    ORGANIZATION_MFA_REQUIRED, ORGANIZATION_RENAME, ORGANIZATION_TRANSFER_OWNERSHIP, SCIM_DISABLE,
+    SCIM_ENABLE, SSO_CERTIFICATE_WARNING, SSO_CREATE, SSO_DISABLE, SSO_ENABLE, SSO_EXCEPTION_ADD,
+    SSO_EXCEPTION_REMOVE, SSO_IDP_LOGOUT, SSO_LINK, SSO_LINK_PROOF_SENT, SSO_LINK_REFUSED, SSO_LOGOUT_REFUSED,
+    SSO_METADATA_REFRESH, SSO_METADATA_REFRESH_FAILED, SSO_SET_IDENTITY_PROVIDER, SSO_SET_JIT_PROVISIONING,
+    SSO_SET_METADATA_URL, SSO_SET_SECURITY_OPTIONS, SSO_SET_SESSION_POLICY, SSO_SET_STRICT, SSO_SIGNIN,
+    SSO_SIGNIN_REFUSED, SSO_SIGNOUT, SSO_TEST, SSO_UNLINK, STACK_ACCESS_GRANT, STACK_ACCESS_REVOKE,
+    STACK_CREATE, STACK_DELETE, STACK_RENAME, STACK_ROLE_CREATE, STACK_ROLE_DELETE, STACK_ROLE_RENAME,
+)
 from .models import ActorType, AuditEvent, Organization, OrgRole, Plan
 from .paging import Page, paginate
 
@@ -229,73 +244,73 @@ def _sso_certificate_warning(event: AuditEvent, w: Words) -> str:
 
 
 register_sentences({
-    "organization.create": "{actor} created the organization {after_name} with {after_owner} as Owner",
-    "organization.rename": "{actor} renamed the organization from {before_name} to {after_name}",
-    "organization.change_plan": "{actor} changed the plan from {before_plan} to {after_plan}",
-    "organization.transfer_ownership": "{actor} transferred ownership from {before_owner} to {after_owner}",
-    "organization.invite_provisioned_members": _invite_provisioned,
-    "membership.add": "{actor} added {after_email} as {after_role}",
-    "membership.change_role": _role_change,
-    "membership.remove": "{actor} removed {before_email} ({before_role}) from the organization",
-    "membership.deactivate": "{actor} deactivated {target}",
-    "membership.reactivate": "{actor} reactivated {target}",
-    "stack.create": "{actor} created the stack {after_name}",
-    "stack.rename": "{actor} renamed the stack {before_name} to {after_name}",
-    "stack.delete": _stack_delete,
-    "stack_role.create": "{actor} created the custom stack role {after_name}",
-    "stack_role.rename": "{actor} renamed the custom stack role {before_name} to {after_name}",
-    "stack_role.delete": _stack_role_delete,
-    "stack_access.grant": "{actor} gave {target} the role {after_role} on the stack {after_stack}",
-    "stack_access.revoke": "{actor} took the role {before_role} on the stack {before_stack} from {target}",
-    "account.signin": "{actor} signed in with their password",
-    "account.password_reset_request": "{actor} asked for a password reset",
-    "account.password_reset": "{actor} chose a new password",
-    "account.password_change": "{actor} changed their password",
-    "account.signin_failed": "A sign-in as {target} failed: wrong password ({after_failures} failed attempts so far)",
-    "account.signin_throttled": (
+    ORGANIZATION_CREATE: "{actor} created the organization {after_name} with {after_owner} as Owner",
+    ORGANIZATION_RENAME: "{actor} renamed the organization from {before_name} to {after_name}",
+    ORGANIZATION_CHANGE_PLAN: "{actor} changed the plan from {before_plan} to {after_plan}",
+    ORGANIZATION_TRANSFER_OWNERSHIP: "{actor} transferred ownership from {before_owner} to {after_owner}",
+    ORGANIZATION_INVITE_PROVISIONED_MEMBERS: _invite_provisioned,
+    MEMBERSHIP_ADD: "{actor} added {after_email} as {after_role}",
+    MEMBERSHIP_CHANGE_ROLE: _role_change,
+    MEMBERSHIP_REMOVE: "{actor} removed {before_email} ({before_role}) from the organization",
+    MEMBERSHIP_DEACTIVATE: "{actor} deactivated {target}",
+    MEMBERSHIP_REACTIVATE: "{actor} reactivated {target}",
+    STACK_CREATE: "{actor} created the stack {after_name}",
+    STACK_RENAME: "{actor} renamed the stack {before_name} to {after_name}",
+    STACK_DELETE: _stack_delete,
+    STACK_ROLE_CREATE: "{actor} created the custom stack role {after_name}",
+    STACK_ROLE_RENAME: "{actor} renamed the custom stack role {before_name} to {after_name}",
+    STACK_ROLE_DELETE: _stack_role_delete,
+    STACK_ACCESS_GRANT: "{actor} gave {target} the role {after_role} on the stack {after_stack}",
+    STACK_ACCESS_REVOKE: "{actor} took the role {before_role} on the stack {before_stack} from {target}",
+    ACCOUNT_SIGNIN: "{actor} signed in with their password",
+    ACCOUNT_PASSWORD_RESET_REQUEST: "{actor} asked for a password reset",
+    ACCOUNT_PASSWORD_RESET: "{actor} chose a new password",
+    ACCOUNT_PASSWORD_CHANGE: "{actor} changed their password",
+    ACCOUNT_SIGNIN_FAILED: "A sign-in as {target} failed: wrong password ({after_failures} failed attempts so far)",
+    ACCOUNT_SIGNIN_THROTTLED: (
         "A sign-in as {target} failed ({after_failures} failed attempts so far); sign-in as {target} "
         "from that address is paused for {after_paused_minutes} minute(s)"
     ),
-    "account.signin_delayed": (
+    ACCOUNT_SIGNIN_DELAYED: (
         "A sign-in as {target} failed ({after_failures} failed attempts so far); attempts from browsers "
         "{target} has not signed in from wait {after_delay_seconds} s"
     ),
-    "account.signin_alert_sent": "{target} was e-mailed that someone is trying to sign in as them "
+    ACCOUNT_SIGNIN_ALERT_SENT: "{target} was e-mailed that someone is trying to sign in as them "
                                  "({after_failures} failed attempts)",
-    "invitation.create": _invitation_create,
-    "invitation.resend": "{actor} sent {target} a new invitation (the previous link stopped working)",
-    "invitation.revoke": "{actor} closed the invitation of {target}: {after_reason}",
-    "invitation.expire": "The invitation of {target} expired unused",
-    "invitation.refuse": "An invitation link of {target} was refused: {after_reason}",
-    "invitation.accept": _invitation_accept,
-    "invitation.deliver": "The invitation e-mail to {target} was sent (attempt {after_attempts})",
-    "invitation.delivery_failed": "The invitation e-mail to {target} could not be sent (attempt {after_attempts}); it is retried",
-    "sso.create": "{actor} set up single sign-on with the sign-in name {target}",
-    "sso.set_identity_provider": "{actor} changed the identity provider of single sign-on",
-    "sso.enable": "{actor} enabled single sign-on",
-    "sso.disable": "{actor} disabled single sign-on",
-    "sso.set_strict": _switch("Strict mode (sign-in through single sign-on only)", "strict"),
-    "sso.set_jit_provisioning": _switch("just-in-time creation of members at single sign-on", "jit_provisioning"),
-    "sso.test": _sso_test,
-    "sso.signin": "{actor} signed in through single sign-on",
-    "sso.signin_refused": "A single sign-on sign-in as {target} was refused: {after_reason}",
-    "sso.set_session_policy": _sso_session_policy,
-    "sso.link": _sso_link,
-    "sso.exception_add": "{actor} let {target} keep signing in with a password in Strict mode",
-    "sso.exception_remove": "{actor} ended the Strict mode exception of {target}: password sign-in no longer opens the organization for them",
-    "sso.unlink": "{actor} unlinked {target} from the identity provider (they link again at their next sign-in)",
-    "sso.link_refused": "Linking {target} to the identity provider as {after_name_id} was refused: {after_reason}",
-    "sso.link_proof_sent": "A one-time link was e-mailed to {target} to link them to the identity provider as {after_name_id}",
-    "sso.set_metadata_url": _sso_metadata_url,
-    "sso.metadata_refresh": "The identity provider's metadata was refreshed from its URL and its values changed",
-    "sso.metadata_refresh_failed": "The nightly refresh of the identity provider's metadata failed: {after_error}",
-    "sso.certificate_warning": _sso_certificate_warning,
-    "sso.set_security_options": _sso_security_options,
-    "sso.signout": "{actor} signed out, and was sent to the identity provider to sign out there too",
-    "sso.idp_logout": "The identity provider signed {target} out (single logout): {after_sessions} session(s) ended",
-    "sso.logout_refused": "A single logout request from the identity provider was refused: {after_reason}",
-    "membership.join": "{actor} accepted the invitation and joined as {after_role}",
-    "account.password_confirmed": "{actor} confirmed their password to open an organization",
+    INVITATION_CREATE: _invitation_create,
+    INVITATION_RESEND: "{actor} sent {target} a new invitation (the previous link stopped working)",
+    INVITATION_REVOKE: "{actor} closed the invitation of {target}: {after_reason}",
+    INVITATION_EXPIRE: "The invitation of {target} expired unused",
+    INVITATION_REFUSE: "An invitation link of {target} was refused: {after_reason}",
+    INVITATION_ACCEPT: _invitation_accept,
+    INVITATION_DELIVER: "The invitation e-mail to {target} was sent (attempt {after_attempts})",
+    INVITATION_DELIVERY_FAILED: "The invitation e-mail to {target} could not be sent (attempt {after_attempts}); it is retried",
+    SSO_CREATE: "{actor} set up single sign-on with the sign-in name {target}",
+    SSO_SET_IDENTITY_PROVIDER: "{actor} changed the identity provider of single sign-on",
+    SSO_ENABLE: "{actor} enabled single sign-on",
+    SSO_DISABLE: "{actor} disabled single sign-on",
+    SSO_SET_STRICT: _switch("Strict mode (sign-in through single sign-on only)", "strict"),
+    SSO_SET_JIT_PROVISIONING: _switch("just-in-time creation of members at single sign-on", "jit_provisioning"),
+    SSO_TEST: _sso_test,
+    SSO_SIGNIN: "{actor} signed in through single sign-on",
+    SSO_SIGNIN_REFUSED: "A single sign-on sign-in as {target} was refused: {after_reason}",
+    SSO_SET_SESSION_POLICY: _sso_session_policy,
+    SSO_LINK: _sso_link,
+    SSO_EXCEPTION_ADD: "{actor} let {target} keep signing in with a password in Strict mode",
+    SSO_EXCEPTION_REMOVE: "{actor} ended the Strict mode exception of {target}: password sign-in no longer opens the organization for them",
+    SSO_UNLINK: "{actor} unlinked {target} from the identity provider (they link again at their next sign-in)",
+    SSO_LINK_REFUSED: "Linking {target} to the identity provider as {after_name_id} was refused: {after_reason}",
+    SSO_LINK_PROOF_SENT: "A one-time link was e-mailed to {target} to link them to the identity provider as {after_name_id}",
+    SSO_SET_METADATA_URL: _sso_metadata_url,
+    SSO_METADATA_REFRESH: "The identity provider's metadata was refreshed from its URL and its values changed",
+    SSO_METADATA_REFRESH_FAILED: "The nightly refresh of the identity provider's metadata failed: {after_error}",
+    SSO_CERTIFICATE_WARNING: _sso_certificate_warning,
+    SSO_SET_SECURITY_OPTIONS: _sso_security_options,
+    SSO_SIGNOUT: "{actor} signed out, and was sent to the identity provider to sign out there too",
+    SSO_IDP_LOGOUT: "The identity provider signed {target} out (single logout): {after_sessions} session(s) ended",
+    SSO_LOGOUT_REFUSED: "A single logout request from the identity provider was refused: {after_reason}",
+    MEMBERSHIP_JOIN: "{actor} accepted the invitation and joined as {after_role}",
+    ACCOUNT_PASSWORD_CONFIRMED: "{actor} confirmed their password to open an organization",
 })
 
 
@@ -305,21 +320,21 @@ register_sentences({
 # filter never reads the distinct actions of a table that grows without bound.
 KINDS: list[tuple[str, str, tuple[str, ...]]] = [
     ("members", "Members, roles and invitations", (
-        "membership.", "stack_access.", "invitation.", "organization.transfer_ownership")),
+        "membership.", "stack_access.", "invitation.", ORGANIZATION_TRANSFER_OWNERSHIP)),
     ("provisioning", "Users and groups over SCIM", ("scim.user.", "scim.group.")),
     ("access", "Group mappings and derived access", ("group_mapping.", "access.")),
     ("stacks", "Stacks and stack roles", ("stack.", "stack_role.")),
     ("settings", "Organization, SCIM, apps and SSO settings", (
-        "organization.create", "organization.rename", "organization.change_plan",
-        "organization.invite_provisioned_members", "scim.enable", "scim.disable", "marketplace.",
-        "sso.create", "sso.set_", "sso.enable", "sso.disable", "sso.test", "sso.exception_", "domain.",
-        "organization.mfa_required", "sso.metadata_", "sso.certificate_warning")),
+        ORGANIZATION_CREATE, ORGANIZATION_RENAME, ORGANIZATION_CHANGE_PLAN,
+        ORGANIZATION_INVITE_PROVISIONED_MEMBERS, SCIM_ENABLE, SCIM_DISABLE, "marketplace.",
+        SSO_CREATE, "sso.set_", SSO_ENABLE, SSO_DISABLE, SSO_TEST, "sso.exception_", "domain.",
+        ORGANIZATION_MFA_REQUIRED, "sso.metadata_", SSO_CERTIFICATE_WARNING)),
     # An org's sign-ins: its IdP's (sso.signin, sso.signin_refused, sso.link*,
     # sign-outs) and its members' password sign-ins ("account.signin", recorded per
     # org by signin.sessions.record_password_signin). Failed password sign-ins are
     # the account's (no org), so they are not in any org's log.
-    ("signins", "Sign-ins", ("sso.signin", "sso.link", "sso.unlink", "account.signin", "account.password_confirmed",
-                             "account.mfa_", "sso.signout", "sso.idp_logout", "sso.logout_refused")),
+    ("signins", "Sign-ins", (SSO_SIGNIN, SSO_LINK, SSO_UNLINK, ACCOUNT_SIGNIN, ACCOUNT_PASSWORD_CONFIRMED,
+                             "account.mfa_", SSO_SIGNOUT, SSO_IDP_LOGOUT, SSO_LOGOUT_REFUSED)),
 ]
 
 

@@ -10,6 +10,12 @@ from django.db.models.functions import Lower
 
 from . import audit, signals
 from .audit import Actor
+from .audit_actions import (
+    MEMBERSHIP_ADD, MEMBERSHIP_CHANGE_ROLE, MEMBERSHIP_DEACTIVATE, MEMBERSHIP_JOIN, MEMBERSHIP_REACTIVATE,
+    MEMBERSHIP_REMOVE, ORGANIZATION_CHANGE_PLAN, ORGANIZATION_CREATE, ORGANIZATION_RENAME,
+    ORGANIZATION_TRANSFER_OWNERSHIP, STACK_ACCESS_GRANT, STACK_ACCESS_REVOKE, STACK_CREATE, STACK_DELETE,
+    STACK_RENAME, STACK_ROLE_CREATE, STACK_ROLE_DELETE, STACK_ROLE_RENAME,
+)
 from .errors import ServiceError
 from .guardrails import (  # noqa: F401  (re-exported: views catch services.ConfirmationRequired)
     DEACTIVATE,
@@ -153,7 +159,7 @@ def create_organization(
     _add_membership(
         org, owner, OrgRole.OWNER, first_name=owner_first_name.strip(), last_name=owner_last_name.strip()
     )
-    audit.record(org, actor, "organization.create", org, after={"name": name, "plan": plan, "owner": owner.email})
+    audit.record(org, actor, ORGANIZATION_CREATE, org, after={"name": name, "plan": plan, "owner": owner.email})
     return org
 
 
@@ -205,7 +211,7 @@ def add_member(
         user.is_staff = True
         user.save(update_fields=["is_staff"])
     audit.record(
-        organization, actor, "membership.add", membership, after={"email": user.email, "role": role, "pending": pending}
+        organization, actor, MEMBERSHIP_ADD, membership, after={"email": user.email, "role": role, "pending": pending}
     )
     return membership
 
@@ -224,7 +230,7 @@ def join(membership: Membership, *, actor: Actor) -> Membership:
         membership.user.is_staff = True
         membership.user.save(update_fields=["is_staff"])
     audit.record(
-        membership.organization, actor, "membership.join", membership, target_label=membership.user.email,
+        membership.organization, actor, MEMBERSHIP_JOIN, membership, target_label=membership.user.email,
         after={"role": membership.role},
     )
     return membership
@@ -257,7 +263,7 @@ def change_role(membership: Membership, role: str, *, actor: Actor, confirmed: b
     audit.record(
         membership.organization,
         actor,
-        "membership.change_role",
+        MEMBERSHIP_CHANGE_ROLE,
         membership,
         before=before,
         after={"role": membership.role, "manual_role": membership.manual_role},
@@ -304,7 +310,7 @@ def transfer_ownership(organization: Organization, new_owner: Membership, *, act
     audit.record(
         organization,
         actor,
-        "organization.transfer_ownership",
+        ORGANIZATION_TRANSFER_OWNERSHIP,
         organization,
         before={"owner": old_owner.user.email if old_owner else None},
         after={"owner": new_owner.user.email},
@@ -330,7 +336,7 @@ def remove_member(membership: Membership, *, actor: Actor, confirmed: bool = Fal
         raise OwnershipError("The Owner cannot be removed; transfer ownership first.")
     before = {"email": membership.user.email, "role": membership.role, "active": membership.active}
     org = membership.organization
-    audit.record(org, actor, "membership.remove", membership, before=before)
+    audit.record(org, actor, MEMBERSHIP_REMOVE, membership, before=before)
     membership.delete()
     if guard is not None:
         guard.check(None, confirmed=confirmed)
@@ -357,7 +363,7 @@ def set_member_active(membership: Membership, active: bool, *, actor: Actor, con
     audit.record(
         membership.organization,
         actor,
-        "membership.reactivate" if active else "membership.deactivate",
+        MEMBERSHIP_REACTIVATE if active else MEMBERSHIP_DEACTIVATE,
         membership,
         target_label=membership.user.email,
         before={"active": not active, "scim_managed": membership.scim_managed},
@@ -369,38 +375,48 @@ def set_member_active(membership: Membership, active: bool, *, actor: Actor, con
     return membership
 
 
-def deactivate_member(membership: Membership, *, actor: Actor) -> Membership:
-    return set_member_active(membership, False, actor=actor)
-
-
-def reactivate_member(membership: Membership, *, actor: Actor) -> Membership:
-    return set_member_active(membership, True, actor=actor)
-
-
 def stack_member_count(stack: Stack) -> int:
     """How many members hold any role on this stack (by hand or from SCIM)."""
     return StackAccess.objects.filter(stack=stack).values("membership_id").distinct().count()
 
 
-@transaction.atomic
-def rename_stack(stack: Stack, name: str, *, actor: Actor) -> Stack:
+def _new_name(name: str, noun: str) -> str:
     name = name.strip()
     if not name:
-        raise ServiceError("A stack needs a name.")
-    stack = Stack.objects.select_for_update().get(pk=stack.pk)
-    if name == stack.name:
-        return stack
-    if filter_ci(Stack.objects.filter(organization_id=stack.organization_id).exclude(pk=stack.pk), "name", name).exists():
-        raise ServiceError(f"A stack named {name!r} already exists.")
-    before = {"name": stack.name}
-    stack.name = name
+        raise ServiceError(f"A {noun} needs a name.")
+    return name
+
+
+def _check_name_free(others: QuerySet, name: str, noun: str) -> None:
+    """Names of stacks, and of the stack roles an org can use, are unique compared case-insensitively."""
+    if filter_ci(others, "name", name).exists():
+        raise ServiceError(f"A {noun} named {name!r} already exists.")
+
+
+def _rename(row: Stack | StackRole, name: str, *, others: QuerySet, noun: str, action: str, actor: Actor):
+    """The one rename of an org's named row (a stack, a custom stack role), locked
+    by the caller: unique among `others` (a concurrent rename may win after the
+    check: the database's constraint then refuses it), audited."""
+    if name == row.name:
+        return row
+    _check_name_free(others, name, noun)
+    before = {"name": row.name}
+    row.name = name
     try:
         with transaction.atomic():
-            stack.save(update_fields=["name"])
+            row.save(update_fields=["name"])
     except IntegrityError as exc:
-        raise ServiceError(f"A stack named {name!r} already exists.") from exc
-    audit.record(stack.organization, actor, "stack.rename", stack, before=before, after={"name": name})
-    return stack
+        raise ServiceError(f"A {noun} named {name!r} already exists.") from exc
+    audit.record(row.organization, actor, action, row, before=before, after={"name": name})
+    return row
+
+
+@transaction.atomic
+def rename_stack(stack: Stack, name: str, *, actor: Actor) -> Stack:
+    name = _new_name(name, "stack")
+    stack = Stack.objects.select_for_update().get(pk=stack.pk)
+    others = Stack.objects.filter(organization_id=stack.organization_id).exclude(pk=stack.pk)
+    return _rename(stack, name, others=others, noun="stack", action=STACK_RENAME, actor=actor)
 
 
 @transaction.atomic
@@ -416,7 +432,7 @@ def delete_stack(stack: Stack, *, actor: Actor) -> int:
     audit.record(
         stack.organization,
         actor,
-        "stack.delete",
+        STACK_DELETE,
         stack,
         before={"name": stack.name, "members_affected": affected, "grants": grants},
     )
@@ -426,30 +442,24 @@ def delete_stack(stack: Stack, *, actor: Actor) -> int:
 
 @transaction.atomic
 def create_stack(organization: Organization, name: str, *, actor: Actor) -> Stack:
-    name = name.strip()
-    if not name:
-        raise ServiceError("A stack needs a name.")
-    if filter_ci(Stack.objects.filter(organization=organization), "name", name).exists():
-        raise ServiceError(f"A stack named {name!r} already exists.")
+    name = _new_name(name, "stack")
+    _check_name_free(Stack.objects.filter(organization=organization), name, "stack")
     try:
         with transaction.atomic():  # a concurrent create may win after the check
             stack = Stack.objects.create(organization=organization, name=name)
     except IntegrityError as exc:
         raise ServiceError(f"A stack named {name!r} already exists.") from exc
-    audit.record(organization, actor, "stack.create", stack, after={"name": name})
+    audit.record(organization, actor, STACK_CREATE, stack, after={"name": name})
     signals.stack_created.send(sender=Stack, stack=stack, actor=actor)
     return stack
 
 
 @transaction.atomic
 def create_stack_role(organization: Organization, name: str, *, actor: Actor) -> StackRole:
-    name = name.strip()
-    if not name:
-        raise ServiceError("A stack role needs a name.")
-    if filter_ci(StackRole.available_to(organization), "name", name).exists():
-        raise ServiceError(f"A stack role named {name!r} already exists.")
+    name = _new_name(name, "stack role")
+    _check_name_free(StackRole.available_to(organization), name, "stack role")
     role = StackRole.objects.create(organization=organization, name=name)
-    audit.record(organization, actor, "stack_role.create", role, after={"name": name})
+    audit.record(organization, actor, STACK_ROLE_CREATE, role, after={"name": name})
     return role
 
 
@@ -496,26 +506,12 @@ def stack_role_usage(role: StackRole) -> StackRoleUsage:
 def rename_stack_role(role: StackRole, name: str, *, actor: Actor) -> StackRole:
     """Rename a custom stack role; grants and mappings keep pointing at it."""
     _custom_role(role)
-    name = name.strip()
-    if not name:
-        raise ServiceError("A stack role needs a name.")
+    name = _new_name(name, "stack role")
     role = StackRole.objects.select_for_update(of=("self",)).select_related("organization").filter(pk=role.pk).first()
     if role is None:
         raise ServiceError("That stack role was already deleted.")
-    if name == role.name:
-        return role
     others = StackRole.available_to(role.organization).exclude(pk=role.pk)
-    if filter_ci(others, "name", name).exists():
-        raise ServiceError(f"A stack role named {name!r} already exists.")
-    before = {"name": role.name}
-    role.name = name
-    try:
-        with transaction.atomic():
-            role.save(update_fields=["name"])
-    except IntegrityError as exc:
-        raise ServiceError(f"A stack role named {name!r} already exists.") from exc
-    audit.record(role.organization, actor, "stack_role.rename", role, before=before, after={"name": name})
-    return role
+    return _rename(role, name, others=others, noun="stack role", action=STACK_ROLE_RENAME, actor=actor)
 
 
 def stack_role_in_use_message(role_name: str, usage: StackRoleUsage) -> str:
@@ -543,7 +539,7 @@ def delete_stack_role(role: StackRole, *, actor: Actor) -> StackRoleUsage:
     if usage.users_total:
         raise ServiceError(stack_role_in_use_message(role.name, usage))
     audit.record(
-        role.organization, actor, "stack_role.delete", role,
+        role.organization, actor, STACK_ROLE_DELETE, role,
         before={"name": role.name, "grants": usage.grants, "members_affected": usage.members},
     )
     try:
@@ -572,7 +568,7 @@ def grant_stack_role(membership: Membership, stack: Stack, role: StackRole, *, a
         audit.record(
             membership.organization,
             actor,
-            "stack_access.grant",
+            STACK_ACCESS_GRANT,
             membership,
             after={"stack": stack.name, "role": role.name, "source": AccessSource.MANUAL},
         )
@@ -590,7 +586,7 @@ def revoke_stack_role(membership: Membership, stack: Stack, role: StackRole, *, 
         audit.record(
             membership.organization,
             actor,
-            "stack_access.revoke",
+            STACK_ACCESS_REVOKE,
             membership,
             before={"stack": stack.name, "role": role.name, "source": AccessSource.MANUAL},
         )
@@ -605,7 +601,7 @@ def rename_organization(organization: Organization, name: str, *, actor: Actor) 
     before = {"name": organization.name}
     organization.name = name
     organization.save(update_fields=["name"])
-    audit.record(organization, actor, "organization.rename", organization, before=before, after={"name": name})
+    audit.record(organization, actor, ORGANIZATION_RENAME, organization, before=before, after={"name": name})
     return organization
 
 
@@ -617,5 +613,5 @@ def change_plan(organization: Organization, plan: str, *, actor: Actor) -> Organ
     before = {"plan": organization.plan}
     organization.plan = plan
     organization.save(update_fields=["plan"])
-    audit.record(organization, actor, "organization.change_plan", organization, before=before, after={"plan": plan})
+    audit.record(organization, actor, ORGANIZATION_CHANGE_PLAN, organization, before=before, after={"plan": plan})
     return organization

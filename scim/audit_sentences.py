@@ -2,17 +2,14 @@
 registered from ScimConfig.ready."""
 from __future__ import annotations
 
+from organizations.audit_actions import (
+    MARKETPLACE_INSTALL, MARKETPLACE_REINSTALL, MARKETPLACE_TOKEN_REGENERATE, MARKETPLACE_UNINSTALL,
+    SCIM_DISABLE, SCIM_ENABLE, SCIM_GROUP_CREATE, SCIM_GROUP_DELETE, SCIM_GROUP_MEMBERS, SCIM_GROUP_UPDATE,
+    SCIM_USER_DEACTIVATE, SCIM_USER_PROVISION, SCIM_USER_REACTIVATE, SCIM_USER_UPDATE,
+)
 from organizations.audit_log import Words
 from organizations.models import AuditEvent
 
-from .installations import (
-    ACTION_DISABLE,
-    ACTION_ENABLE,
-    ACTION_INSTALL,
-    ACTION_REGENERATE,
-    ACTION_REINSTALL,
-    ACTION_UNINSTALL,
-)
 
 
 def _installation(event: AuditEvent, w: Words) -> str:
@@ -47,18 +44,18 @@ def _group_update(event: AuditEvent, w: Words) -> str:
 
 
 SENTENCES = {
-    ACTION_ENABLE: "{actor} enabled SCIM provisioning",
-    ACTION_DISABLE: "{actor} disabled SCIM provisioning: every token of the organization stopped working",
-    ACTION_INSTALL: lambda e, w: f"{w['actor']} installed {_installation(e, w)}",
-    ACTION_REGENERATE: lambda e, w: f"{w['actor']} regenerated the secret token of {_installation(e, w)}; the old token stopped working",
-    ACTION_UNINSTALL: lambda e, w: f"{w['actor']} uninstalled {_installation(e, w)}; its tokens stopped working",
-    ACTION_REINSTALL: lambda e, w: f"{w['actor']} reinstalled {_installation(e, w)} with a new secret token",
-    "scim.user.provision": "{actor} provisioned {target}",
-    "scim.user.update": "{actor} updated the profile of {target}",
-    "scim.user.deactivate": "{actor} deactivated {target}",
-    "scim.user.reactivate": "{actor} reactivated {target}",
-    "scim.group.create": lambda e, w: f"{w['actor']} created the SCIM group {w['target']} with {_count(e.after, 'members', 'member')}",
-    "scim.group.update": _group_update,
-    "scim.group.members": _members,
-    "scim.group.delete": lambda e, w: f"{w['actor']} deleted the SCIM group {w['before_displayName']} ({_count(e.before, 'members', 'member')})",
+    SCIM_ENABLE: "{actor} enabled SCIM provisioning",
+    SCIM_DISABLE: "{actor} disabled SCIM provisioning: every token of the organization stopped working",
+    MARKETPLACE_INSTALL: lambda e, w: f"{w['actor']} installed {_installation(e, w)}",
+    MARKETPLACE_TOKEN_REGENERATE: lambda e, w: f"{w['actor']} regenerated the secret token of {_installation(e, w)}; the old token stopped working",
+    MARKETPLACE_UNINSTALL: lambda e, w: f"{w['actor']} uninstalled {_installation(e, w)}; its tokens stopped working",
+    MARKETPLACE_REINSTALL: lambda e, w: f"{w['actor']} reinstalled {_installation(e, w)} with a new secret token",
+    SCIM_USER_PROVISION: "{actor} provisioned {target}",
+    SCIM_USER_UPDATE: "{actor} updated the profile of {target}",
+    SCIM_USER_DEACTIVATE: "{actor} deactivated {target}",
+    SCIM_USER_REACTIVATE: "{actor} reactivated {target}",
+    SCIM_GROUP_CREATE: lambda e, w: f"{w['actor']} created the SCIM group {w['target']} with {_count(e.after, 'members', 'member')}",
+    SCIM_GROUP_UPDATE: _group_update,
+    SCIM_GROUP_MEMBERS: _members,
+    SCIM_GROUP_DELETE: lambda e, w: f"{w['actor']} deleted the SCIM group {w['before_displayName']} ({_count(e.before, 'members', 'member')})",
 }

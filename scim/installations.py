@@ -12,6 +12,10 @@ from django.utils import timezone
 
 from organizations import audit
 from organizations.audit import Actor
+from organizations.audit_actions import (
+    MARKETPLACE_INSTALL, MARKETPLACE_REINSTALL, MARKETPLACE_TOKEN_REGENERATE, MARKETPLACE_UNINSTALL,
+    SCIM_DISABLE, SCIM_ENABLE,
+)
 from organizations.models import Organization, User
 from organizations.permissions import NotPermitted, ensure_can_manage
 from organizations.services import ServiceError
@@ -24,12 +28,6 @@ SCIM_FEATURE = "scim"
 SCIM_PATH = "/scim/v2/organizations/"
 
 # Audit actions (constants, not scattered strings).
-ACTION_ENABLE = "scim.enable"
-ACTION_DISABLE = "scim.disable"
-ACTION_INSTALL = "marketplace.install"
-ACTION_REGENERATE = "marketplace.token_regenerate"
-ACTION_UNINSTALL = "marketplace.uninstall"
-ACTION_REINSTALL = "marketplace.reinstall"
 
 
 ScimPermissionDenied = NotPermitted  # what ensure_can_manage raises
@@ -82,21 +80,21 @@ def enable_scim(org: Organization, *, actor: Actor) -> Organization:
         locked.scim_enabled = True
         locked.scim_enabled_at = timezone.now()
         locked.save(update_fields=["scim_enabled", "scim_enabled_at"])
-        audit.record(locked, actor, ACTION_ENABLE, locked, before={"scim_enabled": False}, after={"scim_enabled": True})
+        audit.record(locked, actor, SCIM_ENABLE, locked, before={"scim_enabled": False}, after={"scim_enabled": True})
     org.scim_enabled, org.scim_enabled_at = locked.scim_enabled, locked.scim_enabled_at
     return org
 
 
 @transaction.atomic
 def disable_scim(org: Organization, *, actor: Actor) -> Organization:
-    """Deletes nothing: tokens stop working because scim.tokens.authenticate
+    """Deletes nothing: tokens stop working because scim.tokens.check
     checks org.scim_enabled, and enabling again resumes them."""
     ensure_can_manage(org, actor)
     locked = _locked_org(org)
     if locked.scim_enabled:
         locked.scim_enabled = False
         locked.save(update_fields=["scim_enabled"])
-        audit.record(locked, actor, ACTION_DISABLE, locked, before={"scim_enabled": True}, after={"scim_enabled": False})
+        audit.record(locked, actor, SCIM_DISABLE, locked, before={"scim_enabled": True}, after={"scim_enabled": False})
     org.scim_enabled = False
     return org
 
@@ -138,7 +136,7 @@ def install_app(org: Organization, app: MarketplaceApp, *, actor: Actor) -> tupl
         raise AlreadyInstalled(live_installation(locked, app)) from None
     issued = issue_token(installation)
     audit.record(
-        locked, actor, ACTION_INSTALL, installation, after={"app": app.slug, **_token_summary(issued.token)}
+        locked, actor, MARKETPLACE_INSTALL, installation, after={"app": app.slug, **_token_summary(issued.token)}
     )
     return installation, issued
 
@@ -172,7 +170,7 @@ def regenerate_token(installation: AppInstallation, *, actor: Actor) -> IssuedTo
     audit.record(
         locked.organization,
         actor,
-        ACTION_REGENERATE,
+        MARKETPLACE_TOKEN_REGENERATE,
         locked,
         before={"token_prefixes": revoked},
         after=_token_summary(issued.token),
@@ -193,7 +191,7 @@ def uninstall_app(installation: AppInstallation, *, actor: Actor) -> AppInstalla
     audit.record(
         locked.organization,
         actor,
-        ACTION_UNINSTALL,
+        MARKETPLACE_UNINSTALL,
         locked,
         before={"live": True, "token_prefixes": revoked},
         after={"live": False},
@@ -223,7 +221,7 @@ def reinstall_app(installation: AppInstallation, *, actor: Actor) -> IssuedToken
     audit.record(
         locked_org,
         actor,
-        ACTION_REINSTALL,
+        MARKETPLACE_REINSTALL,
         locked,
         before={"live": False, "uninstalled_at": uninstalled_at.isoformat()},
         after={"live": True, **_token_summary(issued.token)},

@@ -1,8 +1,6 @@
 """SCIM enablement, the marketplace, secret tokens and SCIM groups."""
 from __future__ import annotations
 
-import hashlib
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -60,11 +58,6 @@ class AppInstallation(models.Model):
 
     def audit_actor(self) -> tuple[str, str, str]:
         return ActorType.INSTALLATION, str(self.pk), f"{self.app.name} (installation {self.pk})"
-
-
-def hash_token(token: str) -> str:
-    """Tokens carry 256 bits of randomness, so a plain SHA-256 is not brute-forceable."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class SecretToken(models.Model):

@@ -16,6 +16,10 @@ from django.utils import timezone
 
 from organizations import audit
 from organizations.audit import Actor
+from organizations.audit_actions import (
+    SCIM_GROUP_CREATE, SCIM_GROUP_DELETE, SCIM_GROUP_MEMBERS, SCIM_GROUP_UPDATE, SCIM_USER_DEACTIVATE,
+    SCIM_USER_PROVISION, SCIM_USER_REACTIVATE, SCIM_USER_UPDATE,
+)
 from organizations.models import Membership, MembershipEmail, Organization, OrgRole
 from organizations.services import OwnershipError, ServiceError, get_or_create_account, owned_by, remove_member
 from organizations.signals import membership_active_changed, membership_created
@@ -220,7 +224,7 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
         raise UniquenessError(f"A user with e-mail {email!r} already exists in this organization.") from exc
     _write_emails(membership, profile.emails, new=True)
     audit.record(
-        organization, actor, "scim.user.provision", membership, target_label=membership.scim_username,
+        organization, actor, SCIM_USER_PROVISION, membership, target_label=membership.scim_username,
         after=profile.snapshot(),
     )
     membership_created.send(sender=Membership, membership=membership, source="scim", actor=actor)
@@ -283,7 +287,7 @@ def update_user_profile(membership: Membership, profile: UserProfile, *, actor: 
     )
     if profile_changed:
         audit.record(
-            membership.organization, actor, "scim.user.update", membership, target_label=membership.scim_username,
+            membership.organization, actor, SCIM_USER_UPDATE, membership, target_label=membership.scim_username,
             before=before.snapshot(), after=profile.snapshot(),
         )
     if before.active != profile.active:
@@ -304,7 +308,7 @@ def set_membership_active(membership: Membership, active: bool, *, actor: Actor,
     membership.scim_managed = True  # the IdP (de)provisions it: it manages this member
     membership.save(update_fields=["active", "scim_managed", "updated_at"])
     audit.record(
-        membership.organization, actor, "scim.user.reactivate" if active else "scim.user.deactivate", membership,
+        membership.organization, actor, SCIM_USER_REACTIVATE if active else SCIM_USER_DEACTIVATE, membership,
         target_label=membership.scim_username, before={"active": not active}, after={"active": active},
     )
     membership_active_changed.send(sender=Membership, membership=membership, active=active, actor=actor)
@@ -388,7 +392,7 @@ def create_group(
     ids = sorted(set(member_ids))
     ScimGroupMember.objects.bulk_create(ScimGroupMember(group=group, membership_id=i) for i in ids)
     audit.record(
-        organization, actor, "scim.group.create", group,
+        organization, actor, SCIM_GROUP_CREATE, group,
         after={"displayName": name, "externalId": external_id, "members": len(ids), "member_ids": ids[:AUDIT_ID_LIMIT]},
     )
     _notify(organization, ids, actor=actor, group=group)
@@ -420,7 +424,7 @@ def update_group(
         except IntegrityError as exc:
             raise UniquenessError(f"A group named {group.display_name!r} already exists in this organization.") from exc
         audit.record(
-            group.organization, actor, "scim.group.update", group, before=before,
+            group.organization, actor, SCIM_GROUP_UPDATE, group, before=before,
             after={"displayName": group.display_name, "externalId": group.external_id},
         )
     return group
@@ -458,7 +462,7 @@ def change_group_members(
             after = links.count()
             before = after - len(added) + len(removed)
         audit.record(
-            group.organization, actor, "scim.group.members", group,
+            group.organization, actor, SCIM_GROUP_MEMBERS, group,
             before={"members": before},
             after={
                 "members": after,
@@ -503,7 +507,7 @@ def delete_group(group: ScimGroup, *, actor: Actor) -> None:
     """Members lose what the group granted; the group's mapping goes with it."""
     member_ids = list(ScimGroupMember.objects.filter(group=group).values_list("membership_id", flat=True))
     audit.record(
-        group.organization, actor, "scim.group.delete", group,
+        group.organization, actor, SCIM_GROUP_DELETE, group,
         before={"displayName": group.display_name, "members": len(member_ids)},
     )
     group.delete()

@@ -16,8 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from organizations.models import Organization
+from organizations.tokens import hash_token, new_token
 
-from .models import AppInstallation, MarketplaceApp, SecretToken, hash_token
+from .models import AppInstallation, MarketplaceApp, SecretToken
 from .rawsql import Columns, fetch, qn
 from .redis_client import redis_client
 
@@ -39,7 +40,7 @@ def issue_token(installation: AppInstallation) -> IssuedToken:
     """Create a token row; the caller shows `secret` once and forgets it."""
     for _ in range(5):
         prefix = secrets.token_hex(PREFIX_CHARS // 2)
-        secret = f"{TOKEN_MARKER}_{prefix}_{secrets.token_urlsafe(32)}"  # 32 bytes = 256 bits
+        secret = f"{TOKEN_MARKER}_{prefix}_{new_token()}"
         try:
             with transaction.atomic():
                 row = SecretToken.objects.create(
@@ -208,12 +209,6 @@ def check(secret: str, org_uid: str) -> SecretToken | Refusal:
     if not touch_last_used(token):  # after a write the row is old: the next request reads it
         _remember(prefix, row, version)
     return token
-
-
-def authenticate(secret: str, org_uid: str) -> SecretToken | None:
-    """The live token of a live installation of *this* org while SCIM is on, or None."""
-    result = check(secret, org_uid)
-    return result if isinstance(result, SecretToken) else None
 
 
 def touch_last_used(token: SecretToken) -> bool:

@@ -127,7 +127,7 @@ def test_the_owner_is_never_deactivated_or_removed_by_hand(client, org, owner, a
     page = client.get(members_url(org, role="owner")).content.decode()
     assert f"admin/orgs/{org.uid}/members/{owner.pk}/deactivate/" not in page
     with pytest.raises(services.OwnershipError):
-        services.deactivate_member(owner, actor=None)
+        services.set_member_active(owner, False, actor=None)
 
 
 def test_idp_managed_member_warns_that_the_idp_pushes_its_state_again(owner_client, org):

@@ -89,7 +89,7 @@ def test_a_refused_transfer_changes_nothing_and_sends_nothing(
     target, typed = {"wrong-name": (admin_member, "acme"), "cannot-sign-in": (scim_only, "Acme"),
                      "deactivated": (admin_member, "Acme")}[case]
     if case == "deactivated":
-        services.deactivate_member(admin_member, actor=None)
+        services.set_member_active(admin_member, False, actor=None)
     before = state(org)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = post_form(owner_client, org, TRANSFER, membership=target.pk, typed_name=typed)
@@ -100,7 +100,7 @@ def test_a_refused_transfer_changes_nothing_and_sends_nothing(
 
 
 def test_the_service_refuses_a_deactivated_or_unreachable_new_owner(org, owner, scim_only, admin_member):
-    services.deactivate_member(admin_member, actor=None)
+    services.set_member_active(admin_member, False, actor=None)
     before = state(org)
     for target, reason in ((admin_member, "deactivated"), (scim_only, "cannot sign in")):
         with pytest.raises(services.ServiceError, match=reason):

@@ -40,7 +40,7 @@ def world(scim_org):
     ops = make_group(org, "Ops", [ops_person])
     map_group(org, ops, "admin", {web: "Developer"})
     map_group(org, eng, "member", {web: "Developer"})
-    services.deactivate_member(gone, actor=None)
+    services.set_member_active(gone, False, actor=None)
     return {"org": org, "web": web, "docs": docs, "eng": eng, "plain": plain, "boss": boss, "ops": ops_person,
             "manual": manual, "gone": gone}
 

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from mappings import services
 from mappings.models import GroupMapping, RecomputeJob
 from mappings.services import MappingError, group_members_changed, save_mapping
+from organizations import audit_actions
 from organizations import services as org_services
 from organizations.models import AccessSource, AuditEvent, Membership, OrgRole, StackAccess, StackRole
 from scim.models import ScimGroup, ScimGroupMember
@@ -152,7 +153,7 @@ def test_removing_a_mapping_removes_its_access_but_keeps_the_group(org, plain_me
     assert ScimGroup.objects.filter(pk=eng.pk).exists()
     assert role_of(plain_member) == OrgRole.MEMBER
     assert access_of(plain_member) == set()
-    event = AuditEvent.objects.get(action=services.ACTION_MAPPING_DELETE)
+    event = AuditEvent.objects.get(action=audit_actions.GROUP_MAPPING_DELETE)
     assert event.actor_label == owner.user.email
     assert event.before["group"] == "Engineering"
 
@@ -252,7 +253,7 @@ def test_another_orgs_group_stack_or_role_is_refused(org, other_org, web):
 def test_saving_a_mapping_audits_the_change_and_each_member_change(org, plain_member, web, owner):
     eng = make_group(org, "Engineering", [plain_member])
     map_group(org, eng, "admin", {web: "Developer"}, actor=owner.user)
-    created = AuditEvent.objects.get(action=services.ACTION_MAPPING_CREATE)
+    created = AuditEvent.objects.get(action=audit_actions.GROUP_MAPPING_CREATE)
     assert created.before is None
     assert created.after == {
         "group": "Engineering",
@@ -260,7 +261,7 @@ def test_saving_a_mapping_audits_the_change_and_each_member_change(org, plain_me
         "all_stacks_role": None,
         "stack_roles": {"Web": "Developer"},
     }
-    recompute = AuditEvent.objects.get(action=services.ACTION_RECOMPUTE, target_id=str(plain_member.pk))
+    recompute = AuditEvent.objects.get(action=audit_actions.ACCESS_RECOMPUTE, target_id=str(plain_member.pk))
     assert recompute.actor_label == owner.user.email
     assert recompute.before["role"] == "member" and recompute.after["role"] == "admin"
 

@@ -8,10 +8,11 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
+from organizations import audit_actions
 from organizations.models import AuditEvent, Plan
 from scim import installations
 from scim.models import AppInstallation, MarketplaceApp, SecretToken
-from scim.tokens import authenticate, issue_token
+from scim.tokens import Refusal, check, issue_token
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -45,8 +46,8 @@ def test_install_issues_a_working_token_and_audits_without_the_secret(scim_org, 
     installation, issued = installations.install_app(scim_org, okta, actor=owner.user)
 
     assert installation.installed_by == owner.user and installation.is_live
-    assert authenticate(issued.secret, scim_org.uid).installation == installation
-    event = AuditEvent.objects.get(action=installations.ACTION_INSTALL)
+    assert check(issued.secret, scim_org.uid).installation == installation
+    event = AuditEvent.objects.get(action=audit_actions.MARKETPLACE_INSTALL)
     assert event.after == {"app": OKTA, "token_id": issued.token.pk, "token_prefix": issued.token.prefix}
     assert_no_secret_in_audit(issued.secret)
 
@@ -79,7 +80,7 @@ def test_second_live_install_of_same_app_is_refused_with_a_clear_error(scim_org,
         installations.install_app(scim_org, okta, actor=owner.user)
 
     assert exc.value.installation == first
-    assert authenticate(issued.secret, scim_org.uid) is not None  # the IdP in use keeps working
+    assert isinstance(check(issued.secret, scim_org.uid), SecretToken)  # the IdP in use keeps working
     assert SecretToken.objects.count() == 1
 
 
@@ -96,10 +97,10 @@ def test_regenerate_revokes_every_live_token_and_issues_a_new_one(scim_org, owne
 
     new = installations.regenerate_token(installation, actor=owner.user)
 
-    assert authenticate(first.secret, scim_org.uid) is None
-    assert authenticate(stray.secret, scim_org.uid) is None
-    assert authenticate(new.secret, scim_org.uid) is not None
-    event = AuditEvent.objects.get(action=installations.ACTION_REGENERATE)
+    assert isinstance(check(first.secret, scim_org.uid), Refusal)
+    assert isinstance(check(stray.secret, scim_org.uid), Refusal)
+    assert isinstance(check(new.secret, scim_org.uid), SecretToken)
+    event = AuditEvent.objects.get(action=audit_actions.MARKETPLACE_TOKEN_REGENERATE)
     assert sorted(event.before["token_prefixes"]) == sorted([first.token.prefix, stray.token.prefix])
     assert event.after["token_prefix"] == new.token.prefix
     assert_no_secret_in_audit(new.secret)
@@ -112,9 +113,9 @@ def test_uninstall_kills_tokens_and_allows_a_fresh_install(scim_org, admin_membe
 
     installation.refresh_from_db()
     assert installation.uninstalled_at is not None
-    assert authenticate(issued.secret, scim_org.uid) is None
+    assert isinstance(check(issued.secret, scim_org.uid), Refusal)
     assert not SecretToken.objects.filter(revoked_at__isnull=True).exists()
-    assert AuditEvent.objects.filter(action=installations.ACTION_UNINSTALL).count() == 1
+    assert AuditEvent.objects.filter(action=audit_actions.MARKETPLACE_UNINSTALL).count() == 1
     with pytest.raises(installations.ServiceError, match="uninstalled"):
         installations.regenerate_token(installation, actor=admin_member.user)
     again, _ = installations.install_app(scim_org, okta, actor=admin_member.user)
@@ -129,7 +130,7 @@ def test_other_orgs_owner_cannot_regenerate_or_uninstall(scim_org, owner, other_
         installations.regenerate_token(installation, actor=stranger)
     with pytest.raises(installations.ScimPermissionDenied):
         installations.uninstall_app(installation, actor=stranger)
-    assert authenticate(issued.secret, scim_org.uid) is not None
+    assert isinstance(check(issued.secret, scim_org.uid), SecretToken)
 
 
 # ---- views ------------------------------------------------------------------
@@ -190,7 +191,7 @@ def test_authorize_and_install_renders_url_and_token_once(client, scim_org, owne
     assert f'id="scim-url" value="{scim_url}"' in body
     secret = body.split('id="secret-token" value="', 1)[1].split('"', 1)[0]
     assert "shown only this once" in body
-    assert authenticate(secret, scim_org.uid).installation == installation
+    assert check(secret, scim_org.uid).installation == installation
     reloaded = client.get(token_page).content.decode()  # a reload, or Back: no secret, and it says so
     assert secret not in reloaded and 'id="secret-token"' not in reloaded
     assert "no longer shown" in reloaded
@@ -233,7 +234,7 @@ def test_regenerate_confirms_then_shows_new_token_once(client, scim_org, owner, 
 
     confirm = client.get(regenerate)
     assert confirm.status_code == 200 and "Regenerate token" in confirm.content.decode()
-    assert authenticate(first.secret, scim_org.uid) is not None
+    assert isinstance(check(first.secret, scim_org.uid), SecretToken)
 
     assert f'name="token" value="{first.token.prefix}"' in confirm.content.decode()
     posted = client.post(regenerate, {"token": first.token.prefix})
@@ -243,14 +244,14 @@ def test_regenerate_confirms_then_shows_new_token_once(client, scim_org, owner, 
     assert "New Secret Token" in body
     new_secret = body.split('id="secret-token" value="', 1)[1].split('"', 1)[0]
     assert new_secret != first.secret
-    assert authenticate(first.secret, scim_org.uid) is None
-    assert authenticate(new_secret, scim_org.uid) is not None
+    assert isinstance(check(first.secret, scim_org.uid), Refusal)
+    assert isinstance(check(new_secret, scim_org.uid), SecretToken)
     assert new_secret not in client.get(token_page).content.decode()  # shown once
 
     # The same form sent again (a double click): the new token survives.
     again = client.post(regenerate, {"token": first.token.prefix}, follow=True)
     assert "already regenerated" in again.content.decode() and 'id="secret-token"' not in again.content.decode()
-    assert authenticate(new_secret, scim_org.uid) is not None
+    assert isinstance(check(new_secret, scim_org.uid), SecretToken)
     assert SecretToken.objects.filter(installation=installation).count() == 2
 
 
@@ -267,7 +268,7 @@ def test_uninstall_confirms_then_kills_tokens(client, scim_org, owner, okta):
     assert response.status_code == 302
     installation.refresh_from_db()
     assert not installation.is_live
-    assert authenticate(issued.secret, scim_org.uid) is None
+    assert isinstance(check(issued.secret, scim_org.uid), Refusal)
     assert "Uninstalled" in client.get(response.url).content.decode()
 
 
@@ -282,7 +283,7 @@ def test_installation_of_another_org_is_404_and_untouched(client, scim_org, owne
         assert client.post(url(name, other_org, installation.pk)).status_code == 404
         assert client.post(url(name, scim_org, installation.pk)).status_code == 404
     installation.refresh_from_db()
-    assert installation.is_live and authenticate(issued.secret, scim_org.uid) is not None
+    assert installation.is_live and isinstance(check(issued.secret, scim_org.uid), SecretToken)
 
 
 @pytest.mark.parametrize("name,args", [("marketplace-apps", []), ("marketplace-app", [OKTA]), ("marketplace-install", [OKTA])])
@@ -325,9 +326,9 @@ def test_reinstall_brings_the_same_installation_back_with_a_new_token(scim_org, 
 
     installation.refresh_from_db()
     assert installation.is_live and issued.token.installation_id == installation.pk
-    assert authenticate(issued.secret, scim_org.uid).installation == installation
-    assert authenticate(first.secret, scim_org.uid) is None  # old tokens stay revoked
-    event = AuditEvent.objects.get(action=installations.ACTION_REINSTALL)
+    assert check(issued.secret, scim_org.uid).installation == installation
+    assert isinstance(check(first.secret, scim_org.uid), Refusal)  # old tokens stay revoked
+    event = AuditEvent.objects.get(action=audit_actions.MARKETPLACE_REINSTALL)
     assert event.before["live"] is False and event.after == {
         "live": True, "token_id": issued.token.pk, "token_prefix": issued.token.prefix}
     assert_no_secret_in_audit(issued.secret)

@@ -8,10 +8,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from organizations import audit_actions
 from organizations.models import AuditEvent
 from scim import installations
-from scim.models import AppInstallation
-from scim.tokens import authenticate
+from scim.models import AppInstallation, SecretToken
+from scim.tokens import Refusal, check
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -40,8 +41,8 @@ def test_enable_then_install_json_prints_exactly_one_object(org, owner, settings
     assert payload["scim_url"] == f"https://orgdesk.example.com/scim/v2/organizations/{org.uid}"
     installation = AppInstallation.objects.get(pk=payload["installation_id"])
     assert installation.organization == org
-    assert authenticate(payload["secret_token"], org.uid).installation == installation
-    assert AuditEvent.objects.get(action=installations.ACTION_INSTALL).actor_label == owner.user.email
+    assert check(payload["secret_token"], org.uid).installation == installation
+    assert AuditEvent.objects.get(action=audit_actions.MARKETPLACE_INSTALL).actor_label == owner.user.email
 
 
 def test_actor_email_matches_case_insensitively(org, admin_member):
@@ -101,8 +102,8 @@ def test_rotate_token_replaces_the_old_one(org, owner):
     rotated = json.loads(out)
     assert rotated["installation_id"] == first["installation_id"]
     assert rotated["scim_url"] == first["scim_url"]
-    assert authenticate(first["secret_token"], org.uid) is None
-    assert authenticate(rotated["secret_token"], org.uid) is not None
+    assert isinstance(check(first["secret_token"], org.uid), Refusal)
+    assert isinstance(check(rotated["secret_token"], org.uid), SecretToken)
 
 
 def test_rotate_and_uninstall_check_the_actor_against_the_installations_org(org, owner, other_org):
@@ -114,7 +115,7 @@ def test_rotate_and_uninstall_check_the_actor_against_the_installations_org(org,
         run("scim_rotate_token", str(payload["installation_id"]), "--actor", stranger)
     with pytest.raises(CommandError, match="not an active Owner or Admin"):
         run("scim_uninstall", str(payload["installation_id"]), "--actor", stranger)
-    assert authenticate(payload["secret_token"], org.uid) is not None
+    assert isinstance(check(payload["secret_token"], org.uid), SecretToken)
 
 
 def test_uninstall_then_disable(org, owner):
@@ -122,7 +123,7 @@ def test_uninstall_then_disable(org, owner):
     payload = install_json(org, owner.user.email)
 
     run("scim_uninstall", str(payload["installation_id"]), "--actor", owner.user.email)
-    assert authenticate(payload["secret_token"], org.uid) is None
+    assert isinstance(check(payload["secret_token"], org.uid), Refusal)
     with pytest.raises(CommandError, match="uninstalled"):
         run("scim_uninstall", str(payload["installation_id"]), "--actor", owner.user.email)
 

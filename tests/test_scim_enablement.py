@@ -6,10 +6,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from organizations import audit_actions
 from organizations.models import AuditEvent, Plan
 from scim import installations
 from scim.models import AppInstallation, MarketplaceApp, SecretToken
-from scim.tokens import authenticate
+from scim.tokens import Refusal, check
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def test_owner_enables_scim_and_it_is_audited(org, owner):
 
     org.refresh_from_db()
     assert org.scim_enabled and org.scim_enabled_at is not None
-    event = AuditEvent.objects.get(organization=org, action=installations.ACTION_ENABLE)
+    event = AuditEvent.objects.get(organization=org, action=audit_actions.SCIM_ENABLE)
     assert event.actor_label == owner.user.email
     assert (event.before, event.after) == ({"scim_enabled": False}, {"scim_enabled": True})
 
@@ -44,7 +45,7 @@ def test_enabling_twice_records_one_audit_entry(org, admin_member):
     installations.enable_scim(org, actor=admin_member.user)
     installations.enable_scim(org, actor=admin_member.user)
 
-    assert AuditEvent.objects.filter(organization=org, action=installations.ACTION_ENABLE).count() == 1
+    assert AuditEvent.objects.filter(organization=org, action=audit_actions.SCIM_ENABLE).count() == 1
 
 
 @pytest.mark.parametrize("role", ["member", "other_org_owner", "inactive_admin"])
@@ -64,7 +65,7 @@ def test_only_active_owner_or_admin_may_enable(org, other_org, role):
 
     org.refresh_from_db()
     assert not org.scim_enabled
-    assert not AuditEvent.objects.filter(action=installations.ACTION_ENABLE).exists()
+    assert not AuditEvent.objects.filter(action=audit_actions.SCIM_ENABLE).exists()
 
 
 def test_superuser_may_enable_any_org(org, django_user_model):
@@ -86,19 +87,19 @@ def test_disabling_deletes_nothing_and_tokens_stop_until_enabled_again(org, owne
     installations.enable_scim(org, actor=owner.user)
     app = MarketplaceApp.objects.get(slug="okta-generic-scim")
     installation, issued = installations.install_app(org, app, actor=owner.user)
-    assert authenticate(issued.secret, org.uid) is not None
+    assert isinstance(check(issued.secret, org.uid), SecretToken)
 
     installations.disable_scim(org, actor=owner.user)
 
-    assert authenticate(issued.secret, org.uid) is None
+    assert isinstance(check(issued.secret, org.uid), Refusal)
     assert AppInstallation.objects.filter(pk=installation.pk, uninstalled_at__isnull=True).exists()
     assert SecretToken.objects.filter(installation=installation, revoked_at__isnull=True).count() == 1
     assert org.memberships.count() == 1
-    event = AuditEvent.objects.get(organization=org, action=installations.ACTION_DISABLE)
+    event = AuditEvent.objects.get(organization=org, action=audit_actions.SCIM_DISABLE)
     assert event.after == {"scim_enabled": False}
 
     installations.enable_scim(org, actor=owner.user)
-    assert authenticate(issued.secret, org.uid) is not None
+    assert isinstance(check(issued.secret, org.uid), SecretToken)
 
 
 def test_scim_url_is_public_base_url_plus_org_uid_without_trailing_slash(org, settings):

@@ -38,8 +38,8 @@ def queries(fn) -> int:
 
 def warm(secret: str, uid: str) -> None:
     """First use: looks up the row and writes last_used_at; second: remembers it."""
-    assert tokens.authenticate(secret, uid) is not None
-    assert tokens.authenticate(secret, uid) is not None
+    assert isinstance(tokens.check(secret, uid), SecretToken)
+    assert isinstance(tokens.check(secret, uid), SecretToken)
 
 
 def test_a_remembered_token_costs_no_query(redis_cache, org, installed):
@@ -49,28 +49,28 @@ def test_a_remembered_token_costs_no_query(redis_cache, org, installed):
 
     def call():
         nonlocal token
-        token = tokens.authenticate(issued.secret, org.uid)
+        token = tokens.check(issued.secret, org.uid)
 
     assert queries(call) == 0
     assert token.installation.organization.uid == org.uid
     # every request gets objects of its own
-    assert tokens.authenticate(issued.secret, org.uid).installation.organization is not token.installation.organization
+    assert tokens.check(issued.secret, org.uid).installation.organization is not token.installation.organization
 
 
 def test_a_remembered_row_still_needs_the_secret(redis_cache, org, installed):
     _, issued = installed
     warm(issued.secret, org.uid)
     forged = issued.secret[:-4] + ("AAAA" if not issued.secret.endswith("AAAA") else "BBBB")
-    assert tokens.authenticate(forged, org.uid) is None
-    assert tokens.authenticate(issued.secret, "someotherorguid00000") is None
+    assert isinstance(tokens.check(forged, org.uid), tokens.Refusal)
+    assert isinstance(tokens.check(issued.secret, "someotherorguid00000"), tokens.Refusal)
 
 
 def test_regenerating_stops_the_old_token_at_once(redis_cache, org, owner, installed):
     installation, issued = installed
     warm(issued.secret, org.uid)
     new = installations.regenerate_token(installation, actor=owner.user)
-    assert tokens.authenticate(issued.secret, org.uid) is None
-    assert tokens.authenticate(new.secret, org.uid) is not None
+    assert isinstance(tokens.check(issued.secret, org.uid), tokens.Refusal)
+    assert isinstance(tokens.check(new.secret, org.uid), SecretToken)
 
 
 @pytest.mark.parametrize("change", ["uninstall", "disable", "downgrade"])
@@ -83,7 +83,7 @@ def test_whatever_stops_a_token_stops_it_at_once(redis_cache, org, owner, instal
         installations.disable_scim(org, actor=owner.user)
     else:
         org_services.change_plan(org, "team", actor=owner.user)
-    assert tokens.authenticate(issued.secret, org.uid) is None
+    assert isinstance(tokens.check(issued.secret, org.uid), tokens.Refusal)
 
 
 def test_a_change_made_by_another_process_is_seen(redis_cache, org, installed):
@@ -92,9 +92,9 @@ def test_a_change_made_by_another_process_is_seen(redis_cache, org, installed):
     _, issued = installed
     warm(issued.secret, org.uid)
     SecretToken.objects.filter(pk=issued.token.pk).update(revoked_at=timezone.now())  # no signal here
-    assert tokens.authenticate(issued.secret, org.uid) is not None  # within AUTH_CACHE_SECONDS
+    assert isinstance(tokens.check(issued.secret, org.uid), SecretToken)  # within AUTH_CACHE_SECONDS
     redis_cache.set(cache.make_key(tokens.AUTH_VERSION_KEY), "changed-elsewhere")
-    assert tokens.authenticate(issued.secret, org.uid) is None
+    assert isinstance(tokens.check(issued.secret, org.uid), tokens.Refusal)
 
 
 def test_a_raw_update_is_seen_once_the_cache_time_is_over(redis_cache, org, installed, monkeypatch):
@@ -103,7 +103,7 @@ def test_a_raw_update_is_seen_once_the_cache_time_is_over(redis_cache, org, inst
     SecretToken.objects.filter(pk=issued.token.pk).update(revoked_at=timezone.now())
     later = tokens.time.monotonic() + tokens.AUTH_CACHE_SECONDS + 1
     monkeypatch.setattr(tokens.time, "monotonic", lambda: later)
-    assert tokens.authenticate(issued.secret, org.uid) is None
+    assert isinstance(tokens.check(issued.secret, org.uid), tokens.Refusal)
 
 
 def test_a_lost_version_key_is_not_trusted(redis_cache, org, installed):
@@ -112,7 +112,7 @@ def test_a_lost_version_key_is_not_trusted(redis_cache, org, installed):
     _, issued = installed
     warm(issued.secret, org.uid)
     redis_cache.delete(cache.make_key(tokens.AUTH_VERSION_KEY))
-    assert queries(lambda: tokens.authenticate(issued.secret, org.uid)) == 1
+    assert queries(lambda: tokens.check(issued.secret, org.uid)) == 1
     assert redis_cache.get(cache.make_key(tokens.AUTH_VERSION_KEY)) not in (None, b"0")
 
 
@@ -126,13 +126,13 @@ def test_redis_down_means_the_database_decides(redis_cache, org, installed, sett
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
-    assert queries(lambda: tokens.authenticate(issued.secret, org.uid)) == 1
+    assert queries(lambda: tokens.check(issued.secret, org.uid)) == 1
     SecretToken.objects.filter(pk=issued.token.pk).update(revoked_at=timezone.now())
-    assert tokens.authenticate(issued.secret, org.uid) is None
+    assert isinstance(tokens.check(issued.secret, org.uid), tokens.Refusal)
 
 
 def test_without_redis_nothing_is_remembered(org, installed, settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     _, issued = installed
     warm(issued.secret, org.uid)
-    assert queries(lambda: tokens.authenticate(issued.secret, org.uid)) == 1
+    assert queries(lambda: tokens.check(issued.secret, org.uid)) == 1

@@ -9,8 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from organizations.tokens import hash_token
 from scim import installations, tokens
-from scim.models import MarketplaceApp, SecretToken, hash_token
+from scim.models import MarketplaceApp, SecretToken
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +59,7 @@ def test_token_is_not_stored_in_clear_anywhere_in_the_database(org, owner, insta
 
 def test_authenticate_finds_the_token_by_prefix(org, installed):
     installation, issued = installed
-    row = tokens.authenticate(issued.secret, org.uid)
+    row = tokens.check(issued.secret, org.uid)
     assert row is not None and row.installation_id == installation.pk
 
 
@@ -74,19 +75,19 @@ def test_authenticate_finds_the_token_by_prefix(org, installed):
 )
 def test_wrong_or_malformed_tokens_are_refused(org, installed, mangle):
     _, issued = installed
-    assert tokens.authenticate(mangle(issued.secret), org.uid) is None
+    assert isinstance(tokens.check(mangle(issued.secret), org.uid), tokens.Refusal)
 
 
 def test_token_of_org_a_is_refused_on_org_b(org, installed, other_org):
     _, issued = installed
     installations.enable_scim(other_org, actor=None)
-    assert tokens.authenticate(issued.secret, other_org.uid) is None
+    assert isinstance(tokens.check(issued.secret, other_org.uid), tokens.Refusal)
 
 
 def test_revoked_token_is_refused(org, installed):
     _, issued = installed
     SecretToken.objects.filter(pk=issued.token.pk).update(revoked_at=timezone.now())
-    assert tokens.authenticate(issued.secret, org.uid) is None
+    assert isinstance(tokens.check(issued.secret, org.uid), tokens.Refusal)
 
 
 def test_token_of_uninstalled_app_is_refused_even_if_not_revoked(org, installed):
@@ -94,20 +95,20 @@ def test_token_of_uninstalled_app_is_refused_even_if_not_revoked(org, installed)
     installation.uninstalled_at = timezone.now()
     installation.save(update_fields=["uninstalled_at"])
     assert SecretToken.objects.get(pk=issued.token.pk).revoked_at is None
-    assert tokens.authenticate(issued.secret, org.uid) is None
+    assert isinstance(tokens.check(issued.secret, org.uid), tokens.Refusal)
 
 
 def test_token_is_refused_while_scim_is_disabled(org, owner, installed):
     _, issued = installed
     installations.disable_scim(org, actor=owner.user)
-    assert tokens.authenticate(issued.secret, org.uid) is None
+    assert isinstance(tokens.check(issued.secret, org.uid), tokens.Refusal)
 
 
 def test_token_is_refused_after_a_downgrade_to_a_plan_without_scim(org, installed):
     _, issued = installed
     org.plan = "team"
     org.save(update_fields=["plan"])
-    assert tokens.authenticate(issued.secret, org.uid) is None
+    assert isinstance(tokens.check(issued.secret, org.uid), tokens.Refusal)
 
 
 def test_last_used_is_written_on_first_use_then_not_on_every_call(
@@ -115,7 +116,7 @@ def test_last_used_is_written_on_first_use_then_not_on_every_call(
 ):
     _, issued = installed
     with django_assert_num_queries(2):  # lookup + first last_used_at write
-        assert tokens.authenticate(issued.secret, org.uid) is not None
+        assert isinstance(tokens.check(issued.secret, org.uid), SecretToken)
     first_use = SecretToken.objects.get(pk=issued.token.pk).last_used_at
     assert first_use is not None
 
@@ -123,7 +124,7 @@ def test_last_used_is_written_on_first_use_then_not_on_every_call(
         # no write within the minute: the lookup only (none once the token is
         # remembered, with Redis: tests/test_token_cache.py)
         with CaptureQueriesContext(connection) as ctx:
-            assert tokens.authenticate(issued.secret, org.uid) is not None
+            assert isinstance(tokens.check(issued.secret, org.uid), SecretToken)
         assert len(ctx.captured_queries) <= 1
         assert not any(q["sql"].startswith("UPDATE") for q in ctx.captured_queries)
     assert SecretToken.objects.get(pk=issued.token.pk).last_used_at == first_use
@@ -135,13 +136,13 @@ def test_last_used_is_refreshed_after_the_resolution_window(org, installed, djan
     SecretToken.objects.filter(pk=issued.token.pk).update(last_used_at=old)
 
     with django_assert_num_queries(2):
-        assert tokens.authenticate(issued.secret, org.uid) is not None
+        assert isinstance(tokens.check(issued.secret, org.uid), SecretToken)
     assert SecretToken.objects.get(pk=issued.token.pk).last_used_at > old
 
 
 def test_unknown_prefix_costs_one_query(org, installed, django_assert_num_queries):
     with django_assert_num_queries(1):
-        assert tokens.authenticate("odk_00000000_" + "x" * 43, org.uid) is None
+        assert isinstance(tokens.check("odk_00000000_" + "x" * 43, org.uid), tokens.Refusal)
 
 
 def test_each_org_gets_its_own_tokens(org, installed, other_org):
@@ -150,6 +151,6 @@ def test_each_org_gets_its_own_tokens(org, installed, other_org):
     _, theirs = installations.install_app(other_org, app, actor=factories.owner_of(other_org).user)
     _, ours = installed
 
-    assert tokens.authenticate(theirs.secret, other_org.uid) is not None
-    assert tokens.authenticate(theirs.secret, org.uid) is None
-    assert tokens.authenticate(ours.secret, other_org.uid) is None
+    assert isinstance(tokens.check(theirs.secret, other_org.uid), SecretToken)
+    assert isinstance(tokens.check(theirs.secret, org.uid), tokens.Refusal)
+    assert isinstance(tokens.check(ours.secret, other_org.uid), tokens.Refusal)

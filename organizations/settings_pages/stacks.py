@@ -1,6 +1,6 @@
 """Organization Settings > Stacks: the org's stacks and custom stack roles, how
-many people hold a role on each stack, and the rename and delete pages of a
-stack and of a custom stack role.
+many people hold a role on each stack, and the delete pages of a stack and of a
+custom stack role (their rename page is settings_pages.rename).
 
 Every view starts with the tenant gate, so a Member or another org's admin gets
 a 404 and nothing changes. Confirmations are pages: GET shows them, only POST
@@ -10,16 +10,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from organizations import services
-from organizations.forms import CreateStackForm, CreateStackRoleForm, RenameStackForm, RenameStackRoleForm
+from organizations.forms import CreateStackForm, CreateStackRoleForm
 from organizations.models import Organization, Stack, StackAccess, StackRole
 from organizations.paging import paginate
 from organizations.permissions import get_managed_org_or_404
 
+from .rename import get_custom_role, get_stack
 from .shell import handle_post, org_settings_context, render_tab, tab_forms
 
 
@@ -79,39 +80,12 @@ def stack_people_counts(stack_ids: list[int]) -> dict[int, tuple[int, bool]]:
     return {pk: ((cap, True) if n > cap else (n, False)) for pk, n in counted.values_list("pk", "n")}
 
 
-def _get_stack(org: Organization, stack_id: int) -> Stack:
-    return get_object_or_404(Stack, organization=org, pk=stack_id)
-
-
-def stack_rename_view(site):
-    def view(request: HttpRequest, org_uid: str, stack_id: int) -> HttpResponse:
-        org = get_managed_org_or_404(request, org_uid)
-        if request.method not in ("GET", "HEAD", "POST"):
-            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
-        stack = _get_stack(org, stack_id)
-        form = RenameStackForm(request.POST or None, initial={"name": stack.name})
-        if request.method == "POST" and form.is_valid():
-            old = stack.name
-            try:
-                stack = services.rename_stack(stack, form.cleaned_data["name"], actor=request.user)
-            except services.ServiceError as exc:
-                form.add_error("name", str(exc))
-            else:
-                messages.success(request, f"Stack “{old}” is now called “{stack.name}”.")
-                return redirect(reverse("admin:org-settings-stacks", args=[org.uid]))
-        context = org_settings_context(request, site, org, "stacks", stack=stack, form=form,
-                                       title=f"Rename stack {stack.name}")
-        return TemplateResponse(request, "admin/orgdesk/stack_rename.html", context, status=400 if form.errors else 200)
-
-    return view
-
-
 def stack_delete_view(site):
     def view(request: HttpRequest, org_uid: str, stack_id: int) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
         if request.method not in ("GET", "HEAD", "POST"):
             return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
-        stack = _get_stack(org, stack_id)
+        stack = get_stack(org, stack_id)
         tab = reverse("admin:org-settings-stacks", args=[org.uid])
         if request.method == "POST":
             name = stack.name
@@ -135,41 +109,12 @@ def stack_delete_view(site):
     return view
 
 
-def _get_custom_role(org: Organization, role_id: int) -> StackRole:
-    """A custom stack role of this org; a built-in role (no org) or another org's is a 404."""
-    return get_object_or_404(StackRole, organization=org, builtin=False, pk=role_id)
-
-
-def stack_role_rename_view(site):
-    def view(request: HttpRequest, org_uid: str, role_id: int) -> HttpResponse:
-        org = get_managed_org_or_404(request, org_uid)
-        if request.method not in ("GET", "HEAD", "POST"):
-            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
-        role = _get_custom_role(org, role_id)
-        form = RenameStackRoleForm(request.POST or None, initial={"name": role.name})
-        if request.method == "POST" and form.is_valid():
-            old = role.name
-            try:
-                role = services.rename_stack_role(role, form.cleaned_data["name"], actor=request.user)
-            except services.ServiceError as exc:
-                form.add_error("name", str(exc))
-            else:
-                messages.success(request, f"Stack role “{old}” is now called “{role.name}”.")
-                return redirect(reverse("admin:org-settings-stacks", args=[org.uid]) + "#stack-roles")
-        context = org_settings_context(request, site, org, "stacks", role=role, form=form,
-                                       title=f"Rename stack role {role.name}")
-        return TemplateResponse(request, "admin/orgdesk/stack_role_rename.html", context,
-                                status=400 if form.errors else 200)
-
-    return view
-
-
 def stack_role_delete_view(site):
     def view(request: HttpRequest, org_uid: str, role_id: int) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
         if request.method not in ("GET", "HEAD", "POST"):
             return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
-        role = _get_custom_role(org, role_id)
+        role = get_custom_role(org, role_id)
         tab = reverse("admin:org-settings-stacks", args=[org.uid]) + "#stack-roles"
         if request.method == "POST":
             name = role.name

@@ -8,7 +8,9 @@ from django.urls import path
 from .audit import audit_log_view
 from .general import general_view
 from .members import MEMBER_ACTIONS, member_action_view, member_picker_view, member_view, members_view
-from .stacks import stack_delete_view, stack_rename_view, stack_role_delete_view, stack_role_rename_view, stacks_view
+from .rename import STACK, STACK_ROLE, rename_view
+from .stack_grants import get_urls as stack_grant_urls
+from .stacks import stack_delete_view, stack_role_delete_view, stacks_view
 
 
 def get_urls(site) -> list:
@@ -16,9 +18,9 @@ def get_urls(site) -> list:
     urls = [
         path("members/<int:membership_id>/", wrap(member_view(site)), name="member-detail"),
         path("members/picker/", wrap(member_picker_view(site)), name="member-picker"),
-        path("stacks/<int:stack_id>/rename/", wrap(stack_rename_view(site)), name="stack-rename"),
+        path("stacks/<int:pk>/rename/", wrap(rename_view(site, STACK)), name="stack-rename"),
         path("stacks/<int:stack_id>/delete/", wrap(stack_delete_view(site)), name="stack-delete"),
-        path("stack-roles/<int:role_id>/rename/", wrap(stack_role_rename_view(site)), name="stack-role-rename"),
+        path("stack-roles/<int:pk>/rename/", wrap(rename_view(site, STACK_ROLE)), name="stack-role-rename"),
         path("stack-roles/<int:role_id>/delete/", wrap(stack_role_delete_view(site)), name="stack-role-delete"),
     ]
     for action in MEMBER_ACTIONS:
@@ -31,4 +33,4 @@ def get_urls(site) -> list:
         path("settings/", wrap(general_view(site)), name="org-settings"),
         path("settings/members/", wrap(members_view(site)), name="org-settings-members"),
         path("settings/stacks/", wrap(stacks_view(site)), name="org-settings-stacks"),
-    ]
+    ] + stack_grant_urls(site)

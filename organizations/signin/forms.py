@@ -9,11 +9,13 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 
+from organizations.background import enqueue_after_response
+
 from . import throttle
 from .access import can_sign_in
 from .mfa.challenge import require_second_factor
 from .saml.policy import password_signin_refusal
-from .tasks import enqueue_after_response, send_password_reset_email_to
+from .tasks import send_password_reset_email_to
 from .throttle import ThrottledLoginFormMixin
 
 RESET_THROTTLE_PREFIX = "reset-throttle"

@@ -16,10 +16,16 @@ from django.utils import timezone
 
 from organizations import audit, services
 from organizations.audit import Actor
+from organizations.audit_actions import (
+    INVITATION_ACCEPT, INVITATION_CREATE, INVITATION_EXPIRE, INVITATION_REFUSE, INVITATION_RESEND,
+    INVITATION_REVOKE, ORGANIZATION_INVITE_PROVISIONED_MEMBERS,
+)
+from organizations.background import enqueue
 from organizations.models import Membership, Organization, OrgRole, User
+from organizations.tokens import hash_token
 
-from .models import Invitation, InvitationSource, hash_token
-from .tasks import enqueue, send_invitation_email
+from .models import Invitation, InvitationSource
+from .tasks import send_invitation_email
 
 REASON_REVOKED = "revoked by an admin"
 REASON_REPLACED = "replaced by a newer invitation"
@@ -50,7 +56,7 @@ def _revoke_open(membership: Membership, *, actor: Actor, reason: str) -> int:
         invitation.save(update_fields=["revoked_at", "revoked_reason"])
         if was_open:
             audit.record(
-                membership.organization, actor, "invitation.revoke", invitation, target_label=_label(invitation),
+                membership.organization, actor, INVITATION_REVOKE, invitation, target_label=_label(invitation),
                 after={"reason": reason},
             )
             revoked += 1
@@ -75,7 +81,7 @@ def create_invitation(
         expires_at=timezone.now() + timedelta(days=settings.INVITATION_VALID_DAYS),
     )
     audit.record(
-        membership.organization, actor, "invitation.create", invitation, target_label=_label(invitation),
+        membership.organization, actor, INVITATION_CREATE, invitation, target_label=_label(invitation),
         after={"email": invitation.email, "source": source, "expires_at": invitation.expires_at.isoformat()},
     )
     _schedule_delivery(invitation.pk)
@@ -113,7 +119,7 @@ def resend_invitation(invitation: Invitation, *, actor: Actor) -> Invitation:
         raise services.ServiceError(f"{invitation.email} is no longer a member; add them again instead.")
     new = create_invitation(membership, source=invitation.source, actor=actor)
     audit.record(
-        invitation.organization, actor, "invitation.resend", new, target_label=_label(new),
+        invitation.organization, actor, INVITATION_RESEND, new, target_label=_label(new),
         before={"invitation": invitation.pk}, after={"invitation": new.pk},
     )
     return new
@@ -128,7 +134,7 @@ def revoke_invitation(invitation: Invitation, *, actor: Actor) -> Invitation:
     invitation.revoked_at, invitation.revoked_reason = invitation.revoked_at or timezone.now(), REASON_REVOKED
     invitation.save(update_fields=["revoked_at", "revoked_reason"])
     audit.record(
-        invitation.organization, actor, "invitation.revoke", invitation, target_label=_label(invitation),
+        invitation.organization, actor, INVITATION_REVOKE, invitation, target_label=_label(invitation),
         after={"reason": REASON_REVOKED},
     )
     return invitation
@@ -140,7 +146,7 @@ def set_invite_provisioned_members(organization: Organization, enabled: bool, *,
     organization.invite_provisioned_members = enabled
     organization.save(update_fields=["invite_provisioned_members"])
     audit.record(
-        organization, actor, "organization.invite_provisioned_members", organization,
+        organization, actor, ORGANIZATION_INVITE_PROVISIONED_MEMBERS, organization,
         before=before, after={"invite_provisioned_members": enabled},
     )
     return organization
@@ -165,7 +171,7 @@ def expire_invitations() -> int:
             Invitation.objects.filter(pk__in=[i.pk for i in batch]).update(revoked_at=now, revoked_reason=REASON_EXPIRED)
             audit.bulk_record([
                 audit.build_event(
-                    i.organization, None, "invitation.expire", target_type=Invitation._meta.label_lower,
+                    i.organization, None, INVITATION_EXPIRE, target_type=Invitation._meta.label_lower,
                     target_id=str(i.pk), target_label=i.email, after={"expires_at": i.expires_at.isoformat()},
                 )
                 for i in batch
@@ -228,7 +234,7 @@ def record_refusal(check: LinkCheck) -> None:
     if check.invitation is None:
         return
     audit.record(
-        check.invitation.organization, None, "invitation.refuse", check.invitation,
+        check.invitation.organization, None, INVITATION_REFUSE, check.invitation,
         target_label=_label(check.invitation), after={"reason": check.refusal},
     )
 
@@ -250,7 +256,7 @@ def accept_invitation(invitation: Invitation, *, password: str | None = None) ->
     if membership.pending:  # an existing account asked to join: accepting is its consent
         services.join(membership, actor=user)
     audit.record(
-        membership.organization, user, "invitation.accept", locked, target_label=_label(locked),
+        membership.organization, user, INVITATION_ACCEPT, locked, target_label=_label(locked),
         after={"password_set": bool(password)},
     )
     return user

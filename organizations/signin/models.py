@@ -4,22 +4,11 @@ Only a SHA-256 of the token is stored: a copy of the database never yields a
 working link. The raw token exists only in the e-mail that carries it."""
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from organizations.models import Membership, Organization
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)  # 256 bits
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # Listed on the Members tab: not used and not ended, or ended only by the expiry sweep.

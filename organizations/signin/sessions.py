@@ -29,6 +29,7 @@ from django.utils.http import urlencode
 from rest_framework.authentication import SessionAuthentication
 
 from organizations import audit
+from organizations.audit_actions import ACCOUNT_SIGNIN
 from organizations.models import Membership, Organization, OrgRole
 
 from .access import enabled_sso, requires_sso
@@ -106,7 +107,7 @@ def record_password_signin(sender, request: HttpRequest, user, **kwargs) -> None
     )
     audit.bulk_record([
         audit.build_event(
-            m.organization, user, "account.signin", target_type=Membership._meta.label_lower, target_id=str(m.pk),
+            m.organization, user, ACCOUNT_SIGNIN, target_type=Membership._meta.label_lower, target_id=str(m.pk),
             target_label=user.email,
         )
         for m in memberships

@@ -5,29 +5,31 @@ Resend), so an outage loses nothing.
 
 Requests that must not reveal whether an address has an account (password
 reset, "Sign in with SSO" by e-mail) enqueue a task with the address typed, the
-same for every address, with `enqueue_after_response`; the task looks the
-account up and decides."""
+same for every address, with `organizations.background.enqueue_after_response`;
+the task looks the account up and decides."""
 from __future__ import annotations
 
 import logging
 import smtplib
 
-from celery import current_app, shared_task
+from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as KombuOperationalError
-from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from organizations import audit
-from organizations.after_response import after_response
 from organizations.audit import Actor
+from organizations.audit_actions import (
+    ACCOUNT_PASSWORD_RESET_REQUEST, ACCOUNT_SIGNIN_ALERT_SENT, INVITATION_DELIVER, INVITATION_DELIVERY_FAILED,
+)
+from organizations.background import enqueue
 from organizations.models import Membership, Organization, OrgRole, User
 from organizations.services import find_account
+from organizations.tokens import hash_token, new_token
 
 from . import mail
 from .access import can_sign_in, may_choose_password
-from .models import Invitation, hash_token, new_token
+from .models import Invitation
 
 logger = logging.getLogger("orgdesk.mail")
 
@@ -38,44 +40,6 @@ MAIL_ERRORS = (smtplib.SMTPException, OSError)
 
 def _retry_delay(retries: int) -> int:
     return min(settings.EMAIL_RETRY_DELAY * 2**retries, 3600)
-
-
-def _broker_errors() -> tuple[type[BaseException], ...]:
-    return (KombuOperationalError, RedisConnectionError, RedisTimeoutError)
-
-
-def enqueue(task, *args) -> None:
-    """Hand a task to a worker after commit. If the broker is unreachable, or tasks
-    run eagerly (no broker configured), it runs here; a failure is logged, never
-    raised into the request that scheduled it (the invitation stays open and
-    shows as undelivered)."""
-    try:
-        task.delay(*args)
-    except _broker_errors():
-        logger.warning("Celery broker unavailable: sending %s%s in this process", task.name, args, exc_info=True)
-        try:
-            task.apply(args=args, throw=True)
-        except Exception:
-            logger.exception("%s%s failed", task.name, args)
-    except Exception:
-        logger.exception("%s%s failed", task.name, args)
-
-
-def tasks_run_eagerly() -> bool:
-    """Whether .delay() runs the task here and now: what the Celery app was
-    configured with (CELERY_TASK_ALWAYS_EAGER, no broker), or switched to since."""
-    return bool(current_app.conf.task_always_eager)
-
-
-def enqueue_after_response(task, *args) -> None:
-    """Enqueue for a request whose time must not depend on what the task finds.
-    With a broker it is a plain enqueue (the same message whatever the
-    arguments); eager tasks would run inside the request, so they run once its
-    response is closed (organizations.after_response)."""
-    if tasks_run_eagerly():
-        after_response(enqueue, task, *args)
-    else:
-        enqueue(task, *args)
 
 
 def _claim(invitation_id: int) -> tuple[Invitation, str] | None:
@@ -113,13 +77,13 @@ def send_invitation_email(self, invitation_id: int) -> bool:
         logger.warning("Invitation %s not delivered (attempt %s): %s", invitation.pk, invitation.send_attempts, error)
         if self.request.retries >= self.max_retries:
             audit.record(
-                invitation.organization, None, "invitation.delivery_failed", invitation,
+                invitation.organization, None, INVITATION_DELIVERY_FAILED, invitation,
                 target_label=invitation.email, after={"attempts": invitation.send_attempts, "error": error},
             )
         raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries))
     Invitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now(), last_error="")
     audit.record(
-        invitation.organization, None, "invitation.deliver", invitation, target_label=invitation.email,
+        invitation.organization, None, INVITATION_DELIVER, invitation, target_label=invitation.email,
         after={"attempts": invitation.send_attempts},
     )
     return True
@@ -152,7 +116,7 @@ def send_password_reset_email_to(email: str) -> bool:
         return False
     if not user.has_usable_password() and not may_choose_password(user):
         return False
-    audit.record(None, user, "account.password_reset_request", user)
+    audit.record(None, user, ACCOUNT_PASSWORD_RESET_REQUEST, user)
     enqueue(send_password_reset_email, user.pk)
     return True
 
@@ -169,7 +133,7 @@ def send_signin_alert_email(self, user_id: int, failures: int, when: str, addres
     except MAIL_ERRORS as exc:
         logger.warning("Sign-in alert for account %s not delivered: %s", user_id, exc)
         raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries))
-    audit.record(None, user, "account.signin_alert_sent", user, after={"failures": failures})
+    audit.record(None, user, ACCOUNT_SIGNIN_ALERT_SENT, user, after={"failures": failures})
     return True
 
 

@@ -46,10 +46,12 @@ from django.utils import timezone
 
 from organizations import audit
 from organizations.after_response import after_response
+from organizations.audit_actions import ACCOUNT_SIGNIN_DELAYED, ACCOUNT_SIGNIN_FAILED, ACCOUNT_SIGNIN_THROTTLED
+from organizations.background import enqueue
 from organizations.request_context import client_address
 from organizations.services import find_account
 
-from .tasks import enqueue, send_signin_alert_email
+from .tasks import send_signin_alert_email
 
 logger = logging.getLogger("orgdesk.auth")
 
@@ -279,12 +281,12 @@ def account_failed(username: str, failure: Failure, address: str) -> None:
         return
     after: dict = {"failures": failure.account_failures, "from_this_address": failure.pair_failures}
     if failure.paused:
-        action = "account.signin_throttled"
+        action = ACCOUNT_SIGNIN_THROTTLED
         after["paused_minutes"] = max(1, math.ceil(settings.ADMIN_LOGIN_LOCKOUT_SECONDS / 60))
     elif failure.delay:
-        action = "account.signin_delayed"
+        action = ACCOUNT_SIGNIN_DELAYED
     else:
-        action = "account.signin_failed"
+        action = ACCOUNT_SIGNIN_FAILED
     if failure.delay:
         after["delay_seconds"] = failure.delay
     audit.record(None, user, action, user, after=after)

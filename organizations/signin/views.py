@@ -16,6 +16,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from organizations import audit
+from organizations.audit_actions import (
+    ACCOUNT_PASSWORD_CHANGE, ACCOUNT_PASSWORD_CONFIRMED, ACCOUNT_PASSWORD_RESET,
+)
 from organizations.models import MANAGER_ROLES, Membership
 from organizations.permissions import managed_organizations
 from organizations.services import ServiceError
@@ -168,7 +171,7 @@ def confirm_password(request: HttpRequest) -> HttpResponse:
             return mfa_challenge.begin(request, request.user, purpose=mfa_challenge.CONFIRM, next_url=next_url)
         sessions.confirm_password(request)
         mfa_enforcement.note_password_signin(request, request.user)
-        audit.record(None, request.user, "account.password_confirmed", request.user)
+        audit.record(None, request.user, ACCOUNT_PASSWORD_CONFIRMED, request.user)
         return HttpResponseRedirect(next_url)
     context = page_context(
         request, "Confirm your password", form=form, next=next_url,
@@ -216,7 +219,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        audit.record(None, self.request.user, "account.password_change", self.request.user)
+        audit.record(None, self.request.user, ACCOUNT_PASSWORD_CHANGE, self.request.user)
         messages.success(self.request, "Your password was changed. Other sessions of your account were signed out.")
         return response
 
@@ -243,7 +246,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        audit.record(None, form.user, "account.password_reset", form.user)
+        audit.record(None, form.user, ACCOUNT_PASSWORD_RESET, form.user)
         return response
 
     def get_context_data(self, **kwargs):

@@ -24,12 +24,12 @@ from django.utils import timezone
 
 from organizations import services
 from organizations.audit import Actor
+from organizations.background import enqueue
 from organizations.models import Membership, Organization, User
 
 from .access import sso_signin_available
 from .invitations import create_invitation
 from .models import OPEN_OR_EXPIRED, Invitation, InvitationSource
-from .tasks import enqueue
 
 logger = logging.getLogger("orgdesk.invitations")
 

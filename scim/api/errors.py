@@ -13,7 +13,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django_scim import exceptions as scim_exceptions
 from django_scim.settings import scim_settings
-from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import constants as c
 
@@ -102,7 +103,12 @@ def exception_response(exc: ScimError) -> HttpResponse:
 # the end of the request (conn_health_checks) and the next request reconnects.
 
 
-OUTAGE_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
 
 
 def is_outage(exc: BaseException) -> bool:

@@ -1,5 +1,9 @@
 from django.db import migrations
 
+# A frozen copy of the catalog as it was when this migration was written: a data
+# migration runs against the models of its time, so it does not import
+# scim.catalog (the live catalog, ensured after every migrate by ScimConfig.ready).
+
 PERMISSIONS = [
     "Create, update, deactivate and remove users (members) of this organization",
     "Create, rename and delete groups, and change their members",

@@ -2,8 +2,6 @@
 idempotent and runs on one node at a time, and what each one does."""
 from __future__ import annotations
 
-import sys
-import types
 from datetime import timedelta
 
 import pytest
@@ -16,7 +14,9 @@ from config.celery import app
 from mappings.tasks import nightly_consistency_pass
 from organizations import scheduled
 from organizations.models import AuditEvent, OrgRole
-from organizations.tasks import EXPIRE_INVITATIONS_HOOK, expire_invitations
+from organizations.signin import invitations
+from organizations.signin.models import Invitation
+from organizations.tasks import expire_invitations
 from scim.models import ProvisioningEvent
 from scim.tasks import prune_provisioning_activity
 from tests import factories
@@ -107,21 +107,14 @@ def test_the_consistency_pass_leaves_consistent_orgs_alone(org, plain_member, dj
     assert AuditEvent.objects.count() == events
 
 
-def test_invitation_expiry_calls_the_sign_in_hook(monkeypatch):
-    module_name, function_name = EXPIRE_INVITATIONS_HOOK
-    module = types.ModuleType(module_name)
-    calls = []
-    setattr(module, function_name, lambda: calls.append(1) or 2)
-    monkeypatch.setitem(sys.modules, module_name, module)
-    assert expire_invitations.apply().get() == 2
-    assert calls == [1]
+def test_invitation_expiry_closes_the_links_whose_time_is_up():
+    org = factories.make_org("Acme", owner_email="owner@acme.example")
+    owner = factories.owner_of(org).user
+    _, old = invitations.invite_member(org, "slow@acme.example", role=OrgRole.MEMBER, actor=owner)
+    _, fresh = invitations.invite_member(org, "fresh@acme.example", role=OrgRole.MEMBER, actor=owner)
+    Invitation.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(days=1))
 
-
-def test_the_hook_names_the_sign_in_packages_expiry():
-    import importlib
-    import inspect
-
-    module_name, function_name = EXPIRE_INVITATIONS_HOOK
-    expire = getattr(importlib.import_module(module_name), function_name)
-    assert not inspect.signature(expire).parameters  # called with no arguments
-    assert expire_invitations.apply().get() == 0  # nothing expired: nothing to do, and no error
+    assert expire_invitations.apply().get() == 1
+    assert expire_invitations.apply().get() == 0  # idempotent: nothing left to close
+    old.refresh_from_db(), fresh.refresh_from_db()
+    assert old.revoked_reason == invitations.REASON_EXPIRED and fresh.revoked_at is None

@@ -6,8 +6,6 @@ walk runs under the Content-Security-Policy: the page scripts (marketplace
 filtering, copy buttons) work and the browser reports no violation."""
 from __future__ import annotations
 
-import importlib
-
 import httpx
 import pytest
 from playwright.sync_api import expect
@@ -21,14 +19,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transa
 
 @pytest.fixture(autouse=True)
 def marketplace_catalog(transactional_db):
-    """The catalog is seeded by a data migration, and transactional tests flush
-    every table after them, so a later test would find an empty Marketplace.
-    Re-run the (idempotent) seed. Not serialized_rollback: that clashes with the
-    content types post_migrate re-creates after other tests' flushes."""
-    from django.apps import apps
+    """Transactional tests flush every table after them, so a later test would
+    find an empty Marketplace: ensure the catalog again (idempotent). Not
+    serialized_rollback: that clashes with the content types post_migrate
+    re-creates after other tests' flushes."""
+    from scim.catalog import ensure_catalog
 
-    catalog = importlib.import_module("scim.migrations.0002_marketplace_catalog")
-    catalog.seed(apps, None)
+    ensure_catalog()
 
 
 def scim_status(url: str, token: str) -> int:

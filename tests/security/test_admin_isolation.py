@@ -87,6 +87,8 @@ def settings_posts(v, world) -> list[tuple[str, dict]]:
         (reverse("admin:marketplace-installation-uninstall", args=[uid, v.installation.pk]), {}),
         (reverse("admin:mapping-save", args=[uid]), {"group": v.group.pk, "org_role": "admin"}),
         (reverse("admin:mapping-delete", args=[uid, v.mapping_id]), {}),
+        (reverse("admin:member-stack-grant", args=[uid, v.member.pk]),
+         {"form": "stack-grant", "stack-grant-stack": v.stack.pk, "stack-grant-role": v.role.pk}),
         (reverse("admin:organizations_membership_change", args=[v.member.pk]), {"manual_role": "admin", "active": "on"}),
         (reverse("admin:organizations_membership_delete", args=[v.member.pk]), {"post": "yes"}),
         (reverse("admin:organizations_stack_delete", args=[v.stack.pk]), {"post": "yes"}),

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from organizations.models import AuditEvent, OrgRole, User
 from organizations.signin import invitations
-from organizations.signin.models import Invitation, hash_token
+from organizations.signin.models import Invitation
+from organizations.tokens import hash_token
 from organizations.signin.tasks import send_invitation_email
 from tests import factories
 

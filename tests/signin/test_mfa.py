@@ -15,6 +15,7 @@ from django.contrib.auth import SESSION_KEY
 from django.test import Client
 from django.urls import reverse
 
+from organizations import audit_actions
 from organizations.models import AuditEvent, User
 from organizations.signin.mfa import services as mfa
 from organizations.signin.mfa.models import RecoveryCode
@@ -381,7 +382,7 @@ def test_only_an_owner_or_operator_resets_and_never_their_own(org, owner, enroll
 def test_every_mfa_action_reads_as_a_sentence():
     from organizations.audit_log import registered_actions
 
-    assert {mfa.ENROLLED, mfa.DISABLED, mfa.PASSED, mfa.FAILED, mfa.RECOVERY_USED, mfa.RESET, mfa.POLICY} <= registered_actions()
+    assert {audit_actions.ACCOUNT_MFA_ENROLLED, audit_actions.ACCOUNT_MFA_DISABLED, audit_actions.ACCOUNT_MFA_CHALLENGE_PASSED, audit_actions.ACCOUNT_MFA_CHALLENGE_FAILED, audit_actions.ACCOUNT_MFA_RECOVERY_CODE_USED, audit_actions.ACCOUNT_MFA_RESET, audit_actions.ORGANIZATION_MFA_REQUIRED} <= registered_actions()
 
 
 def test_the_members_column_costs_one_query_whatever_how_many_have_it(org, owner):

@@ -5,7 +5,6 @@ class VerifiedDomainsConfig(AppConfig):
     name = "organizations.signin.domains"
     label = "signin_domains"
     verbose_name = "Verified domains"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         # Model-using modules load once the app registry is ready, not with this module.

@@ -2,6 +2,9 @@
 actions; registered from VerifiedDomainsConfig.ready."""
 from __future__ import annotations
 
+from organizations.audit_actions import (
+    DOMAIN_ADD, DOMAIN_REMOVE, DOMAIN_UNVERIFY, DOMAIN_VERIFY, DOMAIN_VERIFY_FAILED,
+)
 from organizations.audit_log import Words
 from organizations.models import AuditEvent
 
@@ -19,9 +22,9 @@ def _verify_failed(event: AuditEvent, w: Words) -> str:
 
 
 SENTENCES = {
-    "domain.add": "{actor} added the domain {target} (not verified yet)",
-    "domain.verify": "{actor} verified the domain {target} (TXT record {after_record})",
-    "domain.verify_failed": _verify_failed,
-    "domain.unverify": "{actor} found the TXT record of {target} gone: the domain is no longer verified",
-    "domain.remove": "{actor} removed the domain {target}",
+    DOMAIN_ADD: "{actor} added the domain {target} (not verified yet)",
+    DOMAIN_VERIFY: "{actor} verified the domain {target} (TXT record {after_record})",
+    DOMAIN_VERIFY_FAILED: _verify_failed,
+    DOMAIN_UNVERIFY: "{actor} found the TXT record of {target} gone: the domain is no longer verified",
+    DOMAIN_REMOVE: "{actor} removed the domain {target}",
 }

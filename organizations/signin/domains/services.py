@@ -19,9 +19,12 @@ from django.utils import timezone
 
 from organizations import audit, permissions
 from organizations.audit import Actor
+from organizations.audit_actions import (
+    DOMAIN_ADD, DOMAIN_REMOVE, DOMAIN_UNVERIFY, DOMAIN_VERIFY, DOMAIN_VERIFY_FAILED,
+)
+from organizations.background import enqueue
 from organizations.models import Organization, User
 from organizations.services import ServiceError
-from organizations.signin.tasks import enqueue
 
 from ..saml.services import can_configure_sso
 from . import lookup
@@ -147,7 +150,7 @@ def add_domain(org: Organization, domain: str, *, actor: Actor) -> VerifiedDomai
             row = VerifiedDomain.objects.create(organization=org, domain=name)
     except IntegrityError:  # added concurrently
         return VerifiedDomain.objects.get(organization=org, domain=name)
-    audit.record(org, actor, "domain.add", row, target_label=name, after={"domain": name})
+    audit.record(org, actor, DOMAIN_ADD, row, target_label=name, after={"domain": name})
     return row
 
 
@@ -189,7 +192,7 @@ def verify_domain(org: Organization, domain: str, *, actor: Actor) -> VerifiedDo
             )
             row.refresh_from_db()
             if updated:
-                audit.record(org, actor, "domain.verify", row, target_label=row.domain,
+                audit.record(org, actor, DOMAIN_VERIFY, row, target_label=row.domain,
                              after={"domain": row.domain, "record": row.record_name})
     except IntegrityError:  # another org verified it a moment ago
         _fail(row, _held_message(row.domain), actor=actor, reason="held")
@@ -201,7 +204,7 @@ def _fail(row: VerifiedDomain, message: str, *, actor: Actor, reason: str, check
         VerifiedDomain.objects.filter(pk=row.pk).update(
             last_error=message[:1000], last_checked_at=checked_at or timezone.now()
         )
-        audit.record(row.organization, actor, "domain.verify_failed", row, target_label=row.domain,
+        audit.record(row.organization, actor, DOMAIN_VERIFY_FAILED, row, target_label=row.domain,
                      after={"domain": row.domain, "reason": reason, "answer": message[:300]})
     row.refresh_from_db()
     raise VerificationFailed(message)
@@ -213,7 +216,7 @@ def remove_domain(org: Organization, domain: str, *, actor: Actor) -> None:
     "Sign in with SSO" no longer routes it, and another org may verify it."""
     _ensure_owner(org, actor)
     row = _get(org, domain)
-    audit.record(org, actor, "domain.remove", row, target_label=row.domain,
+    audit.record(org, actor, DOMAIN_REMOVE, row, target_label=row.domain,
                  before={"domain": row.domain, "verified": row.verified})
     row.delete()
 
@@ -225,7 +228,7 @@ def _unverify(row: VerifiedDomain, message: str, *, actor: Actor) -> bool:
             verified_at=None, last_checked_at=timezone.now(), last_error=message[:1000]
         )
         if updated:
-            audit.record(row.organization, actor, "domain.unverify", row, target_label=row.domain,
+            audit.record(row.organization, actor, DOMAIN_UNVERIFY, row, target_label=row.domain,
                          after={"domain": row.domain, "answer": message[:300]})
             transaction.on_commit(lambda: enqueue(send_domain_unverified_email, row.pk))
     row.refresh_from_db()

@@ -9,7 +9,6 @@ class MfaConfig(AppConfig):
     name = "organizations.signin.mfa"
     label = "signin_mfa"
     verbose_name = "Two-factor authentication"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         # Model-using modules load once the app registry is ready, not with this module.

@@ -2,10 +2,13 @@
 registered from MfaConfig.ready."""
 from __future__ import annotations
 
+from organizations.audit_actions import (
+    ACCOUNT_MFA_CHALLENGE_FAILED, ACCOUNT_MFA_CHALLENGE_PASSED, ACCOUNT_MFA_DISABLED, ACCOUNT_MFA_ENROLLED,
+    ACCOUNT_MFA_RECOVERY_CODES_RENEWED, ACCOUNT_MFA_RECOVERY_CODE_USED, ACCOUNT_MFA_RESET,
+    ORGANIZATION_MFA_REQUIRED,
+)
 from organizations.audit_log import Words
 from organizations.models import AuditEvent
-
-from . import services
 
 
 def _after(event: AuditEvent, key: str, default=""):
@@ -28,14 +31,14 @@ def _policy(event: AuditEvent, w: Words) -> str:
 
 
 SENTENCES = {
-    services.ENROLLED: "{actor} turned on two-factor authentication",
-    services.DISABLED: "{actor} turned off two-factor authentication",
-    services.PASSED: _passed,
-    services.FAILED: lambda event, w: (
+    ACCOUNT_MFA_ENROLLED: "{actor} turned on two-factor authentication",
+    ACCOUNT_MFA_DISABLED: "{actor} turned off two-factor authentication",
+    ACCOUNT_MFA_CHALLENGE_PASSED: _passed,
+    ACCOUNT_MFA_CHALLENGE_FAILED: lambda event, w: (
         f"A two-factor code for {w['target']} was refused ({_after(event, 'purpose', 'sign-in')})"
     ),
-    services.RECOVERY_USED: _recovery,
-    services.RECOVERY_RENEWED: "{actor} made new recovery codes (the previous ones stopped working)",
-    services.RESET: "{actor} reset the two-factor authentication of {target} (a lost device); they enrol again",
-    services.POLICY: _policy,
+    ACCOUNT_MFA_RECOVERY_CODE_USED: _recovery,
+    ACCOUNT_MFA_RECOVERY_CODES_RENEWED: "{actor} made new recovery codes (the previous ones stopped working)",
+    ACCOUNT_MFA_RESET: "{actor} reset the two-factor authentication of {target} (a lost device); they enrol again",
+    ORGANIZATION_MFA_REQUIRED: _policy,
 }

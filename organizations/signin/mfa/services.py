@@ -23,6 +23,11 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from organizations import audit
+from organizations.audit_actions import (
+    ACCOUNT_MFA_CHALLENGE_FAILED, ACCOUNT_MFA_CHALLENGE_PASSED, ACCOUNT_MFA_DISABLED, ACCOUNT_MFA_ENROLLED,
+    ACCOUNT_MFA_RECOVERY_CODES_RENEWED, ACCOUNT_MFA_RECOVERY_CODE_USED, ACCOUNT_MFA_RESET,
+    ORGANIZATION_MFA_REQUIRED,
+)
 from organizations.models import Membership, Organization, OrgRole, User
 from organizations.permissions import can_transfer_ownership, is_operator
 from organizations.signin import throttle
@@ -34,14 +39,6 @@ RECOVERY_CODE_COUNT = 10
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
 DEVICE_NAME = "Authenticator app"
 
-ENROLLED = "account.mfa_enrolled"
-DISABLED = "account.mfa_disabled"
-PASSED = "account.mfa_challenge_passed"
-FAILED = "account.mfa_challenge_failed"
-RECOVERY_USED = "account.mfa_recovery_code_used"
-RECOVERY_RENEWED = "account.mfa_recovery_codes_renewed"
-RESET = "account.mfa_reset"
-POLICY = "organization.mfa_required"
 
 
 class CodeRefused(Exception):
@@ -188,13 +185,13 @@ def verify(request: HttpRequest | None, user: User, code: str, *, purpose: str, 
         verified = Verified("recovery", recovery_codes_left(user))
     if verified is None:
         throttle.record_failure(request, user.email, prefix=THROTTLE_PREFIX)
-        audit.record(None, user, FAILED, user, after={"purpose": purpose})
+        audit.record(None, user, ACCOUNT_MFA_CHALLENGE_FAILED, user, after={"purpose": purpose})
         raise CodeRefused("That code is not valid, or it was used already. Codes change every 30 seconds: "
                           "type the one your app shows now, or one of your recovery codes.")
     _clear_failures(user)
     if verified.how == "recovery":
-        audit.record(None, user, RECOVERY_USED, user, after={"purpose": purpose, "left": verified.recovery_left})
-    audit.record(None, user, PASSED, user, after={"purpose": purpose, "method": verified.how})
+        audit.record(None, user, ACCOUNT_MFA_RECOVERY_CODE_USED, user, after={"purpose": purpose, "left": verified.recovery_left})
+    audit.record(None, user, ACCOUNT_MFA_CHALLENGE_PASSED, user, after={"purpose": purpose, "method": verified.how})
     return verified
 
 
@@ -227,7 +224,7 @@ def confirm_enrolment(request: HttpRequest | None, user: User, code: str) -> lis
     device = _verify_totp(pending, code) if _looks_like_totp(code) else None
     if device is None:
         throttle.record_failure(request, user.email, prefix=THROTTLE_PREFIX)
-        audit.record(None, user, FAILED, user, after={"purpose": "enrolment"})
+        audit.record(None, user, ACCOUNT_MFA_CHALLENGE_FAILED, user, after={"purpose": "enrolment"})
         raise CodeRefused("That code does not match. Scan the QR code again (or type the key) and enter the "
                           "6-digit code your app shows now.")
     _clear_failures(user)
@@ -236,7 +233,7 @@ def confirm_enrolment(request: HttpRequest | None, user: User, code: str) -> lis
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         codes = new_recovery_codes(user)
-        audit.record(None, user, ENROLLED, user, after={"device": device.name})
+        audit.record(None, user, ACCOUNT_MFA_ENROLLED, user, after={"device": device.name})
     return codes
 
 
@@ -251,13 +248,13 @@ def disable(request: HttpRequest | None, user: User, code: str) -> None:
     verify(request, user, code, purpose="disabling two-factor")
     with transaction.atomic():
         _remove(user)
-        audit.record(None, user, DISABLED, user)
+        audit.record(None, user, ACCOUNT_MFA_DISABLED, user)
 
 
 def renew_recovery_codes(request: HttpRequest | None, user: User, code: str) -> list[str]:
     verify(request, user, code, purpose="new recovery codes", allow_recovery=False)
     codes = new_recovery_codes(user)
-    audit.record(None, user, RECOVERY_RENEWED, user, after={"count": len(codes)})
+    audit.record(None, user, ACCOUNT_MFA_RECOVERY_CODES_RENEWED, user, after={"count": len(codes)})
     return codes
 
 
@@ -292,7 +289,7 @@ def reset(actor: User, organization: Organization, member: Membership) -> None:
         raise PermissionError(refusal)
     with transaction.atomic():
         removed = _remove(member.user)
-        audit.record(organization, actor, RESET, member, after={"devices": removed})
+        audit.record(organization, actor, ACCOUNT_MFA_RESET, member, after={"devices": removed})
 
 
 def can_set_policy(user: User, organization: Organization) -> bool:
@@ -308,5 +305,5 @@ def set_required(organization: Organization, required: bool, *, actor: User) -> 
         before = policy.required
         policy.required = required
         policy.save(update_fields=["required", "updated_at"])
-        audit.record(organization, actor, POLICY, organization, before={"required": before}, after={"required": required})
+        audit.record(organization, actor, ORGANIZATION_MFA_REQUIRED, organization, before={"required": before}, after={"required": required})
     return True

@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from organizations import audit
+from organizations.audit_actions import ACCOUNT_PASSWORD_CONFIRMED
 from organizations.models import Membership, User
 from organizations.permissions import can_use_admin, get_managed_org_or_404
 from organizations.settings_pages.shell import org_settings_context
@@ -111,7 +112,7 @@ def challenge_view(request: HttpRequest) -> HttpResponse:
             challenge.finish(request)
             if confirming:
                 sessions.confirm_password(request)
-                audit.record(None, user, "account.password_confirmed", user)
+                audit.record(None, user, ACCOUNT_PASSWORD_CONFIRMED, user)
                 destination = state["next"]
             else:
                 refusal = _signin_refusal(user)

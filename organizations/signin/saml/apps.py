@@ -5,7 +5,6 @@ class SamlSsoConfig(AppConfig):
     name = "organizations.signin.saml"
     label = "saml_sso"
     verbose_name = "SAML single sign-on"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         from . import config, tasks  # noqa: F401  (tasks: registers the Celery task)

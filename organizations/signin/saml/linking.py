@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from organizations import audit, services
 from organizations.audit import Actor
+from organizations.audit_actions import SSO_LINK, SSO_UNLINK
 from organizations.models import Membership, OrgRole
 
 from ..domains.services import verified_by
@@ -136,7 +137,7 @@ def link(sso: SsoSettings, membership: Membership, name_id: str, *, how: str, ac
     except IntegrityError as exc:  # a concurrent sign-in linked the same NameID
         raise Refused("invalid", email=name_id, detail="linked concurrently") from exc
     audit.record(
-        sso.organization, actor, "sso.link", membership, target_label=membership.user.email,
+        sso.organization, actor, SSO_LINK, membership, target_label=membership.user.email,
         after={"name_id": name_id, "proof": how},
     )
     return identity
@@ -154,7 +155,7 @@ def unlink(membership: Membership, *, actor: Actor) -> int:
     if removed:
         SsoIdentity.objects.filter(membership=membership).delete()
         audit.record(
-            membership.organization, actor, "sso.unlink", membership, target_label=membership.user.email,
+            membership.organization, actor, SSO_UNLINK, membership, target_label=membership.user.email,
             after={"name_ids": removed},
         )
     return len(removed)

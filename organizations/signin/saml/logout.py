@@ -25,6 +25,7 @@ from django.utils import timezone
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
 from organizations import audit
+from organizations.audit_actions import SSO_SIGNOUT
 from organizations.models import User
 from organizations.signin import sessions
 
@@ -70,7 +71,7 @@ def sp_logout_url(request: HttpRequest) -> tuple[str, str] | None:
         auth = OneLogin_Saml2_Auth(config.request_data(_slo_path(sso)), old_settings=config.saml_settings(sso))
         url = auth.logout(name_id=row.name_id, session_index=row.session_index or None,
                           name_id_format=config.NAMEID_FORMAT)
-        audit.record(sso.organization, request.user, "sso.signout", target_label=request.user.email,
+        audit.record(sso.organization, request.user, SSO_SIGNOUT, target_label=request.user.email,
                      after={"name_id": row.name_id, "idp_slo_url": sso.idp_slo_url})
         return sso.organization.name, url
     return None

@@ -18,6 +18,11 @@ from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 
 from organizations import audit, permissions
 from organizations.audit import Actor
+from organizations.audit_actions import (
+    SSO_CREATE, SSO_DISABLE, SSO_ENABLE, SSO_EXCEPTION_ADD, SSO_EXCEPTION_REMOVE,
+    SSO_METADATA_REFRESH, SSO_METADATA_REFRESH_FAILED, SSO_SET_IDENTITY_PROVIDER, SSO_SET_JIT_PROVISIONING,
+    SSO_SET_METADATA_URL, SSO_SET_SECURITY_OPTIONS, SSO_SET_SESSION_POLICY, SSO_SET_STRICT, SSO_TEST,
+)
 from organizations.models import Membership, Organization, OrgRole, User
 from organizations.services import ServiceError
 
@@ -251,7 +256,7 @@ def create_settings(org: Organization, *, actor: Actor, signin_name: str | None 
             sso = SsoSettings.objects.create(organization=org, signin_name=name)
     except IntegrityError as exc:
         raise ServiceError(f"The sign-in name “{name}” is taken; choose another.") from exc
-    audit.record(org, actor, "sso.create", sso, after=_snapshot(sso), target_label=name)
+    audit.record(org, actor, SSO_CREATE, sso, after=_snapshot(sso), target_label=name)
     return sso
 
 
@@ -306,7 +311,7 @@ def set_identity_provider(
     sso = _locked(org, actor)
     before = _snapshot(sso)
     fields = _apply_idp(sso, entity_id, sso_url, slo_url, pem, next_pem)
-    return _save(sso, before, "sso.set_identity_provider", actor=actor, fields=fields)
+    return _save(sso, before, SSO_SET_IDENTITY_PROVIDER, actor=actor, fields=fields)
 
 
 def import_metadata(org: Organization, xml: str | bytes, *, actor: Actor) -> SsoSettings:
@@ -332,7 +337,7 @@ def _store_metadata_url(org: Organization, url: str, values: IdpValues, *, actor
     fields = _apply_values(sso, values)
     sso.metadata_url = url
     sso.metadata_refreshed_at, sso.metadata_error, sso.metadata_error_at = timezone.now(), "", None
-    return _save(sso, before, "sso.set_metadata_url", actor=actor,
+    return _save(sso, before, SSO_SET_METADATA_URL, actor=actor,
                  fields=[*fields, "metadata_url", "metadata_refreshed_at", "metadata_error", "metadata_error_at"])
 
 
@@ -354,7 +359,7 @@ def clear_metadata_url(org: Organization, *, actor: Actor) -> SsoSettings:
     sso = _locked(org, actor)
     before = _snapshot(sso)
     sso.metadata_url, sso.metadata_error, sso.metadata_error_at = "", "", None
-    return _save(sso, before, "sso.set_metadata_url", actor=actor,
+    return _save(sso, before, SSO_SET_METADATA_URL, actor=actor,
                  fields=["metadata_url", "metadata_error", "metadata_error_at"])
 
 
@@ -377,7 +382,7 @@ def refresh_metadata(sso_id: int) -> bool:
                 return False
             locked.metadata_error, locked.metadata_error_at = error, timezone.now()
             locked.save(update_fields=["metadata_error", "metadata_error_at", "updated_at"])
-            audit.record(sso.organization, None, "sso.metadata_refresh_failed", locked,
+            audit.record(sso.organization, None, SSO_METADATA_REFRESH_FAILED, locked,
                          target_label=locked.signin_name, after={"url": url, "error": error})
         return False
     with transaction.atomic():
@@ -388,7 +393,7 @@ def refresh_metadata(sso_id: int) -> bool:
         before = _snapshot(locked)
         fields = _apply_values(locked, values)
         locked.metadata_refreshed_at, locked.metadata_error, locked.metadata_error_at = timezone.now(), "", None
-        _save(locked, before, "sso.metadata_refresh", actor=None,
+        _save(locked, before, SSO_METADATA_REFRESH, actor=None,
               fields=[*fields, "metadata_refreshed_at", "metadata_error", "metadata_error_at"])
     return True
 
@@ -442,7 +447,7 @@ def enable_sso(org: Organization, *, actor: Actor) -> SsoSettings:
         raise ServiceError(refusal)
     before = _snapshot(sso)
     sso.enabled, sso.enabled_at = True, timezone.now()
-    return _save(sso, before, "sso.enable", actor=actor, fields=["enabled", "enabled_at"])
+    return _save(sso, before, SSO_ENABLE, actor=actor, fields=["enabled", "enabled_at"])
 
 
 @transaction.atomic
@@ -452,7 +457,7 @@ def disable_sso(org: Organization, *, actor: Actor) -> SsoSettings:
     sso = _locked(org, actor)
     before = _snapshot(sso)
     sso.enabled, sso.strict = False, False
-    return _save(sso, before, "sso.disable", actor=actor, fields=["enabled", "strict"])
+    return _save(sso, before, SSO_DISABLE, actor=actor, fields=["enabled", "strict"])
 
 
 @transaction.atomic
@@ -462,7 +467,7 @@ def set_strict(org: Organization, strict: bool, *, actor: Actor) -> SsoSettings:
         raise ServiceError("Enable SSO before turning on Strict mode.")
     before = _snapshot(sso)
     sso.strict = bool(strict)
-    return _save(sso, before, "sso.set_strict", actor=actor, fields=["strict"])
+    return _save(sso, before, SSO_SET_STRICT, actor=actor, fields=["strict"])
 
 
 @transaction.atomic
@@ -470,7 +475,7 @@ def set_jit_provisioning(org: Organization, jit: bool, *, actor: Actor) -> SsoSe
     sso = _locked(org, actor)
     before = _snapshot(sso)
     sso.jit_provisioning = bool(jit)
-    return _save(sso, before, "sso.set_jit_provisioning", actor=actor, fields=["jit_provisioning"])
+    return _save(sso, before, SSO_SET_JIT_PROVISIONING, actor=actor, fields=["jit_provisioning"])
 
 
 @transaction.atomic
@@ -486,7 +491,7 @@ def set_session_policy(
     sso.allow_idp_initiated = bool(allow_idp_initiated)
     sso.session_timeout_minutes = session_timeout_minutes
     return _save(
-        sso, before, "sso.set_session_policy", actor=actor, fields=["allow_idp_initiated", "session_timeout_minutes"]
+        sso, before, SSO_SET_SESSION_POLICY, actor=actor, fields=["allow_idp_initiated", "session_timeout_minutes"]
     )
 
 
@@ -505,7 +510,7 @@ def set_sso_exemption(membership: Membership, exempt: bool, *, actor: Actor) -> 
     membership.sso_exempt = exempt
     membership.save(update_fields=["sso_exempt", "updated_at"])
     audit.record(
-        org, actor, "sso.exception_add" if exempt else "sso.exception_remove", membership,
+        org, actor, SSO_EXCEPTION_ADD if exempt else SSO_EXCEPTION_REMOVE, membership,
         target_label=membership.user.email, after={"sso_exempt": exempt},
     )
     return membership
@@ -516,7 +521,7 @@ def record_test(org: Organization, *, ok: bool, summary: dict, actor: Actor) -> 
     sso = _locked(org, actor)
     sso.last_test_at, sso.last_test_ok, sso.last_test_summary = timezone.now(), ok, summary
     sso.save(update_fields=["last_test_at", "last_test_ok", "last_test_summary", "updated_at"])
-    audit.record(org, actor, "sso.test", sso, after={"accepted": ok, **summary}, target_label=sso.signin_name)
+    audit.record(org, actor, SSO_TEST, sso, after={"accepted": ok, **summary}, target_label=sso.signin_name)
 
 
 # ---- certificate expiry warnings ------------------------------------------------
@@ -594,4 +599,4 @@ def set_security_options(
     if sign_authn_requests or want_assertions_encrypted:
         fields += _ensure_sp_key(sso)
     sso.sign_authn_requests, sso.want_assertions_encrypted = bool(sign_authn_requests), bool(want_assertions_encrypted)
-    return _save(sso, before, "sso.set_security_options", actor=actor, fields=fields)
+    return _save(sso, before, SSO_SET_SECURITY_OPTIONS, actor=actor, fields=fields)

@@ -10,7 +10,6 @@ password — a confirmation. A link e-mailed to the victim of someone else's IdP
 is useless to that someone: it works only in the session that started it."""
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 
@@ -24,10 +23,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from organizations import audit
+from organizations.audit_actions import SSO_LINK_PROOF_SENT, SSO_LINK_REFUSED, SSO_SIGNIN
+from organizations.background import enqueue
 from organizations.models import Membership
 from organizations.permissions import can_manage
 from organizations.signin import sessions, throttle
-from organizations.signin.tasks import enqueue
+from organizations.tokens import hash_token, new_token
 
 from . import acs, linking
 from .logout import record_session
@@ -36,10 +37,6 @@ from .tasks import send_sso_link_email
 
 PENDING_LINK_KEY = "saml_link"  # {"sso", "org", "membership", "name_id", "flow", "at", "email_token"}
 LINK_SECONDS = 15 * 60
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def remember(request: HttpRequest, sso: SsoSettings, membership: Membership, name_id: str, *, flow: str,
@@ -68,7 +65,7 @@ def sign_in(request: HttpRequest, sso: SsoSettings, identity: SsoIdentity, *, fl
     record_session(request, sso, user, identity.name_id, session_index)
     linking.mark_used(identity)
     audit.record(
-        sso.organization, user, "sso.signin", membership, target_label=user.email,
+        sso.organization, user, SSO_SIGNIN, membership, target_label=user.email,
         after={"flow": flow, "name_id": identity.name_id, "role": membership.role},
     )
     return HttpResponseRedirect(landing_url(membership))
@@ -145,18 +142,18 @@ def link_view(request: HttpRequest, org_uid: str) -> HttpResponse:
                 return _link_and_sign_in(request, pending, sso, membership, "password")
             else:
                 throttle.record_signin_failure(request, email)
-                audit.record(sso.organization, None, "sso.link_refused", membership, target_label=email,
+                audit.record(sso.organization, None, SSO_LINK_REFUSED, membership, target_label=email,
                              after={"name_id": pending["name_id"], "reason": "wrong_password"})
                 form.add_error("password", "That is not the password of this account.")
         if action == "email":
-            token = secrets.token_urlsafe(32)
-            pending["email_token"] = _hash(token)
+            token = new_token()
+            pending["email_token"] = hash_token(token)
             request.session[PENDING_LINK_KEY] = pending
             url = reverse("saml:link-confirm", args=[org_uid, token])
             # The raw token travels through the broker to the worker that e-mails
             # it; alone it is worthless: it works only in this browser's session.
             enqueue(send_sso_link_email, membership.pk, url)
-            audit.record(sso.organization, None, "sso.link_proof_sent", membership, target_label=email,
+            audit.record(sso.organization, None, SSO_LINK_PROOF_SENT, membership, target_label=email,
                          after={"name_id": pending["name_id"]})
             sent = True
     context = {
@@ -171,7 +168,7 @@ def link_view(request: HttpRequest, org_uid: str) -> HttpResponse:
 def link_confirm_view(request: HttpRequest, org_uid: str, token: str) -> HttpResponse:
     """The e-mailed link: GET shows a button (mail scanners follow links), POST links."""
     found = _pending(request, org_uid)
-    if found is None or not found[0].get("email_token") or not secrets.compare_digest(found[0]["email_token"], _hash(token)):
+    if found is None or not found[0].get("email_token") or not secrets.compare_digest(found[0]["email_token"], hash_token(token)):
         sso = get_object_or_404(SsoSettings.objects.select_related("organization"), organization__uid=org_uid)
         context = {
             "org": sso.organization, "reason": "other_browser",

@@ -8,10 +8,12 @@ from celery import shared_task
 from django.db import transaction
 
 from organizations import audit
+from organizations.audit_actions import SSO_CERTIFICATE_WARNING
+from organizations.background import enqueue
 from organizations.models import Membership, OrgRole
 from organizations.scheduled import run_exclusively
 from organizations.signin import mail
-from organizations.signin.tasks import MAIL_ERRORS, _retry_delay, enqueue
+from organizations.signin.tasks import MAIL_ERRORS, _retry_delay
 
 from . import services
 from .models import SsoSettings
@@ -73,7 +75,7 @@ def warn_due_certificates() -> int:
             already |= {d for d in services.EXPIRY_WARNING_DAYS if d >= days}
             sso.cert_warnings_sent = {"sha256": info.sha256, "days": sorted(already, reverse=True)}
             sso.save(update_fields=["cert_warnings_sent", "updated_at"])
-            audit.record(sso.organization, None, "sso.certificate_warning", sso, target_label=sso.signin_name,
+            audit.record(sso.organization, None, SSO_CERTIFICATE_WARNING, sso, target_label=sso.signin_name,
                          after={"days": days, "certificate_sha256": info.sha256,
                                 "expires": info.not_after.isoformat()})
             transaction.on_commit(lambda pk=sso.pk, d=days: enqueue(send_sso_certificate_warning, pk, d))

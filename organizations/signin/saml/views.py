@@ -23,10 +23,12 @@ from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 
 from organizations import audit
+from organizations.audit_actions import SSO_IDP_LOGOUT, SSO_LOGOUT_REFUSED, SSO_SIGNIN_REFUSED
+from organizations.background import enqueue_after_response
 from organizations.models import Membership, Organization
 from organizations.signin import sessions, throttle
 from organizations.signin.domains.services import org_for_email
-from organizations.signin.tasks import enqueue_after_response, send_sso_signin_links
+from organizations.signin.tasks import send_sso_signin_links
 
 from . import acs, config, linking, logout, services, signing
 from .forms import SsoStartForm
@@ -151,7 +153,7 @@ def _refused(request, sso: SsoSettings, refusal: acs.Refused, *, flow: str, reco
         audit.record(
             org,
             None,
-            "sso.signin_refused",
+            SSO_SIGNIN_REFUSED,
             target_label=refusal.email or "unknown",
             after={"reason": refusal.reason, "flow": flow, "email": refusal.email, "detail": refusal.detail},
         )
@@ -234,7 +236,7 @@ def metadata_view(request: HttpRequest, org_uid: str) -> HttpResponse:
 
 
 def _logout_refused(request, sso: SsoSettings, reason: str, detail: str = "") -> HttpResponse:
-    audit.record(sso.organization, None, "sso.logout_refused", target_label=sso.signin_name,
+    audit.record(sso.organization, None, SSO_LOGOUT_REFUSED, target_label=sso.signin_name,
                  after={"reason": reason, "detail": detail[:200]})
     return HttpResponse(f"Single logout refused: {reason}.", status=400, content_type="text/plain; charset=utf-8")
 
@@ -270,7 +272,7 @@ def slo_view(request: HttpRequest, org_uid: str) -> HttpResponse:
     name_id = (OneLogin_Saml2_Logout_Request.get_nameid(xml) or "").strip()
     indexes = OneLogin_Saml2_Logout_Request.get_session_indexes(xml)
     ended = logout.end_sessions(request, sso, name_id, indexes) if name_id else 0
-    audit.record(sso.organization, None, "sso.idp_logout", target_label=name_id or "unknown",
+    audit.record(sso.organization, None, SSO_IDP_LOGOUT, target_label=name_id or "unknown",
                  after={"name_id": name_id, "sessions": ended})
     return HttpResponseRedirect(url)
 
