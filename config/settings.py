@@ -291,7 +291,7 @@ REST_FRAMEWORK = {
 }
 
 # django-scim2: read at import; misspelled keys are silently ignored, so
-# tests/scim_api/test_settings_pinned.py pins that these are the values it sees.
+# tests/scim/api/test_settings_pinned.py pins that these are the values it sees.
 SCIM_SERVICE_PROVIDER = {
     "NETLOC": PUBLIC_BASE_URL.split("://", 1)[-1],
     "SCHEME": PUBLIC_BASE_URL.split("://", 1)[0],

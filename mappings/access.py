@@ -26,7 +26,7 @@ from .engine import BY_HAND_SOURCE, DERIVED_SOURCE, UNCHANGED_ORG_ROLE, MappingR
 from .models import GroupMapping, RecomputeJob
 
 # Memberships re-derived per transaction. Each batch costs a constant number of
-# queries (tests/test_mappings_service.py pins it), whatever its size.
+# queries (tests/mappings/test_services.py pins it), whatever its size.
 BATCH_SIZE = 500
 
 

@@ -20,7 +20,7 @@ The rules (what a membership's access is, from its facts):
    it is deactivated).
 
 `derive_access` below is these rules for one membership: no database here, so
-they are table-testable (tests/test_access_engine.py). The other places that
+they are table-testable (tests/mappings/test_engine.py). The other places that
 compute access in SQL -- the mapping preview (mappings.preview), the choice of
 whom the consistency pass re-derives (mappings.consistency) and the
 last-admin check of a mapping edit (mappings.services) -- build their filters

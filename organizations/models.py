@@ -309,7 +309,7 @@ class AuditEvent(models.Model):
     # No index of its own: audit_org_time_idx starts with it. A plain one let the
     # planner, in an org its statistics do not know yet (a new org growing without
     # ANALYZE), read the whole org and sort it for a page of 50
-    # (tests/test_admin_page_plans.py).
+    # (tests/organizations/test_admin_page_plans.py).
     organization = models.ForeignKey(
         Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events", db_index=False
     )

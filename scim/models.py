@@ -125,7 +125,7 @@ class ProvisioningEvent(models.Model):
 
     # No index of its own: provevent_org_time_idx starts with it. A plain one let the
     # planner, in an org its statistics do not know yet, read the whole org and sort
-    # it for the activity list and the health chart (tests/test_admin_page_plans.py).
+    # it for the activity list and the health chart (tests/organizations/test_admin_page_plans.py).
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="provisioning_events", db_index=False
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests import factories
+from tests import builders
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -245,27 +245,27 @@ def browser_page(monkeypatch):
 
 @pytest.fixture
 def org(db):
-    return factories.make_org("Acme")
+    return builders.make_org("Acme")
 
 
 @pytest.fixture
 def other_org(db):
-    return factories.make_org("Globex")
+    return builders.make_org("Globex")
 
 
 @pytest.fixture
 def owner(org):
-    return factories.owner_of(org)
+    return builders.owner_of(org)
 
 
 @pytest.fixture
 def admin_member(org):
-    return factories.make_member(org, "admin@acme.example", role="admin")
+    return builders.make_member(org, "admin@acme.example", role="admin")
 
 
 @pytest.fixture
 def plain_member(org):
-    return factories.make_member(org, "member@acme.example")
+    return builders.make_member(org, "member@acme.example")
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 # Not a plain AlterField(db_index=False): on PostgreSQL, Django then drops every
 # single-column btree index on organization_id that is not in Meta.indexes,
 # which includes the partial unique index behind membership_one_owner_per_org
-# (one Owner per org). tests/test_org_services.py proves the constraint holds.
+# (one Owner per org). tests/organizations/test_services.py proves the constraint holds.
 
 import django.db.models.deletion
 from django.db import migrations, models

@@ -16,7 +16,7 @@ dropped without a trace):
   one is 400 `invalidPath` (RFC 7644 §3.5.2); a POST/PUT body, or a path-less
   PATCH value, carrying one is 400 `invalidValue` naming it.
 
-The README's SCIM section repeats the lists; tests/scim_api/test_ignored.py
+The README's SCIM section repeats the lists; tests/scim/api/test_ignored.py
 checks that they, with what /Schemas publishes, cover the RFC's core schemas
 exactly."""
 from __future__ import annotations

@@ -26,7 +26,7 @@ Filters that name no key (`active eq true`, `userName sw "a"`) keep the plain or
 comparison: for them the walk in id order, stopping at a page of matches, is the
 right plan, and the org's own statistics the best guide.
 
-tests/scim_api/test_lookup_plans.py reproduces the trap and reads the plans.
+tests/scim/api/test_lookup_plans.py reproduces the trap and reads the plans.
 """
 from __future__ import annotations
 

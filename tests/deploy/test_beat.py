@@ -19,8 +19,8 @@ from organizations.signin.models import Invitation
 from organizations.tasks import expire_invitations
 from scim.models import ProvisioningEvent
 from scim.tasks import prune_provisioning_activity
-from tests import factories
-from tests.test_mappings_service import access_of, make_group, map_group, role_of
+from tests import builders
+from tests.builders import access_of, make_group, map_group, role_of
 
 pytestmark = pytest.mark.django_db
 
@@ -76,10 +76,10 @@ def test_pruning_deletes_expired_activity_once(org, settings):
 
 
 def test_the_consistency_pass_repairs_access_left_by_a_group_deleted_in_a_shell(org, plain_member, owner):
-    web = factories.make_stack(org, "Web")
+    web = builders.make_stack(org, "Web")
     group = make_group(org, "Eng", [plain_member])
     map_group(org, group, org_role=OrgRole.ADMIN, stacks={web: "Developer"})
-    hand_admin = factories.make_member(org, "hand@example.com", role=OrgRole.ADMIN)
+    hand_admin = builders.make_member(org, "hand@example.com", role=OrgRole.ADMIN)
     assert role_of(plain_member) == OrgRole.ADMIN and access_of(plain_member) == {("Web", "Developer")}
 
     group.delete()  # around the services: the mapping cascades, the access stays
@@ -100,7 +100,7 @@ def test_the_consistency_pass_leaves_consistent_orgs_alone(org, plain_member, dj
     group = make_group(org, "Eng", [plain_member])
     map_group(org, group, org_role=OrgRole.ADMIN)
     for _ in range(3):
-        factories.make_org()
+        builders.make_org()
     events = AuditEvent.objects.count()
     with django_assert_max_num_queries(40):
         assert nightly_consistency_pass.apply().get() == {}
@@ -108,8 +108,8 @@ def test_the_consistency_pass_leaves_consistent_orgs_alone(org, plain_member, dj
 
 
 def test_invitation_expiry_closes_the_links_whose_time_is_up():
-    org = factories.make_org("Acme", owner_email="owner@acme.example")
-    owner = factories.owner_of(org).user
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
+    owner = builders.owner_of(org).user
     _, old = invitations.invite_member(org, "slow@acme.example", role=OrgRole.MEMBER, actor=owner)
     _, fresh = invitations.invite_member(org, "fresh@acme.example", role=OrgRole.MEMBER, actor=owner)
     Invitation.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(days=1))

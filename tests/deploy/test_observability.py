@@ -11,7 +11,7 @@ from django.test import Client
 
 from config.logging import JsonFormatter, RequestIdFilter
 from organizations.request_context import request_id_var
-from tests.scim_api.helpers import new_user
+from tests.scim.api.helpers import new_user
 
 pytestmark = pytest.mark.django_db
 

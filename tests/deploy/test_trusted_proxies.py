@@ -8,8 +8,8 @@ from django.test import Client
 
 from organizations.models import AuditEvent
 from organizations.request_context import resolve_client_address
-from tests import factories
-from tests.scim_api.helpers import ScimClient, new_user
+from tests import builders
+from tests.scim.api.helpers import ScimClient, new_user
 
 PROXY = "10.0.0.5"
 BAD = "odk_deadbeef_not-a-real-token"
@@ -75,8 +75,8 @@ def test_a_spoofed_header_from_outside_does_not_escape_the_lockout(one_proxy, se
 def test_sign_in_throttle_counts_the_client_behind_the_proxy(one_proxy, settings):
     settings.ADMIN_LOGIN_FAILURES_PER_ACCOUNT = 100
     settings.ADMIN_LOGIN_FAILURES_PER_ADDRESS = 2
-    org = factories.make_org()
-    email = factories.owner_of(org).user.email
+    org = builders.make_org()
+    email = builders.owner_of(org).user.email
 
     def attempt(client_ip: str, password: str, remote: str = PROXY):
         return Client().post(
@@ -88,12 +88,12 @@ def test_sign_in_throttle_counts_the_client_behind_the_proxy(one_proxy, settings
 
     for _ in range(2):
         attempt("198.51.100.1", "wrong")
-    assert attempt("198.51.100.1", factories.PASSWORD).status_code == 200  # refused: the form again
-    assert attempt("198.51.100.2", factories.PASSWORD).status_code == 302  # another client signs in
+    assert attempt("198.51.100.1", builders.PASSWORD).status_code == 200  # refused: the form again
+    assert attempt("198.51.100.2", builders.PASSWORD).status_code == 302  # another client signs in
     # From outside, a forged header is no way around the address's lockout.
     for _ in range(2):
         attempt("198.51.100.3", "wrong", remote="203.0.113.9")
-    assert attempt("198.51.100.4", factories.PASSWORD, remote="203.0.113.9").status_code == 200
+    assert attempt("198.51.100.4", builders.PASSWORD, remote="203.0.113.9").status_code == 200
 
 
 @pytest.mark.django_db

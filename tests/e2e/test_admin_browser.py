@@ -5,18 +5,18 @@ from __future__ import annotations
 import pytest
 
 from organizations.models import Stack
-from tests import factories
+from tests import builders
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_owner_logs_in_and_adds_a_stack_from_organization_settings(live_server, browser_page):
-    org = factories.make_org("Acme", owner_email="owner@acme.example")
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
     page = browser_page
 
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "Owner@Acme.example")
-    page.fill("#id_password", factories.PASSWORD)
+    page.fill("#id_password", builders.PASSWORD)
     page.click("input[type=submit]")
 
     page.click("#org-settings-list a:text('Acme')")

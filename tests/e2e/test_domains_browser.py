@@ -11,7 +11,7 @@ from django.urls import reverse
 from organizations.signin.domains.models import VerifiedDomain
 from organizations.signin.saml import config, services
 from organizations.signin.saml.models import SsoIdentity
-from tests import factories
+from tests import builders
 from tests.dns_server import DnsServer
 from tests.saml_idp import IdPServer, TestIdP
 
@@ -23,8 +23,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def world(live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
-    org = factories.make_org("Acme", owner_email="owner@acme.example")
-    owner = factories.owner_of(org).user
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
+    owner = builders.owner_of(org).user
     idp = TestIdP()
     with DnsServer() as dns, IdPServer(idp, config.sp_urls(org), host="127.0.0.1") as server:
         settings.DNS_RESOLVER = dns.address
@@ -42,7 +42,7 @@ def test_owner_verifies_a_domain_and_sso_by_email_links_without_proof(live_serve
 
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "owner@acme.example")
-    page.fill("#id_password", factories.PASSWORD)
+    page.fill("#id_password", builders.PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_url(f"{live_server.url}/admin/")
     page.goto(f"{live_server.url}{reverse('admin:org-settings-sso', args=[org.uid])}")
@@ -66,7 +66,7 @@ def test_owner_verifies_a_domain_and_sso_by_email_links_without_proof(live_serve
     assert row.verified
 
     # Someone at acme.example with a password of their own, in another browser context.
-    member = factories.make_member(org, "pat@acme.example")
+    member = builders.make_member(org, "pat@acme.example")
     idp_server.user = "pat@acme.example"
     page.context.clear_cookies()
     page.goto(f"{live_server.url}/admin/login/")

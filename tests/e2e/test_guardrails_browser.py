@@ -10,7 +10,7 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from organizations.models import Membership, OrgRole
-from tests import factories
+from tests import builders
 from tests.e2e.test_members_browser import log_in, snap
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,9 +25,9 @@ def pick(page, form_id: str, typed: str, label: str) -> None:
 
 def test_guardrails_on_demoting_oneself_and_transferring_ownership(live_server, browser_page, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    org = factories.make_org("Acme", owner_email="owner@acme.example")
-    admin = factories.make_member(org, "admin@acme.example", role=OrgRole.ADMIN)
-    provisioned = factories.make_member(org, "pat@acme.example")
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
+    admin = builders.make_member(org, "admin@acme.example", role=OrgRole.ADMIN)
+    provisioned = builders.make_member(org, "pat@acme.example")
     provisioned.user.set_unusable_password()
     provisioned.user.save()
     Membership.objects.filter(pk=provisioned.pk).update(scim_managed=True)
@@ -60,7 +60,7 @@ def test_guardrails_on_demoting_oneself_and_transferring_ownership(live_server, 
         "Ownership can only pass to someone who can sign in. pat@acme.example cannot sign in"
     )
     snap(page, "guardrails-3-transfer-refused")
-    assert factories.owner_of(org).user.email == "owner@acme.example"
+    assert builders.owner_of(org).user.email == "owner@acme.example"
     assert mail.outbox == []
 
     # To an Admin who can sign in, after typing the org's name: done, and they are told.
@@ -72,5 +72,5 @@ def test_guardrails_on_demoting_oneself_and_transferring_ownership(live_server, 
     )
     expect(page.locator('tr[data-member="owner@acme.example"] .member-role')).to_contain_text("Admin")
     snap(page, "guardrails-4-transferred")
-    assert factories.owner_of(org).pk == admin.pk
+    assert builders.owner_of(org).pk == admin.pk
     assert [m.to for m in mail.outbox] == [["admin@acme.example"]]

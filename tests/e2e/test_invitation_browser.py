@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from organizations.models import Membership
 from organizations.signin import invitations
-from tests import factories
+from tests import builders
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 NEW_PASSWORD = "a-long-new-passphrase-77"
@@ -26,8 +26,8 @@ def _link(email: str, live_server) -> str:
 
 def test_a_new_person_accepts_an_invitation_and_lands_home(live_server, browser_page, settings):
     settings.PUBLIC_BASE_URL = live_server.url
-    org = factories.make_org("Acme")
-    invitations.invite_member(org, "new@acme.example", actor=factories.owner_of(org).user)
+    org = builders.make_org("Acme")
+    invitations.invite_member(org, "new@acme.example", actor=builders.owner_of(org).user)
     page = browser_page
 
     page.goto(_link("new@acme.example", live_server))
@@ -42,15 +42,15 @@ def test_a_new_person_accepts_an_invitation_and_lands_home(live_server, browser_
 
 def test_an_existing_account_joins_only_by_accepting(live_server, browser_page, settings):
     settings.PUBLIC_BASE_URL = live_server.url
-    acme = factories.make_org("Acme")
-    globex = factories.make_org("Globex")
-    person = factories.make_member(globex, "pat@globex.example")
-    invitations.invite_member(acme, "pat@globex.example", role="admin", actor=factories.owner_of(acme).user)
+    acme = builders.make_org("Acme")
+    globex = builders.make_org("Globex")
+    person = builders.make_member(globex, "pat@globex.example")
+    invitations.invite_member(acme, "pat@globex.example", role="admin", actor=builders.owner_of(acme).user)
     page = browser_page
 
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "pat@globex.example")
-    page.fill("#id_password", factories.PASSWORD)
+    page.fill("#id_password", builders.PASSWORD)
     page.click("input[type=submit]")
     page.goto(f"{live_server.url}{reverse('admin:org-settings', args=[acme.uid])}")
     assert page.url != f"{live_server.url}{reverse('admin:org-settings', args=[acme.uid])}"  # pending: no access

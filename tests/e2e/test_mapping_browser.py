@@ -7,9 +7,9 @@ import pytest
 
 from organizations.models import AccessSource, Membership, Organization, OrgRole, StackAccess
 from scim import provisioning
-from tests import factories
+from tests import builders
 from tests.e2e.test_members_browser import snap
-from tests.test_mappings_service import ensure_builtin_roles
+from tests.builders import ensure_builtin_roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def log_in(page, live_server, email: str) -> None:
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", email)
-    page.fill("#id_password", factories.PASSWORD)
+    page.fill("#id_password", builders.PASSWORD)
     page.click("input[type=submit]")
 
 
@@ -39,12 +39,12 @@ def held(membership: Membership) -> tuple[str, set[tuple[str, str]]]:
 
 def test_admin_maps_a_scim_group_in_the_browser_and_the_member_gets_the_roles(browser_page, live_server):
     ensure_builtin_roles()
-    org = factories.make_org("Acme Browser")
+    org = builders.make_org("Acme Browser")
     Organization.objects.filter(pk=org.pk).update(scim_enabled=True)
-    admin = factories.make_member(org, "ada@acme.example", role=OrgRole.ADMIN)
-    jane = factories.make_member(org, "jane@acme.example")
-    factories.make_stack(org, "Web")
-    factories.make_stack(org, "Docs")
+    admin = builders.make_member(org, "ada@acme.example", role=OrgRole.ADMIN)
+    jane = builders.make_member(org, "jane@acme.example")
+    builders.make_stack(org, "Web")
+    builders.make_stack(org, "Docs")
     group = provisioning.create_group(org, "Engineering", member_ids=[jane.pk], actor=None)
 
     from playwright.sync_api import expect

@@ -12,8 +12,8 @@ from mappings.services import save_mapping
 from organizations.models import AccessSource, Membership, Organization, OrgRole, StackAccess
 from scim.models import AppInstallation, MarketplaceApp, ScimGroup
 from scim.tokens import issue_token
-from tests import factories
-from tests.test_mappings_service import builtin
+from tests import builders
+from tests.builders import builtin
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -56,7 +56,7 @@ def held(membership_id: int) -> tuple[str, bool, set[tuple[str, str]]]:
 @pytest.fixture
 def scim_org(live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
-    org = factories.make_org("Acme E2E")
+    org = builders.make_org("Acme E2E")
     Organization.objects.filter(pk=org.pk).update(scim_enabled=True)
     org.refresh_from_db()
     app, _ = MarketplaceApp.objects.get_or_create(
@@ -68,7 +68,7 @@ def scim_org(live_server, settings):
 
 def test_scim_pushed_group_mapping_follows_membership_and_deprovisioning(live_server, scim_org):
     org, installation, token = scim_org
-    factories.make_stack(org, "Web")
+    builders.make_stack(org, "Web")
     idp = Idp(f"{live_server.url}/scim/v2/organizations/{org.uid}", token)
 
     jane = idp.post(

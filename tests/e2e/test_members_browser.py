@@ -10,9 +10,8 @@ import pytest
 from organizations import services
 from organizations.models import AuditEvent, Membership, OrgRole, Stack
 from organizations.paging import PAGE_SIZE
-from tests import factories
-from tests.admin_builders import bulk_members
-from tests.test_mappings_service import builtin, ensure_builtin_roles
+from tests import builders
+from tests.builders import builtin, bulk_members, ensure_builtin_roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,7 +26,7 @@ def snap(page, name: str) -> None:
 def log_in(page, live_server, email: str) -> None:
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", email)
-    page.fill("#id_password", factories.PASSWORD)
+    page.fill("#id_password", builders.PASSWORD)
     page.click("input[type=submit]")
 
 
@@ -41,9 +40,9 @@ def rows(page) -> list[str]:
 
 
 def test_owner_searches_filters_pages_and_manages_members(live_server, browser_page):
-    org = factories.make_org("Bigco", owner_email="owner@bigco.example")
+    org = builders.make_org("Bigco", owner_email="owner@bigco.example")
     bulk_members(org, PAGE_SIZE + 15, prefix="staff", scim_managed=True)
-    jo = factories.make_member(org, "jo.hand@bigco.example")
+    jo = builders.make_member(org, "jo.hand@bigco.example")
     page = browser_page
     log_in(page, live_server, "owner@bigco.example")
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/settings/members/")
@@ -104,8 +103,8 @@ def test_owner_searches_filters_pages_and_manages_members(live_server, browser_p
 
 def test_owner_renames_and_deletes_a_stack(live_server, browser_page):
     ensure_builtin_roles()
-    org = factories.make_org("Stackco", owner_email="owner@stackco.example")
-    web = factories.make_stack(org, "Web")
+    org = builders.make_org("Stackco", owner_email="owner@stackco.example")
+    web = builders.make_stack(org, "Web")
     for m in bulk_members(org, 3):
         services.grant_stack_role(m, web, builtin("Developer"), actor=None)
     page = browser_page
@@ -121,4 +120,4 @@ def test_owner_renames_and_deletes_a_stack(live_server, browser_page):
     page.click("#stack-delete-confirm")
     assert "3 members lost the roles" in page.locator(".messagelist").text_content()
     assert not Stack.objects.filter(organization=org).exists()
-    assert factories.owner_of(org).role == OrgRole.OWNER
+    assert builders.owner_of(org).role == OrgRole.OWNER

@@ -12,7 +12,7 @@ import pyotp
 import pytest
 
 from organizations.models import AuditEvent
-from tests import factories
+from tests import builders
 
 from tests.signin.test_invitation_browser import shot
 
@@ -29,13 +29,13 @@ def _fast_password_hashing(settings):
 def sign_in(page, base: str, email: str) -> None:
     page.goto(f"{base}/admin/login/")
     page.fill("#id_username", email)
-    page.fill("#id_password", factories.PASSWORD)
+    page.fill("#id_password", builders.PASSWORD)
     page.click("input[type=submit]")
 
 
 def test_owner_requires_two_factor_and_a_member_enrols_and_signs_in_with_a_code(live_server, browser_page):
-    org = factories.make_org("Acme", owner_email="owner@acme.example")
-    factories.make_member(org, "member@acme.example")
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
+    builders.make_member(org, "member@acme.example")
     base, page = live_server.url, browser_page
     violations = collect_csp_violations(page)
 

@@ -15,9 +15,9 @@ from organizations.models import OrgRole, Stack
 from scim import provisioning
 from scim.installations import enable_scim, install_app
 from scim.models import MarketplaceApp
-from tests import factories
+from tests import builders
 from tests.e2e.test_members_browser import snap
-from tests.test_mappings_service import builtin, ensure_builtin_roles
+from tests.builders import builtin, ensure_builtin_roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -30,7 +30,7 @@ def log_in(page, live_server, email: str) -> None:
     page.context.clear_cookies()
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", email)
-    page.fill("#id_password", factories.PASSWORD)
+    page.fill("#id_password", builders.PASSWORD)
     with page.expect_navigation():
         page.click("input[type=submit]")
 
@@ -63,10 +63,10 @@ def open_tab(page, label: str) -> None:
 
 def world():
     ensure_builtin_roles()
-    org = factories.make_org(LONG, owner_email="owner@acme.example")
-    admin = factories.make_member(org, "ada@acme.example", role=OrgRole.ADMIN)
-    member = factories.make_member(org, "jane@acme.example")
-    stack = factories.make_stack(org, "Web" + "w" * 197)
+    org = builders.make_org(LONG, owner_email="owner@acme.example")
+    admin = builders.make_member(org, "ada@acme.example", role=OrgRole.ADMIN)
+    member = builders.make_member(org, "jane@acme.example")
+    stack = builders.make_stack(org, "Web" + "w" * 197)
     enable_scim(org, actor=None)
     installation, _ = install_app(org, MarketplaceApp.objects.get(slug="okta-generic-scim"), actor=None)
     group = provisioning.create_group(org, "Eng" + "g" * 197, member_ids=[member.pk], actor=installation)
@@ -165,7 +165,7 @@ def test_owner_admin_and_member_walk_organization_settings(browser_page, live_se
 
     open_tab(page, "Audit log")
     log = page.locator("#audit-log")
-    expect(log).to_contain_text(f"ada@acme.example mapped the SCIM group Eng")
+    expect(log).to_contain_text("ada@acme.example mapped the SCIM group Eng")
     expect(log).to_contain_text(f"Okta Generic SCIM (installation #{installation.pk}) created the SCIM group Eng")
     expect(log).to_contain_text("Orgdesk enabled SCIM provisioning")
     expect(log).not_to_contain_text("group_mapping.create")
@@ -187,7 +187,7 @@ def test_owner_admin_and_member_walk_organization_settings(browser_page, live_se
     page.click("#transfer-ownership-form input[type=submit]")
     expect(page.locator("#transfer-ownership-form .errorlist")).to_contain_text("Type the organization's name exactly")
     step(page, "walk-owner-15-transfer-refused")
-    assert factories.owner_of(org).user.email == "owner@acme.example"
+    assert builders.owner_of(org).user.email == "owner@acme.example"
 
     # An identity provider calling with a token nobody issued: listed under failures.
     refused = httpx.get(f"{base}/scim/v2/organizations/{org.uid}/Users", headers={"Authorization": "Bearer odk_nope_nope"})

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from organizations.models import Organization
 from scim.models import AppInstallation, MarketplaceApp, ProvisioningEvent
-from tests import factories
+from tests import builders
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -51,10 +51,10 @@ def page_width(page) -> int:
 
 def test_main_pages_fit_a_phone(live_server, browser_page):
     assert len(LONG_EMAIL) == 200
-    org = factories.make_org("Phone Width Company With A Rather Long Name Incorporated",
+    org = builders.make_org("Phone Width Company With A Rather Long Name Incorporated",
                              owner_email="owner@phone.example")
-    long_member = factories.make_member(org, LONG_EMAIL)
-    factories.make_stack(org, "Production stack with a long descriptive name " * 2)
+    long_member = builders.make_member(org, LONG_EMAIL)
+    builders.make_stack(org, "Production stack with a long descriptive name " * 2)
     Organization.objects.filter(pk=org.pk).update(scim_enabled=True)
     okta = AppInstallation.objects.create(organization=org, app=MarketplaceApp.objects.get(slug="okta-generic-scim"))
     ProvisioningEvent.objects.create(
@@ -76,7 +76,7 @@ def test_main_pages_fit_a_phone(live_server, browser_page):
         widths = {"sign-in": page_width(page)}
         snap(page, "signin")
         page.fill("#id_username", "owner@phone.example")
-        page.fill("#id_password", factories.PASSWORD)
+        page.fill("#id_password", builders.PASSWORD)
         page.click("input[type=submit]")
         page.wait_for_load_state()
         settings = f"{base}/admin/orgs/{org.uid}"

@@ -12,8 +12,8 @@ import pytest
 
 from organizations.models import Membership, User
 from scim.models import ScimGroup, ScimGroupMember
-from tests import factories
-from tests.scim_api.helpers import ENTERPRISE, ERROR_SCHEMA, GROUP_SCHEMA, LIST_SCHEMA, PATCH_SCHEMA, USER_SCHEMA, enable_scim
+from tests import builders
+from tests.scim.api.helpers import ENTERPRISE, ERROR_SCHEMA, GROUP_SCHEMA, LIST_SCHEMA, PATCH_SCHEMA, USER_SCHEMA
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -23,8 +23,8 @@ def idp(live_server, settings):
     """An httpx client for one org's SCIM base URL, with a real token."""
     base = live_server.url.replace("localhost", "127.0.0.1")
     settings.PUBLIC_BASE_URL = base
-    org = factories.make_org("Replay")
-    _, secret = enable_scim(org)
+    org = builders.make_org("Replay")
+    _, secret = builders.enable_scim(org)
     with httpx.Client(
         base_url=f"{base}/scim/v2/organizations/{org.uid}",
         headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/scim+json"},

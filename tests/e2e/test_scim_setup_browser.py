@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests import factories
+from tests import builders
 
 from .csp import collect_csp_violations
 
@@ -36,7 +36,7 @@ def scim_status(url: str, token: str) -> int:
 def log_in(page, live_server, email: str) -> None:
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", email)
-    page.fill("#id_password", factories.PASSWORD)
+    page.fill("#id_password", builders.PASSWORD)
     page.click("input[type=submit]")
 
 
@@ -148,8 +148,8 @@ def test_admin_can_do_the_same(browser_page, live_server, settings, org, admin_m
 
 def test_member_cannot_open_the_scim_tab(browser_page, live_server, org, other_org):
     # A Member of this org who administers another org can log in, but this org's SCIM tab is a 404.
-    member = factories.make_member(org, "member-and-admin@example.com")
-    factories.make_member(other_org, "member-and-admin@example.com", role="admin")
+    member = builders.make_member(org, "member-and-admin@example.com")
+    builders.make_member(other_org, "member-and-admin@example.com", role="admin")
     page = browser_page
     log_in(page, live_server, member.user.email)
 

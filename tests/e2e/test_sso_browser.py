@@ -9,7 +9,7 @@ from django.urls import NoReverseMatch, reverse
 
 from organizations.models import AuditEvent
 from organizations.signin.saml import config, services
-from tests import factories
+from tests import builders
 from tests.saml_idp import IdPServer, TestIdP
 
 from .csp import collect_csp_violations
@@ -20,8 +20,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def sso_world(live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
-    org = factories.make_org("Acme", owner_email="owner@acme.example")
-    owner = factories.owner_of(org).user
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
+    owner = builders.owner_of(org).user
     idp = TestIdP()
     with IdPServer(idp, config.sp_urls(org), host="127.0.0.1") as server:
         idp.sso_url = server.base_url + "/sso"
@@ -33,7 +33,7 @@ def sso_world(live_server, settings):
 
 def test_admin_signs_in_with_sso_from_the_sign_in_page(live_server, browser_page, sso_world):
     org, idp_server = sso_world
-    factories.make_provisioned(org, "admin@acme.example", role="admin")
+    builders.make_provisioned(org, "admin@acme.example", role="admin")
     idp_server.user = "admin@acme.example"
     page = browser_page
     violations = collect_csp_violations(page)
@@ -57,7 +57,7 @@ def test_admin_signs_in_with_sso_from_the_sign_in_page(live_server, browser_page
 
 def test_member_signs_in_from_the_idp_tile(live_server, browser_page, sso_world):
     org, idp_server = sso_world
-    factories.make_provisioned(org, "member@acme.example")
+    builders.make_provisioned(org, "member@acme.example")
     idp_server.user = "member@acme.example"
     page = browser_page
 
@@ -78,14 +78,14 @@ def test_an_existing_account_proves_itself_once_then_the_tile_signs_it_in(live_s
     """A member who has a password of their own: the first IdP sign-in asks for it
     (linking), the next one goes straight through."""
     org, idp_server = sso_world
-    factories.make_member(org, "pat@acme.example")
+    builders.make_member(org, "pat@acme.example")
     idp_server.user = "pat@acme.example"
     page = browser_page
 
     page.goto(f"{idp_server.base_url}/tile")
     page.wait_for_url(f"{live_server.url}{reverse('saml:link', args=[org.uid])}")
     assert "Link your account to Acme" in page.locator("h1").inner_text()
-    page.fill("#link-password-form input[name=password]", factories.PASSWORD)
+    page.fill("#link-password-form input[name=password]", builders.PASSWORD)
     page.click("#link-password-form input[type=submit]")
     page.wait_for_url(f"{live_server.url}{reverse('member_home')}")
 
@@ -97,12 +97,12 @@ def test_an_existing_account_proves_itself_once_then_the_tile_signs_it_in(live_s
 
 def test_the_owner_keeps_the_break_glass_password_in_strict_mode(live_server, browser_page, sso_world):
     org, _ = sso_world
-    services.set_strict(org, True, actor=factories.owner_of(org).user)
+    services.set_strict(org, True, actor=builders.owner_of(org).user)
     page = browser_page
 
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "owner@acme.example")
-    page.fill("#id_password", factories.PASSWORD)
+    page.fill("#id_password", builders.PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_url(f"{live_server.url}/admin/")
 
@@ -116,8 +116,8 @@ def test_sign_out_also_signs_out_at_the_idp(live_server, browser_page, sso_world
     URL -> the sign-in page; nothing blocked by the Content-Security-Policy."""
     org, idp_server = sso_world
     idp_server.idp.slo_url = idp_server.base_url + "/slo"
-    services.import_metadata(org, idp_server.idp.metadata(), actor=factories.owner_of(org).user)
-    factories.make_provisioned(org, "member@acme.example")
+    services.import_metadata(org, idp_server.idp.metadata(), actor=builders.owner_of(org).user)
+    builders.make_provisioned(org, "member@acme.example")
     idp_server.user = "member@acme.example"
     page = browser_page
     violations = collect_csp_violations(page)

@@ -6,25 +6,25 @@ from __future__ import annotations
 import pytest
 
 from organizations.models import AccessSource, StackAccess
-from tests import factories
-from tests.test_mappings_service import ensure_builtin_roles
+from tests import builders
+from tests.builders import ensure_builtin_roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_owner_grants_a_stack_role_by_hand_with_the_picker_and_revokes_it(live_server, browser_page):
     ensure_builtin_roles()
-    org = factories.make_org("Stackco", owner_email="owner@stackco.example")
+    org = builders.make_org("Stackco", owner_email="owner@stackco.example")
     for i in range(30):
-        factories.make_stack(org, f"Service {i:02}")
-    factories.make_stack(org, "Website")
-    member = factories.make_member(org, "jo@stackco.example")
+        builders.make_stack(org, f"Service {i:02}")
+    builders.make_stack(org, "Website")
+    member = builders.make_member(org, "jo@stackco.example")
     page = browser_page
     violations = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "owner@stackco.example")
-    page.fill("#id_password", factories.PASSWORD)
+    page.fill("#id_password", builders.PASSWORD)
     page.click("input[type=submit]")
 
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/members/{member.pk}/")

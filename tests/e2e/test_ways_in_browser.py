@@ -13,8 +13,7 @@ from django.urls import reverse
 
 from organizations.models import Membership
 from organizations.signin.invitations import set_invite_provisioned_members
-from tests import factories
-from tests.scim_api.helpers import enable_scim
+from tests import builders
 
 from .csp import collect_csp_violations
 
@@ -25,9 +24,9 @@ USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 def test_an_okta_push_without_invitation_gets_a_way_in_from_the_members_tab(live_server, browser_page, settings):
     settings.PUBLIC_BASE_URL = live_server.url
-    org = factories.make_org("Acme", owner_email="owner@acme.example")
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
     set_invite_provisioned_members(org, False, actor=None)
-    _, token = enable_scim(org)
+    _, token = builders.enable_scim(org)
 
     # Okta pushes a person (SCIM POST /Users): invitations are off, SSO is not set up.
     pushed = httpx.post(
@@ -45,7 +44,7 @@ def test_an_okta_push_without_invitation_gets_a_way_in_from_the_members_tab(live
     violations = collect_csp_violations(page)
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "owner@acme.example")
-    page.fill("#id_password", factories.PASSWORD)
+    page.fill("#id_password", builders.PASSWORD)
     page.click("input[type=submit]")
     page.goto(live_server.url + reverse("admin:org-settings-members", args=[org.uid]))
     row = page.locator('tr[data-member="kim@acme.example"]')
@@ -75,7 +74,7 @@ def test_an_okta_push_without_invitation_gets_a_way_in_from_the_members_tab(live
     page.context.clear_cookies()
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "owner@acme.example")
-    page.fill("#id_password", factories.PASSWORD)
+    page.fill("#id_password", builders.PASSWORD)
     page.click("input[type=submit]")
     page.goto(live_server.url + reverse("admin:org-settings-members", args=[org.uid]))
     row = page.locator('tr[data-member="kim@acme.example"]')

@@ -17,9 +17,9 @@ from django.test import Client
 from mappings.services import recompute_memberships
 from organizations.models import AccessSource, Membership, OrgRole, StackAccess, User
 from scim.models import ScimGroup, ScimGroupMember
-from tests import factories
-from tests.scim_api.helpers import ScimClient, enable_scim, new_user, patch_body
-from tests.test_mappings_service import builtin, map_group
+from tests import builders
+from tests.builders import builtin, bulk_members, map_group
+from tests.scim.api.helpers import ScimClient, new_user, patch_body
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -57,15 +57,10 @@ def race(jobs: list[Callable[[], Any]]) -> list[Any]:
 @pytest.fixture
 def env(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    org = factories.make_org("Race")
-    installation, token = enable_scim(org)
-    stack = factories.make_stack(org, "Prod")
+    org = builders.make_org("Race")
+    installation, token = builders.enable_scim(org)
+    stack = builders.make_stack(org, "Prod")
     return org, token, stack
-
-
-def bulk_members(org, n: int, prefix: str) -> list[Membership]:
-    users = User.objects.bulk_create(User(email=f"{prefix}{i}@race.example") for i in range(n))
-    return Membership.objects.bulk_create(Membership(organization=org, user=u, scim_username=u.email) for u in users)
 
 
 def client_for(org, token) -> ScimClient:
@@ -82,9 +77,9 @@ def scim_access(membership_ids) -> dict[int, set[tuple[int, int]]]:
 
 def test_parallel_patches_to_one_group_lose_no_update(env):
     org, token, stack = env
-    keep = bulk_members(org, CLIENTS * 2, "keep")
-    leave = bulk_members(org, CLIENTS * 2, "leave")
-    join = bulk_members(org, CLIENTS * 3, "join")
+    keep = bulk_members(org, CLIENTS * 2, prefix="keep")
+    leave = bulk_members(org, CLIENTS * 2, prefix="leave")
+    join = bulk_members(org, CLIENTS * 3, prefix="join")
     group = ScimGroup.objects.create(organization=org, display_name="Engineering")
     ScimGroupMember.objects.bulk_create(ScimGroupMember(group=group, membership=m) for m in keep + leave)
     map_group(org, group, stacks={stack: "Developer"})
@@ -164,8 +159,8 @@ def test_deactivation_racing_group_changes_ends_with_no_access(env, round_):
     devs = ScimGroup.objects.create(organization=org, display_name="Devs")
     map_group(org, admins, org_role=OrgRole.ADMIN, stacks={stack: "Admin"})
     map_group(org, devs, stacks={stack: "Developer"})
-    victim = bulk_members(org, 1, f"victim{round_}-")[0]
-    others = bulk_members(org, 4, f"other{round_}-")
+    victim = bulk_members(org, 1, prefix=f"victim{round_}-")[0]
+    others = bulk_members(org, 4, prefix=f"other{round_}-")
     ScimGroupMember.objects.create(group=devs, membership=victim)
     recompute_memberships([victim.pk], actor=None)
 
@@ -199,7 +194,7 @@ def test_deactivation_racing_group_changes_ends_with_no_access(env, round_):
 
 def test_two_recomputes_of_one_org_at_once_end_consistent(env):
     org, token, stack = env
-    members = bulk_members(org, 300, "bulk")
+    members = bulk_members(org, 300, prefix="bulk")
     group = ScimGroup.objects.create(organization=org, display_name="All")
     ScimGroupMember.objects.bulk_create(ScimGroupMember(group=group, membership=m) for m in members)
     map_group(org, group, stacks={stack: "Developer"})

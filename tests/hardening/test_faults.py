@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import InterfaceError, OperationalError, connection
 
-from tests.scim_api.helpers import new_user, patch_body
+from tests.scim.api.helpers import new_user, patch_body
 
 from .snapshot import diff, snapshot
 
@@ -113,7 +113,7 @@ def test_broker_down_when_a_big_recompute_is_scheduled_still_applies_access(
     from mappings import tasks
     from mappings.models import RecomputeJob
     from organizations.models import Membership, OrgRole
-    from tests.test_mappings_service import map_group
+    from tests.builders import map_group
 
     settings.ACCESS_SYNC_LIMIT = 2
     ids = [scim.post("/Users", new_user(f"u{i}@example.com")).json()["id"] for i in range(5)]

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from organizations.models import Membership
 from scim.models import ScimGroup
-from tests import factories
-from tests.scim_api.helpers import ScimClient, enable_scim
+from tests import builders
+from tests.scim.api.helpers import ScimClient
 
 from . import strategies as s
 from .snapshot import diff, snapshot
@@ -50,12 +50,12 @@ class Env:
 
 @pytest.fixture
 def env(org, other_org) -> Env:
-    installation, token = enable_scim(org)
-    member = factories.make_member(org, "fuzz.member@acme.example")
-    owner = factories.owner_of(org)
+    installation, token = builders.enable_scim(org)
+    member = builders.make_member(org, "fuzz.member@acme.example")
+    owner = builders.owner_of(org)
     group = ScimGroup.objects.create(organization=org, display_name="Fuzzers")
     group.memberships.create(membership=member)
-    foreign = factories.make_member(other_org, "foreign@globex.example")
+    foreign = builders.make_member(other_org, "foreign@globex.example")
     ids = st.one_of(
         st.sampled_from([str(member.pk), str(owner.pk), str(foreign.pk), "999999999", "0", "-1", "abc", "", " 1",
                          "9" * 25, f"{member.pk}.0", f"0{member.pk}"]),

@@ -6,7 +6,7 @@ import pytest
 
 from scim.api import hostile
 from scim.api.errors import ScimError
-from tests.scim_api.helpers import new_user, patch_body
+from tests.scim.api.helpers import new_user, patch_body
 
 from .snapshot import diff, snapshot
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from organizations.signin import throttle
 from organizations.models import AuditEvent
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def signed_in(response) -> bool:
 def known_browser(email: str) -> Client:
     """A browser that signed in to the account before (then signed out)."""
     browser = Client()
-    assert signed_in(attempt(browser, email, factories.PASSWORD, address=OWNER_ADDRESS))
+    assert signed_in(attempt(browser, email, builders.PASSWORD, address=OWNER_ADDRESS))
     assert browser.cookies.get(throttle.TRUSTED_COOKIE)
     browser.post(reverse("signout"))
     return browser
@@ -79,10 +79,10 @@ def test_guessing_from_one_address_does_not_stop_the_right_password_from_another
     for _ in range(3):
         assert "Too many" not in form_errors(attempt(Client(), email, "wrong-password"))
     # the owner's usual browser, elsewhere: straight in
-    assert signed_in(attempt(browser, email, factories.PASSWORD, address=OWNER_ADDRESS))
+    assert signed_in(attempt(browser, email, builders.PASSWORD, address=OWNER_ADDRESS))
     # any other browser elsewhere: at most a short wait, then in
     clock.advance(2)
-    assert signed_in(attempt(Client(), email, factories.PASSWORD, address="203.0.113.99"))
+    assert signed_in(attempt(Client(), email, builders.PASSWORD, address="203.0.113.99"))
 
 
 def test_the_guessing_pair_is_paused_even_with_the_right_password(limits, owner, clock):
@@ -90,28 +90,28 @@ def test_the_guessing_pair_is_paused_even_with_the_right_password(limits, owner,
     for _ in range(3):
         attempt(Client(), email, "wrong-password")
     clock.advance(30)  # the account-wide delay is over; the pair's pause is not
-    response = attempt(Client(), email, factories.PASSWORD)
+    response = attempt(Client(), email, builders.PASSWORD)
     assert response.status_code == 200, "the right password must not get in from the guessing address"
     assert "sign-in is paused" in form_errors(response)
     # the same browser and address may still sign in to another account (3 < 6 per address)
-    other = factories.make_member(owner.organization, "other@acme.example", role="admin")
-    assert signed_in(attempt(Client(), other.user.email, factories.PASSWORD))
+    other = builders.make_member(owner.organization, "other@acme.example", role="admin")
+    assert signed_in(attempt(Client(), other.user.email, builders.PASSWORD))
     clock.advance(600)
-    assert signed_in(attempt(Client(), email, factories.PASSWORD))
+    assert signed_in(attempt(Client(), email, builders.PASSWORD))
 
 
 def test_pairs_are_per_account_case_insensitively(limits, owner, clock):
     for variant in (owner.user.email.upper(), owner.user.email, f" {owner.user.email.title()} "):
         attempt(Client(), variant, "nope")
     clock.advance(30)
-    assert "sign-in is paused" in form_errors(attempt(Client(), owner.user.email, factories.PASSWORD))
+    assert "sign-in is paused" in form_errors(attempt(Client(), owner.user.email, builders.PASSWORD))
 
 
 def test_an_address_guessing_many_accounts_is_paused(limits, owner):
     for n in range(6):
         attempt(Client(), f"nobody{n}@example.com", "nope", address="127.0.9.9")
-    assert "sign-in is paused" in form_errors(attempt(Client(), owner.user.email, factories.PASSWORD, address="127.0.9.9"))
-    assert signed_in(attempt(Client(), owner.user.email, factories.PASSWORD, address="127.0.1.1"))
+    assert "sign-in is paused" in form_errors(attempt(Client(), owner.user.email, builders.PASSWORD, address="127.0.9.9"))
+    assert signed_in(attempt(Client(), owner.user.email, builders.PASSWORD, address="127.0.1.1"))
 
 
 def test_many_addresses_guessing_one_account_get_a_growing_delay_not_a_lockout(limits, owner, clock):
@@ -121,7 +121,7 @@ def test_many_addresses_guessing_one_account_get_a_growing_delay_not_a_lockout(l
         attempt(Client(), email, "nope", address=next(addresses))
     waits = []
     for _ in range(6):
-        refused = attempt(Client(), email, factories.PASSWORD, address=next(addresses))
+        refused = attempt(Client(), email, builders.PASSWORD, address=next(addresses))
         assert not signed_in(refused)
         waits.append(throttle.signin_refusal(None, email).seconds)
         assert f"try again in {waits[-1]} second(s)" in form_errors(refused)
@@ -129,7 +129,7 @@ def test_many_addresses_guessing_one_account_get_a_growing_delay_not_a_lockout(l
         assert "Too many" not in form_errors(attempt(Client(), email, "nope", address=next(addresses)))
     assert waits == [1, 2, 4, 8, 8, 8]  # doubling, capped at ADMIN_LOGIN_MAX_DELAY_SECONDS
     clock.advance(9)
-    assert signed_in(attempt(Client(), email, factories.PASSWORD, address=next(addresses)))
+    assert signed_in(attempt(Client(), email, builders.PASSWORD, address=next(addresses)))
 
 
 def test_a_browser_that_signed_in_before_is_not_delayed(limits, owner, admin_member, clock):
@@ -138,19 +138,19 @@ def test_a_browser_that_signed_in_before_is_not_delayed(limits, owner, admin_mem
     admins_browser = known_browser(admin_member.user.email)
     for n in range(5):
         attempt(Client(), email, "nope", address=f"198.51.100.{n}")
-    assert "second(s)" in form_errors(attempt(Client(), email, factories.PASSWORD, address="203.0.113.50"))
+    assert "second(s)" in form_errors(attempt(Client(), email, builders.PASSWORD, address="203.0.113.50"))
     # a cookie for another account, or a forged one, is no way around the delay
-    assert "second(s)" in form_errors(attempt(admins_browser, email, factories.PASSWORD, address="203.0.113.50"))
+    assert "second(s)" in form_errors(attempt(admins_browser, email, builders.PASSWORD, address="203.0.113.50"))
     forged = Client()
     forged.cookies[throttle.TRUSTED_COOKIE] = f"{owner.user.pk}:forged"
-    assert "second(s)" in form_errors(attempt(forged, email, factories.PASSWORD, address="203.0.113.50"))
-    assert signed_in(attempt(browser, email, factories.PASSWORD, address="203.0.113.50"))
+    assert "second(s)" in form_errors(attempt(forged, email, builders.PASSWORD, address="203.0.113.50"))
+    assert signed_in(attempt(browser, email, builders.PASSWORD, address="203.0.113.50"))
 
 
 def test_the_known_browser_cookie_is_signed_http_only_and_lax(limits, owner, settings):
     settings.SESSION_COOKIE_SECURE = True
     browser = Client()
-    attempt(browser, owner.user.email, factories.PASSWORD)
+    attempt(browser, owner.user.email, builders.PASSWORD)
     cookie = browser.cookies[throttle.TRUSTED_COOKIE]
     assert cookie["httponly"] and cookie["secure"] and cookie["samesite"] == "Lax"
     assert int(cookie["max-age"]) == 90 * 24 * 3600
@@ -220,7 +220,7 @@ def test_a_refused_right_password_is_not_counted_as_a_failed_password(limits, pl
 
     set_membership_active(plain_member, False, actor=None)
     for _ in range(5):
-        assert "cannot sign in" in form_errors(attempt(Client(), plain_member.user.email, factories.PASSWORD))
+        assert "cannot sign in" in form_errors(attempt(Client(), plain_member.user.email, builders.PASSWORD))
     assert throttle.signin_refusal(None, plain_member.user.email) is None
     assert not AuditEvent.objects.filter(action__startswith="account.signin").exists()
 
@@ -231,12 +231,12 @@ def test_cache_outage_fails_open(limits, owner, settings):
                     "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}
     }
     assert not signed_in(attempt(Client(), owner.user.email, "nope"))
-    assert signed_in(attempt(Client(), owner.user.email, factories.PASSWORD))
+    assert signed_in(attempt(Client(), owner.user.email, builders.PASSWORD))
 
 
 def test_admin_index_after_sign_in(limits, owner):
     client = Client()
-    attempt(client, owner.user.email, factories.PASSWORD)
+    attempt(client, owner.user.email, builders.PASSWORD)
     assert client.get(reverse("admin:index")).status_code == 200
 
 
@@ -249,7 +249,7 @@ def test_confirming_a_password_counts_like_a_sign_in(limits, owner, rf, clock):
     for _ in range(3):
         assert not ConfirmPasswordForm(owner.user, {"password": "nope"}, request=guessing).is_valid()
     clock.advance(30)
-    refused = ConfirmPasswordForm(owner.user, {"password": factories.PASSWORD}, request=guessing)
+    refused = ConfirmPasswordForm(owner.user, {"password": builders.PASSWORD}, request=guessing)
     assert not refused.is_valid() and "sign-in is paused" in str(refused.errors)
     elsewhere = rf.post("/", REMOTE_ADDR=OWNER_ADDRESS)
-    assert ConfirmPasswordForm(owner.user, {"password": factories.PASSWORD}, request=elsewhere).is_valid()
+    assert ConfirmPasswordForm(owner.user, {"password": builders.PASSWORD}, request=elsewhere).is_valid()

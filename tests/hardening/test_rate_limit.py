@@ -12,7 +12,8 @@ from django.core.cache import cache
 from django.test import Client
 
 from scim.api import ratelimit
-from tests.scim_api.helpers import ScimClient, enable_scim
+from tests.builders import enable_scim
+from tests.scim.api.helpers import ScimClient
 
 pytestmark = pytest.mark.django_db
 

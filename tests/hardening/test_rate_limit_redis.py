@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from scim.api import ratelimit
-from tests.scim_api.helpers import ScimClient
+from tests.scim.api.helpers import ScimClient
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 

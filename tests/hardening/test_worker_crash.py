@@ -17,10 +17,9 @@ from django.conf import settings as django_settings
 
 from mappings.models import RecomputeJob
 from mappings.services import recompute_memberships
-from organizations.models import AccessSource, AuditEvent, Membership, OrgRole, StackAccess, User
-from scim.models import ScimGroup, ScimGroupMember
-from tests import factories
-from tests.test_mappings_service import builtin, ensure_builtin_roles, map_group
+from organizations.models import AccessSource, AuditEvent, Membership, OrgRole, StackAccess
+from tests import builders
+from tests.builders import builtin, bulk_members, ensure_builtin_roles, map_group
 
 pytestmark = [pytest.mark.postgres, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
@@ -74,13 +73,11 @@ def test_worker_killed_mid_recompute_leaves_the_org_consistent(worker, settings)
     settings.ACCESS_SYNC_LIMIT = 100
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     ensure_builtin_roles()
-    org = factories.make_org("Crash")
-    stack = factories.make_stack(org, "Prod")
-    users = User.objects.bulk_create(User(email=f"c{i}@crash.example") for i in range(MEMBERS))
-    members = Membership.objects.bulk_create(Membership(organization=org, user=u, scim_username=u.email) for u in users)
+    org = builders.make_org("Crash")
+    stack = builders.make_stack(org, "Prod")
+    members = bulk_members(org, MEMBERS, prefix="c")
     ids = [m.pk for m in members]
-    group = ScimGroup.objects.create(organization=org, display_name="Everyone")
-    ScimGroupMember.objects.bulk_create(ScimGroupMember(group=group, membership=m) for m in members)
+    group = builders.make_group(org, "Everyone", members)
 
     map_group(org, group, org_role=OrgRole.ADMIN, stacks={stack: "Developer"})  # schedules the job on commit
     job = RecomputeJob.objects.get(organization=org)

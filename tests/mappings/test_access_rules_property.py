@@ -33,8 +33,8 @@ from organizations import services as org_services
 from organizations.models import AccessSource, Membership, OrgRole, Stack, StackAccess
 from scim import provisioning
 from scim.models import ScimGroupMember
-from tests import factories
-from tests.test_mappings_service import builtin
+from tests import builders
+from tests.builders import builtin
 
 pytestmark = pytest.mark.django_db
 
@@ -147,10 +147,10 @@ def build(org, facts: Facts) -> World:
     SCIM), deactivations (by hand), then the mappings (as an admin saves them):
     every step through the service a real request calls."""
     roles = [builtin(name) for name in ROLE_NAMES]
-    people = [factories.owner_of(org)] + [
-        factories.make_provisioned(org, role=manual) for _active, manual in facts.people[1:]
+    people = [builders.owner_of(org)] + [
+        builders.make_provisioned(org, role=manual) for _active, manual in facts.people[1:]
     ]
-    stacks = [factories.make_stack(org) for _ in range(facts.stacks)]
+    stacks = [builders.make_stack(org) for _ in range(facts.stacks)]
     for person, stack, role in sorted(facts.manual_grants):
         org_services.grant_stack_role(people[person], stacks[stack], roles[role], actor=None)
     groups = [
@@ -391,7 +391,7 @@ def happen(world: World, facts: Facts, event: tuple) -> Facts:
         people[person] = (people[person][0], role)
         return replace(facts, people=tuple(people))
     if kind == "stack":
-        world.stacks.append(factories.make_stack(world.org))  # all-stacks mappings cover it
+        world.stacks.append(builders.make_stack(world.org))  # all-stacks mappings cover it
         return replace(facts, stacks=facts.stacks + 1)
     if kind == "delete_group":
         group = event[1]

@@ -11,7 +11,7 @@ from django.urls import reverse
 from organizations.audit_log import sentence
 from organizations.models import AccessSource, AuditEvent, StackAccess, StackRole
 from scim import provisioning
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def held(member) -> set[tuple[str, str, str]]:
 
 
 def test_an_owner_grants_a_stack_role_by_hand_and_the_member_page_says_so(owner_client, org, owner, plain_member):
-    web = factories.make_stack(org, "Web")
+    web = builders.make_stack(org, "Web")
     response = grant(owner_client, org, plain_member, web.pk, builtin("Developer").pk)
 
     assert response.status_code == 302
@@ -47,7 +47,7 @@ def test_an_owner_grants_a_stack_role_by_hand_and_the_member_page_says_so(owner_
 
 
 def test_an_admin_revokes_a_grant_made_by_hand_after_confirming(client, org, admin_member, plain_member):
-    web = factories.make_stack(org, "Web")
+    web = builders.make_stack(org, "Web")
     client.force_login(admin_member.user)
     grant(client, org, plain_member, web.pk, builtin("Admin").pk)
     access = StackAccess.objects.get(membership=plain_member)
@@ -63,8 +63,8 @@ def test_an_admin_revokes_a_grant_made_by_hand_after_confirming(client, org, adm
 
 
 def test_a_role_a_scim_group_gives_cannot_be_revoked_here(owner_client, org):
-    web = factories.make_stack(org, "Web")
-    pushed = factories.make_provisioned(org, "pushed@acme.example")
+    web = builders.make_stack(org, "Web")
+    pushed = builders.make_provisioned(org, "pushed@acme.example")
     StackAccess.objects.create(membership=pushed, stack=web, role=builtin("Developer"), source=AccessSource.SCIM)
     access = StackAccess.objects.get(membership=pushed)
     url = reverse("admin:member-stack-revoke", args=[org.uid, pushed.pk, access.pk])
@@ -75,7 +75,7 @@ def test_a_role_a_scim_group_gives_cannot_be_revoked_here(owner_client, org):
 
 
 def test_another_orgs_stack_or_role_is_refused_with_a_form_error(owner_client, org, other_org, plain_member):
-    web, theirs = factories.make_stack(org, "Web"), factories.make_stack(other_org, "Theirs")
+    web, theirs = builders.make_stack(org, "Web"), builders.make_stack(other_org, "Theirs")
     their_role = StackRole.objects.create(organization=other_org, name="Their QA")
     for stack, role, message in (
         (theirs.pk, builtin("Developer").pk, "Choose one of this organization&#x27;s stacks."),
@@ -90,11 +90,11 @@ def test_another_orgs_stack_or_role_is_refused_with_a_form_error(owner_client, o
 
 
 def test_another_orgs_admin_and_another_orgs_member_are_a_404(owner_client, client, org, other_org, plain_member):
-    web, stranger = factories.make_stack(org, "Web"), factories.make_member(other_org, "stranger@globex.example")
+    web, stranger = builders.make_stack(org, "Web"), builders.make_member(other_org, "stranger@globex.example")
     response = grant(owner_client, org, stranger, web.pk, builtin("Developer").pk)
     assert response.status_code == 404
     assert held(stranger) == set()
-    their_owner = factories.owner_of(other_org)
+    their_owner = builders.owner_of(other_org)
     owner_client.logout()
     client.force_login(their_owner.user)
     response = grant(client, org, plain_member, web.pk, builtin("Developer").pk)
@@ -104,8 +104,8 @@ def test_another_orgs_admin_and_another_orgs_member_are_a_404(owner_client, clie
 
 
 def test_a_member_cannot_grant_revoke_or_list_stacks(client, org, plain_member):
-    web = factories.make_stack(org, "Web")
-    other = factories.make_member(org, "other@acme.example")
+    web = builders.make_stack(org, "Web")
+    other = builders.make_member(org, "other@acme.example")
     client.force_login(plain_member.user)
     refused = (302, 404)  # a Member is not let into the admin at all; the gate answers 404 to anyone it lets in
     assert client.get(grant_url(org, other)).status_code in refused
@@ -116,7 +116,7 @@ def test_a_member_cannot_grant_revoke_or_list_stacks(client, org, plain_member):
 
 
 def test_granting_twice_says_so_and_records_once(owner_client, org, plain_member):
-    web = factories.make_stack(org, "Web")
+    web = builders.make_stack(org, "Web")
     grant(owner_client, org, plain_member, web.pk, builtin("Developer").pk)
     response = grant(owner_client, org, plain_member, web.pk, builtin("Developer").pk)
     assert response.status_code == 400 and "already holds Developer on Web by hand" in response.content.decode()
@@ -127,8 +127,8 @@ def test_a_grant_by_hand_survives_leaving_a_group_that_gives_the_same_role(owner
     """The engine keeps what was granted by hand: a recompute never removes it."""
     from mappings.services import save_mapping
 
-    web = factories.make_stack(org, "Web")
-    person = factories.make_provisioned(org, "person@acme.example")
+    web = builders.make_stack(org, "Web")
+    person = builders.make_provisioned(org, "person@acme.example")
     group = provisioning.create_group(org, "Eng", actor=None, member_ids=[person.pk])
     save_mapping(org, group, org_role="member", stack_roles={web: builtin("Developer")}, all_stacks_role=None,
                  actor=None)
@@ -141,8 +141,8 @@ def test_a_grant_by_hand_survives_leaving_a_group_that_gives_the_same_role(owner
 
 def test_the_stack_picker_answers_one_page_of_this_orgs_stacks(owner_client, org, other_org):
     for i in range(25):
-        factories.make_stack(org, f"Web {i:02}")
-    factories.make_stack(other_org, "Web of Globex")
+        builders.make_stack(org, f"Web {i:02}")
+    builders.make_stack(other_org, "Web of Globex")
     url = reverse("admin:stack-picker", args=[org.uid])
 
     first = owner_client.get(url, {"term": "web"}).json()
@@ -160,13 +160,13 @@ def member_page_queries(client, org, member) -> int:
 
 
 def test_the_member_page_and_the_grant_page_do_not_grow_with_the_orgs_stacks(owner_client, org, plain_member):
-    factories.make_stack(org, "Web")
+    builders.make_stack(org, "Web")
     page = member_page_queries(owner_client, org, plain_member)
     with CaptureQueriesContext(connection) as ctx:
         owner_client.get(grant_url(org, plain_member))
     grant = len(ctx.captured_queries)
     for i in range(40):
-        factories.make_stack(org, f"Stack {i:02}")
+        builders.make_stack(org, f"Stack {i:02}")
     assert member_page_queries(owner_client, org, plain_member) == page
     with CaptureQueriesContext(connection) as ctx:
         body = owner_client.get(grant_url(org, plain_member)).content.decode()

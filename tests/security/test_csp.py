@@ -14,9 +14,8 @@ from django.test import Client
 from django.urls import reverse
 
 from organizations.signin.saml import config
-from tests import factories
-from tests.saml.conftest import idp, sp, sso_org  # noqa: F401  (fixtures)
-from tests.scim_api.helpers import enable_scim
+from tests import builders
+from tests.signin.saml.conftest import idp, sp, sso_org  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -73,7 +72,7 @@ def test_an_organization_settings_page_has_the_policy(client, org, owner):
 
 
 def test_the_member_home_page_has_the_policy(client, org):
-    member = factories.make_member(org, "m@acme.example")
+    member = builders.make_member(org, "m@acme.example")
     client.force_login(member.user)
     response = client.get(reverse("member_home"))
     assert response.status_code == 200
@@ -82,7 +81,7 @@ def test_the_member_home_page_has_the_policy(client, org):
 
 
 def test_the_saml_bounce_page_has_the_policy_and_submits_from_a_static_script(sso_org, sp, idp):  # noqa: F811
-    factories.make_member(sso_org, "member@acme.example")
+    builders.make_member(sso_org, "member@acme.example")
     browser = Client()  # no session cookie: the IdP's cross-site POST
     acs = config.sp_urls(sso_org).acs_url.removeprefix(django_settings.PUBLIC_BASE_URL)
     response = browser.post(acs, {"SAMLResponse": idp.response(sp, "member@acme.example")})
@@ -105,7 +104,7 @@ def test_the_sso_start_page_lets_its_form_reach_an_identity_provider(client):
 
 
 def test_no_policy_on_the_scim_api_and_the_probes(client, org):
-    _installation, token = enable_scim(org)
+    _installation, token = builders.enable_scim(org)
     scim = client.get(f"/scim/v2/organizations/{org.uid}/Users", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert scim.status_code == 200 and HEADER not in scim
     refused = client.get(f"/scim/v2/organizations/{org.uid}/Users")

@@ -16,8 +16,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests import factories
-from tests.scim_api.helpers import ScimClient, new_user, patch_body
+from tests import builders
+from tests.scim.api.helpers import ScimClient, new_user, patch_body
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,16 +71,16 @@ def test_passwords_are_stored_as_argon2(settings):
     import config.settings as configured
 
     settings.PASSWORD_HASHERS = configured.PASSWORD_HASHERS  # the security conftest speeds tests up with MD5
-    org = factories.make_org("Hashing")
-    user = factories.owner_of(org).user
+    org = builders.make_org("Hashing")
+    user = builders.owner_of(org).user
     assert user.password.startswith("argon2$argon2id$")
-    assert user.check_password(factories.PASSWORD)
+    assert user.check_password(builders.PASSWORD)
 
 
 @pytest.mark.django_db
 def test_admin_login_enforces_csrf(owner):
     client = Client(enforce_csrf_checks=True)
-    response = client.post("/admin/login/", {"username": owner.user.email, "password": factories.PASSWORD})
+    response = client.post("/admin/login/", {"username": owner.user.email, "password": builders.PASSWORD})
     assert response.status_code == 403
 
 
@@ -140,9 +140,9 @@ def test_secret_tokens_never_reach_logs_audit_activity_or_later_pages(owner, org
 def test_audit_log_is_browsable_and_filterable_per_org_by_its_admins(org, other_org, owner, admin_member):
     from organizations import services
 
-    third = factories.make_org("Initech")
+    third = builders.make_org("Initech")
     # admin_member manages Acme and (as Admin) Initech, but not Globex
-    factories.make_member(third, admin_member.user.email, role="admin")  # asked to join, and joined
+    builders.make_member(third, admin_member.user.email, role="admin")  # asked to join, and joined
     services.rename_organization(org, "Acme Renamed", actor=owner.user)
     services.rename_organization(third, "Initech Renamed", actor=None)
     services.rename_organization(other_org, "Globex Secret", actor=None)

@@ -23,9 +23,9 @@ from organizations import services as org_services
 from organizations.models import Membership, OrgRole, User
 from organizations.signin import invitations
 from organizations.signin.saml import config, services as sso_services
-from tests import factories
+from tests import builders
 from tests.saml_idp import TestIdP, authn_request
-from tests.scim_api.helpers import PATCH_SCHEMA, USER_SCHEMA, enable_scim
+from tests.scim.api.helpers import PATCH_SCHEMA, USER_SCHEMA
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -76,7 +76,7 @@ class Browser:
 
 
 def with_sso(org, idp: TestIdP, name: str, *, strict: bool = False):
-    owner = factories.owner_of(org).user
+    owner = builders.owner_of(org).user
     sso_services.create_settings(org, actor=owner, signin_name=name)
     sso_services.import_metadata(org, idp.metadata(), actor=owner)
     sso_services.enable_sso(org, actor=owner)
@@ -90,8 +90,8 @@ def with_sso(org, idp: TestIdP, name: str, *, strict: bool = False):
 def world(live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    acme = factories.make_org("Acme", owner_email="owner@acme.example")
-    evil = factories.make_org("Evil Inc", owner_email="mallory@evil.example")
+    acme = builders.make_org("Acme", owner_email="owner@acme.example")
+    evil = builders.make_org("Evil Inc", owner_email="mallory@evil.example")
     evil_idp = TestIdP("http://evil.example/saml", "http://evil.example/sso")
     with_sso(evil, evil_idp, "evil")
     return live_server, acme, evil, evil_idp
@@ -99,9 +99,9 @@ def world(live_server, settings):
 
 def _attach(path: str, evil, email: str, live_server) -> None:
     """Mallory makes `email` a member of Evil Inc, by one of three paths."""
-    mallory = factories.owner_of(evil).user
+    mallory = builders.owner_of(evil).user
     if path == "scim":
-        _, token = enable_scim(evil)
+        _, token = builders.enable_scim(evil)
         body = {"schemas": [USER_SCHEMA], "userName": email, "emails": [{"value": email, "primary": True}], "active": True}
         response = httpx.post(
             f"{live_server.url}/scim/v2/organizations/{evil.uid}/Users", json=body,
@@ -124,7 +124,7 @@ def test_another_orgs_idp_cannot_sign_in_an_account_it_does_not_own(world, path,
         with_sso(acme, TestIdP("http://acme.example/saml", "http://acme.example/sso"), "acme", strict=True)
     elif victim == "operator":
         email = "operator@orgdesk.example"
-        User.objects.create_superuser(email, factories.PASSWORD)
+        User.objects.create_superuser(email, builders.PASSWORD)
     _attach(path, evil, email, live_server)
 
     browser = Browser(live_server.url)
@@ -148,7 +148,7 @@ def test_after_joining_by_consent_the_other_idp_still_needs_the_account_holders_
     """The victim accepted Evil's invitation: Evil's IdP still cannot link the
     account without its password or a link opened in the attacker's browser."""
     live_server, acme, evil, evil_idp = world
-    invitations.invite_member(evil, "owner@acme.example", role=OrgRole.MEMBER, actor=factories.owner_of(evil).user)
+    invitations.invite_member(evil, "owner@acme.example", role=OrgRole.MEMBER, actor=builders.owner_of(evil).user)
     membership = Membership.objects.get(organization=evil, user__email="owner@acme.example")
     org_services.join(membership, actor=membership.user)
 
@@ -174,12 +174,12 @@ def test_an_sso_session_opens_its_own_org_only_and_never_operator_rights(world):
     session Evil's IdP made opens Evil and shows Evil only; Acme asks for its own
     sign-in (here the password)."""
     live_server, acme, evil, evil_idp = world
-    person = factories.make_member(acme, "both@acme.example", role=OrgRole.ADMIN)
-    factories.make_member(evil, "both@acme.example", role=OrgRole.ADMIN)
+    person = builders.make_member(acme, "both@acme.example", role=OrgRole.ADMIN)
+    builders.make_member(evil, "both@acme.example", role=OrgRole.ADMIN)
     browser = Browser(live_server.url)
     landing = browser.post_acs(evil, evil_idp.response(config.sp_urls(evil), "both@acme.example"))
     assert landing.headers["location"] == reverse("saml:link", args=[evil.uid])
-    linked = browser.csrf_post(landing.headers["location"], {"action": "password", "password": factories.PASSWORD})
+    linked = browser.csrf_post(landing.headers["location"], {"action": "password", "password": builders.PASSWORD})
     assert linked.status_code == 302 and browser.signed_in_user() == person.user
 
     assert browser.settings_status(evil) == 200
@@ -187,17 +187,17 @@ def test_an_sso_session_opens_its_own_org_only_and_never_operator_rights(world):
     assert to_acme.status_code == 302 and to_acme.headers["location"].startswith(reverse("confirm_password"))
     home = browser.get(reverse("member_home")).text
     assert 'data-org="Evil Inc"' in home and 'data-org="Acme"' not in home
-    confirmed = browser.csrf_post(to_acme.headers["location"], {"password": factories.PASSWORD})
+    confirmed = browser.csrf_post(to_acme.headers["location"], {"password": builders.PASSWORD})
     assert confirmed.status_code == 302
     assert browser.settings_status(acme) == 200
 
 
 def test_an_admin_with_a_scim_token_cannot_repoint_the_idp_at_the_owner(live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
-    acme = factories.make_org("Acme", owner_email="owner@acme.example")
+    acme = builders.make_org("Acme", owner_email="owner@acme.example")
     idp = TestIdP()
     with_sso(acme, idp, "acme")
-    _, token = enable_scim(acme)
+    _, token = builders.enable_scim(acme)
     scim = httpx.Client(
         base_url=f"{live_server.url}/scim/v2/organizations/{acme.uid}",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json", "Connection": "close"},
@@ -206,7 +206,7 @@ def test_an_admin_with_a_scim_token_cannot_repoint_the_idp_at_the_owner(live_ser
                                         "emails": [{"value": "admin@acme.example", "primary": True}]})
     admin = Membership.objects.get(pk=created.json()["id"])
     org_services.change_role(admin, OrgRole.ADMIN, actor=None)
-    owner = factories.owner_of(acme)
+    owner = builders.owner_of(acme)
 
     def rename(membership, user_name):
         body = {"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": "userName", "value": user_name}]}
@@ -232,7 +232,7 @@ def test_an_admin_with_a_scim_token_cannot_repoint_the_idp_at_the_owner(live_ser
 
 def test_an_assertion_answering_another_browsers_request_cannot_be_rewrapped(live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
-    acme = factories.make_org("Acme", owner_email="owner@acme.example")
+    acme = builders.make_org("Acme", owner_email="owner@acme.example")
     idp = TestIdP()
     with_sso(acme, idp, "acme")
     org_services.add_member(acme, "member@acme.example", actor=None)  # the org's own, no password
@@ -261,13 +261,13 @@ def test_a_strict_mode_persons_api_token_gets_403_json_not_a_sign_in_redirect(li
     from rest_framework.authtoken.models import Token
 
     settings.PUBLIC_BASE_URL = live_server.url
-    acme = with_sso(factories.make_org("Acme", owner_email="owner@acme.example"), TestIdP(), "acme", strict=True)
-    admin = factories.make_member(acme, "admin@acme.example", role=OrgRole.ADMIN)
+    acme = with_sso(builders.make_org("Acme", owner_email="owner@acme.example"), TestIdP(), "acme", strict=True)
+    admin = builders.make_member(acme, "admin@acme.example", role=OrgRole.ADMIN)
     url = f"{live_server.url}/api/orgs/{acme.uid}/access/"
 
     refused = httpx.get(url, headers={"Authorization": f"Token {Token.objects.create(user=admin.user).key}"})
     assert refused.status_code == 403
     assert refused.headers["content-type"].startswith("application/json")
     assert "identity provider" in refused.json()["detail"]
-    owner_token = Token.objects.create(user=factories.owner_of(acme).user).key  # break-glass: the Owner
+    owner_token = Token.objects.create(user=builders.owner_of(acme).user).key  # break-glass: the Owner
     assert httpx.get(url, headers={"Authorization": f"Token {owner_token}"}).status_code == 200

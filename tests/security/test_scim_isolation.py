@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from tests.hardening.snapshot import diff, snapshot
-from tests.scim_api.helpers import SEARCH_SCHEMA, ScimClient, new_user, patch_body
+from tests.scim.api.helpers import SEARCH_SCHEMA, ScimClient, new_user, patch_body
 
 from .world import MARKER
 

@@ -13,8 +13,7 @@ from organizations import services
 from organizations.models import Membership, Organization, OrgRole, Stack, StackRole, User
 from scim import provisioning
 from scim.models import AppInstallation, ScimGroup
-from tests import factories
-from tests.scim_api.helpers import enable_scim
+from tests import builders
 
 MARKER = "zq7victim"  # appears in every name of the victim org's objects
 
@@ -35,13 +34,13 @@ class OrgObjects:
 
 
 def build_org(name: str, prefix: str, marker: str = "") -> OrgObjects:
-    org = factories.make_org(f"{name} {marker}".strip(), owner_email=f"{prefix}.owner{marker}@example.com")
-    owner = factories.owner_of(org)
-    admin = factories.make_member(org, f"{prefix}.admin{marker}@example.com", role=OrgRole.ADMIN)
-    member = factories.make_member(org, f"{prefix}.member{marker}@example.com")
+    org = builders.make_org(f"{name} {marker}".strip(), owner_email=f"{prefix}.owner{marker}@example.com")
+    owner = builders.owner_of(org)
+    admin = builders.make_member(org, f"{prefix}.admin{marker}@example.com", role=OrgRole.ADMIN)
+    member = builders.make_member(org, f"{prefix}.member{marker}@example.com")
     stack = services.create_stack(org, f"{prefix} stack {marker}", actor=None)
     role = services.create_stack_role(org, f"{prefix} role {marker}", actor=None)
-    installation, token = enable_scim(org, "okta-generic-scim")
+    installation, token = builders.enable_scim(org, "okta-generic-scim")
     group = provisioning.create_group(org, f"{prefix} group {marker}", member_ids=[member.pk], actor=installation)
     mapping = mapping_services.save_mapping(
         org, group, org_role=OrgRole.MEMBER, stack_roles={stack: role}, all_stacks_role=None, actor=None
@@ -76,7 +75,7 @@ def build_world() -> World:
     a = build_org("Alpha", "alpha")
     b = build_org("Bravo", "bravo", MARKER)
     outsider, _ = services.get_or_create_account("outsider@example.com")
-    outsider.set_password(factories.PASSWORD)
+    outsider.set_password(builders.PASSWORD)
     outsider.save()
     return World(a=a, b=b, outsider=outsider)
 

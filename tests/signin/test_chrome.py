@@ -10,7 +10,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from organizations.models import AuditEvent
-from tests import factories
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -104,13 +104,13 @@ def test_favicon(client):
 def test_the_old_password_on_change_password_is_throttled_like_a_sign_in(client, settings):
     settings.ADMIN_LOGIN_FAILURES_PER_ACCOUNT = 3
     settings.ADMIN_LOGIN_FAILURES_PER_ADDRESS = 50
-    member = factories.make_member(factories.make_org("Acme"), "guess@acme.example")
+    member = builders.make_member(builders.make_org("Acme"), "guess@acme.example")
     client.force_login(member.user)
     url = reverse("account_password_change")
     new = {"new_password1": "another-long-passphrase-9", "new_password2": "another-long-passphrase-9"}
     for _ in range(3):
         assert client.post(url, {"old_password": "wrong", **new}).status_code == 200
-    paused = client.post(url, {"old_password": factories.PASSWORD, **new})
+    paused = client.post(url, {"old_password": builders.PASSWORD, **new})
     assert paused.status_code == 200 and b"paused" in paused.content.lower()
     member.user.refresh_from_db()
-    assert member.user.check_password(factories.PASSWORD)
+    assert member.user.check_password(builders.PASSWORD)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import factories
+from tests import builders
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "a-fresh-and-long-passphrase-77"
@@ -56,10 +56,10 @@ def sign_out(page) -> None:
 
 def test_owner_invites_an_admin_and_a_member_who_sign_in(live_server, browser_page, smtp_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
-    org = factories.make_org("Acme", owner_email="owner@acme.example")
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
     base, page = live_server.url, browser_page
 
-    sign_in(page, base, "owner@acme.example", factories.PASSWORD)
+    sign_in(page, base, "owner@acme.example", builders.PASSWORD)
     invite(page, base, org, "ada@acme.example", "Admin")
     shot(page, "1-members-tab-pending")
     invite(page, base, org, "max@acme.example", "Member")

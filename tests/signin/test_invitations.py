@@ -14,7 +14,7 @@ from organizations.signin import invitations
 from organizations.signin.models import Invitation
 from organizations.tokens import hash_token
 from organizations.signin.tasks import send_invitation_email
-from tests import factories
+from tests import builders
 
 from .conftest import LINK, path_of
 
@@ -23,7 +23,7 @@ NEW_PASSWORD = "a-fresh-and-long-passphrase-77"
 
 
 def invite(org, email="new@acme.example", role=OrgRole.MEMBER):
-    owner = factories.owner_of(org).user
+    owner = builders.owner_of(org).user
     membership, invitation = invitations.invite_member(org, email, role=role, actor=owner)
     return membership, invitation
 
@@ -34,7 +34,7 @@ def link_from(mailoutbox, to: str) -> str:
 
 
 def test_invite_member_command_sends_a_one_time_link_over_smtp(smtp_server, client):
-    org = factories.make_org("Acme", owner_email="owner@acme.example")
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
     call_command("invite_member", org.uid, "ada@acme.example", "--role", "Admin", "--actor", "owner@acme.example")
 
     message = smtp_server.wait_for("ada@acme.example")
@@ -63,9 +63,9 @@ def test_invite_member_command_sends_a_one_time_link_over_smtp(smtp_server, clie
 
 
 def test_a_person_with_an_account_confirms_and_joins(client, mailoutbox):
-    org = factories.make_org("Acme")
-    other = factories.make_org("Globex")
-    existing = factories.make_member(other, "grace@example.com").user
+    org = builders.make_org("Acme")
+    other = builders.make_org("Globex")
+    existing = builders.make_member(other, "grace@example.com").user
     invite(org, "Grace@Example.com")
     url = link_from(mailoutbox, existing.email)
     page = client.get(path_of(url))
@@ -85,8 +85,8 @@ def refused(client, url: str, status: int, refusal: str) -> str:
 
 
 def test_expired_reused_revoked_foreign_and_tampered_links_are_refused(client, mailoutbox):
-    org = factories.make_org("Acme")
-    other = factories.make_org("Globex")
+    org = builders.make_org("Acme")
+    other = builders.make_org("Globex")
     _, expiring = invite(org, "exp@acme.example")
     _, revoked = invite(org, "rev@acme.example")
     invite(org, "used@acme.example")
@@ -113,7 +113,7 @@ def test_expired_reused_revoked_foreign_and_tampered_links_are_refused(client, m
 def test_removing_or_deactivating_the_membership_kills_the_link(client, mailoutbox):
     from scim.provisioning import set_membership_active
 
-    org = factories.make_org("Acme")
+    org = builders.make_org("Acme")
     removed, _ = invite(org, "gone@acme.example")
     deactivated, _ = invite(org, "off@acme.example")
     from organizations.services import remove_member
@@ -125,10 +125,10 @@ def test_removing_or_deactivating_the_membership_kills_the_link(client, mailoutb
 
 
 def test_resend_replaces_the_link_and_revoke_closes_it_from_the_members_tab(client, mailoutbox):
-    org = factories.make_org("Acme", owner_email="owner@acme.example")
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
     _, first = invite(org, "bob@acme.example")
     old_link = path_of(link_from(mailoutbox, "bob@acme.example"))
-    client.login(username="owner@acme.example", password=factories.PASSWORD)
+    client.login(username="owner@acme.example", password=builders.PASSWORD)
     tab = client.get(reverse("admin:org-settings-members", args=[org.uid])).content.decode()
     assert 'data-invitation="bob@acme.example"' in tab and "Resend" in tab and "Revoke" in tab
 
@@ -146,10 +146,10 @@ def test_resend_replaces_the_link_and_revoke_closes_it_from_the_members_tab(clie
 
 
 def test_another_orgs_admin_cannot_resend_or_revoke(client, mailoutbox):
-    org = factories.make_org("Acme")
-    other = factories.make_org("Globex", owner_email="owner@globex.example")
+    org = builders.make_org("Acme")
+    other = builders.make_org("Globex", owner_email="owner@globex.example")
     _, invitation = invite(org)
-    client.login(username="owner@globex.example", password=factories.PASSWORD)
+    client.login(username="owner@globex.example", password=builders.PASSWORD)
     for name in ("admin:invitation-resend", "admin:invitation-revoke"):
         assert client.post(reverse(name, args=[org.uid, invitation.pk])).status_code == 404
         assert client.post(reverse(name, args=[other.uid, invitation.pk])).status_code == 404
@@ -158,7 +158,7 @@ def test_another_orgs_admin_cannot_resend_or_revoke(client, mailoutbox):
 
 def test_an_smtp_outage_retries_and_loses_no_invitation(smtp_server, client):
     from config.celery import app
-    org = factories.make_org("Acme")
+    org = builders.make_org("Acme")
     smtp_server.stop()  # the SMTP server is down while the invitation is made
     _, invitation = invite(org, "later@acme.example")  # eager here: one attempt, logged, never a 500
     assert Invitation.objects.get().send_attempts == 1
@@ -185,7 +185,7 @@ def test_an_smtp_outage_retries_and_loses_no_invitation(smtp_server, client):
 
 
 def test_the_expiry_sweep_closes_expired_links_which_stay_listed_for_resend(client, mailoutbox):
-    org = factories.make_org("Acme", owner_email="owner@acme.example")
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
     _, old = invite(org, "slow@acme.example")
     invite(org, "fresh@acme.example")
     link = path_of(link_from(mailoutbox, "slow@acme.example"))
@@ -195,7 +195,7 @@ def test_the_expiry_sweep_closes_expired_links_which_stay_listed_for_resend(clie
     assert invitations.expire_invitations() == 0  # idempotent
     assert AuditEvent.objects.filter(action="invitation.expire").count() == 1
     refused(client, link, 410, "expired")
-    client.login(username="owner@acme.example", password=factories.PASSWORD)
+    client.login(username="owner@acme.example", password=builders.PASSWORD)
     tab = client.get(reverse("admin:org-settings-members", args=[org.uid])).content.decode()
     assert 'data-invitation="slow@acme.example"' in tab and "Expired" in tab
     client.post(reverse("admin:invitation-resend", args=[org.uid, old.pk]))

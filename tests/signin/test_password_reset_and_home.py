@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from organizations.models import AuditEvent, StackRole
 from organizations.services import grant_stack_role
-from tests import factories
+from tests import builders
 
 from .test_invitations import NEW_PASSWORD, path_of
 
@@ -22,8 +22,8 @@ def test_the_sign_in_page_links_to_password_reset(client):
 
 
 def test_reset_answers_the_same_for_known_and_unknown_addresses_and_mails_a_working_link(client, smtp_server):
-    org = factories.make_org("Acme")
-    factories.make_member(org, "known@acme.example")
+    org = builders.make_org("Acme")
+    builders.make_member(org, "known@acme.example")
     known = client.post(reverse("password_reset"), {"email": "KNOWN@acme.example"})
     unknown = client.post(reverse("password_reset"), {"email": "nobody@acme.example"})
     assert known.status_code == unknown.status_code == 302
@@ -60,7 +60,7 @@ def test_reset_does_the_same_work_for_known_and_unknown_addresses(rf, settings, 
 
     from organizations.signin import tasks
 
-    factories.make_member(factories.make_org("Acme"), "known@acme.example")
+    builders.make_member(builders.make_org("Acme"), "known@acme.example")
     settings.CELERY_TASK_ALWAYS_EAGER = False
     calls = []
     monkeypatch.setattr(tasks.send_password_reset_email_to, "delay", lambda *args: calls.append(args))
@@ -82,7 +82,7 @@ def test_eager_reset_mail_leaves_after_the_response_is_closed(rf, mailoutbox):
 
     from organizations import after_response
 
-    factories.make_member(factories.make_org("Acme"), "known@acme.example")
+    builders.make_member(builders.make_org("Acme"), "known@acme.example")
     counted = []
     for email in ("known@acme.example", "nobody@acme.example"):
         after_response.on_request_started()
@@ -100,16 +100,16 @@ def test_eager_reset_mail_leaves_after_the_response_is_closed(rf, mailoutbox):
 def test_no_reset_mail_for_a_deactivated_member(client, mailoutbox):
     from scim.provisioning import set_membership_active
 
-    org = factories.make_org("Acme")
-    set_membership_active(factories.make_member(org, "off@acme.example"), False, actor=None)
+    org = builders.make_org("Acme")
+    set_membership_active(builders.make_member(org, "off@acme.example"), False, actor=None)
     assert client.post(reverse("password_reset"), {"email": "off@acme.example"}).status_code == 302
     assert mailoutbox == []
 
 
 def test_reset_requests_are_throttled_like_sign_in(client, settings, mailoutbox):
     settings.ADMIN_LOGIN_FAILURES_PER_ACCOUNT = 3
-    org = factories.make_org("Acme")
-    factories.make_member(org, "m@acme.example")
+    org = builders.make_org("Acme")
+    builders.make_member(org, "m@acme.example")
     for _ in range(3):
         assert client.post(reverse("password_reset"), {"email": "m@acme.example"}).status_code == 302
     refused = client.post(reverse("password_reset"), {"email": "m@acme.example"})
@@ -121,7 +121,7 @@ def test_reset_requests_are_throttled_like_sign_in(client, settings, mailoutbox)
     assert b"Too many password reset requests" in ghost.content
     assert len(mailoutbox) == 3
     # and it does not lock sign-in
-    assert client.login(username="m@acme.example", password=factories.PASSWORD)
+    assert client.login(username="m@acme.example", password=builders.PASSWORD)
 
 
 def cells(page: str) -> str:
@@ -136,11 +136,11 @@ def test_home_shows_orgs_roles_and_stack_roles_with_where_each_came_from(client)
     from scim.models import ScimGroup
     from scim.provisioning import change_group_members
 
-    acme = factories.make_org("Acme")
-    globex = factories.make_org("Globex")
-    member = factories.make_member(acme, "m@example.com")
-    factories.make_member(globex, "m@example.com")
-    web, app = factories.make_stack(acme, "Web"), factories.make_stack(acme, "App")
+    acme = builders.make_org("Acme")
+    globex = builders.make_org("Globex")
+    member = builders.make_member(acme, "m@example.com")
+    builders.make_member(globex, "m@example.com")
+    web, app = builders.make_stack(acme, "Web"), builders.make_stack(acme, "App")
     developer = StackRole.objects.get(builtin=True, name="Developer")
     admin_role = StackRole.objects.get(builtin=True, name="Admin")
     grant_stack_role(member, web, developer, actor=None)
@@ -148,7 +148,7 @@ def test_home_shows_orgs_roles_and_stack_roles_with_where_each_came_from(client)
     change_group_members(group, add=[member.pk], actor=None)
     save_mapping(acme, group, org_role="admin", stack_roles={app: admin_role}, all_stacks_role=None, actor=None)
 
-    client.login(username="m@example.com", password=factories.PASSWORD)
+    client.login(username="m@example.com", password=builders.PASSWORD)
     page = cells(client.get(reverse("member_home")).content.decode())
     assert 'data-org="Acme"' in page and 'data-org="Globex"' in page
     assert "<td>Admin</td>\n          <td>SCIM group Engineering</td>" in page
@@ -159,12 +159,12 @@ def test_home_shows_orgs_roles_and_stack_roles_with_where_each_came_from(client)
 def test_home_is_paged_and_its_query_count_does_not_grow(client, django_assert_max_num_queries):
     from organizations.signin.home import GRANTS_PER_PAGE
 
-    org = factories.make_org("Acme")
-    member = factories.make_member(org, "m@example.com")
+    org = builders.make_org("Acme")
+    member = builders.make_member(org, "m@example.com")
     role = StackRole.objects.get(builtin=True, name="Developer")
     for i in range(GRANTS_PER_PAGE + 5):
-        grant_stack_role(member, factories.make_stack(org, f"S{i:03}"), role, actor=None)
-    client.login(username="m@example.com", password=factories.PASSWORD)
+        grant_stack_role(member, builders.make_stack(org, f"S{i:03}"), role, actor=None)
+    client.login(username="m@example.com", password=builders.PASSWORD)
     with django_assert_max_num_queries(14):
         page = cells(client.get(reverse("member_home")).content.decode())
     assert page.count("<td>Developer</td>") == GRANTS_PER_PAGE and "Page 1 of 2" in page

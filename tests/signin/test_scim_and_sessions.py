@@ -10,13 +10,13 @@ from django.contrib.auth import SESSION_KEY
 from django.test import Client
 from django.urls import reverse
 
-from organizations.models import AuditEvent, Membership
+from organizations.models import AuditEvent
 from organizations.signin import sessions
-from tests.saml.conftest import enable_sso_for
+from tests.signin.saml.conftest import enable_sso_for
 from tests.saml_idp import TestIdP
 from organizations.signin.models import Invitation
-from tests import factories
-from tests.scim_api.helpers import ScimClient, enable_scim
+from tests import builders
+from tests.scim.api.helpers import ScimClient
 
 from .test_invitations import NEW_PASSWORD, link_from, path_of
 
@@ -26,7 +26,7 @@ PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 def scim_for(org) -> ScimClient:
-    return ScimClient(org, enable_scim(org)[1], Client())
+    return ScimClient(org, builders.enable_scim(org)[1], Client())
 
 
 def provision(scim: ScimClient, email: str) -> int:
@@ -41,7 +41,7 @@ def set_active(scim: ScimClient, membership_id: int, active: bool) -> None:
 
 
 def test_a_provisioned_member_is_invited_and_signs_in_to_their_home(mailoutbox):
-    org = factories.make_org("Acme")
+    org = builders.make_org("Acme")
     scim = scim_for(org)
     provision(scim, "okta.person@acme.example")
     invitation = Invitation.objects.get()
@@ -55,9 +55,9 @@ def test_a_provisioned_member_is_invited_and_signs_in_to_their_home(mailoutbox):
 
 
 def test_no_invitation_when_the_org_turned_it_off_on_the_scim_tab(client, mailoutbox):
-    org = factories.make_org("Acme", owner_email="owner@acme.example")
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
     scim = scim_for(org)
-    client.login(username="owner@acme.example", password=factories.PASSWORD)
+    client.login(username="owner@acme.example", password=builders.PASSWORD)
     tab = client.get(reverse("admin:org-settings-scim", args=[org.uid])).content.decode()
     assert "Send invitations to provisioned members" in tab
     client.post(reverse("admin:org-settings-provisioned-invitations", args=[org.uid]), {})
@@ -69,7 +69,7 @@ def test_no_invitation_when_the_org_turned_it_off_on_the_scim_tab(client, mailou
 
 
 def test_reactivation_reinvites_only_people_without_a_password(mailoutbox):
-    org = factories.make_org("Acme")
+    org = builders.make_org("Acme")
     scim = scim_for(org)
     never = provision(scim, "never@acme.example")
     has_password = provision(scim, "set@acme.example")
@@ -84,11 +84,11 @@ def test_reactivation_reinvites_only_people_without_a_password(mailoutbox):
 
 
 def test_a_member_deactivated_over_scim_loses_their_live_session_on_the_next_request(mailoutbox):
-    org = factories.make_org("Acme")
+    org = builders.make_org("Acme")
     scim = scim_for(org)
-    admin = factories.make_member(org, "admin@acme.example", role="admin")
+    admin = builders.make_member(org, "admin@acme.example", role="admin")
     browser = Client()
-    assert browser.login(username="admin@acme.example", password=factories.PASSWORD)
+    assert browser.login(username="admin@acme.example", password=builders.PASSWORD)
     assert browser.get(reverse("admin:org-settings-members", args=[org.uid])).status_code == 200
 
     set_active(scim, admin.pk, False)
@@ -98,18 +98,18 @@ def test_a_member_deactivated_over_scim_loses_their_live_session_on_the_next_req
     assert SESSION_KEY not in browser.session
     assert browser.get(reverse("member_home")).status_code == 302
     # and cannot sign in again while deactivated everywhere
-    again = browser.post(reverse("admin:login"), {"username": "admin@acme.example", "password": factories.PASSWORD})
+    again = browser.post(reverse("admin:login"), {"username": "admin@acme.example", "password": builders.PASSWORD})
     assert again.status_code == 200 and b"not an active member of any organization" in again.content
 
 
 def test_deactivated_in_one_org_but_active_in_another_loses_only_that_org():
-    acme = factories.make_org("Acme")
-    globex = factories.make_org("Globex")
+    acme = builders.make_org("Acme")
+    globex = builders.make_org("Globex")
     scim = scim_for(acme)
-    in_acme = factories.make_member(acme, "both@example.com", role="admin")
-    factories.make_member(globex, "both@example.com", role="admin")
+    in_acme = builders.make_member(acme, "both@example.com", role="admin")
+    builders.make_member(globex, "both@example.com", role="admin")
     browser = Client()
-    assert browser.login(username="both@example.com", password=factories.PASSWORD)
+    assert browser.login(username="both@example.com", password=builders.PASSWORD)
 
     set_active(scim, in_acme.pk, False)
 
@@ -122,11 +122,11 @@ def test_deactivated_in_one_org_but_active_in_another_loses_only_that_org():
 def test_a_session_signed_in_through_an_org_ends_when_that_org_deactivates_them():
     """SSO sign-in records the org in the session: its deactivation ends the session
     even though the person is active elsewhere."""
-    acme = enable_sso_for(factories.make_org("Acme"), TestIdP(), "acme")
-    globex = factories.make_org("Globex")
+    acme = enable_sso_for(builders.make_org("Acme"), TestIdP(), "acme")
+    globex = builders.make_org("Globex")
     scim = scim_for(acme)
-    in_acme = factories.make_member(acme, "both@example.com")
-    factories.make_member(globex, "both@example.com")
+    in_acme = builders.make_member(acme, "both@example.com")
+    builders.make_member(globex, "both@example.com")
     browser = Client()
     browser.force_login(in_acme.user, backend=sessions.SSO_BACKEND)  # as Acme's ACS does
     session = browser.session
@@ -141,8 +141,8 @@ def test_a_session_signed_in_through_an_org_ends_when_that_org_deactivates_them(
 def test_the_session_check_costs_one_query_and_nothing_for_anonymous_requests(
     client, django_assert_num_queries
 ):
-    org = enable_sso_for(factories.make_org("Acme"), TestIdP(), "acme")
-    member = factories.make_member(org, "m@acme.example")
+    org = enable_sso_for(builders.make_org("Acme"), TestIdP(), "acme")
+    member = builders.make_member(org, "m@acme.example")
     with django_assert_num_queries(0):
         client.get("/healthz")
     from django.test import RequestFactory
@@ -156,6 +156,6 @@ def test_the_session_check_costs_one_query_and_nothing_for_anonymous_requests(
     request.session = {sessions.AUTH_KEY: {"user": member.user.pk, "password": False, "sso": {str(org.pk): time.time()}}}
     with django_assert_num_queries(1):
         assert sessions.check_session(request).valid
-    Membership.objects.filter(pk=member.pk).update(active=False)
+    builders.set_active(member, False)  # an IdP deprovisions them
     with django_assert_num_queries(1):
         assert not sessions.check_session(request).valid

@@ -14,9 +14,8 @@ from django.urls import reverse
 
 from organizations.signin import session_lifetime
 from organizations.signin.session_lifetime import SEEN_KEY, STARTED_KEY
-from tests import factories
+from tests import builders
 from tests.hardening.conftest import _fast_password_hashing  # noqa: F401  (autouse)
-from tests.scim_api.helpers import enable_scim
 
 pytestmark = pytest.mark.django_db
 START = 1_800_000_000
@@ -45,14 +44,14 @@ def clock(monkeypatch) -> Clock:
 
 @pytest.fixture
 def member(org):
-    return factories.make_member(org, "m@acme.example")
+    return builders.make_member(org, "m@acme.example")
 
 
 @pytest.fixture
 def browser(member, clock) -> Client:
     """A member signed in with their password at START."""
     client = Client()
-    assert client.login(username="m@acme.example", password=factories.PASSWORD)
+    assert client.login(username="m@acme.example", password=builders.PASSWORD)
     return client
 
 
@@ -80,7 +79,7 @@ def test_an_idle_session_ends_and_says_why(browser, clock):
 
     assert_signed_out_with(browser, response, "Your session ended after 12 hours of inactivity; sign in again.")
     # signing in again starts a new lifetime
-    assert browser.login(username="m@acme.example", password=factories.PASSWORD)
+    assert browser.login(username="m@acme.example", password=builders.PASSWORD)
     assert home(browser).status_code == 200
     assert browser.session[STARTED_KEY] == clock.at
 
@@ -150,7 +149,7 @@ def test_a_session_from_before_the_check_is_stamped_on_its_next_request(browser,
 
 
 def test_anonymous_requests_and_the_scim_api_never_touch_the_session_store(org, clock, monkeypatch):
-    _installation, token = enable_scim(org)
+    _installation, token = builders.enable_scim(org)
     checked = []
     monkeypatch.setattr(session_lifetime, "ended_because", lambda *args: checked.append(args))
 

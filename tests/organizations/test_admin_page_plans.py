@@ -1,0 +1,112 @@
+"""The admin pages stay flat while an org grows, whatever PostgreSQL's statistics say.
+
+The planner trap of the SCIM lookups (tests/scim/api/test_lookup_plans.py) again:
+other orgs hold most rows and are analyzed; a new org grows (as Okta grows one)
+with no ANALYZE, so the planner believes it is nearly empty. The statements the
+Members tab, the Audit log tab and the SCIM tab's Provisioning health really ran
+are EXPLAINed on that org: each reads the org through the index its page relies
+on, and none walks the whole table."""
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from organizations.models import AuditEvent, Membership, MembershipEmail, Organization
+from scim.models import ProvisioningEvent, ScimGroup
+from tests import builders
+from tests.builders import grow_org
+from tests.plans import explain, nodes
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+OTHER_ORGS, OTHER_ROWS = 2, 6000
+NEW_ORG_ROWS = 3000
+# Every org's events in time order: a page of one org read from it walks the others'.
+ALL_ORGS_BY_TIME = {"organizations_auditevent_created_at_53697a36", "provevent_time_idx"}
+
+
+def audit_trail(org, n: int) -> None:
+    AuditEvent.objects.bulk_create(
+        [AuditEvent(organization=org, org_uid=org.uid, actor_type="system", action="member.add",
+                    target_label=f"u{i}@plans.example") for i in range(n)],
+        batch_size=2000,
+    )
+
+
+def activity(org, n: int) -> None:
+    ProvisioningEvent.objects.bulk_create(
+        [ProvisioningEvent(organization=org, method="GET", path="/scim/v2/Users", operation="Get user",
+                           status=200 if i % 7 else 401, outcome="success" if i % 7 else "failure")
+         for i in range(n)],
+        batch_size=2000,
+    )
+
+
+def plans_of(client, url: str, table: str) -> list[dict]:
+    """The plans of the page's SELECTs that read `table`."""
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return [
+        explain(q["sql"]) for q in ctx.captured_queries
+        if q["sql"].lstrip().upper().startswith("SELECT") and f'"{table}"' in q["sql"]
+    ]
+
+
+def scans(plans: list[dict], table: str) -> tuple[set[str], list[str]]:
+    """Indexes used on `table`, and the node types of the scans that walk it whole."""
+    indexes, walks = set(), []
+    for plan in plans:
+        for n in nodes(plan):
+            if n.get("Relation Name") != table:
+                continue
+            if "Index Name" in n:
+                indexes.add(n["Index Name"])
+            elif n["Node Type"] == "Seq Scan":
+                walks.append(n["Node Type"])
+    return indexes, walks
+
+
+@pytest.fixture
+def unanalyzed_org(client):
+    for _ in range(OTHER_ORGS):  # the rest of the database, analyzed
+        other = builders.make_org()
+        grow_org(other, 0, OTHER_ROWS)
+        audit_trail(other, OTHER_ROWS)
+        activity(other, OTHER_ROWS)
+    with connection.cursor() as cursor:
+        for model in (Membership, MembershipEmail, ScimGroup, AuditEvent, ProvisioningEvent, Organization):
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    org = builders.make_org("Growing", owner_email="owner@growing.example")
+    grow_org(org, 0, NEW_ORG_ROWS)  # from here on, no ANALYZE
+    audit_trail(org, NEW_ORG_ROWS)
+    activity(org, NEW_ORG_ROWS)
+    Organization.objects.filter(pk=org.pk).update(scim_enabled=True)
+    client.force_login(Membership.objects.get(organization=org, role="owner").user)
+    return org
+
+
+def test_admin_pages_read_a_new_org_through_its_indexes(client, unanalyzed_org):
+    org = unanalyzed_org
+    members = plans_of(client, reverse("admin:org-settings-members", args=[org.uid]), "organizations_membership")
+    indexes, walks = scans(members, "organizations_membership")
+    assert not walks, members
+    assert indexes & {"membership_org_id_idx", "membership_unique_person_per_org", "membership_org_role_idx"}, indexes
+
+    audit = plans_of(client, reverse("admin:org-settings-audit", args=[org.uid]), "organizations_auditevent")
+    indexes, walks = scans(audit, "organizations_auditevent")
+    assert not walks, audit
+    assert "audit_org_time_idx" in indexes and not indexes & ALL_ORGS_BY_TIME, indexes
+
+    kind = plans_of(client, reverse("admin:org-settings-audit", args=[org.uid]) + "?kind=members",
+                    "organizations_auditevent")
+    indexes, walks = scans(kind, "organizations_auditevent")
+    assert not walks, kind
+    assert indexes & {"audit_org_action_time_idx", "audit_org_time_idx"} and not indexes & ALL_ORGS_BY_TIME, indexes
+
+    scim = plans_of(client, reverse("admin:org-settings-scim", args=[org.uid]), "scim_provisioningevent")
+    indexes, walks = scans(scim, "scim_provisioningevent")
+    assert not walks, scim
+    assert indexes & {"provevent_org_time_idx", "provevent_org_writes_idx"} and not indexes & ALL_ORGS_BY_TIME, indexes
