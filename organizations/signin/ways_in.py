@@ -189,8 +189,7 @@ def send_missing_invitations(org_id: int, actor_id: int | None) -> int:
     return record["sent"]
 
 
-# The task keeps the name it was first queued under (messages in a broker name it).
-@shared_task(acks_late=True, name="organizations.signin.tasks.send_invitations_to_members_without_way_in")
+@shared_task(acks_late=True)
 def send_invitations_to_members_without_way_in(org_id: int, actor_id: int | None) -> int:
     """"Send invitations to everyone without a way in" (Members tab): pages
     through the org in batches and keeps a progress record (send_missing_invitations)."""

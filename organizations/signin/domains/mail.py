@@ -48,9 +48,7 @@ def _retry_delay(retries: int) -> int:
     return min(settings.EMAIL_RETRY_DELAY * 2**retries, 3600)
 
 
-# The task keeps the name it was first queued under (messages in a broker name it).
-@shared_task(bind=True, acks_late=True, max_retries=8,
-             name="organizations.signin.domains.tasks.send_domain_unverified_email")
+@shared_task(bind=True, acks_late=True, max_retries=8)
 def send_domain_unverified_email(self, domain_id: int) -> bool:
     """Nothing to say once the domain is verified again or removed."""
     row = VerifiedDomain.objects.select_related("organization").filter(pk=domain_id, verified_at__isnull=True).first()
