@@ -332,7 +332,7 @@ def scenario(env: dict[str, str], seconds: int, users: int = USERS, orgs: int = 
 
 
 def verdict(results: dict) -> dict:
-    """The issue's targets: end-of-import lookups within 1.2x of the start, and
+    """The targets: end-of-import lookups within 1.2x of the start, and
     within 1.5x of the analyzed 100k org (measured next to them)."""
     rows = results["rows"]
     start, start_ref, end, end_ref = (row["lookup"]["rps"] for row in rows[1:5])

@@ -6,57 +6,24 @@ orgs they manage, anyone else is not let in."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.contrib.admin.forms import AdminAuthenticationForm
-from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.urls import include, path
 from django.utils.decorators import method_decorator
 
+from mappings.admin_views import get_urls as mapping_urls
+from organizations.permissions import can_use_admin, is_operator, managed_organizations
+from organizations.settings_pages.urls import get_urls as org_urls
+from organizations.signin.admin_views import get_urls as signin_urls
 from organizations.signin.csp import form_may_reach_identity_provider
-from organizations.throttle import ThrottledLoginFormMixin
+from organizations.signin.forms import OrgdeskAuthenticationForm
+from organizations.signin.mfa.challenge import SecondFactorRequired, begin
+from organizations.signin.mfa.views import get_urls as mfa_urls
+from organizations.signin.saml.admin_views import get_urls as sso_urls
+from scim.admin_views import get_urls as scim_urls
 
 
 # Said to a Member who opens an admin URL, on their home page.
 MEMBERS_NOT_ADMINS = "Organization Settings are for Owners and Admins; here is your access."
-
-
-def can_use_admin(user) -> bool:
-    from organizations.permissions import is_operator, managed_organizations
-
-    return is_operator(user) or managed_organizations(user).exists()
-
-
-class OrgdeskAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
-    """The one sign-in form: Owners and Admins go on to the admin, members to
-    their home page (OrgdeskAdminSite.login). A person with no active
-    membership left (deactivated or removed everywhere) cannot sign in."""
-
-    # Orgdesk's words, not Django's "…for a staff account": members sign in here too.
-    error_messages = {
-        **AdminAuthenticationForm.error_messages,
-        "invalid_login": "That e-mail and password do not match. Check both and try again; if you forgot "
-                         "your password, or never chose one, reset it with the link below.",
-    }
-
-    def confirm_login_allowed(self, user):
-        from organizations.signin.access import can_sign_in
-        from organizations.signin.saml.policy import password_signin_refusal
-
-        if user.is_active and (refusal := password_signin_refusal(user)):
-            raise ValidationError(refusal, code="sso_required")
-        if not can_sign_in(user):
-            raise ValidationError(
-                "This account cannot sign in: it is not an active member of any organization.",
-                code="inactive",
-            )
-
-    def get_user(self):
-        """An account with two-factor on is not handed to login() yet: its
-        second step comes first (organizations/signin/mfa/challenge.py)."""
-        from organizations.signin.mfa.challenge import require_second_factor
-
-        require_second_factor(self.user_cache)
-        return self.user_cache
 
 
 class OrgdeskAdminSite(admin.AdminSite):
@@ -78,8 +45,6 @@ class OrgdeskAdminSite(admin.AdminSite):
             if request.method == "GET":
                 messages.info(request, MEMBERS_NOT_ADMINS)
             return redirect("member_home")
-        from organizations.signin.mfa.challenge import SecondFactorRequired, begin
-
         try:
             response = super().login(request, {"title": "Sign in", **(extra_context or {})})
         except SecondFactorRequired as second_step:  # right password, two-factor on: not signed in yet
@@ -89,21 +54,13 @@ class OrgdeskAdminSite(admin.AdminSite):
         return response
 
     def get_urls(self):
-        from mappings.admin_views import get_urls as mapping_urls
-        from organizations.admin_views import get_urls as org_urls
-        from organizations.signin.admin_views import get_urls as signin_urls
-        from organizations.signin.mfa.views import get_urls as mfa_urls
-        from organizations.signin.saml.admin_views import get_urls as sso_urls
-        from organizations.stack_grants import get_urls as stack_grant_urls
-        from scim.admin_views import get_urls as scim_urls
-
         custom = [
             # Change password is one page for everyone, outside the admin (Members too).
             path("password_change/", lambda request: redirect("account_password_change"), name="password_change"),
             path(
                 "orgs/<str:org_uid>/",
                 include(org_urls(self) + signin_urls(self) + scim_urls(self) + mapping_urls(self) + sso_urls(self)
-                        + mfa_urls(self) + stack_grant_urls(self)),
+                        + mfa_urls(self)),
             ),
         ]
         return custom + super().get_urls()
@@ -111,16 +68,12 @@ class OrgdeskAdminSite(admin.AdminSite):
     def _build_app_dict(self, request, label=None):
         """The raw model admin's app list (index, sidebar, /admin/<app>/) exists
         for operators only: for anyone else it is empty, so the app pages are 404."""
-        from organizations.permissions import is_operator
-
         if not is_operator(request.user):
             return {}
         return super()._build_app_dict(request, label)
 
     def each_context(self, request):
         context = super().each_context(request)
-        from organizations.permissions import is_operator, managed_organizations
-
         if request.user.is_authenticated:
             context["managed_orgs"] = list(
                 managed_organizations(request.user).order_by("name", "pk").only("uid", "name")[:50]

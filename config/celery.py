@@ -8,6 +8,7 @@ metrics (recompute job durations, scheduled runs) on that port."""
 import os
 
 from celery import Celery, signals
+from prometheus_client import multiprocess
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -22,6 +23,7 @@ _tokens: dict[str, tuple] = {}
 
 @signals.before_task_publish.connect
 def _carry_request_id(headers=None, **kwargs):
+    # config/__init__ imports this module before Django's settings and apps are set up.
     from organizations.request_context import current_client_address, current_request_id
 
     request_id, address = current_request_id(), current_client_address()
@@ -37,6 +39,7 @@ def _header(task, name: str):
 
 @signals.task_prerun.connect
 def _enter_request_id(task_id=None, task=None, **kwargs):
+    # config/__init__ imports this module before Django's settings and apps are set up.
     from organizations.request_context import (
         client_address_var,
         current_client_address,
@@ -52,6 +55,7 @@ def _enter_request_id(task_id=None, task=None, **kwargs):
 
 @signals.task_postrun.connect
 def _leave_request_id(task_id=None, **kwargs):
+    # config/__init__ imports this module before Django's settings and apps are set up.
     from organizations.request_context import client_address_var, request_id_var
 
     tokens = _tokens.pop(task_id, None)
@@ -74,6 +78,7 @@ def _fresh_metrics_directory(**kwargs):
 def _serve_worker_metrics(**kwargs):
     port = os.environ.get("METRICS_PORT")
     if port:
+        # config.metrics reads Django's settings, not set up yet when this module loads.
         from config.metrics import serve_worker_metrics
 
         serve_worker_metrics(int(port))
@@ -82,6 +87,4 @@ def _serve_worker_metrics(**kwargs):
 @signals.worker_process_shutdown.connect
 def _forget_dead_pool_process(pid=None, **kwargs):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(pid or os.getpid())

@@ -14,6 +14,8 @@ import os
 import shutil
 import sys
 
+from prometheus_client import multiprocess
+
 cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
@@ -50,6 +52,4 @@ def on_starting(server):
 
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(worker.pid)

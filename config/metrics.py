@@ -22,9 +22,17 @@ import hmac
 import logging
 import os
 
+import redis
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
 
 # Every family is declared on every node, so dashboards see them before the first sample.
@@ -57,8 +65,6 @@ class QueueDepthCollector:
         family = GaugeMetricFamily("orgdesk_celery_queue_depth", "Tasks waiting in the Celery queue", labels=["queue"])
         try:
             if self._client is None:
-                import redis
-
                 self._client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
             pipe = self._client.pipeline(transaction=False)
             for suffix in _PRIORITY_SUFFIXES:
@@ -77,8 +83,6 @@ _queue_registry.register(QueueDepthCollector())
 def exposition() -> bytes:
     """The text exposition of every metric this node has."""
     if multiprocess_dir():
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
@@ -110,11 +114,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 
 def serve_worker_metrics(port: int) -> None:
     """A Celery worker's metrics on its own port (internal network only)."""
-    from prometheus_client import start_http_server
-
     if multiprocess_dir():
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
@@ -92,7 +93,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After a sign-in: the signed cookie that makes this browser known to the account.
-    "organizations.throttle.TrustedBrowserMiddleware",
+    "organizations.signin.throttle.TrustedBrowserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Ends a session idle past SESSION_IDLE_TIMEOUT or older than SESSION_ABSOLUTE_LIFETIME.
     "organizations.signin.session_lifetime.SessionLifetimeMiddleware",
@@ -196,8 +197,6 @@ def parse_email_url(url: str) -> dict:
     `make run` uses), `smtp://user:password@host:port` is plain SMTP,
     `smtp+tls://` upgrades with STARTTLS (port 587 by default), `smtps://` is
     TLS from the start (port 465). User and password are percent-decoded."""
-    from urllib.parse import unquote, urlsplit
-
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "console":
@@ -265,7 +264,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 3600},
     },
     "deliver-due-invitations": {
-        "task": "organizations.signin.tasks.deliver_due_invitations",
+        "task": "organizations.signin.due_invitations.deliver_due_invitations",
         "schedule": timedelta(seconds=INVITATION_SWEEP_SECONDS),
         "options": {"expires": INVITATION_SWEEP_SECONDS},
     },
@@ -347,13 +346,13 @@ ACCESS_SYNC_LIMIT = env_int("ACCESS_SYNC_LIMIT", 200)
 SCIM_RATE_LIMIT_PER_MINUTE = env_int("SCIM_RATE_LIMIT_PER_MINUTE", 6000)
 SCIM_RATE_LIMIT_BURST = env_int("SCIM_RATE_LIMIT_BURST", 500)  # per installation per second
 SCIM_AUTH_FAILURES_PER_MINUTE = env_int("SCIM_AUTH_FAILURES_PER_MINUTE", 30)  # bad tokens per address
-# Admin sign-in throttling (organizations/throttle.py): a (account, address) pair
+# Admin sign-in throttling (organizations/signin/throttle.py): a (account, address) pair
 # or an address is paused; an account guessed from many addresses is only delayed.
 ADMIN_LOGIN_FAILURES_PER_ACCOUNT = env_int("ADMIN_LOGIN_FAILURES_PER_ACCOUNT", 5)
 ADMIN_LOGIN_FAILURES_PER_ADDRESS = env_int("ADMIN_LOGIN_FAILURES_PER_ADDRESS", 20)
 ADMIN_LOGIN_LOCKOUT_SECONDS = env_int("ADMIN_LOGIN_LOCKOUT_SECONDS", 900)
 ADMIN_LOGIN_MAX_DELAY_SECONDS = env_int("ADMIN_LOGIN_MAX_DELAY_SECONDS", 60)
-# Two-factor codes are throttled with the limits above (organizations.throttle,
+# Two-factor codes are throttled with the limits above (organizations.signin.throttle,
 # prefix "mfa"), so django-otp's own per-device back-off is off: it would refuse a
 # correct code for seconds after a typo without saying why.
 OTP_TOTP_THROTTLE_FACTOR = 0

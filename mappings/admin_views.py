@@ -18,13 +18,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from organizations.admin_views import org_settings_context
-from organizations.member_views import back_to_members
+from organizations.settings_pages.members import back_to_members
+from organizations.settings_pages.shell import org_settings_context
 from organizations.permissions import get_managed_org_or_404
 from organizations.models import Membership, Organization
 from organizations.paging import Page, paginate
 from organizations.pickers import picker_response
 from organizations.services import ServiceError
+from scim.models import ScimGroup
 
 from . import services
 from .forms import GroupMappingFilterForm, GroupMappingForm
@@ -233,8 +234,6 @@ def group_picker_view(site):
         org = get_managed_org_or_404(request, org_uid)
 
         def search(term: str, offset: int, limit: int):
-            from scim.models import ScimGroup
-
             groups = ScimGroup.objects.filter(organization=org)
             term = term.strip().lower()
             if term:

@@ -7,19 +7,16 @@ class MappingsConfig(AppConfig):
 
     def ready(self) -> None:
         # mappings sits above organizations and scim: it subscribes to what they
-        # announce, they never call it (docs/ARCHITECTURE.md, "Apps").
-        from . import receivers
-
-        receivers.connect()
-
+        # announce and fills their hooks, they never call it (docs/ARCHITECTURE.md,
+        # "Apps" and "Composition hooks"). These modules use models, so they load
+        # once the app registry is ready, not with this module.
+        from organizations.audit_log import register_sentences
         from organizations.role_sources import register_explainer
 
-        from .home import explain_for_home
-
-        register_explainer(explain_for_home)
-
-        from organizations.audit_log import register_sentences
-
+        from . import receivers
         from .audit_sentences import SENTENCES
+        from .role_source_explainer import explain_mapped_roles
 
+        receivers.connect()
+        register_explainer(explain_mapped_roles)
         register_sentences(SENTENCES)

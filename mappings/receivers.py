@@ -4,6 +4,7 @@ MappingsConfig.ready. Neither organizations nor scim imports mappings
 (docs/ARCHITECTURE.md, "Apps"); each receiver hands over to mappings.services."""
 from __future__ import annotations
 
+from django.db.models import Q
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 
@@ -12,6 +13,8 @@ from organizations.models import Organization
 from scim import signals as scim_signals
 
 from . import access, services
+from .admin_views import SECTION_TEMPLATE, scim_tab_context
+from .models import GroupMapping
 
 
 def on_stack_created(sender, *, stack, actor, **kwargs) -> None:
@@ -19,7 +22,7 @@ def on_stack_created(sender, *, stack, actor, **kwargs) -> None:
 
 
 def on_member_changed_by_hand(sender, *, membership, actor, **kwargs) -> None:
-    """Its manual role or its active state changed (by hand or over SCIM): derive its access again."""
+    """Its manual role changed (by hand): derive its access again."""
     services.recompute_memberships([membership.pk], actor=actor)
 
 
@@ -38,8 +41,6 @@ def on_group_membership_changed(sender, *, organization, member_ids, actor, grou
 
 def group_mapping_section(sender, *, request: HttpRequest, organization: Organization, **kwargs) -> str:
     """The Group Mapping section of the SCIM tab (mappings.admin_views builds its context)."""
-    from .admin_views import SECTION_TEMPLATE, scim_tab_context
-
     context = {"org": organization, **scim_tab_context(request, organization)}
     return render_to_string(SECTION_TEMPLATE, context, request=request)
 
@@ -51,10 +52,6 @@ ROLE_USERS_SHOWN = 10
 def mappings_using_role(sender, *, role, **kwargs) -> tuple[list[str], int]:
     """The mappings that name the stack role (all stacks or one stack): a few of
     their group names and how many in all."""
-    from django.db.models import Q
-
-    from .models import GroupMapping
-
     using = (
         GroupMapping.objects.filter(Q(all_stacks_role=role) | Q(stack_roles__role=role))
         .values_list("group__display_name", flat=True)

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from organizations.models import AccessSource, Membership, Organization, OrgRole, Stack, StackAccess, StackRole
+from scim.models import ScimGroupMember
 
 from .engine import explain_access
 from .access import load_rules
@@ -29,8 +30,6 @@ def access_report(
     `memberships` narrows the report (a page of the API, one member's page);
     by default it covers the whole org. Stored rows are reported, not a fresh
     derivation, so the report shows what people actually hold right now."""
-    from scim.models import ScimGroupMember
-
     if memberships is None:
         memberships = Membership.objects.filter(organization=org)
     if isinstance(memberships, QuerySet):

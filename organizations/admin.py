@@ -9,7 +9,7 @@ so a permission slip would still not show another tenant. Saves go through
 organizations.services."""
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
@@ -20,6 +20,7 @@ from django.http import HttpRequest
 
 from . import permissions, services
 from .admin_filters import ActionKindFilter, ManagedOrganizationFilter
+from .audit_log import sentence
 from .directory import MIN_SEARCH_LENGTH, search_members
 from .guardrails import last_capable_managers
 from .paging import COUNT_CAP, capped_count
@@ -34,6 +35,7 @@ from .forms import (
     StackRoleAddForm,
 )
 from .models import AuditEvent, Membership, Organization, OrgRole, Stack, StackAccess, StackRole, User
+from .signin.invitations import invite_member
 
 class CappedCountPaginator(Paginator):
     """Counts at most COUNT_CAP + 1 rows: a search or filter over 100,000 members
@@ -281,8 +283,6 @@ class MembershipAdmin(BoundedChangeListMixin, ServiceFormMixin, TenantScopedAdmi
     def service_save(self, request, obj, form, change):
         data = form.cleaned_data
         if not change:  # adding by hand sends an invitation, as the Members tab does
-            from .signin.invitations import invite_member
-
             membership, _ = invite_member(data["organization"], data["email"], role=data["role"], actor=request.user)
             return membership
         current = Membership.objects.get(pk=obj.pk)
@@ -382,8 +382,6 @@ class AuditEventAdmin(BoundedChangeListMixin, TenantScopedAdmin):
     @admin.display(description="what happened")
     def what_happened(self, obj: AuditEvent) -> str:
         """The sentence the org's Audit log tab shows (organizations.audit_log)."""
-        from .audit_log import sentence
-
         return sentence(obj)
 
     def get_readonly_fields(self, request, obj=None):

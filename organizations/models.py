@@ -168,7 +168,7 @@ class Membership(models.Model):
     scim_managed = models.BooleanField(default=False)
     # An invitation is owed to this member (a SCIM push or reactivation): set in
     # the same write, built and e-mailed by the worker's sweep, which clears it
-    # (organizations.signin.invitations.deliver_due). Nothing is lost if a worker dies.
+    # (organizations.signin.due_invitations.deliver_due). Nothing is lost if a worker dies.
     invitation_due = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -347,7 +347,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target_label}"
-
-
-# Sign-in's models live in their sub-package; imported here so Django finds them.
-from .signin.models import Invitation  # noqa: E402,F401

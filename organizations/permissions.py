@@ -43,6 +43,12 @@ def managed_organizations(user) -> QuerySet[Organization]:
     ).distinct()
 
 
+def can_use_admin(user) -> bool:
+    """Whether the admin site lets the account in: an operator, or the Owner or
+    an Admin of some org (a Member is sent to their home page)."""
+    return is_operator(user) or managed_organizations(user).exists()
+
+
 def _manager_membership(user, organization: Organization) -> tuple[str, bool] | None:
     """(role, Strict mode exception) of the Owner or Admin membership the user
     actively holds in the org, else None. One indexed statement."""

@@ -10,7 +10,7 @@ import json
 from typing import Callable, Iterable
 
 from django import forms
-from django.contrib.admin.widgets import get_select2_language
+from django.contrib.admin.widgets import AutocompleteMixin, get_select2_language
 from django.http import HttpRequest, JsonResponse
 
 from .paging import page_number
@@ -61,8 +61,6 @@ class RemoteSelect(forms.Select):
 
     @property
     def media(self):
-        from django.contrib.admin.widgets import AutocompleteMixin
-
         return AutocompleteMixin.media.fget(self)
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Q, QuerySet
+from django.db.models import signals as model_signals
+from django.db.models.constants import OnConflict
 from django.db.models.functions import Lower
 
 from . import audit, signals
@@ -103,9 +105,6 @@ def insert_unless_conflict(obj) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING of one unsaved object; True (and its
     primary key set) when it was inserted, False when a unique constraint
     refused it. Unlike an INSERT in a savepoint, it costs one statement."""
-    from django.db.models import signals as model_signals
-    from django.db.models.constants import OnConflict
-
     meta, model = obj._meta, type(obj)
     # The model signals save() sends, so their receivers (cached totals, token
     # checks) see an insert made this way as any other.

@@ -21,6 +21,7 @@ from django.http import HttpRequest
 from organizations.models import Organization
 from organizations.paging import capped_count
 
+from .activity import flush, prune
 from .models import AppInstallation, ProvisioningEvent, ProvisioningOutcome
 
 LINES_PER_PAGE = 50
@@ -134,8 +135,6 @@ def fold(rows: list[dict[str, Any]], app_names: dict[int | None, str], limit: in
 
 def activity_context(request: HttpRequest, org: Organization) -> dict:
     """Extra context the SCIM tab passes to admin/scim/_provisioning_activity.html."""
-    from .activity import flush, prune
-
     flush()  # this process's waiting reads (other processes write theirs within seconds)
     prune(org)
     installations = list(AppInstallation.objects.filter(organization=org).select_related("app").order_by("pk"))

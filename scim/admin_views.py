@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 
-from organizations.admin_views import org_settings_context
+from organizations.settings_pages.shell import org_settings_context
 from organizations.permissions import get_managed_org_or_404
 from organizations.models import Organization
 from organizations.services import ServiceError

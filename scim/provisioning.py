@@ -1,5 +1,6 @@
-"""Every change the SCIM API makes, as named service functions (Zulip style): the
-django-scim2 adapters only translate SCIM to these calls. Each runs in one
+"""Every change the SCIM API makes, as named service functions, so each write has
+one name to look for and one place that audits it: the django-scim2 adapters
+only translate SCIM to these calls. Each runs in one
 transaction, records an audit entry with the app installation as actor, and
 announces once (scim.signals.group_membership_changed) every membership whose
 groups or state changed, for the access engine to re-derive."""
@@ -30,7 +31,7 @@ from organizations.services import (
     remove_member,
 )
 from organizations.signals import membership_active_changed, membership_created
-from organizations.signin import invitations
+from organizations.signin import due_invitations, invitations
 from organizations.transactions import service_atomic
 
 from . import signals
@@ -240,7 +241,7 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
         after=profile.snapshot(),
     )
     if membership.invitation_due:
-        invitations.schedule_due_delivery()
+        due_invitations.schedule_due_delivery()
     membership_created.send(sender=Membership, membership=membership, source="scim", actor=actor)
     return membership
 
@@ -329,7 +330,7 @@ def _announce_active(membership: Membership, active: bool, *, actor: Actor) -> N
         target_label=membership.scim_username, before={"active": not active}, after={"active": active},
     )
     if active and membership.invitation_due:
-        invitations.schedule_due_delivery()
+        due_invitations.schedule_due_delivery()
     membership_active_changed.send(sender=Membership, membership=membership, active=active, actor=actor)
 
 

@@ -1,7 +1,7 @@
-"""The admin side of invitations: the Members tab's pending-invitations section
-(an include template plus pending_invitations_context, so whoever renders the
-Members tab keeps it with two lines), Resend and Revoke, and the SCIM tab's
-"Send invitations to provisioned members" switch."""
+"""The admin side of invitations: Resend and Revoke (the Members tab's
+pending-invitations section is members_tab.py), Send invitation to a member
+with no way in, the bulk "Send invitations to everyone without a way in", and
+the SCIM tab's "Send invitations to provisioned members" switch."""
 from __future__ import annotations
 
 from django.contrib import messages
@@ -13,9 +13,9 @@ from django.utils.http import urlencode
 from organizations.permissions import get_managed_org_or_404
 from organizations.models import Organization
 from organizations.services import ServiceError
+from organizations.settings_pages.members import _get_member, _next_url
 
 from . import invitations, ways_in
-from .members_tab import pending_invitations_context  # noqa: F401  (re-exported for the Members tab)
 from .models import Invitation
 
 def _post_only(request: HttpRequest) -> HttpResponse | None:
@@ -61,8 +61,6 @@ def revoke_view(request: HttpRequest, org_uid: str, invitation_id: int) -> HttpR
 def member_invite_view(request: HttpRequest, org_uid: str, membership_id: int) -> HttpResponse:
     """"Send invitation" for a member with no way in (the Members tab's Sign-in
     column, or the member's page): one click, a POST, back where it came from."""
-    from organizations.member_views import _get_member, _next_url
-
     org = get_managed_org_or_404(request, org_uid)
     if refused := _post_only(request):
         return refused

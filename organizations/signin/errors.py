@@ -8,10 +8,10 @@ from django.template import loader
 from django.template.response import TemplateResponse
 from django.views.decorators.csrf import requires_csrf_token
 
+from .views import admin_chrome
+
 
 def _context(request: HttpRequest, title: str, text: str) -> dict:
-    from .views import admin_chrome
-
     try:
         chrome = admin_chrome(request)
     except Exception:  # an error page never fails because of its header

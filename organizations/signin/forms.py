@@ -1,16 +1,52 @@
-"""Forms of sign-in: accepting an invitation, asking for a password reset."""
+"""Forms of sign-in: the sign-in form itself, accepting an invitation,
+confirming or changing one's password, asking for a password reset."""
 from __future__ import annotations
 
 import math
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 
-from organizations import throttle
 from organizations.background import enqueue_after_response
 
+from . import throttle
+from .access import can_sign_in
+from .mfa.challenge import require_second_factor
+from .saml.policy import password_signin_refusal
+from .tasks import send_password_reset_email_to
+from .throttle import ThrottledLoginFormMixin
+
 RESET_THROTTLE_PREFIX = "reset-throttle"
+
+
+class OrgdeskAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
+    """The one sign-in form: Owners and Admins go on to the admin, members to
+    their home page (config.admin_site.OrgdeskAdminSite.login). A person with no active
+    membership left (deactivated or removed everywhere) cannot sign in."""
+
+    # Orgdesk's words, not Django's "…for a staff account": members sign in here too.
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": "That e-mail and password do not match. Check both and try again; if you forgot "
+                         "your password, or never chose one, reset it with the link below.",
+    }
+
+    def confirm_login_allowed(self, user):
+        if user.is_active and (refusal := password_signin_refusal(user)):
+            raise ValidationError(refusal, code="sso_required")
+        if not can_sign_in(user):
+            raise ValidationError(
+                "This account cannot sign in: it is not an active member of any organization.",
+                code="inactive",
+            )
+
+    def get_user(self):
+        """An account with two-factor on is not handed to login() yet: its
+        second step comes first (organizations/signin/mfa/challenge.py)."""
+        require_second_factor(self.user_cache)
+        return self.user_cache
 
 
 # Django's wording has a curly apostrophe ("didn\u2019t"); Orgdesk writes straight quotes.
@@ -54,7 +90,7 @@ class ConfirmPasswordForm(forms.Form):
 
 class ThrottledPasswordChangeForm(PasswordChangeForm):
     """Django's change form; the old password is a guess like any sign-in
-    (organizations.throttle: pair and address pauses, account-wide delay)."""
+    (organizations.signin.throttle: pair and address pauses, account-wide delay)."""
 
     error_messages = {**PasswordChangeForm.error_messages, "password_mismatch": PASSWORD_MISMATCH}
 
@@ -103,6 +139,4 @@ class ThrottledPasswordResetForm(PasswordResetForm):
         return iter(())
 
     def save(self, *args, **kwargs) -> None:
-        from .tasks import send_password_reset_email_to
-
         enqueue_after_response(send_password_reset_email_to, self.cleaned_data["email"])

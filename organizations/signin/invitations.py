@@ -20,11 +20,12 @@ from organizations.audit_actions import (
     INVITATION_ACCEPT, INVITATION_CREATE, INVITATION_EXPIRE, INVITATION_REFUSE, INVITATION_RESEND,
     INVITATION_REVOKE, ORGANIZATION_INVITE_PROVISIONED_MEMBERS,
 )
-from organizations.background import enqueue, tasks_run_eagerly
+from organizations.background import enqueue
 from organizations.models import Membership, Organization, OrgRole, User
 from organizations.tokens import hash_token
 
 from .models import Invitation, InvitationSource
+from .tasks import send_invitation_email
 
 REASON_REVOKED = "revoked by an admin"
 REASON_REPLACED = "replaced by a newer invitation"
@@ -38,20 +39,6 @@ def _label(invitation: Invitation) -> str:
     return invitation.email
 
 
-# ---- invitations owed by SCIM writes: built and sent by the worker -----------
-# A SCIM push (or reactivation) records only that an invitation is owed
-# (Membership.invitation_due, written in the same INSERT or UPDATE); the worker
-# builds the invitation, its token and e-mail. The request enqueues at most one
-# task per INVITATION_BATCH_SECONDS (a cache key added with SET NX semantics),
-# which picks up every owed invitation of the burst; beat sweeps every
-# INVITATION_SWEEP_SECONDS in case that task was lost. Each e-mail is sent while
-# its invitation row is locked, and marked sent in the same transaction, so a
-# worker that dies mid-way leaves it unsent (rolled back) for the next sweep.
-
-DUE_KICK_KEY = "invitations-due-kick"
-DUE_BATCH = 200
-
-
 def invite_on_provision(organization: Organization, *, pending: bool, active: bool) -> bool:
     """Whether a member the IdP creates is owed an invitation: unless the org
     turned that off; an existing account asked to join (pending) always is,
@@ -62,108 +49,11 @@ def invite_on_provision(organization: Organization, *, pending: bool, active: bo
 def invite_on_scim_reactivation(membership: Membership) -> bool:
     """Reactivation over SCIM invites again only where the org invites
     provisioned members (or the member is pending); whether the person set a
-    password meanwhile is checked by the worker (deliver_due), not the request."""
+    password meanwhile is checked by the worker (due_invitations.deliver_due), not the request."""
     return membership.pending or membership.organization.invite_provisioned_members
 
 
-def schedule_due_delivery() -> None:
-    """Once the write commits: make sure a delivery run is coming (see above)."""
-    transaction.on_commit(_kick_due_delivery)
-
-
-def _kick_due_delivery() -> None:
-    from django.core.cache import cache
-
-    from .tasks import deliver_due_invitations
-
-    if tasks_run_eagerly():
-        enqueue(deliver_due_invitations)
-        return
-    delay = settings.INVITATION_BATCH_SECONDS
-    try:
-        first = cache.add(DUE_KICK_KEY, 1, timeout=delay + 5)
-    except Exception:  # the cache is down: enqueue (the beat sweep is the safety net)
-        first = True
-    if first:
-        enqueue(deliver_due_invitations, countdown=delay)
-
-
-def _owed(membership: Membership) -> bool:
-    """A due membership still gets its invitation: active, and either asked to
-    join or without a password of its own (a person who set one signs in)."""
-    return membership.active and (membership.pending or not membership.user.has_usable_password())
-
-
-def create_due_invitations() -> int:
-    """Build the invitations owed (Membership.invitation_due), a batch per
-    transaction: any open link of those members is replaced, the flag cleared.
-    Rows another run holds are skipped. Returns how many were created."""
-    created = 0
-    while True:
-        with transaction.atomic():
-            due = list(
-                Membership.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(invitation_due=True)
-                .select_related("organization", "user")
-                .order_by("pk")[:DUE_BATCH]
-            )
-            if not due:
-                return created
-            Membership.objects.filter(pk__in=[m.pk for m in due]).update(invitation_due=False)
-            owed = [m for m in due if _owed(m)]
-            if not owed:
-                continue
-            now = timezone.now()
-            events = []
-            replaced = list(
-                Invitation.objects.select_for_update()
-                .filter(Q(revoked_at__isnull=True) | Q(revoked_reason=REASON_EXPIRED))
-                .filter(membership__in=owed, accepted_at__isnull=True)
-            )
-            if replaced:
-                Invitation.objects.filter(pk__in=[i.pk for i in replaced]).update(
-                    revoked_at=now, revoked_reason=REASON_REPLACED
-                )
-                by_member = {m.pk: m for m in owed}
-                events += [
-                    audit.build_event(
-                        by_member[i.membership_id].organization, None, INVITATION_REVOKE,
-                        target_type=Invitation._meta.label_lower, target_id=str(i.pk), target_label=_label(i),
-                        after={"reason": REASON_REPLACED},
-                    )
-                    for i in replaced if i.revoked_at is None
-                ]
-            expires = now + timedelta(days=settings.INVITATION_VALID_DAYS)
-            invitations = Invitation.objects.bulk_create(
-                Invitation(
-                    organization=m.organization, membership=m, email=m.user.email, source=InvitationSource.SCIM,
-                    expires_at=expires,
-                )
-                for m in owed
-            )
-            events += [
-                audit.build_event(
-                    i.organization, None, INVITATION_CREATE, target_type=Invitation._meta.label_lower,
-                    target_id=str(i.pk), target_label=_label(i),
-                    after={"email": i.email, "source": i.source, "expires_at": i.expires_at.isoformat()},
-                )
-                for i in invitations
-            ]
-            audit.bulk_record(events)
-            created += len(invitations)
-
-
-def deliver_due() -> tuple[int, int]:
-    """The delivery run: build what is owed, then send every open invitation
-    never attempted. Returns (created, sent)."""
-    from .tasks import deliver_unsent
-
-    return create_due_invitations(), deliver_unsent()
-
-
 def _schedule_delivery(invitation_id: int) -> None:
-    from .tasks import send_invitation_email
-
     transaction.on_commit(lambda: enqueue(send_invitation_email, invitation_id))
 
 

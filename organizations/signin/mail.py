@@ -2,6 +2,8 @@
 Called only from Celery tasks (organizations.signin.tasks), never in a request."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
@@ -10,9 +12,11 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from organizations.formats import format_datetime
 from organizations.models import Membership, User
 
 from .models import Invitation
+from .saml.config import sp_urls
 
 
 def absolute(path: str) -> str:
@@ -64,10 +68,6 @@ def send_password_reset(user: User) -> None:
 def send_signin_alert(user: User, *, failures: int, when: str, address: str) -> None:
     """Tell the holder of an account that it is being guessed; no detail beyond
     the client address of the attempt that crossed the threshold."""
-    from datetime import datetime
-
-    from organizations.formats import format_datetime
-
     try:
         at = format_datetime(datetime.fromisoformat(when))
     except (TypeError, ValueError):
@@ -84,8 +84,6 @@ def send_signin_alert(user: User, *, failures: int, when: str, address: str) -> 
 
 def send_sso_links(user: User, orgs: list) -> None:
     """One message: each org's name with its SSO sign-in URL."""
-    from .saml.config import sp_urls
-
     context = {"email": user.email, "orgs": [{"name": org.name, "url": sp_urls(org).login_url} for org in orgs]}
     _send("Your Orgdesk single sign-on links", "signin/email/sso_links.txt", context, user.email)
 

@@ -1,6 +1,6 @@
 """The Members tab's pending-invitations section: this context plus the include
-admin/signin/_pending_invitations.html. Kept apart from admin_views so the
-Members tab view can import it without a cycle."""
+admin/signin/_pending_invitations.html. Kept apart from signin.admin_views so
+the Members tab (organizations.settings_pages.members) imports only this."""
 from __future__ import annotations
 
 from django.core.paginator import Paginator

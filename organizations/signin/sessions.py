@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from rest_framework.authentication import SessionAuthentication
 
+from organizations import audit
 from organizations.audit_actions import ACCOUNT_SIGNIN
 from organizations.models import Membership, Organization, OrgRole
 
@@ -98,10 +99,6 @@ def record_password_signin(sender, request: HttpRequest, user, **kwargs) -> None
         return
     if request.session.get(BACKEND_SESSION_KEY) != PASSWORD_BACKEND:
         return
-    from django.db.models import Q
-
-    from organizations import audit
-    from organizations.models import Membership, OrgRole
 
     strict = Q(organization__sso__enabled=True, organization__sso__strict=True, sso_exempt=False) & ~Q(role=OrgRole.OWNER)
     memberships = list(

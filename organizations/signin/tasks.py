@@ -28,6 +28,7 @@ from organizations.services import find_account
 from organizations.tokens import hash_token, new_token
 
 from . import mail
+from .access import can_sign_in, may_choose_password
 from .models import Invitation
 
 logger = logging.getLogger("orgdesk.mail")
@@ -136,26 +137,8 @@ def deliver_unsent() -> int:
     return sent
 
 
-@shared_task(acks_late=True)
-def deliver_due_invitations() -> tuple[int, int]:
-    """The one task of a burst of SCIM pushes (and beat's sweep): build every
-    owed invitation and send them (organizations.signin.invitations.deliver_due).
-    Idempotent; a run killed mid-way is run again (acks late) or swept."""
-    from django.core.cache import cache
-
-    from .invitations import DUE_KICK_KEY, deliver_due
-
-    try:
-        cache.delete(DUE_KICK_KEY)  # writes from now on schedule the next run
-    except Exception:
-        logger.warning("Could not clear the invitation kick key", exc_info=True)
-    return deliver_due()
-
-
 @shared_task(bind=True, acks_late=True, max_retries=5)
 def send_password_reset_email(self, user_id: int) -> bool:
-    from .access import may_choose_password
-
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or not (user.has_usable_password() or may_choose_password(user)):
         return False
@@ -176,8 +159,6 @@ def send_password_reset_email_to(email: str) -> bool:
     the same link to choose one when an org it is in allows passwords to it
     (access.may_choose_password): otherwise it would be told "we've e-mailed
     you" and get nothing, with no way in."""
-    from .access import can_sign_in, may_choose_password
-
     user = find_account(email)
     if user is None or not can_sign_in(user):
         return False
@@ -191,7 +172,7 @@ def send_password_reset_email_to(email: str) -> bool:
 @shared_task(bind=True, acks_late=True, max_retries=5)
 def send_signin_alert_email(self, user_id: int, failures: int, when: str, address: str) -> bool:
     """Tell the holder that someone keeps failing to sign in as them (sent at
-    most once per throttle window, organizations.throttle)."""
+    most once per throttle window, organizations.signin.throttle)."""
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return False
@@ -256,12 +237,3 @@ def on_ownership_transferred(sender, *, organization, new_owner: Membership, act
     once the transfer commits (a refused or rolled-back transfer sends nothing)."""
     given_by = audit.describe_actor(actor)[2]
     transaction.on_commit(lambda: enqueue(send_ownership_email, new_owner.pk, given_by))
-
-
-@shared_task(acks_late=True)
-def send_invitations_to_members_without_way_in(org_id: int, actor_id: int | None) -> int:
-    """"Send invitations to everyone without a way in" (Members tab): pages
-    through the org in batches and keeps a progress record (signin.ways_in)."""
-    from .ways_in import send_missing_invitations
-
-    return send_missing_invitations(org_id, actor_id)

@@ -28,6 +28,7 @@ from .forms import ConfirmPasswordForm, InvitationPasswordForm, ThrottledPasswor
 from .home import home_context
 from .invitations import Refusal
 from .access import requires_sso
+from .saml.logout import sp_logout_url
 from .saml.policy import password_signin_refusal
 from .mfa import challenge as mfa_challenge, enforcement as mfa_enforcement, services as mfa
 
@@ -183,8 +184,6 @@ def confirm_password(request: HttpRequest) -> HttpResponse:
 def signout(request: HttpRequest) -> HttpResponse:
     """End the session; when an org's IdP signed it in and has single logout,
     go on to the IdP with a LogoutRequest (organizations.signin.saml.logout)."""
-    from .saml.logout import sp_logout_url
-
     found = sp_logout_url(request) if request.user.is_authenticated else None
     logout(request)
     if found:

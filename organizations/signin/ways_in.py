@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from celery import shared_task
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.cache import cache
 from django.db import transaction
@@ -149,8 +150,6 @@ def start_bulk_invitations(org: Organization, *, actor: User) -> dict:
         "started_at": timezone.now().isoformat(), "finished_at": None,
     }
     _save_progress(org.pk, record)
-    from .tasks import send_invitations_to_members_without_way_in
-
     transaction.on_commit(lambda: enqueue(send_invitations_to_members_without_way_in, org.pk, actor.pk))
     return record
 
@@ -188,3 +187,10 @@ def send_missing_invitations(org_id: int, actor_id: int | None) -> int:
     record.update(status="done", finished_at=timezone.now().isoformat())
     _save_progress(org.pk, record)
     return record["sent"]
+
+
+@shared_task(acks_late=True)
+def send_invitations_to_members_without_way_in(org_id: int, actor_id: int | None) -> int:
+    """"Send invitations to everyone without a way in" (Members tab): pages
+    through the org in batches and keeps a progress record (send_missing_invitations)."""
+    return send_missing_invitations(org_id, actor_id)

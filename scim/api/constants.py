@@ -1,5 +1,6 @@
-"""Names and canned messages of the SCIM API, kept in one place (Sentry style)
-instead of scattered strings."""
+"""Names and canned messages of the SCIM API, kept in one place instead of
+scattered strings: a message or URN changes once, and tests compare against
+the same names the code answers with."""
 from __future__ import annotations
 
 from django_scim.constants import SCIM_CONTENT_TYPE, SchemaURI

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django_scim import exceptions as scim_exceptions
+from django_scim.settings import scim_settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -86,8 +87,6 @@ def error_response(status: int, detail: str, scim_type: str | None = None) -> Ht
         json.dumps(error_payload(status, detail, scim_type)), content_type=c.SCIM_CONTENT_TYPE, status=status
     )
     if status == 401:
-        from django_scim.settings import scim_settings
-
         response["WWW-Authenticate"] = scim_settings.WWW_AUTHENTICATE_HEADER
     return response
 

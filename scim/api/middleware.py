@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from scim.activity import record_request
 from scim.metrics import observe_request
 
 from . import constants as c
@@ -78,7 +79,6 @@ class ScimApiMiddleware:
         duration_ms = int(elapsed * 1000)
         self.log(request, response, duration_ms)
         observe_request(request, response.status_code, elapsed)
-        from scim.activity import record_request
 
         # A failure's detail is its error; a success names what it ignored (scim.api.ignored).
         record_request(request, response, duration_ms, detail=error_detail(response) or ignored.describe(request))

@@ -17,6 +17,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
+from organizations.models import Membership
+from scim.models import ScimGroup
 from scim.redis_client import redis_client
 
 USERS = "user"
@@ -89,9 +91,6 @@ def _group_changed(sender, instance, created: bool = True, **kwargs) -> None:
 
 
 def connect() -> None:
-    from organizations.models import Membership
-    from scim.models import ScimGroup
-
     post_save.connect(_membership_changed, sender=Membership, dispatch_uid="scim-total-membership-save")
     post_delete.connect(_membership_changed, sender=Membership, dispatch_uid="scim-total-membership-delete")
     post_save.connect(_group_changed, sender=ScimGroup, dispatch_uid="scim-total-group-save")

@@ -9,7 +9,7 @@ from django.core import signing
 from django.test import Client
 from django.urls import reverse
 
-from organizations import throttle
+from organizations.signin import throttle
 from organizations.models import AuditEvent
 from tests import builders
 

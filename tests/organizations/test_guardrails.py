@@ -201,7 +201,7 @@ def test_demoting_oneself_while_a_group_keeps_one_admin_asks_nothing(client, org
 
 @pytest.fixture
 def unreachable_owner(org, owner):
-    """The state issue 17 found: an Owner nobody can sign in as."""
+    """A state the guardrails must keep an org out of: an Owner nobody can sign in as."""
     owner.user.set_unusable_password()
     owner.user.save()
     return owner
@@ -282,7 +282,8 @@ def test_a_mapping_edit_by_hand_cannot_take_admin_from_the_last_one_who_can_sign
 
 
 def test_the_identity_provider_is_not_held_back(org, unreachable_owner, admin_member):
-    """SCIM DELETE removes whom the IdP says (the report of issue 17 names this gap)."""
+    """SCIM DELETE removes whom the IdP says, even the last Admin who can sign in: the IdP is
+    the source of truth for the people it manages."""
     from scim.provisioning import delete_membership
 
     class App:

@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.test import Client
 
 from organizations.models import AuditEvent, Membership
-from organizations.signin import invitations, tasks
+from organizations.signin import due_invitations
 from organizations.signin.models import Invitation
 from scim.models import AppInstallation, MarketplaceApp
 from scim.tokens import issue_token
@@ -55,13 +55,13 @@ def scim(org):
 def queued(monkeypatch):
     """Tasks go to a broker (recorded here) instead of running eagerly."""
     sent = []
-    monkeypatch.setattr(invitations, "tasks_run_eagerly", lambda: False)
+    monkeypatch.setattr(due_invitations, "tasks_run_eagerly", lambda: False)
     monkeypatch.setattr(
-        tasks.deliver_due_invitations, "apply_async", lambda args=(), countdown=None, **kw: sent.append(countdown)
+        due_invitations.deliver_due_invitations, "apply_async", lambda args=(), countdown=None, **kw: sent.append(countdown)
     )
     from django.core.cache import cache
 
-    cache.delete(invitations.DUE_KICK_KEY)
+    cache.delete(due_invitations.DUE_KICK_KEY)
     return sent
 
 
@@ -76,7 +76,7 @@ def test_a_push_is_invited_by_the_worker_exactly_once(scim, mailoutbox, django_c
         "invitation.create", "invitation.deliver"
     ]
     # Any later run (the beat sweep, a redelivered task) sends nothing again.
-    assert tasks.deliver_due_invitations.apply().get() == (0, 0)
+    assert due_invitations.deliver_due_invitations.apply().get() == (0, 0)
     assert len(mailoutbox) == 1
 
 
@@ -88,7 +88,7 @@ def test_a_burst_of_pushes_enqueues_one_task_and_one_run_invites_them_all(
     assert queued == [django_settings.INVITATION_BATCH_SECONDS]  # one task for the burst, not one per user
     assert not Invitation.objects.exists() and not mailoutbox  # nothing built or sent in the requests
     assert Membership.objects.filter(pk__in=ids, invitation_due=True).count() == 5
-    assert tasks.deliver_due_invitations.apply().get() == (5, 5)
+    assert due_invitations.deliver_due_invitations.apply().get() == (5, 5)
     assert sorted(m.to[0] for m in mailoutbox) == sorted(f"p{i}@acme.example" for i in range(5))
     assert Invitation.objects.filter(sent_at__isnull=False).count() == 5
     # The run cleared the kick: the next push schedules the next run.
@@ -101,7 +101,7 @@ def test_invitations_are_sent_within_a_minute_even_if_the_task_is_lost():
     """The burst's run starts INVITATION_BATCH_SECONDS after the first push; beat
     sweeps every INVITATION_SWEEP_SECONDS whatever happened to that task."""
     sweep = django_settings.CELERY_BEAT_SCHEDULE["deliver-due-invitations"]
-    assert sweep["task"] == tasks.deliver_due_invitations.name
+    assert sweep["task"] == due_invitations.deliver_due_invitations.name
     assert sweep["schedule"] <= timedelta(seconds=30)
     assert django_settings.INVITATION_BATCH_SECONDS < 60
 
@@ -110,7 +110,7 @@ def test_no_invitation_for_a_member_deactivated_before_the_run(scim, queued, mai
     with django_capture_on_commit_callbacks(execute=True):
         user = scim.post_user("gone@acme.example")
         scim.set_active(user["id"], False)
-    assert tasks.deliver_due_invitations.apply().get() == (0, 0)
+    assert due_invitations.deliver_due_invitations.apply().get() == (0, 0)
     assert not Invitation.objects.exists() and not mailoutbox
     assert not Membership.objects.get(pk=user["id"]).invitation_due
 
@@ -118,13 +118,13 @@ def test_no_invitation_for_a_member_deactivated_before_the_run(scim, queued, mai
 def test_reactivation_over_scim_invites_again_through_the_worker(scim, queued, mailoutbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         user = scim.post_user("back@acme.example")
-    tasks.deliver_due_invitations.apply()
+    due_invitations.deliver_due_invitations.apply()
     first = Invitation.objects.get(membership_id=user["id"])
     with django_capture_on_commit_callbacks(execute=True):
         scim.set_active(user["id"], False)
         scim.set_active(user["id"], True)
     assert Membership.objects.get(pk=user["id"]).invitation_due
-    assert tasks.deliver_due_invitations.apply().get() == (1, 1)
+    assert due_invitations.deliver_due_invitations.apply().get() == (1, 1)
     first.refresh_from_db()
     assert first.revoked_at is not None  # deactivation ended the first link
     assert Invitation.objects.filter(membership_id=user["id"], revoked_at__isnull=True, sent_at__isnull=False).count() == 1

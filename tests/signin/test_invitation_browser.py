@@ -1,4 +1,4 @@
-"""The issue's walk-through in a real browser: the Owner invites an Admin and a
+"""The invitation walk-through in a real browser: the Owner invites an Admin and a
 Member from the Members tab; each follows the link read from a real SMTP
 server, sets a password and signs in; the Admin opens Organization Settings >
 SCIM, the Member sees only their home page."""

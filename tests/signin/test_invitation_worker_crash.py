@@ -121,7 +121,7 @@ def worker(inbox):
 def test_worker_killed_while_sending_a_burst_of_invitations_loses_none(worker, inbox, settings):
     from django.core.cache import cache
 
-    from organizations.signin.invitations import DUE_KICK_KEY
+    from organizations.signin.due_invitations import DUE_KICK_KEY
 
     settings.INVITATION_BATCH_SECONDS = 0
     cache.delete(DUE_KICK_KEY)

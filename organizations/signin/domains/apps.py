@@ -7,6 +7,7 @@ class VerifiedDomainsConfig(AppConfig):
     verbose_name = "Verified domains"
 
     def ready(self) -> None:
+        # Model-using modules load once the app registry is ready, not with this module.
         from organizations.audit_log import register_sentences
 
         from . import tasks  # noqa: F401  (registers the Celery tasks)

@@ -23,11 +23,12 @@ from organizations.audit_actions import (
     DOMAIN_ADD, DOMAIN_REMOVE, DOMAIN_UNVERIFY, DOMAIN_VERIFY, DOMAIN_VERIFY_FAILED,
 )
 from organizations.background import enqueue
-from organizations.models import Membership, Organization, OrgRole, User
+from organizations.models import Organization, User
 from organizations.services import ServiceError
 
 from ..saml.services import can_configure_sso
 from . import lookup
+from .mail import send_domain_unverified_email
 from .models import VerifiedDomain
 
 logger = logging.getLogger("orgdesk.domains")
@@ -222,9 +223,6 @@ def remove_domain(org: Organization, domain: str, *, actor: Actor) -> None:
 
 def _unverify(row: VerifiedDomain, message: str, *, actor: Actor) -> bool:
     """The record is gone: the domain is pending again, and the Owner is told by e-mail."""
-
-    from .tasks import send_domain_unverified_email
-
     with transaction.atomic():
         updated = VerifiedDomain.objects.filter(pk=row.pk, verified_at__isnull=False).update(
             verified_at=None, last_checked_at=timezone.now(), last_error=message[:1000]
@@ -263,10 +261,3 @@ def recheck_verified_domains() -> dict[str, int]:
                 logger.warning("Re-check of %s (org %s) could not read DNS: %s", row.domain,
                                row.organization.uid, answer.message)
                 VerifiedDomain.objects.filter(pk=row.pk).update(last_error=answer.message[:1000])
-
-
-def owners_of(org: Organization) -> list[User]:
-    return [
-        m.user for m in Membership.objects.in_effect()
-        .filter(organization=org, role=OrgRole.OWNER, user__is_active=True).select_related("user")
-    ]

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in
 
 
 class MfaConfig(AppConfig):
@@ -10,8 +11,7 @@ class MfaConfig(AppConfig):
     verbose_name = "Two-factor authentication"
 
     def ready(self) -> None:
-        from django.contrib.auth.signals import user_logged_in
-
+        # Model-using modules load once the app registry is ready, not with this module.
         from organizations.audit_log import register_sentences
 
         from . import enforcement

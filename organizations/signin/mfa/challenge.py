@@ -25,7 +25,7 @@ CONFIRM = "confirm"
 
 
 class SecondFactorRequired(Exception):
-    """Raised by the sign-in form (config.admin_site.OrgdeskAuthenticationForm.get_user)
+    """Raised by the sign-in form (organizations.signin.forms.OrgdeskAuthenticationForm.get_user)
     instead of handing over an account whose password was right but which has
     two-factor on; OrgdeskAdminSite.login answers it with `begin`."""
 

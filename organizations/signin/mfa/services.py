@@ -1,7 +1,7 @@
 """Two-factor authentication of an account: enrolling a TOTP device, checking a
 code (TOTP or one-time recovery code), disabling, and a reset by someone else.
 Every step is audited (organizations.audit, actions "account.mfa_*") and code
-attempts are throttled like the password (organizations.throttle, prefix "mfa").
+attempts are throttled like the password (organizations.signin.throttle, prefix "mfa").
 
 django-otp's TOTPDevice.verify_token refuses a code from a time step at or
 before the last one accepted (last_t), so a code works once; the device row is
@@ -22,13 +22,15 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from organizations import audit, throttle
+from organizations import audit
 from organizations.audit_actions import (
     ACCOUNT_MFA_CHALLENGE_FAILED, ACCOUNT_MFA_CHALLENGE_PASSED, ACCOUNT_MFA_DISABLED, ACCOUNT_MFA_ENROLLED,
     ACCOUNT_MFA_RECOVERY_CODES_RENEWED, ACCOUNT_MFA_RECOVERY_CODE_USED, ACCOUNT_MFA_RESET,
     ORGANIZATION_MFA_REQUIRED,
 )
 from organizations.models import Membership, Organization, OrgRole, User
+from organizations.permissions import can_transfer_ownership, is_operator
+from organizations.signin import throttle
 
 from .models import OrgMfaPolicy, RecoveryCode
 
@@ -98,14 +100,14 @@ def enrolment_reasons(user: User) -> list[str]:
     return reasons
 
 
-# --- throttling (organizations.throttle, our own counters) --------------------------------
+# --- throttling (organizations.signin.throttle, our own counters) --------------------------------
 
 def seconds_locked(request: HttpRequest | None, user: User) -> int:
     return throttle.seconds_locked(request, user.email, prefix=THROTTLE_PREFIX)
 
 
 def _clear_failures(user: User) -> None:
-    """A correct code clears the account's counter when organizations.throttle
+    """A correct code clears the account's counter when organizations.signin.throttle
     lets a prefix be named; otherwise the counter simply runs out its window."""
     if "prefix" in inspect.signature(throttle.record_success).parameters:
         throttle.record_success(user.email, prefix=THROTTLE_PREFIX)
@@ -262,8 +264,6 @@ def reset_refusal(actor: User, organization: Organization, member: Membership) -
     """Who may reset a member's two-factor (a lost device): an operator, or the
     org's Owner for another person whose membership is in effect. An operator's
     own two-factor is reset only by another operator. None: allowed."""
-    from organizations.permissions import is_operator
-
     target = member.user
     if target.pk == actor.pk:
         return "You cannot reset your own two-factor authentication: use a recovery code, or ask another Owner."
@@ -293,8 +293,6 @@ def reset(actor: User, organization: Organization, member: Membership) -> None:
 
 
 def can_set_policy(user: User, organization: Organization) -> bool:
-    from organizations.permissions import can_transfer_ownership
-
     return can_transfer_ownership(user, organization)  # the Owner, or an operator
 
 

@@ -10,16 +10,19 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from organizations import audit
 from organizations.audit_actions import ACCOUNT_PASSWORD_CONFIRMED
 from organizations.models import Membership, User
-from organizations.permissions import get_managed_org_or_404
+from organizations.permissions import can_use_admin, get_managed_org_or_404
+from organizations.settings_pages.shell import org_settings_context
 
 from .. import sessions
+from ..access import can_sign_in
+from ..saml.policy import password_signin_refusal
 from ..views import page_context
 from . import challenge, enforcement, services
 
@@ -82,8 +85,6 @@ def _render_codes(request: HttpRequest, codes: list[str]) -> HttpResponse:
 # --- the second step of signing in -------------------------------------------------------
 
 def _landing(user: User, next_url: str) -> str:
-    from config.admin_site import can_use_admin
-
     return next_url if can_use_admin(user) else reverse("member_home")
 
 
@@ -132,9 +133,6 @@ def challenge_view(request: HttpRequest) -> HttpResponse:
 
 def _signin_refusal(user: User) -> str | None:
     """What the sign-in form checks, again (minutes may have passed since the password)."""
-    from organizations.signin.access import can_sign_in
-    from organizations.signin.saml.policy import password_signin_refusal
-
     if refusal := password_signin_refusal(user):
         return refusal
     if not can_sign_in(user):
@@ -177,8 +175,6 @@ def reset_view(site):
             messages.success(request, f"The two-factor authentication of {member.user.email} was reset. They sign in "
                              "with their password and set it up again.")
             return HttpResponseRedirect(detail)
-        from organizations.admin_views import org_settings_context
-
         context = org_settings_context(
             request, site, org, "members", member=member, cancel_url=detail,
             title=f"Reset the two-factor authentication of {member.user.email}?",
@@ -190,8 +186,6 @@ def reset_view(site):
 
 def get_urls(site) -> list:
     """Under admin/orgs/<org_uid>/ (config.admin_site)."""
-    from django.urls import path
-
     return [
         path("settings/two-factor/", site.admin_view(policy_view), name="org-mfa-policy"),
         path("members/<int:membership_id>/two-factor/reset/", site.admin_view(reset_view(site)), name="member-mfa-reset"),

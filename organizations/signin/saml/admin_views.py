@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from organizations.admin_views import org_settings_context
+from organizations.settings_pages.shell import org_settings_context
 from organizations.forms import FORM_ACTION_FIELD, SsoExceptionForm
 from organizations.permissions import get_managed_org_or_404
 from organizations.models import Membership, Organization

@@ -16,6 +16,7 @@ from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from organizations.models import Organization
 
 from .models import SsoSettings
+from .services import trusted_certificates
 
 NAMEID_FORMAT = OneLogin_Saml2_Constants.NAMEID_EMAIL_ADDRESS
 
@@ -83,8 +84,6 @@ def saml_settings(sso: SsoSettings) -> OneLogin_Saml2_Settings:
     once generated (services.ensure_sp_key), signs AuthnRequests and logout
     messages when the org turned signing on, and decrypts encrypted assertions;
     its certificate is in the SP metadata."""
-    from .services import trusted_certificates
-
     urls = sp_urls(sso.organization)
     certificates = trusted_certificates(sso)
     has_key = bool(sso.sp_x509_cert and sso.sp_private_key)

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -17,14 +19,14 @@ from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 from organizations import audit, permissions
 from organizations.audit import Actor
 from organizations.audit_actions import (
-    SSO_CERTIFICATE_WARNING, SSO_CREATE, SSO_DISABLE, SSO_ENABLE, SSO_EXCEPTION_ADD, SSO_EXCEPTION_REMOVE,
+    SSO_CREATE, SSO_DISABLE, SSO_ENABLE, SSO_EXCEPTION_ADD, SSO_EXCEPTION_REMOVE,
     SSO_METADATA_REFRESH, SSO_METADATA_REFRESH_FAILED, SSO_SET_IDENTITY_PROVIDER, SSO_SET_JIT_PROVISIONING,
     SSO_SET_METADATA_URL, SSO_SET_SECURITY_OPTIONS, SSO_SET_SESSION_POLICY, SSO_SET_STRICT, SSO_TEST,
 )
-from organizations.background import enqueue
 from organizations.models import Membership, Organization, OrgRole, User
 from organizations.services import ServiceError
 
+from . import fetch
 from .models import SIGNIN_NAME_RE, SsoSettings
 
 CERT_WARNING_DAYS = 30
@@ -343,8 +345,6 @@ def set_metadata_url(org: Organization, url: str, *, actor: Actor) -> SsoSetting
     """Configure the IdP from its metadata URL (fetched now, and nightly after:
     refresh_metadata). Nothing is stored unless the fetched document is good.
     An empty URL stops the nightly refresh and keeps the current values."""
-    from . import fetch
-
     _ensure_owner(org, actor)
     url = (url or "").strip()
     if not url:
@@ -367,8 +367,6 @@ def refresh_metadata(sso_id: int) -> bool:
     """Fetch one org's metadata URL again (the nightly beat task). A good
     document replaces the IdP values (audited when they change); a failure keeps
     them and is shown on the tab, with when the last refresh succeeded."""
-    from . import fetch
-
     sso = SsoSettings.objects.select_related("organization").filter(pk=sso_id).exclude(metadata_url="").first()
     if sso is None:
         return False
@@ -549,36 +547,6 @@ def due_warning(sso: SsoSettings) -> tuple[int, CertInfo] | None:
     return min(due), info
 
 
-def warn_certificate_expiry() -> int:
-    """Daily: e-mail the Owner of each org whose IdP certificate in use expires
-    within 30, 7 or 1 days (each warning once, remembered per certificate).
-    Returns how many warnings were sent."""
-
-    from .tasks import send_sso_certificate_warning
-
-    sent = 0
-    for sso_id in SsoSettings.objects.filter(enabled=True).exclude(idp_x509_cert="").values_list("pk", flat=True):
-        with transaction.atomic():
-            sso = SsoSettings.objects.select_for_update().select_related("organization").filter(pk=sso_id).first()
-            if sso is None or not sso.enabled:
-                continue
-            found = due_warning(sso)
-            if found is None:
-                continue
-            days, info = found
-            previous = sso.cert_warnings_sent or {}
-            already = set(previous.get("days") or []) if previous.get("sha256") == info.sha256 else set()
-            already |= {d for d in EXPIRY_WARNING_DAYS if d >= days}
-            sso.cert_warnings_sent = {"sha256": info.sha256, "days": sorted(already, reverse=True)}
-            sso.save(update_fields=["cert_warnings_sent", "updated_at"])
-            audit.record(sso.organization, None, SSO_CERTIFICATE_WARNING, sso, target_label=sso.signin_name,
-                         after={"days": days, "certificate_sha256": info.sha256,
-                                "expires": info.not_after.isoformat()})
-            transaction.on_commit(lambda pk=sso.pk, d=days: enqueue(send_sso_certificate_warning, pk, d))
-            sent += 1
-    return sent
-
-
 # ---- the SP's key pair: signed AuthnRequests, encrypted assertions ---------------
 
 SP_KEY_BITS = 3072
@@ -588,10 +556,6 @@ SP_CERT_YEARS = 10
 def _generate_sp_key(org: Organization) -> tuple[str, str]:
     """A new RSA key and a self-signed certificate naming the org (IdPs trust
     the SP certificate itself, as pasted or read from the SP metadata)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
     key = rsa.generate_private_key(public_exponent=65537, key_size=SP_KEY_BITS)
     name = x509.Name([
         x509.NameAttribute(NameOID.COMMON_NAME, f"Orgdesk SAML SP {org.uid}"[:64]),

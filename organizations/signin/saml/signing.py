@@ -22,15 +22,16 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from organizations import audit, throttle
+from organizations import audit
 from organizations.audit_actions import SSO_LINK_PROOF_SENT, SSO_LINK_REFUSED, SSO_SIGNIN
 from organizations.background import enqueue
 from organizations.models import Membership
 from organizations.permissions import can_manage
-from organizations.signin import sessions
+from organizations.signin import sessions, throttle
 from organizations.tokens import hash_token, new_token
 
 from . import acs, linking
+from .logout import record_session
 from .models import SsoIdentity, SsoSettings
 from .tasks import send_sso_link_email
 
@@ -57,8 +58,6 @@ def sign_in(request: HttpRequest, sso: SsoSettings, identity: SsoIdentity, *, fl
             session_index: str = "") -> HttpResponse:
     """Open a session for the linked person that opens this org only, and note
     it for single logout (its NameID and the IdP's SessionIndex)."""
-    from .logout import record_session
-
     membership = identity.membership
     user = membership.user
     login(request, user, backend=sessions.SSO_BACKEND)
@@ -133,7 +132,7 @@ def link_view(request: HttpRequest, org_uid: str) -> HttpResponse:
         if action == "confirm" and _signed_in_as(request, membership):
             return _link_and_sign_in(request, pending, sso, membership, "session")
         if action == "password" and form.is_valid():
-            # A password attempt like any sign-in (organizations.throttle): the pair
+            # A password attempt like any sign-in (organizations.signin.throttle): the pair
             # and address pauses and the account-wide delay apply.
             refusal = throttle.signin_refusal(request, email)
             if refusal:

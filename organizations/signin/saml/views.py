@@ -22,12 +22,13 @@ from django.contrib import messages
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 
-from organizations import audit, throttle
+from organizations import audit
 from organizations.audit_actions import SSO_IDP_LOGOUT, SSO_LOGOUT_REFUSED, SSO_SIGNIN_REFUSED
 from organizations.background import enqueue_after_response
 from organizations.models import Membership, Organization
-from organizations.signin import sessions
+from organizations.signin import sessions, throttle
 from organizations.signin.domains.services import org_for_email
+from organizations.signin.tasks import send_sso_signin_links
 
 from . import acs, config, linking, logout, services, signing
 from .forms import SsoStartForm
@@ -89,8 +90,6 @@ def start(request: HttpRequest) -> HttpResponse:
             # (which org holds a domain is public, like GitHub's; nothing about the person).
             return HttpResponseRedirect(reverse("saml:login", args=[by_domain.uid]))
         else:
-            from organizations.signin.tasks import send_sso_signin_links
-
             throttle.record_failure(request, email, prefix=SSO_START_THROTTLE_PREFIX)
             enqueue_after_response(send_sso_signin_links, email)
             notice, form = SENT_NOTICE.format(address=email), SsoStartForm()

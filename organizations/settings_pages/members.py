@@ -1,6 +1,7 @@
-"""Members and stacks managed by hand: a member's page (role, deactivate,
-reactivate, remove), the stack and custom stack role delete pages (their rename
-page is organizations.rename_page), and the org-scoped JSON behind the member pickers.
+"""Organization Settings > Members: the tab (list, filter, add a member, change
+a role, transfer ownership), a member's page (role, deactivate, reactivate,
+remove) with its confirmations, and the org-scoped JSON behind the member
+pickers.
 
 Every view starts with the tenant gate, so a Member or another org's admin gets
 a 404 and nothing changes. Confirmations are pages: GET shows them, only POST
@@ -8,25 +9,40 @@ acts. Every change goes through organizations.services (which audits it)."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET
 
-from . import directory, services
-from .admin_views import org_settings_context
-from .guardrails import last_admin_message, last_capable_managers, self_loss_consequence
-from .outcomes import LOSS_CONFIRMED_FIELD, Outcome, finish, lost_own_access, loss_confirmed
-from .signin.saml.members import sso_link_context
-from .signin.ways_in import annotate_ways_in
-from .permissions import can_manage, get_managed_org_or_404
-from .forms import MemberRoleForm, member_version
-from .models import Membership, Organization, OrgRole, StackAccess
-from .pickers import picker_response
-from .rename_page import STACK, STACK_ROLE, get_custom_role, get_stack, rename_view
-from .role_sources import annotate_org_role_sources, role_change_outcome
+from organizations import directory, services
+from organizations.directory import MemberFilterForm
+from organizations.forms import (
+    FORM_ACTION_FIELD,
+    ActionForm,
+    AddMemberForm,
+    ChangeRoleForm,
+    MemberRoleForm,
+    TransferOwnershipForm,
+    member_version,
+)
+from organizations.guardrails import last_admin_message, last_capable_managers, self_loss_consequence
+from organizations.models import Membership, Organization, OrgRole, StackAccess
+from organizations.outcomes import LOSS_CONFIRMED_FIELD, Outcome, finish, lost_own_access, loss_confirmed
+from organizations.permissions import can_manage, can_transfer_ownership, get_managed_org_or_404
+from organizations.pickers import picker_response
+from organizations.role_sources import annotate_org_role_sources, role_change_outcome
+from organizations.signin.access import sso_signin_available as org_sso_signin_available
+from organizations.signin.invitations import invite_member
+from organizations.signin.members_tab import pending_invitations_context
+from organizations.signin.saml.members import sso_link_context
+from organizations.signin.ways_in import annotate_ways_in
+from organizations.signin.ways_in import progress as bulk_invitation_progress
+
+from .shell import handle_post, org_settings_context, render_tab, tab_forms
 
 MEMBER_ACTIONS = ("deactivate", "reactivate", "remove")
 PICKER_SCOPES = {
@@ -203,79 +219,90 @@ def member_picker_view(site):
     return view
 
 
-def stack_delete_view(site):
-    def view(request: HttpRequest, org_uid: str, stack_id: int) -> HttpResponse:
+def members_view(site):
+    def view(request: HttpRequest, org_uid: str) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
-        if request.method not in ("GET", "HEAD", "POST"):
-            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
-        stack = get_stack(org, stack_id)
-        tab = reverse("admin:org-settings-stacks", args=[org.uid])
-        if request.method == "POST":
-            name = stack.name
+        can_transfer = can_transfer_ownership(request.user, org)
+        classes: list[type[ActionForm]] = [AddMemberForm, ChangeRoleForm]
+        if can_transfer:
+            classes.append(TransferOwnershipForm)
+        scoped = {"organization": org}
+        forms = tab_forms(request, classes, **{"change-role": scoped, "transfer-ownership": scoped})
+
+        def add(data: dict) -> str:
             try:
-                affected = services.delete_stack(stack, actor=request.user)
-            except services.ServiceError as exc:
-                messages.error(request, str(exc))
-            else:
-                messages.success(
-                    request, f"Stack \"{name}\" was deleted; {affected:,} member{'s' if affected != 1 else ''} "
-                    "lost the roles they held on it."
+                m, _ = invite_member(
+                    org, data["email"], role=data["role"], first_name=data["first_name"],
+                    last_name=data["last_name"], actor=request.user,
                 )
-            return redirect(tab)
-        context = org_settings_context(
-            request, site, org, "stacks", stack=stack, cancel_url=tab,
-            member_count=services.stack_member_count(stack),
-            title=f"Delete stack {stack.name}",
+            except services.AlreadyMember as exc:
+                raise services.ServiceError(already_member_message(org, exc.membership, request.get_full_path()))
+            return f"{m.user.email} was added as {m.get_role_display()}. An invitation e-mail is on its way."
+
+        def change(data: dict) -> Outcome | HttpResponse:
+            member, role = data["membership"], data["role"]
+            hidden = [(FORM_ACTION_FIELD, ChangeRoleForm.action), ("change-role-membership", str(member.pk)),
+                      ("change-role-role", role)]
+            return change_role_outcome(
+                request, site, org, member, role, next_url=request.path, hidden_fields=hidden
+            )
+
+        def transfer(data: dict) -> str:
+            m = services.transfer_ownership(org, data["membership"], actor=request.user, typed_name=data["typed_name"])
+            return f"{m.user.email} is now the Owner of {org.name} and has been told by e-mail; you are now an Admin."
+
+        handlers = {"add-member": add, "change-role": change}
+        if can_transfer:
+            handlers["transfer-ownership"] = transfer
+        response = handle_post(request, forms, handlers)
+        if response is not None:
+            return response
+        filter_form = MemberFilterForm(request.GET or None)
+        params = filter_form.params()
+        page = directory.members_page(org, params, request.GET.get("page"))
+        prefetch_related_objects(
+            page.rows, Prefetch("stack_access", queryset=StackAccess.objects.select_related("stack", "role"))
         )
-        return TemplateResponse(request, "admin/orgdesk/stack_confirm_delete.html", context)
+        annotate_org_role_sources(page.rows)
+        annotate_ways_in(org, page.rows)
+        return render_tab(
+            request,
+            site,
+            "admin/orgdesk/org_settings_members.html",
+            org,
+            "members",
+            page=page,
+            memberships=page.rows,
+            filter_form=filter_form,
+            filtered=bool(params),
+            list_url=request.get_full_path(),
+            add_form=forms["add-member"],
+            change_role_form=forms["change-role"],
+            transfer_form=forms.get("transfer-ownership"),
+            sso_signin=org_sso_signin_available(org),
+            bulk_invitations=bulk_invitation_progress(org),
+            **pending_invitations_context(request, org),
+        )
 
     return view
 
 
-def stack_role_delete_view(site):
-    def view(request: HttpRequest, org_uid: str, role_id: int) -> HttpResponse:
-        org = get_managed_org_or_404(request, org_uid)
-        if request.method not in ("GET", "HEAD", "POST"):
-            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
-        role = get_custom_role(org, role_id)
-        tab = reverse("admin:org-settings-stacks", args=[org.uid]) + "#stack-roles"
-        if request.method == "POST":
-            name = role.name
-            try:
-                usage = services.delete_stack_role(role, actor=request.user)
-            except services.ServiceError as exc:
-                messages.error(request, str(exc))
-            else:
-                n = usage.members
-                messages.success(
-                    request, f"Stack role \"{name}\" was deleted; {n:,}{'+' if usage.members_capped else ''} "
-                    f"member{'s' if n != 1 else ''} lost it."
-                )
-            return redirect(tab)
-        usage = services.stack_role_usage(role)
-        context = org_settings_context(
-            request, site, org, "stacks", role=role, usage=usage, cancel_url=tab,
-            in_use_message=services.stack_role_in_use_message(role.name, usage) if usage.users_total else "",
-            title=f"Delete stack role {role.name}",
-        )
-        return TemplateResponse(request, "admin/orgdesk/stack_role_confirm_delete.html", context)
-
-    return view
-
-
-def get_urls(site) -> list:
-    wrap = site.admin_view
-    urls = [
-        path("members/<int:membership_id>/", wrap(member_view(site)), name="member-detail"),
-        path("members/picker/", wrap(member_picker_view(site)), name="member-picker"),
-        path("stacks/<int:pk>/rename/", wrap(rename_view(site, STACK)), name="stack-rename"),
-        path("stacks/<int:stack_id>/delete/", wrap(stack_delete_view(site)), name="stack-delete"),
-        path("stack-roles/<int:pk>/rename/", wrap(rename_view(site, STACK_ROLE)), name="stack-role-rename"),
-        path("stack-roles/<int:role_id>/delete/", wrap(stack_role_delete_view(site)), name="stack-role-delete"),
-    ]
-    for action in MEMBER_ACTIONS:
-        urls.append(
-            path(f"members/<int:membership_id>/{action}/", wrap(member_action_view(site, action=action)),
-                 name=f"member-{action}")
-        )
-    return urls
+def already_member_message(org: Organization, member, list_url: str):
+    """"Add a member" for someone who is one already: say in which state, and
+    link to their page, where Reactivate or Send invitation is."""
+    url = reverse("admin:member-detail", args=[org.uid, member.pk]) + "?" + urlencode({"next": list_url})
+    email = member.user.email
+    if not member.active:
+        state, hint = "deactivated", "Reactivate them on their page"
+    elif member.pending:
+        state, hint = "invited, not joined yet", "Resend the invitation below, or open their page"
+    else:
+        annotate_ways_in(org, [member])
+        if member.way_in.needs_invitation:
+            state, hint = "with no way in yet", "Send them an invitation on their page"
+        else:
+            state, hint = "active", "Open their page"
+    return format_html(
+        "{} is already a member of {} ({}). {}: <a href=\"{}\" class=\"already-member-link\">{}</a>.",
+        email, org.name, state, hint, url, email,
+    )

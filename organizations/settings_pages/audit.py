@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path
 
-from .audit_log import AuditFilterForm, audit_page
-from .permissions import get_managed_org_or_404
+from organizations.audit_log import AuditFilterForm, audit_page
+from organizations.permissions import get_managed_org_or_404
+
+from .shell import org_settings_context
 
 
 def audit_log_view(site):
-    from .admin_views import org_settings_context
-
     def view(request: HttpRequest, org_uid: str) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
         filter_form = AuditFilterForm(request.GET or None)
@@ -24,7 +23,3 @@ def audit_log_view(site):
         return TemplateResponse(request, "admin/orgdesk/org_settings_audit.html", context)
 
     return view
-
-
-def get_urls(site) -> list:
-    return [path("settings/audit/", site.admin_view(audit_log_view(site)), name="org-settings-audit")]

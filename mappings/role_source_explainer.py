@@ -8,14 +8,13 @@ from collections import defaultdict
 
 from organizations.models import AccessSource, Membership, StackAccess
 from organizations.role_sources import Explanation
+from scim.models import ScimGroupMember
 
 from .engine import MappingRule, explain_access
 from .models import GroupMapping
 
 
-def explain_for_home(memberships: list[Membership], grants: list[StackAccess]) -> Explanation:
-    from scim.models import ScimGroupMember
-
+def explain_mapped_roles(memberships: list[Membership], grants: list[StackAccess]) -> Explanation:
     result = Explanation()
     by_id = {m.pk: m for m in memberships}
     if not by_id:

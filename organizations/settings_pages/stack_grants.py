@@ -1,5 +1,5 @@
-"""Stack roles granted by hand, from a member's page in Organization Settings:
-an Owner or Admin grants a member a role on a stack (the stack from a paged
+"""Organization Settings > Members, a member's page: stack roles granted by hand.
+An Owner or Admin grants a member a role on a stack (the stack from a paged
 picker, the role one of the org's), and revokes a role granted that way.
 
 Such a grant is kept apart from the roles mapped SCIM groups give (rule 4 in
@@ -20,13 +20,14 @@ from django.urls import path, reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import services
-from .admin_views import org_settings_context
-from .forms import FORM_ACTION_FIELD, ActionForm
-from .member_views import back_to_members
-from .models import AccessSource, Membership, Organization, Stack, StackAccess, StackRole
-from .permissions import get_managed_org_or_404
-from .pickers import RemoteSelect, picker_response
+from organizations import services
+from organizations.forms import FORM_ACTION_FIELD, ActionForm
+from organizations.models import AccessSource, Membership, Organization, Stack, StackAccess, StackRole
+from organizations.permissions import get_managed_org_or_404
+from organizations.pickers import RemoteSelect, picker_response
+
+from .members import back_to_members
+from .shell import org_settings_context
 
 
 class StackGrantForm(ActionForm):

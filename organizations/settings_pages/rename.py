@@ -1,4 +1,4 @@
-"""The one rename page of an org's named thing on the Stacks tab (a stack, a
+"""Organization Settings > Stacks: the one rename page of an org's named thing on the tab (a stack, a
 custom stack role): GET shows the form with the current name, POST renames
 through organizations.services and goes back to the tab; a name that is taken
 or empty is a form error (400). The tenant gate comes first: a Member or another
@@ -17,11 +17,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from . import services
-from .admin_views import org_settings_context
-from .forms import RenameStackForm, RenameStackRoleForm
-from .models import Organization, Stack, StackRole
-from .permissions import get_managed_org_or_404
+from organizations import services
+from organizations.forms import RenameStackForm, RenameStackRoleForm
+from organizations.models import Organization, Stack, StackRole
+from organizations.permissions import get_managed_org_or_404
+
+from .shell import org_settings_context
 
 
 def get_stack(org: Organization, stack_id: int) -> Stack:

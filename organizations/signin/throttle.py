@@ -42,11 +42,16 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
-from .after_response import after_response
-from .audit_actions import ACCOUNT_SIGNIN_DELAYED, ACCOUNT_SIGNIN_FAILED, ACCOUNT_SIGNIN_THROTTLED
-from .background import enqueue
-from .request_context import client_address
+from organizations import audit
+from organizations.after_response import after_response
+from organizations.audit_actions import ACCOUNT_SIGNIN_DELAYED, ACCOUNT_SIGNIN_FAILED, ACCOUNT_SIGNIN_THROTTLED
+from organizations.background import enqueue
+from organizations.request_context import client_address
+from organizations.services import find_account
+
+from .tasks import send_signin_alert_email
 
 logger = logging.getLogger("orgdesk.auth")
 
@@ -61,6 +66,7 @@ DELAYED_MESSAGE = (
 
 # The known-browser cookie: signed (its own salt), HttpOnly, renewed at each sign-in.
 TRUSTED_COOKIE = "orgdesk_known_browser"
+# The salt keeps the module's first name: a new one would void every cookie already given.
 TRUSTED_SALT = "organizations.throttle.trusted-browser"
 TRUSTED_DAYS = 90
 TRUSTED_MAX_ACCOUNTS = 5  # accounts one browser is known to (a shared desk)
@@ -270,9 +276,6 @@ def account_failed(username: str, failure: Failure, address: str) -> None:
     """After the response: the audit row of a failure (one INSERT; nothing at
     all for an address that has no account), and the e-mail to the account
     holder once per window when the failures reach the per-account threshold."""
-    from . import audit
-    from .services import find_account
-
     user = find_account(username)
     if user is None:
         return
@@ -299,10 +302,6 @@ def _alert_once(user_id: int, failures: int, address: str, window: int) -> None:
         logger.warning("Sign-in throttling unavailable; no sign-in alert", exc_info=True)
         return
     if first:
-        from django.utils import timezone
-
-        from .signin.tasks import send_signin_alert_email
-
         enqueue(send_signin_alert_email, user_id, failures, timezone.now().isoformat(), address)
 
 
@@ -341,8 +340,6 @@ def is_trusted_browser(request: HttpRequest | None, username: str | None) -> boo
     ids = trusted_accounts(request)
     if not ids or not username:
         return False
-    from .services import find_account
-
     user = find_account(username)
     return user is not None and user.pk in ids
 
