@@ -172,14 +172,38 @@ def test_two_runs_of_the_same_hours_never_double_count(org):
     roll_up(org.pk, now=NOW)
     once, shown = rolled(org), chart(org)
     until = watermark(org)
-    # A second run that read the watermark before the first one moved it.
-    ProvisioningRollup.objects.filter(organization=org).update(until=until - timedelta(days=3))
+    # A second run that read the watermark before the first one moved it (or an
+    # older run finishing last): hours after the watermark are read raw, not twice.
+    behind = ProvisioningHour.objects.filter(organization=org).order_by("-hour").values_list("hour", flat=True)[30]
+    ProvisioningRollup.objects.filter(organization=org).update(until=behind)
+    assert chart(org) == shown
     roll_up(org.pk, now=NOW)
     roll_up_all(now=NOW)
     assert rolled(org) == once and watermark(org) == until and chart(org) == shown
     # A slower run finishing after a newer one leaves the watermark where the newer put it.
     health_rollup._advance(org.pk, until - timedelta(hours=5))
     assert watermark(org) == until
+
+
+@pytest.mark.parametrize("rolled_up", [False, True])
+def test_the_last_success_and_failure_come_from_their_own_newest_hours(org, rolled_up):
+    installation = okta(org)
+    ProvisioningEvent.objects.bulk_create([
+        call(org, installation, NOW - timedelta(days=3), 3, target="old-failure"),
+        call(org, installation, NOW - timedelta(hours=5, minutes=1), 7, target="last-failure"),
+        call(org, installation, NOW - timedelta(hours=5, minutes=2), 1, target="success-before-it"),
+        call(org, installation, NOW - timedelta(hours=2), 0, target="last-success"),
+        call(org, installation, NOW - timedelta(minutes=2), 2, target="newest-success"),
+    ])
+    quiet = factories.make_org("Quiet")  # its last failure is older than the chart's window
+    ProvisioningEvent.objects.bulk_create([call(quiet, None, NOW - timedelta(days=30, hours=2), 5, target="ancient")])
+    if rolled_up:
+        roll_up_all(now=NOW)
+        assert watermark(org) == NOW.replace(minute=0, second=0, microsecond=0)
+    shown = chart(org)
+    assert "newest-success" in shown["last_success"] and "last-failure" in shown["last_failure"]
+    assert not shown["failing"]
+    assert "ancient" in chart(quiet)["last_failure"] and chart(quiet)["last_success"] == ""
 
 
 def test_rolling_up_reaches_back_no_further_than_the_retention(org, settings):
@@ -281,3 +305,85 @@ def test_the_scim_tab_runs_as_many_statements_rolled_up_or_not(client, org, othe
     assert ProvisioningHour.objects.filter(organization=other_org).exists()
     for pk in before:  # the same chart (the "ago" of the sentences can tick between the two renderings)
         assert before[pk][1].split("<ul")[1] == after[pk][1].split("<ul")[1]
+
+
+# --- PostgreSQL: the chart's statements read one org through its indexes -----------
+
+ALL_ORGS_BY_TIME = {"provevent_time_idx"}  # every org's activity in time order
+
+
+def _plans(org) -> list[tuple[str, dict]]:
+    from tests.scim_api.test_lookup_plans import explain
+
+    with CaptureQueriesContext(connection) as queries:
+        health_context(org)
+    return [(q["sql"], explain(q["sql"])) for q in queries.captured_queries]
+
+
+def _scans(plan: dict) -> list[dict]:
+    from tests.scim_api.test_lookup_plans import nodes
+
+    return [n for n in nodes(plan) if "Scan" in n["Node Type"] and "Subquery" not in n["Node Type"]]
+
+
+def _assert_bounded(org) -> None:
+    plans = _plans(org)
+    assert len(plans) == 4
+    hours = [p for sql, p in plans if '"scim_provisioninghour"' in sql]
+    assert len(hours) == 1, [sql for sql, _ in plans]
+    for sql, plan in plans:
+        scans = _scans(plan)
+        assert not [n for n in scans if n["Node Type"] == "Seq Scan" and n.get("Relation Name") in (
+            "scim_provisioningevent", "scim_provisioninghour")], plan
+        used = {n.get("Index Name") for n in scans}
+        assert not used & ALL_ORGS_BY_TIME, plan
+        events = [n for n in scans if n.get("Index Name") in ("provevent_org_time_idx", "provevent_org_writes_idx")]
+        if '"scim_provisioningevent"' in sql:
+            # Every read of the activity is a range of one org's (organization, -created_at) index.
+            assert events and all("created_at >=" in n["Index Cond"] for n in events), plan
+        if '"scim_provisioninghour"' in sql:
+            assert "provhour_org_hour_unique" in used, plan
+            assert [n for n in events if n.get("Index Name") == "provevent_org_time_idx"], plan
+
+
+@pytest.mark.postgres
+def test_the_chart_reads_a_new_org_through_its_indexes_without_statistics(settings):
+    settings.SCIM_ACTIVITY_FAILURE_WINDOW = 60
+    now = timezone.now()
+    rng = random.Random(11)
+    tables = [ProvisioningEvent._meta.db_table, ProvisioningHour._meta.db_table, Organization._meta.db_table]
+    with connection.cursor() as cursor:
+        for table in tables:  # no autovacuum ANALYZE in the middle of the test
+            cursor.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+
+    def activity(org, n: int) -> None:
+        installation = okta(org)
+        ProvisioningEvent.objects.bulk_create(
+            [call(org, installation, now - timedelta(seconds=rng.randrange(30 * 86400)), rng.choice((0, 0, 0, 1, 3, 5)))
+             for _ in range(n)],
+            batch_size=2000,
+        )
+
+    for i in range(2):  # the rest of the database, analyzed
+        other = factories.make_org(f"Other {i}")
+        activity(other, 6000)
+        roll_up(other.pk)
+    start = hour_of_now = now.replace(minute=0, second=0, microsecond=0)
+    ProvisioningHour.objects.bulk_create(
+        [ProvisioningHour(organization=o, hour=start - h * HOUR, success=h)
+         for o in [factories.make_org(f"Rolled {i}") for i in range(30)] for h in range(1, 721)],
+        batch_size=5000,
+    )
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"ANALYZE {table}")
+
+    org = factories.make_org("Growing")  # from here on, no ANALYZE
+    activity(org, 3000)
+    ProvisioningEvent.objects.bulk_create(
+        [call(org, None, hour_of_now + timedelta(seconds=s), 5) for s in range(0, int((now - hour_of_now).seconds) + 1, 60)]
+    )
+    _assert_bounded(org)  # never rolled up: the raw activity since the window
+    roll_up(org.pk)
+    assert ProvisioningHour.objects.filter(organization=org).count() > 600
+    _assert_bounded(org)  # as beat keeps it
