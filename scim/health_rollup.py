@@ -74,9 +74,9 @@ def roll_up(organization_id: int, *, now: datetime | None = None) -> int:
         if start >= end:
             return 0
         events = ProvisioningEvent.objects.filter(organization_id=organization_id, created_at__gte=start, created_at__lt=end)
-        hours = [
+        hours = [  # in hour order: two runs upserting the same hours lock them in the same order
             ProvisioningHour(organization_id=organization_id, hour=hour, **dict(zip(KIND_KEYS, calls)))
-            for hour, *calls in hourly_calls(events)
+            for hour, *calls in hourly_calls(events).order_by("hour")
         ]
         ProvisioningHour.objects.bulk_create(
             hours, batch_size=1000, update_conflicts=True, unique_fields=["organization", "hour"],

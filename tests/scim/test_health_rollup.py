@@ -6,6 +6,7 @@ one org's failure does not stop the others."""
 from __future__ import annotations
 
 import random
+import threading
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
@@ -387,3 +388,46 @@ def test_the_chart_reads_a_new_org_through_its_indexes_without_statistics(settin
     roll_up(org.pk)
     assert ProvisioningHour.objects.filter(organization=org).count() > 600
     _assert_bounded(org)  # as beat keeps it
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_racing_on_postgresql_count_each_call_once(monkeypatch):
+    org = factories.make_org("Racing")
+    now = timezone.now()
+    rows = ProvisioningEvent.objects.bulk_create(
+        [call(org, None, now - timedelta(minutes=37 * i), i % len(CALLS)) for i in range(1, 200)]
+    )
+    barrier = threading.Barrier(2, timeout=30)
+    real = health_rollup.hourly_calls
+
+    def meet(events):
+        barrier.wait()  # both runs have read the same watermark, neither has written
+        return real(events)
+
+    monkeypatch.setattr(health_rollup, "hourly_calls", meet)
+    errors = []
+
+    def run():
+        try:
+            roll_up(org.pk, now=now)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    end = (now - margin()).replace(minute=0, second=0, microsecond=0)
+    expected: dict = {}
+    kinds = {200: 0, 201: 0, 204: 0, 400: 1, 409: 1, 401: 2, 429: 2, 500: 3, 503: 3}
+    for r in rows:
+        if r.created_at < end:
+            counts = expected.setdefault(r.created_at.replace(minute=0, second=0, microsecond=0), [0, 0, 0, 0])
+            counts[kinds[r.status]] += r.occurrences
+    assert rolled(org) == {h: tuple(c) for h, c in expected.items()}
+    assert watermark(org) == end
