@@ -23,7 +23,8 @@ from scim.health import health_context
 from scim.health_rollup import margin, prune_rollups, roll_up, roll_up_all
 from scim.models import AppInstallation, MarketplaceApp, ProvisioningEvent, ProvisioningHour, ProvisioningRollup
 from scim.tasks import prune_provisioning_activity, rollup_provisioning_health
-from tests import factories
+from tests import builders
+from tests.plans import explain, nodes
 
 pytestmark = pytest.mark.django_db
 
@@ -111,9 +112,9 @@ def watermark(org) -> datetime | None:
 
 def test_the_chart_is_the_same_with_rollups_at_any_watermark():
     rng = random.Random(7)
-    orgs = [factories.make_org(f"Org {i}") for i in range(3)]
+    orgs = [builders.make_org(f"Org {i}") for i in range(3)]
     rows = {org.pk: random_activity(org, rng, 500) for org in orgs}
-    quiet = factories.make_org("Only failures")
+    quiet = builders.make_org("Only failures")
     ProvisioningEvent.objects.bulk_create([call(quiet, None, NOW - timedelta(days=d, minutes=3), 5) for d in (2, 12)])
     orgs.append(quiet)
     raw = {org.pk: chart(org) for org in orgs}  # nothing rolled up yet: every call read raw
@@ -196,7 +197,7 @@ def test_the_last_success_and_failure_come_from_their_own_newest_hours(org, roll
         call(org, installation, NOW - timedelta(hours=2), 0, target="last-success"),
         call(org, installation, NOW - timedelta(minutes=2), 2, target="newest-success"),
     ])
-    quiet = factories.make_org("Quiet")  # its last failure is older than the chart's window
+    quiet = builders.make_org("Quiet")  # its last failure is older than the chart's window
     ProvisioningEvent.objects.bulk_create([call(quiet, None, NOW - timedelta(days=30, hours=2), 5, target="ancient")])
     if rolled_up:
         roll_up_all(now=NOW)
@@ -225,7 +226,7 @@ def test_rolling_up_reaches_back_no_further_than_the_retention(org, settings):
 
 def test_beat_rolls_up_every_org_with_new_activity_and_one_failure_stops_none(monkeypatch, caplog):
     now = timezone.now()
-    orgs = [factories.make_org(f"Org {i}") for i in range(4)]
+    orgs = [builders.make_org(f"Org {i}") for i in range(4)]
     for org in orgs[:3]:
         installation = okta(org)
         ProvisioningEvent.objects.bulk_create([call(org, installation, now - timedelta(hours=h)) for h in (2, 30)])
@@ -292,7 +293,7 @@ def test_the_scim_tab_runs_as_many_statements_rolled_up_or_not(client, org, othe
     random_activity(other_org, random.Random(9), 600)
 
     def tab(o) -> tuple[int, str]:
-        client.force_login(factories.owner_of(o).user)
+        client.force_login(builders.owner_of(o).user)
         with CaptureQueriesContext(connection) as queries:
             response = client.get(reverse("admin:org-settings-scim", args=[o.uid]))
         assert response.status_code == 200
@@ -314,16 +315,12 @@ ALL_ORGS_BY_TIME = {"provevent_time_idx"}  # every org's activity in time order
 
 
 def _plans(org) -> list[tuple[str, dict]]:
-    from tests.scim_api.test_lookup_plans import explain
-
     with CaptureQueriesContext(connection) as queries:
         health_context(org)
     return [(q["sql"], explain(q["sql"])) for q in queries.captured_queries]
 
 
 def _scans(plan: dict) -> list[dict]:
-    from tests.scim_api.test_lookup_plans import nodes
-
     return [n for n in nodes(plan) if "Scan" in n["Node Type"] and "Subquery" not in n["Node Type"]]
 
 
@@ -366,20 +363,20 @@ def test_the_chart_reads_a_new_org_through_its_indexes_without_statistics(settin
         )
 
     for i in range(2):  # the rest of the database, analyzed
-        other = factories.make_org(f"Other {i}")
+        other = builders.make_org(f"Other {i}")
         activity(other, 6000)
         roll_up(other.pk)
     start = hour_of_now = now.replace(minute=0, second=0, microsecond=0)
     ProvisioningHour.objects.bulk_create(
         [ProvisioningHour(organization=o, hour=start - h * HOUR, success=h)
-         for o in [factories.make_org(f"Rolled {i}") for i in range(30)] for h in range(1, 721)],
+         for o in [builders.make_org(f"Rolled {i}") for i in range(30)] for h in range(1, 721)],
         batch_size=5000,
     )
     with connection.cursor() as cursor:
         for table in tables:
             cursor.execute(f"ANALYZE {table}")
 
-    org = factories.make_org("Growing")  # from here on, no ANALYZE
+    org = builders.make_org("Growing")  # from here on, no ANALYZE
     activity(org, 3000)
     ProvisioningEvent.objects.bulk_create(
         [call(org, None, hour_of_now + timedelta(seconds=s), 5) for s in range(0, int((now - hour_of_now).seconds) + 1, 60)]
@@ -393,7 +390,7 @@ def test_the_chart_reads_a_new_org_through_its_indexes_without_statistics(settin
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_racing_on_postgresql_count_each_call_once(monkeypatch):
-    org = factories.make_org("Racing")
+    org = builders.make_org("Racing")
     now = timezone.now()
     rows = ProvisioningEvent.objects.bulk_create(
         [call(org, None, now - timedelta(minutes=37 * i), i % len(CALLS)) for i in range(1, 200)]
