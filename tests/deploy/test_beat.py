@@ -32,7 +32,7 @@ def test_the_schedule_names_registered_tasks_at_the_intended_times():
         assert entry["task"] in app.tasks, entry["task"]
     assert set(schedule) == {
         "prune-provisioning-activity", "expire-invitations", "access-consistency-pass", "recheck-verified-domains",
-        "saml-metadata-refresh", "saml-certificate-expiry", "rollup-provisioning-health",
+        "saml-metadata-refresh", "saml-certificate-expiry", "rollup-provisioning-health", "deliver-due-invitations",
     }
     daily = schedule["recheck-verified-domains"]["schedule"]
     assert daily.hour == {4} and daily.minute == {10}
