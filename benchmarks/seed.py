@@ -8,7 +8,8 @@ Besides the members and groups, the org gets the trail a real one accumulates
 - provisioning activity (`--activity`, default ACTIVITY_PER_MEMBER per member):
   30 days of an identity provider's calls, mostly lookups, with writes, refused
   calls, a few 5xx and coalesced 401/429 entries, at random times over the 30
-  days: what the SCIM tab's list and its health chart read;
+  days: what the SCIM tab's list and its health chart read, rolled up into hours
+  as beat keeps them (`manage.py rollup_provisioning_health`, scim/health_rollup.py);
 - one audit entry per member ("provisioned by SCIM"), what the Audit log tab reads.
 
 `--no-analyze` leaves the statistics as they are: the org stays unknown to the
@@ -16,6 +17,7 @@ planner (benchmarks/run.py's admin run without ANALYZE)."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
@@ -201,6 +203,10 @@ def main() -> None:
     activity = ACTIVITY_PER_MEMBER * n if args.activity is None else args.activity
     seed_activity(connection, org, installation, activity)
     seed_audit(connection, org, memberships)
+    # The steady state a running beat keeps: the health chart reads the completed hours rolled up.
+    from django.core.management import call_command
+
+    call_command("rollup_provisioning_health", stdout=io.StringIO())
 
     if connection.vendor == "postgresql" and args.analyze:
         with connection.cursor() as cursor:

@@ -268,6 +268,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=INVITATION_SWEEP_SECONDS),
         "options": {"expires": INVITATION_SWEEP_SECONDS},
     },
+    "rollup-provisioning-health": {
+        "task": "scim.tasks.rollup_provisioning_health",
+        "schedule": timedelta(seconds=env_int("SCIM_HEALTH_ROLLUP_SECONDS", 600)),
+        "options": {"expires": 600},
+    },
     "expire-invitations": {
         "task": "organizations.tasks.expire_invitations",
         "schedule": crontab(minute=47),  # hourly
@@ -337,6 +342,9 @@ SCIM_ACTIVITY_READ_DELAY = float(os.environ.get("SCIM_ACTIVITY_READ_DELAY") or 2
 # at most this many entries of unknown tokens per window and process.
 SCIM_ACTIVITY_FAILURE_WINDOW = float(os.environ.get("SCIM_ACTIVITY_FAILURE_WINDOW") or 60)
 SCIM_ACTIVITY_FAILURE_KEYS = env_int("SCIM_ACTIVITY_FAILURE_KEYS", 100)
+# The health chart reads hours rolled up by beat (scim/health_rollup.py): an hour
+# is rolled up this many seconds after it ended (at least twice the delays above).
+SCIM_HEALTH_ROLLUP_MARGIN = env_int("SCIM_HEALTH_ROLLUP_MARGIN", 600)
 # Seconds an unfiltered list's totalResults is cached (scim/api/totals.py); 0: always COUNT.
 SCIM_TOTAL_CACHE_SECONDS = env_int("SCIM_TOTAL_CACHE_SECONDS", 5)
 # A mapping change touching more members than this runs as a Celery task.

@@ -3,27 +3,35 @@ calls over the last 24 hours (hourly) and 30 days (daily), by outcome, as a
 server-rendered SVG chart, with the last successful call and the last failure
 in words.
 
-Drawn from the stored activity (ProvisioningEvent) in SQL: one GROUP BY
-statement per range (truncated time, outcome kind; refused calls coalesced into
-one row count `occurrences` calls, so the sum of it), read through the
-(organization, -created_at) index, plus one row each for the last success and
-the last failure (the same index; the failures' partial index). Four statements
-whatever the org's size; the result is at most 24 + 30 buckets."""
+Drawn from the stored activity in SQL, at the same cost whatever the org's size
+and traffic. Beat rolls each org's completed hours up into ProvisioningHour
+(scim.health_rollup: calls per hour and outcome kind, refused entries counting
+their `occurrences`) and moves the org's watermark (ProvisioningRollup.until).
+The tab reads the watermark, then in one statement the rolled-up hours before
+it (at most 24 x 30 rows, the (organization, hour) index) UNION ALL the raw
+activity from it on, summed per hour in SQL over the (organization,
+-created_at) index: what beat has not rolled up yet, normally the last hour
+and the margin. The hours before a watermark are committed with it, so a rollup
+running meanwhile neither drops nor doubles an hour. The last success and the
+last failure are then one row each, looked up in the newest hour the sums show
+one in: a one-hour range of the same index. Four statements; the daily buckets
+are sums of the hourly ones (days and hours in UTC)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
-from django.db.models import Case, CharField, Sum, Value, When
-from django.db.models.functions import Trunc
+from django.db.models import Case, CharField, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 from django.utils.timesince import timesince
 
 from organizations.formats import format_datetime
 from organizations.models import Organization
 
-from .models import ProvisioningEvent, ProvisioningOutcome
+from .models import ProvisioningEvent, ProvisioningHour, ProvisioningOutcome, ProvisioningRollup
 
 # (key, label), in stacking order (bottom first).
 KINDS = (
@@ -39,8 +47,10 @@ KIND_OF_STATUS = Case(
     default=Value("success"),
     output_field=CharField(),
 )
+KIND_KEYS = tuple(key for key, _ in KINDS)
 HOURS = 24
 DAYS = 30
+HOUR = timedelta(hours=1)
 
 # The SVG's drawing box (user units; the SVG scales to its container's width).
 CHART_WIDTH = 480
@@ -129,16 +139,51 @@ class Chart:
         return bars
 
 
-def _sums(events, start: datetime, unit: str) -> dict[tuple[datetime, str], int]:
-    """One statement: calls per (truncated time, kind) since start."""
-    rows = (
-        events.filter(created_at__gte=start)
-        .annotate(bucket=Trunc("created_at", unit), kind=KIND_OF_STATUS)
-        .values("bucket", "kind")
-        .annotate(calls=Sum("occurrences"))
+def hour_of(moment: datetime) -> datetime:
+    """The start of the hour (UTC) holding `moment`."""
+    return moment.astimezone(dt_timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def hourly_calls(events: QuerySet) -> QuerySet:
+    """Calls per hour (UTC) by kind, one row per hour: (hour, *KIND_KEYS).
+    What the rollup stores and what the chart sums after the watermark."""
+    return (
+        events.annotate(hour=Trunc("created_at", "hour", tzinfo=dt_timezone.utc), kind=KIND_OF_STATUS)
+        .values("hour")
+        .annotate(**{k: Coalesce(Sum("occurrences", filter=Q(kind=k)), 0) for k in KIND_KEYS})
+        .values_list("hour", *KIND_KEYS)
         .order_by()
     )
-    return {(row["bucket"], row["kind"]): row["calls"] for row in rows}
+
+
+def _calls_by_hour(org: Organization, window: datetime) -> dict[datetime, dict[str, int]]:
+    """Two statements: the org's watermark, then every hour since `window` with
+    calls, the rolled-up hours before the watermark and the raw activity from it."""
+    until = ProvisioningRollup.objects.filter(organization=org).values_list("until", flat=True).first()
+    split = max(until, window) if until else window
+    rolled = ProvisioningHour.objects.filter(organization=org, hour__gte=window, hour__lt=split).values_list(
+        "hour", *KIND_KEYS
+    ).order_by()
+    raw = hourly_calls(ProvisioningEvent.objects.filter(organization=org, created_at__gte=split))
+    by_hour: dict[datetime, dict[str, int]] = {}
+    for hour, *calls in rolled.union(raw, all=True):
+        counts = by_hour.setdefault(hour_of(hour), dict.fromkeys(KIND_KEYS, 0))
+        for kind, n in zip(KIND_KEYS, calls):
+            counts[kind] += n
+    return by_hour
+
+
+def _last(events: QuerySet, outcome: str, by_hour: dict, kinds: tuple[str, ...], window: datetime):
+    """The newest call of `outcome`, read from the newest hour the sums show
+    one in (a one-hour range of the index); with none since `window`, from
+    before it (what the retention leaves there)."""
+    hour = max((h for h, counts in by_hour.items() if any(counts[k] for k in kinds)), default=None)
+    events = events.filter(outcome=outcome)
+    if hour is None:
+        events = events.filter(created_at__lt=window)
+    else:
+        events = events.filter(created_at__gte=hour, created_at__lt=hour + HOUR)
+    return events.order_by("-created_at", "-pk").values(*LAST_COLUMNS).first()
 
 
 def _chart(key: str, title: str, starts: list[datetime], sums: dict, label) -> Chart:
@@ -184,16 +229,22 @@ LAST_COLUMNS = (
 def health_context(org: Organization, *, now: datetime | None = None) -> dict:
     """Context of admin/scim/_provisioning_health.html, in four statements."""
     now = now or timezone.now()
-    events = ProvisioningEvent.objects.filter(organization=org)
-    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    this_hour = hour_of(now)
     today = this_hour.replace(hour=0)
     hours = [this_hour - timedelta(hours=HOURS - 1 - i) for i in range(HOURS)]
     days = [today - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
-    hourly = _sums(events, hours[0], "hour")
-    daily = _sums(events, days[0], "day")
-    newest = events.order_by("-created_at", "-pk").values(*LAST_COLUMNS)
-    last_success = newest.filter(outcome=ProvisioningOutcome.SUCCESS).first()
-    last_failure = newest.filter(outcome=ProvisioningOutcome.FAILURE).first()
+    window = this_hour - timedelta(days=DAYS)  # before days[0]: the last call may be older than the chart
+    by_hour = _calls_by_hour(org, window)
+    hourly, daily = {}, {}
+    for hour, counts in by_hour.items():
+        day = hour.replace(hour=0)
+        for kind, n in counts.items():
+            hourly[(hour, kind)] = n
+            daily[(day, kind)] = daily.get((day, kind), 0) + n
+    events = ProvisioningEvent.objects.filter(organization=org)
+    failures = tuple(k for k in KIND_KEYS if k != "success")
+    last_success = _last(events, ProvisioningOutcome.SUCCESS, by_hour, ("success",), window)
+    last_failure = _last(events, ProvisioningOutcome.FAILURE, by_hour, failures, window)
     charts = [
         _chart("24h", "Last 24 hours, by hour", hours, hourly,
                lambda s: f"{s:%H}:00–{(s + timedelta(hours=1)):%H}:00 {format_datetime(s).split(',')[0]}"),

@@ -158,3 +158,42 @@ class ProvisioningEvent(models.Model):
                 name="provevent_org_writes_idx",
             ),
         ]
+
+
+class ProvisioningHour(models.Model):
+    """One org's SCIM calls in one completed hour, by outcome kind (the health
+    chart's kinds, scim.health.KINDS; refused entries count their
+    `occurrences`): the chart reads these instead of the raw activity
+    (scim.health_rollup). Hours with no call have no row."""
+
+    # No index of its own: provhour_org_hour_unique starts with it.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="provisioning_hours", db_index=False
+    )
+    hour = models.DateTimeField()  # the hour's start (UTC)
+    success = models.PositiveBigIntegerField(default=0)
+    refused = models.PositiveBigIntegerField(default=0)
+    denied = models.PositiveBigIntegerField(default=0)
+    failed = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "hour"], name="provhour_org_hour_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.hour:%Y-%m-%d %H}:00"
+
+
+class ProvisioningRollup(models.Model):
+    """How far one org's activity is rolled up: every hour before `until` has
+    its ProvisioningHour (or had no call); from `until` on the chart reads the
+    raw activity."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="provisioning_rollup"
+    )
+    until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} rolled up until {self.until:%Y-%m-%d %H}:00"

@@ -1,7 +1,9 @@
-"""Delete provisioning activity older than SCIM_ACTIVITY_RETENTION_DAYS (beat runs the same pruning: scim.tasks)."""
+"""Delete provisioning activity older than SCIM_ACTIVITY_RETENTION_DAYS, and the
+health chart's rolled-up hours past it (beat runs the same pruning: scim.tasks)."""
 from django.core.management.base import BaseCommand
 
 from scim.activity import prune
+from scim.health_rollup import prune_rollups
 
 
 class Command(BaseCommand):
@@ -9,4 +11,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         deleted = prune()
-        self.stdout.write(f"Deleted {deleted} provisioning activity entries.")
+        hours = prune_rollups()
+        self.stdout.write(f"Deleted {deleted} provisioning activity entries and {hours} rolled-up hours.")
