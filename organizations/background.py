@@ -35,7 +35,10 @@ def enqueue(task: Task, *args, countdown: int | None = None) -> None:
     """Hand `task(*args)` to a worker (to start `countdown` seconds from now, if
     given); run it here, at once, if the broker is down."""
     try:
-        task.apply_async(args=args, countdown=countdown)
+        if countdown is None:
+            task.delay(*args)
+        else:
+            task.apply_async(args=args, countdown=countdown)
     except BROKER_ERRORS:
         logger.warning("Celery broker unavailable: running %s%s in this process", task.name, args, exc_info=True)
         try:
