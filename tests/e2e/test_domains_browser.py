@@ -40,10 +40,7 @@ def test_owner_verifies_a_domain_and_sso_by_email_links_without_proof(live_serve
     page = browser_page
     violations = collect_csp_violations(page)
 
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "owner@acme.example")
-    page.fill("#id_password", builders.PASSWORD)
-    page.click("input[type=submit]")
+    builders.sign_in_page(page, live_server.url, "owner@acme.example")
     page.wait_for_url(f"{live_server.url}/admin/")
     page.goto(f"{live_server.url}{reverse('admin:org-settings-sso', args=[org.uid])}")
     page.fill("#sso-domain-form input[name=domain]", "ACME.example")

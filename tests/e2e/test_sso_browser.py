@@ -100,10 +100,7 @@ def test_the_owner_keeps_the_break_glass_password_in_strict_mode(live_server, br
     services.set_strict(org, True, actor=builders.owner_of(org).user)
     page = browser_page
 
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "owner@acme.example")
-    page.fill("#id_password", builders.PASSWORD)
-    page.click("input[type=submit]")
+    builders.sign_in_page(page, live_server.url, "owner@acme.example")
     page.wait_for_url(f"{live_server.url}/admin/")
 
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/settings/")
