@@ -239,6 +239,14 @@ def owner(org):
 
 
 @pytest.fixture
+def scim_org(org):
+    """The org with SCIM switched on: the flag alone, nothing installed."""
+    org.scim_enabled = True
+    org.save(update_fields=["scim_enabled"])
+    return org
+
+
+@pytest.fixture
 def admin_member(org):
     return builders.make_member(org, "admin@acme.example", role="admin")
 
