@@ -34,6 +34,7 @@ from organizations.models import (
 )
 from scim import installations, provisioning
 from scim.models import AppInstallation, MarketplaceApp, ScimGroup
+from scim.tokens import issue_token
 
 _seq = itertools.count(1)
 BATCH = 2000  # rows per INSERT of the bulk builders
@@ -198,6 +199,19 @@ def enable_scim(org: Organization, app_slug: str = "okta-generic-scim") -> tuple
     return installation, issued.secret
 
 
+def bare_scim_token(org: Organization) -> str:
+    """SCIM on, the app installed and a token issued, written straight to their
+    rows (no service, no audit entry): for tests that count what the SCIM calls
+    after it cost. Returns the token's secret."""
+    org.scim_enabled = True
+    org.save(update_fields=["scim_enabled"])
+    app, _ = MarketplaceApp.objects.get_or_create(
+        slug="okta-generic-scim", defaults={"name": "Okta", "vendor": "Test", "summary": "SCIM app for tests"}
+    )
+    installation = AppInstallation.objects.create(organization=org, app=app)
+    return issue_token(installation).secret
+
+
 def make_group(org: Organization, name: str, members=()) -> ScimGroup:
     """What the SCIM API does on POST /Groups (scim.provisioning.create_group)."""
     return provisioning.create_group(org, name, actor=None, member_ids=[m.pk for m in members])
@@ -271,3 +285,11 @@ def access_of(membership: Membership, source: str | None = AccessSource.SCIM) ->
 
 def role_of(membership: Membership) -> str:
     return Membership.objects.get(pk=membership.pk).role
+
+
+def sign_in_page(page, base_url: str, email: str, password: str = PASSWORD) -> None:
+    """A Playwright page signs in at the admin's sign-in form."""
+    page.goto(f"{base_url}/admin/login/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")

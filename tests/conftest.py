@@ -7,15 +7,13 @@ missing service, or any skip at all, is a failure."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from tests import builders
+from tests import builders, workers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -180,21 +178,8 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     reason = _missing("celery_worker")
     if reason:
         pytest.skip(reason)
-    db = settings.DATABASES["default"]
-    env = dict(os.environ)
-    env["DATABASE_URL"] = (
-        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        if db["ENGINE"] == "django.db.backends.postgresql"
-        else f"sqlite:///{db['NAME']}"
-    )
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    log = open(ROOT / "var" / "celery-test-worker.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-c", "2", "--loglevel", "INFO"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    proc, log = workers.start(
+        ["-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-c", "2"], workers.worker_env(), "celery-test-worker.log",
     )
     from config.celery import app
 
@@ -208,12 +193,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         proc.terminate()
         pytest.fail("Celery worker did not answer a ping within 60 s")
     yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    workers.stop(proc, log)
 
 
 @pytest.fixture
@@ -256,6 +236,14 @@ def other_org(db):
 @pytest.fixture
 def owner(org):
     return builders.owner_of(org)
+
+
+@pytest.fixture
+def scim_org(org):
+    """The org with SCIM switched on: the flag alone, nothing installed."""
+    org.scim_enabled = True
+    org.save(update_fields=["scim_enabled"])
+    return org
 
 
 @pytest.fixture

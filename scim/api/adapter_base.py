@@ -14,7 +14,7 @@ from organizations.services import OwnershipError, ServiceError
 from scim import provisioning
 
 from . import constants as c
-from .errors import BadRequest, Conflict, Forbidden
+from .errors import BadRequest, Conflict, Forbidden, InvalidPath, NoTarget
 from .patch import PatchPath, parse_path
 
 
@@ -130,6 +130,39 @@ class ResourceAdapter:
 
     def split_path(self, path: str) -> PatchPath:
         return parse_path(path)
+
+    def parse_path_and_values(self, path, value) -> list[tuple[PatchPath, Any]]:
+        if not path:
+            if not isinstance(value, dict):
+                raise NoTarget("A PATCH operation without a path needs an object value")
+            # Path-less add/replace: the value is a piece of the resource and every
+            # key a path, including Entra's dotted keys ("name.givenName") and
+            # extension URNs. A key naming no attribute is refused as in a POST/PUT
+            # body, 400 invalidValue: RFC 7644 §3.12 keeps invalidPath for a bad
+            # "path" attribute, which this operation does not have, while its value
+            # "contains a set of attributes" (§3.5.2.1, §3.5.2.3) one of which is
+            # not compatible with the resource: invalidValue.
+            pairs = []
+            for key, item in value.items():
+                if key.lower() == "schemas":
+                    continue  # the value's declaration, as in a body
+                try:
+                    parsed = self.split_path(key)
+                except InvalidPath as exc:
+                    raise BadRequest(str(exc.detail)) from exc
+                pairs.extend(self._expanded(parsed, item))
+            return self._kept(pairs, BadRequest)
+        return self._kept(self._expanded(self.split_path(path), value), InvalidPath)
+
+    @staticmethod
+    def _expanded(path: PatchPath, value: Any) -> list[tuple[PatchPath, Any]]:
+        """The pairs one path and its value stand for (the user adapter splits
+        the enterprise extension given as one object)."""
+        return [(path, value)]
+
+    def _kept(self, pairs: list[tuple[PatchPath, Any]], error: type[Exception]) -> list[tuple[PatchPath, Any]]:
+        """The pairs naming stored attributes; `error` refuses an unknown one."""
+        raise NotImplementedError
 
     def handle_add(self, path: PatchPath, value, operation) -> None:
         self._apply(path, value, c.OP_ADD)

@@ -11,7 +11,7 @@ from scim.models import ScimGroup
 from . import constants as c
 from . import ignored, limits, versions
 from .adapter_base import ResourceAdapter, _ci_get, document_urls, translate_service_errors
-from .errors import BadRequest, InvalidPath, Mutability, NoTarget
+from .errors import BadRequest, Mutability
 from .patch import PatchPath
 
 
@@ -98,24 +98,7 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
             self.replace_values = self.member_values(members)
             self.members_touched = True
 
-    # --- PATCH (handle_add/replace/remove -> _apply: ResourceAdapter) ---------------
-    def parse_path_and_values(self, path, value):
-        if not path:
-            if not isinstance(value, dict):
-                raise NoTarget("A PATCH operation without a path needs an object value")
-            # Keys naming no attribute: 400 invalidValue, as in a body (see
-            # ScimUserAdapter.parse_path_and_values for why not invalidPath).
-            pairs = []
-            for key, item in value.items():
-                if key.lower() == "schemas":
-                    continue
-                try:
-                    pairs.append((self.split_path(key), item))
-                except InvalidPath as exc:
-                    raise BadRequest(str(exc.detail)) from exc
-            return self._kept(pairs, BadRequest)
-        return self._kept([(self.split_path(path), value)], InvalidPath)
-
+    # --- PATCH (parse_path_and_values, handle_add/replace/remove -> _apply: ResourceAdapter)
     def _kept(self, pairs: list[tuple[PatchPath, Any]], error: type[Exception]) -> list[tuple[PatchPath, Any]]:
         """Pairs naming stored attributes; ignored ones (Okta's path-less rename
         carries the group's `id`) are named in the activity entry, unknown ones refused."""

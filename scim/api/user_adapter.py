@@ -15,7 +15,7 @@ from scim.provisioning import UserProfile
 from . import constants as c
 from . import ignored, limits, user_documents, user_rows
 from .adapter_base import ResourceAdapter, _ci_get, translate_service_errors
-from .errors import BadRequest, InvalidPath, Mutability, NoTarget
+from .errors import BadRequest, Mutability
 from .filters import ENTERPRISE_STRINGS, NAME_EXTRAS
 from .patch import PatchPath
 from .values import coerce_bool, parse_bool
@@ -167,30 +167,7 @@ class ScimUserAdapter(ResourceAdapter, SCIMUser):
             ENTERPRISE: copy.deepcopy(extra.get(ENTERPRISE) or {}),
         }
 
-    # --- PATCH (handle_add/replace/remove -> _apply: ResourceAdapter) ---------------
-    def parse_path_and_values(self, path, value):
-        if not path:
-            if not isinstance(value, dict):
-                raise NoTarget("A PATCH operation without a path needs an object value")
-            # Path-less add/replace: the value is a piece of the resource and every
-            # key a path, including Entra's dotted keys ("name.givenName") and
-            # extension URNs. A key naming no attribute is refused as in a POST/PUT
-            # body, 400 invalidValue: RFC 7644 §3.12 keeps invalidPath for a bad
-            # "path" attribute, which this operation does not have, while its value
-            # "contains a set of attributes" (§3.5.2.1, §3.5.2.3) one of which is
-            # not compatible with the resource: invalidValue.
-            pairs = []
-            for key, item in value.items():
-                if key.lower() == "schemas":
-                    continue  # the value's declaration, as in a body
-                try:
-                    parsed = self.split_path(key)
-                except InvalidPath as exc:
-                    raise BadRequest(str(exc.detail)) from exc
-                pairs.extend(self._expanded(parsed, item))
-            return self._kept(pairs, BadRequest)
-        return self._kept(self._expanded(self.split_path(path), value), InvalidPath)
-
+    # --- PATCH (parse_path_and_values, handle_add/replace/remove -> _apply: ResourceAdapter)
     @staticmethod
     def _expanded(path: PatchPath, value: Any) -> list[tuple[PatchPath, Any]]:
         """The enterprise extension given as one object: one pair per attribute."""

@@ -14,10 +14,7 @@ def test_owner_logs_in_and_adds_a_stack_from_organization_settings(live_server, 
     org = builders.make_org("Acme", owner_email="owner@acme.example")
     page = browser_page
 
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "Owner@Acme.example")
-    page.fill("#id_password", builders.PASSWORD)
-    page.click("input[type=submit]")
+    builders.sign_in_page(page, live_server.url, "Owner@Acme.example")
 
     page.click("#org-settings-list a:text('Acme')")
     assert page.url.endswith(f"/admin/orgs/{org.uid}/settings/")

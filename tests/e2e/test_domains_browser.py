@@ -9,11 +9,11 @@ import pytest
 from django.urls import reverse
 
 from organizations.signin.domains.models import VerifiedDomain
-from organizations.signin.saml import config, services
 from organizations.signin.saml.models import SsoIdentity
 from tests import builders
 from tests.dns_server import DnsServer
-from tests.saml_idp import IdPServer, TestIdP
+from tests.saml_idp import TestIdP
+from tests.signin.saml.http_idp import idp_server_for
 
 from .csp import collect_csp_violations
 
@@ -24,15 +24,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def world(live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
     org = builders.make_org("Acme", owner_email="owner@acme.example")
-    owner = builders.owner_of(org).user
-    idp = TestIdP()
-    with DnsServer() as dns, IdPServer(idp, config.sp_urls(org), host="127.0.0.1") as server:
+    with DnsServer() as dns:
         settings.DNS_RESOLVER = dns.address
-        idp.sso_url = server.base_url + "/sso"
-        services.create_settings(org, actor=owner, signin_name="acme")
-        services.import_metadata(org, idp.metadata(), actor=owner)
-        services.enable_sso(org, actor=owner)
-        yield org, server, dns
+        with idp_server_for(org, TestIdP()) as server:
+            yield org, server, dns
 
 
 def test_owner_verifies_a_domain_and_sso_by_email_links_without_proof(live_server, browser_page, world):
@@ -40,10 +35,7 @@ def test_owner_verifies_a_domain_and_sso_by_email_links_without_proof(live_serve
     page = browser_page
     violations = collect_csp_violations(page)
 
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "owner@acme.example")
-    page.fill("#id_password", builders.PASSWORD)
-    page.click("input[type=submit]")
+    builders.sign_in_page(page, live_server.url, "owner@acme.example")
     page.wait_for_url(f"{live_server.url}/admin/")
     page.goto(f"{live_server.url}{reverse('admin:org-settings-sso', args=[org.uid])}")
     page.fill("#sso-domain-form input[name=domain]", "ACME.example")

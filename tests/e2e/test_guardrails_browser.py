@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from organizations.models import Membership, OrgRole
 from tests import builders
-from tests.e2e.test_members_browser import log_in, snap
+from tests.e2e.test_members_browser import snap
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -35,7 +35,7 @@ def test_guardrails_on_demoting_oneself_and_transferring_ownership(live_server, 
     members = f"{live_server.url}/admin/orgs/{org.uid}/settings/members/"
 
     # An Admin about to make themselves a Member is told what they lose, and cancels.
-    log_in(page, live_server, "admin@acme.example")
+    builders.sign_in_page(page, live_server.url, "admin@acme.example")
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/members/{admin.pk}/")
     page.select_option("#member-role-form select", "member")
     page.click("#member-role-form input[type=submit]")
@@ -51,7 +51,7 @@ def test_guardrails_on_demoting_oneself_and_transferring_ownership(live_server, 
 
     # The Owner tries to hand the org to someone who cannot sign in: refused, nothing changes.
     page.context.clear_cookies()
-    log_in(page, live_server, "owner@acme.example")
+    builders.sign_in_page(page, live_server.url, "owner@acme.example")
     page.goto(members)
     pick(page, "transfer-ownership-form", "pat", "pat@acme.example")
     page.fill("#id_transfer-ownership-typed_name", "Acme")

@@ -48,10 +48,7 @@ def test_an_existing_account_joins_only_by_accepting(live_server, browser_page, 
     invitations.invite_member(acme, "pat@globex.example", role="admin", actor=builders.owner_of(acme).user)
     page = browser_page
 
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "pat@globex.example")
-    page.fill("#id_password", builders.PASSWORD)
-    page.click("input[type=submit]")
+    builders.sign_in_page(page, live_server.url, "pat@globex.example")
     page.goto(f"{live_server.url}{reverse('admin:org-settings', args=[acme.uid])}")
     assert page.url != f"{live_server.url}{reverse('admin:org-settings', args=[acme.uid])}"  # pending: no access
     assert Membership.objects.get(organization=acme, user=person.user).pending

@@ -14,13 +14,6 @@ from tests.builders import ensure_builtin_roles
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def log_in(page, live_server, email: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", builders.PASSWORD)
-    page.click("input[type=submit]")
-
-
 def pick_group(page, typed: str, name: str) -> None:
     """The SCIM Group picker searches as one types (select2)."""
     page.locator("#group-mapping .select2-selection").click()
@@ -50,7 +43,7 @@ def test_admin_maps_a_scim_group_in_the_browser_and_the_member_gets_the_roles(br
     from playwright.sync_api import expect
 
     page = browser_page
-    log_in(page, live_server, admin.user.email)
+    builders.sign_in_page(page, live_server.url, admin.user.email)
     page.click(f"#org-settings-list >> text={org.name}")
     page.get_by_role("tab", name="SCIM").click()
     section = page.locator("#group-mapping")

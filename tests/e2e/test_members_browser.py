@@ -23,13 +23,6 @@ def snap(page, name: str) -> None:
         page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
 
 
-def log_in(page, live_server, email: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", builders.PASSWORD)
-    page.click("input[type=submit]")
-
-
 def submit_filters(page) -> None:
     with page.expect_navigation():
         page.click("#member-filter-submit")
@@ -44,7 +37,7 @@ def test_owner_searches_filters_pages_and_manages_members(live_server, browser_p
     bulk_members(org, PAGE_SIZE + 15, prefix="staff", scim_managed=True)
     jo = builders.make_member(org, "jo.hand@bigco.example")
     page = browser_page
-    log_in(page, live_server, "owner@bigco.example")
+    builders.sign_in_page(page, live_server.url, "owner@bigco.example")
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/settings/members/")
     assert len(rows(page)) == PAGE_SIZE
     assert f"({PAGE_SIZE + 17})" in page.locator("#members caption").inner_text()
@@ -108,7 +101,7 @@ def test_owner_renames_and_deletes_a_stack(live_server, browser_page):
     for m in bulk_members(org, 3):
         services.grant_stack_role(m, web, builtin("Developer"), actor=None)
     page = browser_page
-    log_in(page, live_server, "owner@stackco.example")
+    builders.sign_in_page(page, live_server.url, "owner@stackco.example")
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/settings/stacks/")
     page.locator('tr[data-stack="Web"] .stack-rename').click()
     page.fill("#id_name", "Website")

@@ -26,13 +26,6 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def sign_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", builders.PASSWORD)
-    page.click("input[type=submit]")
-
-
 def test_owner_requires_two_factor_and_a_member_enrols_and_signs_in_with_a_code(live_server, browser_page):
     org = builders.make_org("Acme", owner_email="owner@acme.example")
     builders.make_member(org, "member@acme.example")
@@ -40,7 +33,7 @@ def test_owner_requires_two_factor_and_a_member_enrols_and_signs_in_with_a_code(
     violations = collect_csp_violations(page)
 
     # The Owner turns the requirement on.
-    sign_in(page, base, "owner@acme.example")
+    builders.sign_in_page(page, base, "owner@acme.example")
     page.wait_for_url(f"{base}/admin/")
     page.goto(f"{base}/admin/orgs/{org.uid}/settings/")
     page.check("#mfa-required")
@@ -50,7 +43,7 @@ def test_owner_requires_two_factor_and_a_member_enrols_and_signs_in_with_a_code(
     page.click("#signout-form button, #logout-form button")
 
     # The member's next password sign-in leads to enrolment.
-    sign_in(page, base, "member@acme.example")
+    builders.sign_in_page(page, base, "member@acme.example")
     page.wait_for_url(f"{base}/account/two-factor/")
     assert "Acme requires two-factor authentication." in page.locator("#mfa-manage").inner_text()
     shot(page, "mfa-enrol")
@@ -71,7 +64,7 @@ def test_owner_requires_two_factor_and_a_member_enrols_and_signs_in_with_a_code(
 
     # Signing in again: the password, then a code of the next time step (the
     # one just used for enrolling is refused as a replay).
-    sign_in(page, base, "member@acme.example")
+    builders.sign_in_page(page, base, "member@acme.example")
     page.wait_for_url(f"{base}/signin/two-factor/")
     shot(page, "mfa-challenge")
     page.fill("#id_code", enrol_code)

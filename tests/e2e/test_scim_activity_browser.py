@@ -12,8 +12,9 @@ from playwright.sync_api import expect
 from scim import installations
 from scim.api import constants as c
 from scim.models import MarketplaceApp
+from tests import builders
 
-from .test_members_browser import log_in, snap
+from .test_members_browser import snap
 from .test_scim_setup_browser import marketplace_catalog  # noqa: F401  (the catalog, re-seeded)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -36,7 +37,7 @@ def test_old_tokens_failures_are_shown_and_an_uninstalled_app_is_reinstalled(
     installation, issued = installations.install_app(org, okta, actor=owner.user)
     assert scim_get(live_server, org, issued.secret).status_code == 200
     page = browser_page
-    log_in(page, live_server, owner.user.email)
+    builders.sign_in_page(page, live_server.url, owner.user.email)
     installation_url = f"{live_server.url}/admin/orgs/{org.uid}/marketplace/installations/{installation.pk}/"
 
     # Regenerate the token: Okta still holds the old one.

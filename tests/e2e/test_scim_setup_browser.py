@@ -33,13 +33,6 @@ def scim_status(url: str, token: str) -> int:
     return response.status_code
 
 
-def log_in(page, live_server, email: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", builders.PASSWORD)
-    page.click("input[type=submit]")
-
-
 def open_scim_tab(page, org_name: str) -> None:
     page.click(f"#org-settings-list >> text={org_name}")
     page.get_by_role("tab", name="SCIM").click()
@@ -76,7 +69,7 @@ def test_owner_enables_scim_installs_okta_and_the_token_lifecycle_holds(
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     signin = page.goto(f"{live_server.url}/admin/login/")
     assert "script-src 'self'" in [d.strip() for d in signin.headers["content-security-policy"].split(";")]
-    log_in(page, live_server, owner.user.email)
+    builders.sign_in_page(page, live_server.url, owner.user.email)
     open_scim_tab(page, org.name)
     enable_scim(page)
 
@@ -136,7 +129,7 @@ def test_owner_enables_scim_installs_okta_and_the_token_lifecycle_holds(
 def test_admin_can_do_the_same(browser_page, live_server, settings, org, admin_member):
     settings.PUBLIC_BASE_URL = live_server.url
     page = browser_page
-    log_in(page, live_server, admin_member.user.email)
+    builders.sign_in_page(page, live_server.url, admin_member.user.email)
     open_scim_tab(page, org.name)
     enable_scim(page)
 
@@ -151,7 +144,7 @@ def test_member_cannot_open_the_scim_tab(browser_page, live_server, org, other_o
     member = builders.make_member(org, "member-and-admin@example.com")
     builders.make_member(other_org, "member-and-admin@example.com", role="admin")
     page = browser_page
-    log_in(page, live_server, member.user.email)
+    builders.sign_in_page(page, live_server.url, member.user.email)
 
     response = page.goto(f"{live_server.url}/admin/orgs/{org.uid}/settings/scim/")
     assert response.status == 404
@@ -163,7 +156,7 @@ def test_member_cannot_open_the_scim_tab(browser_page, live_server, org, other_o
 
 def test_plain_member_cannot_log_in_to_settings(browser_page, live_server, org, plain_member):
     page = browser_page
-    log_in(page, live_server, plain_member.user.email)
+    builders.sign_in_page(page, live_server.url, plain_member.user.email)
     page.wait_for_url(f"{live_server.url}/home/")  # a Member's home, not the admin
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/settings/scim/")
     page.wait_for_url(f"{live_server.url}/home/")

@@ -8,9 +8,10 @@ import pytest
 from django.urls import NoReverseMatch, reverse
 
 from organizations.models import AuditEvent
-from organizations.signin.saml import config, services
+from organizations.signin.saml import services
 from tests import builders
-from tests.saml_idp import IdPServer, TestIdP
+from tests.saml_idp import TestIdP
+from tests.signin.saml.http_idp import idp_server_for
 
 from .csp import collect_csp_violations
 
@@ -21,13 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def sso_world(live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
     org = builders.make_org("Acme", owner_email="owner@acme.example")
-    owner = builders.owner_of(org).user
-    idp = TestIdP()
-    with IdPServer(idp, config.sp_urls(org), host="127.0.0.1") as server:
-        idp.sso_url = server.base_url + "/sso"
-        services.create_settings(org, actor=owner, signin_name="acme")
-        services.import_metadata(org, idp.metadata(), actor=owner)
-        services.enable_sso(org, actor=owner)
+    with idp_server_for(org, TestIdP()) as server:
         yield org, server
 
 
@@ -100,10 +95,7 @@ def test_the_owner_keeps_the_break_glass_password_in_strict_mode(live_server, br
     services.set_strict(org, True, actor=builders.owner_of(org).user)
     page = browser_page
 
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "owner@acme.example")
-    page.fill("#id_password", builders.PASSWORD)
-    page.click("input[type=submit]")
+    builders.sign_in_page(page, live_server.url, "owner@acme.example")
     page.wait_for_url(f"{live_server.url}/admin/")
 
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/settings/")

@@ -22,10 +22,7 @@ def test_owner_grants_a_stack_role_by_hand_with_the_picker_and_revokes_it(live_s
     page = browser_page
     violations = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "owner@stackco.example")
-    page.fill("#id_password", builders.PASSWORD)
-    page.click("input[type=submit]")
+    builders.sign_in_page(page, live_server.url, "owner@stackco.example")
 
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/members/{member.pk}/")
     page.click("#member-stack-grant-link a")

@@ -42,10 +42,7 @@ def test_an_okta_push_without_invitation_gets_a_way_in_from_the_members_tab(live
 
     page = browser_page
     violations = collect_csp_violations(page)
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "owner@acme.example")
-    page.fill("#id_password", builders.PASSWORD)
-    page.click("input[type=submit]")
+    builders.sign_in_page(page, live_server.url, "owner@acme.example")
     page.goto(live_server.url + reverse("admin:org-settings-members", args=[org.uid]))
     row = page.locator('tr[data-member="kim@acme.example"]')
     assert "No way in yet" in row.locator(".member-signin").inner_text()
@@ -72,10 +69,7 @@ def test_an_okta_push_without_invitation_gets_a_way_in_from_the_members_tab(live
 
     # Back as the Owner: the Members tab now says the password is set.
     page.context.clear_cookies()
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "owner@acme.example")
-    page.fill("#id_password", builders.PASSWORD)
-    page.click("input[type=submit]")
+    builders.sign_in_page(page, live_server.url, "owner@acme.example")
     page.goto(live_server.url + reverse("admin:org-settings-members", args=[org.uid]))
     row = page.locator('tr[data-member="kim@acme.example"]')
     assert "Password set" in row.locator(".member-signin").inner_text()

@@ -5,68 +5,26 @@ job resumes from its last committed batch. The org ends exactly consistent:
 every member's access applied once, the job done, nothing left to recompute."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 
 from mappings.models import RecomputeJob
 from mappings.services import recompute_memberships
 from organizations.models import AccessSource, AuditEvent, Membership, OrgRole, StackAccess
-from tests import builders
+from tests import builders, workers
 from tests.builders import builtin, bulk_members, ensure_builtin_roles, map_group
 
 pytestmark = [pytest.mark.postgres, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 MEMBERS = 6000  # 12 batches of 500: long enough to be killed mid-way
-QUEUE = f"orgdesk_h5_crash_{os.getpid()}"
 FAULTS = {"worker_kills": 0}
-
-
-def children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
 @pytest.fixture
 def worker():
-    """A worker of our own (one pool process) on a queue of our own, so killing
-    its child cannot disturb the session's shared worker."""
-    from config.celery import app
-
-    db = django_settings.DATABASES["default"]
-    env = dict(os.environ)
-    env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env["CELERY_QUEUE"] = QUEUE
-    log = open(ROOT / "var" / "celery-crash-test-worker.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", QUEUE, "-c", "1", "-P", "prefork",
-         "-n", f"crash-{os.getpid()}@%h", "--loglevel", "INFO"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    previous_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = QUEUE
-    deadline = time.monotonic() + 60
-    while not children(proc.pid):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"the crash-test worker did not start; see {log.name}")
-        time.sleep(0.1)
-    try:
+    with workers.crash_test_worker("recompute-crash") as proc:
         yield proc
-    finally:
-        app.conf.task_default_queue = previous_queue
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_worker_killed_mid_recompute_leaves_the_org_consistent(worker, settings):
@@ -89,9 +47,7 @@ def test_worker_killed_mid_recompute_leaves_the_org_consistent(worker, settings)
         job.refresh_from_db()
         if job.done > 0:
             assert job.done < job.total, "the job finished before it could be interrupted"
-            for child in children(worker.pid):
-                os.kill(child, signal.SIGKILL)
-                FAULTS["worker_kills"] += 1
+            FAULTS["worker_kills"] += workers.kill_pool(worker)
             killed_at = job.done
             break
         time.sleep(0.01)

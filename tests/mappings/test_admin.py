@@ -27,12 +27,6 @@ def save_url(org) -> str:
 
 
 @pytest.fixture
-def scim_org(org):
-    enable_scim(org)
-    return org
-
-
-@pytest.fixture
 def owner_client(client, owner):
     client.force_login(owner.user)
     return client

@@ -8,19 +8,12 @@ from django.urls import reverse
 from mappings.models import GroupMapping
 from mappings.preview import REMOVED, Proposal, preview_mapping
 from organizations import services
-from organizations.models import AccessSource, Membership, Organization, OrgRole, StackAccess
+from organizations.models import AccessSource, Membership, OrgRole, StackAccess
 from scim import provisioning
 from tests import builders
 from tests.builders import builtin, make_group, map_group
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def scim_org(org):
-    Organization.objects.filter(pk=org.pk).update(scim_enabled=True)
-    org.refresh_from_db()
-    return org
 
 
 @pytest.fixture

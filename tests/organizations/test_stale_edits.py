@@ -81,13 +81,6 @@ def save_url(org) -> str:
     return reverse("admin:mapping-save", args=[org.uid])
 
 
-@pytest.fixture
-def scim_org(org):
-    org.scim_enabled = True
-    org.save(update_fields=["scim_enabled"])
-    return org
-
-
 def edit_page_version(client, org, mapping) -> str:
     return hidden_version(client.get(tab_url(org), {"edit_mapping": mapping.pk}).content.decode(), "group-mapping-form")
 

@@ -9,7 +9,6 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from organizations.models import Membership, MembershipEmail, OrgRole, User
-from scim import tokens
 from scim.api import fast_reads
 from scim.models import ScimGroup, ScimGroupMember
 from scim.redis_client import redis_client
@@ -17,17 +16,10 @@ from tests import builders
 from tests.builders import enable_scim
 from tests.scim.api.helpers import ENTERPRISE, ERROR_SCHEMA, ScimClient
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("forget_tokens")]
 
 # What a response carries that must be the same on both paths.
 HEADERS = ("Content-Type", "ETag", "Location", "Content-Length", "X-Frame-Options", "Retry-After", "WWW-Authenticate")
-
-
-@pytest.fixture(autouse=True)
-def forget_tokens():
-    tokens._verified.clear()
-    yield
-    tokens._verified.clear()
 
 
 @pytest.fixture

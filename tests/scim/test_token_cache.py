@@ -13,14 +13,7 @@ from organizations import services as org_services
 from scim import installations, tokens
 from scim.models import MarketplaceApp, SecretToken
 
-pytestmark = [pytest.mark.redis, pytest.mark.django_db]
-
-
-@pytest.fixture(autouse=True)
-def forget_tokens():
-    tokens._verified.clear()
-    yield
-    tokens._verified.clear()
+pytestmark = [pytest.mark.redis, pytest.mark.django_db, pytest.mark.usefixtures("forget_tokens")]
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 
 from mappings.models import GroupMapping
 from organizations.models import Membership, MembershipEmail, OrgRole, User
-from scim.models import AppInstallation, MarketplaceApp, ScimGroup, ScimGroupMember
+from scim.models import ScimGroup, ScimGroupMember
 from scim.redis_client import redis_client
-from scim.tokens import issue_token
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -42,14 +42,8 @@ ACTIVITY = 1  # the ProvisioningEvent INSERT
 
 class Scim:
     def __init__(self, org):
-        org.scim_enabled = True
-        org.save(update_fields=["scim_enabled"])
-        app, _ = MarketplaceApp.objects.get_or_create(
-            slug="okta-generic-scim", defaults={"name": "Okta", "vendor": "Test", "summary": "SCIM app for tests"}
-        )
-        installation = AppInstallation.objects.create(organization=org, app=app)
         self.base = f"/scim/v2/organizations/{org.uid}"
-        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(installation).secret}"}
+        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {builders.bare_scim_token(org)}"}
         self.client = Client()
 
     def send(self, method: str, path: str, body=None):

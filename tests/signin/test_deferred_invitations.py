@@ -13,8 +13,7 @@ from django.test import Client
 from organizations.models import AuditEvent, Membership
 from organizations.signin import due_invitations
 from organizations.signin.models import Invitation
-from scim.models import AppInstallation, MarketplaceApp
-from scim.tokens import issue_token
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -24,14 +23,8 @@ PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 class Scim:
     def __init__(self, org):
-        org.scim_enabled = True
-        org.save(update_fields=["scim_enabled"])
-        app, _ = MarketplaceApp.objects.get_or_create(
-            slug="okta-generic-scim", defaults={"name": "Okta", "vendor": "Test", "summary": "SCIM app for tests"}
-        )
         self.base = f"/scim/v2/organizations/{org.uid}"
-        installation = AppInstallation.objects.create(organization=org, app=app)
-        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(installation).secret}"}
+        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {builders.bare_scim_token(org)}"}
         self.client = Client()
 
     def post_user(self, email: str):

@@ -23,13 +23,6 @@ def shot(page, name: str) -> None:
         page.screenshot(path=f"{folder}/{name}.png", full_page=True)
 
 
-def sign_in(page, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", password)
-    page.click("input[type=submit]")
-
-
 def invite(page, base: str, org, email: str, role: str) -> None:
     page.goto(f"{base}/admin/orgs/{org.uid}/settings/members/")
     page.fill("#id_add-member-email", email)
@@ -59,7 +52,7 @@ def test_owner_invites_an_admin_and_a_member_who_sign_in(live_server, browser_pa
     org = builders.make_org("Acme", owner_email="owner@acme.example")
     base, page = live_server.url, browser_page
 
-    sign_in(page, base, "owner@acme.example", builders.PASSWORD)
+    builders.sign_in_page(page, base, "owner@acme.example", builders.PASSWORD)
     invite(page, base, org, "ada@acme.example", "Admin")
     shot(page, "1-members-tab-pending")
     invite(page, base, org, "max@acme.example", "Member")
@@ -69,7 +62,7 @@ def test_owner_invites_an_admin_and_a_member_who_sign_in(live_server, browser_pa
     accept(page, smtp_server.link("ada@acme.example"))
     page.wait_for_url(f"{base}/admin/orgs/{org.uid}/settings/")
     sign_out(page)
-    sign_in(page, base, "ada@acme.example", PASSWORD)
+    builders.sign_in_page(page, base, "ada@acme.example", PASSWORD)
     page.click("#org-settings-list a:text('Acme')")
     page.click(".org-tabs a:text('SCIM')")
     page.wait_for_url(f"{base}/admin/orgs/{org.uid}/settings/scim/")
@@ -81,7 +74,7 @@ def test_owner_invites_an_admin_and_a_member_who_sign_in(live_server, browser_pa
     accept(page, smtp_server.link("max@acme.example"))
     page.wait_for_url(f"{base}/home/")
     sign_out(page)
-    sign_in(page, base, "max@acme.example", PASSWORD)
+    builders.sign_in_page(page, base, "max@acme.example", PASSWORD)
     page.wait_for_url(f"{base}/home/")
     assert "Acme" in page.locator("#home-orgs").inner_text()
     assert "Member" in page.locator("#home-orgs").inner_text()

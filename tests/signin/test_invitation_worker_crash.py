@@ -10,18 +10,12 @@ import asyncio
 import email
 import email.policy
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.conf import settings as django_settings
 from django.test import Client
 
 from organizations.models import Membership
@@ -29,13 +23,11 @@ from organizations.signin.invitations import Refusal, check_link
 from organizations.signin.models import Invitation
 from scim.models import AppInstallation, MarketplaceApp
 from scim.tokens import issue_token
-from tests import builders
+from tests import builders, workers
 from tests.signin.conftest import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
-QUEUE = f"orgdesk_invite_crash_{os.getpid()}"
 LINK = re.compile(r"https?://\S+/invitations/\S+")
 PEOPLE = ["first@crash.example", "second@crash.example", "third@crash.example"]
 
@@ -68,11 +60,6 @@ class HoldingInbox:
         return LINK.findall(body)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
-def children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
 @pytest.fixture
 def inbox():
     box = HoldingInbox()
@@ -84,38 +71,10 @@ def inbox():
 
 @pytest.fixture
 def worker(inbox):
-    from config.celery import app
-
-    db = django_settings.DATABASES["default"]
-    env = dict(os.environ)
-    env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env["CELERY_QUEUE"] = QUEUE
-    env["EMAIL_URL"] = f"smtp://127.0.0.1:{inbox.port}"
-    env["EMAIL_TIMEOUT"] = "120"
-    (ROOT / "var").mkdir(exist_ok=True)
-    log = open(ROOT / "var" / "celery-invite-crash-worker.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", QUEUE, "-c", "1", "-P", "prefork",
-         "-n", f"invite-crash-{os.getpid()}@%h", "--loglevel", "INFO"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    previous_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = QUEUE
-    deadline = time.monotonic() + 60
-    while not children(proc.pid):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"the crash-test worker did not start; see {log.name}")
-        time.sleep(0.1)
-    try:
+    with workers.crash_test_worker(
+        "invite-crash", EMAIL_URL=f"smtp://127.0.0.1:{inbox.port}", EMAIL_TIMEOUT="120",
+    ) as proc:
         yield proc
-    finally:
-        app.conf.task_default_queue = previous_queue
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_worker_killed_while_sending_a_burst_of_invitations_loses_none(worker, inbox, settings):
@@ -142,10 +101,7 @@ def test_worker_killed_while_sending_a_burst_of_invitations_loses_none(worker, i
         assert response.status_code == 201, response.content
 
     assert inbox.holding.wait(60), "the worker never started sending"
-    killed = 0
-    for child in children(worker.pid):
-        os.kill(child, signal.SIGKILL)
-        killed += 1
+    killed = workers.kill_pool(worker)
     assert killed, "no pool process was found to kill"
     cut_short = inbox.messages[0]
     inbox.release.set()

@@ -4,6 +4,8 @@ writes. Enabling, disabling and Strict mode are confirmation pages: GET shows
 them, only POST acts (the SCIM tab's pattern)."""
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -27,6 +29,25 @@ from .forms import (
 
 def _tab_url(org: Organization) -> str:
     return reverse("admin:org-settings-sso", args=[org.uid])
+
+
+def _owner_only(*methods: str):
+    """For the views only the Owner uses: the org (a 404 unless the user manages
+    it), then the method (405), then the Owner check (403); the view gets the org."""
+
+    def wrap(view):
+        @wraps(view)
+        def checked(request: HttpRequest, org_uid: str, **kwargs) -> HttpResponse:
+            org = get_managed_org_or_404(request, org_uid)
+            if request.method not in methods:
+                return HttpResponseNotAllowed(list(methods))
+            if not services.can_configure_sso(request.user, org):
+                raise PermissionDenied("Only the Owner changes single sign-on.")
+            return view(request, org, **kwargs)
+
+        return checked
+
+    return wrap
 
 
 def _forms(request: HttpRequest, sso) -> dict:
@@ -122,12 +143,8 @@ def sso_signin_name_view(site):
     """The permanent SSO sign-in name: GET confirms the name the tab's form posted
     (kept in the session), POST creates the settings with it."""
 
-    def view(request: HttpRequest, org_uid: str) -> HttpResponse:
-        org = get_managed_org_or_404(request, org_uid)
-        if request.method not in ("GET", "HEAD", "POST"):
-            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
-        if not services.can_configure_sso(request.user, org):
-            raise PermissionDenied("Only the Owner changes single sign-on.")
+    @_owner_only("GET", "HEAD", "POST")
+    def view(request: HttpRequest, org: Organization) -> HttpResponse:
         tab_url = _tab_url(org)
         if request.method == "POST":
             name = request.POST.get("signin_name", "")
@@ -212,12 +229,8 @@ def _exceptions(org: Organization) -> list[Membership]:
 def sso_exception_view(site):
     """POST: the Owner adds (picker) or removes a Strict mode exception."""
 
-    def view(request: HttpRequest, org_uid: str) -> HttpResponse:
-        org = get_managed_org_or_404(request, org_uid)
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not services.can_configure_sso(request.user, org):
-            raise PermissionDenied("Only the Owner changes single sign-on.")
+    @_owner_only("POST")
+    def view(request: HttpRequest, org: Organization) -> HttpResponse:
         tab_url = _tab_url(org) + "#sso-exceptions"
         if request.POST.get("remove"):
             member = get_object_or_404(Membership.objects.select_related("user", "organization"),
@@ -279,12 +292,8 @@ _TOGGLES = {
 def sso_toggle_view(site, *, action: str):
     title, message, button, danger, act, done = _TOGGLES[action]
 
-    def view(request: HttpRequest, org_uid: str) -> HttpResponse:
-        org = get_managed_org_or_404(request, org_uid)
-        if request.method not in ("GET", "HEAD", "POST"):
-            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
-        if not services.can_configure_sso(request.user, org):
-            raise PermissionDenied("Only the Owner changes single sign-on.")
+    @_owner_only("GET", "HEAD", "POST")
+    def view(request: HttpRequest, org: Organization) -> HttpResponse:
         tab_url = _tab_url(org)
         if action == "enable" and (refusal := services.enable_refusal(services.get_settings(org))):
             # Refused before its confirmation: the page says why and offers no Enable.
@@ -318,12 +327,8 @@ def member_unlink_view(site):
     """POST: the Owner unlinks a member from the org's IdP (they link again, with
     proof unless the org owns the account, at their next SSO sign-in)."""
 
-    def view(request: HttpRequest, org_uid: str, membership_id: int) -> HttpResponse:
-        org = get_managed_org_or_404(request, org_uid)
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not services.can_configure_sso(request.user, org):
-            raise PermissionDenied("Only the Owner changes single sign-on.")
+    @_owner_only("POST")
+    def view(request: HttpRequest, org: Organization, membership_id: int) -> HttpResponse:
         member = get_object_or_404(Membership.objects.select_related("user", "organization"), pk=membership_id, organization=org)
         if linking.unlink(member, actor=request.user):
             messages.success(request, f"{member.user.email} is no longer linked to the identity provider; they link again at their next sign-in.")
