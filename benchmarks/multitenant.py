@@ -73,9 +73,9 @@ WITH u AS (
 ), m AS (
   INSERT INTO organizations_membership (role, manual_role, active, scim_managed, scim_username, scim_external_id,
                                         display_name, given_name, family_name, scim_extra, created_at, updated_at,
-                                        user_id, organization_id, pending, sso_exempt)
+                                        user_id, organization_id, pending, sso_exempt, invitation_due)
   SELECT 'member', 'member', true, true, u.email, '00u' || lpad(u.id::text, 12, '0'), split_part(u.email, '@', 1),
-         'U', split_part(u.email, '@', 1), '{}', now(), now(), u.id, %(org)s, false, false
+         'U', split_part(u.email, '@', 1), '{}', now(), now(), u.id, %(org)s, false, false, false
   FROM u ORDER BY u.id
   RETURNING id, scim_username
 )
