@@ -111,15 +111,16 @@ def group_members_changed(
     deleting; the mapping cascades with the group), or a user's activation state.
     `group_id`: the one group whose members changed. A group without a mapping
     grants nothing, so joining or leaving it changes nobody's access: one query
-    instead of a recompute. Returns how many members changed now (0 when handed
-    to a worker)."""
+    instead of a recompute (asked in the statement that locks the members when
+    they are re-derived inline). Returns how many members changed now (0 when
+    handed to a worker)."""
     ids = sorted(set(membership_ids))
     if not ids:
         return 0
+    if len(ids) <= settings.ACCESS_SYNC_LIMIT:
+        return recompute_memberships(ids, actor=actor, organization=organization, if_group_mapped=group_id)
     if group_id is not None and not GroupMapping.objects.filter(group_id=group_id).exists():
         return 0
-    if len(ids) <= settings.ACCESS_SYNC_LIMIT:
-        return recompute_memberships(ids, actor=actor, organization=organization)
     first = Membership.objects.select_related("organization").filter(pk__in=ids).first()
     if first is None:
         return 0

@@ -217,3 +217,34 @@ def test_two_recomputes_of_one_org_at_once_end_consistent(env):
     access = scim_access(ids)
     assert all(access.get(i) == {admin} for i in ids)
     assert StackAccess.objects.filter(membership_id__in=ids, source=AccessSource.SCIM).count() == len(ids)
+
+
+def test_parallel_patches_of_two_mapped_groups_sharing_people_both_apply(env):
+    """Two groups, each pushed in parallel with the same people (Okta pushes
+    every group of a user at once). Each request links the people to its group
+    (the link's foreign key share-locks each membership row) and then locks them
+    for the access recompute: that lock must not wait on the other request's
+    share locks, or the two would deadlock. Both apply, and access follows."""
+    org, token, stack = env
+    people = bulk_members(org, 40, prefix="shared")
+    admins = ScimGroup.objects.create(organization=org, display_name="Admins")
+    devs = ScimGroup.objects.create(organization=org, display_name="Devs")
+    map_group(org, admins, org_role=OrgRole.ADMIN)
+    map_group(org, devs, stacks={stack: "Developer"})
+    values = [{"value": str(m.pk)} for m in people]
+
+    def add_to(group) -> Callable[[], int]:
+        def job() -> int:
+            body = patch_body({"op": "add", "path": "members", "value": values})
+            return client_for(org, token).patch(f"/Groups/{group.pk}", body).status_code
+        return job
+
+    jobs = [add_to(admins), add_to(devs), add_to(admins), add_to(devs)]
+    statuses = race(jobs)
+    RACED["requests"] += len(statuses)
+    assert statuses == [204] * len(jobs), statuses
+    ids = [m.pk for m in people]
+    assert set(Membership.objects.filter(pk__in=ids).values_list("role", flat=True)) == {OrgRole.ADMIN}
+    dev = (stack.pk, builtin("Developer").pk)
+    assert scim_access(ids) == {i: {dev} for i in ids}
+    assert recompute_memberships(ids, actor=None) == 0

@@ -12,7 +12,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from mappings.models import GroupMapping
-from organizations.models import Membership, MembershipEmail, OrgRole, User
+from organizations.audit_actions import ACCESS_RECOMPUTE
+from organizations.models import AuditEvent, Membership, MembershipEmail, OrgRole, StackAccess, User
 from scim.models import ScimGroup, ScimGroupMember
 from scim.redis_client import redis_client
 from tests import builders
@@ -124,9 +125,9 @@ def test_patch_active_false_then_true(scim, org):
     off = scim.statements("patch", f"/Users/{target.pk}", patch({"op": "replace", "value": {"active": False}}), status=200)
     assert len(off) == token_queries() + locked_user() + 4 + ACTIVITY, off
     # row locked; UPDATE (the invitation owed with it); audit; the access engine
-    # for this member (mappings, its groups, its grants); activity
+    # for this member (the org's mappings; its groups and grants in one read); activity
     on = scim.statements("patch", f"/Users/{target.pk}", patch({"op": "replace", "value": {"active": True}}), status=200)
-    assert len(on) == token_queries() + locked_user() + 2 + 3 + ACTIVITY, on
+    assert len(on) == token_queries() + locked_user() + 2 + 2 + ACTIVITY, on
 
 
 def test_delete_user(scim, org):
@@ -161,15 +162,42 @@ def test_group_writes(scim, org, mapped):
     # members): ids resolved, the current links, DELETE and INSERT. PUT also
     # renames (name taken?, UPDATE, audit) and reads the group back.
     # Mapped, every change of members re-derives their access: memberships
-    # locked, the org's mappings (one statement), their groups, their grants,
-    # one UPDATE per resulting role, one audit INSERT for all of them.
+    # locked (the "is it mapped" question asked in the same statement), the
+    # org's mappings, their groups and grants (one statement), one UPDATE per
+    # resulting role, one audit INSERT for all of them.
     expected = {"post": 7, "add": 6, "remove": 6, "replace": 8, "put": 13}
     if mapped:
-        recompute = 4 + 1 + 1  # reads, the role UPDATE, the audit INSERT
+        recompute = 3 + 1 + 1 - 1  # reads, the role UPDATE, the audit INSERT; less the "is it mapped" read
         expected.update(add=6 + recompute, remove=6 + recompute, replace=8 + recompute + 1, put=13 + recompute + 1)
     assert counts == expected
     roles = set(Membership.objects.filter(pk__in=[int(i) for i in ids[:5]]).values_list("role", flat=True))
     assert roles == ({OrgRole.ADMIN} if mapped else {OrgRole.MEMBER})
+
+
+@pytest.mark.parametrize("changed", [10, 100])
+def test_mapped_group_patch_costs_the_same_for_10_and_100_members(scim, org, changed):
+    """Each member added to (or removed from) a mapped group changes access: org
+    role, stack grants, an audit entry. The statements are the same for 10 and
+    for 100 of them, grants included."""
+    people = [str(m.pk) for m in members(org, changed)]
+    stack = builders.make_stack(org)
+    group = ScimGroup.objects.create(organization=org, display_name="Admins")
+    mapping = GroupMapping.objects.create(organization=org, group=group, org_role=OrgRole.ADMIN)
+    mapping.stack_roles.create(stack=stack, role=builders.builtin("Developer"))
+    value = [{"value": i} for i in people]
+    add = scim.statements("patch", f"/Groups/{group.pk}", patch({"op": "add", "path": "members", "value": value}), status=204)
+    remove = scim.statements("patch", f"/Groups/{group.pk}", patch({"op": "remove", "path": "members", "value": value}), status=204)
+    # The group's part (as for an unmapped group, less its "is it mapped" read):
+    # group locked, ids checked, links INSERT or DELETE, group touched and
+    # counted, its audit entry. Then the recompute: memberships locked (if the
+    # group is mapped), the org's mappings, their groups and grants; the grants
+    # INSERT or DELETE, the role UPDATE, the audit entries (one INSERT for all).
+    group_part, recompute = 6 - 1, 3 + 3
+    assert len(add) == token_queries() + group_part + recompute + ACTIVITY, add
+    assert len(remove) == token_queries() + group_part + recompute + ACTIVITY, remove
+    assert sum(s.startswith('INSERT INTO "organizations_auditevent"') or " times: " in s for s in add) == 2
+    assert StackAccess.objects.filter(membership__organization=org, source="scim").count() == 0
+    assert AuditEvent.objects.filter(action=ACCESS_RECOMPUTE).count() == 2 * changed
 
 
 def test_no_op_put_and_name_only_put_recompute_nobody(scim, org):
