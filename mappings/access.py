@@ -93,8 +93,15 @@ def also_by_hand(*, row_ref: str = "") -> Exists:
 def load_rules(organization_id: int) -> dict[int, MappingRule]:
     """Every mapping of the org as pure rules, keyed by group id (one query: the
     mappings outer-joined with their per-stack grants)."""
+    gm, gsr = GroupMapping, GroupMappingStackRole
+    sql = (
+        f"SELECT {_col(gm, 'group')}, {_col(gm, 'org_role')}, {_col(gm, 'all_stacks_role')}, "
+        f"{_col(gsr, 'stack')}, {_col(gsr, 'role')} FROM {_table(gm)} "
+        f"LEFT OUTER JOIN {_table(gsr)} ON {_col(gsr, 'mapping')} = {_col(gm, 'id')} "
+        f"WHERE {_col(gm, 'organization')} = %s"
+    )
     found: dict[int, tuple[str, int | None, set[tuple[int, int]]]] = {}
-    for group_id, org_role, all_stacks_role_id, stack_id, role_id in rawsql.fetch(_sql().rules, [organization_id]):
+    for group_id, org_role, all_stacks_role_id, stack_id, role_id in rawsql.fetch(sql, [organization_id]):
         pairs = found.setdefault(group_id, (org_role, all_stacks_role_id, set()))[2]
         if stack_id is not None:
             pairs.add((stack_id, role_id))
@@ -107,12 +114,28 @@ def load_rules(organization_id: int) -> dict[int, MappingRule]:
 
 
 # --- the recompute's statements -----------------------------------------------
-# Plain SQL, its text built once from the models: a recompute of 100 members runs
-# a handful of statements, and the ORM spent more time compiling them (and
-# building a model instance per row read or written) than the database took to
-# run them. What they read and write is what the rules above say; the
-# difference itself is derive_access's (tests/mappings/test_access_rules_property.py
-# runs every event through this code).
+# Plain SQL written from the models' names, one statement per kind of read or
+# write whatever the batch's size: the ORM spent more time compiling these
+# statements, and building a model instance per row read or written (an audit
+# entry per member), than the database took to run them. What they read and
+# write is what the rules say; the difference itself is derive_access's, and
+# tests/mappings/test_access_rules_property.py sends every kind of event through
+# this code.
+
+
+@cache
+def _table(model) -> str:
+    return rawsql.qn(model._meta.db_table)
+
+
+@cache
+def _col(model, name: str, *, bare: bool = False) -> str:
+    column = rawsql.qn(model._meta.get_field(name).column)
+    return column if bare else f"{_table(model)}.{column}"
+
+
+def _in(n: int) -> str:
+    return f"IN ({rawsql.placeholders(n)})"
 
 
 @dataclass(slots=True)
@@ -127,77 +150,19 @@ class Member:
     scim_username: str
 
 
-def _column(model, name: str, table: bool = True) -> str:
-    field = model._meta.get_field(name)
-    column = rawsql.qn(field.column)
-    return f"{rawsql.qn(model._meta.db_table)}.{column}" if table else column
-
-
-@dataclass(frozen=True)
-class _Statements:
-    member: str  # SELECT list of Member, from the membership table
-    rules: str
-    links: str  # membership, group: (member ids), (group ids) to fill in
-    held: str  # membership, row id, stack, role of DERIVED_SOURCE rows: (member ids)
-    stacks: str
-    lock: str  # (member ids); then optionally the mapped-group test
-    mapped: str
-    membership_table: str
-    membership_pk: str
-    membership_role: str
-    access_table: str
-    access_pk: str
-    access_columns: str
-
-
-@cache
-def _sql() -> _Statements:
-    m, a, link, gm, gsr = Membership, StackAccess, ScimGroupMember, GroupMapping, GroupMappingStackRole
-    member = ", ".join(_column(m, f.name) for f in fields(Member) if f.name != "pk")
-    return _Statements(
-        member=f"{_column(m, 'id')}, {member}",
-        rules=(
-            f"SELECT {_column(gm, 'group')}, {_column(gm, 'org_role')}, {_column(gm, 'all_stacks_role')}, "
-            f"{_column(gsr, 'stack')}, {_column(gsr, 'role')} FROM {rawsql.qn(gm._meta.db_table)} "
-            f"LEFT OUTER JOIN {rawsql.qn(gsr._meta.db_table)} ON {_column(gsr, 'mapping')} = {_column(gm, 'id')} "
-            f"WHERE {_column(gm, 'organization')} = %s"
-        ),
-        links=(
-            f"SELECT 0, {_column(link, 'membership')}, {_column(link, 'group')}, 0, 0 "
-            f"FROM {rawsql.qn(link._meta.db_table)} WHERE {_column(link, 'membership')} IN ({{members}}) "
-            f"AND {_column(link, 'group')} IN ({{groups}})"
-        ),
-        held=(
-            f"SELECT 1, {_column(a, 'membership')}, {_column(a, 'id')}, {_column(a, 'stack')}, {_column(a, 'role')} "
-            f"FROM {rawsql.qn(a._meta.db_table)} WHERE {_column(a, 'membership')} IN ({{members}}) "
-            f"AND {_column(a, 'source')} = %s"
-        ),
-        stacks=(
-            f"SELECT 2, 0, {_column(Stack, 'id')}, 0, 0 FROM {rawsql.qn(Stack._meta.db_table)} "
-            f"WHERE {_column(Stack, 'organization')} = %s"
-        ),
-        lock=f"FROM {rawsql.qn(m._meta.db_table)} WHERE {_column(m, 'id')} IN ({{members}})",
-        mapped=f"EXISTS (SELECT 1 FROM {rawsql.qn(gm._meta.db_table)} WHERE {_column(gm, 'group')} = %s)",
-        membership_table=rawsql.qn(m._meta.db_table),
-        membership_pk=_column(m, "id", table=False),
-        membership_role=_column(m, "role", table=False),
-        access_table=rawsql.qn(a._meta.db_table),
-        access_pk=_column(a, "id", table=False),
-        access_columns=", ".join(_column(a, name, table=False) for name in ("membership", "stack", "role", "source", "created_at")),
-    )
-
-
 def _lock(ids: list[int], *, if_group_mapped: int | None = None) -> list[Member]:
     """Lock the memberships in id order (two recomputes of overlapping members
     serialise instead of deadlocking) and read what deriving reads of them.
     if_group_mapped: only if that group has a mapping, else lock and read
     nothing (its members' access cannot have changed): one statement for both."""
-    sql = f"SELECT {_sql().member} " + _sql().lock.format(members=rawsql.placeholders(len(ids)))
+    m, gm = Membership, GroupMapping
+    names = ["id"] + [f.name for f in fields(Member) if f.name != "pk"]
+    sql = f"SELECT {', '.join(_col(m, name) for name in names)} FROM {_table(m)} WHERE {_col(m, 'id')} {_in(len(ids))}"
     params: list = list(ids)
     if if_group_mapped is not None:
-        sql += f" AND {_sql().mapped}"
+        sql += f" AND EXISTS (SELECT 1 FROM {_table(gm)} WHERE {_col(gm, 'group')} = %s)"
         params.append(if_group_mapped)
-    sql += f" ORDER BY {_column(Membership, 'id')}"
+    sql += f" ORDER BY {_col(m, 'id')}"
     if connection.features.has_select_for_update:
         sql += " " + connection.ops.for_update_sql()
     return [
@@ -208,16 +173,25 @@ def _lock(ids: list[int], *, if_group_mapped: int | None = None) -> list[Member]
 
 def _read_facts(organization_id: int, ids: list[int], rules: dict[int, MappingRule]):
     """The members' mapped groups, their DERIVED_SOURCE rows and, when an
-    all-stacks mapping needs them, the org's stacks (rule 3): one statement."""
-    members = rawsql.placeholders(len(ids))
+    all-stacks mapping needs them, the org's stacks (rule 3): one statement,
+    each row tagged with what it is."""
+    link, a = ScimGroupMember, StackAccess
     parts, params = [], []
     if rules:
-        parts.append(_sql().links.format(members=members, groups=rawsql.placeholders(len(rules))))
+        parts.append(
+            f"SELECT 0, {_col(link, 'membership')}, {_col(link, 'group')}, 0, 0 FROM {_table(link)} "
+            f"WHERE {_col(link, 'membership')} {_in(len(ids))} AND {_col(link, 'group')} {_in(len(rules))}"
+        )
         params += [*ids, *rules]
-    parts.append(_sql().held.format(members=members))
+    parts.append(
+        f"SELECT 1, {_col(a, 'membership')}, {_col(a, 'id')}, {_col(a, 'stack')}, {_col(a, 'role')} FROM {_table(a)} "
+        f"WHERE {_col(a, 'membership')} {_in(len(ids))} AND {_col(a, 'source')} = %s"
+    )
     params += [*ids, DERIVED_SOURCE]
     if any(rule.all_stacks_role_id is not None for rule in rules.values()):
-        parts.append(_sql().stacks)
+        parts.append(
+            f"SELECT 2, 0, {_col(Stack, 'id')}, 0, 0 FROM {_table(Stack)} WHERE {_col(Stack, 'organization')} = %s"
+        )
         params.append(organization_id)
     groups_of: dict[int, set[int]] = defaultdict(set)
     held: dict[int, dict[tuple[int, int], int]] = defaultdict(dict)  # member -> (stack, role) -> row id
@@ -232,22 +206,34 @@ def _read_facts(organization_id: int, ids: list[int], rules: dict[int, MappingRu
     return groups_of, held, frozenset(stack_ids)
 
 
+def _delete_grants(row_ids: list[int]) -> None:
+    a = StackAccess
+    rawsql.write(f"DELETE FROM {_table(a)} WHERE {_col(a, 'id', bare=True)} {_in(len(row_ids))}", row_ids)
+
+
 def _insert_grants(rows: list[tuple[int, int, int]]) -> None:
     """New DERIVED_SOURCE rows (membership, stack, role), in one statement; a
     grant a concurrent recompute inserted first is kept (conflicts ignored)."""
     if connection.vendor != "postgresql":
-        # ignore_conflicts: a concurrent recompute may have inserted the same grant.
         StackAccess.objects.bulk_create(
             (StackAccess(membership_id=m, stack_id=s, role_id=r, source=DERIVED_SOURCE) for m, s, r in rows),
             batch_size=1000, ignore_conflicts=True,
         )
         return
+    a = StackAccess
+    columns = ", ".join(_col(a, name, bare=True) for name in ("membership", "stack", "role", "source", "created_at"))
     membership_ids, stack_ids, role_ids = (list(column) for column in zip(*rows))
     rawsql.write(
-        f"INSERT INTO {_sql().access_table} ({_sql().access_columns}) "
-        "SELECT unnest(%s::bigint[]), unnest(%s::bigint[]), unnest(%s::bigint[]), %s, %s ON CONFLICT DO NOTHING",
+        f"INSERT INTO {_table(a)} ({columns}) SELECT unnest(%s::bigint[]), unnest(%s::bigint[]), "
+        "unnest(%s::bigint[]), %s, %s ON CONFLICT DO NOTHING",
         [membership_ids, stack_ids, role_ids, DERIVED_SOURCE, timezone.now()],
     )
+
+
+def _set_role(role: str, membership_ids: list[int]) -> None:
+    m = Membership
+    sql = f"UPDATE {_table(m)} SET {_col(m, 'role', bare=True)} = %s WHERE {_col(m, 'id', bare=True)} "
+    rawsql.write(sql + _in(len(membership_ids)), [role, *membership_ids])
 
 
 def _apply_batch(organization: Organization, memberships: list, *, actor: Actor) -> int:
@@ -292,19 +278,11 @@ def _apply_batch(organization: Organization, memberships: list, *, actor: Actor)
         after = {"role": derived.org_role, "stack_roles": sorted(map(list, derived.stack_roles))}
         entries.append((m.pk, m.scim_username, before, after))
     if remove_ids:
-        rawsql.write(
-            f"DELETE FROM {_sql().access_table} WHERE {_sql().access_pk} IN ({rawsql.placeholders(len(remove_ids))})",
-            remove_ids,
-        )
+        _delete_grants(remove_ids)
     if to_add:
         _insert_grants(to_add)
-    # One UPDATE per resulting role (at most three), not one per member.
-    for role, role_ids in sorted(new_roles.items()):
-        rawsql.write(
-            f"UPDATE {_sql().membership_table} SET {_sql().membership_role} = %s "
-            f"WHERE {_sql().membership_pk} IN ({rawsql.placeholders(len(role_ids))})",
-            [role, *role_ids],
-        )
+    for role, role_ids in sorted(new_roles.items()):  # one UPDATE per resulting role (at most three)
+        _set_role(role, role_ids)
     return audit.record_each(organization, actor, ACCESS_RECOMPUTE, MEMBERSHIP_TARGET, entries)
 
 
