@@ -220,11 +220,12 @@ def test_two_recomputes_of_one_org_at_once_end_consistent(env):
 
 
 def test_parallel_patches_of_two_mapped_groups_sharing_people_both_apply(env):
-    """Two groups, each pushed in parallel with the same people (Okta pushes
-    every group of a user at once). Each request links the people to its group
-    (the link's foreign key share-locks each membership row) and then locks them
-    for the access recompute: that lock must not wait on the other request's
-    share locks, or the two would deadlock. Both apply, and access follows."""
+    """Two mapped groups pushed in parallel with the same people (Okta pushes
+    every group of a user at once): each request locks its own group, then the
+    same memberships for the access recompute. Those are locked in id order and
+    read after the lock, so the requests serialise there (no deadlock) and the
+    later one derives from the earlier one's committed links: both apply, and
+    every member ends with what both groups grant."""
     org, token, stack = env
     people = bulk_members(org, 40, prefix="shared")
     admins = ScimGroup.objects.create(organization=org, display_name="Admins")
