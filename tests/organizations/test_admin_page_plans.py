@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from organizations.models import AuditEvent, Membership, MembershipEmail, Organization
+from organizations.models import AuditEvent, Membership, MembershipEmail, Organization, User
 from scim.models import ProvisioningEvent, ScimGroup
 from tests import builders
 from tests.builders import grow_org
@@ -110,3 +110,55 @@ def test_admin_pages_read_a_new_org_through_its_indexes(client, unanalyzed_org):
     indexes, walks = scans(scim, "scim_provisioningevent")
     assert not walks, scim
     assert indexes & {"provevent_org_time_idx", "provevent_org_writes_idx"} and not indexes & ALL_ORGS_BY_TIME, indexes
+
+
+
+def buffers(plans: list[dict]) -> int:
+    return sum(p.get("Shared Hit Blocks", 0) + p.get("Shared Read Blocks", 0) for p in plans)
+
+
+@pytest.fixture
+def grown_after_vacuum(transactional_db, client):
+    """The database as autovacuum leaves it (other orgs vacuumed and analyzed:
+    the trigram indexes' own statistics are set by VACUUM only), then a new org
+    grown by SCIM with neither: what an identity provider's first import looks like."""
+    for _ in range(OTHER_ORGS):
+        grow_org(builders.make_org(), 0, OTHER_ROWS)
+    with connection.cursor() as cursor:
+        for model in (Membership, MembershipEmail, User, Organization):
+            cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    org = builders.make_org("Growing", owner_email="owner@growing.example")
+    grow_org(org, 0, NEW_ORG_ROWS)
+    client.force_login(Membership.objects.get(organization=org, role="owner").user)
+    return org
+
+
+# A substring of 11 userNames in each org (x99, x990-x999 of a batch of 3,000 or
+# 6,000) and one in each for the picker's: the trigram indexes find those few
+# without reading the org, as a search for one person's e-mail.
+TRIGRAM_INDEXES = {"membership_username_trgm", "membership_name_trgm"}
+# Reading the new org through an (organization, ...) index and filtering each
+# member costs a buffer per ~50 members and a LIKE per member; the matches cost
+# a few pages of the indexes and one per row found.
+MAX_SEARCH_BUFFERS = 300
+
+
+def search_urls(org) -> list[str]:
+    member = Membership.objects.filter(organization=org, scim_managed=True).order_by("-pk").first()
+    members = reverse("admin:org-settings-members", args=[org.uid])
+    return [members + "?q=x99", members + f"?q={member.scim_username}",
+            reverse("admin:member-picker", args=[org.uid]) + "?term=x999"]
+
+
+def test_searching_a_new_org_reads_the_trigram_indexes_not_the_org(client, grown_after_vacuum):
+    for url in search_urls(grown_after_vacuum):
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        searches = [q["sql"] for q in ctx.captured_queries if " LIKE " in q["sql"]]
+        assert len(searches) == 2, url  # the capped count and the page
+        for sql in searches:
+            plan = explain(sql)
+            indexes, walks = scans([plan], "organizations_membership")
+            assert not walks, (url, plan)
+            assert indexes == TRIGRAM_INDEXES or indexes == TRIGRAM_INDEXES | {"organizations_membership_user_id_a8e72055"}, (url, indexes)
+            assert buffers([plan]) < MAX_SEARCH_BUFFERS, (url, buffers([plan]), plan)
