@@ -170,6 +170,7 @@ def activity_context(request: HttpRequest, org: Organization) -> dict:
         "activity_all": show_all,
         "provisioning_lines": lines,
         "provisioning_count": f"{count[0]:,}+" if count[1] else f"{count[0]:,}",
+        "provisioning_count_number": count[0],
         "provisioning_next_query": next_query,
         "provisioning_first_query": "?" + urlencode(params) if before else "",
         "provisioning_filtered": bool(params),

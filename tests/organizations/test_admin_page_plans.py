@@ -137,6 +137,9 @@ def grown_after_vacuum(transactional_db, client):
 # 6,000) and one in each for the picker's: the trigram indexes find those few
 # without reading the org, as a search for one person's e-mail.
 TRIGRAM_INDEXES = {"membership_username_trgm", "membership_name_trgm"}
+# The membership indexes that start with the org: read for a search, they walk it.
+ORG_INDEXES = {"membership_org_id_idx", "membership_org_role_idx", "membership_unique_person_per_org",
+               "membership_username_ci_unique_per_org", "membership_extid_ci_idx"}
 # Reading the new org through an (organization, ...) index and filtering each
 # member costs a buffer per ~50 members and a LIKE per member; the matches cost
 # a few pages of the indexes and one per row found.
@@ -158,7 +161,9 @@ def test_searching_a_new_org_reads_the_trigram_indexes_not_the_org(client, grown
         assert len(searches) == 2, url  # the capped count and the page
         for sql in searches:
             plan = explain(sql)
-            indexes, walks = scans([plan], "organizations_membership")
+            _, walks = scans([plan], "organizations_membership")
             assert not walks, (url, plan)
-            assert indexes == TRIGRAM_INDEXES or indexes == TRIGRAM_INDEXES | {"organizations_membership_user_id_a8e72055"}, (url, indexes)
+            # Bitmap index scans name their index, not their table.
+            indexes = {n["Index Name"] for n in nodes(plan) if "Index Name" in n}
+            assert TRIGRAM_INDEXES <= indexes and not indexes & ORG_INDEXES, (url, indexes)
             assert buffers([plan]) < MAX_SEARCH_BUFFERS, (url, buffers([plan]), plan)
