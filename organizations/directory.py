@@ -8,7 +8,7 @@ shorter than MIN_SEARCH_LENGTH have no trigram and are refused on the Members
 tab (a picker matches them as the start of the userName, a range of the
 (organization, lower(userName)) index).
 
-A searched statement compares the org as `(SELECT %s)` (ORG_PARAM): PostgreSQL
+A searched statement compares the org as `(SELECT %s)` (paging.in_org): PostgreSQL
 plans it as a parameter whose value it does not look up in its statistics, so
 it costs the org as an average one. Compared plainly, an org the statistics do
 not know yet (a new org an identity provider is growing, not analyzed until a
@@ -20,26 +20,23 @@ userName order, stopping at a page, is the right plan."""
 from __future__ import annotations
 
 from django import forms
-from django.db.models import BigIntegerField, Func, Q, QuerySet, TextField
-from django.db.models.expressions import RawSQL
+from django.db.models import Func, Q, QuerySet, TextField
 from django.db.models.functions import Lower
 
 from .models import Membership, Organization, OrgRole, User
-from .paging import Page, capped_count, paginate
+from .paging import Page, capped_count, in_org, paginate
 
 MIN_SEARCH_LENGTH = 3
 # Below this many matches a search sorts them itself (a few thousand rows from
 # the trigram index); above it, walking the userName index in order finds a
 # page of matches quickly because they are dense.
 SORT_MATCHES_BELOW = 2000
-# The org as a parameter the planner does not look up in its statistics (above).
-ORG_PARAM = "SELECT %s"
 
 
 def searched_members(org: Organization) -> QuerySet:
-    """The org's memberships, the org compared as ORG_PARAM: for statements that
-    search, so that the trigram indexes stay the cheaper plan in any org."""
-    return Membership.objects.filter(organization_id=RawSQL(ORG_PARAM, (org.pk,), output_field=BigIntegerField()))
+    """The org's memberships, the org compared as a parameter (paging.in_org): for
+    statements that search, so that the trigram indexes stay the cheaper plan in any org."""
+    return Membership.objects.filter(in_org(org))
 
 
 class NameText(Func):

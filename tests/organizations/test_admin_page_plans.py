@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from organizations.models import AuditEvent, Membership, MembershipEmail, Organization, User
+from organizations.paging import TRAIL_COUNT_CAP
 from scim.models import ProvisioningEvent, ScimGroup
 from tests import builders
 from tests.builders import grow_org
@@ -69,6 +70,12 @@ def scans(plans: list[dict], table: str) -> tuple[set[str], list[str]]:
     return indexes, walks
 
 
+def rows_read(plans: list[dict], table: str) -> int:
+    """The most rows one scan of `table` read (returned or filtered out)."""
+    return max(((n.get("Actual Rows", 0) + n.get("Rows Removed by Filter", 0)) * n.get("Actual Loops", 1)
+                for plan in plans for n in nodes(plan) if n.get("Relation Name") == table), default=0)
+
+
 @pytest.fixture
 def unanalyzed_org(client):
     for _ in range(OTHER_ORGS):  # the rest of the database, analyzed
@@ -99,6 +106,10 @@ def test_admin_pages_read_a_new_org_through_its_indexes(client, unanalyzed_org):
     indexes, walks = scans(audit, "organizations_auditevent")
     assert not walks, audit
     assert "audit_org_time_idx" in indexes and not indexes & ALL_ORGS_BY_TIME, indexes
+    # Its count stops at the trail's cap: each entry counted is a table row read
+    # where VACUUM has not marked the pages all-visible.
+    counts = [p for p in audit if p["Node Type"] == "Aggregate"]
+    assert counts and rows_read(counts, "organizations_auditevent") == TRAIL_COUNT_CAP + 1 < NEW_ORG_ROWS, counts
 
     kind = plans_of(client, reverse("admin:org-settings-audit", args=[org.uid]) + "?kind=members",
                     "organizations_auditevent")
@@ -110,6 +121,10 @@ def test_admin_pages_read_a_new_org_through_its_indexes(client, unanalyzed_org):
     indexes, walks = scans(scim, "scim_provisioningevent")
     assert not walks, scim
     assert indexes & {"provevent_org_time_idx", "provevent_org_writes_idx"} and not indexes & ALL_ORGS_BY_TIME, indexes
+    everything = plans_of(client, reverse("admin:org-settings-scim", args=[org.uid]) + "?activity=all",
+                          "scim_provisioningevent")
+    counts = [p for p in everything if p["Node Type"] == "Aggregate"]
+    assert counts and rows_read(counts, "scim_provisioningevent") == TRAIL_COUNT_CAP + 1 < NEW_ORG_ROWS, counts
 
 
 
