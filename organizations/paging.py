@@ -9,8 +9,7 @@ A trail (the Audit log tab, the SCIM tab's provisioning activity) counts up to
 TRAIL_COUNT_CAP only. Its entries are read newest first through an (organization,
 time) index, and counting them is an index-only scan only where VACUUM has marked
 the table's pages all-visible; in an org an identity provider is growing, it is
-not, and a count of 10,000 entries visited 10,000 table rows (30,000 buffers, 2.4x
-the page's time at 20,000 members). "500+" says as much to someone reading a trail
+not, and a count of 10,000 entries visited 10,000 table rows. "500+" says as much to someone reading a trail
 newest first, and a page past it says what it has seen ("551–600 of 601+"), and
 the exact total on the last page."""
 from __future__ import annotations
