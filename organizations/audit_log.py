@@ -36,7 +36,7 @@ from .audit_actions import (
     STACK_CREATE, STACK_DELETE, STACK_RENAME, STACK_ROLE_CREATE, STACK_ROLE_DELETE, STACK_ROLE_RENAME,
 )
 from .models import ActorType, AuditEvent, Organization, OrgRole, Plan
-from .paging import Page, paginate
+from .paging import TRAIL_COUNT_CAP, Page, paginate
 
 Words = dict[str, str]
 Sentence = Union[str, Callable[[AuditEvent, Words], str]]
@@ -371,8 +371,8 @@ def events_of(org: Organization, kind: str = "") -> QuerySet[AuditEvent]:
 
 def audit_page(org: Organization, kind: str, number) -> tuple[Page, list[Entry]]:
     """One page of entries and their sentences: two statements (the rows and a
-    capped count) whatever the size of the org's trail."""
-    page = paginate(events_of(org, kind), number, params={"kind": kind})
+    count capped at TRAIL_COUNT_CAP) whatever the size of the org's trail."""
+    page = paginate(events_of(org, kind), number, params={"kind": kind}, cap=TRAIL_COUNT_CAP)
     for event in page.rows:
         event.organization = org  # the sentences name it without another query
     return page, [Entry(e, sentence(e)) for e in page.rows]

@@ -3,8 +3,20 @@ member pickers, each at the cost of one page.
 
 Search matches a substring of the userName (the e-mail, for people added by
 hand) or of the name, lowercased, or a whole account e-mail. On PostgreSQL, trigram indexes on exactly
-these expressions (migration 0005) answer it without reading the org; terms
-shorter than MIN_SEARCH_LENGTH have no trigram and are refused."""
+these expressions (migration 0006) answer it without reading the org; terms
+shorter than MIN_SEARCH_LENGTH have no trigram and are refused on the Members
+tab (a picker matches them as the start of the userName, a range of the
+(organization, lower(userName)) index).
+
+A searched statement compares the org as `(SELECT %s)` (paging.in_org): PostgreSQL
+plans it as a parameter whose value it does not look up in its statistics, so
+it costs the org as an average one. Compared plainly, an org the statistics do
+not know yet (a new org an identity provider is growing, not analyzed until a
+tenth of the table changed) looks as if it held a row or two, and reading it
+whole through its (organization, ...) index, filtering every member, looks
+cheaper than the trigram index: the search then cost what the org holds. Filters
+without a search term keep the plain comparison: for them walking the org in
+userName order, stopping at a page, is the right plan."""
 from __future__ import annotations
 
 from django import forms
@@ -12,13 +24,19 @@ from django.db.models import Func, Q, QuerySet, TextField
 from django.db.models.functions import Lower
 
 from .models import Membership, Organization, OrgRole, User
-from .paging import Page, capped_count, paginate
+from .paging import Page, capped_count, in_org, paginate
 
 MIN_SEARCH_LENGTH = 3
 # Below this many matches a search sorts them itself (a few thousand rows from
 # the trigram index); above it, walking the userName index in order finds a
 # page of matches quickly because they are dense.
 SORT_MATCHES_BELOW = 2000
+
+
+def searched_members(org: Organization) -> QuerySet:
+    """The org's memberships, the org compared as a parameter (paging.in_org): for
+    statements that search, so that the trigram indexes stay the cheaper plan in any org."""
+    return Membership.objects.filter(in_org(org))
 
 
 class NameText(Func):
@@ -83,7 +101,7 @@ class MemberFilterForm(forms.Form):
 
 
 def filter_members(org: Organization, params: dict[str, str]) -> QuerySet:
-    qs = Membership.objects.filter(organization=org)
+    qs = searched_members(org) if params.get("q") else Membership.objects.filter(organization=org)
     if params.get("role"):
         qs = qs.filter(role=params["role"])
     if params.get("status") == "active":
@@ -117,7 +135,7 @@ def member_choices(org: Organization, term: str, offset: int = 0, limit: int = 2
                    exclude_owner: bool = False, active_only: bool = False) -> list[Membership]:
     """Members for a picker: `limit` of them from `offset`, matching `term`
     (empty: in userName order). Always scoped to `org`."""
-    qs = Membership.objects.filter(organization=org)
+    qs = searched_members(org) if term.strip() else Membership.objects.filter(organization=org)
     if exclude_owner:
         qs = qs.exclude(role=OrgRole.OWNER)
     if active_only:

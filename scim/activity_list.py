@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 
 from organizations.models import Organization
-from organizations.paging import capped_count
+from organizations.paging import TRAIL_COUNT_CAP, capped_count
 
 from .activity import flush, prune
 from .models import AppInstallation, ProvisioningEvent, ProvisioningOutcome
@@ -152,7 +152,7 @@ def activity_context(request: HttpRequest, org: Organization) -> dict:
         events = events.filter(installation__isnull=True)
     elif data.get("app"):
         events = events.filter(installation_id=data["app"])
-    count = capped_count(events)
+    count = capped_count(events, TRAIL_COUNT_CAP)
     before = data.get("before")
     if before:
         when, pk = before
@@ -170,6 +170,7 @@ def activity_context(request: HttpRequest, org: Organization) -> dict:
         "activity_all": show_all,
         "provisioning_lines": lines,
         "provisioning_count": f"{count[0]:,}+" if count[1] else f"{count[0]:,}",
+        "provisioning_count_number": count[0],
         "provisioning_next_query": next_query,
         "provisioning_first_query": "?" + urlencode(params) if before else "",
         "provisioning_filtered": bool(params),

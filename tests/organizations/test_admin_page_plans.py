@@ -13,7 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from organizations.models import AuditEvent, Membership, MembershipEmail, Organization
+from organizations.models import AuditEvent, Membership, MembershipEmail, Organization, User
+from organizations.paging import TRAIL_COUNT_CAP
 from scim.models import ProvisioningEvent, ScimGroup
 from tests import builders
 from tests.builders import grow_org
@@ -69,6 +70,12 @@ def scans(plans: list[dict], table: str) -> tuple[set[str], list[str]]:
     return indexes, walks
 
 
+def rows_read(plans: list[dict], table: str) -> int:
+    """The most rows one scan of `table` read (returned or filtered out)."""
+    return max(((n.get("Actual Rows", 0) + n.get("Rows Removed by Filter", 0)) * n.get("Actual Loops", 1)
+                for plan in plans for n in nodes(plan) if n.get("Relation Name") == table), default=0)
+
+
 @pytest.fixture
 def unanalyzed_org(client):
     for _ in range(OTHER_ORGS):  # the rest of the database, analyzed
@@ -99,6 +106,10 @@ def test_admin_pages_read_a_new_org_through_its_indexes(client, unanalyzed_org):
     indexes, walks = scans(audit, "organizations_auditevent")
     assert not walks, audit
     assert "audit_org_time_idx" in indexes and not indexes & ALL_ORGS_BY_TIME, indexes
+    # Its count stops at the trail's cap: each entry counted is a table row read
+    # where VACUUM has not marked the pages all-visible.
+    counts = [p for p in audit if p["Node Type"] == "Aggregate"]
+    assert counts and rows_read(counts, "organizations_auditevent") == TRAIL_COUNT_CAP + 1 < NEW_ORG_ROWS, counts
 
     kind = plans_of(client, reverse("admin:org-settings-audit", args=[org.uid]) + "?kind=members",
                     "organizations_auditevent")
@@ -110,3 +121,77 @@ def test_admin_pages_read_a_new_org_through_its_indexes(client, unanalyzed_org):
     indexes, walks = scans(scim, "scim_provisioningevent")
     assert not walks, scim
     assert indexes & {"provevent_org_time_idx", "provevent_org_writes_idx"} and not indexes & ALL_ORGS_BY_TIME, indexes
+    everything = plans_of(client, reverse("admin:org-settings-scim", args=[org.uid]) + "?activity=all",
+                          "scim_provisioningevent")
+    counts = [p for p in everything if p["Node Type"] == "Aggregate"]
+    assert counts and rows_read(counts, "scim_provisioningevent") == TRAIL_COUNT_CAP + 1 < NEW_ORG_ROWS, counts
+
+
+
+def buffers(plans: list[dict]) -> int:
+    return sum(p.get("Shared Hit Blocks", 0) + p.get("Shared Read Blocks", 0) for p in plans)
+
+
+@pytest.fixture
+def grown_after_vacuum(transactional_db, client):
+    """The database as autovacuum leaves it (other orgs vacuumed and analyzed:
+    the trigram indexes' own statistics are set by VACUUM only), then a new org
+    grown by SCIM with neither: what an identity provider's first import looks like."""
+    for _ in range(OTHER_ORGS):
+        grow_org(builders.make_org(), 0, OTHER_ROWS)
+    with connection.cursor() as cursor:
+        for model in (Membership, MembershipEmail, User, Organization):
+            cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    org = builders.make_org("Growing", owner_email="owner@growing.example")
+    grow_org(org, 0, NEW_ORG_ROWS)
+    client.force_login(Membership.objects.get(organization=org, role="owner").user)
+    return org
+
+
+# A substring of 11 userNames in each org (x99, x990-x999 of a batch of 3,000 or
+# 6,000) and one in each for the picker's: the trigram indexes find those few
+# without reading the org, as a search for one person's e-mail.
+TRIGRAM_INDEXES = {"membership_username_trgm", "membership_name_trgm"}
+# The membership indexes that start with the org: read for a search, they walk it.
+ORG_INDEXES = {"membership_org_id_idx", "membership_org_role_idx", "membership_unique_person_per_org",
+               "membership_username_ci_unique_per_org", "membership_extid_ci_idx"}
+# Reading the new org through an (organization, ...) index and filtering each
+# member costs a buffer per ~50 members and a LIKE per member; the matches cost
+# a few pages of the indexes and one per row found.
+MAX_SEARCH_BUFFERS = 300
+
+
+def org_reads(plan: dict, under_and: bool = False) -> list[str]:
+    """Scans of an index that starts with the org, other than one ANDed with
+    the trigram matches (that reads the org's index entries, a few pages,
+    never its rows)."""
+    found = []
+    if plan.get("Index Name") in ORG_INDEXES and not under_and:
+        found.append(plan["Index Name"])
+    for child in plan.get("Plans", []):
+        found += org_reads(child, plan["Node Type"] == "BitmapAnd")
+    return found
+
+
+def search_urls(org) -> list[str]:
+    member = Membership.objects.filter(organization=org, scim_managed=True).order_by("-pk").first()
+    members = reverse("admin:org-settings-members", args=[org.uid])
+    return [members + "?q=x99", members + f"?q={member.scim_username}",
+            reverse("admin:member-picker", args=[org.uid]) + "?term=x999"]
+
+
+def test_searching_a_new_org_reads_the_trigram_indexes_not_the_org(client, grown_after_vacuum):
+    for url in search_urls(grown_after_vacuum):
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        searches = [q["sql"] for q in ctx.captured_queries if " LIKE " in q["sql"]]
+        assert len(searches) == 2, url  # the capped count and the page
+        for sql in searches:
+            plan = explain(sql)
+            _, walks = scans([plan], "organizations_membership")
+            assert not walks, (url, plan)
+            # Bitmap index scans name their index, not their table.
+            indexes = {n["Index Name"] for n in nodes(plan) if "Index Name" in n}
+            assert TRIGRAM_INDEXES <= indexes, (url, indexes)
+            assert not org_reads(plan), (url, plan)
+            assert buffers([plan]) < MAX_SEARCH_BUFFERS, (url, buffers([plan]), plan)

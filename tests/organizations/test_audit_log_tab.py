@@ -161,3 +161,25 @@ def test_the_tab_is_listed_among_the_settings_tabs(client, org, owner):
     client.force_login(owner.user)
     page = client.get(reverse("admin:org-settings", args=[org.uid])).content.decode()
     assert f'href="{audit_url(org)}"' in page and ">Audit log</a>" in page
+
+
+def pager_text(response) -> str:
+    found = re.search(r'<nav class="paginator orgdesk-pager" id="audit-pager"[^>]*>(.*?)</nav>',
+                      response.content.decode(), re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
+
+def test_the_count_stops_at_the_trail_cap_and_pages_past_it_say_what_they_saw(client, org, owner, monkeypatch):
+    """A trail counts up to TRAIL_COUNT_CAP entries only (in an org whose rows were
+    not vacuumed yet, each entry counted is a table row read); the pages past it
+    keep going, each saying how many entries it has seen, the last one exactly."""
+    monkeypatch.setattr("organizations.audit_log.TRAIL_COUNT_CAP", PAGE_SIZE + 10)
+    client.force_login(owner.user)
+    add_events(org, PAGE_SIZE * 2 + 3)  # + the org's creation and the owner's sign-in: 105 entries
+    first = client.get(audit_url(org))
+    assert "Audit log (60+)" in first.content.decode()
+    assert pager_text(first) == "1–50 of 60+ · page 1 Next ›"
+    second = client.get(audit_url(org), {"page": 2})
+    assert pager_text(second) == "51–100 of 101+ · page 2 ‹ Previous Next ›"
+    last = client.get(audit_url(org), {"page": 3})
+    assert pager_text(last) == "101–105 of 105 · page 3 of 3 ‹ Previous"
