@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 
 from tests import builders, workers
+from tests.hardening import figures
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,6 +98,26 @@ def pytest_runtest_setup(item):
         if capability in must:
             pytest.fail(f"ORGDESK_REQUIRE includes {capability!r} but it is missing: {reason}", pytrace=False)
         pytest.skip(reason)
+
+
+_FIGURES_FROM_WORKERS: figures.Figures = {}
+
+
+def pytest_sessionfinish(session):
+    """A pytest-xdist worker hands its hardening figures to the controller."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["hardening"] = figures.counted()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    figures.add(_FIGURES_FROM_WORKERS, getattr(node, "workeroutput", {}).get("hardening", {}))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The hardening figures of the suites that ran, here or in the workers."""
+    for line in figures.lines(figures.add(figures.counted(), _FIGURES_FROM_WORKERS)):
+        terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(hookwrapper=True)

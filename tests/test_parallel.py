@@ -10,6 +10,7 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from tests.conftest import clear_cache
+from tests.hardening import figures
 from tests.parallel import isolate
 
 
@@ -62,3 +63,15 @@ def test_clearing_a_prefixed_redis_cache_leaves_other_prefixes_alone(redis_cache
         assert [redis_cache.get(key) for key in others] == [b"1", b"1"]
     finally:
         redis_cache.delete(*others)
+
+
+def test_the_hardening_figures_of_two_processes_are_summed():
+    total = {}
+    figures.add(total, {"fuzz": {"inputs": 3, "refused": 2, "accepted": 1, "server_errors": 0}})
+    figures.add(total, {"fuzz": {"inputs": 4, "refused": 4, "accepted": 0, "server_errors": 0},
+                        "crash": {"worker_kills": 1}})
+    assert figures.lines(total) == [
+        "hardening: 7 hostile SCIM inputs tried: 6 refused with 4xx SCIM errors, 1 accepted, 0 server errors",
+        "hardening: 1 Celery pool process(es) SIGKILLed mid-recompute",
+    ]
+    assert figures.lines({}) == []
