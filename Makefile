@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist); `make test PYTEST_WORKERS=0` runs the suite in one.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test install worker beat cluster-check bench clean
 
@@ -22,7 +24,7 @@ run: install
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 worker: install
 	$(VENV)/bin/celery -A config worker --loglevel INFO -Q $${CELERY_QUEUE:-orgdesk}

@@ -7,6 +7,8 @@ missing service, or any skip at all, is a failure."""
 from __future__ import annotations
 
 import os
+import re
+import socket
 import time
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 from django.conf import settings
 
 from tests import builders, workers
+from tests.hardening import figures
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,6 +100,26 @@ def pytest_runtest_setup(item):
         pytest.skip(reason)
 
 
+_FIGURES_FROM_WORKERS: figures.Figures = {}
+
+
+def pytest_sessionfinish(session):
+    """A pytest-xdist worker hands its hardening figures to the controller."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["hardening"] = figures.counted()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    figures.add(_FIGURES_FROM_WORKERS, getattr(node, "workeroutput", {}).get("hardening", {}))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The hardening figures of the suites that ran, here or in the workers."""
+    for line in figures.lines(figures.add(figures.counted(), _FIGURES_FROM_WORKERS)):
+        terminalreporter.write_line(line)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -108,13 +131,30 @@ def pytest_runtest_makereport(item, call):
             report.longrepr = f"skipped under ORGDESK_REQUIRE={os.environ.get('ORGDESK_REQUIRE')}: {report.longrepr}"
 
 
+def clear_cache() -> None:
+    """Empty the default cache. On Redis with a key prefix, only the keys under
+    that prefix: Django's clear() is FLUSHDB, which would also empty the caches
+    of the other test processes (pytest-xdist workers, tests/parallel.py) and
+    deployments sharing the database."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]
+    if not (isinstance(backend, RedisCache) and backend.key_prefix):
+        backend.clear()
+        return
+    client = backend._cache.get_client(write=True)
+    pattern = re.sub(r"([*?\[\]\\])", r"\\\1", backend.key_prefix) + ":*"
+    keys = list(client.scan_iter(match=pattern, count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Rate-limit and sign-in throttle counters live in the cache (Redis under
     .ci/run); each test starts with none, whatever the tests before it sent."""
-    from django.core.cache import cache
-
-    cache.clear()
+    clear_cache()
 
 
 @pytest.fixture
@@ -178,8 +218,12 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     reason = _missing("celery_worker")
     if reason:
         pytest.skip(reason)
+    # A node name of this process's own: under pytest-xdist each test process
+    # starts a worker on the same broker, and the ping below must hear this one.
+    node = f"orgdesk-test-{os.getpid()}@{socket.gethostname()}"
     proc, log = workers.start(
-        ["-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-c", "2"], workers.worker_env(), "celery-test-worker.log",
+        ["-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-c", "2", "-n", node], workers.worker_env(),
+        "celery-test-worker.log",
     )
     from config.celery import app
 
@@ -187,7 +231,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"Celery worker exited early; see {log.name}")
-        if app.control.ping(timeout=1):
+        if app.control.ping(destination=[node], timeout=1):
             break
     else:
         proc.terminate()

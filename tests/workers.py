@@ -33,8 +33,13 @@ def worker_env(**extra: str) -> dict[str, str]:
 
 
 def start(args: list[str], env: dict[str, str], log_name: str) -> tuple[subprocess.Popen, IO[str]]:
-    """`celery -A config worker` with `args`, its output in var/`log_name`."""
+    """`celery -A config worker` with `args`, its output in var/`log_name`
+    (var/celery-test-worker-gw0.log under pytest-xdist: one log per test process)."""
     (ROOT / "var").mkdir(exist_ok=True)
+    test_process = os.environ.get("PYTEST_XDIST_WORKER")
+    if test_process:
+        stem, dot, extension = log_name.rpartition(".")
+        log_name = f"{stem}-{test_process}{dot}{extension}" if dot else f"{log_name}-{test_process}"
     log = open(ROOT / "var" / log_name, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", *args, "--loglevel", "INFO"],
