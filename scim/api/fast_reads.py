@@ -118,6 +118,40 @@ def serve(request: HttpRequest, plan: Plan) -> HttpResponse:
 
 # --- authentication and counting: one Redis roundtrip ---------------------------
 
+# One Redis command for what every fast read asks of Redis: whether the token's
+# version still stands and, only if it does, the installation's rate-limit counters
+# (as scim.api.ratelimit counts them, on the same keys) and, for an unfiltered page,
+# the cached total. A script rather than a pipeline of six commands: the counters
+# are not touched when the version moved (the regular check then counts the
+# request itself, so nothing has to be taken back), and one command costs the
+# process a fraction of what packing and parsing six did.
+# KEYS: version, second counter, minute counter, previous minute counter[, total].
+# ARGV: the version the token was remembered with, burst cap, per-minute limit (0: off).
+_SCRIPT = """
+local version = redis.call('GET', KEYS[1])
+if version ~= ARGV[1] then return {0} end
+local second, minute, previous, total = 0, 0, false, false
+if ARGV[2] ~= '0' then
+  second = redis.call('INCR', KEYS[2])
+  redis.call('EXPIRE', KEYS[2], 2)
+end
+if ARGV[3] ~= '0' then
+  minute = redis.call('INCR', KEYS[3])
+  redis.call('EXPIRE', KEYS[3], 120)
+  previous = redis.call('GET', KEYS[4])
+end
+if KEYS[5] then total = redis.call('GET', KEYS[5]) end
+return {1, second, minute, previous, total}
+"""
+_scripts: dict[int, tuple[object, object]] = {}  # id(client) -> (client, its registered script)
+
+
+def _script(client):
+    found = _scripts.get(id(client))
+    if found is None or found[0] is not client:
+        found = _scripts[id(client)] = (client, client.register_script(_SCRIPT))
+    return found[1]
+
 
 def _authenticate(request: HttpRequest, plan: Plan) -> HttpResponse | None:
     """As scim.api.auth.check_request (None: go on), in one Redis roundtrip when
@@ -132,31 +166,29 @@ def _authenticate(request: HttpRequest, plan: Plan) -> HttpResponse | None:
     token, version = hit
     installation = token.installation
     total_key = totals.redis_key(totals.USERS, installation.organization_id) if plan.kind == PAGE else None
-    count = None
+    count = ratelimit.request_count(installation.pk)
+    if count is None:
+        keys = [tokens.auth_version_key(), "-", "-", "-"]
+        args = [version, 0, 0]
+    else:
+        keys = [tokens.auth_version_key(), count.second_key, count.minute_key, count.previous_minute_key]
+        args = [version, max(count.burst, 0), max(count.per_minute, 0)]
+    if total_key is not None:
+        keys.append(total_key)
     try:
-        pipe = client.pipeline(transaction=False)
-        pipe.get(tokens.auth_version_key())
-        count = ratelimit.queue_request_count(pipe, installation.pk)
-        if total_key is not None:
-            pipe.get(total_key)
-        replies = pipe.execute()
+        reply = _script(client)(keys=keys, args=args)
     except Exception:  # Redis unreachable: the regular check decides (and fails open)
         return auth.check_request(request, plan.org_uid)
-    if replies[0] != version:  # something about the token changed: take the count back, check again
-        if count is not None:
-            try:
-                count.undo(client)
-            except Exception:
-                pass
+    if not reply[0]:  # something about the token changed (nothing was counted): check again
         return auth.check_request(request, plan.org_uid)
     request.scim_token = token
     request.scim_installation = installation
     request.scim_org = installation.organization
     if total_key is not None:
-        request._scim_cached_total = replies[-1]
+        request._scim_cached_total = reply[4]
     if count is not None:
         try:
-            decision = count.decide(client, replies[1:])
+            decision = count.decide_counts(client, reply[1], reply[2], reply[3])
         except Exception:
             decision = ratelimit.ALLOW  # as check_installation: the limits fail open
         if not decision.allowed:

@@ -270,7 +270,7 @@ def test_each_hot_read_is_one_statement_once_the_token_is_remembered(scim, org, 
 @pytest.mark.redis
 @pytest.mark.parametrize("read", READS)
 def test_each_hot_read_is_one_redis_roundtrip(redis_cache, scim, org, read, monkeypatch, served):
-    """Token version, rate limit counters and the cached total: one pipeline."""
+    """Token version, rate limit counters and the cached total: one script call."""
     import redis
 
     member = people(org, 3)[0]
@@ -283,13 +283,35 @@ def test_each_hot_read_is_one_redis_roundtrip(redis_cache, scim, org, read, monk
 
         def counted(self, *args, _original=original, _name=name, **kwargs):
             if not isinstance(self, redis.client.Pipeline) or _name == "execute":
-                sent.append(_name)
+                sent.append(args[0] if _name == "execute_command" else "pipeline")
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(cls, name, counted)
     sql = _statements(lambda: scim.get(path, query))
-    assert sent == ["execute"]
+    assert sent == ["EVALSHA"]
     assert len(sql) == (1 if connection.vendor == "postgresql" else 3)
+
+
+@pytest.mark.redis
+def test_the_script_counts_every_request_as_the_regular_check_does(redis_cache, scim, org, monkeypatch, served):
+    """Every fast read is counted on the installation's counters (the keys the
+    regular path counts on): the minute's count grows by one per request (the
+    burst cap's count too: test_the_rate_limit_still_answers_429)."""
+    from types import SimpleNamespace
+
+    from scim.api import ratelimit
+    from scim.models import AppInstallation
+
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_000.5))
+    member = people(org, 1)[0]
+    for _ in range(3):  # the token is remembered
+        assert scim.get(f"/Users/{member.pk}").status_code == 200
+    count = ratelimit.request_count(AppInstallation.objects.get(organization=org).pk)
+    before = int(redis_client().get(count.minute_key))
+    for _ in range(5):
+        assert scim.get("/Users", {"filter": f'userName eq "{member.scim_username}"'}).status_code == 200
+    assert int(redis_client().get(count.minute_key)) == before + 5
+    assert served[-5:] == [fast_reads.USER_NAME] * 5
 
 
 @pytest.mark.redis
