@@ -46,7 +46,7 @@ from . import auth, hostile, lookups, ratelimit, totals, user_documents, user_ro
 from . import constants as c
 from .adapter_base import document_urls
 from .errors import NotFound, response_for_exception
-from .filter_parser import Compare, ScimFilterError, parse
+from .filter_parser import MAX_FILTER_LENGTH, Compare, ScimFilterError, parse
 from .filters import USER_URN, user_filter_q
 from .listing import ListParams, list_document, parse_list_params
 from .values import strip_prefix
@@ -91,9 +91,21 @@ def plan(request: HttpRequest) -> Plan | None:
     return Plan(found[0], match["org_uid"], params, found[1]) if found else None
 
 
+# The filter as identity providers send it: a plain quoted value (no escape, no
+# control character), which reads the same whatever parses it. Anything else is
+# parsed (scim.api.filter_parser).
+_PLAIN_KEY_EQ = re.compile(
+    r'\s*(?:urn:ietf:params:scim:schemas:core:2\.0:user:)?(username|externalid)\s+eq\s+"([^"\\\x00-\x1f]*)"\s*\Z',
+    re.IGNORECASE | re.ASCII,  # attribute names fold as ASCII: "uſerName" is no userName
+)
+
+
 def _key_eq(filter_string: str) -> tuple[str, str] | None:
     """(USER_NAME or EXTERNAL_ID, value) for exactly `userName eq "…"` or
     `externalId eq "…"` (core schema URN allowed) with a string value."""
+    plain = _PLAIN_KEY_EQ.match(filter_string) if len(filter_string) <= MAX_FILTER_LENGTH else None
+    if plain is not None:
+        return _FILTERS[plain[1].lower()], plain[2]
     try:
         node = parse(filter_string)
     except ScimFilterError:

@@ -47,18 +47,22 @@ def _member_sql(vendor: str, by: str, descending: bool = False, groups: bool = T
     org = MEMBER.column("organization")
     if by == "username":  # at most one row: no ORDER BY / LIMIT (scim.api.lookups)
         where = f"{org} = {ORG_PARAM} AND LOWER({MEMBER.column('scim_username')}) = LOWER(%s)"
-    elif by == "externalid":
-        # Case-exact, as the filter translation compares it (scim.api.filters), through
-        # the LOWER() index; not unique, so ordered by id and cut like any page.
-        where = f"{_EXTERNAL_ID_MATCH} ORDER BY {pk} LIMIT %s OFFSET %s"
     elif by == "id":
         where = f"{org} = {ORG_PARAM} AND {pk} = %s"
     else:
-        # The page is cut on ids alone (an index-only scan of (organization, id)),
-        # so the e-mail and group subqueries below run for its rows only, never
-        # for the OFFSET rows skipped before them.
+        # A page, or the `externalId eq` lookup (case-exact, as the filter translation
+        # compares it, scim.api.filters, through the LOWER() index; not unique, so
+        # cut like any page): the page is cut on ids alone (for a page an index-only
+        # scan of (organization, id)), so the e-mail and group subqueries below run
+        # for its rows only, never for the OFFSET rows skipped before them.
         order = f"ORDER BY {pk} {'DESC' if descending else 'ASC'}"
-        where = f"{pk} IN (SELECT {pk} FROM {qn(MEMBER.table)} WHERE {org} = %s {order} LIMIT %s OFFSET %s) {order}"
+        match = _EXTERNAL_ID_MATCH if by == "externalid" else f"{org} = %s"
+        ids = f"SELECT {pk} FROM {qn(MEMBER.table)} WHERE {match} {order} LIMIT %s OFFSET %s"
+        # On PostgreSQL the ids are an array read by primary key: the statement is
+        # prepared, and its generic plan (which knows neither LIMIT nor OFFSET)
+        # then stays the custom one; with `IN (ids)` it merge-joined the whole
+        # primary key index instead, so PostgreSQL kept planning every run.
+        where = f"{pk} = ANY(ARRAY({ids})) {order}" if vendor == "postgresql" else f"{pk} IN ({ids}) {order}"
     related = ""
     if vendor == "postgresql":
         e, link, name = EMAIL, GROUP_LINK, GROUP_NAME

@@ -3,6 +3,8 @@ path answers, keep its tenancy, errors, versions and limits, and cost one
 statement once the token is remembered."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -371,3 +373,20 @@ def test_a_connection_the_server_dropped_costs_the_read_nothing(redis_cache, org
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != pid
     assert served[-1] == fast_reads.ONE
+
+
+# --- the plain filter's shortcut ---------------------------------------------------
+
+
+@pytest.mark.parametrize("filter_", [
+    'userName eq "a@b.c"', 'USERNAME EQ "Ada@X.com"', ' userName  eq  "x" ', 'userName\teq\t"x"', 'externalId eq ""',
+    'urn:ietf:params:scim:schemas:core:2.0:User:userName eq "x"',
+    'URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:externalId eq "00u1"', 'userName eq "é ü\u2028\x7f"',
+    # left to the parser, which decides as before
+    'uſerName eq "x"', 'userName eq "a\\"b"', 'userName eq "a\\u00e9"', 'userName\u00a0eq "x"',
+    'userName eq "x" and active eq true', 'emails eq "x"', 'userName eq "x', 'userName eq x-y', "userName eq 5",
+])
+def test_the_plain_filter_shortcut_reads_what_the_parser_reads(filter_, monkeypatch):
+    fast = fast_reads._key_eq(filter_)
+    monkeypatch.setattr(fast_reads, "_PLAIN_KEY_EQ", re.compile(r"(?!)"))  # never matches: the parser decides
+    assert fast == fast_reads._key_eq(filter_)

@@ -230,8 +230,8 @@ def test_a_late_page_reads_e_mails_and_groups_of_its_own_rows_only(org):
         plan = cursor.fetchone()[0]
     plan = json.loads(plan) if isinstance(plan, str) else plan
 
-    def subplans(node):
-        if node.get("Subplan Name") or node.get("Parent Relationship") == "SubPlan":
+    def subplans(node):  # per row, as opposed to the page's ids (an InitPlan, run once)
+        if node.get("Parent Relationship") == "SubPlan":
             yield node
         for child in node.get("Plans", []):
             yield from subplans(child)
