@@ -1,7 +1,7 @@
 """One command for the scale benchmark (see benchmarks/README.md).
 
-PostgreSQL + gunicorn (workers = cores) + a Celery worker on Redis; wrk drives
-HTTP load from separate processes. Prints a table with every operation's
+PostgreSQL + gunicorn (config/gunicorn.py, as production runs it) + a Celery
+worker on Redis; wrk drives HTTP load from separate processes. Prints a table with every operation's
 req/s as a ratio to the bare Django view of the same run, checks the ratio
 targets (benchmarks/targets.py) and the admin page budgets
 (benchmarks/admin_pages.py, on analyzed orgs and on orgs the planner's
@@ -153,8 +153,12 @@ def start_servers(env: dict[str, str]) -> list[subprocess.Popen]:
     workers = os.cpu_count() or 2
     logs = BENCH / ".work"
     logs.mkdir(exist_ok=True)
+    # gunicorn as production runs it (the Dockerfile, compose.yaml): its config file,
+    # so its worker count (GUNICORN_WORKERS, by default 2 x cores + 1), worker
+    # recycling and preloading; only the address, the log level and a timeout long
+    # enough for the largest group's GET are set here.
     web = subprocess.Popen(
-        [str(Path(PY).parent / "gunicorn"), "config.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{PORT}",
+        [str(Path(PY).parent / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi", "-b", f"127.0.0.1:{PORT}",
          "--log-level", "warning", "--timeout", "120"],
         cwd=ROOT, env=env, stdout=open(logs / "gunicorn.log", "w"), stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -16,13 +16,13 @@ Redis roundtrip for the token's version and another for the rate limit, a
   answers it as before;
 - the token this process remembers (scim.tokens.remembered), the check that it
   is still current, the installation's rate-limit counters and, for an
-  unfiltered page, the cached total go to Redis in one pipeline; anything else
-  (a token not remembered, Redis down, a version that moved) takes
-  scim.api.auth.check_request, the regular check, after taking back what the
-  pipeline counted;
-- the statement is scim.api.user_rows' (user_rows.fetch_read: it is its own
-  connection health check), the document scim.api.user_documents' renderer, so
-  the answer is the regular path's, byte for byte
+  unfiltered page, the cached total go to Redis in one command (a Lua script,
+  below); anything else (a token not remembered, Redis down, a version that
+  moved, which the script counts nothing for) takes scim.api.auth.check_request,
+  the regular check;
+- the statement is scim.api.user_rows' prepared one (rawsql.fetch_read: it is
+  its own connection health check), the document scim.api.user_documents'
+  renderer, so the answer is the regular path's, byte for byte
   (tests/scim/test_fast_reads.py compares them);
 - the activity entry, the log line and the metrics are written by
   scim.api.middleware as for every SCIM call, from what is noted here.
