@@ -325,6 +325,24 @@ def measured(op: str, seconds: int, **kw) -> dict:
     return result
 
 
+def settle(seconds: int = 3, timeout: float = 90) -> None:
+    """Before the first measurement: every gunicorn worker has served requests
+    (its first ones open connections and fill per-process caches) and the Celery
+    worker has finished starting, so neither is measured as part of the bare
+    view, which every ratio divides by. Waits until the servers' CPU use is flat."""
+    run_wrk("bare", seconds)
+    started = time.monotonic()
+    before = cpu_seconds()
+    while time.monotonic() - started < timeout:
+        time.sleep(1)
+        after = cpu_seconds()
+        busy = sum(cpu - before.get(pid, (group, 0.0))[1] for pid, (group, cpu) in after.items()
+                   if group in ("app", "worker"))
+        before = after
+        if busy < 0.05:  # under 5% of a core for a second
+            return
+
+
 def probe_queries(client: httpx.Client, op: str, base: str, info: dict, probe) -> int | None:
     """Queries one request of the operation runs (X-Query-Count)."""
     size = info["users"]
@@ -574,6 +592,7 @@ def main() -> None:
                      "seconds_per_op": args.seconds, "note": args.note, "rows": [], "mapping": [], "seeding": {},
                      "targets": {t.op: {"name": t.name, "min_ratio": t.min_ratio} for t in targets.TARGETS.values()}}
     try:
+        settle()
         bare = measured("bare", args.seconds)
         results["rows"].append({"operation": "bare Django JSON view (ceiling)", "op": "bare", "size": 0, "queries": 0, **bare})
         print(f"  bare view: {bare}", flush=True)
