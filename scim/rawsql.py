@@ -109,15 +109,26 @@ def fetch_read(sql: str, params: Sequence[Any], types: tuple[str, ...] | None = 
 # run and dear to plan: PostgreSQL spent more CPU parsing and planning the user
 # statement (0.2-0.5 ms) than running it (0.1-0.3 ms). So each such statement is
 # prepared once per connection with SQL's PREPARE, sent in the same roundtrip as its
-# first EXECUTE, and then only EXECUTEd: PostgreSQL's plan cache keeps its plan
-# (after five runs a generic plan, when that plan costs no more than the custom
-# ones: tests/scim/api/test_lookup_plans.py reads both). SQL's PREPARE rather than
+# first EXECUTE, and then only EXECUTEd: PostgreSQL's plan cache keeps its
+# generic plan (GENERIC_PLANS; tests/scim/api/test_lookup_plans.py and
+# tests/scim/api/test_queries.py read it). SQL's PREPARE rather than
 # the protocol's (psycopg's server-side binding) keeps every statement's text, as
 # the query log and the tests see it, one PostgreSQL can EXPLAIN: `EXECUTE name(42,
 # 'ada@example.com')`. A prepared statement lives as long as its connection (a
 # rollback does not drop it); it needs a session of its own on the server, so a
 # transaction-pooling proxy between Django and PostgreSQL (PgBouncer in transaction
 # mode) would break it: the deployment (compose.yaml) connects directly.
+
+# Set on a connection with its first prepared statement: PostgreSQL runs each one
+# with its generic plan from the start, instead of planning it for its values on
+# its first five runs and then for ever whenever the generic plan's estimate looks
+# dearer (it did for a page of a large org: LIMIT's value unknown, it costs the
+# generic plan for a tenth of the org, though the plan itself, an index-only
+# scan of (organization, id), is the better one). Only these statements are
+# prepared on the connection (Django prepares none), and the plan tests EXPLAIN
+# every one of them with its generic plan.
+GENERIC_PLANS = "SET plan_cache_mode = force_generic_plan"
+
 
 @lru_cache(maxsize=64)
 def _prepared(sql: str, types: tuple[str, ...]) -> tuple[str, str, str]:
@@ -140,8 +151,10 @@ def fetch_prepared(sql: str, params: Sequence[Any], types: tuple[str, ...]) -> l
         # What was prepared on this very DB-API connection (a new one has nothing):
         # name -> its EXECUTE, and name -> first runs tried.
         known = getattr(conn, "_orgdesk_prepared", None)
+        session = ""
         if known is None or known[0] is not conn.connection:
             known = conn._orgdesk_prepared = (conn.connection, {}, {})
+            session = f"{GENERIC_PLANS}; "
         ready = known[1].get(name)
         if ready is not None:
             cursor.execute(ready, params)
@@ -152,9 +165,10 @@ def fetch_prepared(sql: str, params: Sequence[Any], types: tuple[str, ...]) -> l
         if tries > 1:
             as_name = f"{name}_{tries}"
             prepare, execute = prepare.replace(name, as_name, 1), execute.replace(name, as_name, 1)
-        cursor.execute(f"{prepare}; {execute}", params)
+        cursor.execute(f"{session}{prepare}; {execute}", params)
         known[1][name] = execute
-        cursor.nextset()  # the EXECUTE's rows come after the PREPARE's (empty) result
+        for _ in range(2 if session else 1):
+            cursor.nextset()  # the EXECUTE's rows come after the SET's and PREPARE's (empty) results
         return cursor.fetchall()
 
 

@@ -29,8 +29,8 @@ def explainable(sql: str) -> str:
 
 def explain(sql: str, *, generic: bool = False) -> dict:
     """The plan PostgreSQL runs `sql` with. generic: for a prepared statement,
-    the plan PostgreSQL's plan cache uses once it stops planning each run for its
-    values (after five runs, when the generic plan costs no more than theirs)."""
+    its generic plan, which knows none of its values (the one the app runs them
+    with: scim.rawsql.GENERIC_PLANS)."""
     with connection.cursor() as cursor:
         if generic:
             cursor.execute("SET plan_cache_mode = force_generic_plan")

@@ -134,8 +134,8 @@ def test_lookups_by_key_read_as_much_in_a_large_new_org_the_statistics_do_not_kn
     grow_org(org, 0, SMALL)  # from here on, no ANALYZE: the statistics know the org with its owner only
     scim.get("/Users", {"count": 1})
     lookups_ = key_lookups(org)
-    # The user reads are prepared statements: their plan for these values, and the
-    # generic plan PostgreSQL settles on after a few runs; both must find the key.
+    # The user reads are prepared statements: their plan as the connection runs them,
+    # and their generic plan (scim.rawsql.GENERIC_PLANS); both must find the key.
     small = {(name, generic): measure(scim, path, query, generic=generic)
              for name, (path, query, _) in lookups_.items() for generic in (False, True)}
     grow_org(org, SMALL, LARGE)
