@@ -31,9 +31,9 @@ max_requests = 2000  # recycle workers now and then (memory held by a large impo
 max_requests_jitter = 200
 # The app is imported once, in the master, and every worker is forked from it: a
 # worker recycled by max_requests then starts in milliseconds instead of importing
-# Django and the app again (1-2 s of CPU each time; at a few hundred SCIM calls a
-# second per node that was a recycle every few seconds, as much CPU per request as
-# the bare Django view costs). Nothing connects at import time: database and Redis
+# Django and the app again (0.8-1.8 s of CPU each time, over 2,000 requests
+# 0.4-0.9 ms each: as much again as Django's own request cycle costs). Nothing
+# connects at import time (tests/deploy/test_deployment_files.py): database and Redis
 # connections, the activity writer's timer thread and the metrics files are all
 # made in the worker on first use.
 preload_app = True
