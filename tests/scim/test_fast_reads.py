@@ -328,6 +328,21 @@ def test_the_rate_limit_still_answers_429(redis_cache, scim, org, settings, serv
 
 
 @pytest.mark.redis
+def test_with_the_limits_off_the_script_counts_nothing(redis_cache, scim, org, settings, served):
+    from scim.api import ratelimit
+    from scim.models import AppInstallation
+
+    member = people(org, 1)[0]
+    settings.SCIM_RATE_LIMIT_BURST = settings.SCIM_RATE_LIMIT_PER_MINUTE = 0
+    for _ in range(4):
+        assert scim.get(f"/Users/{member.pk}").status_code == 200
+    settings.SCIM_RATE_LIMIT_BURST = settings.SCIM_RATE_LIMIT_PER_MINUTE = 10
+    count = ratelimit.request_count(AppInstallation.objects.get(organization=org).pk)
+    assert redis_client().get(count.minute_key) is None and redis_client().get("-") is None  # nothing counted anywhere
+    assert served == [fast_reads.ONE] * 4
+
+
+@pytest.mark.redis
 def test_a_token_revoked_after_it_was_remembered_is_refused_at_once(redis_cache, scim, org, served):
     from django.utils import timezone
 
