@@ -144,9 +144,8 @@ def _check_installation_redis(client, installation_id: int, per_minute: int, bur
 
 @dataclass(frozen=True)
 class QueuedCount:
-    """The installation's counters, queued on a Redis pipeline that may carry
-    other commands (scim.api.fast_reads sends the token's version check in the
-    same roundtrip): `decide` reads their replies, which come first."""
+    """The installation's counters, queued on a Redis pipeline (`decide` reads
+    their replies), or counted by scim.api.fast_reads' script (`decide_counts`)."""
 
     installation_id: int
     per_minute: int
@@ -155,59 +154,62 @@ class QueuedCount:
     commands: int
 
     @property
-    def _minute_key(self) -> str:
+    def minute_key(self) -> str:
         return cache.make_key(f"{KEY_PREFIX}:inst:{self.installation_id}:{int(self.now // MINUTE)}")
 
     @property
-    def _second_key(self) -> str:
+    def previous_minute_key(self) -> str:
+        return cache.make_key(f"{KEY_PREFIX}:inst:{self.installation_id}:{int(self.now // MINUTE) - 1}")
+
+    @property
+    def second_key(self) -> str:
         return cache.make_key(f"{KEY_PREFIX}:burst:{self.installation_id}:{int(self.now)}")
 
     def decide(self, client, replies: list) -> Decision:
         replies = replies[: self.commands]
-        if self.burst > 0 and replies[0] > self.burst:
+        second = replies[0] if self.burst > 0 else 0
+        minute, previous = (replies[-3], replies[-1]) if self.per_minute > 0 else (0, None)
+        return self.decide_counts(client, second, minute, previous)
+
+    def decide_counts(self, client, second: int, minute: int, previous) -> Decision:
+        """The decision on the counts this request brought the counters to
+        (`previous`: the previous minute's count, None if none)."""
+        if self.burst > 0 and int(second) > self.burst:
             if self.per_minute > 0:
-                client.decr(self._minute_key)  # the generic path never counted it in the minute
+                client.decr(self.minute_key)  # the generic path never counted it in the minute
             return Decision(False, 1)
         if self.per_minute > 0:
-            current, previous = int(replies[-3]), int(replies[-1] or 0)
+            current, previous = int(minute), int(previous or 0)
             weight = 1 - (self.now % MINUTE) / MINUTE
             if previous * weight + current > self.per_minute:
-                client.decr(self._minute_key)  # a refused request does not use up the budget
+                client.decr(self.minute_key)  # a refused request does not use up the budget
                 return Decision(False, _retry_after(previous, current, self.per_minute, self.now))
         return ALLOW
-
-    def undo(self, client) -> None:
-        """Take the request back (it turned out not to be one of this installation's)."""
-        pipe = client.pipeline(transaction=False)
-        if self.burst > 0:
-            pipe.decr(self._second_key)
-        if self.per_minute > 0:
-            pipe.decr(self._minute_key)
-        pipe.execute()
 
 
 def queue_installation_count(pipe, installation_id: int, per_minute: int, burst: int, now: float) -> QueuedCount:
     count = QueuedCount(installation_id, per_minute, burst, now, 0)
     n = 0
     if burst > 0:
-        pipe.incr(count._second_key)
-        pipe.expire(count._second_key, 2)
+        pipe.incr(count.second_key)
+        pipe.expire(count.second_key, 2)
         n += 2
     if per_minute > 0:
-        pipe.incr(count._minute_key)
-        pipe.expire(count._minute_key, 2 * MINUTE)
-        pipe.get(cache.make_key(f"{KEY_PREFIX}:inst:{installation_id}:{int(now // MINUTE) - 1}"))
+        pipe.incr(count.minute_key)
+        pipe.expire(count.minute_key, 2 * MINUTE)
+        pipe.get(count.previous_minute_key)
         n += 3
     return QueuedCount(installation_id, per_minute, burst, now, n)
 
 
-def queue_request_count(pipe, installation_id: int, *, now: float | None = None) -> QueuedCount | None:
-    """What check_installation counts, queued on `pipe`; None when the limits are off."""
+def request_count(installation_id: int, *, now: float | None = None) -> QueuedCount | None:
+    """What check_installation counts for this request (its keys and limits), for
+    a caller that counts it in a roundtrip of its own; None when the limits are off."""
     per_minute = _limit("SCIM_RATE_LIMIT_PER_MINUTE", 6000)
     burst = _limit("SCIM_RATE_LIMIT_BURST", 500)
     if per_minute <= 0 and burst <= 0:
         return None
-    return queue_installation_count(pipe, installation_id, per_minute, burst, time.time() if now is None else now)
+    return QueuedCount(installation_id, per_minute, burst, time.time() if now is None else now, 0)
 
 
 def check_address(address: str, *, now: float | None = None) -> Decision:

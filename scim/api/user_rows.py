@@ -47,18 +47,22 @@ def _member_sql(vendor: str, by: str, descending: bool = False, groups: bool = T
     org = MEMBER.column("organization")
     if by == "username":  # at most one row: no ORDER BY / LIMIT (scim.api.lookups)
         where = f"{org} = {ORG_PARAM} AND LOWER({MEMBER.column('scim_username')}) = LOWER(%s)"
-    elif by == "externalid":
-        # Case-exact, as the filter translation compares it (scim.api.filters), through
-        # the LOWER() index; not unique, so ordered by id and cut like any page.
-        where = f"{_EXTERNAL_ID_MATCH} ORDER BY {pk} LIMIT %s OFFSET %s"
     elif by == "id":
         where = f"{org} = {ORG_PARAM} AND {pk} = %s"
     else:
-        # The page is cut on ids alone (an index-only scan of (organization, id)),
-        # so the e-mail and group subqueries below run for its rows only, never
-        # for the OFFSET rows skipped before them.
+        # A page, or the `externalId eq` lookup (case-exact, as the filter translation
+        # compares it, scim.api.filters, through the LOWER() index; not unique, so
+        # cut like any page): the page is cut on ids alone (for a page an index-only
+        # scan of (organization, id)), so the e-mail and group subqueries below run
+        # for its rows only, never for the OFFSET rows skipped before them.
         order = f"ORDER BY {pk} {'DESC' if descending else 'ASC'}"
-        where = f"{pk} IN (SELECT {pk} FROM {qn(MEMBER.table)} WHERE {org} = %s {order} LIMIT %s OFFSET %s) {order}"
+        match = _EXTERNAL_ID_MATCH if by == "externalid" else f"{org} = %s"
+        ids = f"SELECT {pk} FROM {qn(MEMBER.table)} WHERE {match} {order} LIMIT %s OFFSET %s"
+        # On PostgreSQL the ids are an array read by primary key: the statement is
+        # prepared, and its generic plan (which knows neither LIMIT nor OFFSET)
+        # then stays the custom one; with `IN (ids)` it merge-joined the whole
+        # primary key index instead, so PostgreSQL kept planning every run.
+        where = f"{pk} = ANY(ARRAY({ids})) {order}" if vendor == "postgresql" else f"{pk} IN ({ids}) {order}"
     related = ""
     if vendor == "postgresql":
         e, link, name = EMAIL, GROUP_LINK, GROUP_NAME
@@ -92,10 +96,20 @@ def _json(value: Any) -> list:
     return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
-def _members(sql: str, params: list, groups: bool) -> list[dict[str, Any]]:
+# The PostgreSQL types of each read's parameters: these statements are prepared
+# (scim.rawsql.fetch_prepared), so they are parsed and planned once per connection.
+_TYPES = {
+    "page": ("bigint", "bigint", "bigint"),  # org, limit, offset
+    "username": ("bigint", "text"),
+    "externalid": ("bigint", "text", "text", "bigint", "bigint"),
+    "id": ("bigint", "bigint"),
+}
+
+
+def _members(by: str, sql: str, params: list, groups: bool) -> list[dict[str, Any]]:
     rows = []
     width = len(MEMBER)
-    for raw in fetch_read(sql, params):
+    for raw in fetch_read(sql, params, _TYPES[by]):
         row = MEMBER.as_dict(raw)
         if len(raw) > width:  # PostgreSQL: e-mails and groups came along
             row["emails"] = [email_entry(*e) for e in _json(raw[width])]
@@ -105,21 +119,21 @@ def _members(sql: str, params: list, groups: bool) -> list[dict[str, Any]]:
 
 
 def page(org_id: int, *, limit: int, offset: int, descending: bool = False, groups: bool = True) -> list[dict[str, Any]]:
-    return _members(_member_sql(connection.vendor, "page", descending, groups), [org_id, limit, offset], groups)
+    return _members("page", _member_sql(connection.vendor, "page", descending, groups), [org_id, limit, offset], groups)
 
 
 def by_username(org_id: int, user_name: str, *, limit: int, offset: int, groups: bool = True) -> list[dict[str, Any]]:
-    rows = _members(_member_sql(connection.vendor, "username", False, groups), [org_id, user_name], groups)
+    rows = _members("username", _member_sql(connection.vendor, "username", False, groups), [org_id, user_name], groups)
     return rows[offset : offset + limit]  # the page of a list that holds at most one row
 
 
 def by_external_id(org_id: int, external_id: str, *, limit: int, offset: int, groups: bool = True) -> list[dict[str, Any]]:
     sql = _member_sql(connection.vendor, "externalid", False, groups)
-    return _members(sql, [org_id, external_id, external_id, limit, offset], groups)
+    return _members("externalid", sql, [org_id, external_id, external_id, limit, offset], groups)
 
 
 def by_id(org_id: int, pk: int, *, groups: bool = True) -> dict[str, Any] | None:
-    rows = _members(_member_sql(connection.vendor, "id", False, groups), [org_id, pk], groups)
+    rows = _members("id", _member_sql(connection.vendor, "id", False, groups), [org_id, pk], groups)
     return rows[0] if rows else None
 
 

@@ -79,6 +79,34 @@ def test_gunicorn_worker_formula(monkeypatch):
     assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["workers"] == 3
 
 
+def test_the_preloaded_app_opens_nothing_the_forked_workers_would_share():
+    """gunicorn imports the app in its master and forks the workers from it
+    (preload_app): importing it must open no database or Redis connection and
+    start no thread, or every worker would share them."""
+    import sys
+
+    assert runpy_conf()["preload_app"] is True
+    script = (
+        "import threading\n"
+        "from config.wsgi import application\n"
+        "from django.db import connections\n"
+        "from scim import redis_client\n"
+        "assert all(c.connection is None for c in connections.all()), 'a database connection'\n"
+        "assert not redis_client._redis_clients, 'a Redis client'\n"
+        "assert threading.active_count() == 1, threading.enumerate()\n"
+    )
+    env = dict(os.environ, DEBUG="0", SECRET_KEY="k" * 50, ALLOWED_HOSTS="localhost",
+               REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def runpy_conf() -> dict:
+    import runpy
+
+    return runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_image_healthcheck_passes_only_while_the_node_answers(live_server):
     import sys

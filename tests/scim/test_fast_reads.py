@@ -3,6 +3,8 @@ path answers, keep its tenancy, errors, versions and limits, and cost one
 statement once the token is remembered."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -270,7 +272,7 @@ def test_each_hot_read_is_one_statement_once_the_token_is_remembered(scim, org, 
 @pytest.mark.redis
 @pytest.mark.parametrize("read", READS)
 def test_each_hot_read_is_one_redis_roundtrip(redis_cache, scim, org, read, monkeypatch, served):
-    """Token version, rate limit counters and the cached total: one pipeline."""
+    """Token version, rate limit counters and the cached total: one script call."""
     import redis
 
     member = people(org, 3)[0]
@@ -283,13 +285,35 @@ def test_each_hot_read_is_one_redis_roundtrip(redis_cache, scim, org, read, monk
 
         def counted(self, *args, _original=original, _name=name, **kwargs):
             if not isinstance(self, redis.client.Pipeline) or _name == "execute":
-                sent.append(_name)
+                sent.append(args[0] if _name == "execute_command" else "pipeline")
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(cls, name, counted)
     sql = _statements(lambda: scim.get(path, query))
-    assert sent == ["execute"]
+    assert sent == ["EVALSHA"]
     assert len(sql) == (1 if connection.vendor == "postgresql" else 3)
+
+
+@pytest.mark.redis
+def test_the_script_counts_every_request_as_the_regular_check_does(redis_cache, scim, org, monkeypatch, served):
+    """Every fast read is counted on the installation's counters (the keys the
+    regular path counts on): the minute's count grows by one per request (the
+    burst cap's count too: test_the_rate_limit_still_answers_429)."""
+    from types import SimpleNamespace
+
+    from scim.api import ratelimit
+    from scim.models import AppInstallation
+
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_000.5))
+    member = people(org, 1)[0]
+    for _ in range(3):  # the token is remembered
+        assert scim.get(f"/Users/{member.pk}").status_code == 200
+    count = ratelimit.request_count(AppInstallation.objects.get(organization=org).pk)
+    before = int(redis_client().get(count.minute_key))
+    for _ in range(5):
+        assert scim.get("/Users", {"filter": f'userName eq "{member.scim_username}"'}).status_code == 200
+    assert int(redis_client().get(count.minute_key)) == before + 5
+    assert served[-5:] == [fast_reads.USER_NAME] * 5
 
 
 @pytest.mark.redis
@@ -301,6 +325,21 @@ def test_the_rate_limit_still_answers_429(redis_cache, scim, org, settings, serv
     refused = scim.get(f"/Users/{member.pk}")
     if refused.status_code == 429:
         assert refused["Retry-After"] and refused.json()["status"] == "429"
+
+
+@pytest.mark.redis
+def test_with_the_limits_off_the_script_counts_nothing(redis_cache, scim, org, settings, served):
+    from scim.api import ratelimit
+    from scim.models import AppInstallation
+
+    member = people(org, 1)[0]
+    settings.SCIM_RATE_LIMIT_BURST = settings.SCIM_RATE_LIMIT_PER_MINUTE = 0
+    for _ in range(4):
+        assert scim.get(f"/Users/{member.pk}").status_code == 200
+    settings.SCIM_RATE_LIMIT_BURST = settings.SCIM_RATE_LIMIT_PER_MINUTE = 10
+    count = ratelimit.request_count(AppInstallation.objects.get(organization=org).pk)
+    assert redis_client().get(count.minute_key) is None and redis_client().get("-") is None  # nothing counted anywhere
+    assert served == [fast_reads.ONE] * 4
 
 
 @pytest.mark.redis
@@ -349,3 +388,20 @@ def test_a_connection_the_server_dropped_costs_the_read_nothing(redis_cache, org
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != pid
     assert served[-1] == fast_reads.ONE
+
+
+# --- the plain filter's shortcut ---------------------------------------------------
+
+
+@pytest.mark.parametrize("filter_", [
+    'userName eq "a@b.c"', 'USERNAME EQ "Ada@X.com"', ' userName  eq  "x" ', 'userName\teq\t"x"', 'externalId eq ""',
+    'urn:ietf:params:scim:schemas:core:2.0:User:userName eq "x"',
+    'URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:externalId eq "00u1"', 'userName eq "é ü\u2028\x7f"',
+    # left to the parser, which decides as before
+    'uſerName eq "x"', 'userName eq "a\\"b"', 'userName eq "a\\u00e9"', 'userName\u00a0eq "x"',
+    'userName eq "x" and active eq true', 'emails eq "x"', 'userName eq "x', 'userName eq x-y', "userName eq 5",
+])
+def test_the_plain_filter_shortcut_reads_what_the_parser_reads(filter_, monkeypatch):
+    fast = fast_reads._key_eq(filter_)
+    monkeypatch.setattr(fast_reads, "_PLAIN_KEY_EQ", re.compile(r"(?!)"))  # never matches: the parser decides
+    assert fast == fast_reads._key_eq(filter_)

@@ -223,15 +223,20 @@ def test_a_late_page_reads_e_mails_and_groups_of_its_own_rows_only(org):
 
     from scim.api import user_rows
 
+    from scim.rawsql import _prepared
+
     bulk_members(org, 300)
-    sql = user_rows._member_sql(connection.vendor, "page", False, True)
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, [org.pk, 20, 250])
+    user_rows.page(org.pk, limit=20, offset=250)  # prepared on this connection, as a request prepares it
+    execute = _prepared(user_rows._member_sql(connection.vendor, "page", False, True), user_rows._TYPES["page"])[2]
+    with connection.cursor() as cursor:  # the generic plan, which the statement runs with (scim.rawsql.GENERIC_PLANS)
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + execute, [org.pk, 20, 250])
         plan = cursor.fetchone()[0]
+        cursor.execute("RESET plan_cache_mode")
     plan = json.loads(plan) if isinstance(plan, str) else plan
 
-    def subplans(node):
-        if node.get("Subplan Name") or node.get("Parent Relationship") == "SubPlan":
+    def subplans(node):  # per row, as opposed to the page's ids (an InitPlan, run once)
+        if node.get("Parent Relationship") == "SubPlan":
             yield node
         for child in node.get("Plans", []):
             yield from subplans(child)
