@@ -99,11 +99,18 @@ SELECT (SELECT array_agg(id ORDER BY id) FROM unknown), (SELECT array_agg(id) FR
 """
 
 
+def _array(ids: set[int]) -> str:
+    """A PostgreSQL array literal of ints, sent as one text value: psycopg adapts a
+    list element by element in Python, which cost more than the statement's
+    own work for 100 ids. (ints only: nothing to quote.)"""
+    return "{" + ",".join(str(int(i)) for i in sorted(ids)) + "}"
+
+
 def apply(group: ScimGroup, add: set[int], remove: set[int], *, now: datetime, audit: AuditEvent, id_limit: int) -> Diff:
     """Add and remove (disjoint sets) in one statement; `audit` is the unsaved
     entry to write (its before/after are filled in by the statement), `now` the
     group's new updated_at and the links' created_at. The group must be locked."""
-    params = {"org": group.organization_id, "group": group.pk, "add": sorted(add), "remove": sorted(remove)}
+    params = {"org": group.organization_id, "group": group.pk, "add": _array(add), "remove": _array(remove)}
     params["now"] = ScimGroup._meta.get_field("updated_at").get_db_prep_save(now, connection)
     for field in _AUDIT.fields:
         value = now if field.attname == "created_at" else getattr(audit, field.attname)
