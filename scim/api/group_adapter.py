@@ -75,6 +75,12 @@ class ScimGroupAdapter(ResourceAdapter, SCIMGroup):
             raise limits.InvalidValue('"members" must be an array of objects')
         values = set()
         for item in value:
+            # The shape every IdP sends, {"value": "<id>", ...}, taken without the
+            # checks below: a push names 100 members, each checked per call.
+            member = item.get("value") if type(item) is dict else None
+            if type(member) is str and member:
+                values.add(member)
+                continue
             item = limits.complex_value(item, "members")
             member = _ci_get(item, "value")
             if member in (None, ""):
