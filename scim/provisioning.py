@@ -380,11 +380,12 @@ def update_user_profile(
     if emails_changed:
         riders.delete(EMAIL_ROW, "membership_id", membership.pk)
         riders.insert(EMAIL_ROW, [{**e, "membership_id": membership.pk} for e in emails])
-    # Every profile change comes with a change of a column or of the e-mails.
+    events = []  # (every profile change comes with a change of a column or of the e-mails)
     if before.snapshot() | {"active": None} != profile.snapshot() | {"active": None} or before.extra != profile.extra:
-        riders.insert(AUDIT_ROW, [_user_event(membership, actor, SCIM_USER_UPDATE, before.snapshot(), profile.snapshot())])
+        events.append(_user_event(membership, actor, SCIM_USER_UPDATE, before.snapshot(), profile.snapshot()))
     if active_changed:
-        riders.insert(AUDIT_ROW, [_active_event(membership, profile.active, actor)])
+        events.append(_active_event(membership, profile.active, actor))
+    riders.insert(AUDIT_ROW, events)
     try:  # (no savepoint: a refusal rolls the whole request back)
         _update_membership(membership, changed, riders)
     except IntegrityError as exc:
