@@ -147,12 +147,11 @@ def _looks_like_email(value: str) -> bool:
     return bool(local) and "." in domain and " " not in value
 
 
-def _username_taken(organization: Organization, user_name: str, *, exclude_pk: int | None = None) -> bool:
+def _username_taken(organization: Organization, user_name: str) -> bool:
     # Lower(...) matches the functional unique index; __iexact would not use it.
-    qs = Membership.objects.filter(organization=organization).alias(u=Lower("scim_username")).filter(u=user_name.lower())
-    if exclude_pk is not None:
-        qs = qs.exclude(pk=exclude_pk)
-    return qs.exists()
+    return Membership.objects.filter(organization=organization).alias(u=Lower("scim_username")).filter(
+        u=user_name.lower()
+    ).exists()
 
 
 def _notify(organization: Organization, membership_ids: Iterable[int], *, actor: Actor, group: ScimGroup | None = None) -> None:
@@ -344,10 +343,6 @@ def update_user_profile(
     before = UserProfile.of(membership)
     if not profile.user_name.strip():
         raise InvalidValue("userName must not be empty.")
-    if profile.user_name.lower() != membership.scim_username.lower() and _username_taken(
-        membership.organization, profile.user_name, exclude_pk=membership.pk
-    ):
-        raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.")
     if membership.role == OrgRole.OWNER and not profile.active:
         raise OwnershipError(OWNER_MESSAGE)
     if not profile.emails:
@@ -386,7 +381,10 @@ def update_user_profile(
     if active_changed:
         events.append(_active_event(membership, profile.active, actor))
     riders.insert(AUDIT_ROW, events)
-    try:  # (no savepoint: a refusal rolls the whole request back)
+    # A userName taken in the org is refused by its unique index (the only one
+    # this UPDATE can break), not asked first. (No savepoint: a refusal rolls
+    # the whole request back.)
+    try:
         _update_membership(membership, changed, riders)
     except IntegrityError as exc:
         raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.") from exc

@@ -169,10 +169,6 @@ class Riders:
         return bool(self.inserts or self.deletes)
 
 
-def _prep(field, value: Any, conn) -> Any:
-    return value if type(value) in _PLAIN else field.get_db_prep_save(value, conn)
-
-
 def _cast(field, conn) -> str:
     """The type a rider's value is cast to (a UNION's branches are typed before
     the columns they fill are known). Text, not varchar(n): an explicit cast to
@@ -180,10 +176,31 @@ def _cast(field, conn) -> str:
     return "text" if isinstance(field, models.CharField) else field.cast_db_type(conn)
 
 
+@lru_cache(maxsize=256)
+def _rider_insert_sql(columns: Columns, shape: tuple[tuple[bool, ...], ...], key: str) -> str:
+    """INSERT of rows whose fields are parameters, or the key the change
+    returned where `shape` says so (one tuple per row, one flag per field)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    casts = [_cast(f, conn) for f in columns.fields]
+    selects = [
+        "SELECT " + ", ".join(f"CAST(w.{qn(key)} AS {cast})" if returned else f"CAST(%s AS {cast})"
+                              for returned, cast in zip(row, casts)) + " FROM w"
+        for row in shape
+    ]
+    names = ", ".join(qn(f.column) for f in columns.fields)
+    return f"INSERT INTO {qn(columns.table)} ({names}) {' UNION ALL '.join(selects)}"
+
+
+@lru_cache(maxsize=64)
+def _rider_delete_sql(columns: Columns, name: str) -> str:
+    column = qn(columns.model._meta.get_field(name).column)
+    return f"DELETE FROM {qn(columns.table)} WHERE {column} = %s AND EXISTS (SELECT 1 FROM w)"
+
+
 def write_with(sql: str, params: Sequence[Any], riders: Riders, *, key: str = "id") -> list[tuple]:
     """Run `sql`, one INSERT or UPDATE of one row ending in `RETURNING <key>,
-    ...` (its primary key's column), and write `riders` with it, only if it wrote its row.
-    Returns the rows it returned.
+    ...` (its primary key's column), and write `riders` with it, only if it
+    wrote its row. Returns the rows it returned.
 
     On PostgreSQL that is one statement, one round trip (data-modifying WITH:
     every part sees the tables as they were before it and commits or fails with
@@ -205,27 +222,23 @@ def write_with(sql: str, params: Sequence[Any], riders: Riders, *, key: str = "i
             riders.written = True
         return returned
     parts, all_params = [f"w AS ({sql})"], list(params)
-    n = 0
     for columns, name, value in riders.deletes:
-        field = columns.model._meta.get_field(name)
-        parts.append(f"r{n} AS (DELETE FROM {qn(columns.table)} WHERE {qn(field.column)} = %s AND EXISTS (SELECT 1 FROM w))")
-        all_params.append(_prep(field, value, conn))
-        n += 1
+        parts.append(f"r{len(parts)} AS ({_rider_delete_sql(columns, name)})")
+        all_params.append(value)
     for columns, rows in riders.inserts:
-        selects = []
+        fields = columns.fields
+        shape = []
         for row in rows:
-            values = []
-            for field in columns.fields:
+            flags = []
+            for field in fields:
                 value = row[field.attname]
                 if value is RETURNED_ID:
-                    values.append(f"CAST(w.{qn(key)} AS {_cast(field, conn)})")
+                    flags.append(True)
                 else:
-                    values.append(f"CAST(%s AS {_cast(field, conn)})")
-                    all_params.append(_prep(field, value, conn))
-            selects.append(f"SELECT {', '.join(values)} FROM w")
-        names = ", ".join(qn(f.column) for f in columns.fields)
-        parts.append(f"r{n} AS (INSERT INTO {qn(columns.table)} ({names}) {' UNION ALL '.join(selects)})")
-        n += 1
+                    flags.append(False)
+                    all_params.append(value if type(value) in _PLAIN else field.get_db_prep_save(value, conn))
+            shape.append(tuple(flags))
+        parts.append(f"r{len(parts)} AS ({_rider_insert_sql(columns, tuple(shape), key)})")
     with conn.cursor() as cursor:
         cursor.execute(f"WITH {', '.join(parts)} SELECT * FROM w", all_params)
         returned = cursor.fetchall()
