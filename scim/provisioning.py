@@ -179,7 +179,7 @@ def provision_user(
 
     `riders`: rows to write with the membership (the call's activity entry);
     the membership, its e-mails and its audit entry are one statement on
-    PostgreSQL (`_write_membership`)."""
+    PostgreSQL (`_insert_membership`, scim.rawsql.write_with)."""
     if not profile.user_name.strip():
         raise InvalidValue("userName is required.")
     email = profile.account_email()
