@@ -133,19 +133,41 @@ def build_event(
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """An unsaved event, for bulk writes from large background jobs."""
-    actor_type, actor_id, actor_label = describe_actor(actor)
-    return AuditEvent(
-        organization=organization,
-        org_uid=organization.uid if organization else "",
-        actor_type=actor_type,
-        actor_id=actor_id,
-        actor_label=actor_label[:255],
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        target_label=target_label[:255],
-        before=before,
-        after=after,
-        request_id=current_request_id(),
-        client_address=current_client_address()[:45],
+    values = event_values(
+        organization, actor, action, target_type=target_type, target_id=target_id, target_label=target_label,
+        before=before, after=after,
     )
+    del values["organization_id"]
+    return AuditEvent(organization=organization, **values)
+
+
+def event_values(
+    organization: Organization | None,
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str = "",
+    target_id: Any = "",
+    target_label: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An event's column values by attribute name, for a writer that inserts it
+    in the same statement as the change it records (scim.provisioning)."""
+    actor_type, actor_id, actor_label = describe_actor(actor)
+    return {
+        "organization_id": organization.pk if organization else None,
+        "org_uid": organization.uid if organization else "",
+        "actor_type": actor_type,
+        "actor_id": actor_id,
+        "actor_label": actor_label[:255],
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "target_label": target_label[:255],
+        "before": before,
+        "after": after,
+        "request_id": current_request_id(),
+        "client_address": current_client_address()[:45],
+        "created_at": timezone.now(),
+    }

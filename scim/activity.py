@@ -8,7 +8,11 @@ It is a diagnostic trail, written in plain SQL and committed asynchronously on
 PostgreSQL (no wait for the WAL flush), never on the path of a valid call's
 answer beyond the one INSERT writes and failures have always cost:
 
-- Writes and failures of authenticated calls are written at once.
+- Writes and failures of authenticated calls are written at once. A User
+  write that changed something writes its entry in the same statement as the
+  change (`entry_with_change`, scim.rawsql.write_with): it commits with the
+  change or not at all, and a call that then fails is recorded as a failure
+  here as any other.
 - Successful reads (Okta's lookup before every push, import pages), the bulk of
   the traffic, are kept per process and written together, one INSERT for up to
   SCIM_ACTIVITY_READ_BATCH rows: when that many wait, SCIM_ACTIVITY_READ_DELAY
@@ -31,6 +35,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from collections.abc import Callable, Hashable
 from datetime import timedelta
 from functools import lru_cache
@@ -94,8 +99,7 @@ def _clean(value: str, limit: int) -> str:
     return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")[:limit]
 
 
-def _row(request: HttpRequest, response: HttpResponse, duration_ms: int, detail: str) -> dict[str, Any]:
-    status = response.status_code
+def _row(request: HttpRequest, status: int, duration_ms: int, detail: str) -> dict[str, Any]:
     return {
         "installation_id": getattr(getattr(request, "scim_installation", None), "pk", None),
         "created_at": timezone.now(),
@@ -120,12 +124,27 @@ def record_request(request: HttpRequest, response: HttpResponse, duration_ms: in
     org = getattr(request, "scim_org", None)
     if org is None:  # no token was even checked: an unknown route (nothing to attribute)
         return
-    row = _row(request, response, duration_ms, detail)
+    if getattr(request, "scim_activity_written", False) and response.status_code < 400:
+        return  # written with the change (entry_with_change)
+    row = _row(request, response.status_code, duration_ms, detail)
     row["organization_id"] = org.pk
     if request.method == "GET" and row["status"] < 400 and settings.SCIM_ACTIVITY_READ_BATCH > 1:
         _reads.add(row)
     else:
         _write([row])
+
+
+def entry_with_change(request: HttpRequest, status: int, detail: str) -> dict[str, Any]:
+    """The activity entry of a successful write, for the statement that writes
+    the change (its duration runs until then). The caller marks the request
+    (`scim_activity_written`) once it was written, so record_request does not
+    write it again; should the call fail after all, its transaction took the
+    entry with it and record_request writes the failure."""
+    started = getattr(request, "scim_started", None)
+    duration_ms = int((time.monotonic() - started) * 1000) if started is not None else 0
+    row = _row(request, status, duration_ms, detail)
+    row["organization_id"] = request.scim_org.pk
+    return row
 
 
 def _plausible_uid(uid: str) -> bool:
@@ -135,7 +154,7 @@ def _plausible_uid(uid: str) -> bool:
 def _record_refusal(request, response, duration_ms: int, detail: str, refused) -> None:
     if not _plausible_uid(refused.org_uid):
         return  # no org has it: nothing to write, and nothing was read to know it
-    row = _row(request, response, duration_ms, detail)
+    row = _row(request, response.status_code, duration_ms, detail)
     row["installation_id"] = refused.installation_id
     row["org_uid"] = refused.org_uid
     key = (refused.org_uid, refused.installation_id, refused.reason, row["status"], row["operation"])

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from django.db import IntegrityError, connection
 from django.db.models import Exists, OuterRef
+from django.db.models import signals as model_signals
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -21,7 +23,7 @@ from organizations.audit_actions import (
     SCIM_GROUP_CREATE, SCIM_GROUP_DELETE, SCIM_GROUP_MEMBERS, SCIM_GROUP_UPDATE, SCIM_USER_DEACTIVATE,
     SCIM_USER_PROVISION, SCIM_USER_REACTIVATE, SCIM_USER_UPDATE,
 )
-from organizations.models import Membership, MembershipEmail, Organization, OrgRole
+from organizations.models import AuditEvent, Membership, MembershipEmail, Organization, OrgRole
 from organizations.services import (
     OwnershipError,
     ServiceError,
@@ -34,8 +36,9 @@ from organizations.signals import membership_active_changed, membership_created
 from organizations.signin import due_invitations, invitations
 from organizations.transactions import service_atomic
 
-from . import group_diff, signals
+from . import group_diff, rawsql, signals
 from .models import ScimGroup, ScimGroupMember
+from .rawsql import RETURNED_ID, Riders
 
 __all__ = [
     "InvalidValue",
@@ -144,38 +147,11 @@ def _looks_like_email(value: str) -> bool:
     return bool(local) and "." in domain and " " not in value
 
 
-def _username_taken(organization: Organization, user_name: str, *, exclude_pk: int | None = None) -> bool:
+def _username_taken(organization: Organization, user_name: str) -> bool:
     # Lower(...) matches the functional unique index; __iexact would not use it.
-    qs = Membership.objects.filter(organization=organization).alias(u=Lower("scim_username")).filter(u=user_name.lower())
-    if exclude_pk is not None:
-        qs = qs.exclude(pk=exclude_pk)
-    return qs.exists()
-
-
-def _write_emails(membership: Membership, emails: list[dict[str, Any]], *, new: bool = False) -> None:
-    """Replace the membership's e-mails (a new membership has none to delete)."""
-    if not new:
-        MembershipEmail.objects.filter(membership=membership).delete()
-    created = MembershipEmail.objects.bulk_create(
-        MembershipEmail(
-            membership=membership,
-            value=_fit(e["value"], MembershipEmail, "value"),
-            type=_fit(e.get("type") or "", MembershipEmail, "type"),
-            primary=bool(e.get("primary")),
-            display=_fit(e.get("display") or "", MembershipEmail, "display"),
-        )
-        for e in emails
-        if e.get("value")
-    )
-    # What a prefetch would hold, in the model's order (primary first, then as
-    # written): the write response renders it without reading it back; a
-    # brand-new membership is in no group yet, an existing one keeps the groups
-    # its locking read brought.
-    created.sort(key=lambda e: not e.primary)
-    cache = getattr(membership, "_prefetched_objects_cache", None) or {}
-    membership._prefetched_objects_cache = {**cache, "email_set": created}
-    if new:
-        membership._prefetched_objects_cache["group_memberships"] = []
+    return Membership.objects.filter(organization=organization).alias(u=Lower("scim_username")).filter(
+        u=user_name.lower()
+    ).exists()
 
 
 def _notify(organization: Organization, membership_ids: Iterable[int], *, actor: Actor, group: ScimGroup | None = None) -> None:
@@ -190,14 +166,20 @@ def _notify(organization: Organization, membership_ids: Iterable[int], *, actor:
 
 
 @service_atomic
-def provision_user(organization: Organization, profile: UserProfile, *, actor: Actor) -> Membership:
+def provision_user(
+    organization: Organization, profile: UserProfile, *, actor: Actor, riders: Riders | None = None
+) -> Membership:
     """POST /Users: find or create the global account by e-mail and add it to the
     org as a Member. An account that is already a member (say invited by hand) is
     a conflict: the IdP is expected to find it by `userName eq` and link it.
 
     An account that existed already and is not this org's own (a password, another
     org) joins by consent only: the membership is pending, the person is invited,
-    and Okta sees the resource as usual (201, the `active` it pushed)."""
+    and Okta sees the resource as usual (201, the `active` it pushed).
+
+    `riders`: rows to write with the membership (the call's activity entry);
+    the membership, its e-mails and its audit entry are one statement on
+    PostgreSQL (`_insert_membership`, scim.rawsql.write_with)."""
     if not profile.user_name.strip():
         raise InvalidValue("userName is required.")
     email = profile.account_email()
@@ -227,23 +209,117 @@ def provision_user(organization: Organization, profile: UserProfile, *, actor: A
         # The invitation is owed in the same INSERT; the worker builds and sends it.
         invitation_due=invitations.invite_on_provision(organization, pending=pending, active=profile.active),
     )
+    riders = riders if riders is not None else Riders()
+    emails = _email_rows(profile.emails)
+    riders.insert(EMAIL_ROW, [{**e, "membership_id": RETURNED_ID} for e in emails])
+    riders.insert(AUDIT_ROW, [audit.event_values(
+        organization, actor, SCIM_USER_PROVISION, target_type=MEMBERSHIP_LABEL, target_id=RETURNED_ID,
+        target_label=membership.scim_username, after=profile.snapshot(),
+    )])
     # The unique constraints decide (userName per org, case-insensitively; one
     # membership per person and org), concurrent POSTs included: a refused
-    # INSERT is a no-op, and only then is it asked which one. Raising rolls back
-    # the whole transaction, an account created above included.
-    if not insert_unless_conflict(membership):
+    # INSERT is a no-op (and writes none of the riders), and only then is it
+    # asked which one. Raising rolls back the whole transaction, an account
+    # created above included.
+    if not _insert_membership(membership, riders):
         if _username_taken(organization, profile.user_name):
             raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.")
         raise UniquenessError(f"A user with e-mail {email!r} already exists in this organization.")
-    _write_emails(membership, profile.emails, new=True)
-    audit.record(
-        organization, actor, SCIM_USER_PROVISION, membership, target_label=membership.scim_username,
-        after=profile.snapshot(),
-    )
+    _attach_emails(membership, emails, new=True)
     if membership.invitation_due:
         due_invitations.schedule_due_delivery()
     membership_created.send(sender=Membership, membership=membership, source="scim", actor=actor)
     return membership
+
+
+# --- the statements of a User write: the membership, and with it (scim.rawsql.write_with)
+# its e-mails, its audit entries and the call's activity entry
+
+MEMBERSHIP_LABEL = Membership._meta.label_lower  # an audit entry's target_type
+MEMBERSHIP_ROW = rawsql.Columns(
+    Membership, [f.attname for f in Membership._meta.concrete_fields if f is not Membership._meta.auto_field]
+)
+EMAIL_ROW = rawsql.Columns(MembershipEmail, ("membership_id", "value", "type", "primary", "display"))
+AUDIT_ROW = rawsql.Columns(AuditEvent, [f.attname for f in AuditEvent._meta.concrete_fields if f.attname != "id"])
+
+
+def _email_rows(emails: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The e-mails as stored (checked to fit, never cut), primary first then as
+    given: the order a read returns them in."""
+    rows = [
+        {
+            "value": _fit(e["value"], MembershipEmail, "value"),
+            "type": _fit(e.get("type") or "", MembershipEmail, "type"),
+            "primary": bool(e.get("primary")),
+            "display": _fit(e.get("display") or "", MembershipEmail, "display"),
+        }
+        for e in emails
+        if e.get("value")
+    ]
+    rows.sort(key=lambda e: not e["primary"])
+    return rows
+
+
+def _attach_emails(membership: Membership, rows: list[dict[str, Any]], *, new: bool = False) -> None:
+    """What a prefetch would hold: the write response renders it without reading
+    it back; a brand-new membership is in no group yet, an existing one keeps
+    the groups its locking read brought."""
+    cache = getattr(membership, "_prefetched_objects_cache", None) or {}
+    membership._prefetched_objects_cache = {
+        **cache, "email_set": [MembershipEmail(membership_id=membership.pk, **e) for e in rows]
+    }
+    if new:
+        membership._prefetched_objects_cache["group_memberships"] = []
+
+
+@lru_cache(maxsize=1)
+def _insert_membership_sql() -> str:
+    names = ", ".join(rawsql.qn(f.column) for f in MEMBERSHIP_ROW.fields)
+    return (
+        f"INSERT INTO {rawsql.qn(MEMBERSHIP_ROW.table)} ({names}) VALUES ({rawsql.placeholders(len(MEMBERSHIP_ROW))}) "
+        f"ON CONFLICT DO NOTHING RETURNING {rawsql.qn(Membership._meta.pk.column)}"
+    )
+
+
+def _insert_membership(membership: Membership, riders: Riders) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING of a new membership and its riders; True
+    (its key set) when it was inserted, False when a unique constraint refused it.
+    The model signals are sent as save() sends them (cached totals listen)."""
+    model_signals.pre_save.send(sender=Membership, instance=membership, raw=False, using="default", update_fields=None)
+    for f in MEMBERSHIP_ROW.fields:  # what save() does before an INSERT (auto_now_add and friends)
+        setattr(membership, f.attname, f.pre_save(membership, True))
+    conn = connection
+    params = [f.get_db_prep_save(getattr(membership, f.attname), conn) for f in MEMBERSHIP_ROW.fields]
+    rows = rawsql.write_with(_insert_membership_sql(), params, riders)
+    if not rows:
+        return False
+    membership.pk = rows[0][0]
+    membership._state.adding, membership._state.db = False, "default"
+    model_signals.post_save.send(
+        sender=Membership, instance=membership, created=True, update_fields=None, raw=False, using="default"
+    )
+    return True
+
+
+@lru_cache(maxsize=64)
+def _update_membership_sql(names: tuple[str, ...]) -> str:
+    meta = Membership._meta
+    sets = ", ".join(f"{rawsql.qn(meta.get_field(n).column)} = %s" for n in names)
+    pk = rawsql.qn(meta.pk.column)
+    return f"UPDATE {rawsql.qn(meta.db_table)} SET {sets} WHERE {pk} = %s RETURNING {pk}"
+
+
+def _update_membership(membership: Membership, names: list[str], riders: Riders) -> None:
+    """UPDATE of these fields (and updated_at) of a locked membership, with its
+    riders; the model signal is sent as save(update_fields=...) sends it."""
+    membership.updated_at = timezone.now()
+    names = tuple(dict.fromkeys([*names, "updated_at"]))
+    meta = Membership._meta
+    params = [meta.get_field(n).get_db_prep_save(getattr(membership, n), connection) for n in names]
+    rawsql.write_with(_update_membership_sql(names), [*params, membership.pk], riders)
+    model_signals.post_save.send(
+        sender=Membership, instance=membership, created=False, update_fields=frozenset(names), raw=False, using="default"
+    )
 
 
 def _locked(membership: Membership, locked: bool) -> Membership:
@@ -256,17 +332,17 @@ def _locked(membership: Membership, locked: bool) -> Membership:
 
 
 @service_atomic
-def update_user_profile(membership: Membership, profile: UserProfile, *, actor: Actor, locked: bool = False) -> Membership:
+def update_user_profile(
+    membership: Membership, profile: UserProfile, *, actor: Actor, locked: bool = False, riders: Riders | None = None
+) -> Membership:
     """PUT or PATCH /Users/<id>: store the new profile; a change of `active`
-    (de)provisions through set_membership_active."""
+    (de)provisions as set_membership_active does. What changed is written in
+    one statement on PostgreSQL: the membership's UPDATE and with it its new
+    e-mails, its audit entries and `riders` (the call's activity entry)."""
     membership = _locked(membership, locked)
     before = UserProfile.of(membership)
     if not profile.user_name.strip():
         raise InvalidValue("userName must not be empty.")
-    if profile.user_name.lower() != membership.scim_username.lower() and _username_taken(
-        membership.organization, profile.user_name, exclude_pk=membership.pk
-    ):
-        raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.")
     if membership.role == OrgRole.OWNER and not profile.active:
         raise OwnershipError(OWNER_MESSAGE)
     if not profile.emails:
@@ -282,34 +358,53 @@ def update_user_profile(membership: Membership, profile: UserProfile, *, actor: 
     changed = [name for name, value in fields.items() if getattr(membership, name) != value]
     emails_changed = before.emails != profile.emails
     active_changed = before.active != profile.active
-    if changed or emails_changed or active_changed:
-        # updated_at moves with the e-mails too: it is the User's version (scim.api.versions).
-        for name in changed:
-            setattr(membership, name, fields[name])
-        # A member invited by hand that the IdP linked (userName eq) and updated
-        # is from now on managed by the IdP.
-        if changed and not membership.scim_managed:
-            membership.scim_managed = True
-            changed.append("scim_managed")
-        if active_changed:  # in the same UPDATE (announced below, after the profile's audit entry)
-            changed += [f for f in _apply_active(membership, profile.active) if f not in changed]
-        try:  # (no savepoint: a refusal rolls the whole request back)
-            membership.save(update_fields=[*changed, "updated_at"])
-        except IntegrityError as exc:
-            raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.") from exc
+    if not (changed or emails_changed or active_changed):
+        return membership
+    # updated_at moves with the e-mails too: it is the User's version (scim.api.versions).
+    for name in changed:
+        setattr(membership, name, fields[name])
+    # A member invited by hand that the IdP linked (userName eq) and updated
+    # is from now on managed by the IdP.
+    if changed and not membership.scim_managed:
+        membership.scim_managed = True
+        changed.append("scim_managed")
+    if active_changed:  # in the same UPDATE (announced below, after the profile's audit entry)
+        changed += [f for f in _apply_active(membership, profile.active) if f not in changed]
+    riders = riders if riders is not None else Riders()
+    emails = _email_rows(profile.emails) if emails_changed else []
     if emails_changed:
-        _write_emails(membership, profile.emails)
-    profile_changed = before.snapshot() | {"active": None} != profile.snapshot() | {"active": None} or (
-        before.extra != profile.extra
-    )
-    if profile_changed:
-        audit.record(
-            membership.organization, actor, SCIM_USER_UPDATE, membership, target_label=membership.scim_username,
-            before=before.snapshot(), after=profile.snapshot(),
-        )
+        riders.delete(EMAIL_ROW, "membership_id", membership.pk)
+        riders.insert(EMAIL_ROW, [{**e, "membership_id": membership.pk} for e in emails])
+    events = []  # (every profile change comes with a change of a column or of the e-mails)
+    if before.snapshot() | {"active": None} != profile.snapshot() | {"active": None} or before.extra != profile.extra:
+        events.append(_user_event(membership, actor, SCIM_USER_UPDATE, before.snapshot(), profile.snapshot()))
     if active_changed:
-        _announce_active(membership, profile.active, actor=actor)
+        events.append(_active_event(membership, profile.active, actor))
+    riders.insert(AUDIT_ROW, events)
+    # A userName taken in the org is refused by its unique index (the only one
+    # this UPDATE can break), not asked first. (No savepoint: a refusal rolls
+    # the whole request back.)
+    try:
+        _update_membership(membership, changed, riders)
+    except IntegrityError as exc:
+        raise UniquenessError(f"userName {profile.user_name!r} is already taken in this organization.") from exc
+    if emails_changed:
+        _attach_emails(membership, emails)
+    if active_changed:
+        _announce_active(membership, profile.active, actor=actor, audited=True)
     return membership
+
+
+def _user_event(membership: Membership, actor: Actor, action: str, before: dict, after: dict) -> dict[str, Any]:
+    return audit.event_values(
+        membership.organization, actor, action, target_type=MEMBERSHIP_LABEL, target_id=str(membership.pk),
+        target_label=membership.scim_username, before=before, after=after,
+    )
+
+
+def _active_event(membership: Membership, active: bool, actor: Actor) -> dict[str, Any]:
+    action = SCIM_USER_REACTIVATE if active else SCIM_USER_DEACTIVATE
+    return _user_event(membership, actor, action, {"active": not active}, {"active": active})
 
 
 def _apply_active(membership: Membership, active: bool) -> list[str]:
@@ -324,11 +419,13 @@ def _apply_active(membership: Membership, active: bool) -> list[str]:
     return fields
 
 
-def _announce_active(membership: Membership, active: bool, *, actor: Actor) -> None:
-    audit.record(
-        membership.organization, actor, SCIM_USER_REACTIVATE if active else SCIM_USER_DEACTIVATE, membership,
-        target_label=membership.scim_username, before={"active": not active}, after={"active": active},
-    )
+def _announce_active(membership: Membership, active: bool, *, actor: Actor, audited: bool = False) -> None:
+    """Audit (unless its entry was written with the change) and announce a change of state."""
+    if not audited:
+        audit.record(
+            membership.organization, actor, SCIM_USER_REACTIVATE if active else SCIM_USER_DEACTIVATE, membership,
+            target_label=membership.scim_username, before={"active": not active}, after={"active": active},
+        )
     if active and membership.invitation_due:
         due_invitations.schedule_due_delivery()
     membership_active_changed.send(sender=Membership, membership=membership, active=active, actor=actor)

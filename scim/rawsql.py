@@ -213,3 +213,108 @@ def write(sql: str, params: Sequence[Any], *, durable: bool = True) -> None:
             if asynchronous:  # never leave the connection inside the failed BEGIN
                 cursor.execute("ROLLBACK")
             raise
+
+
+# --- one change and the rows that go with it, in one statement -------------------
+
+RETURNED_ID = object()  # a rider's value: the primary key the change wrote
+
+
+class Riders:
+    """Rows to write with a change (its audit entry, the call's activity entry,
+    the e-mails of a membership): see `write_with`. `written` tells afterwards
+    whether they were, which is whether the change wrote a row."""
+
+    def __init__(self) -> None:
+        self.inserts: list[tuple[Columns, list[dict[str, Any]]]] = []
+        self.deletes: list[tuple[Columns, str, Any]] = []
+        self.written = False
+
+    def insert(self, columns: Columns, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.inserts.append((columns, list(rows)))
+
+    def delete(self, columns: Columns, name: str, value: Any) -> None:
+        """DELETE the rows of `columns`' table whose `name` is `value` (rows the
+        same statement inserts are not among them: it sees the table as it was)."""
+        self.deletes.append((columns, name, value))
+
+    def __bool__(self) -> bool:
+        return bool(self.inserts or self.deletes)
+
+
+def _cast(field, conn) -> str:
+    """The type a rider's value is cast to (a UNION's branches are typed before
+    the columns they fill are known). Text, not varchar(n): an explicit cast to
+    varchar(n) would cut a long value where storing it must fail."""
+    return "text" if isinstance(field, models.CharField) else field.cast_db_type(conn)
+
+
+@lru_cache(maxsize=256)
+def _rider_insert_sql(columns: Columns, shape: tuple[tuple[bool, ...], ...], key: str) -> str:
+    """INSERT of rows whose fields are parameters, or the key the change
+    returned where `shape` says so (one tuple per row, one flag per field)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    casts = [_cast(f, conn) for f in columns.fields]
+    selects = [
+        "SELECT " + ", ".join(f"CAST(w.{qn(key)} AS {cast})" if returned else f"CAST(%s AS {cast})"
+                              for returned, cast in zip(row, casts)) + " FROM w"
+        for row in shape
+    ]
+    names = ", ".join(qn(f.column) for f in columns.fields)
+    return f"INSERT INTO {qn(columns.table)} ({names}) {' UNION ALL '.join(selects)}"
+
+
+@lru_cache(maxsize=64)
+def _rider_delete_sql(columns: Columns, name: str) -> str:
+    column = qn(columns.model._meta.get_field(name).column)
+    return f"DELETE FROM {qn(columns.table)} WHERE {column} = %s AND EXISTS (SELECT 1 FROM w)"
+
+
+def write_with(sql: str, params: Sequence[Any], riders: Riders, *, key: str = "id") -> list[tuple]:
+    """Run `sql`, one INSERT or UPDATE of one row ending in `RETURNING <key>,
+    ...` (its primary key's column), and write `riders` with it, only if it
+    wrote its row. Returns the rows it returned.
+
+    On PostgreSQL that is one statement, one round trip (data-modifying WITH:
+    every part sees the tables as they were before it and commits or fails with
+    the rest); a rider's value RETURNED_ID is the key the change returned.
+    Elsewhere (SQLite has no data-modifying WITH) the riders are written one
+    statement each after it, in the caller's transaction."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    if conn.vendor != "postgresql":
+        with conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            returned = cursor.fetchall()
+        if returned and riders:
+            written_key = returned[0][0]
+            for columns, name, value in riders.deletes:
+                write(f"DELETE FROM {qn(columns.table)} WHERE {qn(columns.model._meta.get_field(name).column)} = %s",
+                      [value])
+            for columns, rows in riders.inserts:
+                insert(columns, [{k: written_key if v is RETURNED_ID else v for k, v in row.items()} for row in rows])
+            riders.written = True
+        return returned
+    parts, all_params = [f"w AS ({sql})"], list(params)
+    for columns, name, value in riders.deletes:
+        parts.append(f"r{len(parts)} AS ({_rider_delete_sql(columns, name)})")
+        all_params.append(value)
+    for columns, rows in riders.inserts:
+        fields = columns.fields
+        shape = []
+        for row in rows:
+            flags = []
+            for field in fields:
+                value = row[field.attname]
+                if value is RETURNED_ID:
+                    flags.append(True)
+                else:
+                    flags.append(False)
+                    all_params.append(value if type(value) in _PLAIN else field.get_db_prep_save(value, conn))
+            shape.append(tuple(flags))
+        parts.append(f"r{len(parts)} AS ({_rider_insert_sql(columns, tuple(shape), key)})")
+    with conn.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(parts)} SELECT * FROM w", all_params)
+        returned = cursor.fetchall()
+    riders.written = bool(returned) and bool(riders)
+    return returned

@@ -64,7 +64,7 @@ class ScimApiMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path_info.startswith(c.SCIM_PATH_PREFIX):
             return self.get_response(request)
-        started = time.monotonic()
+        started = request.scim_started = time.monotonic()  # (scim.activity.entry_with_change)
         response = self.get_response(request)
         if response.status_code >= 400 and not _is_scim_error(response):
             allow = response.get("Allow")

@@ -9,8 +9,9 @@ from typing import Any
 from django_scim.adapters import SCIMUser
 
 from organizations.models import Membership
-from scim import provisioning
+from scim import activity, provisioning
 from scim.provisioning import UserProfile
+from scim.rawsql import Riders
 
 from . import constants as c
 from . import ignored, limits, user_documents, user_rows
@@ -311,12 +312,20 @@ class ScimUserAdapter(ResourceAdapter, SCIMUser):
     # --- writing ------------------------------------------------------------------
     @translate_service_errors
     def save(self) -> None:
-        actor = self.request.scim_installation
-        if self.obj.pk is None:
-            self.obj = provisioning.provision_user(self.request.scim_org, self.profile, actor=actor)
+        request = self.request
+        actor = request.scim_installation
+        new = self.obj.pk is None
+        # The call's activity entry is written in the statement that writes the
+        # change (scim.activity.entry_with_change), when something changes.
+        riders = Riders()
+        riders.insert(activity.EVENT, [activity.entry_with_change(request, 201 if new else 200, ignored.describe(request))])
+        if new:
+            self.obj = provisioning.provision_user(request.scim_org, self.profile, actor=actor, riders=riders)
         else:
             # PUT/PATCH: the view locked and read the row in this transaction.
-            self.obj = provisioning.update_user_profile(self.obj, self.profile, actor=actor, locked=True)
+            self.obj = provisioning.update_user_profile(self.obj, self.profile, actor=actor, locked=True, riders=riders)
+        if riders.written:
+            request.scim_activity_written = True
 
     @translate_service_errors
     def delete(self) -> None:

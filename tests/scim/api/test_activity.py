@@ -74,3 +74,54 @@ def test_scim_tab_lists_activity_filterable_by_outcome(scim, org, owner):
     failures = browser.get(url, {"outcome": "failure"}).content.decode().split('id="provisioning-activity"')[1]
     assert "Failed (400)" in failures and "ok@x.com" not in failures
     assert "must be a string" in failures  # the error detail an admin needs
+
+
+def test_a_user_write_records_its_entry_with_the_change_once(scim, org, member):
+    """A write that changed something writes its entry in the statement of the
+    change (scim.activity.entry_with_change), named as any other, and only once."""
+    from organizations.audit_actions import SCIM_USER_UPDATE
+    from organizations.models import AuditEvent
+
+    body = new_user("bob@acme.example", password="hunter2")
+    body["name"] = {"givenName": "Robert"}
+    assert scim.put(f"/Users/{member.pk}", body).status_code == 200
+    assert scim.put(f"/Users/{member.pk}", body).status_code == 200  # unchanged: written by the middleware
+    rows = list(ProvisioningEvent.objects.filter(organization=org).order_by("id"))
+    assert [(r.operation, r.target, r.outcome, r.status, r.detail) for r in rows] == [
+        ("Update user", "bob@acme.example", "success", 200, "ignored: password"),
+        ("Update user", "bob@acme.example", "success", 200, "ignored: password"),
+    ]
+    assert all(r.installation_id and r.path == f"/scim/v2/organizations/{org.uid}/Users/{member.pk}" for r in rows)
+    event = AuditEvent.objects.get(action=SCIM_USER_UPDATE, target_id=str(member.pk))
+    assert event.after["givenName"] == "Robert" and event.org_uid == org.uid and event.request_id
+
+
+@pytest.mark.parametrize("failing", ["after the change", "the response"])
+def test_a_user_write_that_fails_after_its_change_records_the_failure_only(scim, org, member, monkeypatch, failing):
+    """The entry written with the change goes with it when the call then fails
+    (its transaction rolls back): the call is recorded once, as the failure it
+    was, and nothing of the change is kept. A failure after the commit (the
+    response) keeps the change and records both what was written and the failure."""
+    from organizations.audit_actions import SCIM_USER_DEACTIVATE
+    from organizations.models import AuditEvent, Membership
+    from scim import provisioning
+    from scim.api.views import users
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("down")
+
+    if failing == "after the change":
+        monkeypatch.setattr(provisioning, "_announce_active", boom)  # the receivers, after the UPDATE
+    else:
+        monkeypatch.setattr(users.UsersView, "render", boom)
+    response = scim.patch(f"/Users/{member.pk}", patch_body({"op": "replace", "value": {"active": False}}))
+    assert response.status_code == 500
+    rows = list(ProvisioningEvent.objects.filter(organization=org).values_list("operation", "outcome", "status"))
+    deactivated = not Membership.objects.get(pk=member.pk).active
+    audited = AuditEvent.objects.filter(action=SCIM_USER_DEACTIVATE, target_id=str(member.pk)).exists()
+    if failing == "after the change":
+        assert rows == [("Deactivate user", "failure", 500)]
+        assert not deactivated and not audited
+    else:
+        assert sorted(rows) == [("Deactivate user", "failure", 500), ("Deactivate user", "success", 200)]
+        assert deactivated and audited

@@ -292,7 +292,7 @@ def test_retried_post_after_failure_does_not_409(scim, org, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("engine down")
 
-    monkeypatch.setattr(provisioning, "_write_emails", boom)
+    monkeypatch.setattr(provisioning, "_attach_emails", boom)  # after every INSERT
     failed = scim.post("/Users", new_user("retry@x.com"))
     assert failed.status_code == 500
     assert failed.json()["schemas"] == [ERROR_SCHEMA]
