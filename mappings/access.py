@@ -16,7 +16,8 @@ from dataclasses import dataclass, fields
 from functools import cache
 
 from django.db import connection
-from django.db.models import BooleanField, Exists, OuterRef, Q, Value
+from django.db.models import BigIntegerField, BooleanField, Exists, OuterRef, Q, Value
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from organizations import audit
@@ -40,6 +41,24 @@ MEMBERSHIP_TARGET = Membership._meta.label_lower  # the audit entries' target ty
 # The SQL paths (mappings.preview, mappings.consistency, the last-admin check in
 # mappings.services) build on these, each one rule of mappings.engine written
 # once; tests/mappings/test_access_rules_property.py proves them equal to it.
+
+
+def unlooked(pk: int) -> RawSQL:
+    """An id compared as `(SELECT %s)`, as organizations.paging.in_org compares
+    the org: PostgreSQL plans for an average group (or org) instead of looking
+    the id up in statistics that may predate it. A group an identity provider
+    has just filled looks as if it held a row or two; a per-member test "in
+    one of these groups" was then planned as a walk of the groups' members for
+    each member, not a probe of the (membership, group) index."""
+    return RawSQL("SELECT %s", (pk,), output_field=BigIntegerField())
+
+
+def _one_of_groups(group_ids) -> Q:
+    """group_id = (SELECT a) OR group_id = (SELECT b) ...: see unlooked."""
+    q = Q(pk__in=[])
+    for pk in sorted(group_ids):
+        q |= Q(group_id=unlooked(pk))
+    return q
 
 
 def derives(prefix: str = "") -> Q:
@@ -66,25 +85,32 @@ def admin_through_another_group(group_id: int, *, admin_group_ids: list[int] | N
         return Exists(links.filter(group__mapping__org_role=OrgRole.ADMIN).exclude(group_id=group_id))
     if not admin_group_ids:
         return Value(False, output_field=BooleanField())
-    return Exists(links.filter(group_id__in=admin_group_ids))
+    return Exists(links.filter(_one_of_groups(admin_group_ids)))
 
 
 def in_any_group(group_ids, *, membership_ref: str = "pk") -> Exists:
     """Rule 2: the membership is in one of these groups (mapped groups granting something)."""
-    return Exists(ScimGroupMember.objects.filter(membership_id=OuterRef(membership_ref), group_id__in=sorted(group_ids)))
+    links = ScimGroupMember.objects.filter(membership_id=OuterRef(membership_ref))
+    return Exists(links.filter(_one_of_groups(group_ids)))
 
 
-def also_by_hand(*, row_ref: str = "") -> Exists:
-    """Rule 4: the same (membership, stack, role) is also granted by hand, so
-    the derived row's going changes nothing the member holds."""
-    return Exists(
-        StackAccess.objects.filter(
-            membership_id=OuterRef(f"{row_ref}membership_id"),
-            stack_id=OuterRef(f"{row_ref}stack_id"),
-            role_id=OuterRef(f"{row_ref}role_id"),
-            source=BY_HAND_SOURCE,
-        )
-    )
+def listed_in_groups(group_ids, *, membership_field: str = "pk") -> Q:
+    """Rule 2, as in_any_group, for a statement over many rows of a few groups:
+    an IN over the groups' members, which PostgreSQL hashes once. Planned as a
+    per-row EXISTS, groups an identity provider has just filled were walked for
+    each row even with their ids unlooked (mappings.preview's losses)."""
+    links = ScimGroupMember.objects.filter(_one_of_groups(group_ids))
+    return Q(**{f"{membership_field}__in": links.values("membership_id")})
+
+
+def also_by_hand(stack_id: int, role_id: int, *, membership_field: str = "membership_id") -> Q:
+    """Rule 4: the membership also holds (stack, role) by hand, so the derived
+    row's going changes nothing it holds. An IN over the pair's grants by hand
+    (a few rows), not a test per row: PostgreSQL hashes that list once, where
+    a correlated EXISTS on a stack its statistics do not know yet was planned
+    as a walk of the stack's grants for every member."""
+    by_hand = StackAccess.objects.filter(stack_id=stack_id, role_id=role_id, source=BY_HAND_SOURCE)
+    return Q(**{f"{membership_field}__in": by_hand.values("membership_id")})
 
 
 # --- the engine, applied ------------------------------------------------------

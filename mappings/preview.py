@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 
 from organizations.models import Membership, Organization, OrgRole, Stack, StackAccess, StackRole
+from organizations.paging import in_org
 
-from .access import admin_by_hand, admin_through_another_group, also_by_hand, derives, in_any_group, org_role_derived
+from .access import admin_by_hand, admin_through_another_group, also_by_hand, derives, listed_in_groups, org_role_derived, unlooked
 from .engine import BASE_ORG_ROLE, DERIVED_SOURCE, mapped_pairs
 from .models import GroupMapping, GroupMappingStackRole
 
@@ -115,6 +116,16 @@ def _mappings_version(org: Organization) -> tuple[int, str]:
     return version["n"], version["latest"].isoformat() if version["latest"] else ""
 
 
+def _members_of(org: Organization, group) -> QuerySet:
+    """The group's members, the org and the group compared as `(SELECT %s)`
+    (paging.in_org): a group an identity provider just filled, in an org
+    PostgreSQL has not analyzed yet, looks as if it held a row or two, and the
+    join of the two was planned as a walk of the group's members for each
+    member of the org. Planned for an average org and group, the join reads
+    each once."""
+    return Membership.objects.filter(in_org(org), group_memberships__group_id=unlooked(group.pk))
+
+
 def _member_counts(in_group: QuerySet) -> dict[str, int]:
     """The group's active members (whose access can change: rule 6) and all its members, in one query."""
     return in_group.aggregate(active=Count("pk", filter=derives()), total=Count("pk"))
@@ -141,7 +152,7 @@ def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
     mapping = GroupMapping.objects.filter(group=group).prefetch_related("stack_roles").first()
     current = Proposal.of(mapping)
     stack_ids = list(Stack.objects.filter(organization=org).order_by("pk").values_list("pk", flat=True))
-    in_group = Membership.objects.filter(organization=org, group_memberships__group=group)
+    in_group = _members_of(org, group)
     deriving = in_group.filter(derives())  # whose stack roles follow the mapping (rule 6)
     affected = deriving.filter(org_role_derived())  # whose org role does too (rule 5)
     counts = _member_counts(in_group)
@@ -193,7 +204,7 @@ def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
     losing = StackAccess.objects.none()
     if dropped:
         # Which other mapped groups grant each dropped pair: a short list per pair,
-        # so each row's test is one index probe on (membership, group).
+        # hashed once for the statement (access.listed_in_groups).
         granting: dict[tuple[int, int], set[int]] = {pair: set() for pair in dropped}
         for group_id, stack_id, role_id in GroupMappingStackRole.objects.filter(
             mapping__organization=org
@@ -207,16 +218,13 @@ def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
                 granting[pair].add(group_id)
         not_granted_elsewhere = Q(pk__in=[])
         for (stack_id, role_id), groups in granting.items():
-            pair = Q(stack_id=stack_id, role_id=role_id)
+            pair = Q(stack_id=stack_id, role_id=role_id) & ~also_by_hand(stack_id, role_id)
             if groups:
-                pair &= ~in_any_group(groups, membership_ref="membership_id")
+                pair &= ~listed_in_groups(groups, membership_field="membership_id")
             not_granted_elsewhere |= pair
-        losing = (
-            StackAccess.objects.filter(
-                not_granted_elsewhere, derives("membership__"), source=DERIVED_SOURCE,
-                membership__group_memberships__group=group,
-            )
-            .exclude(also_by_hand())
+        losing = StackAccess.objects.filter(
+            not_granted_elsewhere, derives("membership__"), source=DERIVED_SOURCE,
+            membership__group_memberships__group_id=unlooked(group.pk),
         )
         lost = dict(
             ((s, r), n) for s, r, n in losing.order_by().values("stack_id", "role_id").annotate(n=Count("membership_id"))
@@ -266,6 +274,6 @@ def current_fingerprint(org: Organization, group, proposal: Proposal) -> str:
     """The fingerprint preview_mapping would compute now, in a few cheap statements."""
     mapping = GroupMapping.objects.filter(group=group).prefetch_related("stack_roles").first()
     stack_ids = list(Stack.objects.filter(organization=org).order_by("pk").values_list("pk", flat=True))
-    counts = _member_counts(Membership.objects.filter(organization=org, group_memberships__group=group))
+    counts = _member_counts(_members_of(org, group))
     return fingerprint(group, Proposal.of(mapping), proposal, stack_ids, (counts["total"], counts["active"]),
                        _mappings_version(org))
