@@ -106,7 +106,7 @@ def _array(ids: set[int]) -> str:
     return "{" + ",".join(str(int(i)) for i in sorted(ids)) + "}"
 
 
-def apply(group: ScimGroup, add: set[int], remove: set[int], *, now: datetime, audit: AuditEvent, id_limit: int) -> Diff:
+def write(group: ScimGroup, add: set[int], remove: set[int], *, now: datetime, audit: AuditEvent, id_limit: int) -> Diff:
     """Add and remove (disjoint sets) in one statement; `audit` is the unsaved
     entry to write (its before/after are filled in by the statement), `now` the
     group's new updated_at and the links' created_at. The group must be locked."""

@@ -624,7 +624,7 @@ def _change_in_one_statement(group: ScimGroup, add: set[int], remove: set[int], 
         group.organization, actor, SCIM_GROUP_MEMBERS,
         target_type=ScimGroup._meta.label_lower, target_id=str(group.pk), target_label=str(group),
     )
-    diff = group_diff.apply(group, add, remove, now=now, audit=entry, id_limit=AUDIT_ID_LIMIT)
+    diff = group_diff.write(group, add, remove, now=now, audit=entry, id_limit=AUDIT_ID_LIMIT)
     _refuse_unknown([str(i) for i in diff.unknown])
     if diff.added or diff.removed:
         group.updated_at = now  # the value written: the response needs no re-read
