@@ -1,5 +1,5 @@
-"""Each pytest-xdist worker process on services of its own (`make test` runs
-the suite in two processes).
+"""Each pytest-xdist worker process on services of its own (`make test
+PYTEST_WORKERS=2` runs the suite in two processes).
 
 pytest-django already gives every worker a test database of its own
 (test_<name>_gw0, _gw1, ...). The cache and the Celery queue are named by the

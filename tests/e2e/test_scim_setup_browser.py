@@ -47,12 +47,13 @@ def enable_scim(page) -> None:
 
 def install_okta(page) -> tuple[str, str]:
     page.get_by_role("link", name="Marketplace › Apps").click()
+    # The cards are filtered by the page's script on input: the assertions wait for it.
     page.fill("#app-search", "no such app anywhere")
-    assert page.locator("#app-cards .scim-card:visible").count() == 0
-    assert page.locator("#no-apps").is_visible()
+    expect(page.locator("#app-cards .scim-card:visible")).to_have_count(0)
+    expect(page.locator("#no-apps")).to_be_visible()
     page.fill("#app-search", "Okta")
-    assert not page.locator("#no-apps").is_visible()
-    assert page.locator("#app-cards .scim-card:visible").count() == 1  # typing narrowed the cards
+    expect(page.locator("#no-apps")).to_be_hidden()
+    expect(page.locator("#app-cards .scim-card:visible")).to_have_count(1)  # typing narrowed the cards
     page.get_by_role("link", name="Okta Generic SCIM").click()
     page.get_by_role("link", name="Install App").click()
     page.get_by_role("button", name="Authorize & Install").click()
