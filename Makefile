@@ -4,8 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
-# Test processes (pytest-xdist): one by default (measured here, two processes on
-# 2 cores ran the suite slower, 605-615 s against about 430 s); `make test
+# Test processes (pytest-xdist): one by default until two have run the whole
+# suite green from a fresh clone (two took 605-615 s here, one 809 s); `make test
 # PYTEST_WORKERS=2` runs it in two, each on services of its own (tests/parallel.py).
 PYTEST_WORKERS ?= 0
 
