@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from playwright.sync_api import expect
 
 from organizations import services
 from organizations.models import AuditEvent, Membership, OrgRole, Stack
@@ -40,12 +41,12 @@ def test_owner_searches_filters_pages_and_manages_members(live_server, browser_p
     builders.sign_in_page(page, live_server.url, "owner@bigco.example")
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/settings/members/")
     assert len(rows(page)) == PAGE_SIZE
-    assert f"({PAGE_SIZE + 17})" in page.locator("#members caption").inner_text()
+    expect(page.locator("#members caption")).to_contain_text(f"({PAGE_SIZE + 17})")
     snap(page, "members-1-tab")
 
     page.click("#members-pager >> text=Next ›")
     assert len(rows(page)) == 17
-    assert "page 2 of 2" in page.locator("#members-pager").inner_text()
+    expect(page.locator("#members-pager")).to_contain_text("page 2 of 2")
 
     page.fill("#id_q", "jo.hand")
     submit_filters(page)
@@ -57,18 +58,18 @@ def test_owner_searches_filters_pages_and_manages_members(live_server, browser_p
     page.select_option("#id_source", "scim")
     submit_filters(page)
     assert len(rows(page)) == PAGE_SIZE
-    assert page.locator("#members .idp-badge").count() == PAGE_SIZE
+    expect(page.locator("#members .idp-badge")).to_have_count(PAGE_SIZE)
     snap(page, "members-2-filtered")
 
     # Deactivate from a search result; the list comes back with the search kept.
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/settings/members/?q=jo.hand")
     page.locator('tr[data-member="jo.hand@bigco.example"] .member-deactivate').click()
-    assert "Deactivate jo.hand@bigco.example?" in page.locator("#member-confirm h2").inner_text()
+    expect(page.locator("#member-confirm h2")).to_contain_text("Deactivate jo.hand@bigco.example?")
     snap(page, "members-3-confirm")
     page.click("#member-action-confirm")
     assert "jo.hand@bigco.example was deactivated." in page.locator(".messagelist").text_content()
     assert page.url.endswith("?q=jo.hand")
-    assert "Deactivated" in page.locator('tr[data-member="jo.hand@bigco.example"] .member-status').inner_text()
+    expect(page.locator('tr[data-member="jo.hand@bigco.example"] .member-status')).to_contain_text("Deactivated")
     page.select_option("#id_status", "deactivated")
     submit_filters(page)
     assert rows(page) == ["jo.hand@bigco.example"]
@@ -82,7 +83,7 @@ def test_owner_searches_filters_pages_and_manages_members(live_server, browser_p
     staff = Membership.objects.filter(organization=org, scim_managed=True).order_by("pk").first()
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/settings/members/?q={staff.scim_username}")
     page.locator(f'tr[data-member="{staff.user.email}"] .member-remove').click()
-    assert "pushes its own state again" in page.locator("#idp-warning").inner_text()
+    expect(page.locator("#idp-warning")).to_contain_text("pushes its own state again")
     page.click("#member-action-confirm")
     assert f"{staff.user.email} was removed" in page.locator(".messagelist").text_content()
     assert not Membership.objects.filter(pk=staff.pk).exists()
@@ -91,7 +92,7 @@ def test_owner_searches_filters_pages_and_manages_members(live_server, browser_p
 
     # The Owner's row offers no deactivate or remove.
     page.goto(f"{live_server.url}/admin/orgs/{org.uid}/settings/members/?role=owner")
-    assert page.locator('tr[data-member="owner@bigco.example"] .member-remove').count() == 0
+    expect(page.locator('tr[data-member="owner@bigco.example"] .member-remove')).to_have_count(0)
 
 
 def test_owner_renames_and_deletes_a_stack(live_server, browser_page):
@@ -108,7 +109,7 @@ def test_owner_renames_and_deletes_a_stack(live_server, browser_page):
     page.click("#stack-rename-form input[type=submit]")
     assert 'Stack "Web" is now called "Website".' in page.locator(".messagelist").text_content()
     page.locator('tr[data-stack="Website"] .stack-delete').click()
-    assert "3 members lose every role they hold on Website" in page.locator("#stack-delete-impact").inner_text()
+    expect(page.locator("#stack-delete-impact")).to_contain_text("3 members lose every role they hold on Website")
     snap(page, "stack-delete-confirm")
     page.click("#stack-delete-confirm")
     assert "3 members lost the roles" in page.locator(".messagelist").text_content()
