@@ -62,7 +62,7 @@ def bulk_record(events: list[AuditEvent]) -> None:
 
 # Columns an entry of record_each shares with the others of its call, then the
 # ones it has of its own.
-_SHARED = ("organization", "org_uid", "actor_type", "actor_id", "actor_label", "action", "target_type",
+_SHARED = ("organization_id", "org_uid", "actor_type", "actor_id", "actor_label", "action", "target_type",
            "request_id", "client_address", "created_at")
 _OWN = ("target_id", "target_label", "before", "after")
 
@@ -100,13 +100,9 @@ def record_each(
     ]
     if not rows:
         return 0
-    actor_type, actor_id, actor_label = describe_actor(actor)
-    created_at = AuditEvent._meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
-    shared = [
-        organization.pk if organization else None, organization.uid if organization else "",
-        actor_type, actor_id, actor_label[:255], action, target_type,
-        current_request_id(), current_client_address()[:45], created_at,
-    ]
+    values = event_values(organization, actor, action, target_type=target_type)
+    values["created_at"] = AuditEvent._meta.get_field("created_at").get_db_prep_save(values["created_at"], connection)
+    shared = [values[name] for name in _SHARED]
     sql = _record_each_sql(connection.vendor)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -121,22 +117,10 @@ def _json(value: dict[str, Any] | None) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-def build_event(
-    organization: Organization | None,
-    actor: Actor,
-    action: str,
-    *,
-    target_type: str = "",
-    target_id: str = "",
-    target_label: str = "",
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """An unsaved event, for bulk writes from large background jobs."""
-    values = event_values(
-        organization, actor, action, target_type=target_type, target_id=target_id, target_label=target_label,
-        before=before, after=after,
-    )
+def build_event(organization: Organization | None, actor: Actor, action: str, **fields: Any) -> AuditEvent:
+    """An unsaved event, for bulk writes from large background jobs; `fields`
+    are event_values' keywords (target_type, target_id, target_label, before, after)."""
+    values = event_values(organization, actor, action, **fields)
     del values["organization_id"]
     return AuditEvent(organization=organization, **values)
 

@@ -402,9 +402,13 @@ def _user_event(membership: Membership, actor: Actor, action: str, before: dict,
     )
 
 
+def _active_change(active: bool) -> tuple[str, dict, dict]:
+    """The audit action, before and after of a change of state."""
+    return (SCIM_USER_REACTIVATE if active else SCIM_USER_DEACTIVATE), {"active": not active}, {"active": active}
+
+
 def _active_event(membership: Membership, active: bool, actor: Actor) -> dict[str, Any]:
-    action = SCIM_USER_REACTIVATE if active else SCIM_USER_DEACTIVATE
-    return _user_event(membership, actor, action, {"active": not active}, {"active": active})
+    return _user_event(membership, actor, *_active_change(active))
 
 
 def _apply_active(membership: Membership, active: bool) -> list[str]:
@@ -422,9 +426,10 @@ def _apply_active(membership: Membership, active: bool) -> list[str]:
 def _announce_active(membership: Membership, active: bool, *, actor: Actor, audited: bool = False) -> None:
     """Audit (unless its entry was written with the change) and announce a change of state."""
     if not audited:
+        action, before, after = _active_change(active)
         audit.record(
-            membership.organization, actor, SCIM_USER_REACTIVATE if active else SCIM_USER_DEACTIVATE, membership,
-            target_label=membership.scim_username, before={"active": not active}, after={"active": active},
+            membership.organization, actor, action, membership, target_label=membership.scim_username,
+            before=before, after=after,
         )
     if active and membership.invitation_due:
         due_invitations.schedule_due_delivery()

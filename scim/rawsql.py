@@ -188,14 +188,13 @@ def insert(columns: Columns, rows: Sequence[dict[str, Any]], *, durable: bool = 
     if not rows:
         return
     conn = connections[DEFAULT_DB_ALIAS]
-    fields = columns.fields
-    params = [
-        value if type(value) in _PLAIN else field.get_db_prep_save(value, conn)  # what the ORM would send
-        for row in rows
-        for field in fields
-        for value in (row[field.attname],)
-    ]
+    params = [_db_value(field, row[field.attname], conn) for row in rows for field in columns.fields]
     write(_insert_sql(columns, len(rows)), params, durable=durable)
+
+
+def _db_value(field, value: Any, conn) -> Any:
+    """What the ORM would send for `value` of `field`."""
+    return value if type(value) in _PLAIN else field.get_db_prep_save(value, conn)
 
 
 def write(sql: str, params: Sequence[Any], *, durable: bool = True) -> None:
@@ -266,9 +265,10 @@ def _rider_insert_sql(columns: Columns, shape: tuple[tuple[bool, ...], ...], key
 
 
 @lru_cache(maxsize=64)
-def _rider_delete_sql(columns: Columns, name: str) -> str:
+def _rider_delete_sql(columns: Columns, name: str, *, in_with: bool = True) -> str:
+    """DELETE by one column's value; in a data-modifying WITH, only if the change wrote its row."""
     column = qn(columns.model._meta.get_field(name).column)
-    return f"DELETE FROM {qn(columns.table)} WHERE {column} = %s AND EXISTS (SELECT 1 FROM w)"
+    return f"DELETE FROM {qn(columns.table)} WHERE {column} = %s" + (" AND EXISTS (SELECT 1 FROM w)" if in_with else "")
 
 
 def write_with(sql: str, params: Sequence[Any], riders: Riders, *, key: str = "id") -> list[tuple]:
@@ -289,8 +289,7 @@ def write_with(sql: str, params: Sequence[Any], riders: Riders, *, key: str = "i
         if returned and riders:
             written_key = returned[0][0]
             for columns, name, value in riders.deletes:
-                write(f"DELETE FROM {qn(columns.table)} WHERE {qn(columns.model._meta.get_field(name).column)} = %s",
-                      [value])
+                write(_rider_delete_sql(columns, name, in_with=False), [value])
             for columns, rows in riders.inserts:
                 insert(columns, [{k: written_key if v is RETURNED_ID else v for k, v in row.items()} for row in rows])
             riders.written = True
@@ -300,19 +299,11 @@ def write_with(sql: str, params: Sequence[Any], riders: Riders, *, key: str = "i
         parts.append(f"r{len(parts)} AS ({_rider_delete_sql(columns, name)})")
         all_params.append(value)
     for columns, rows in riders.inserts:
-        fields = columns.fields
-        shape = []
-        for row in rows:
-            flags = []
-            for field in fields:
-                value = row[field.attname]
-                if value is RETURNED_ID:
-                    flags.append(True)
-                else:
-                    flags.append(False)
-                    all_params.append(value if type(value) in _PLAIN else field.get_db_prep_save(value, conn))
-            shape.append(tuple(flags))
-        parts.append(f"r{len(parts)} AS ({_rider_insert_sql(columns, tuple(shape), key)})")
+        shape = tuple(tuple(row[f.attname] is RETURNED_ID for f in columns.fields) for row in rows)
+        all_params += [
+            _db_value(f, row[f.attname], conn) for row in rows for f in columns.fields if row[f.attname] is not RETURNED_ID
+        ]
+        parts.append(f"r{len(parts)} AS ({_rider_insert_sql(columns, shape, key)})")
     with conn.cursor() as cursor:
         cursor.execute(f"WITH {', '.join(parts)} SELECT * FROM w", all_params)
         returned = cursor.fetchall()

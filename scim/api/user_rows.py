@@ -106,10 +106,10 @@ _TYPES = {
 }
 
 
-def _members(by: str, sql: str, params: list, groups: bool) -> list[dict[str, Any]]:
+def _members(by: str, params: list, groups: bool, descending: bool = False) -> list[dict[str, Any]]:
     rows = []
     width = len(MEMBER)
-    for raw in fetch_read(sql, params, _TYPES[by]):
+    for raw in fetch_read(_member_sql(connection.vendor, by, descending, groups), params, _TYPES[by]):
         row = MEMBER.as_dict(raw)
         if len(raw) > width:  # PostgreSQL: e-mails and groups came along
             row["emails"] = [email_entry(*e) for e in _json(raw[width])]
@@ -119,21 +119,20 @@ def _members(by: str, sql: str, params: list, groups: bool) -> list[dict[str, An
 
 
 def page(org_id: int, *, limit: int, offset: int, descending: bool = False, groups: bool = True) -> list[dict[str, Any]]:
-    return _members("page", _member_sql(connection.vendor, "page", descending, groups), [org_id, limit, offset], groups)
+    return _members("page", [org_id, limit, offset], groups, descending)
 
 
 def by_username(org_id: int, user_name: str, *, limit: int, offset: int, groups: bool = True) -> list[dict[str, Any]]:
-    rows = _members("username", _member_sql(connection.vendor, "username", False, groups), [org_id, user_name], groups)
+    rows = _members("username", [org_id, user_name], groups)
     return rows[offset : offset + limit]  # the page of a list that holds at most one row
 
 
 def by_external_id(org_id: int, external_id: str, *, limit: int, offset: int, groups: bool = True) -> list[dict[str, Any]]:
-    sql = _member_sql(connection.vendor, "externalid", False, groups)
-    return _members("externalid", sql, [org_id, external_id, external_id, limit, offset], groups)
+    return _members("externalid", [org_id, external_id, external_id, limit, offset], groups)
 
 
 def by_id(org_id: int, pk: int, *, groups: bool = True) -> dict[str, Any] | None:
-    rows = _members("id", _member_sql(connection.vendor, "id", False, groups), [org_id, pk], groups)
+    rows = _members("id", [org_id, pk], groups)
     return rows[0] if rows else None
 
 

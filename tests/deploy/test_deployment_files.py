@@ -4,6 +4,7 @@ image and the proxy keep the promises the README makes."""
 from __future__ import annotations
 
 import os
+import runpy
 import shutil
 import subprocess
 from pathlib import Path
@@ -70,8 +71,6 @@ def test_nginx_balances_both_nodes_and_hides_metrics():
 
 
 def test_gunicorn_worker_formula(monkeypatch):
-    import runpy
-
     monkeypatch.delenv("GUNICORN_WORKERS", raising=False)
     conf = runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
     assert conf["workers"] == 2 * conf["cores"] + 1
@@ -85,7 +84,7 @@ def test_the_preloaded_app_opens_nothing_the_forked_workers_would_share():
     start no thread, or every worker would share them."""
     import sys
 
-    assert runpy_conf()["preload_app"] is True
+    assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["preload_app"] is True
     script = (
         "import threading\n"
         "from config.wsgi import application\n"
@@ -99,12 +98,6 @@ def test_the_preloaded_app_opens_nothing_the_forked_workers_would_share():
                REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
-
-
-def runpy_conf() -> dict:
-    import runpy
-
-    return runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
 
 
 @pytest.mark.django_db(transaction=True)
