@@ -46,12 +46,14 @@ def test_database_down_in_the_middle_of_a_write_is_503_and_writes_nothing(scim, 
     def down(*args, **kwargs):
         raise OperationalError("could not receive data from server: Connection reset by peer")
 
-    # The audit entry is a group write's last statement: the members added
-    # before it must be rolled back with it. A User write's audit entry is part
-    # of the statement that writes the membership (scim.rawsql.write_with); the
-    # receivers come after it: the membership deactivated, its audit and
-    # activity entries must be rolled back with them.
-    monkeypatch.setattr(provisioning.audit, "record", down)
+    # A group write announces its change (provisioning._notify) after writing
+    # the links, the group's version and its audit entry (one statement on
+    # PostgreSQL, scim.group_diff; several elsewhere): all must be rolled back
+    # with it. A User write's audit entry is part of the statement that writes
+    # the membership (scim.rawsql.write_with); the receivers come after it: the
+    # membership deactivated, its audit and activity entries must be rolled
+    # back with them.
+    monkeypatch.setattr(provisioning, "_notify", down)
     monkeypatch.setattr(provisioning, "membership_active_changed", type("Down", (), {"send": staticmethod(down)}))
     assert_503(scim.patch(f"/Groups/{group}", patch_body({"op": "add", "path": "members", "value": [{"value": member}]})))
     assert_503(scim.patch(f"/Users/{member}", patch_body({"op": "replace", "value": {"active": False}})))
