@@ -159,6 +159,13 @@ class ProvisioningEvent(models.Model):
                 condition=Q(outcome="failure") | ~Q(method="GET"),
                 name="provevent_org_writes_idx",
             ),
+            # The last failure the health summary names, and the "failures" filter:
+            # the newest failure without walking the successful writes after it.
+            models.Index(
+                fields=["organization", "-created_at", "-id"],
+                condition=Q(outcome="failure"),
+                name="provevent_org_failures_idx",
+            ),
         ]
 
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from organizations.models import AuditEvent, Membership, MembershipEmail, Organization, User
 from organizations.paging import PAGE_SIZE, TRAIL_COUNT_CAP
-from scim.activity_list import RAW_ROWS_PER_PAGE
+from scim.activity_list import LINES_PER_PAGE, RAW_ROWS_PER_PAGE
 from scim.models import ProvisioningEvent, ScimGroup
 from tests import builders
 from tests.builders import grow_org
@@ -128,6 +128,10 @@ def test_admin_pages_read_a_new_org_through_its_indexes(client, unanalyzed_org):
     indexes, walks = scans(scim, "scim_provisioningevent")
     assert not walks, scim
     assert indexes & {"provevent_org_time_idx", "provevent_org_writes_idx"} and not indexes & ALL_ORGS_BY_TIME, indexes
+    # The activity page, and the health summary's last success and last failure:
+    # each the first entries of an index in its order.
+    pages = [p for p in scim if p["Node Type"] != "Aggregate"]
+    assert pages and rows_read(pages, "scim_provisioningevent") <= LINES_PER_PAGE + 1, pages
     everything = plans_of(client, reverse("admin:org-settings-scim", args=[org.uid]) + "?activity=all",
                           "scim_provisioningevent")
     counts = [p for p in everything if p["Node Type"] == "Aggregate"]
