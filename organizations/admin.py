@@ -378,6 +378,9 @@ class AuditEventAdmin(BoundedChangeListMixin, TenantScopedAdmin):
     search_fields = ["actor_label", "target_label", "=request_id"]
     always_capped = True  # a recompute writes one entry per member: millions over time
     list_select_related = ["organization"]
+    # Newest first on the primary key: created_at has no index of its own
+    # (organizations.models.AuditEvent), and ids grow with it.
+    ordering = ["-id"]
 
     @admin.display(description="what happened")
     def what_happened(self, obj: AuditEvent) -> str:

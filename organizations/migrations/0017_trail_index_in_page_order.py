@@ -10,6 +10,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name='auditevent',
+            name='created_at',
+            field=models.DateTimeField(auto_now_add=True),
+        ),
         migrations.RemoveIndex(
             model_name='auditevent',
             name='audit_org_time_idx',
@@ -17,5 +22,13 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='auditevent',
             index=models.Index(fields=['organization', '-created_at', '-id'], name='audit_org_time_idx'),
+        ),
+        migrations.RemoveIndex(
+            model_name='auditevent',
+            name='audit_org_action_time_idx',
+        ),
+        migrations.AddIndex(
+            model_name='auditevent',
+            index=models.Index(fields=['organization', 'action', '-created_at', '-id'], name='audit_org_action_time_idx'),
         ),
     ]
