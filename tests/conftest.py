@@ -150,6 +150,18 @@ def clear_cache() -> None:
         client.delete(*keys)
 
 
+# Production's hasher (Argon2, config/settings.py) costs ~0.17 s for each password
+# set and each one checked: most tests build an Owner with a password and sign in,
+# and the suite spent minutes in it. Tests hash with MD5 and still read Argon2
+# hashes; tests/security/test_deploy.py checks production keeps Argon2.
+FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = [FAST_HASHER, *(h for h in settings.PASSWORD_HASHERS if h != FAST_HASHER)]
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Rate-limit and sign-in throttle counters live in the cache (Redis under
