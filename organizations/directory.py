@@ -2,7 +2,8 @@
 member pickers, each at the cost of one page.
 
 Search matches a substring of the userName (the e-mail, for people added by
-hand) or of the name, lowercased, or a whole account e-mail. On PostgreSQL, trigram indexes on exactly
+hand) or of the name, lowercased, or a whole account e-mail; a whole e-mail is
+matched as the start of the userName (an index range), not as a substring. On PostgreSQL, trigram indexes on exactly
 these expressions (migration 0006) answer it without reading the org; terms
 shorter than MIN_SEARCH_LENGTH have no trigram and are refused on the Members
 tab (a picker matches them as the start of the userName, a range of the
@@ -18,6 +19,8 @@ cheaper than the trigram index: the search then cost what the org holds. Filters
 without a search term keep the plain comparison: for them walking the org in
 userName order, stopping at a page, is the right plan."""
 from __future__ import annotations
+
+import re
 
 from django import forms
 from django.db.models import Func, Q, QuerySet, TextField
@@ -57,11 +60,25 @@ class ScrambledUserName(Func):
     output_field = TextField()
 
 
+# A whole e-mail address: something before the @, a dot after it, no spaces.
+WHOLE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
 def search_members(queryset: QuerySet, term: str) -> QuerySet:
     term = term.strip().lower()
     if not term:
         return queryset
-    match = Q(_search_username__contains=term) | Q(_search_name__contains=term)
+    if WHOLE_EMAIL.fullmatch(term):
+        # A whole e-mail is the start of a userName, a range of the (organization,
+        # lower(userName)) index. As a substring it would be the trigrams it shares
+        # with every address of its domain, in every org: the trigram index then
+        # reads each of them, and the search costs what the database holds.
+        # (The range is what the btree index reads; LIKE keeps it exact in any collation.)
+        starts = Q(_search_username__gte=term, _search_username__lt=term + "\U0010ffff",
+                   _search_username__startswith=term)
+        match = starts | Q(_search_name__contains=term)
+    else:
+        match = Q(_search_username__contains=term) | Q(_search_name__contains=term)
     if "@" in term:
         # A whole sign-in e-mail finds its person even when the IdP's userName
         # differs: the account is one point lookup on its unique lower(email)

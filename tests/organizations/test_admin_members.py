@@ -70,6 +70,17 @@ def test_a_whole_account_email_finds_a_member_whose_username_differs(owner_clien
     assert listed(owner_client.get(members_url(org, q="jane.doe2@acme.example"))) == []  # another org's person
 
 
+def test_a_whole_email_finds_the_usernames_it_starts_and_a_part_of_one_finds_it_anywhere(owner_client, org):
+    """A whole address is read as the start of the userName (an index range, not
+    the trigrams every address of its domain shares); a part of one stays a substring."""
+    for email in ("bob@acme.example", "bob@acme.example.org", "xbob@acme.example"):
+        builders.make_member(org, email)
+    assert sorted(listed(owner_client.get(members_url(org, q="BOB@Acme.example")))) == [
+        "bob@acme.example", "bob@acme.example.org"]
+    assert sorted(listed(owner_client.get(members_url(org, q="bob@acme")))) == [
+        "bob@acme.example", "bob@acme.example.org", "xbob@acme.example"]
+
+
 def test_filters_by_role_status_and_source(owner_client, org, owner):
     bulk_members(org, 3, prefix="plain")
     admins = bulk_members(org, 2, prefix="boss", role=OrgRole.ADMIN)
