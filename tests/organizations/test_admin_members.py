@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from organizations import services
 from organizations.models import AccessSource, AuditEvent, Membership, OrgRole, Stack, StackAccess
+from organizations.directory import SORT_MATCHES_BELOW
 from organizations.paging import PAGE_SIZE
 from tests import builders
 from tests.builders import bulk_members
@@ -79,6 +80,19 @@ def test_a_whole_email_finds_the_usernames_it_starts_and_a_part_of_one_finds_it_
         "bob@acme.example", "bob@acme.example.org"]
     assert sorted(listed(owner_client.get(members_url(org, q="bob@acme")))) == [
         "bob@acme.example", "bob@acme.example.org", "xbob@acme.example"]
+
+
+def test_a_term_most_members_match_pages_them_in_username_order(owner_client, org):
+    """Past SORT_MATCHES_BELOW matches the page is read as a walk in userName
+    order (organizations.directory.members_page): the same rows, the same order."""
+    matching = bulk_members(org, SORT_MATCHES_BELOW + 10, prefix="dense")
+    bulk_members(org, 5, prefix="other")
+    emails = sorted(m.user.email for m in matching)
+    first = owner_client.get(members_url(org, q="dense"))
+    assert listed(first) == emails[:PAGE_SIZE]
+    assert f"{len(emails):,}" in first.content.decode()
+    last = -(-len(emails) // PAGE_SIZE)
+    assert listed(owner_client.get(members_url(org, q="dense", page=last))) == emails[(last - 1) * PAGE_SIZE:]
 
 
 def test_filters_by_role_status_and_source(owner_client, org, owner):
