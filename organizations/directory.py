@@ -51,25 +51,23 @@ class NameText(Func):
     output_field = TextField()
 
 
-class ScrambledUserName(Func):
-    """lower(scim_username) || '': sorts like the userName but is not the
-    indexed expression, so the planner sorts the matches instead of walking
-    the whole index in order while filtering."""
+class Unindexed(Func):
+    """`(<text> || '')`: the same text, but no index's expression. Sorted by, the
+    planner sorts the matches instead of walking the whole userName index in order
+    while filtering (scrambled_username); filtered on, the text is checked row by
+    row instead of read from a trigram index (search_members' walk)."""
 
-    template = "(LOWER(%(expressions)s) || '')"
+    template = "(%(expressions)s || '')"
     output_field = TextField()
+
+
+def scrambled_username() -> Unindexed:
+    """lower(scim_username) || '': sorts like the userName, through no index."""
+    return Unindexed(Lower("scim_username"))
 
 
 # A whole e-mail address: something before the @, a dot after it, no spaces.
 WHOLE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
-
-class Unindexed(Func):
-    """`(<text> || '')`: the same text, but no index's expression, so that a
-    filter on it is checked row by row instead of read from a trigram index."""
-
-    template = "(%(expressions)s || '')"
-    output_field = TextField()
 
 
 def search_members(queryset: QuerySet, term: str, *, walk: bool = False) -> QuerySet:
@@ -153,7 +151,7 @@ def members_page(org: Organization, params: dict[str, str], page: object) -> Pag
         # The whole org: an index-only count of (organization, id), exact.
         count = (Membership.objects.filter(organization=org).count(), False)
     if params.get("q") and count[0] < SORT_MATCHES_BELOW:
-        ordered = qs.order_by(ScrambledUserName("scim_username"), "pk")
+        ordered = qs.order_by(scrambled_username(), "pk")
     elif params.get("q"):
         # Most members match: a page is the first matches of a walk in userName
         # order. Offered the trigram indexes, PostgreSQL may believe the matches
@@ -186,7 +184,7 @@ def member_choices(org: Organization, term: str, offset: int = 0, limit: int = 2
         qs = search_members(qs, term)
         order = Lower("scim_username")
         if term and capped_count(qs, SORT_MATCHES_BELOW)[0] < SORT_MATCHES_BELOW:
-            order = ScrambledUserName("scim_username")
+            order = scrambled_username()
     return list(qs.select_related("user").order_by(order, "pk")[offset : offset + limit])
 
 

@@ -18,11 +18,6 @@ from tests import builders
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def rows_of(membership: Membership) -> dict:
     """Every column of the member's rows, its e-mail address, externalId number
     and row ids, times and password hash left out (they differ by construction)."""

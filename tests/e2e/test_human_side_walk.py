@@ -89,14 +89,13 @@ class Walk:
 
 
 @pytest.fixture(autouse=True)
-def _catalog_and_fast_hashing(transactional_db, settings):
+def _catalog(transactional_db):
     """Transactional tests flush what migrations seeded (the Marketplace catalog,
-    the built-in stack roles): seed them again. Passwords are not the subject here."""
+    the built-in stack roles): seed them again."""
     from django.apps import apps
 
     importlib.import_module("scim.migrations.0002_marketplace_catalog").seed(apps, None)
     ensure_builtin_roles()
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def mail_to(address: str, subject: str = "") -> list:

@@ -21,11 +21,6 @@ from .csp import collect_csp_violations
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def test_owner_requires_two_factor_and_a_member_enrols_and_signs_in_with_a_code(live_server, browser_page):
     org = builders.make_org("Acme", owner_email="owner@acme.example")
     builders.make_member(org, "member@acme.example")

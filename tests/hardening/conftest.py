@@ -1,15 +1,5 @@
 import pytest
 
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Argon2 costs ~0.7 s per user built by the builders; these suites build many
-    and test no hashing (tests/security/test_deploy.py checks the configured one)."""
-    settings.PASSWORD_HASHERS = FAST_HASHERS
-
-
 @pytest.fixture
 def scim(org):
     """A SCIM client of `org`, with SCIM enabled and an Okta app installed."""

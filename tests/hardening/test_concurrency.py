@@ -55,8 +55,7 @@ def race(jobs: list[Callable[[], Any]]) -> list[Any]:
 
 
 @pytest.fixture
-def env(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def env():
     org = builders.make_org("Race")
     installation, token = builders.enable_scim(org)
     stack = builders.make_stack(org, "Prod")

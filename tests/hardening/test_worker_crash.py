@@ -29,7 +29,6 @@ def worker():
 
 def test_worker_killed_mid_recompute_leaves_the_org_consistent(worker, settings):
     settings.ACCESS_SYNC_LIMIT = 100
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     ensure_builtin_roles()
     org = builders.make_org("Crash")
     stack = builders.make_stack(org, "Prod")

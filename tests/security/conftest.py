@@ -1,7 +1,5 @@
 import pytest
 
-from tests.hardening.conftest import _fast_password_hashing  # noqa: F401
-
 from .world import World, build_world
 
 

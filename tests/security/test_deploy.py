@@ -70,7 +70,7 @@ def test_production_settings_are_hardened():
 def test_passwords_are_stored_as_argon2(settings):
     import config.settings as configured
 
-    settings.PASSWORD_HASHERS = configured.PASSWORD_HASHERS  # the security conftest speeds tests up with MD5
+    settings.PASSWORD_HASHERS = configured.PASSWORD_HASHERS  # tests/conftest.py speeds tests up with MD5
     org = builders.make_org("Hashing")
     user = builders.owner_of(org).user
     assert user.password.startswith("argon2$argon2id$")

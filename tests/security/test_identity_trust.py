@@ -89,7 +89,6 @@ def with_sso(org, idp: TestIdP, name: str, *, strict: bool = False):
 @pytest.fixture
 def world(live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     acme = builders.make_org("Acme", owner_email="owner@acme.example")
     evil = builders.make_org("Evil Inc", owner_email="mallory@evil.example")
     evil_idp = TestIdP("http://evil.example/saml", "http://evil.example/sso")

@@ -15,7 +15,6 @@ from django.urls import reverse
 from organizations.signin import session_lifetime
 from organizations.signin.session_lifetime import SEEN_KEY, STARTED_KEY
 from tests import builders
-from tests.hardening.conftest import _fast_password_hashing  # noqa: F401  (autouse)
 
 pytestmark = pytest.mark.django_db
 START = 1_800_000_000

@@ -44,10 +44,9 @@ def _profile(membership: Membership, *, created: str, emails: list[tuple[str, st
 
 
 @pytest.fixture
-def data(db, settings):
+def data(db):
     """Org A: owner, jane, bob (inactive), ann (bare profile); org B: its owner, a second Jane
     with the same userName, externalId and e-mail as org A's Jane."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # the builders set passwords
     org_a = builders.make_org("Acme", owner_email="olive@acme.example")
     org_b = builders.make_org("Globex", owner_email="jane.doe@acme.example")
     users = {

@@ -6,7 +6,7 @@ import pytest
 
 from organizations.signin.domains import services
 from tests.dns_server import DnsServer
-from tests.signin.saml.conftest import _fast_password_hashing, idp, sp, sso_org  # noqa: F401  (fixtures)
+from tests.signin.saml.conftest import idp, sp, sso_org  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

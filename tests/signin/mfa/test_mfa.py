@@ -29,11 +29,6 @@ SECRET = re.compile(r'id="mfa-secret">([A-Z2-7]+)<')
 RECOVERY = re.compile(r"<code>([a-z0-9]{5}-[a-z0-9]{5})</code>")
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 class Authenticator:
     """The phone: codes from the secret shown on the page, each call a later time
     step (as if 30 s passed), inside the window django-otp accepts."""

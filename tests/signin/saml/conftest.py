@@ -12,12 +12,6 @@ from tests.saml_idp import TestIdP
 BOUNCE_FIELD = "orgdesk_bounced"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """These tests are about SAML, not password storage: skip Argon2's cost."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture(scope="session")
 def idp() -> TestIdP:
     return TestIdP()
