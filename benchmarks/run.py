@@ -7,7 +7,10 @@ targets (benchmarks/targets.py) and the admin page budgets
 (benchmarks/admin_pages.py, on analyzed orgs and on orgs the planner's
 statistics do not know), writes benchmarks/results/<stamp>.json, the figure
 benchmarks/results/<stamp>.svg (and latest.svg) and the README's results
-table; then exits non-zero naming every miss, unless --no-fail."""
+table; then exits non-zero naming every miss, unless --no-fail.
+
+BENCH_GUNICORN_EXTRA adds options to gunicorn's command line, for a comparison
+run (`--max-requests 0`: no worker recycled during the run)."""
 from __future__ import annotations
 
 import argparse
@@ -159,7 +162,7 @@ def start_servers(env: dict[str, str]) -> list[subprocess.Popen]:
     # enough for the largest group's GET are set here.
     web = subprocess.Popen(
         [str(Path(PY).parent / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi", "-b", f"127.0.0.1:{PORT}",
-         "--log-level", "warning", "--timeout", "120"],
+         "--log-level", "warning", "--timeout", "120", *os.environ.get("BENCH_GUNICORN_EXTRA", "").split()],
         cwd=ROOT, env=env, stdout=open(logs / "gunicorn.log", "w"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -292,7 +295,9 @@ CPU_GROUPS = ((f"-b 127.0.0.1:{PORT} ", "app"), (f": postgres {DB_NAME} ", "post
 
 
 def cpu_seconds() -> dict[int, tuple[str, float]]:
-    """CPU time (user + system) used so far by each process of the groups, by pid."""
+    """CPU time (user + system) used so far by each process of the groups, by pid,
+    with that of its children that exited and were waited for (a gunicorn worker
+    recycled by max_requests is the master's, a Celery pool process its parent's)."""
     tick = os.sysconf("SC_CLK_TCK")
     found: dict[int, tuple[str, float]] = {}
     for pid in os.listdir("/proc"):
@@ -305,21 +310,28 @@ def cpu_seconds() -> dict[int, tuple[str, float]]:
             continue
         for needle, group in CPU_GROUPS:
             if needle in cmdline:
-                found[int(pid)] = (group, (int(fields[11]) + int(fields[12])) / tick)
+                found[int(pid)] = (group, sum(int(v) for v in fields[11:15]) / tick)  # utime stime cutime cstime
                 break
     return found
 
 
 def measured(op: str, seconds: int, **kw) -> dict:
     """wrk's figures plus the CPU milliseconds each process group spent per
-    request (a process that exits during the run, such as a PostgreSQL backend
-    whose connection reached CONN_MAX_AGE, takes its share with it)."""
+    request. A process that exits during the run (a recycled gunicorn worker)
+    brings its whole life's CPU to its parent's count when it is waited for:
+    what it had used before the run, counted then under its own pid, is taken
+    off again. (A PostgreSQL backend is the postmaster's child, which is not
+    counted: one that exits mid-run takes its share with it; CONN_MAX_AGE
+    outlasts the run.)"""
     before = cpu_seconds()
     result = run_wrk(op, seconds, **kw)
     after = cpu_seconds()
     spent: dict[str, float] = {group: 0.0 for _, group in CPU_GROUPS}
     for pid, (group, cpu) in after.items():
         spent[group] += cpu - before.get(pid, (group, 0.0))[1]
+    for pid, (group, cpu) in before.items():
+        if pid not in after and group in ("app", "worker"):
+            spent[group] -= cpu
     if result["requests"]:
         result["cpu_ms_per_request"] = {group: round(cpu / result["requests"] * 1000, 3) for group, cpu in spent.items()}
     return result

@@ -8,11 +8,15 @@ nodes x workers (+ Celery concurrency), each worker keeping one connection
 (CONN_MAX_AGE). Cores are those this process may use (a container's CPU set).
 
 Preloaded: the app is imported in the master before the workers fork (preload_app
-below), so recycling a worker costs a fork, not an import.
+below), so recycling a worker costs a fork, not an import. What a worker would
+still redo, or undo, each time it is recycled (when_ready, pre_fork and
+worker_exit below) is done once in the master, or skipped.
 
 Metrics: with PROMETHEUS_MULTIPROC_DIR set, every worker writes its samples
 there; the directory is emptied when the server starts and a dead worker's
 gauges are dropped (config/metrics.py)."""
+import atexit
+import gc
 import os
 import shutil
 import sys
@@ -64,3 +68,47 @@ def on_starting(server):
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
+
+
+# Recycling a worker (max_requests) cost about 0.3 s of CPU, as much as 2,000
+# bare requests took 0.15 ms each (benchmarks/README.md, "What recycling a
+# worker cost"): its first request imported the URL conf and every view module
+# (40 ms), and its exit ran the interpreter's finalization, which collected and
+# freed the whole heap it shared with the master, copying each page it touched
+# (230 ms). The three hooks below leave about 10 ms.
+
+
+def when_ready(server):
+    """In the master, after the app is loaded and before the first worker is
+    forked: import the URL conf and build the resolver (each worker did both on
+    its first request), then freeze what the master holds, so that no worker's
+    garbage collector walks, and so copies, the pages it shares with the
+    master. Nothing here connects (tests/deploy/test_deployment_files.py)."""
+    from django.urls import get_resolver  # Django is set up only once the app is loaded
+
+    get_resolver().reverse_dict  # reading it imports the URL conf and fills the resolver
+    gc.freeze()
+
+
+def pre_fork(server, worker):
+    """Anything the master allocated since (a worker's bookkeeping) is frozen too."""
+    gc.freeze()
+
+
+def worker_exit(server, worker):
+    """A worker leaving normally (recycled, or the server stopping) runs what
+    the process registered to run at exit (the activity it still holds is
+    written, logs flushed), closes its connections and ends there, skipping
+    the interpreter's finalization: the heap it would tear down object by
+    object is the master's, and goes with the process anyway. A worker
+    leaving on an error exits as usual, with its status."""
+    leaving = sys.exc_info()[1]
+    if not isinstance(leaving, SystemExit) or leaving.code not in (0, None):
+        return
+    from django.db import connections  # loaded with the app
+
+    atexit._run_exitfuncs()  # what sys.exit would run before finalizing
+    connections.close_all()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

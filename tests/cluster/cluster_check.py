@@ -13,7 +13,7 @@ is its own or expires). Settings (environment):
   CLUSTER_REDIS_URL     redis://127.0.0.1:6379/7
   CLUSTER_BROKER_URL    redis://127.0.0.1:6379/12
   CLUSTER_QUEUE         orgdesk_cluster
-  CLUSTER_PORTS         8106,8107
+  CLUSTER_PORTS         8106,8107,8108 (nodes A and B; the third for a node that recycles its worker)
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ PG = os.environ.get("CLUSTER_PG", "postgres://postgres@127.0.0.1:5432").rstrip("
 REDIS_URL = os.environ.get("CLUSTER_REDIS_URL", "redis://127.0.0.1:6379/7")
 BROKER_URL = os.environ.get("CLUSTER_BROKER_URL", "redis://127.0.0.1:6379/12")
 QUEUE = os.environ.get("CLUSTER_QUEUE", "orgdesk_cluster")
-PORT_A, PORT_B = (int(p) for p in os.environ.get("CLUSTER_PORTS", "8106,8107").split(","))
+PORT_A, PORT_B, PORT_C = (int(p) for p in (os.environ.get("CLUSTER_PORTS", "8106,8107,8108").split(",") + ["8108"])[:3])
 DB_NAME = f"orgdesk_cluster_{os.getpid()}"
 PASSWORD = "cluster-check-" + secrets.token_urlsafe(8)
 OWNER = "owner@cluster.example"
@@ -296,6 +296,9 @@ def seed() -> dict:
     other = org_services.create_organization("Busy Co", owner_email=OWNER, actor=None)
     enable_scim(other, actor=owner)
     _, other_issued = install_app(other, MarketplaceApp.objects.get(slug="okta-generic-scim"), actor=owner)
+    recycled = org_services.create_organization("Recycle Co", owner_email=OWNER, actor=None)
+    enable_scim(recycled, actor=owner)
+    _, recycled_issued = install_app(recycled, MarketplaceApp.objects.get(slug="okta-generic-scim"), actor=owner)
 
     users = User.objects.bulk_create(User(email=f"bulk{i}@cluster.example") for i in range(BIG_GROUP))
     members = Membership.objects.bulk_create(
@@ -306,6 +309,7 @@ def seed() -> dict:
     return {
         "org": org.uid, "token": issued.secret, "installation": installation.pk,
         "other_org": other.uid, "other_token": other_issued.secret, "group": group.pk,
+        "recycled_org": recycled.uid, "recycled_token": recycled_issued.secret,
     }
 
 
@@ -546,6 +550,34 @@ def beat_prunes(world: dict) -> None:
           "none of the fresh ones")
 
 
+def recycled_workers_keep_activity(world: dict) -> None:
+    """A worker recycled by max_requests leaves without the interpreter's
+    finalization (config/gunicorn.py, worker_exit): what it registered to run at
+    exit still runs, so the reads' activity it held is written."""
+    from organizations.models import Organization
+    from scim.models import ProvisioningEvent
+
+    start("node-c", [str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi",
+                     "--bind", f"127.0.0.1:{PORT_C}", "--workers", "1", "--max-requests", "20",
+                     "--max-requests-jitter", "0", "--graceful-timeout", "5"],
+          PROMETHEUS_MULTIPROC_DIR=str(TMP / "metrics-node-c"),
+          SCIM_ACTIVITY_READ_DELAY="600")  # reads are held until 100 wait or the worker leaves
+    wait_until(f"node :{PORT_C} to be ready", lambda: node_up(PORT_C), timeout=60)
+    scim = Scim(world["recycled_org"], world["recycled_token"])
+    sent = 50
+    for _ in range(sent):
+        reply = scim.call(PORT_C, "GET", "/Users?count=1")
+        check(reply.status == 200, f"a read on node C answered {reply.status}")
+    kill("node-c")  # the last worker leaves as the server stops
+    booted = (TMP / "node-c.log").read_text(errors="replace").count("Booting worker")
+    check(booted >= 3, f"node C booted {booted} worker(s) for {sent} requests at 20 each")
+    org = Organization.objects.get(uid=world["recycled_org"])
+    written = ProvisioningEvent.objects.filter(organization=org, method="GET", status=200).count()
+    check(written == sent, f"{written} of the {sent} reads' activity entries were written by the recycled workers")
+    prove(f"a worker recycled by max_requests writes the activity it held: {sent} reads on a node recycling its "
+          f"worker every 20 requests ({booted} workers), {written} entries")
+
+
 def main() -> int:
     started = time.monotonic()
     print(f"cluster-check: nodes :{PORT_A} (A) and :{PORT_B} (B), a Celery worker and beat, "
@@ -576,6 +608,7 @@ def main() -> int:
         mapping_on_worker(world, admin_a, admin_b)
         beat_prunes(world)
         kill_mid_import(world, token)
+        recycled_workers_keep_activity(world)
     except CheckFailed as failure:
         print(f"FAILED: {failure}", file=sys.stderr)
         for name in processes:

@@ -80,16 +80,21 @@ def test_gunicorn_worker_formula(monkeypatch):
 
 def test_the_preloaded_app_opens_nothing_the_forked_workers_would_share():
     """gunicorn imports the app in its master and forks the workers from it
-    (preload_app): importing it must open no database or Redis connection and
-    start no thread, or every worker would share them."""
+    (preload_app), and its when_ready hook then builds the URL resolver and
+    freezes the heap: neither may open a database or Redis connection or start
+    a thread, or every worker would share them."""
     import sys
 
     assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["preload_app"] is True
     script = (
-        "import threading\n"
+        "import gc, runpy, sys, threading\n"
         "from config.wsgi import application\n"
         "from django.db import connections\n"
         "from scim import redis_client\n"
+        "assert 'config.urls' not in sys.modules\n"
+        "runpy.run_path('config/gunicorn.py')['when_ready'](None)\n"
+        "assert 'config.urls' in sys.modules and 'scim.api.views' in sys.modules, 'the URL conf was not imported'\n"
+        "assert gc.get_freeze_count() > 100_000, gc.get_freeze_count()\n"
         "assert all(c.connection is None for c in connections.all()), 'a database connection'\n"
         "assert not redis_client._redis_clients, 'a Redis client'\n"
         "assert threading.active_count() == 1, threading.enumerate()\n"
