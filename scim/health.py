@@ -9,9 +9,9 @@ and traffic. Beat rolls each org's completed hours up into ProvisioningHour
 their `occurrences`) and moves the org's watermark (ProvisioningRollup.until).
 The tab reads the watermark, then in one statement the rolled-up hours before
 it (at most 24 x 30 rows, the (organization, hour) index) UNION ALL the raw
-activity from it on, summed per hour in SQL over the (organization,
--created_at) index: what beat has not rolled up yet, normally the last hour
-and the margin. The hours before a watermark are committed with it, so a rollup
+activity from it on, summed per hour in SQL from the (organization,
+-created_at) index alone (it carries status and occurrences): what beat has not
+rolled up yet, normally the last hour and the margin. The hours before a watermark are committed with it, so a rollup
 running meanwhile neither drops nor doubles an hour. The last success and the
 last failure are then one row each, looked up in the newest hour the sums show
 one in: a one-hour range of the same index. Four statements; the daily buckets
