@@ -42,6 +42,7 @@ from organizations.signin.saml.members import sso_link_context
 from organizations.signin.ways_in import annotate_ways_in
 from organizations.signin.ways_in import progress as bulk_invitation_progress
 
+from .row_links import RowLinks
 from .shell import handle_post, org_settings_context, render_tab, tab_forms
 
 MEMBER_ACTIONS = ("deactivate", "reactivate", "remove")
@@ -219,6 +220,16 @@ def member_picker_view(site):
     return view
 
 
+# The links of each row of the Members tab (row_links), back to the list it was opened from.
+MEMBER_ROW_LINKS = {
+    "detail": "admin:member-detail",
+    "access": "admin:member-access",
+    "deactivate": "admin:member-deactivate",
+    "reactivate": "admin:member-reactivate",
+    "remove": "admin:member-remove",
+}
+
+
 def members_view(site):
     def view(request: HttpRequest, org_uid: str) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
@@ -265,6 +276,9 @@ def members_view(site):
         )
         annotate_org_role_sources(page.rows)
         annotate_ways_in(org, page.rows)
+        list_url = request.get_full_path()
+        RowLinks(org.uid, MEMBER_ROW_LINKS, next_url=list_url).annotate(page.rows)
+        RowLinks(org.uid, {"invite": "admin:member-invite"}).annotate(page.rows, "invite_links")
         return render_tab(
             request,
             site,
@@ -275,7 +289,7 @@ def members_view(site):
             memberships=page.rows,
             filter_form=filter_form,
             filtered=bool(params),
-            list_url=request.get_full_path(),
+            list_url=list_url,
             add_form=forms["add-member"],
             change_role_form=forms["change-role"],
             transfer_form=forms.get("transfer-ownership"),
