@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 
 from organizations.models import Membership, Organization, OrgRole, Stack, StackAccess, StackRole
 from organizations.paging import in_org
+from scim.models import ScimGroupMember
 
 from .access import admin_by_hand, admin_through_another_group, also_by_hand, derives, listed_in_groups, org_role_derived, unlooked
 from .engine import BASE_ORG_ROLE, DERIVED_SOURCE, mapped_pairs
@@ -31,6 +33,7 @@ from .models import GroupMapping, GroupMappingStackRole
 
 SAMPLE_SIZE = 5
 SAMPLED_PAIRS = 6  # stack-role changes that get sample names (the rest get counts)
+SAMPLE_WINDOW = 1000  # the group's first members a sample is looked for in (_sample)
 
 
 @dataclass(frozen=True)
@@ -136,8 +139,30 @@ def _label(m: Membership) -> str:
     return f"{name} <{m.scim_username}>" if name else m.scim_username
 
 
-def _sample(qs: QuerySet) -> list[str]:
-    return [_label(m) for m in qs.only("given_name", "family_name", "display_name", "scim_username")[:SAMPLE_SIZE]]
+class _Samples:
+    """A few of the group's affected members, for the preview's words, in userName
+    order: looked for first among the group's first SAMPLE_WINDOW members (the
+    start of its (group, membership) index), read by primary key. Looked for in
+    the whole group, each sample read and sorted every affected member, 20,000
+    for five names; ordered by id instead, PostgreSQL walked the membership
+    table from its first id, through other orgs' members. Only when the window
+    holds fewer than SAMPLE_SIZE of them is the whole group read and sorted, as
+    before. Each sample is `narrow` (the change's condition) applied to the
+    members whose access follows the mapping."""
+
+    FIELDS = ("given_name", "family_name", "display_name", "scim_username")
+
+    def __init__(self, org: Organization, group, deriving: QuerySet) -> None:
+        first = ScimGroupMember.objects.filter(group_id=unlooked(group.pk)).order_by("membership_id")
+        self.window = Membership.objects.filter(in_org(org), pk__in=first.values("membership_id")[:SAMPLE_WINDOW])
+        self.window = self.window.filter(derives())
+        self.whole = deriving
+
+    def of(self, narrow: Callable[[QuerySet], QuerySet]) -> list[str]:
+        found = list(narrow(self.window).order_by("scim_username").only(*self.FIELDS)[:SAMPLE_SIZE])
+        if len(found) < SAMPLE_SIZE:
+            found = list(narrow(self.whole).order_by("scim_username").only(*self.FIELDS)[:SAMPLE_SIZE])
+        return [_label(m) for m in found]
 
 
 def _pairs_q(pairs, prefix: str = "") -> Q:
@@ -167,14 +192,23 @@ def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
     )
     other_admin = admin_through_another_group(group.pk, admin_group_ids=other_admin_groups)
     if proposal.org_role == OrgRole.ADMIN:
-        gain_admin = affected.filter(role=BASE_ORG_ROLE)
-        lose_admin = affected.none()
-        admin_counts = {"gained": gain_admin.count(), "lost": 0}
+        def gain_admin(ms: QuerySet) -> QuerySet:
+            return ms.filter(org_role_derived(), role=BASE_ORG_ROLE)
+
+        def lose_admin(ms: QuerySet) -> QuerySet:
+            return ms.none()
+
+        admin_counts = {"gained": gain_admin(deriving).count(), "lost": 0}
     else:
         keeps_admin = admin_by_hand() | Q(_other_admin=True)
-        with_other = affected.alias(_other_admin=other_admin)
-        gain_admin = with_other.filter(keeps_admin, role=BASE_ORG_ROLE)
-        lose_admin = with_other.filter(role=OrgRole.ADMIN).exclude(keeps_admin)
+
+        def gain_admin(ms: QuerySet) -> QuerySet:
+            return ms.filter(org_role_derived()).alias(_other_admin=other_admin).filter(keeps_admin, role=BASE_ORG_ROLE)
+
+        def lose_admin(ms: QuerySet) -> QuerySet:
+            return (ms.filter(org_role_derived()).alias(_other_admin=other_admin)
+                    .filter(role=OrgRole.ADMIN).exclude(keeps_admin))
+
         admin_counts = affected.annotate(_other_admin=other_admin).aggregate(
             gained=Count("pk", filter=keeps_admin & Q(role=BASE_ORG_ROLE)),
             lost=Count("pk", filter=Q(role=OrgRole.ADMIN) & ~keeps_admin),
@@ -233,15 +267,14 @@ def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
         losses = [RoleChange(*names[p], lost.get(p, 0)) for p in sorted(dropped, key=names.get)]
 
     # A few names for the largest changes.
-    ordered = deriving.order_by("scim_username")
+    samples = _Samples(org, group, deriving)
     for change, pair in _with_pairs(gains, new_pairs, names)[:SAMPLED_PAIRS]:
         if change.count:
-            change.sample = _sample(ordered.exclude(Exists(StackAccess.objects.filter(
-                membership_id=OuterRef("pk"), stack_id=pair[0], role_id=pair[1]))))
+            lacking = ~Exists(StackAccess.objects.filter(membership_id=OuterRef("pk"), stack_id=pair[0], role_id=pair[1]))
+            change.sample = samples.of(lambda ms, lacking=lacking: ms.filter(lacking))
     for change, pair in _with_pairs(losses, dropped, names)[:SAMPLED_PAIRS]:
         if change.count:
-            rows = losing.filter(stack_id=pair[0], role_id=pair[1]).select_related("membership")
-            change.sample = [_label(a.membership) for a in rows.order_by("membership_id")[:SAMPLE_SIZE]]
+            change.sample = samples.of(lambda ms, pair=pair: _losing_members(ms, pair, granting[pair]))
 
     return Preview(
         group_name=group.display_name,
@@ -249,14 +282,23 @@ def preview_mapping(org: Organization, group, proposal: Proposal) -> Preview:
         inactive=counts["total"] - members,
         admins_gained=admin_counts["gained"],
         admins_lost=admin_counts["lost"],
-        admin_gain_sample=_sample(gain_admin.order_by("scim_username")) if admin_counts["gained"] else [],
-        admin_loss_sample=_sample(lose_admin.order_by("scim_username")) if admin_counts["lost"] else [],
+        admin_gain_sample=samples.of(gain_admin) if admin_counts["gained"] else [],
+        admin_loss_sample=samples.of(lose_admin) if admin_counts["lost"] else [],
         gains=[g for g in gains if g.count],
         losses=[loss for loss in losses if loss.count],
         fingerprint=fingerprint(group, current, proposal, stack_ids, (counts["total"], members),
                                 _mappings_version(org)),
         removal=proposal is REMOVED,
     )
+
+
+def _losing_members(members: QuerySet, pair: tuple[int, int], granting_groups: set[int]) -> QuerySet:
+    """Those of `members` who lose the derived `pair` (the losses' count, per member)."""
+    stack_id, role_id = pair
+    losing = members.filter(Exists(StackAccess.objects.filter(
+        membership_id=OuterRef("pk"), stack_id=stack_id, role_id=role_id, source=DERIVED_SOURCE,
+    ))).exclude(also_by_hand(stack_id, role_id, membership_field="pk"))
+    return losing.exclude(listed_in_groups(granting_groups)) if granting_groups else losing
 
 
 def _names(stack_ids: list[int], pairs) -> dict[tuple[int, int], tuple[str, str]]:

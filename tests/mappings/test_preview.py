@@ -193,3 +193,23 @@ def test_preview_statements_do_not_grow_with_the_group(world, django_assert_max_
     with django_assert_max_num_queries(20):
         preview = preview_mapping(org, eng, Proposal("admin", frozenset(), builtin("Admin").pk))
     assert preview.members == 204 and preview.admins_gained == 202
+
+
+def test_samples_come_from_the_whole_group_when_its_first_members_are_not_affected(scim_org):
+    """The sample names are looked for among the group's first SAMPLE_WINDOW
+    members (mappings.preview._Samples); when fewer are affected there, the
+    whole group is read, and the names are still those of members who change."""
+    from mappings.preview import SAMPLE_SIZE, SAMPLE_WINDOW
+
+    org, web = scim_org, builders.make_stack(scim_org, "Web")
+    dev = builtin("Developer")
+    members = builders.bulk_members(org, SAMPLE_WINDOW + 8)
+    holders, gainers = members[:SAMPLE_WINDOW], members[SAMPLE_WINDOW:]
+    StackAccess.objects.bulk_create(
+        [StackAccess(membership=m, stack=web, role=dev, source=AccessSource.MANUAL) for m in holders])
+    group = make_group(org, "Big", members)
+    preview = preview_mapping(org, group, Proposal("member", frozenset({(web.pk, dev.pk)}), None))
+    assert [(c.stack, c.role, c.count) for c in preview.gains] == [("Web", "Developer", len(gainers))]
+    sample = preview.gains[0].sample
+    assert len(sample) == SAMPLE_SIZE
+    assert {s.split("<")[-1].rstrip(">") for s in sample} <= {m.scim_username for m in gainers}

@@ -16,7 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from mappings.models import GroupMapping, GroupMappingStackRole
-from mappings.preview import REMOVED, Proposal, preview_mapping
+from mappings.preview import REMOVED, SAMPLE_SIZE, Proposal, preview_mapping
 from organizations.models import AccessSource, Membership, Organization, Stack, StackAccess
 from scim.models import ScimGroup, ScimGroupMember
 from tests import builders
@@ -108,3 +108,4 @@ def test_the_preview_reads_a_new_group_once(unanalyzed_group):
             assert not repeated_walks(plan), (repeated_walks(plan), query["sql"])
             read = plan.get("Shared Hit Blocks", 0) + plan.get("Shared Read Blocks", 0)
             assert read < MAX_BUFFERS, (read, query["sql"])
+        assert preview.losses[0].sample and len(preview.losses[0].sample) == SAMPLE_SIZE
