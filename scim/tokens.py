@@ -170,15 +170,15 @@ def _remember(prefix: str, row: tuple, version: bytes | None) -> None:
     _verified[prefix] = (row, version, time.monotonic() + AUTH_CACHE_SECONDS, _token_from_row(row))
 
 
-def remembered(secret: str, org_uid: str) -> tuple[SecretToken, bytes] | None:
+def remembered(secret: str, org_uid: str, *, shared: bool = False) -> tuple[SecretToken, bytes] | None:
     """The token this process remembers as having passed every check of
     `check` for this org, with the version it was stamped with; None when
     `check` must decide (nothing remembered, expired, another secret or org,
     or last_used_at due for its write). The caller confirms that the version
-    is still the one in Redis before trusting it (scim.api.fast_reads sends
-    that GET in the same roundtrip as its own commands). The token and its
-    installation and org are shared by the requests that use them this way:
-    read them, never change them."""
+    is still the one in Redis before trusting it (scim.api.auth sends that GET
+    in the same roundtrip as its own commands). shared=True: the token and its
+    installation and org are the ones every request that asks so gets (read
+    them, never change them); else new objects, built from the remembered row."""
     prefix = parse_prefix(secret)
     hit = _verified.get(prefix) if prefix is not None else None
     if hit is None or hit[2] <= time.monotonic():
@@ -188,7 +188,7 @@ def remembered(secret: str, org_uid: str) -> tuple[SecretToken, bytes] | None:
         return None
     if token.last_used_at is None or timezone.now() - token.last_used_at >= LAST_USED_RESOLUTION:
         return None
-    return token, hit[1]
+    return (token if shared else _token_from_row(hit[0])), hit[1]
 
 
 # Why a token was refused, as the SCIM 401 tells it (scim.api.auth). Only a
@@ -217,7 +217,8 @@ def check(secret: str, org_uid: str) -> SecretToken | Refusal:
     if prefix is None:
         return Refusal(UNKNOWN)
     version = _auth_version()  # read before the row: a change after it bumps past it
-    row = _remembered(prefix, version) or _token_row(prefix)
+    known = _remembered(prefix, version)
+    row = known or _token_row(prefix)
     if row is None:
         hmac.compare_digest(hash_token(secret), "0" * 64)  # same work either way
         return Refusal(UNKNOWN)
@@ -234,7 +235,7 @@ def check(secret: str, org_uid: str) -> SecretToken | Refusal:
         return Refusal(SCIM_OFF, installation.pk)
     if touch_last_used(token):  # after a write the row is old: the next request reads it
         _verified.pop(prefix, None)
-    else:
+    elif known is None:  # remembered once, from the database: AUTH_CACHE_SECONDS run from that read
         _remember(prefix, row, version)
     return token
 

@@ -14,12 +14,10 @@ Redis roundtrip for the token's version and another for the rate limit, a
   fast path does not handle (`attributes`, `sortBy`, another filter, a
   malformed one, a body) sends the request down the regular path, which
   answers it as before;
-- the token this process remembers (scim.tokens.remembered), the check that it
-  is still current, the installation's rate-limit counters and, for an
-  unfiltered page, the cached total go to Redis in one command (a Lua script,
-  below); anything else (a token not remembered, Redis down, a version that
-  moved, which the script counts nothing for) takes scim.api.auth.check_request,
-  the regular check;
+- scim.api.auth.check_request authenticates and counts the request as for every
+  SCIM call: for a token this process remembers, in one Redis command that also
+  reads an unfiltered page's cached total; the token's objects are shared with
+  the other reads, which only read them;
 - the statement is scim.api.user_rows' prepared one (rawsql.fetch_read: it is
   its own connection health check), the document scim.api.user_documents'
   renderer, so the answer is the regular path's, byte for byte
@@ -38,11 +36,9 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import ResolverMatch, resolve
 
 from organizations.models import Membership
-from scim import tokens
 from scim.provisioning import parse_id
-from scim.redis_client import redis_client
 
-from . import auth, hostile, lookups, ratelimit, totals, user_documents, user_rows, versions
+from . import auth, hostile, lookups, totals, user_documents, user_rows, versions
 from . import constants as c
 from .adapter_base import document_urls
 from .errors import NotFound, response_for_exception
@@ -128,85 +124,16 @@ def serve(request: HttpRequest, plan: Plan) -> HttpResponse:
         return response_for_exception(request, exc)
 
 
-# --- authentication and counting: one Redis roundtrip ---------------------------
-
-# One Redis command for what every fast read asks of Redis: whether the token's
-# version still stands and, only if it does, the installation's rate-limit counters
-# (as scim.api.ratelimit counts them, on the same keys) and, for an unfiltered page,
-# the cached total. A script rather than a pipeline of six commands: the counters
-# are not touched when the version moved (the regular check then counts the
-# request itself, so nothing has to be taken back), and one command costs the
-# process a fraction of what packing and parsing six did.
-# KEYS: version, second counter, minute counter, previous minute counter[, total].
-# ARGV: the version the token was remembered with, burst cap, per-minute limit (0: off).
-_SCRIPT = """
-local version = redis.call('GET', KEYS[1])
-if version ~= ARGV[1] then return {0} end
-local second, minute, previous, total = 0, 0, false, false
-if ARGV[2] ~= '0' then
-  second = redis.call('INCR', KEYS[2])
-  redis.call('EXPIRE', KEYS[2], 2)
-end
-if ARGV[3] ~= '0' then
-  minute = redis.call('INCR', KEYS[3])
-  redis.call('EXPIRE', KEYS[3], 120)
-  previous = redis.call('GET', KEYS[4])
-end
-if KEYS[5] then total = redis.call('GET', KEYS[5]) end
-return {1, second, minute, previous, total}
-"""
-_scripts: dict[int, tuple[object, object]] = {}  # id(client) -> (client, its registered script)
-
-
-def _script(client):
-    found = _scripts.get(id(client))
-    if found is None or found[0] is not client:
-        found = _scripts[id(client)] = (client, client.register_script(_SCRIPT))
-    return found[1]
+# --- authentication and counting ----------------------------------------------------
 
 
 def _authenticate(request: HttpRequest, plan: Plan) -> HttpResponse | None:
-    """As scim.api.auth.check_request (None: go on), in one Redis roundtrip when
-    this process remembers the token. Sets `request._scim_cached_total` (the
-    reply for an unfiltered page's total, None if not cached)."""
+    """scim.api.auth.check_request (None: go on), in one Redis roundtrip when this
+    process remembers the token, its objects shared with the other reads (they
+    only read them). Sets `request._scim_cached_total` (the reply for an
+    unfiltered page's total, None if not cached)."""
     request._scim_cached_total = None
-    client = redis_client()
-    secret = auth.bearer_token(request) if client is not None else None
-    hit = tokens.remembered(secret, plan.org_uid) if secret else None
-    if hit is None:
-        return auth.check_request(request, plan.org_uid)
-    token, version = hit
-    installation = token.installation
-    total_key = totals.redis_key(totals.USERS, installation.organization_id) if plan.kind == PAGE else None
-    count = ratelimit.request_count(installation.pk)
-    if count is None:
-        keys = [tokens.auth_version_key(), "-", "-", "-"]
-        args = [version, 0, 0]
-    else:
-        keys = [tokens.auth_version_key(), count.second_key, count.minute_key, count.previous_minute_key]
-        args = [version, max(count.burst, 0), max(count.per_minute, 0)]
-    if total_key is not None:
-        keys.append(total_key)
-    try:
-        reply = _script(client)(keys=keys, args=args)
-    except Exception:  # Redis unreachable: the regular check decides (and fails open)
-        return auth.check_request(request, plan.org_uid)
-    if not reply[0]:  # something about the token changed (nothing was counted): check again
-        return auth.check_request(request, plan.org_uid)
-    request.scim_token = token
-    request.scim_installation = installation
-    request.scim_org = installation.organization
-    if total_key is not None:
-        request._scim_cached_total = reply[4]
-    if count is not None:
-        try:
-            decision = count.decide_counts(client, reply[1], reply[2], reply[3])
-        except Exception:
-            decision = ratelimit.ALLOW  # as check_installation: the limits fail open
-        if not decision.allowed:
-            auth.note_refusal(request, plan.org_uid, installation.pk, ratelimit.OVER_LIMIT)
-            return ratelimit.too_many_requests(decision, ratelimit.DETAIL_RATE_LIMITED)
-    return None
+    return auth.check_request(request, plan.org_uid, shared_token=True, users_total=plan.kind == PAGE)
 
 
 # --- the reads --------------------------------------------------------------------

@@ -99,6 +99,22 @@ def test_a_raw_update_is_seen_once_the_cache_time_is_over(redis_cache, org, inst
     assert isinstance(tokens.check(issued.secret, org.uid), tokens.Refusal)
 
 
+def test_the_cache_time_runs_from_the_database_read_not_from_the_last_use(redis_cache, org, installed, monkeypatch):
+    """A token in constant use is read from the database again every
+    AUTH_CACHE_SECONDS: using the remembered row does not remember it anew, or
+    a raw update would never be seen while an identity provider keeps calling."""
+    _, issued = installed
+    start = tokens.time.monotonic()
+    monkeypatch.setattr(tokens.time, "monotonic", lambda: start)
+    warm(issued.secret, org.uid)
+    SecretToken.objects.filter(pk=issued.token.pk).update(revoked_at=timezone.now())
+    for elapsed in (tokens.AUTH_CACHE_SECONDS / 2, tokens.AUTH_CACHE_SECONDS - 1):
+        monkeypatch.setattr(tokens.time, "monotonic", lambda elapsed=elapsed: start + elapsed)
+        assert queries(lambda: tokens.check(issued.secret, org.uid)) == 0  # remembered, unchanged
+    monkeypatch.setattr(tokens.time, "monotonic", lambda: start + tokens.AUTH_CACHE_SECONDS + 1)
+    assert isinstance(tokens.check(issued.secret, org.uid), tokens.Refusal)
+
+
 def test_a_lost_version_key_is_not_trusted(redis_cache, org, installed):
     """After a Redis restart the key is gone: rows remembered before it are not
     used, and the key gets a new random value."""
