@@ -5,7 +5,7 @@ op-name lower-casing, the `remove` needs a path rule) and override what it
 gets wrong for real IdPs (docs/ARCHITECTURE.md, "Where each IdP quirk is handled")."""
 from __future__ import annotations
 
-from .adapter_base import absolute, get_membership_model, resource_url, translate_service_errors
+from .adapter_base import absolute, get_membership_model, resource_location, resource_url, translate_service_errors
 from .group_adapter import ScimGroupAdapter
 from .user_adapter import ScimUserAdapter
 
@@ -14,6 +14,7 @@ __all__ = [
     "ScimUserAdapter",
     "absolute",
     "get_membership_model",
+    "resource_location",
     "resource_url",
     "translate_service_errors",
 ]

@@ -25,7 +25,7 @@ from scim.provisioning import parse_id
 
 from .. import constants as c
 from .. import hostile, lookups, totals, versions
-from ..adapters import resource_url
+from ..adapters import resource_location
 from ..errors import (
     BadRequest,
     InvalidFilter,
@@ -296,7 +296,7 @@ class ResourceView(ScimApiView):
 
     def location_of(self, request: HttpRequest, pk: int) -> str:
         """The resource's URL (`meta.location` may be left out by `attributes`)."""
-        return resource_url(request, self.adapter.url_name.removeprefix("scim_api:"), uuid=pk)
+        return resource_location(request, self.adapter.url_name.removeprefix("scim_api:"), pk)
 
     def target_of_body(self, body: dict) -> str:
         value = body.get(self.name_attribute)
