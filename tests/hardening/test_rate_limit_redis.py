@@ -127,19 +127,20 @@ def test_redis_down_fails_open(settings, caplog):
 # --- through the SCIM API --------------------------------------------------------
 
 
-def test_a_scim_request_with_a_valid_token_costs_one_or_two_redis_roundtrips(redis_cache, scim, roundtrips):
+def test_a_scim_request_with_a_valid_token_costs_one_redis_roundtrip(redis_cache, scim, roundtrips):
     assert scim.get("/Users").status_code == 200  # connects once
     assert scim.get("/Users").status_code == 200  # the token is remembered from here on
     roundtrips.clear()
     assert scim.get("/Users").status_code == 200
-    # A hot read (scim.api.fast_reads): the token cache's version GET, the
-    # installation limit and the cached total in one pipeline.
+    # A hot read (scim.api.fast_reads): the token cache's version, the
+    # installation limit and the cached total in one script call.
     assert len(roundtrips) == 1
     roundtrips.clear()
     assert scim.get("/Groups").status_code == 200
-    # Any other request: the version GET and the installation limit's pipeline;
-    # the address lockout is not read on the happy path.
-    assert len(roundtrips) == 2
+    # Any other request too (scim.api.auth.check_request): the version and the
+    # installation limit in the same script; the address lockout is not read on
+    # the happy path.
+    assert len(roundtrips) == 1
 
 
 def test_scim_over_the_limit_and_address_lockout_on_redis(redis_cache, scim, org):
