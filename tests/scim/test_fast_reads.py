@@ -16,7 +16,7 @@ from scim.models import ScimGroup, ScimGroupMember
 from scim.redis_client import redis_client
 from tests import builders
 from tests.builders import enable_scim
-from tests.scim.api.helpers import ENTERPRISE, ERROR_SCHEMA, ScimClient
+from tests.scim.api.helpers import ENTERPRISE, ERROR_SCHEMA, ScimClient, redis_commands_sent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("forget_tokens")]
 
@@ -273,22 +273,11 @@ def test_each_hot_read_is_one_statement_once_the_token_is_remembered(scim, org, 
 @pytest.mark.parametrize("read", READS)
 def test_each_hot_read_is_one_redis_roundtrip(redis_cache, scim, org, read, monkeypatch, served):
     """Token version, rate limit counters and the cached total: one script call."""
-    import redis
-
     member = people(org, 3)[0]
     path, query = READS[read](member)
     for _ in range(3):
         scim.get(path, query)
-    sent = []
-    for cls, name in ((redis.client.Pipeline, "execute"), (redis.Redis, "execute_command")):
-        original = getattr(cls, name)
-
-        def counted(self, *args, _original=original, _name=name, **kwargs):
-            if not isinstance(self, redis.client.Pipeline) or _name == "execute":
-                sent.append(args[0] if _name == "execute_command" else "pipeline")
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(cls, name, counted)
+    sent = redis_commands_sent(monkeypatch)
     sql = _statements(lambda: scim.get(path, query))
     assert sent == ["EVALSHA"]
     assert len(sql) == (1 if connection.vendor == "postgresql" else 3)

@@ -4,7 +4,6 @@ with request objects of its own; a change to the token is seen at once."""
 from __future__ import annotations
 
 import pytest
-import redis
 from django.test import Client
 from django.utils import timezone
 
@@ -14,7 +13,7 @@ from scim.models import AppInstallation, SecretToken
 from scim.redis_client import redis_client
 from tests import builders
 from tests.builders import enable_scim
-from tests.scim.api.helpers import ScimClient, patch_body
+from tests.scim.api.helpers import ScimClient, patch_body, redis_commands_sent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("forget_tokens"), pytest.mark.redis]
 
@@ -28,21 +27,6 @@ def deactivate(active: bool) -> dict:
     return patch_body({"op": "replace", "value": {"active": active}})
 
 
-def sent_commands(monkeypatch) -> list[str]:
-    """The Redis commands sent from here on (a pipeline counts as one)."""
-    sent: list[str] = []
-    for cls, name in ((redis.client.Pipeline, "execute"), (redis.Redis, "execute_command")):
-        original = getattr(cls, name)
-
-        def counted(self, *args, _original=original, _name=name, **kwargs):
-            if not isinstance(self, redis.client.Pipeline) or _name == "execute":
-                sent.append(args[0] if _name == "execute_command" else "pipeline")
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(cls, name, counted)
-    return sent
-
-
 def test_a_write_with_a_remembered_token_is_checked_and_counted_in_one_command(redis_cache, scim, org, monkeypatch):
     member = builders.make_provisioned(org, "writer@acme.example")
     for active in (False, True):  # the first use writes last_used_at, the second remembers the token
@@ -54,7 +38,7 @@ def test_a_write_with_a_remembered_token_is_checked_and_counted_in_one_command(r
         raise AssertionError("the regular token check ran for a remembered token")
 
     monkeypatch.setattr("scim.api.auth.check", not_called)
-    sent = sent_commands(monkeypatch)
+    sent = redis_commands_sent(monkeypatch)
     assert scim.patch(f"/Users/{member.pk}", deactivate(False)).status_code == 200
     assert sent[0] == "EVALSHA" and "pipeline" not in sent and "GET" not in sent, sent
     assert int(redis_client().get(count.minute_key)) == before + 1

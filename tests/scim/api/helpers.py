@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from django.test import Client
 
 from organizations.models import Organization
@@ -76,3 +77,19 @@ def new_user(user_name: str, **extra: Any) -> dict:
     }
     body.update(extra)
     return body
+
+
+def redis_commands_sent(monkeypatch) -> list[str]:
+    """The Redis commands sent from here on, by name (a pipeline counts once, as
+    "pipeline")."""
+    sent: list[str] = []
+    for cls, name in ((redis.client.Pipeline, "execute"), (redis.Redis, "execute_command")):
+        original = getattr(cls, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            if not isinstance(self, redis.client.Pipeline) or _name == "execute":
+                sent.append(args[0] if _name == "execute_command" else "pipeline")
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, name, counted)
+    return sent
