@@ -33,7 +33,7 @@ from .models import GroupMapping, GroupMappingStackRole
 
 SAMPLE_SIZE = 5
 SAMPLED_PAIRS = 6  # stack-role changes that get sample names (the rest get counts)
-SAMPLE_WINDOW = 1000  # the group's first members a sample is looked for in (_sample)
+SAMPLE_WINDOW = 1000  # the group's first members a sample is looked for in (_Samples)
 
 
 @dataclass(frozen=True)
@@ -154,8 +154,8 @@ class _Samples:
 
     def __init__(self, org: Organization, group, deriving: QuerySet) -> None:
         first = ScimGroupMember.objects.filter(group_id=unlooked(group.pk)).order_by("membership_id")
-        self.window = Membership.objects.filter(in_org(org), pk__in=first.values("membership_id")[:SAMPLE_WINDOW])
-        self.window = self.window.filter(derives())
+        self.window = Membership.objects.filter(
+            in_org(org), derives(), pk__in=first.values("membership_id")[:SAMPLE_WINDOW])
         self.whole = deriving
 
     def of(self, narrow: Callable[[QuerySet], QuerySet]) -> list[str]:
