@@ -66,6 +66,17 @@ def scrambled_username() -> Unindexed:
     return Unindexed(Lower("scim_username"))
 
 
+def username_order(queryset: QuerySet) -> QuerySet:
+    """One org's members in userName order: the order of the (organization,
+    lower(userName)) unique index itself, with no id after it (the index makes it
+    total already). PostgreSQL then walks the index and stops at the page's end
+    whatever it believes of the org's size; with the id added it had to sort, and
+    an org grown since the last ANALYZE, believed a row or two, was read whole,
+    joined to its accounts and sorted for each page (20,000 rows, 79,000
+    buffers, 50 ms per page at 20,000 members)."""
+    return queryset.order_by(Lower("scim_username"))
+
+
 # A whole e-mail address: something before the @, a dot after it, no spaces.
 WHOLE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -159,10 +170,10 @@ def members_page(org: Organization, params: dict[str, str], page: object) -> Pag
         # fetch and sort all of them: 100,000 rows, 400,000 buffers for `bench`.
         # The accounts are read for the page's rows only (a join ahead of the
         # sort would read one per match where the org's size is not known).
-        walked = filter_members(org, params, walk=True).order_by(Lower("scim_username"), "pk")
+        walked = username_order(filter_members(org, params, walk=True))
         return paginate(walked.prefetch_related("user"), page, params=params, count=count)
     else:
-        ordered = qs.order_by(Lower("scim_username"), "pk")
+        ordered = username_order(qs)
     return paginate(ordered.select_related("user"), page, params=params, count=count)
 
 
@@ -178,14 +189,14 @@ def member_choices(org: Organization, term: str, offset: int = 0, limit: int = 2
     term = term.strip()
     if term and len(term) < MIN_SEARCH_LENGTH:
         # Too short for a trigram: the start of the userName.
-        qs = qs.alias(_prefix=Lower("scim_username")).filter(_prefix__startswith=term.lower())
-        order = Lower("scim_username")
+        qs = username_order(qs.alias(_prefix=Lower("scim_username")).filter(_prefix__startswith=term.lower()))
     else:
         qs = search_members(qs, term)
-        order = Lower("scim_username")
         if term and capped_count(qs, SORT_MATCHES_BELOW)[0] < SORT_MATCHES_BELOW:
-            order = scrambled_username()
-    return list(qs.select_related("user").order_by(order, "pk")[offset : offset + limit])
+            qs = qs.order_by(scrambled_username(), "pk")
+        else:
+            qs = username_order(qs)
+    return list(qs.select_related("user")[offset : offset + limit])
 
 
 def member_label(m: Membership) -> str:

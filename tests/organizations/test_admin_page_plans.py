@@ -106,6 +106,15 @@ def test_admin_pages_read_a_new_org_through_its_indexes(client, unanalyzed_org):
     indexes, walks = scans(members, "organizations_membership")
     assert not walks, members
     assert indexes & {"membership_org_id_idx", "membership_unique_person_per_org", "membership_org_role_idx"}, indexes
+    # Its page, and the member picker's, walk the userName index in its order and
+    # stop at a page: believed a row or two, the org was otherwise read whole,
+    # joined to its accounts and sorted for every page.
+    for url, most in ((reverse("admin:org-settings-members", args=[org.uid]), PAGE_SIZE + 1),
+                      (reverse("admin:org-settings-members", args=[org.uid]) + "?page=2", 2 * PAGE_SIZE + 1),
+                      (reverse("admin:org-settings-members", args=[org.uid]) + "?status=active", PAGE_SIZE + 1),
+                      (reverse("admin:member-picker", args=[org.uid]), PAGE_SIZE + 1)):
+        pages = [p for p in plans_of(client, url, "organizations_membership") if p["Node Type"] != "Aggregate"]
+        assert pages and rows_read(pages, "organizations_membership") <= most < NEW_ORG_ROWS, (url, pages)
 
     audit = plans_of(client, reverse("admin:org-settings-audit", args=[org.uid]), "organizations_auditevent")
     indexes, walks = scans(audit, "organizations_auditevent")
