@@ -18,10 +18,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from organizations.directory import org_member
 from organizations.settings_pages.members import back_to_members
 from organizations.settings_pages.shell import org_settings_context
 from organizations.permissions import get_managed_org_or_404
-from organizations.models import Membership, Organization
+from organizations.models import Organization
 from organizations.paging import Page, paginate
 from organizations.pickers import picker_response
 from organizations.services import ServiceError
@@ -295,7 +296,7 @@ def member_access_view(site):
     @require_GET
     def view(request: HttpRequest, org_uid: str, membership_id: int) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
-        membership = Membership.objects.filter(organization=org, pk=membership_id).select_related("user")
+        membership = org_member(org, membership_id)
         rows = access_report(org, membership)
         if not rows:
             raise Http404("No such member.")

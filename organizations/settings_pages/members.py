@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -68,11 +68,6 @@ def _next_url(request: HttpRequest, org: Organization) -> str:
 
 # For other apps' member pages (the "why" page): the same back link to the Members list.
 back_to_members = _next_url
-
-
-def _get_member(org: Organization, membership_id: int) -> Membership:
-    """A member of *this* org; another org's id is a 404."""
-    return get_object_or_404(Membership.objects.select_related("user"), organization=org, pk=membership_id)
 
 
 # Per action: the question, what happens, the button, and whether it takes access away.
@@ -133,7 +128,7 @@ def change_role_outcome(
 def member_view(site):
     def view(request: HttpRequest, org_uid: str, membership_id: int) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
-        member = _get_member(org, membership_id)
+        member = directory.member_or_404(org, membership_id)
         form = MemberRoleForm(request.POST or None, initial={"role": member.manual_role, "version": member_version(member)})
         next_url = _next_url(request, org)
         if request.method == "POST":
@@ -169,7 +164,7 @@ def member_action_view(site, *, action: str):
         org = get_managed_org_or_404(request, org_uid)
         if request.method not in ("GET", "HEAD", "POST"):
             return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
-        member = _get_member(org, membership_id)
+        member = directory.member_or_404(org, membership_id)
         back = _next_url(request, org)
         if member.role == OrgRole.OWNER and action != "reactivate":
             messages.error(request, f"The Owner cannot be {action}d; transfer ownership first.")

@@ -21,6 +21,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
 from organizations import services
+from organizations.directory import member_or_404
 from organizations.forms import FORM_ACTION_FIELD, ActionForm
 from organizations.models import AccessSource, Membership, Organization, Stack, StackAccess, StackRole
 from organizations.permissions import get_managed_org_or_404
@@ -66,11 +67,6 @@ def stack_choices(org: Organization, term: str, offset: int, limit: int) -> list
     return list(qs.order_by(Lower("name"), "pk")[offset : offset + limit])
 
 
-def _member(org: Organization, membership_id: int) -> Membership:
-    """A member of *this* org; another org's id is a 404."""
-    return get_object_or_404(Membership.objects.select_related("user"), organization=org, pk=membership_id)
-
-
 def _member_url(org: Organization, member: Membership, next_url: str) -> str:
     """The member's page, with the way back to the list it was opened from."""
     return reverse("admin:member-detail", args=[org.uid, member.pk]) + "?" + urlencode({"next": next_url})
@@ -80,7 +76,7 @@ def stack_grant_view(site):
     @require_http_methods(["GET", "HEAD", "POST"])
     def view(request: HttpRequest, org_uid: str, membership_id: int) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
-        member = _member(org, membership_id)
+        member = member_or_404(org, membership_id)
         next_url = back_to_members(request, org)
         form = StackGrantForm(request.POST or None, organization=org)
         if request.method == "POST" and form.is_valid():
@@ -111,7 +107,7 @@ def stack_revoke_view(site):
     @require_http_methods(["GET", "HEAD", "POST"])
     def view(request: HttpRequest, org_uid: str, membership_id: int, access_id: int) -> HttpResponse:
         org = get_managed_org_or_404(request, org_uid)
-        member = _member(org, membership_id)
+        member = member_or_404(org, membership_id)
         # Only a grant made by hand, of this member: a role a SCIM group gives is
         # taken away by changing the group or its mapping, never here.
         access = get_object_or_404(

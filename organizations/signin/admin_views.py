@@ -13,7 +13,8 @@ from django.utils.http import urlencode
 from organizations.permissions import get_managed_org_or_404
 from organizations.models import Organization
 from organizations.services import ServiceError
-from organizations.settings_pages.members import _get_member, _next_url
+from organizations.directory import member_or_404
+from organizations.settings_pages.members import _next_url
 
 from . import invitations, ways_in
 from .models import Invitation
@@ -64,7 +65,7 @@ def member_invite_view(request: HttpRequest, org_uid: str, membership_id: int) -
     org = get_managed_org_or_404(request, org_uid)
     if refused := _post_only(request):
         return refused
-    member = _get_member(org, membership_id)
+    member = member_or_404(org, membership_id)
     try:
         invitation = ways_in.send_invitation(member, actor=request.user)
     except ServiceError as exc:

@@ -162,6 +162,20 @@ def test_admin_pages_read_a_new_org_through_its_indexes(client, unanalyzed_org):
 
 
 
+def test_one_member_and_the_managers_check_are_point_reads_in_a_new_org(client, unanalyzed_org):
+    """A member's pages find the member by id, and every page finds the signed-in
+    Owner's own membership by account: point reads, however few rows the
+    planner believes the org holds (it walked the org for each: 3,000 rows here)."""
+    org = unanalyzed_org
+    member = Membership.objects.filter(organization=org).exclude(role="owner").latest("pk")
+    for url in (reverse("admin:org-settings", args=[org.uid]),
+                reverse("admin:member-detail", args=[org.uid, member.pk]),
+                reverse("admin:member-deactivate", args=[org.uid, member.pk]),
+                reverse("admin:member-access", args=[org.uid, member.pk])):
+        reads = [p for p in plans_of(client, url, "organizations_membership") if p["Node Type"] != "Aggregate"]
+        assert reads and rows_read(reads, "organizations_membership") <= 1, (url, reads)
+
+
 def buffers(plans: list[dict]) -> int:
     return sum(p.get("Shared Hit Blocks", 0) + p.get("Shared Read Blocks", 0) for p in plans)
 
