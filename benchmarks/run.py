@@ -30,7 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 if __name__ == "__main__":  # run as a script: the package is importable from the repository root
     sys.path.insert(0, str(ROOT))
-    from benchmarks import multitenant
+    from benchmarks import grown, multitenant
 from benchmarks import admin_pages as admin_budget  # noqa: E402
 from benchmarks import targets  # noqa: E402
 BENCH = ROOT / "benchmarks"
@@ -89,9 +89,9 @@ def bench_env() -> dict[str, str]:
     return env
 
 
-def reset_database(env: dict[str, str]) -> None:
-    sh("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", DB_NAME)
-    sh("createdb", "-h", "127.0.0.1", "-U", "postgres", DB_NAME)
+def reset_database(env: dict[str, str], db: str = DB_NAME) -> None:
+    sh("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", db)
+    sh("createdb", "-h", "127.0.0.1", "-U", "postgres", db)
     sh(PY, "manage.py", "migrate", "--noinput", "-v0", cwd=ROOT, env=env)
     subprocess.run(["redis-cli", "-n", REDIS_DB, "flushdb"], capture_output=True)
     subprocess.run(["redis-cli", "-n", BROKER_DB, "del", QUEUE], capture_output=True)  # tasks left by a previous run
@@ -120,24 +120,24 @@ def set_invitations(env: dict[str, str], infos: list[dict], enabled: bool) -> No
     subprocess.run([PY, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True, capture_output=True)
 
 
-def wait_for_queue_drain(timeout: float = 600) -> float:
+def wait_for_queue_drain(timeout: float = 600, db: str = DB_NAME) -> float:
     """Seconds spent waiting until the Celery queue is empty (tasks a burst of
     writes queued, such as invitation e-mails), so a measurement that follows
     is not sharing the cores with that backlog."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         out = subprocess.run(["redis-cli", "-n", BROKER_DB, "llen", QUEUE], capture_output=True, text=True)
-        if out.stdout.strip() in ("0", "") and owed_invitations() == 0:
+        if out.stdout.strip() in ("0", "") and owed_invitations(db) == 0:
             time.sleep(2)  # the few tasks the worker prefetched
             break
         time.sleep(1)
     return round(time.monotonic() - started, 1)
 
 
-def owed_invitations() -> int:
+def owed_invitations(db: str = DB_NAME) -> int:
     """Memberships whose invitation a write owed and the worker has not built yet
     (the queue can be empty while the worker is still working through them)."""
-    out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qAt", "-d", DB_NAME, "-c",
+    out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qAt", "-d", db, "-c",
                           "SELECT count(*) FROM organizations_membership WHERE invitation_due"],
                          capture_output=True, text=True)
     return int(out.stdout.strip() or 0)
@@ -473,11 +473,11 @@ def admin_pages(env: dict[str, str], infos: list[dict], *extra: str) -> dict:
 # Tables whose statistics the run without ANALYZE must not see refreshed: autovacuum
 # analyzes a table once about a tenth of its rows changed, which a 20,000-member
 # org added to a 100,000-member database would reach mid-run.
-def set_autovacuum(enabled: bool) -> None:
+def set_autovacuum(enabled: bool, db: str = DB_NAME) -> None:
     action = "RESET (autovacuum_enabled)" if enabled else "SET (autovacuum_enabled = false)"
     sql = (f"DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
            f"LOOP EXECUTE format('ALTER TABLE %I {action}', t); END LOOP; END $$")
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-d", DB_NAME, "-c", sql], check=True)
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-d", db, "-c", sql], check=True)
 
 
 def unanalyzed_admin_pages(env: dict[str, str], sizes: list[int], big_group: int) -> dict:
@@ -529,7 +529,8 @@ def results_table(results: dict, verdicts: list[targets.Verdict]) -> list[str]:
 def all_misses(results: dict, verdicts: list[targets.Verdict]) -> list[str]:
     """Every miss of the run, one sentence each: ratio targets, then admin page budgets."""
     missed = [f"ratio: {v.sentence()}" for v in targets.misses(verdicts)]
-    for key, what in (("admin_pages", "admin page"), ("admin_pages_unanalyzed", "admin page without ANALYZE")):
+    for key, what in (("admin_pages", "admin page"), ("admin_pages_unanalyzed", "admin page without ANALYZE"),
+                      ("admin_pages_grown", "admin page of an org grown through the SCIM API")):
         missed += [f"{what}: {m}" for m in (results.get(key) or {}).get("misses", [])]
     return missed
 
@@ -557,6 +558,14 @@ def write_results(results: dict, verdicts: list[targets.Verdict], *, readme: boo
         lines.append("\nThe same pages in orgs grown after the last ANALYZE (the planner's statistics do not know "
                      "them; autovacuum held off), with the buffers their statements read:\n")
         lines.append(results["admin_pages_unanalyzed"]["table"])
+    grown = results.get("admin_pages_grown") or {}
+    if grown.get("table"):
+        growth = grown["growth"]
+        lines.append(f"\nThe same pages of an org grown from {growth['from']:,} to {growth['to']:,} members through the "
+                     f"SCIM API (a lookup and a POST per user, {growth['seconds']} s), in a database whose statistics "
+                     f"know one analyzed org of {growth['base']:,} and believe the new one empty, nothing vacuumed "
+                     f"(benchmarks/grown.py), against an org of {growth['from']:,} seeded beside it:\n")
+        lines.append(grown["table"])
     if readme and results.get("multitenant"):
         results["multitenant"]["date"] = day
         multitenant.write_readme(results["multitenant"])
@@ -583,6 +592,8 @@ def main() -> None:
                         help="memberships of the other orgs in the multi-tenant import")
     parser.add_argument("--unanalyzed-sizes", default="200,20000",
                         help="org sizes of the admin page run without ANALYZE ('' skips it)")
+    parser.add_argument("--grown-size", type=int, default=20000,
+                        help="members of the org grown through the SCIM API (benchmarks/grown.py; 0 skips it)")
     parser.add_argument("--no-fail", dest="fail", action="store_false",
                         help="exit 0 even when a target or a budget is missed (exploratory runs)")
     parser.add_argument("--no-readme", dest="readme", action="store_false",
@@ -644,6 +655,8 @@ def main() -> None:
     unanalyzed = [int(s) for s in args.unanalyzed_sizes.split(",") if s.strip() and not only]
     if unanalyzed:
         results["admin_pages_unanalyzed"] = unanalyzed_admin_pages(env, unanalyzed, args.big_group)
+    if args.grown_size and not only:  # last: it drops the Redis cache and starts servers on the same port
+        results["admin_pages_grown"] = grown.scenario(args.grown_size)
     targets.with_ratios(results["rows"])
     verdicts = targets.check(results["rows"], sizes,
                              {op: t for op, t in targets.TARGETS.items() if not only or op in only})

@@ -104,6 +104,8 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=1000)
     parser.add_argument("--big-group", type=int, default=20000)
     parser.add_argument("--label", default="bench")
+    parser.add_argument("--domain", default="bench.example",
+                        help="the domain of the members' e-mail addresses (their userNames)")
     parser.add_argument("--activity", type=int, default=None,
                         help=f"provisioning activity rows (default {ACTIVITY_PER_MEMBER} per member)")
     parser.add_argument("--no-analyze", dest="analyze", action="store_false",
@@ -138,12 +140,12 @@ def main() -> None:
         for start in range(0, n, batch):
             stop = min(n, start + batch)
             users = [
-                User(email=f"u{i}-{args.label}@bench.example", password="!", first_name="U", last_name=str(i))
+                User(email=f"u{i}-{args.label}@{args.domain}", password="!", first_name="U", last_name=str(i))
                 for i in range(start, stop)
             ]
             User.objects.bulk_create(users, batch_size=batch)
         user_ids = list(
-            User.objects.filter(email__endswith=f"-{args.label}@bench.example").order_by("pk").values_list("pk", "email")
+            User.objects.filter(email__endswith=f"-{args.label}@{args.domain}").order_by("pk").values_list("pk", "email")
         )
         for start in range(0, n, batch):
             chunk = user_ids[start : start + batch]

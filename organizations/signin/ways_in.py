@@ -26,6 +26,7 @@ from organizations import services
 from organizations.audit import Actor
 from organizations.background import enqueue
 from organizations.models import Membership, Organization, User
+from organizations.paging import in_org
 
 from .access import sso_signin_available
 from .invitations import create_invitation
@@ -78,7 +79,9 @@ def annotate_ways_in(org: Organization, memberships: list[Membership]) -> None:
     latest: dict[int, Invitation] = {}
     ids = [m.pk for m in memberships if m.active]
     if ids:
-        for invitation in Invitation.objects.filter(OPEN_OR_EXPIRED, organization=org, membership_id__in=ids).order_by(
+        # The org as a parameter (in_org): believed a row or two (provisioned since
+        # the last ANALYZE), the org's open invitations were all read to find the page's.
+        for invitation in Invitation.objects.filter(OPEN_OR_EXPIRED, in_org(org), membership_id__in=ids).order_by(
             "created_at", "id"
         ):
             latest[invitation.membership_id] = invitation  # the newest wins

@@ -8,13 +8,18 @@ are EXPLAINed on that org: each reads the org through the index its page relies
 on, and none walks the whole table."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from organizations.models import AuditEvent, Membership, MembershipEmail, Organization, User
 from organizations.paging import PAGE_SIZE, TRAIL_COUNT_CAP
+from organizations.signin.members_tab import INVITATIONS_PER_PAGE
+from organizations.signin.models import Invitation
 from scim.activity_list import LINES_PER_PAGE, RAW_ROWS_PER_PAGE
 from scim.models import ProvisioningEvent, ScimGroup
 from tests import builders
@@ -174,6 +179,24 @@ def test_one_member_and_the_managers_check_are_point_reads_in_a_new_org(client, 
                 reverse("admin:member-access", args=[org.uid, member.pk])):
         reads = [p for p in plans_of(client, url, "organizations_membership") if p["Node Type"] != "Aggregate"]
         assert reads and rows_read(reads, "organizations_membership") <= 1, (url, reads)
+
+
+def test_pending_invitations_are_a_page_and_a_capped_count_in_a_new_org(client, unanalyzed_org):
+    """An identity provider's import leaves an open invitation per member it
+    pushed: the Members tab shows a page of them, newest first, and counts them up
+    to a cap, however many there are and whatever the planner believes."""
+    org = unanalyzed_org
+    expires = timezone.now() + timedelta(days=7)
+    members = Membership.objects.filter(organization=org).exclude(role="owner").order_by("pk")[:TRAIL_COUNT_CAP + 100]
+    Invitation.objects.bulk_create([Invitation(organization=org, membership=m, email=m.scim_username, expires_at=expires,
+                                               source="scim") for m in members])
+    url = reverse("admin:org-settings-members", args=[org.uid])
+    plans = plans_of(client, url, "organizations_invitation")
+    counts = [p for p in plans if p["Node Type"] == "Aggregate"]
+    assert counts and rows_read(counts, "organizations_invitation") <= TRAIL_COUNT_CAP + 1, counts
+    pages = [p for p in plans if p["Node Type"] == "Limit"]
+    assert pages and rows_read(pages, "organizations_invitation") <= INVITATIONS_PER_PAGE + 1, pages
+    assert f"Pending invitations ({TRAIL_COUNT_CAP:,}+)" in client.get(url).content.decode()
 
 
 def buffers(plans: list[dict]) -> int:

@@ -2,6 +2,7 @@
 expired, used, revoked, of another org, tampered with, or its member is gone."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from organizations.models import AuditEvent, OrgRole, User
 from organizations.signin import invitations
+from organizations.signin.members_tab import INVITATIONS_PER_PAGE
 from organizations.signin.models import Invitation
 from organizations.tokens import hash_token
 from organizations.signin.tasks import send_invitation_email
@@ -201,3 +203,23 @@ def test_the_expiry_sweep_closes_expired_links_which_stay_listed_for_resend(clie
     client.post(reverse("admin:invitation-resend", args=[org.uid, old.pk]))
     tab = client.get(reverse("admin:org-settings-members", args=[org.uid])).content.decode()
     assert tab.count('data-invitation="slow@acme.example"') == 1 and "Pending invitations (2)" in tab
+
+
+def test_pending_invitations_page_newest_first_with_links_between_pages(client, mailoutbox):
+    org = builders.make_org("Acme", owner_email="owner@acme.example")
+    for i in range(INVITATIONS_PER_PAGE + 5):
+        invite(org, f"p{i:02}@acme.example")
+    client.login(username="owner@acme.example", password=builders.PASSWORD)
+    url = reverse("admin:org-settings-members", args=[org.uid])
+    first = client.get(url).content.decode()
+    listed = re.findall(r'data-invitation="(p\d\d)@acme.example"', first)
+    assert listed == [f"p{i:02}" for i in range(INVITATIONS_PER_PAGE + 4, 4, -1)]  # the newest 20
+    assert f"Pending invitations ({INVITATIONS_PER_PAGE + 5})" in first and "Page 1 of 2" in first
+    assert "?invitations_page=2#pending-invitations" in first and "invitations_page=0" not in first
+    second = client.get(url + "?invitations_page=2").content.decode()
+    assert re.findall(r'data-invitation="(p\d\d)@acme.example"', second) == ["p04", "p03", "p02", "p01", "p00"]
+    assert "Page 2 of 2" in second and "?invitations_page=1#pending-invitations" in second
+    assert "invitations_page=3" not in second
+    # A page past the end or no number shows a page, never an error.
+    assert client.get(url + "?invitations_page=99").status_code == 200
+    assert client.get(url + "?invitations_page=x").status_code == 200
