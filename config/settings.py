@@ -270,8 +270,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "rollup-provisioning-health": {
         "task": "scim.tasks.rollup_provisioning_health",
-        "schedule": timedelta(seconds=env_int("SCIM_HEALTH_ROLLUP_SECONDS", 600)),
-        "options": {"expires": 600},
+        "schedule": timedelta(seconds=env_int("SCIM_HEALTH_ROLLUP_SECONDS", 60)),
+        "options": {"expires": 60},
     },
     "expire-invitations": {
         "task": "organizations.tasks.expire_invitations",
@@ -342,9 +342,10 @@ SCIM_ACTIVITY_READ_DELAY = float(os.environ.get("SCIM_ACTIVITY_READ_DELAY") or 2
 # at most this many entries of unknown tokens per window and process.
 SCIM_ACTIVITY_FAILURE_WINDOW = float(os.environ.get("SCIM_ACTIVITY_FAILURE_WINDOW") or 60)
 SCIM_ACTIVITY_FAILURE_KEYS = env_int("SCIM_ACTIVITY_FAILURE_KEYS", 100)
-# The health chart reads hours rolled up by beat (scim/health_rollup.py): an hour
-# is rolled up this many seconds after it ended (at least twice the delays above).
-SCIM_HEALTH_ROLLUP_MARGIN = env_int("SCIM_HEALTH_ROLLUP_MARGIN", 600)
+# The health chart reads hours rolled up by beat (scim/health_rollup.py): calls are
+# rolled up this many seconds after they were made (at least twice the delays above);
+# the chart sums the calls since then raw.
+SCIM_HEALTH_ROLLUP_MARGIN = env_int("SCIM_HEALTH_ROLLUP_MARGIN", 180)
 # Seconds an unfiltered list's totalResults is cached (scim/api/totals.py); 0: always COUNT.
 SCIM_TOTAL_CACHE_SECONDS = env_int("SCIM_TOTAL_CACHE_SECONDS", 5)
 # A mapping change touching more members than this runs as a Celery task.

@@ -179,7 +179,12 @@ def members_page(org: Organization, params: dict[str, str], page: object) -> Pag
         # The whole org: an index-only count of (organization, id), exact.
         count = (Membership.objects.filter(organization=org).count(), False)
     if params.get("q") and count[0] < SORT_MATCHES_BELOW:
+        # Few matches, sorted. Their accounts are read by primary key for the page:
+        # joined, with the org costed as an average one (in_org), PostgreSQL hashed
+        # every account in the database to join the few matches (72,000 at 201
+        # members).
         ordered = qs.order_by(scrambled_username(), "pk")
+        return paginate(ordered.prefetch_related("user"), page, params=params, count=count)
     elif params.get("q"):
         # Most members match: a page is the first matches of a walk in userName
         # order. Offered the trigram indexes, PostgreSQL may believe the matches

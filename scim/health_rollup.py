@@ -1,30 +1,37 @@
 """Rolling provisioning activity up into hours, so the health chart
 (scim.health) reads at most 24 x 30 rows per org however much activity the
-org stores.
+org stores, and only the last few minutes of calls raw.
 
 Every SCIM call an admin may need to see is one ProvisioningEvent row (scim.activity);
-an org under Okta or Entra stores hundreds of thousands of them a month. Beat
-(scim.tasks, every SCIM_HEALTH_ROLLUP_SECONDS) and `manage.py
-rollup_provisioning_health` sum, for each org with activity after its
-watermark, the completed hours since it into ProvisioningHour (one GROUP BY over
-that range of the (organization, -created_at) index, one INSERT), and move the
-watermark (ProvisioningRollup.until) to the end of them. Nothing of it runs on
-the SCIM request path.
+an org under Okta or Entra stores hundreds of thousands of them a month, and an
+import tens of thousands in an hour. Beat (scim.tasks, every
+SCIM_HEALTH_ROLLUP_SECONDS) and `manage.py rollup_provisioning_health` sum, for
+each org with activity after its watermark, its calls up to `rollable_until`
+into ProvisioningHour rows, one per hour (one GROUP BY over that range of the
+(organization, -created_at) index, one INSERT), and move the watermark
+(ProvisioningRollup.until) there. The hour the watermark falls in is rolled up
+as far as the watermark, and counted again from its start by the next run. The
+tab reads the hours before the watermark and the calls from it raw: at most
+the margin and a beat's period of calls, where whole hours left the hour an
+import ran in (tens of thousands of calls) to be summed raw on every view.
+Nothing of it runs on the SCIM request path.
 
-When an hour is complete: the activity buffers write a call's row up to
+How far is complete: the activity buffers write a call's row up to
 SCIM_ACTIVITY_READ_DELAY (reads) or SCIM_ACTIVITY_FAILURE_WINDOW (refused
 calls, coalesced into the row of the window's first call) seconds after the
-time it carries. An hour is therefore rolled up only once it ended
-`margin()` ago: SCIM_HEALTH_ROLLUP_MARGIN seconds (600), and never less than
-twice the longer of those delays. A row written later still than that (a
-process stalled for minutes) is kept in the activity list but not counted in
-the chart.
+time it carries. Calls are therefore rolled up only to `margin()` ago (to the
+minute): SCIM_HEALTH_ROLLUP_MARGIN seconds (180), and never less than twice
+the longer of those delays. A row written later still than that (a process
+stalled for minutes) is kept in the activity list but not counted in the chart.
 
-Rolling is idempotent: an hour's row holds the full count of its calls and a
-second run (two beats racing, a run retried) writes the same values over it
-(INSERT ... ON CONFLICT DO UPDATE), never adds to it; the watermark only moves
-forward. Nothing older than the retention window, nor than the chart's 30
-days, is rolled up, and pruning deletes rolled-up hours past the retention."""
+Rolling is idempotent: an hour's row holds the full count of its calls up to
+the watermark, counted from the hour's start, and a second run over the same
+range writes the same values over it (INSERT ... ON CONFLICT DO UPDATE), never
+adds to it. Runs of one org take turns (the watermark row is locked first), so
+a run never writes an hour's shorter count over a newer run's; the watermark
+only moves forward. Nothing older than the retention window, nor than the
+chart's 30 days, is rolled up, and pruning deletes rolled-up hours past the
+retention."""
 from __future__ import annotations
 
 import logging
@@ -47,14 +54,14 @@ ORGS_PER_BATCH = 500
 
 
 def margin() -> timedelta:
-    """How long after its end an hour is rolled up (see the module docstring)."""
+    """How long after a call it is rolled up (see the module docstring)."""
     delays = max(settings.SCIM_ACTIVITY_READ_DELAY, settings.SCIM_ACTIVITY_FAILURE_WINDOW)
     return timedelta(seconds=max(settings.SCIM_HEALTH_ROLLUP_MARGIN, 2 * delays))
 
 
 def rollable_until(now: datetime) -> datetime:
-    """The end of the last hour complete at `now`."""
-    return hour_of(now - margin())
+    """How far the activity is complete at `now`: margin() ago, to the minute."""
+    return (now - margin()).replace(second=0, microsecond=0)
 
 
 def oldest_rolled(now: datetime) -> datetime:
@@ -63,17 +70,22 @@ def oldest_rolled(now: datetime) -> datetime:
 
 
 def roll_up(organization_id: int, *, now: datetime | None = None) -> int:
-    """Roll up one org's completed hours after its watermark; returns how many
-    hours with calls were written. One transaction: the hours and the
-    watermark become visible together (scim.health reads both in one statement)."""
+    """Roll up one org's activity from its watermark to rollable_until(now);
+    returns how many hours with calls were written. One transaction: the hours
+    and the watermark become visible together (scim.health reads both in one
+    statement), after any other run of the org (the watermark row's lock)."""
     now = now or timezone.now()
     end, floor = rollable_until(now), oldest_rolled(now)
     with transaction.atomic():
-        until = ProvisioningRollup.objects.filter(organization_id=organization_id).values_list("until", flat=True).first()
-        start = max(until, floor) if until else floor
+        until = _locked_watermark(organization_id, floor)
+        start = max(until, floor)
         if start >= end:
             return 0
-        events = ProvisioningEvent.objects.filter(organization_id=organization_id, created_at__gte=start, created_at__lt=end)
+        # From the start of the hour the watermark is in: its row is replaced by
+        # the count of the whole hour so far, not added to.
+        events = ProvisioningEvent.objects.filter(
+            organization_id=organization_id, created_at__gte=hour_of(start), created_at__lt=end
+        )
         hours = [  # in hour order: two runs upserting the same hours lock them in the same order
             ProvisioningHour(organization_id=organization_id, hour=hour, **dict(zip(KIND_KEYS, calls)))
             for hour, *calls in hourly_calls(events).order_by("hour")
@@ -84,6 +96,17 @@ def roll_up(organization_id: int, *, now: datetime | None = None) -> int:
         )
         _advance(organization_id, end)
     return len(hours)
+
+
+def _locked_watermark(organization_id: int, floor: datetime) -> datetime:
+    """The org's watermark, its row locked until the transaction ends (created at
+    `floor`, where nothing is rolled up yet, if the org has none): a second run
+    of the org waits here, then starts from where this one left the watermark."""
+    ProvisioningRollup.objects.bulk_create([ProvisioningRollup(organization_id=organization_id, until=floor)],
+                                           ignore_conflicts=True)
+    return ProvisioningRollup.objects.select_for_update().filter(organization_id=organization_id).values_list(
+        "until", flat=True
+    ).get()
 
 
 def _advance(organization_id: int, end: datetime) -> None:

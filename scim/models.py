@@ -175,10 +175,10 @@ class ProvisioningEvent(models.Model):
 
 
 class ProvisioningHour(models.Model):
-    """One org's SCIM calls in one completed hour, by outcome kind (the health
-    chart's kinds, scim.health.KINDS; refused entries count their
-    `occurrences`): the chart reads these instead of the raw activity
-    (scim.health_rollup). Hours with no call have no row."""
+    """One org's SCIM calls in one hour, by outcome kind (the health chart's
+    kinds, scim.health.KINDS; refused entries count their `occurrences`), up to
+    the org's watermark when it falls inside the hour: the chart reads these
+    instead of the raw activity (scim.health_rollup). Hours with no call have no row."""
 
     # No index of its own: provhour_org_hour_unique starts with it.
     organization = models.ForeignKey(
@@ -200,9 +200,9 @@ class ProvisioningHour(models.Model):
 
 
 class ProvisioningRollup(models.Model):
-    """How far one org's activity is rolled up: every hour before `until` has
-    its ProvisioningHour (or had no call); from `until` on the chart reads the
-    raw activity."""
+    """How far one org's activity is rolled up: every call before `until` is
+    counted in its hour's ProvisioningHour; from `until` on the chart reads the
+    raw activity. Locked by each rollup of the org (scim.health_rollup)."""
 
     organization = models.OneToOneField(
         Organization, on_delete=models.CASCADE, primary_key=True, related_name="provisioning_rollup"
@@ -210,4 +210,4 @@ class ProvisioningRollup(models.Model):
     until = models.DateTimeField()
 
     def __str__(self) -> str:
-        return f"{self.organization_id} rolled up until {self.until:%Y-%m-%d %H}:00"
+        return f"{self.organization_id} rolled up until {self.until:%Y-%m-%d %H:%M}"

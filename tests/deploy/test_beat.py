@@ -41,7 +41,7 @@ def test_the_schedule_names_registered_tasks_at_the_intended_times():
     nightly = schedule["access-consistency-pass"]["schedule"]
     assert nightly.hour == {3} and nightly.minute == {30}
     assert schedule["prune-provisioning-activity"]["schedule"] == timedelta(hours=1)
-    assert schedule["rollup-provisioning-health"]["schedule"] == timedelta(minutes=10)
+    assert schedule["rollup-provisioning-health"]["schedule"] == timedelta(minutes=1)
     hourly = schedule["expire-invitations"]["schedule"]
     assert isinstance(hourly, crontab) and len(hourly.hour) == 24 and len(hourly.minute) == 1
     assert app.conf.timezone == "UTC"

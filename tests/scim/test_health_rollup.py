@@ -20,7 +20,7 @@ from django.utils import timezone
 from organizations.models import Organization
 from scim import health_rollup
 from scim.health import health_context
-from scim.health_rollup import margin, prune_rollups, roll_up, roll_up_all
+from scim.health_rollup import margin, prune_rollups, rollable_until, roll_up, roll_up_all
 from scim.models import AppInstallation, MarketplaceApp, ProvisioningEvent, ProvisioningHour, ProvisioningRollup
 from scim.tasks import prune_provisioning_activity, rollup_provisioning_health
 from tests import builders
@@ -50,7 +50,7 @@ def _delays(settings, monkeypatch):
     and activity stored at the times the test gives (created_at is auto_now_add)."""
     settings.SCIM_ACTIVITY_READ_DELAY = 2
     settings.SCIM_ACTIVITY_FAILURE_WINDOW = 60
-    settings.SCIM_HEALTH_ROLLUP_MARGIN = 600
+    settings.SCIM_HEALTH_ROLLUP_MARGIN = 180
     settings.SCIM_ACTIVITY_RETENTION_DAYS = 30
     monkeypatch.setattr(ProvisioningEvent._meta.get_field("created_at"), "auto_now_add", False)
 
@@ -128,12 +128,12 @@ def test_the_chart_is_the_same_with_rollups_at_any_watermark():
     # Watermarks: in an earlier day, mid-day (09:00 today), then where beat keeps it.
     for rolled_at in (NOW - timedelta(days=11, hours=3), day_start + timedelta(hours=9, minutes=10), NOW):
         roll_up_all(now=rolled_at)
-        expected = (rolled_at - margin()).replace(minute=0, second=0, microsecond=0)
+        expected = (rolled_at - margin()).replace(second=0, microsecond=0)
         for org in orgs:
             # An org with nothing new keeps its older watermark: the chart reads more raw rows, the same chart.
             assert watermark(org) == expected if org is not quiet else watermark(org) <= expected
             assert chart(org) == raw[org.pk], (org.name, rolled_at)
-    assert watermark(orgs[0]) == NOW.replace(minute=0, second=0, microsecond=0)  # 14:37: 13:00-14:00 ended 37 min ago
+    assert watermark(orgs[0]) == NOW.replace(minute=34, second=0, microsecond=0)  # 14:37:12, 3 minutes ago
     assert ProvisioningHour.objects.filter(organization=quiet).count() == 2
 
     # Only the rollups speak for the rolled hours: the raw rows there are no longer read.
@@ -154,14 +154,14 @@ def test_rolled_hours_sum_refused_occurrences_by_kind(org):
     assert rolled(org) == {hour: (2, 1, 32, 1), hour + HOUR: (0, 0, 0, 1)}
 
 
-def test_an_hour_is_rolled_up_only_once_its_late_rows_are_written(org, settings):
+def test_a_call_is_rolled_up_only_once_its_late_rows_are_written(org, settings):
     installation = okta(org)
     hour = datetime(2026, 11, 30, 10, tzinfo=dt_timezone.utc)
     ProvisioningEvent.objects.bulk_create([call(org, installation, hour + timedelta(minutes=59, seconds=59), 5)])
-    assert margin() == timedelta(minutes=10)  # SCIM_HEALTH_ROLLUP_MARGIN: far longer than the buffers' delays
-    roll_up(org.pk, now=hour + HOUR + timedelta(minutes=9, seconds=59))
-    assert watermark(org) == hour and rolled(org) == {}  # 10:00-11:00 may still be in a buffer
-    roll_up(org.pk, now=hour + HOUR + timedelta(minutes=10))
+    assert margin() == timedelta(minutes=3)  # SCIM_HEALTH_ROLLUP_MARGIN: longer than the buffers' delays
+    roll_up(org.pk, now=hour + HOUR + timedelta(minutes=2, seconds=59))
+    assert watermark(org) == hour + timedelta(minutes=59) and rolled(org) == {}  # 10:59:59 may still be in a buffer
+    roll_up(org.pk, now=hour + HOUR + timedelta(minutes=3))
     assert watermark(org) == hour + HOUR and rolled(org) == {hour: (0, 0, 25, 0)}
 
     # A longer refused-call window pushes the margin out with it.
@@ -169,13 +169,34 @@ def test_an_hour_is_rolled_up_only_once_its_late_rows_are_written(org, settings)
     assert margin() == timedelta(minutes=30)
 
 
+def test_the_hour_in_progress_is_rolled_up_as_far_as_complete_then_counted_again_from_its_start(org):
+    """An import's hour is not left raw until it ends: each run counts the hour
+    the watermark is in from its start to the new watermark, so the chart sums
+    only the last minutes raw, and shows the same counts throughout."""
+    installation = okta(org)
+    hour = datetime(2026, 11, 30, 10, tzinfo=dt_timezone.utc)
+    ProvisioningEvent.objects.bulk_create([call(org, installation, hour + timedelta(minutes=m), 0) for m in (5, 18, 26)])
+    now = hour + timedelta(minutes=22)
+    before = chart(org, now)
+    roll_up(org.pk, now=now)
+    assert watermark(org) == hour + timedelta(minutes=19) and rolled(org) == {hour: (2, 0, 0, 0)}
+    assert chart(org, now) == before
+    # A call written late into the part already rolled up is counted by the next run.
+    ProvisioningEvent.objects.bulk_create([call(org, installation, hour + timedelta(minutes=10), 3)])
+    now = hour + timedelta(minutes=40)
+    roll_up(org.pk, now=now)
+    assert watermark(org) == hour + timedelta(minutes=37) and rolled(org) == {hour: (3, 1, 0, 0)}
+    assert roll_up(org.pk, now=now) == 0 and rolled(org) == {hour: (3, 1, 0, 0)}  # nothing new: nothing added
+    assert chart(org, now)["charts"][0][1] == 4
+
+
 def test_two_runs_of_the_same_hours_never_double_count(org):
     random_activity(org, random.Random(3), 300)
     roll_up(org.pk, now=NOW)
     once, shown = rolled(org), chart(org)
     until = watermark(org)
-    # A second run that read the watermark before the first one moved it (or an
-    # older run finishing last): hours after the watermark are read raw, not twice.
+    # A watermark behind the hours written (set back by hand, or restored): the
+    # hours after it are read raw, not twice, and rolled up again to the same counts.
     behind = ProvisioningHour.objects.filter(organization=org).order_by("-hour").values_list("hour", flat=True)[30]
     ProvisioningRollup.objects.filter(organization=org).update(until=behind)
     assert chart(org) == shown
@@ -201,7 +222,7 @@ def test_the_last_success_and_failure_come_from_their_own_newest_hours(org, roll
     ProvisioningEvent.objects.bulk_create([call(quiet, None, NOW - timedelta(days=30, hours=2), 5, target="ancient")])
     if rolled_up:
         roll_up_all(now=NOW)
-        assert watermark(org) == NOW.replace(minute=0, second=0, microsecond=0)
+        assert watermark(org) == rollable_until(NOW)
     shown = chart(org)
     assert "newest-success" in shown["last_success"] and "last-failure" in shown["last_failure"]
     assert not shown["failing"]
@@ -390,37 +411,51 @@ def test_the_chart_reads_a_new_org_through_its_indexes_without_statistics(settin
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_runs_racing_on_postgresql_count_each_call_once(monkeypatch):
+def test_two_runs_racing_on_postgresql_take_turns_and_count_each_call_once(monkeypatch):
+    """Two beats (or a beat and the command) rolling the same org at once: the
+    second waits on the watermark row until the first commits, then finds
+    nothing left to roll. Neither writes an hour's count over the other's."""
     org = builders.make_org("Racing")
     now = timezone.now()
     rows = ProvisioningEvent.objects.bulk_create(
-        [call(org, None, now - timedelta(minutes=37 * i), i % len(CALLS)) for i in range(1, 200)]
+        [call(org, None, now - timedelta(minutes=37 * i), i % len(CALLS)) for i in range(0, 200)]
     )
-    barrier = threading.Barrier(2, timeout=30)
+    roll_up(org.pk, now=now - timedelta(days=2))  # the org has a watermark: nothing to create, only to lock
+    counting = threading.Event()
+    release = threading.Event()
+    calls = []
     real = health_rollup.hourly_calls
 
-    def meet(events):
-        barrier.wait()  # both runs have read the same watermark, neither has written
+    def held(events):
+        calls.append(threading.current_thread().name)
+        counting.set()
+        assert release.wait(30)  # the first run holds the watermark's lock here
         return real(events)
 
-    monkeypatch.setattr(health_rollup, "hourly_calls", meet)
-    errors = []
+    monkeypatch.setattr(health_rollup, "hourly_calls", held)
+    written, errors = {}, []
 
     def run():
         try:
-            roll_up(org.pk, now=now)
+            written[threading.current_thread().name] = roll_up(org.pk, now=now)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
-    end = (now - margin()).replace(minute=0, second=0, microsecond=0)
+    first = threading.Thread(target=run, name="first")
+    second = threading.Thread(target=run, name="second")
+    first.start()
+    assert counting.wait(30)
+    second.start()
+    second.join(1)
+    assert second.is_alive()  # waiting for the first run's lock, not counting
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert errors == [] and calls == ["first"]
+    assert written["second"] == 0 and written["first"] > 0
+    end = rollable_until(now)
     expected: dict = {}
     kinds = {200: 0, 201: 0, 204: 0, 400: 1, 409: 1, 401: 2, 429: 2, 500: 3, 503: 3}
     for r in rows:
