@@ -33,4 +33,6 @@ def pending_invitations_context(request: HttpRequest, org: Organization) -> dict
     )
     count = capped_count(open_invitations, TRAIL_COUNT_CAP)
     page = paginate(rows, request.GET.get(PAGE_PARAM), size=INVITATIONS_PER_PAGE, count=count)
+    if not page.rows and page.number > 1 and page.num_pages:  # past the end (some were accepted): the last page
+        page = paginate(rows, page.num_pages, size=INVITATIONS_PER_PAGE, count=count)
     return {"pending_invitations": page, "invitations_page_param": PAGE_PARAM}
