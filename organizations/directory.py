@@ -25,7 +25,7 @@ import re
 from django import forms
 from django.db.models import Func, Q, QuerySet, TextField
 from django.db.models.functions import Lower
-from django.http import Http404
+from django.shortcuts import get_object_or_404
 
 from .models import Membership, Organization, OrgRole, User
 from .paging import Page, capped_count, in_org, paginate
@@ -163,10 +163,7 @@ def org_member(org: Organization, membership_id: object) -> QuerySet:
 
 
 def member_or_404(org: Organization, membership_id: object) -> Membership:
-    member = org_member(org, membership_id).first()
-    if member is None:
-        raise Http404("No such member in this organization.")
-    return member
+    return get_object_or_404(org_member(org, membership_id))
 
 
 def members_page(org: Organization, params: dict[str, str], page: object) -> Page:

@@ -110,11 +110,8 @@ def _locked_watermark(organization_id: int, floor: datetime) -> datetime:
 
 
 def _advance(organization_id: int, end: datetime) -> None:
-    """Move the watermark to `end`, never back (a slower run racing a newer one)."""
-    if not ProvisioningRollup.objects.filter(organization_id=organization_id, until__lt=end).update(until=end):
-        ProvisioningRollup.objects.bulk_create(
-            [ProvisioningRollup(organization_id=organization_id, until=end)], ignore_conflicts=True
-        )
+    """Move the watermark (its row made by _locked_watermark) to `end`, never back."""
+    ProvisioningRollup.objects.filter(organization_id=organization_id, until__lt=end).update(until=end)
 
 
 def roll_up_all(*, now: datetime | None = None) -> dict[str, int]:
