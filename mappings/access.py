@@ -160,10 +160,6 @@ def _col(model, name: str, *, bare: bool = False) -> str:
     return column if bare else f"{_table(model)}.{column}"
 
 
-def _in(n: int) -> str:
-    return f"IN ({rawsql.placeholders(n)})"
-
-
 @dataclass(slots=True)
 class Member:
     """What deriving access reads of one membership (locked), and its org role as written."""
@@ -183,8 +179,8 @@ def _lock(ids: list[int], *, if_group_mapped: int | None = None) -> list[Member]
     nothing (its members' access cannot have changed): one statement for both."""
     m, gm = Membership, GroupMapping
     names = ["id"] + [f.name for f in fields(Member) if f.name != "pk"]
-    sql = f"SELECT {', '.join(_col(m, name) for name in names)} FROM {_table(m)} WHERE {_col(m, 'id')} {_in(len(ids))}"
-    params: list = list(ids)
+    in_members, params = rawsql.in_ids(ids)
+    sql = f"SELECT {', '.join(_col(m, name) for name in names)} FROM {_table(m)} WHERE {_col(m, 'id')} {in_members}"
     if if_group_mapped is not None:
         sql += f" AND EXISTS (SELECT 1 FROM {_table(gm)} WHERE {_col(gm, 'group')} = %s)"
         params.append(if_group_mapped)
@@ -203,17 +199,19 @@ def _read_facts(organization_id: int, ids: list[int], rules: dict[int, MappingRu
     each row tagged with what it is."""
     link, a = ScimGroupMember, StackAccess
     parts, params = [], []
+    in_members, member_params = rawsql.in_ids(ids)
     if rules:
+        in_groups, group_params = rawsql.in_ids(list(rules))
         parts.append(
             f"SELECT 0, {_col(link, 'membership')}, {_col(link, 'group')}, 0, 0 FROM {_table(link)} "
-            f"WHERE {_col(link, 'membership')} {_in(len(ids))} AND {_col(link, 'group')} {_in(len(rules))}"
+            f"WHERE {_col(link, 'membership')} {in_members} AND {_col(link, 'group')} {in_groups}"
         )
-        params += [*ids, *rules]
+        params += [*member_params, *group_params]
     parts.append(
         f"SELECT 1, {_col(a, 'membership')}, {_col(a, 'id')}, {_col(a, 'stack')}, {_col(a, 'role')} FROM {_table(a)} "
-        f"WHERE {_col(a, 'membership')} {_in(len(ids))} AND {_col(a, 'source')} = %s"
+        f"WHERE {_col(a, 'membership')} {in_members} AND {_col(a, 'source')} = %s"
     )
-    params += [*ids, DERIVED_SOURCE]
+    params += [*member_params, DERIVED_SOURCE]
     if any(rule.all_stacks_role_id is not None for rule in rules.values()):
         parts.append(
             f"SELECT 2, 0, {_col(Stack, 'id')}, 0, 0 FROM {_table(Stack)} WHERE {_col(Stack, 'organization')} = %s"
@@ -234,7 +232,8 @@ def _read_facts(organization_id: int, ids: list[int], rules: dict[int, MappingRu
 
 def _delete_grants(row_ids: list[int]) -> None:
     a = StackAccess
-    rawsql.write(f"DELETE FROM {_table(a)} WHERE {_col(a, 'id', bare=True)} {_in(len(row_ids))}", row_ids)
+    in_rows, params = rawsql.in_ids(row_ids)
+    rawsql.write(f"DELETE FROM {_table(a)} WHERE {_col(a, 'id', bare=True)} {in_rows}", params)
 
 
 def _insert_grants(rows: list[tuple[int, int, int]]) -> None:
@@ -258,8 +257,9 @@ def _insert_grants(rows: list[tuple[int, int, int]]) -> None:
 
 def _set_role(role: str, membership_ids: list[int]) -> None:
     m = Membership
-    sql = f"UPDATE {_table(m)} SET {_col(m, 'role', bare=True)} = %s WHERE {_col(m, 'id', bare=True)} "
-    rawsql.write(sql + _in(len(membership_ids)), [role, *membership_ids])
+    in_members, params = rawsql.in_ids(membership_ids)
+    sql = f"UPDATE {_table(m)} SET {_col(m, 'role', bare=True)} = %s WHERE {_col(m, 'id', bare=True)} {in_members}"
+    rawsql.write(sql, [role, *params])
 
 
 def _apply_batch(organization: Organization, memberships: list, *, actor: Actor) -> int:
